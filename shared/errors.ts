@@ -1,0 +1,104 @@
+/**
+ * Typed errors. Every message and field here is safe to log and to return: none may carry an email, an external id or a
+ * URL (provider URLs hold the search query). Errors from HTTP libraries are therefore never attached as `cause`.
+ */
+
+/** An error the HTTP layer maps to `{ "error": { "code", "message" } }` with `statusCode`. */
+export class AppError extends Error {
+  override name = 'AppError';
+  readonly statusCode: number;
+  readonly code: string;
+  /** Whether `message` may be shown to the caller; unexposed errors answer a bare 500. */
+  readonly expose: boolean;
+
+  constructor(statusCode: number, code: string, message: string, options?: { cause?: unknown; expose?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.statusCode = statusCode;
+    this.code = code;
+    this.expose = options?.expose ?? statusCode < 500;
+  }
+}
+
+export type ProviderName = 'referralrock' | 'firstpromoter';
+
+export const providerLabel: Record<ProviderName, string> = {
+  referralrock: 'Referral Rock',
+  firstpromoter: 'FirstPromoter',
+};
+
+interface ProviderErrorDetails {
+  provider: ProviderName;
+  /** A fixed, non-personal operation label such as `members.search`. */
+  operation: string;
+  status?: number;
+  attempts?: number;
+}
+
+/** Base of every provider failure. `retryable` tells the workflow whether a later attempt may succeed. */
+export abstract class ProviderError extends Error {
+  abstract readonly retryable: boolean;
+  readonly provider: ProviderName;
+  readonly operation: string;
+  readonly status: number | undefined;
+  readonly attempts: number;
+
+  constructor(details: ProviderErrorDetails, what: string) {
+    const status = details.status === undefined ? '' : ` (HTTP ${details.status})`;
+    const attempts = details.attempts && details.attempts > 1 ? ` after ${details.attempts} attempts` : '';
+    super(`${providerLabel[details.provider]} ${details.operation}: ${what}${status}${attempts}`);
+    this.provider = details.provider;
+    this.operation = details.operation;
+    this.status = details.status;
+    this.attempts = details.attempts ?? 1;
+  }
+}
+
+/** 401/403: the credentials are wrong or lack permission. Never retried. */
+export class ProviderAuthError extends ProviderError {
+  override name = 'ProviderAuthError';
+  readonly retryable = false;
+  constructor(details: ProviderErrorDetails) {
+    super(details, 'credentials rejected');
+  }
+}
+
+/** 429 that outlasted the client's retries. `retryAfterSeconds` is the provider's hint, when it gave one. */
+export class ProviderRateLimitError extends ProviderError {
+  override name = 'ProviderRateLimitError';
+  readonly retryable = true;
+  readonly retryAfterSeconds: number | undefined;
+  constructor(details: ProviderErrorDetails & { retryAfterSeconds?: number }) {
+    super(details, 'rate limited');
+    this.retryAfterSeconds = details.retryAfterSeconds;
+  }
+}
+
+/** 5xx, timeout or connection failure that outlasted the client's retries. */
+export class ProviderUnavailableError extends ProviderError {
+  override name = 'ProviderUnavailableError';
+  readonly retryable = true;
+  /** A network error code such as `ECONNRESET` or `ETIMEDOUT`, when there was no HTTP answer. */
+  readonly networkCode: string | undefined;
+  constructor(details: ProviderErrorDetails & { networkCode?: string }) {
+    super(details, details.networkCode ? `unavailable: ${details.networkCode}` : 'unavailable');
+    this.networkCode = details.networkCode;
+  }
+}
+
+/** Any other 4xx: the provider refused the request as made. Retrying the same request cannot help. */
+export class ProviderRequestError extends ProviderError {
+  override name = 'ProviderRequestError';
+  readonly retryable = false;
+  constructor(details: ProviderErrorDetails) {
+    super(details, 'request rejected');
+  }
+}
+
+/** A 2xx whose body does not have the documented shape. */
+export class ProviderBadResponseError extends ProviderError {
+  override name = 'ProviderBadResponseError';
+  readonly retryable = false;
+  constructor(details: ProviderErrorDetails, what = 'unexpected response shape') {
+    super(details, what);
+  }
+}

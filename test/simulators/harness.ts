@@ -1,0 +1,261 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/** One request as the simulator received it, for tests that assert exactly which calls were made. */
+export interface RecordedRequest {
+  method: string;
+  /** Path without the query string, e.g. `/api/members`. */
+  path: string;
+  /** `METHOD /route/pattern`, e.g. `GET /batch_processes/:id`: the key faults are injected by. */
+  route: string;
+  query: URLSearchParams;
+  headers: IncomingMessage['headers'];
+  rawBody: string;
+  /** The parsed JSON body, or undefined when there was none or it was not JSON. */
+  body: unknown;
+  /** The status the simulator answered (0 when it hung or reset the connection). */
+  status: number;
+}
+
+export interface SimResponse {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface RouteContext {
+  params: Record<string, string>;
+  query: URLSearchParams;
+  headers: IncomingMessage['headers'];
+  body: unknown;
+  rawBody: string;
+}
+
+export type RouteHandler = (ctx: RouteContext) => SimResponse | Promise<SimResponse>;
+
+export interface RouteDefinition {
+  method: string;
+  /** Path pattern with `:name` segments, e.g. `/batch_processes/:id`. */
+  pattern: string;
+  handler: RouteHandler;
+}
+
+export type Fault =
+  | { kind: 'status'; status: number; retryAfter?: string; body?: unknown }
+  | { kind: 'hang' }
+  | { kind: 'reset' };
+
+export interface RateLimitOptions {
+  limit: number;
+  windowMs: number;
+  /** `Retry-After` value sent with the 429, if any. */
+  retryAfter?: string;
+}
+
+export interface SimulatorHarnessOptions {
+  name: string;
+  /** Path prefix every route lives under, e.g. `/api/v2/company`. */
+  basePath: string;
+  /** Returns true when the request carries valid credentials; otherwise the harness answers 401. */
+  authorize: (headers: IncomingMessage['headers']) => boolean;
+  /** Body of the 401 answer (FirstPromoter documents none; Referral Rock's is an assumption). */
+  unauthorizedBody?: unknown;
+  /** Body of a 429 answer. */
+  rateLimitedBody?: unknown;
+  notFoundBody?: unknown;
+  routes: RouteDefinition[];
+}
+
+/**
+ * A real HTTP server on an ephemeral loopback port, shared by the provider simulators: routing, auth, recording,
+ * a per-account fixed-window rate limit, and fault injection (the next N calls to a route answer a status, hang, or reset).
+ */
+export class SimulatorHarness {
+  readonly requests: RecordedRequest[] = [];
+  readonly #options: SimulatorHarnessOptions;
+  readonly #faults = new Map<string, Fault[]>();
+  readonly #sockets = new Set<Socket>();
+  readonly #server: Server;
+  #rateLimit: RateLimitOptions | undefined;
+  #window = { startedAt: 0, count: 0 };
+  #baseUrl: string | undefined;
+
+  constructor(options: SimulatorHarnessOptions) {
+    this.#options = options;
+    this.#server = createServer((req, res) => {
+      void this.#handle(req, res);
+    });
+    this.#server.on('connection', (socket) => {
+      this.#sockets.add(socket);
+      socket.on('close', () => this.#sockets.delete(socket));
+    });
+  }
+
+  /** Starts listening on 127.0.0.1 (port 0 = ephemeral) and returns the provider base URL including `basePath`. */
+  async start(port = 0, host = '127.0.0.1'): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => resolve());
+    });
+    const address = this.#server.address() as AddressInfo;
+    this.#baseUrl = `http://${host}:${address.port}${this.#options.basePath}`;
+    return this.#baseUrl;
+  }
+
+  get baseUrl(): string {
+    if (!this.#baseUrl) throw new Error(`${this.#options.name} simulator is not started`);
+    return this.#baseUrl;
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** The next `times` calls to `route` (e.g. `GET /api/members`) answer with `fault` instead of the real handler. */
+  injectFault(route: string, fault: Fault, times = 1): void {
+    this.#assertRoute(route);
+    const queue = this.#faults.get(route) ?? [];
+    for (let i = 0; i < times; i++) queue.push(fault);
+    this.#faults.set(route, queue);
+  }
+
+  /** Enables (or with `undefined` disables) the per-account rate limit. */
+  setRateLimit(options: RateLimitOptions | undefined): void {
+    this.#rateLimit = options;
+    this.#window = { startedAt: Date.now(), count: 0 };
+  }
+
+  clearRequests(): void {
+    this.requests.length = 0;
+  }
+
+  /** Recorded requests to one route, e.g. `DELETE /referrals`. */
+  requestsTo(route: string): RecordedRequest[] {
+    return this.requests.filter((r) => r.route === route);
+  }
+
+  #assertRoute(route: string): void {
+    const known = this.#options.routes.some((r) => `${r.method} ${r.pattern}` === route);
+    if (!known) throw new Error(`${this.#options.name} simulator has no route ${route}`);
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const rawBody = await readBody(req);
+    const url = new URL(req.url ?? '/', 'http://simulator');
+    const method = req.method ?? 'GET';
+    const record: RecordedRequest = {
+      method,
+      path: url.pathname,
+      route: `${method} ${url.pathname}`,
+      query: url.searchParams,
+      headers: req.headers,
+      rawBody,
+      body: parseJson(rawBody),
+      status: 0,
+    };
+    this.requests.push(record);
+
+    const send = (response: SimResponse) => {
+      record.status = response.status;
+      const headers: Record<string, string> = { ...response.headers };
+      let payload = '';
+      if (response.body !== undefined) {
+        payload = JSON.stringify(response.body);
+        headers['content-type'] = 'application/json; charset=utf-8';
+      }
+      res.writeHead(response.status, headers).end(payload);
+    };
+
+    const matched = this.#match(method, url.pathname);
+    if (matched) record.route = `${matched.route.method} ${matched.route.pattern}`;
+
+    const fault = matched ? this.#faults.get(record.route)?.shift() : undefined;
+    if (fault?.kind === 'hang') return; // never answers; the client's timeout must fire
+    if (fault?.kind === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+
+    if (!this.#options.authorize(req.headers)) return send({ status: 401, body: this.#options.unauthorizedBody });
+
+    if (this.#rateLimit) {
+      const now = Date.now();
+      if (now - this.#window.startedAt >= this.#rateLimit.windowMs) this.#window = { startedAt: now, count: 0 };
+      this.#window.count++;
+      if (this.#window.count > this.#rateLimit.limit) {
+        return send({
+          status: 429,
+          body: this.#options.rateLimitedBody,
+          ...(this.#rateLimit.retryAfter === undefined
+            ? {}
+            : { headers: { 'retry-after': this.#rateLimit.retryAfter } }),
+        });
+      }
+    }
+
+    if (fault?.kind === 'status') {
+      return send({
+        status: fault.status,
+        body: fault.body ?? (fault.status === 429 ? this.#options.rateLimitedBody : { message: 'Simulated failure' }),
+        ...(fault.retryAfter === undefined ? {} : { headers: { 'retry-after': fault.retryAfter } }),
+      });
+    }
+
+    if (!matched) return send({ status: 404, body: this.#options.notFoundBody });
+    try {
+      send(
+        await matched.route.handler({
+          params: matched.params,
+          query: url.searchParams,
+          headers: req.headers,
+          body: record.body,
+          rawBody,
+        }),
+      );
+    } catch (error) {
+      console.error(`${this.#options.name} simulator route ${record.route} threw`, error);
+      send({ status: 500, body: { message: 'Simulator error' } });
+    }
+  }
+
+  #match(method: string, path: string): { route: RouteDefinition; params: Record<string, string> } | undefined {
+    const base = this.#options.basePath;
+    if (!path.startsWith(base)) return undefined;
+    const segments = path.slice(base.length).split('/').filter(Boolean);
+    for (const route of this.#options.routes) {
+      if (route.method !== method) continue;
+      const patternSegments = route.pattern.split('/').filter(Boolean);
+      if (patternSegments.length !== segments.length) continue;
+      const params: Record<string, string> = {};
+      const ok = patternSegments.every((p, i) => {
+        const segment = segments[i] as string;
+        if (p.startsWith(':')) {
+          params[p.slice(1)] = decodeURIComponent(segment);
+          return true;
+        }
+        return p.toLowerCase() === segment.toLowerCase();
+      });
+      if (ok) return { route, params };
+    }
+    return undefined;
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function parseJson(raw: string): unknown {
+  if (raw.trim() === '') return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+}
