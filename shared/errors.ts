@@ -102,3 +102,55 @@ export class ProviderBadResponseError extends ProviderError {
     super(details, what);
   }
 }
+
+/** 400: the body is not valid JSON. */
+export class MalformedRequestError extends AppError {
+  override name = 'MalformedRequestError';
+  constructor(message = 'The request body is not valid JSON') {
+    super(400, 'malformed_json', message);
+  }
+}
+
+/** 401: missing, invalid or stale signature, or a missing or unknown bearer token. */
+export class UnauthorizedError extends AppError {
+  override name = 'UnauthorizedError';
+  constructor(message = 'Authentication failed') {
+    super(401, 'unauthorized', message);
+  }
+}
+
+export class NotFoundError extends AppError {
+  override name = 'NotFoundError';
+  constructor(message = 'No such erasure request') {
+    super(404, 'not_found', message);
+  }
+}
+
+export class ConflictError extends AppError {
+  override name = 'ConflictError';
+  constructor(message: string) {
+    super(409, 'conflict', message);
+  }
+}
+
+export class PayloadTooLargeError extends AppError {
+  override name = 'PayloadTooLargeError';
+  constructor(limitBytes: number) {
+    super(413, 'payload_too_large', `The request body exceeds ${limitBytes} bytes`);
+  }
+}
+
+export class UnsupportedMediaTypeError extends AppError {
+  override name = 'UnsupportedMediaTypeError';
+  constructor() {
+    super(415, 'unsupported_media_type', 'The request body must be application/json');
+  }
+}
+
+/** 422: well-formed JSON whose fields are invalid. The message names fields, never their values. */
+export class ValidationError extends AppError {
+  override name = 'ValidationError';
+  constructor(message: string) {
+    super(422, 'invalid_request', message);
+  }
+}

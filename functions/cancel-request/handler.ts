@@ -1,0 +1,22 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { cancelErasureRequest, type RequestDeps } from '#shared/domain/erasure-requests';
+import { NotFoundError } from '#shared/errors';
+import { apiHandler, json, requireBearer } from '#shared/http/api';
+import { createLogger } from '#shared/observability';
+import type { FirstPromoterPort } from '#shared/ports/providers';
+
+export interface CancelRequestDeps extends Omit<RequestDeps, 'pseudonymKey' | 'retentionDays'> {
+  firstPromoter: FirstPromoterPort;
+  auditTokens: readonly string[];
+}
+
+/** `POST /v1/erasure-requests/{id}/cancel`: only while received/waiting; restores what the request archived. */
+export const makeHandler = (deps: CancelRequestDeps, logger: Logger = createLogger('cancel-request')) =>
+  apiHandler(logger, async (event) => {
+    const actor = requireBearer(event, deps.auditTokens);
+    const id = event.pathParameters?.id;
+    if (!id) throw new NotFoundError();
+    const view = await cancelErasureRequest(deps, id, actor);
+    logger.info('Erasure request canceled', { requestId: id, actor });
+    return json(200, view);
+  });

@@ -1,0 +1,12 @@
+import { resolveSecret } from '#shared/aws/secrets';
+import { createAuditStores, createDocumentClient, createIdentityCipher, createReferralRock } from '#shared/composition';
+import { loadConfig } from '#shared/config';
+import { makeHandler } from './handler.ts';
+
+const config = await loadConfig(process.env, resolveSecret);
+
+export const handler = makeHandler({
+  ...createAuditStores(config, createDocumentClient(config)),
+  cipher: createIdentityCipher(config),
+  referralRock: createReferralRock(config),
+});

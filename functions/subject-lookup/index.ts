@@ -1,0 +1,12 @@
+import { resolveSecret } from '#shared/aws/secrets';
+import { createAuditStores, createDocumentClient } from '#shared/composition';
+import { loadConfig, required } from '#shared/config';
+import { makeHandler } from './handler.ts';
+
+const config = await loadConfig(process.env, resolveSecret);
+
+export const handler = makeHandler({
+  ...createAuditStores(config, createDocumentClient(config)),
+  pseudonymKey: required(config.pseudonymKey, 'PSEUDONYM_KEY'),
+  auditTokens: required(config.auditTokens, 'AUDIT_TOKENS'),
+});

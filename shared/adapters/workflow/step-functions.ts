@@ -1,0 +1,55 @@
+import {
+  ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
+  type SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import type { WorkflowEngine } from '#shared/ports/audit';
+
+/**
+ * AWS Step Functions (Standard). The execution is named after the request id, so a second start for the same request is
+ * refused by Step Functions itself: a duplicate webhook or a retried intake can never run the erasure twice.
+ */
+export class StepFunctionsWorkflowEngine implements WorkflowEngine {
+  readonly #sfn: SFNClient;
+  readonly #stateMachineArn: string;
+
+  constructor(sfn: SFNClient, stateMachineArn: string) {
+    this.#sfn = sfn;
+    this.#stateMachineArn = stateMachineArn;
+  }
+
+  async start(requestId: string): Promise<void> {
+    try {
+      // The input is the request id alone: Step Functions keeps execution input for 90 days after the end.
+      await this.#sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn: this.#stateMachineArn,
+          name: requestId,
+          input: JSON.stringify({ requestId }),
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ExecutionAlreadyExists)) throw error;
+    }
+  }
+
+  async stop(requestId: string): Promise<void> {
+    try {
+      await this.#sfn.send(
+        new StopExecutionCommand({
+          executionArn: executionArn(this.#stateMachineArn, requestId),
+          error: 'RequestCanceled',
+          cause: 'The erasure request was canceled during its waiting period',
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ExecutionDoesNotExist)) throw error;
+    }
+  }
+}
+
+/** `arn:aws:states:r:a:stateMachine:M` + name → `arn:aws:states:r:a:execution:M:name`. */
+export const executionArn = (stateMachineArn: string, name: string): string =>
+  `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;

@@ -1,0 +1,190 @@
+import { z } from 'zod';
+
+/**
+ * The only reader of `process.env`. Parsed once per process, frozen, typed; a bad value fails at start with the variable's
+ * name. In AWS a secret variable `X` is not set itself: `X_SECRET_ARN` names a Secrets Manager secret whose value is
+ * fetched at cold start, so no secret value sits in an environment variable or in the template.
+ */
+
+const base64Key = (bytes: number, exact: boolean) =>
+  z
+    .string()
+    .trim()
+    .refine(
+      (v) => {
+        const length = Buffer.from(v, 'base64').length;
+        return exact ? length === bytes : length >= bytes;
+      },
+      `must be base64 of ${exact ? 'exactly' : 'at least'} ${bytes} bytes`,
+    );
+
+const list = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.string()).min(1, 'must list at least one value'));
+
+const seconds = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+const optionalUrl = z.url({ protocol: /^https?$/ }).optional();
+
+/** Variables that hold secrets; each may instead arrive as `<NAME>_SECRET_ARN`. */
+export const SECRET_VARIABLES = [
+  'WEBHOOK_SECRET',
+  'AUDIT_TOKENS',
+  'PSEUDONYM_KEY',
+  'IDENTITY_KEY',
+  'REFERRALROCK_PUBLIC_KEY',
+  'REFERRALROCK_PRIVATE_KEY',
+  'FIRSTPROMOTER_API_KEY',
+  'FIRSTPROMOTER_ACCOUNT_ID',
+] as const;
+export type SecretVariable = (typeof SECRET_VARIABLES)[number];
+
+// Secrets are optional here because each function is given only the ones it needs (least privilege); the composition
+// root asks for what it uses with `required()`, which names the missing variable.
+const schema = z.object({
+  WEBHOOK_SECRET: list
+    .refine((secrets) => secrets.every((s) => s.startsWith('whsec_')), 'each secret must start whsec_')
+    .optional(),
+  AUDIT_TOKENS: list
+    .refine((tokens) => tokens.every((t) => t.length >= 16), 'each token must be 16+ characters')
+    .optional(),
+  PSEUDONYM_KEY: base64Key(32, false).optional(),
+  IDENTITY_KEY: base64Key(32, true).optional(),
+  WAITING_PERIOD_SECONDS: seconds(0),
+  BATCH_POLL_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(5),
+  BATCH_POLL_MAX_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(300),
+  BATCH_POLL_TIMEOUT_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(6 * 3600),
+  AUDIT_RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(3 * 365 + 1),
+  REFERRALROCK_BASE_URL: optionalUrl,
+  REFERRALROCK_PUBLIC_KEY: z.string().min(1).optional(),
+  REFERRALROCK_PRIVATE_KEY: z.string().min(1).optional(),
+  REFERRALROCK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(120),
+  FIRSTPROMOTER_BASE_URL: optionalUrl,
+  FIRSTPROMOTER_API_KEY: z.string().min(1).optional(),
+  FIRSTPROMOTER_ACCOUNT_ID: z.string().min(1).optional(),
+  FIRSTPROMOTER_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(400),
+  PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  PROVIDER_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(4),
+  REQUESTS_TABLE: z.string().min(1).default('erasure-requests'),
+  AUDIT_EVENTS_TABLE: z.string().min(1).default('erasure-audit-events'),
+  STATE_MACHINE_ARN: z.string().optional(),
+  PUBLIC_BASE_URL: optionalUrl,
+  DYNAMODB_ENDPOINT: optionalUrl,
+});
+
+type Env = z.output<typeof schema>;
+
+export interface Config {
+  webhookSecrets: readonly string[] | undefined;
+  auditTokens: readonly string[] | undefined;
+  pseudonymKey: Buffer | undefined;
+  identityKey: Buffer | undefined;
+  waitingPeriodSeconds: number;
+  batchPoll: { intervalSeconds: number; maxIntervalSeconds: number; timeoutSeconds: number };
+  auditRetentionDays: number;
+  referralRock: {
+    baseUrl: string | undefined;
+    publicKey: string | undefined;
+    privateKey: string | undefined;
+    rateLimitPerMinute: number;
+  };
+  firstPromoter: {
+    baseUrl: string | undefined;
+    apiKey: string | undefined;
+    accountId: string | undefined;
+    rateLimitPerMinute: number;
+  };
+  provider: { timeoutMs: number; maxAttempts: number };
+  tables: { requests: string; auditEvents: string };
+  stateMachineArn: string | undefined;
+  publicBaseUrl: string | undefined;
+  dynamoDbEndpoint: string | undefined;
+}
+
+/** Raised at start when the environment is wrong; the message names every bad variable and never echoes a value. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export type SecretResolver = (secretId: string) => Promise<string>;
+
+/**
+ * Parses the environment. Secret variables given as `<NAME>_SECRET_ARN` are fetched through `resolveSecret`.
+ * @throws ConfigError naming each missing or malformed variable
+ */
+export async function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  resolveSecret?: SecretResolver,
+): Promise<Readonly<Config>> {
+  const values: Record<string, string | undefined> = { ...env };
+  for (const name of SECRET_VARIABLES) {
+    const arn = env[`${name}_SECRET_ARN`];
+    if (values[name] === undefined && arn) {
+      if (!resolveSecret) throw new ConfigError(`${name}_SECRET_ARN is set but no secret resolver is configured`);
+      values[name] = await resolveSecret(arn);
+    }
+  }
+  return parseConfig(values);
+}
+
+/** Synchronous variant for when every secret is already in `env` (local runtime, tests). */
+export function parseConfig(env: Record<string, string | undefined>): Readonly<Config> {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  return Object.freeze(toConfig(result.data));
+}
+
+function toConfig(e: Env): Config {
+  return {
+    webhookSecrets: e.WEBHOOK_SECRET,
+    auditTokens: e.AUDIT_TOKENS,
+    pseudonymKey: e.PSEUDONYM_KEY === undefined ? undefined : Buffer.from(e.PSEUDONYM_KEY, 'base64'),
+    identityKey: e.IDENTITY_KEY === undefined ? undefined : Buffer.from(e.IDENTITY_KEY, 'base64'),
+    waitingPeriodSeconds: e.WAITING_PERIOD_SECONDS,
+    batchPoll: {
+      intervalSeconds: e.BATCH_POLL_INTERVAL_SECONDS,
+      maxIntervalSeconds: Math.max(e.BATCH_POLL_MAX_INTERVAL_SECONDS, e.BATCH_POLL_INTERVAL_SECONDS),
+      timeoutSeconds: e.BATCH_POLL_TIMEOUT_SECONDS,
+    },
+    auditRetentionDays: e.AUDIT_RETENTION_DAYS,
+    referralRock: {
+      baseUrl: e.REFERRALROCK_BASE_URL,
+      publicKey: e.REFERRALROCK_PUBLIC_KEY,
+      privateKey: e.REFERRALROCK_PRIVATE_KEY,
+      rateLimitPerMinute: e.REFERRALROCK_RATE_LIMIT_PER_MINUTE,
+    },
+    firstPromoter: {
+      baseUrl: e.FIRSTPROMOTER_BASE_URL,
+      apiKey: e.FIRSTPROMOTER_API_KEY,
+      accountId: e.FIRSTPROMOTER_ACCOUNT_ID,
+      rateLimitPerMinute: e.FIRSTPROMOTER_RATE_LIMIT_PER_MINUTE,
+    },
+    provider: { timeoutMs: e.PROVIDER_TIMEOUT_MS, maxAttempts: e.PROVIDER_MAX_ATTEMPTS },
+    tables: { requests: e.REQUESTS_TABLE, auditEvents: e.AUDIT_EVENTS_TABLE },
+    stateMachineArn: e.STATE_MACHINE_ARN,
+    publicBaseUrl: e.PUBLIC_BASE_URL,
+    dynamoDbEndpoint: e.DYNAMODB_ENDPOINT,
+  };
+}
+
+/** A value the caller's function cannot work without. @throws ConfigError naming the variable */
+export function required<T>(value: T | undefined, variable: SecretVariable | 'STATE_MACHINE_ARN'): T {
+  if (value === undefined) throw new ConfigError(`Invalid configuration: ${variable} is required by this function`);
+  return value;
+}

@@ -1,0 +1,254 @@
+import { createHash, createHmac } from 'node:crypto';
+import type { IdentityCipher } from '#shared/crypto/identity-cipher';
+import type { IdentifierKind } from '#shared/crypto/pseudonym';
+import { pseudonymize } from '#shared/crypto/pseudonym';
+import { ConflictError, NotFoundError } from '#shared/errors';
+import type { AuditLog, Clock, RequestRepository, WorkflowEngine } from '#shared/ports/audit';
+import type { FirstPromoterPort } from '#shared/ports/providers';
+import { verifyChain } from './chain.ts';
+import { addDays, addOneCalendarMonth, epochSeconds } from './dates.ts';
+import {
+  ACTION_KEYS,
+  ACTIONS,
+  type ActionOutcome,
+  type AuditEvent,
+  CANCELABLE_STATUSES,
+  type ErasureRequest,
+  type Identity,
+  type RequestStatus,
+} from './model.ts';
+import { type ErasureRequestBody, redact, subjectRef } from './subject.ts';
+
+export interface RequestDeps {
+  requests: RequestRepository;
+  audit: AuditLog;
+  workflow: WorkflowEngine;
+  clock: Clock;
+  cipher: IdentityCipher;
+  pseudonymKey: Buffer;
+  retentionDays: number;
+}
+
+/** A short, stable, non-secret fingerprint of a secret or token: tells an auditor which one was used. */
+export const fingerprint = (secret: string): string => createHash('sha256').update(secret).digest('hex').slice(0, 12);
+
+/** The request id is derived from the Standard Webhooks id, so every redelivery lands on the same item. */
+export const requestIdFor = (webhookId: string): string =>
+  `er_${createHash('sha256').update(`webhook:${webhookId}`).digest('hex').slice(0, 32)}`;
+
+export interface SubmitInput {
+  webhookId: string;
+  rawBody: string;
+  body: ErasureRequestBody;
+  /** Fingerprint of the webhook secret that verified the signature. */
+  signedWith: string;
+}
+
+export interface SubmitResult {
+  request: ErasureRequest;
+  created: boolean;
+}
+
+/**
+ * Records a verified erasure request and starts its workflow. Idempotent on `webhook-id`: a redelivery, concurrent or
+ * not, returns the request already stored and starts nothing new; a request stored but whose workflow did not start (a
+ * crash in between) is started again, which the engine makes a no-op when it is running.
+ */
+export async function submitErasureRequest(deps: RequestDeps, input: SubmitInput): Promise<SubmitResult> {
+  const id = requestIdFor(input.webhookId);
+  const receivedAt = deps.clock.now();
+  const identity: Identity = {
+    ...(input.body.email === undefined ? {} : { email: input.body.email }),
+    ...(input.body.externalId === undefined ? {} : { externalId: input.body.externalId }),
+  };
+  const payloadHash = createHmac('sha256', deps.pseudonymKey).update(input.rawBody).digest('hex');
+  const candidate: ErasureRequest = {
+    id,
+    status: 'received',
+    ...(input.body.reference ? { reference: input.body.reference } : {}),
+    receivedAt: receivedAt.toISOString(),
+    dueAt: addOneCalendarMonth(receivedAt).toISOString(),
+    webhookId: input.webhookId,
+    payloadHash,
+    signedWith: input.signedWith,
+    subject: subjectRef(deps.pseudonymKey, identity),
+    identity: deps.cipher.encrypt(JSON.stringify(identity), id),
+    actions: {},
+    expiresAt: epochSeconds(addDays(receivedAt, deps.retentionDays)),
+  };
+
+  const { created, request } = await deps.requests.create(candidate);
+  if (!created && request.payloadHash !== payloadHash) {
+    throw new ConflictError('This webhook-id was already used for a different request');
+  }
+  // Appended on both paths with a fixed key: a crash after the put still leaves exactly one `request.received`.
+  await deps.audit.append(id, {
+    type: 'request.received',
+    actor: `webhook:${request.signedWith}`,
+    key: 'request.received',
+    data: {
+      webhookId: request.webhookId,
+      reference: request.reference ?? null,
+      subject: request.subject,
+      receivedAt: request.receivedAt,
+      dueAt: request.dueAt,
+    },
+  });
+  if (request.status === 'received') await deps.workflow.start(id);
+  return { request, created };
+}
+
+export interface ActionView {
+  provider: string;
+  action: string;
+  outcome: ActionOutcome;
+  count: number;
+  batchId?: number;
+  errors?: string[];
+}
+
+export interface RequestView {
+  id: string;
+  status: RequestStatus;
+  reference: string | null;
+  receivedAt: string;
+  dueAt: string;
+  completedAt?: string;
+  overdue: boolean;
+  subject: { pseudonym: string; identifiers: IdentifierKind[] };
+  actions: ActionView[];
+  integrity: { chainValid: boolean; events: number; brokenAt?: number };
+  events: Array<Pick<AuditEvent, 'seq' | 'type' | 'at' | 'actor' | 'data' | 'prevHash' | 'hash'>>;
+}
+
+/** What an auditor sees of one request: never the identity, only pseudonyms, outcomes and the verified event chain. */
+export async function getRequestView(deps: Pick<RequestDeps, 'requests' | 'audit' | 'clock'>, id: string) {
+  const request = await deps.requests.get(id);
+  if (!request) throw new NotFoundError();
+  return toView(request, await deps.audit.list(id), deps.clock.now());
+}
+
+export function toView(request: ErasureRequest, events: AuditEvent[], now: Date): RequestView {
+  const chain = verifyChain(events);
+  const end = request.completedAt ? new Date(request.completedAt) : now;
+  return {
+    id: request.id,
+    status: request.status,
+    reference: request.reference ?? null,
+    receivedAt: request.receivedAt,
+    dueAt: request.dueAt,
+    ...(request.completedAt ? { completedAt: request.completedAt } : {}),
+    overdue: end.getTime() > new Date(request.dueAt).getTime(),
+    subject: { pseudonym: request.subject.pseudonym, identifiers: request.subject.identifiers },
+    actions: ACTION_KEYS.flatMap((key) => {
+      const record = request.actions[key];
+      if (!record) return [];
+      const { updatedAt: _u, ...view } = record;
+      return [view];
+    }),
+    integrity: {
+      chainValid: chain.valid,
+      events: chain.events,
+      ...(chain.brokenAt === undefined ? {} : { brokenAt: chain.brokenAt }),
+    },
+    events: events.map(({ seq, type, at, actor, data, prevHash, hash }) => ({
+      seq,
+      type,
+      at,
+      actor,
+      data,
+      prevHash,
+      hash,
+    })),
+  };
+}
+
+/**
+ * Cancels a request that has not begun erasing: stops its workflow, restores the promoters this request archived (and
+ * only those), destroys the stored identity. A request past that point answers 409.
+ */
+export async function cancelErasureRequest(
+  deps: Omit<RequestDeps, 'pseudonymKey' | 'retentionDays'> & { firstPromoter: FirstPromoterPort },
+  id: string,
+  actor: string,
+): Promise<RequestView> {
+  const current = await deps.requests.get(id);
+  if (!current) throw new NotFoundError();
+  const canceled = await deps.requests.transition(id, CANCELABLE_STATUSES, 'canceled', {
+    completedAt: deps.clock.now().toISOString(),
+  });
+  if (!canceled) throw new ConflictError(`The request is ${current.status} and can no longer be canceled`);
+
+  await deps.audit.append(id, { type: 'request.canceled', actor, key: 'request.canceled', data: {} });
+  await deps.workflow.stop(id);
+  await restoreArchivedPromoters(deps, canceled, actor);
+  await deps.requests.destroyIdentity(id);
+  await deps.audit.append(id, { type: 'identity.destroyed', actor, key: 'identity.destroyed', data: {} });
+  return getRequestView(deps, id);
+}
+
+/** Restores what this request archived; shared by cancel and by an archive step that lost the race with a cancel. */
+export async function restoreArchivedPromoters(
+  deps: Pick<RequestDeps, 'requests' | 'audit' | 'clock'> & { firstPromoter: FirstPromoterPort },
+  request: ErasureRequest,
+  actor: string,
+  promoterIds: readonly number[] = request.archivedPromoterIds ?? [],
+): Promise<void> {
+  if (promoterIds.length === 0) return;
+  const key = 'firstpromoter.promoters' as const;
+  try {
+    const batch = await deps.firstPromoter.restorePromoters(promoterIds);
+    await deps.requests.recordAction(request.id, key, {
+      ...ACTIONS[key],
+      outcome: 'restored',
+      count: promoterIds.length,
+      batchId: batch.id,
+      updatedAt: deps.clock.now().toISOString(),
+    });
+    await deps.audit.append(request.id, {
+      type: 'promoters.restored',
+      actor,
+      key: 'promoters.restored',
+      data: { provider: 'firstpromoter', count: promoterIds.length, batchId: batch.id, batchStatus: batch.status },
+    });
+  } catch (error) {
+    const reason = error instanceof Error ? redact(error.message) : 'unknown error';
+    await deps.requests.recordAction(request.id, key, {
+      ...ACTIONS[key],
+      outcome: 'failed',
+      count: promoterIds.length,
+      errors: [`restore failed: ${reason}`],
+      updatedAt: deps.clock.now().toISOString(),
+    });
+    await deps.audit.append(request.id, {
+      type: 'promoters.restore_failed',
+      actor,
+      data: { provider: 'firstpromoter', count: promoterIds.length, error: reason },
+    });
+    throw error;
+  }
+}
+
+/** The requests of a subject, found by the auditor's identifier through its pseudonym (the identifier is not stored). */
+export async function findRequestsBySubject(
+  deps: Pick<RequestDeps, 'requests' | 'audit' | 'clock' | 'pseudonymKey'>,
+  identity: Identity,
+): Promise<{ pseudonyms: Partial<Record<IdentifierKind, string>>; requests: Omit<RequestView, 'events'>[] }> {
+  const pseudonyms: Partial<Record<IdentifierKind, string>> = {};
+  if (identity.email) pseudonyms.email = pseudonymize(deps.pseudonymKey, 'email', identity.email);
+  if (identity.externalId) pseudonyms.externalId = pseudonymize(deps.pseudonymKey, 'externalId', identity.externalId);
+  const found = new Map<string, ErasureRequest>();
+  for (const [kind, pseudonym] of Object.entries(pseudonyms) as [IdentifierKind, string][]) {
+    for (const request of await deps.requests.findBySubject(kind, pseudonym)) found.set(request.id, request);
+  }
+  const now = deps.clock.now();
+  const requests = await Promise.all(
+    [...found.values()]
+      .sort((a, b) => a.receivedAt.localeCompare(b.receivedAt))
+      .map(async (request) => {
+        const { events: _events, ...view } = toView(request, await deps.audit.list(request.id), now);
+        return view;
+      }),
+  );
+  return { pseudonyms, requests };
+}

@@ -1,0 +1,122 @@
+import type { IdentifierKind } from '#shared/crypto/pseudonym';
+import type { ProviderName } from '#shared/errors';
+
+export const REQUEST_STATUSES = [
+  'received',
+  'waiting',
+  'processing',
+  'completed',
+  'partially_completed',
+  'failed',
+  'canceled',
+] as const;
+export type RequestStatus = (typeof REQUEST_STATUSES)[number];
+
+/** Statuses after which nothing more happens to a request. */
+export const FINAL_STATUSES: readonly RequestStatus[] = ['completed', 'partially_completed', 'failed', 'canceled'];
+/** Statuses in which a request may still be canceled: the provider erasures have not begun. */
+export const CANCELABLE_STATUSES: readonly RequestStatus[] = ['received', 'waiting'];
+
+export const ACTION_OUTCOMES = [
+  'pending',
+  'deleted',
+  'not_found',
+  'partial',
+  'failed',
+  'archived',
+  'restored',
+  'skipped',
+] as const;
+export type ActionOutcome = (typeof ACTION_OUTCOMES)[number];
+
+/** The four things the workflow does at the providers; each has one action record and one audit trail of its own. */
+export const ACTION_KEYS = [
+  'firstpromoter.promoters',
+  'referralrock.members',
+  'referralrock.referrals',
+  'firstpromoter.referrals',
+] as const;
+export type ActionKey = (typeof ACTION_KEYS)[number];
+
+export const ACTIONS: Record<ActionKey, { provider: ProviderName; action: string }> = {
+  'firstpromoter.promoters': { provider: 'firstpromoter', action: 'archive_promoters' },
+  'referralrock.members': { provider: 'referralrock', action: 'delete_members' },
+  'referralrock.referrals': { provider: 'referralrock', action: 'delete_referrals' },
+  'firstpromoter.referrals': { provider: 'firstpromoter', action: 'delete_referrals' },
+};
+
+/** The erasure actions whose outcomes decide the request status (archiving promoters is a safeguard, not erasure). */
+export const ERASURE_ACTIONS: readonly ActionKey[] = [
+  'referralrock.members',
+  'referralrock.referrals',
+  'firstpromoter.referrals',
+];
+
+export interface ActionRecord {
+  provider: ProviderName;
+  action: string;
+  outcome: ActionOutcome;
+  /** Records acted on (deleted, archived, restored), or found when the outcome is partial/failed. */
+  count: number;
+  batchId?: number;
+  /** Redacted, non-personal reasons (provider messages are redacted before they are stored). */
+  errors?: string[];
+  updatedAt: string;
+}
+
+export interface SubjectRef {
+  /** The pseudonym of the request: of the email when one was given, else of the external id. */
+  pseudonym: string;
+  emailPseudonym?: string;
+  externalIdPseudonym?: string;
+  /** Which identifiers were searched, without their values. */
+  identifiers: IdentifierKind[];
+}
+
+export interface ErasureRequest {
+  id: string;
+  status: RequestStatus;
+  reference?: string;
+  receivedAt: string;
+  dueAt: string;
+  completedAt?: string;
+  /** Standard Webhooks `webhook-id`: the idempotency key. */
+  webhookId: string;
+  /** HMAC of the raw body, to tell a redelivery from a different payload reusing the same webhook-id. */
+  payloadHash: string;
+  /** Fingerprint of the webhook secret that verified the request: which sender asked. */
+  signedWith: string;
+  subject: SubjectRef;
+  /** AES-256-GCM ciphertext of the identity; removed when the request ends. */
+  identity?: string;
+  actions: Partial<Record<ActionKey, ActionRecord>>;
+  /** Promoters this request archived (and only those): what a cancel restores. */
+  archivedPromoterIds?: number[];
+  /** Promoter ids chosen for archiving before the call, so a retried step archives the same set. */
+  promoterIdsToArchive?: number[];
+  /** Epoch seconds when DynamoDB TTL removes the item (audit retention). */
+  expiresAt: number;
+}
+
+/** The identity the workflow tasks search for; only ever held in memory, or encrypted at rest. */
+export interface Identity {
+  email?: string;
+  externalId?: string;
+}
+
+export interface AuditEvent {
+  requestId: string;
+  seq: number;
+  type: string;
+  at: string;
+  /** Who caused it: `webhook:<fingerprint>`, `auditor:<token fingerprint>`, `workflow`. */
+  actor: string;
+  data: Record<string, unknown>;
+  /** Idempotency key: a retried step appends its event once. */
+  key: string;
+  prevHash: string;
+  hash: string;
+  expiresAt: number;
+}
+
+export type NewAuditEvent = Pick<AuditEvent, 'type' | 'actor' | 'data'> & { key?: string };

@@ -1,0 +1,384 @@
+import { summarizeBatch } from '#shared/adapters/firstpromoter/batch';
+import type { IdentityCipher } from '#shared/crypto/identity-cipher';
+import type { AuditLog, Clock, RequestRepository } from '#shared/ports/audit';
+import type { FirstPromoterPort, ReferralRockPort, RemoveResult } from '#shared/ports/providers';
+import { restoreArchivedPromoters } from './erasure-requests.ts';
+import {
+  ACTIONS,
+  type ActionKey,
+  type ActionOutcome,
+  type ActionRecord,
+  ERASURE_ACTIONS,
+  type ErasureRequest,
+  FINAL_STATUSES,
+  type Identity,
+  type RequestStatus,
+} from './model.ts';
+import { redact } from './subject.ts';
+
+/**
+ * The steps of the erasure workflow. Each takes and returns only the request id and non-personal values (Step Functions
+ * keeps execution state for 90 days), reads the identity from the encrypted store, and is idempotent: run twice, it
+ * reaches the same result without acting twice, so Retry, redrive and a resumed local run are safe.
+ */
+
+export interface TaskDeps {
+  requests: RequestRepository;
+  audit: AuditLog;
+  clock: Clock;
+  cipher: IdentityCipher;
+  referralRock: ReferralRockPort;
+  firstPromoter: FirstPromoterPort;
+  waitingPeriodSeconds: number;
+  batchPoll: { intervalSeconds: number; maxIntervalSeconds: number; timeoutSeconds: number };
+}
+
+export type RequestTaskDeps = Pick<TaskDeps, 'requests' | 'audit' | 'clock' | 'waitingPeriodSeconds'>;
+export type ReferralRockTaskDeps = Pick<TaskDeps, 'requests' | 'audit' | 'clock' | 'cipher' | 'referralRock'>;
+export type FirstPromoterTaskDeps = Pick<
+  TaskDeps,
+  'requests' | 'audit' | 'clock' | 'cipher' | 'firstPromoter' | 'batchPoll'
+>;
+
+const ACTOR = 'workflow';
+
+export interface RequestInput {
+  requestId: string;
+}
+
+/** Raised when a task runs for a request whose identity is gone (it ended); not retryable. */
+export class IdentityUnavailableError extends Error {
+  override name = 'IdentityUnavailableError';
+}
+
+export class RequestMissingError extends Error {
+  override name = 'RequestMissingError';
+}
+
+async function load(deps: Pick<TaskDeps, 'requests'>, requestId: string): Promise<ErasureRequest> {
+  const request = await deps.requests.get(requestId);
+  if (!request) throw new RequestMissingError(`Erasure request ${requestId} does not exist`);
+  return request;
+}
+
+function identityOf(deps: Pick<TaskDeps, 'cipher'>, request: ErasureRequest): Identity {
+  if (!request.identity) throw new IdentityUnavailableError(`Erasure request ${request.id} has no stored identity`);
+  return JSON.parse(deps.cipher.decrypt(request.identity, request.id)) as Identity;
+}
+
+async function record(
+  deps: Pick<TaskDeps, 'requests' | 'audit' | 'clock'>,
+  request: ErasureRequest,
+  key: ActionKey,
+  fields: Omit<ActionRecord, 'provider' | 'action' | 'updatedAt'>,
+): Promise<{ outcome: ActionOutcome; count: number }> {
+  const entry: ActionRecord = { ...ACTIONS[key], ...fields, updatedAt: deps.clock.now().toISOString() };
+  await deps.requests.recordAction(request.id, key, entry);
+  const { updatedAt: _u, ...data } = entry;
+  await deps.audit.append(request.id, {
+    type: 'action.recorded',
+    actor: ACTOR,
+    key: `action:${key}:${fields.outcome}`,
+    data: { key, ...data, searched: request.subject.identifiers },
+  });
+  return { outcome: fields.outcome, count: fields.count };
+}
+
+/**
+ * First step: checks the request may proceed and enters the waiting period (a window in which the sender may cancel).
+ * On a resumed run it returns only what is left of the window.
+ */
+export async function loadRequest(deps: RequestTaskDeps, { requestId }: RequestInput) {
+  let request = await load(deps, requestId);
+  if (FINAL_STATUSES.includes(request.status)) {
+    return { requestId, proceed: false, status: request.status, waitSeconds: 0 };
+  }
+  const waitEnds = new Date(request.receivedAt).getTime() + deps.waitingPeriodSeconds * 1000;
+  const waitSeconds = Math.max(0, Math.ceil((waitEnds - deps.clock.now().getTime()) / 1000));
+  if (request.status === 'received') {
+    request = (await deps.requests.transition(requestId, ['received'], 'waiting')) ?? (await load(deps, requestId));
+    await deps.audit.append(requestId, {
+      type: 'waiting.started',
+      actor: ACTOR,
+      key: 'waiting.started',
+      data: { waitingPeriodSeconds: deps.waitingPeriodSeconds, until: new Date(waitEnds).toISOString() },
+    });
+  }
+  const proceed = !FINAL_STATUSES.includes(request.status);
+  return { requestId, proceed, status: request.status, waitSeconds: request.status === 'waiting' ? waitSeconds : 0 };
+}
+
+/**
+ * Archives the subject's FirstPromoter promoters before anything is erased. FirstPromoter v2 has no promoter delete;
+ * archiving blocks the promoter everywhere and is reversible, so a canceled request can restore exactly what it archived.
+ * Promoters archived before this request are left alone, and never restored by it.
+ */
+export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId }: RequestInput) {
+  const request = await load(deps, requestId);
+  const key = 'firstpromoter.promoters';
+  const done = request.actions[key];
+  if (done && done.outcome !== 'pending') return { outcome: done.outcome, count: done.count };
+  if (!['received', 'waiting'].includes(request.status)) {
+    return record(deps, request, key, { outcome: 'skipped', count: 0 });
+  }
+
+  const promoters = await deps.firstPromoter.findPromoters(identityOf(deps, request));
+  const candidates = promoters.filter((p) => p.archived_at === null).map((p) => p.id);
+  const alreadyArchived = promoters.length - candidates.length;
+  // The set is fixed before the call: a retry after a crash archives (and a cancel restores) the same promoters.
+  const ids = await deps.requests.planPromoterArchive(requestId, candidates);
+  if (ids.length === 0) {
+    return record(deps, request, key, {
+      outcome: alreadyArchived > 0 ? 'skipped' : 'not_found',
+      count: 0,
+      ...(alreadyArchived > 0
+        ? { errors: [`${alreadyArchived} promoter(s) were already archived before this request`] }
+        : {}),
+    });
+  }
+
+  const batch = await deps.firstPromoter.archivePromoters(ids);
+  const stillOpen = await deps.requests.recordArchivedPromoters(requestId, ids, ['received', 'waiting']);
+  if (!stillOpen) {
+    // A cancel won the race while the archive call was in flight: undo it here, since the cancel saw nothing to restore.
+    await restoreArchivedPromoters(deps, request, ACTOR, ids);
+    return { outcome: 'restored' as const, count: ids.length };
+  }
+  const summary = summarizeBatch(batch);
+  const outcome: ActionOutcome = summary.state === 'failed' || summary.state === 'stopped' ? 'failed' : 'archived';
+  return record(deps, request, key, {
+    outcome: summary.state === 'partial' ? 'partial' : outcome,
+    count: ids.length,
+    batchId: batch.id,
+    ...(summary.errorCount > 0
+      ? { errors: [`${summary.errorCount} processing error(s) reported by FirstPromoter`] }
+      : {}),
+  });
+}
+
+/** Ends the waiting period: only a request still waiting moves to processing; a canceled one stops here. */
+export async function beginErasure(deps: RequestTaskDeps, { requestId }: RequestInput) {
+  const moved = await deps.requests.transition(requestId, ['waiting', 'received'], 'processing');
+  const request = moved ?? (await load(deps, requestId));
+  const proceed = request.status === 'processing';
+  if (moved) {
+    await deps.audit.append(requestId, { type: 'erasure.started', actor: ACTOR, key: 'erasure.started', data: {} });
+  }
+  return { requestId, proceed, status: request.status };
+}
+
+function removalOutcome(found: number, results: RemoveResult[], identity: Identity) {
+  const deleted = results.filter((r) => r.deleted).length;
+  const failures = results.filter((r) => !r.deleted);
+  const errors = [...new Set(failures.map((r) => redact(r.message ?? 'not deleted', identity)))];
+  const outcome: ActionOutcome =
+    found === 0 ? 'not_found' : failures.length === 0 ? 'deleted' : deleted > 0 ? 'partial' : 'failed';
+  return { outcome, count: outcome === 'deleted' || outcome === 'partial' ? deleted : found, errors };
+}
+
+async function eraseReferralRock(
+  deps: ReferralRockTaskDeps,
+  requestId: string,
+  key: 'referralrock.members' | 'referralrock.referrals',
+) {
+  const request = await load(deps, requestId);
+  const done = request.actions[key];
+  if (done && done.outcome !== 'pending') return { outcome: done.outcome, count: done.count };
+  const identity = identityOf(deps, request);
+  // A retry finds only what the previous attempt left, so nothing is removed twice.
+  const ids =
+    key === 'referralrock.members'
+      ? (await deps.referralRock.findMembers(identity)).map((m) => m.id)
+      : (await deps.referralRock.findReferrals(identity)).map((r) => r.id);
+  const results =
+    ids.length === 0
+      ? []
+      : key === 'referralrock.members'
+        ? await deps.referralRock.removeMembers(ids)
+        : await deps.referralRock.removeReferrals(ids);
+  const { outcome, count, errors } = removalOutcome(ids.length, results, identity);
+  return record(deps, request, key, { outcome, count, ...(errors.length ? { errors } : {}) });
+}
+
+export const eraseReferralRockMembers = (deps: ReferralRockTaskDeps, { requestId }: RequestInput) =>
+  eraseReferralRock(deps, requestId, 'referralrock.members');
+
+export const eraseReferralRockReferrals = (deps: ReferralRockTaskDeps, { requestId }: RequestInput) =>
+  eraseReferralRock(deps, requestId, 'referralrock.referrals');
+
+export interface BatchPollState {
+  requestId: string;
+  done: boolean;
+  batchId?: number;
+  polls: number;
+  startedAt?: string;
+  waitSeconds: number;
+}
+
+/**
+ * Deletes the subject's FirstPromoter referrals. Up to 5 ids FirstPromoter finishes at once; more start an asynchronous
+ * batch, which the workflow then polls with `pollFirstPromoterBatch`.
+ */
+export async function startFirstPromoterReferralDeletion(
+  deps: FirstPromoterTaskDeps,
+  { requestId }: RequestInput,
+): Promise<BatchPollState> {
+  const key = 'firstpromoter.referrals';
+  const request = await load(deps, requestId);
+  const done = request.actions[key];
+  if (done?.outcome === 'pending' && done.batchId !== undefined) {
+    // A retried start after the batch was created: keep polling that batch rather than deleting again.
+    return { requestId, done: false, batchId: done.batchId, polls: 0, startedAt: done.updatedAt, waitSeconds: 0 };
+  }
+  if (done) return { requestId, done: true, polls: 0, waitSeconds: 0 };
+
+  const identity = identityOf(deps, request);
+  const referrals = await deps.firstPromoter.findReferrals(identity);
+  if (referrals.length === 0) {
+    await record(deps, request, key, { outcome: 'not_found', count: 0 });
+    return { requestId, done: true, polls: 0, waitSeconds: 0 };
+  }
+  const batch = await deps.firstPromoter.deleteReferrals(referrals.map((r) => r.id));
+  const summary = summarizeBatch(batch);
+  if (summary.state === 'running') {
+    await record(deps, request, key, { outcome: 'pending', count: referrals.length, batchId: batch.id });
+    return {
+      requestId,
+      done: false,
+      batchId: batch.id,
+      polls: 0,
+      startedAt: deps.clock.now().toISOString(),
+      waitSeconds: deps.batchPoll.intervalSeconds,
+    };
+  }
+  await recordBatchEnd(deps, request, summary, referrals.length);
+  return { requestId, done: true, batchId: batch.id, polls: 0, waitSeconds: 0 };
+}
+
+/**
+ * One poll of a running batch. The wait before the next poll doubles up to BATCH_POLL_MAX_INTERVAL_SECONDS; a batch still
+ * running after BATCH_POLL_TIMEOUT_SECONDS ends the action `failed`, keeping its batch id for follow-up.
+ */
+export async function pollFirstPromoterBatch(
+  deps: FirstPromoterTaskDeps,
+  state: BatchPollState,
+): Promise<BatchPollState> {
+  const key = 'firstpromoter.referrals';
+  const request = await load(deps, state.requestId);
+  const current = request.actions[key];
+  if (current && current.outcome !== 'pending') return { ...state, done: true, waitSeconds: 0 };
+  if (state.batchId === undefined) throw new RequestMissingError('No batch to poll');
+
+  const batch = await deps.firstPromoter.getBatch(state.batchId);
+  const summary = summarizeBatch(batch);
+  const polls = state.polls + 1;
+  const count = current?.count ?? summary.total;
+  if (summary.state !== 'running') {
+    await recordBatchEnd(deps, request, summary, count);
+    return { ...state, polls, done: true, waitSeconds: 0 };
+  }
+  const startedAt = new Date(state.startedAt ?? current?.updatedAt ?? deps.clock.now().toISOString()).getTime();
+  const elapsedSeconds = (deps.clock.now().getTime() - startedAt) / 1000;
+  if (elapsedSeconds >= deps.batchPoll.timeoutSeconds) {
+    await record(deps, request, key, {
+      outcome: 'failed',
+      count,
+      batchId: summary.batchId,
+      errors: [`batch still ${batch.status} after ${Math.round(elapsedSeconds)}s (poll timeout)`],
+    });
+    return { ...state, polls, done: true, waitSeconds: 0 };
+  }
+  const { intervalSeconds, maxIntervalSeconds } = deps.batchPoll;
+  const waitSeconds = Math.min(maxIntervalSeconds, intervalSeconds * 2 ** polls);
+  return { ...state, polls, done: false, waitSeconds };
+}
+
+async function recordBatchEnd(
+  deps: FirstPromoterTaskDeps,
+  request: ErasureRequest,
+  summary: ReturnType<typeof summarizeBatch>,
+  found: number,
+) {
+  const outcome: ActionOutcome =
+    summary.state === 'completed' ? 'deleted' : summary.state === 'partial' ? 'partial' : 'failed';
+  const errors: string[] = [];
+  if (summary.state === 'stopped') errors.push('batch was stopped before it finished');
+  if (summary.state === 'failed') errors.push('batch failed');
+  if (summary.failed > 0) errors.push(`${summary.failed} of ${summary.total} item(s) failed`);
+  if (summary.errorCount > 0) errors.push(`${summary.errorCount} processing error(s) reported by FirstPromoter`);
+  return record(deps, request, 'firstpromoter.referrals', {
+    outcome,
+    count: outcome === 'deleted' ? found : outcome === 'partial' ? summary.processed - summary.failed : found,
+    batchId: summary.batchId,
+    ...(errors.length ? { errors } : {}),
+  });
+}
+
+export interface FailureInput {
+  requestId: string;
+  action: ActionKey;
+  /** What Step Functions' Catch puts in `ResultPath`: the error name and its cause (our messages carry no identifiers). */
+  error?: { Error?: string; Cause?: string };
+}
+
+/** A branch whose retries ran out records `failed` with the error's name and message; the other branches carry on. */
+export async function recordActionFailure(deps: RequestTaskDeps, input: FailureInput) {
+  const request = await load(deps, input.requestId);
+  const existing = request.actions[input.action];
+  if (existing && existing.outcome !== 'pending') return { outcome: existing.outcome, count: existing.count };
+  const name = input.error?.Error ?? 'Error';
+  const reason = causeMessage(input.error?.Cause);
+  return record(deps, request, input.action, {
+    outcome: 'failed',
+    count: existing?.count ?? 0,
+    ...(existing?.batchId === undefined ? {} : { batchId: existing.batchId }),
+    errors: [redact(reason ? `${name}: ${reason}` : name)],
+  });
+}
+
+function causeMessage(cause: string | undefined): string | undefined {
+  if (!cause) return undefined;
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+  } catch {
+    // Not JSON: the cause is the message itself.
+  }
+  return cause;
+}
+
+/** Sets the final status from the erasure outcomes and destroys the stored identity. */
+export async function finalizeRequest(deps: RequestTaskDeps, { requestId }: RequestInput) {
+  const request = await load(deps, requestId);
+  if (FINAL_STATUSES.includes(request.status)) {
+    if (request.identity) await deps.requests.destroyIdentity(requestId);
+    return { requestId, status: request.status };
+  }
+  const outcomes = ERASURE_ACTIONS.map((key) => request.actions[key]?.outcome ?? 'failed');
+  const succeeded = outcomes.filter((o) => o === 'deleted' || o === 'not_found' || o === 'skipped').length;
+  const status: RequestStatus =
+    succeeded === outcomes.length
+      ? 'completed'
+      : outcomes.every((o) => o === 'failed')
+        ? 'failed'
+        : 'partially_completed';
+  const completedAt = deps.clock.now().toISOString();
+  const finished = await deps.requests.transition(requestId, ['processing'], status, {
+    completedAt,
+    destroyIdentity: true,
+  });
+  if (!finished) return { requestId, status: (await load(deps, requestId)).status };
+  await deps.audit.append(requestId, {
+    type: 'request.completed',
+    actor: ACTOR,
+    key: 'request.completed',
+    data: { status, completedAt, dueAt: request.dueAt, withinDeadline: completedAt <= request.dueAt },
+  });
+  await deps.audit.append(requestId, { type: 'identity.destroyed', actor: ACTOR, key: 'identity.destroyed', data: {} });
+  return { requestId, status };
+}
+
+/** The tasks each workflow function runs, by the `task` name the state machine passes. */
+export const requestTasks = { loadRequest, beginErasure, recordActionFailure, finalizeRequest };
+export const referralRockTasks = { eraseReferralRockMembers, eraseReferralRockReferrals };
+export const firstPromoterTasks = { archivePromoters, startFirstPromoterReferralDeletion, pollFirstPromoterBatch };

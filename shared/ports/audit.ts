@@ -1,0 +1,60 @@
+import type { IdentifierKind } from '#shared/crypto/pseudonym';
+import type {
+  ActionKey,
+  ActionRecord,
+  AuditEvent,
+  ErasureRequest,
+  NewAuditEvent,
+  RequestStatus,
+} from '#shared/domain/model';
+
+export type CreateResult = { created: true; request: ErasureRequest } | { created: false; request: ErasureRequest };
+
+/** The mutable record of each request. Every write is conditional, so concurrent deliveries and retries cannot clash. */
+export interface RequestRepository {
+  /** Stores a new request unless one with this id exists, in which case the existing one is returned. */
+  create(request: ErasureRequest): Promise<CreateResult>;
+  get(id: string): Promise<ErasureRequest | undefined>;
+  /**
+   * Moves a request to `to` only if its status is one of `from`. Returns the updated request, or undefined when the
+   * condition did not hold (the request is elsewhere in its life).
+   */
+  transition(
+    id: string,
+    from: readonly RequestStatus[],
+    to: RequestStatus,
+    options?: { completedAt?: string; destroyIdentity?: boolean },
+  ): Promise<ErasureRequest | undefined>;
+  recordAction(id: string, key: ActionKey, record: ActionRecord): Promise<void>;
+  /** Remembers the promoter ids chosen for archiving, once; returns the set stored first (a retry reuses it). */
+  planPromoterArchive(id: string, promoterIds: readonly number[]): Promise<number[]>;
+  /** Records what was archived, only while the request is still in one of `whileIn`; false when it was not. */
+  recordArchivedPromoters(
+    id: string,
+    promoterIds: readonly number[],
+    whileIn: readonly RequestStatus[],
+  ): Promise<boolean>;
+  destroyIdentity(id: string): Promise<void>;
+  findBySubject(kind: IdentifierKind, pseudonym: string): Promise<ErasureRequest[]>;
+  /** Requests not in a final status: what a restarted local runtime resumes. */
+  listUnfinished(): Promise<ErasureRequest[]>;
+}
+
+/** Append-only, hash-chained audit events. No method updates or deletes one. */
+export interface AuditLog {
+  /** Appends an event at the end of the request's chain; an event whose `key` is already there is not appended twice. */
+  append(requestId: string, event: NewAuditEvent): Promise<AuditEvent>;
+  list(requestId: string): Promise<AuditEvent[]>;
+}
+
+/** Starts and stops the erasure workflow of a request. Both are idempotent. */
+export interface WorkflowEngine {
+  start(requestId: string): Promise<void>;
+  stop(requestId: string): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };

@@ -1,0 +1,74 @@
+/**
+ * The HTTP API, once: the CDK stack builds API Gateway routes from it and the local server routes with it, so both
+ * expose exactly the same paths, each served by the same function.
+ */
+export type FunctionName = 'intake' | 'get-request' | 'cancel-request' | 'subject-lookup';
+
+export interface Route {
+  method: 'GET' | 'POST';
+  /** API Gateway path syntax: `{name}` is a path parameter. */
+  path: string;
+  function: FunctionName;
+  /** How the caller proves who it is: a Standard Webhooks signature, or an auditor's bearer token. */
+  auth: 'webhook-signature' | 'bearer-token';
+  summary: string;
+}
+
+export const ROUTES: readonly Route[] = [
+  {
+    method: 'POST',
+    path: '/v1/erasure-requests',
+    function: 'intake',
+    auth: 'webhook-signature',
+    summary: 'Submit an erasure request (signed webhook)',
+  },
+  {
+    method: 'GET',
+    path: '/v1/erasure-requests/{id}',
+    function: 'get-request',
+    auth: 'bearer-token',
+    summary: 'Status, actions and audit events of one request',
+  },
+  {
+    method: 'POST',
+    path: '/v1/erasure-requests/{id}/cancel',
+    function: 'cancel-request',
+    auth: 'bearer-token',
+    summary: 'Cancel a request still in its waiting period',
+  },
+  {
+    method: 'POST',
+    path: '/v1/subject-lookups',
+    function: 'subject-lookup',
+    auth: 'bearer-token',
+    summary: "Find a subject's requests by identifier (sent in the body, never stored)",
+  },
+];
+
+/** Matches a method and path against the table, returning the route and its path parameters. */
+export function matchRoute(
+  method: string,
+  path: string,
+): { route: Route; pathParameters: Record<string, string> } | undefined {
+  const segments = path.split('/').filter(Boolean);
+  for (const route of ROUTES) {
+    if (route.method !== method) continue;
+    const pattern = route.path.split('/').filter(Boolean);
+    if (pattern.length !== segments.length) continue;
+    const pathParameters: Record<string, string> = {};
+    const matches = pattern.every((part, i) => {
+      const segment = segments[i] as string;
+      if (part.startsWith('{') && part.endsWith('}')) {
+        pathParameters[part.slice(1, -1)] = decodeURIComponent(segment);
+        return true;
+      }
+      return part === segment;
+    });
+    if (matches) return { route, pathParameters };
+  }
+  return undefined;
+}
+
+/** Whether any route serves this path with another method (405 rather than 404). */
+export const pathExists = (path: string): boolean =>
+  ROUTES.some((r) => matchRoute(r.method, path)?.route.path === r.path);
