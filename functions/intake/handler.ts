@@ -30,7 +30,9 @@ export const makeHandler = (deps: IntakeDeps, logger: Logger = createLogger('int
       pseudonym: request.subject.pseudonym,
       status: request.status,
     });
-    const base = deps.publicBaseUrl ?? `https://${event.requestContext.domainName}`;
+    // API Gateway sets X-Forwarded-Proto (https); the local server sets it to http.
+    const base =
+      deps.publicBaseUrl ?? `${header(event, 'x-forwarded-proto') ?? 'https'}://${event.requestContext.domainName}`;
     const statusUrl = `${base.replace(/\/$/, '')}/v1/erasure-requests/${request.id}`;
     return json(202, { id: request.id, status: request.status, statusUrl }, { location: statusUrl });
   });

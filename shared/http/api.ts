@@ -33,21 +33,18 @@ export function apiHandler(
 ): middy.MiddyfiedHandler<ApiEvent, ApiResult, Error, Context> {
   return middy<ApiEvent, ApiResult, Error, Context>()
     .use({
-      before: (request) => {
-        logger.addContext(request.context);
-        logger.appendKeys({ route: request.event.routeKey });
-      },
+      before: (request) => logger.addContext(request.context),
       onError: (request) => {
         const { error } = request;
+        const route = request.event?.routeKey;
         if (error instanceof AppError && error.expose) {
-          logger.info('Request refused', { statusCode: error.statusCode, code: error.code });
+          logger.info('Request refused', { route, statusCode: error.statusCode, code: error.code });
           request.response = json(error.statusCode, { error: { code: error.code, message: error.message } });
           return;
         }
-        logger.error('Request failed', describeError(error));
+        logger.error('Request failed', { route, ...describeError(error) });
         request.response = json(500, { error: { code: 'internal', message: 'Internal server error' } });
       },
-      after: () => logger.resetKeys(),
     })
     .handler(handler);
 }

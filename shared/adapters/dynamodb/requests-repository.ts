@@ -71,7 +71,11 @@ export class DynamoRequestRepository implements RequestRepository {
       update += ', completedAt = :completedAt';
       values[':completedAt'] = options.completedAt;
     }
-    if (options.destroyIdentity) update += ' REMOVE identity';
+    // `identity` is a DynamoDB reserved word: it goes through an attribute name placeholder.
+    if (options.destroyIdentity) {
+      update += ' REMOVE #identity';
+      names['#identity'] = 'identity';
+    }
     try {
       const { Attributes } = await this.#db.send(
         new UpdateCommand({
@@ -150,8 +154,9 @@ export class DynamoRequestRepository implements RequestRepository {
       new UpdateCommand({
         TableName: this.#table,
         Key: { id },
-        UpdateExpression: 'REMOVE identity',
+        UpdateExpression: 'REMOVE #identity',
         ConditionExpression: 'attribute_exists(id)',
+        ExpressionAttributeNames: { '#identity': 'identity' },
       }),
     );
   }

@@ -1,0 +1,45 @@
+import { ConfigError } from '#shared/config';
+import { startLocalRuntime } from './runtime.ts';
+
+/** `npm start`: the whole service on this machine. */
+try {
+  const runtime = await startLocalRuntime();
+  const token = runtime.secrets.AUDIT_TOKENS.split(',')[0];
+  const out = [
+    `GDPR erasure service listening on ${runtime.url}`,
+    `  data:           ${runtime.dataDir} (audit trail kept across restarts)`,
+    `  Referral Rock:  ${runtime.simulators.referralRock ? `simulator at ${runtime.config.referralRock.baseUrl} (demo data)` : runtime.config.referralRock.baseUrl}`,
+    `  FirstPromoter:  ${runtime.simulators.firstPromoter ? `simulator at ${runtime.config.firstPromoter.baseUrl} (demo data)` : runtime.config.firstPromoter.baseUrl}`,
+    `  waiting period: ${runtime.config.waitingPeriodSeconds}s`,
+    '',
+    `WEBHOOK_SECRET=${runtime.secrets.WEBHOOK_SECRET}`,
+    `AUDIT_TOKENS=${runtime.secrets.AUDIT_TOKENS}`,
+    runtime.secretsCreated
+      ? `(generated now and kept in ${runtime.dataDir}/secrets.json)`
+      : `(from the environment or ${runtime.dataDir}/secrets.json)`,
+    '',
+    'Send a signed erasure request for a demo subject (in another terminal):',
+    '  npm run submit -- --email jane@example.com',
+    'Then read its audit trail:',
+    `  curl -H "Authorization: Bearer ${token}" ${runtime.url}/v1/erasure-requests/<id>`,
+    runtime.resumed.length ? `\nResumed ${runtime.resumed.length} unfinished request(s).` : '',
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write('Stopping: aborting running workflows; they resume at the next start.\n');
+    await runtime.stop({ crash: true });
+    process.exit(0);
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(78);
+  }
+  throw error;
+}

@@ -1,0 +1,206 @@
+import { resolve } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { makeHandler as cancelRequest } from '#functions/cancel-request/handler';
+import { makeHandler as firstPromoterTasks } from '#functions/firstpromoter-tasks/handler';
+import { makeHandler as getRequest } from '#functions/get-request/handler';
+import { makeHandler as intake } from '#functions/intake/handler';
+import { makeHandler as referralRockTasks } from '#functions/referralrock-tasks/handler';
+import { makeHandler as requestTasks } from '#functions/request-tasks/handler';
+import { makeHandler as subjectLookup } from '#functions/subject-lookup/handler';
+import {
+  createAuditStores,
+  createDocumentClient,
+  createFirstPromoter,
+  createIdentityCipher,
+  createReferralRock,
+} from '#shared/composition';
+import { type Config, parseConfig, required } from '#shared/config';
+import { createLogger, describeError } from '#shared/observability';
+import type { Clock } from '#shared/ports/audit';
+import { systemClock } from '#shared/ports/audit';
+import { seedFirstPromoter, seedReferralRock } from '#test/simulators/demo-data';
+import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
+import { ReferralRockSimulator } from '#test/simulators/referralrock';
+import { ensureTables, startDynalite } from './dynamodb.ts';
+import { type LocalSecrets, loadOrCreateLocalSecrets } from './secrets.ts';
+import { type ApiFunction, startApiServer } from './server.ts';
+import { LocalWorkflowEngine, type TaskFunction } from './workflow-engine.ts';
+
+export interface LocalRuntimeOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Keep DynamoDB in memory instead of under DATA_DIR (tests that need no restart). */
+  inMemory?: boolean;
+  clock?: Clock;
+  /** Observer of every workflow execution event (state inputs/outputs). */
+  onWorkflowEvent?: (requestId: string, event: unknown) => void;
+  retryIntervalOverrides?: Record<string, number | number[]>;
+  /** Simulators to use instead of starting demo ones (tests seed their own). */
+  simulators?: { referralRock?: ReferralRockSimulator; firstPromoter?: FirstPromoterSimulator };
+  /** Whether to resume unfinished requests at start (default true). */
+  resume?: boolean;
+}
+
+export interface LocalRuntime {
+  url: string;
+  config: Readonly<Config>;
+  dataDir: string;
+  secrets: LocalSecrets;
+  secretsCreated: boolean;
+  simulators: { referralRock?: ReferralRockSimulator; firstPromoter?: FirstPromoterSimulator };
+  workflow: LocalWorkflowEngine;
+  resumed: string[];
+  /** Stops everything; with `crash`, running executions are aborted mid-way as a killed process would leave them. */
+  stop(options?: { crash?: boolean }): Promise<void>;
+}
+
+const DEMO_CREDENTIALS = {
+  REFERRALROCK_PUBLIC_KEY: 'demo-public',
+  REFERRALROCK_PRIVATE_KEY: 'demo-private',
+  FIRSTPROMOTER_API_KEY: 'demo-api-key',
+  FIRSTPROMOTER_ACCOUNT_ID: 'demo-account',
+};
+
+/**
+ * The one-machine runtime: dynalite for DynamoDB, the ASL run by aws-local-stepfunctions, a node:http API, and provider
+ * simulators for any provider without a base URL. Every handler is the one the stack deploys, built by the same
+ * factories; only the clients and the workflow engine differ.
+ */
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  const env = { ...(options.env ?? process.env) };
+  const logger = createLogger('local-runtime');
+  const dataDir = resolve(env.DATA_DIR ?? '.data');
+  const { secrets, created } = await loadOrCreateLocalSecrets(dataDir);
+  for (const [name, value] of Object.entries(secrets)) env[name] ??= value;
+
+  const simulators = { ...options.simulators };
+  const stops: Array<() => Promise<void>> = [];
+  if (!env.REFERRALROCK_BASE_URL) {
+    if (!simulators.referralRock) {
+      simulators.referralRock = new ReferralRockSimulator({
+        publicKey: env.REFERRALROCK_PUBLIC_KEY ?? DEMO_CREDENTIALS.REFERRALROCK_PUBLIC_KEY,
+        privateKey: env.REFERRALROCK_PRIVATE_KEY ?? DEMO_CREDENTIALS.REFERRALROCK_PRIVATE_KEY,
+      });
+      seedReferralRock(simulators.referralRock);
+    }
+    env.REFERRALROCK_BASE_URL = await simulators.referralRock.start();
+    const sim = simulators.referralRock;
+    stops.push(() => sim.stop());
+    env.REFERRALROCK_PUBLIC_KEY ??= DEMO_CREDENTIALS.REFERRALROCK_PUBLIC_KEY;
+    env.REFERRALROCK_PRIVATE_KEY ??= DEMO_CREDENTIALS.REFERRALROCK_PRIVATE_KEY;
+  }
+  if (!env.FIRSTPROMOTER_BASE_URL) {
+    if (!simulators.firstPromoter) {
+      simulators.firstPromoter = new FirstPromoterSimulator({
+        apiKey: env.FIRSTPROMOTER_API_KEY ?? DEMO_CREDENTIALS.FIRSTPROMOTER_API_KEY,
+        accountId: env.FIRSTPROMOTER_ACCOUNT_ID ?? DEMO_CREDENTIALS.FIRSTPROMOTER_ACCOUNT_ID,
+      });
+      seedFirstPromoter(simulators.firstPromoter);
+    }
+    env.FIRSTPROMOTER_BASE_URL = await simulators.firstPromoter.start();
+    const sim = simulators.firstPromoter;
+    stops.push(() => sim.stop());
+    env.FIRSTPROMOTER_API_KEY ??= DEMO_CREDENTIALS.FIRSTPROMOTER_API_KEY;
+    env.FIRSTPROMOTER_ACCOUNT_ID ??= DEMO_CREDENTIALS.FIRSTPROMOTER_ACCOUNT_ID;
+  }
+
+  const dynamo = await startDynalite(options.inMemory ? undefined : resolve(dataDir, 'dynamodb'));
+  env.DYNAMODB_ENDPOINT = dynamo.endpoint;
+  const port = Number(env.PORT ?? 3000);
+
+  let config: Readonly<Config>;
+  try {
+    config = parseConfig(env);
+  } catch (error) {
+    await dynamo.stop();
+    await Promise.all(stops.map((stop) => stop()));
+    throw error;
+  }
+
+  const dynamoClient = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: 'local',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  await ensureTables(dynamoClient, config.tables);
+  const stores = createAuditStores(config, createDocumentClient(config, dynamoClient), options.clock ?? systemClock);
+  const cipher = createIdentityCipher(config);
+  const referralRock = createReferralRock(config);
+  const firstPromoter = createFirstPromoter(config);
+
+  // The workflow functions, as Step Functions would invoke them.
+  const workflowFunctions: Record<string, { name: string; handler: TaskFunction }> = {
+    RequestTasksFunctionArn: {
+      name: 'request-tasks',
+      handler: requestTasks({ ...stores, waitingPeriodSeconds: config.waitingPeriodSeconds }),
+    },
+    ReferralRockTasksFunctionArn: {
+      name: 'referralrock-tasks',
+      handler: referralRockTasks({ ...stores, cipher, referralRock }),
+    },
+    FirstPromoterTasksFunctionArn: {
+      name: 'firstpromoter-tasks',
+      handler: firstPromoterTasks({ ...stores, cipher, firstPromoter, batchPoll: config.batchPoll }),
+    },
+  };
+  const workflow = new LocalWorkflowEngine({
+    functions: workflowFunctions,
+    logger,
+    ...(options.onWorkflowEvent ? { onEvent: options.onWorkflowEvent } : {}),
+    ...(options.retryIntervalOverrides ? { retryIntervalOverrides: options.retryIntervalOverrides } : {}),
+  });
+
+  const pseudonymKey = required(config.pseudonymKey, 'PSEUDONYM_KEY');
+  const auditTokens = required(config.auditTokens, 'AUDIT_TOKENS');
+  const requestDeps = { ...stores, workflow, cipher, pseudonymKey, retentionDays: config.auditRetentionDays };
+  const api = await startApiServer({
+    logger,
+    port,
+    functions: {
+      intake: intake({
+        ...requestDeps,
+        webhookSecrets: required(config.webhookSecrets, 'WEBHOOK_SECRET'),
+        publicBaseUrl: config.publicBaseUrl,
+      }) as ApiFunction,
+      'get-request': getRequest({ ...stores, auditTokens }) as ApiFunction,
+      'cancel-request': cancelRequest({ ...stores, workflow, cipher, firstPromoter, auditTokens }) as ApiFunction,
+      'subject-lookup': subjectLookup({ ...stores, pseudonymKey, auditTokens }) as ApiFunction,
+    },
+  });
+  // Resume what a crash or stop left unfinished: every step is idempotent, so running it again is safe.
+  const resumed: string[] = [];
+  if (options.resume ?? true) {
+    for (const request of await stores.requests.listUnfinished()) {
+      await workflow.start(request.id);
+      resumed.push(request.id);
+    }
+    if (resumed.length) logger.info('Resumed unfinished requests', { count: resumed.length, requestIds: resumed });
+  }
+
+  return {
+    url: api.url,
+    config,
+    dataDir,
+    secrets: {
+      WEBHOOK_SECRET: env.WEBHOOK_SECRET as string,
+      AUDIT_TOKENS: env.AUDIT_TOKENS as string,
+      PSEUDONYM_KEY: env.PSEUDONYM_KEY as string,
+      IDENTITY_KEY: env.IDENTITY_KEY as string,
+    },
+    secretsCreated: created,
+    simulators,
+    workflow,
+    resumed,
+    stop: async ({ crash = false } = {}) => {
+      await api.stop();
+      if (crash) await workflow.abortAll();
+      else await workflow.idle();
+      try {
+        dynamoClient.destroy();
+        await dynamo.stop();
+      } catch (error) {
+        logger.warn('DynamoDB stop failed', describeError(error));
+      }
+      await Promise.all(stops.map((stop) => stop()));
+    },
+  };
+}
