@@ -147,7 +147,14 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
     const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }
-  return Object.freeze(toConfig(result.data));
+  return deepFreeze(toConfig(result.data));
+}
+
+function deepFreeze<T extends object>(value: T): Readonly<T> {
+  for (const child of Object.values(value)) {
+    if (child && typeof child === 'object' && !Buffer.isBuffer(child)) deepFreeze(child as object);
+  }
+  return Object.freeze(value);
 }
 
 function toConfig(e: Env): Config {

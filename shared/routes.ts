@@ -59,7 +59,9 @@ export function matchRoute(
     const matches = pattern.every((part, i) => {
       const segment = segments[i] as string;
       if (part.startsWith('{') && part.endsWith('}')) {
-        pathParameters[part.slice(1, -1)] = decodeURIComponent(segment);
+        const value = safeDecode(segment);
+        if (value === undefined) return false;
+        pathParameters[part.slice(1, -1)] = value;
         return true;
       }
       return part === segment;
@@ -72,3 +74,12 @@ export function matchRoute(
 /** Whether any route serves this path with another method (405 rather than 404). */
 export const pathExists = (path: string): boolean =>
   ROUTES.some((r) => matchRoute(r.method, path)?.route.path === r.path);
+
+/** A malformed percent-encoding matches no route (404) instead of throwing. */
+function safeDecode(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}

@@ -122,6 +122,11 @@ export class LocalWorkflowEngine implements WorkflowEngine {
 
 type AslState = { Type: string; Resource?: string; Branches?: Array<{ States: Record<string, AslState> }> };
 
+/** The names of every Task state in the workflow definition (tests shorten their retry intervals). */
+export function workflowTaskStateNames(): string[] {
+  return taskStates(JSON.parse(readFileSync(ASL_PATH, 'utf8'))).map(([name]) => name);
+}
+
 /** Every Task state of the definition, Parallel branches included, with its resource. */
 function taskStates(definition: { States: Record<string, AslState> }): Array<[string, string]> {
   const found: Array<[string, string]> = [];

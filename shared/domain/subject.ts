@@ -61,9 +61,12 @@ const EMAIL_PATTERN = /[^\s@"'<>()[\]{},;:]+@[^\s@"'<>()[\]{},;:]+/g;
  * subject is replaced before the text is stored or logged, and the text is capped.
  */
 export function redact(text: string, identity?: Identity): string {
-  let out = text.replace(EMAIL_PATTERN, '[redacted]');
+  // Mark first, then write the marker: a short identifier could otherwise match inside an earlier "[redacted]".
+  const MARK = '\u0000';
+  let out = text;
   for (const value of [identity?.email, identity?.externalId]) {
-    if (value) out = out.replace(new RegExp(value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), '[redacted]');
+    if (value) out = out.replace(new RegExp(value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), MARK);
   }
+  out = out.replace(EMAIL_PATTERN, MARK).replaceAll(MARK, '[redacted]');
   return out.length > 200 ? `${out.slice(0, 197)}...` : out;
 }

@@ -25,11 +25,12 @@ export function verifyWebhook(
   if (id.length > 256) throw new UnauthorizedError('webhook-id is too long');
   for (const secret of secrets) {
     try {
-      new Webhook(secret).verify(rawBody, {
-        'webhook-id': id,
-        'webhook-timestamp': timestamp,
-        'webhook-signature': signature,
-      });
+      // jsonParse off: a signed body that is not JSON is the sender's 400, not a signature failure.
+      new Webhook(secret).verify(
+        rawBody,
+        { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature },
+        { jsonParse: false },
+      );
       return { webhookId: id, signedWith: fingerprint(secret) };
     } catch {
       // Try the next secret; a stale timestamp fails for every secret alike.

@@ -150,6 +150,8 @@ export function parseRetryAfter(value: unknown, now: number): number | undefined
   if (typeof value !== 'string' || value.trim() === '') return undefined;
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // Only an HTTP date (e.g. `Wed, 21 Oct 2015 07:28:00 GMT`): V8's lenient Date.parse reads junk like '-1' as a date.
+  if (!/^[A-Za-z]{3,9},? \d{1,2}[ -][A-Za-z]{3}[ -]\d{2,4} \d{2}:\d{2}:\d{2} GMT$/.test(trimmed)) return undefined;
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);

@@ -1,0 +1,302 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
+
+/**
+ * The whole service on one machine: signed intake over HTTP, the ASL run by aws-local-stepfunctions with the real task
+ * handlers, dynalite, and the provider simulators. Each test seeds the providers and asserts what they were asked.
+ */
+
+let t: TestRuntime | undefined;
+afterEach(async () => {
+  await t?.stop();
+  t = undefined;
+});
+
+const action = (view: any, provider: string, name: string) =>
+  view.actions.find((a: any) => a.provider === provider && a.action === name);
+
+function seedJane(rt: TestRuntime, fpReferrals: number) {
+  const spring = rt.referralRock.addProgram({ name: 'Spring' });
+  const partners = rt.referralRock.addProgram({ name: 'Partners' });
+  const member = rt.referralRock.addMember({ email: 'jane@example.com', programId: spring.id });
+  rt.referralRock.addMember({ email: 'JANE@example.com', programId: partners.id });
+  const bystander = rt.referralRock.addMember({ email: 'alex@example.com', programId: spring.id });
+  rt.referralRock.addReferral({ email: 'jane@example.com', programId: partners.id });
+  const friend = rt.referralRock.addReferral({
+    email: 'sam@example.com',
+    programId: spring.id,
+    referringMemberId: member.id,
+    memberEmail: 'jane@example.com',
+  });
+  for (let i = 0; i < fpReferrals; i++) rt.firstPromoter.addReferral({ email: 'jane@example.com', uid: `j-${i}` });
+  const lookalike = rt.firstPromoter.addReferral({ email: 'xjane@example.com', uid: 'other' });
+  const promoter = rt.firstPromoter.addPromoter({ email: 'jane@example.com', name: 'Jane' });
+  return { bystander, friend, lookalike, promoter };
+}
+
+describe('erasure end to end on one machine', () => {
+  it('erases a subject from both providers with a synchronous FirstPromoter delete, leaving everyone else', async () => {
+    t = await startTestRuntime();
+    const { bystander, friend, lookalike, promoter } = seedJane(t, 3);
+
+    const view = await t.erase({ email: '  Jane@Example.com ', reference: 'TICKET-1' });
+
+    expect(view.status).toBe('completed');
+    expect(view.reference).toBe('TICKET-1');
+    expect(action(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 2 });
+    expect(action(view, 'referralrock', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 3 });
+    expect(action(view, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'archived', count: 1 });
+    expect(t.referralRock.members().map((m) => m.id)).toEqual([bystander.id]);
+    expect(t.referralRock.referrals().map((r) => r.id)).toEqual([friend.id]);
+    expect(t.firstPromoter.referrals().map((r) => r.id)).toEqual([lookalike.id]);
+    expect(t.firstPromoter.promoters().find((p) => p.id === promoter.id)?.archived_at).not.toBeNull();
+    expect(t.firstPromoter.harness.requestsTo('DELETE /referrals')).toHaveLength(1);
+    expect(t.firstPromoter.harness.requestsTo('GET /batch_processes/:id')).toHaveLength(0);
+    expect(view.completedAt).toBeDefined();
+    expect(view.integrity).toEqual({ chainValid: true, events: view.events.length });
+    expect(view.events.map((e: any) => e.type)).toEqual(
+      expect.arrayContaining(['request.received', 'erasure.started', 'request.completed', 'identity.destroyed']),
+    );
+  });
+
+  it('follows an asynchronous FirstPromoter batch (more than 5 ids) to completion by polling', async () => {
+    t = await startTestRuntime();
+    seedJane(t, 7);
+
+    const view = await t.erase({ email: 'jane@example.com' });
+
+    const fp = action(view, 'firstpromoter', 'delete_referrals');
+    expect(fp).toMatchObject({ outcome: 'deleted', count: 7 });
+    expect(fp.batchId).toBe(t.firstPromoter.batches().find((b) => b.action_label === 'referral/delete')?.id);
+    expect(t.firstPromoter.harness.requestsTo('GET /batch_processes/:id').length).toBeGreaterThanOrEqual(2);
+    expect(t.firstPromoter.referrals().filter((r) => r.email === 'jane@example.com')).toHaveLength(0);
+    expect(view.status).toBe('completed');
+    const types = view.events.map((e: any) => `${e.type}:${e.data.key ?? ''}:${e.data.outcome ?? ''}`);
+    expect(types).toContain('action.recorded:firstpromoter.referrals:pending');
+    expect(types).toContain('action.recorded:firstpromoter.referrals:deleted');
+  });
+
+  it.each([
+    ['partial', 'partial', 'partially_completed'],
+    ['failed', 'failed', 'partially_completed'],
+    ['stopped', 'failed', 'partially_completed'],
+  ] as const)('records a %s batch as %s with its batch id', async (planned, outcome, status) => {
+    t = await startTestRuntime();
+    seedJane(t, 7);
+    t.firstPromoter.planNextBatch({ outcome: planned });
+    // The archive of one promoter is synchronous; the plan applies to the next asynchronous batch: the delete.
+
+    const view = await t.erase({ email: 'jane@example.com' });
+
+    const fp = action(view, 'firstpromoter', 'delete_referrals');
+    expect(fp.outcome).toBe(outcome);
+    expect(fp.batchId).toEqual(expect.any(Number));
+    expect(fp.errors?.length).toBeGreaterThan(0);
+    expect(view.status).toBe(status);
+    expect(action(view, 'referralrock', 'delete_members').outcome).toBe('deleted');
+  });
+
+  it('treats "not found" everywhere as a successful, completed erasure', async () => {
+    t = await startTestRuntime();
+    t.referralRock.addMember({ email: 'someone@example.com' });
+
+    const view = await t.erase({ email: 'nobody@example.com', externalId: 'crm-404' });
+
+    expect(view.status).toBe('completed');
+    expect(view.actions.map((a: any) => a.outcome)).toEqual(['not_found', 'not_found', 'not_found', 'not_found']);
+    expect(view.subject.identifiers).toEqual(['email', 'externalId']);
+    expect(t.referralRock.harness.requestsTo('DELETE /api/members/remove')).toHaveLength(0);
+    expect(t.firstPromoter.harness.requestsTo('DELETE /referrals')).toHaveLength(0);
+  });
+
+  it('finds a subject by external id alone', async () => {
+    t = await startTestRuntime();
+    t.referralRock.addMember({ email: 'john@example.com', externalIdentifier: 'crm-1001' });
+    t.firstPromoter.addReferral({ email: 'john@example.org', uid: 'crm-1001' });
+    t.firstPromoter.addPromoter({ email: 'john@example.com', cust_id: 'crm-1001' });
+
+    const view = await t.erase({ externalId: 'crm-1001' });
+
+    expect(view.status).toBe('completed');
+    expect(action(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(action(view, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'archived', count: 1 });
+  });
+
+  it('rides out transient 500s and 429s with retries and still erases', async () => {
+    t = await startTestRuntime();
+    seedJane(t, 2);
+    t.referralRock.harness.injectFault('GET /api/members', { kind: 'status', status: 500 }, 1);
+    t.firstPromoter.harness.injectFault('DELETE /referrals', { kind: 'status', status: 429, retryAfter: '1' }, 1);
+
+    const view = await t.erase({ email: 'jane@example.com' });
+
+    expect(view.status).toBe('completed');
+    expect(t.referralRock.harness.requestsTo('GET /api/members').map((r) => r.status)).toEqual([500, 200]);
+    expect(t.firstPromoter.harness.requestsTo('DELETE /referrals').map((r) => r.status)).toEqual([429, 200]);
+    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 2 });
+  });
+
+  it('records a branch whose retries ran out as failed while the other branches complete', async () => {
+    t = await startTestRuntime();
+    seedJane(t, 2);
+    t.referralRock.harness.injectFault('GET /api/referrals', { kind: 'status', status: 503 }, 100);
+
+    const view = await t.erase({ email: 'jane@example.com' });
+
+    const failed = action(view, 'referralrock', 'delete_referrals');
+    expect(failed.outcome).toBe('failed');
+    expect(failed.errors[0]).toMatch(/^ProviderUnavailableError: Referral Rock referrals\.search/);
+    expect(action(view, 'referralrock', 'delete_members').outcome).toBe('deleted');
+    expect(action(view, 'firstpromoter', 'delete_referrals').outcome).toBe('deleted');
+    expect(view.status).toBe('partially_completed');
+    // The state machine retried the task (4 attempts after the first) on top of the client's own 2 tries each.
+    expect(t.referralRock.harness.requestsTo('GET /api/referrals').length).toBe(10);
+    expect(t.referralRock.referrals().filter((r) => r.email === 'jane@example.com')).toHaveLength(1);
+  });
+
+  it('fails fast on rejected credentials without retrying, recording the failure', async () => {
+    t = await startTestRuntime({ env: { FIRSTPROMOTER_API_KEY: 'wrong-key' } });
+    seedJane(t, 2);
+
+    const view = await t.erase({ email: 'jane@example.com' });
+
+    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'failed' });
+    expect(action(view, 'firstpromoter', 'delete_referrals').errors[0]).toMatch(/^ProviderAuthError/);
+    expect(action(view, 'firstpromoter', 'archive_promoters').outcome).toBe('failed');
+    expect(t.firstPromoter.harness.requestsTo('GET /referrals')).toHaveLength(1);
+    expect(view.status).toBe('partially_completed');
+  });
+});
+
+describe('waiting period and cancel', () => {
+  it('cancels during the waiting period: workflow stopped, promoters restored, nothing erased, identity destroyed', async () => {
+    t = await startTestRuntime({ env: { WAITING_PERIOD_SECONDS: '60' } });
+    const { promoter } = seedJane(t, 2);
+    const alreadyArchived = t.firstPromoter.addPromoter({
+      email: 'jane@example.com',
+      archived_at: '2026-01-01T00:00:00Z',
+    });
+
+    const submitted = await t.submit({ email: 'jane@example.com' });
+    const id = submitted.json.id;
+    const archived = await waitFor(async () => {
+      const { json } = (await t?.get(id)) ?? { json: undefined };
+      return action(json, 'firstpromoter', 'archive_promoters')?.outcome === 'archived' ? json : undefined;
+    });
+    expect(archived.status).toBe('waiting');
+    expect(t.firstPromoter.promoters().find((p) => p.id === promoter.id)?.archived_at).not.toBeNull();
+
+    const canceled = await t.cancel(id);
+
+    expect(canceled.status).toBe(200);
+    expect(canceled.json.status).toBe('canceled');
+    expect(action(canceled.json, 'firstpromoter', 'archive_promoters')).toMatchObject({
+      outcome: 'restored',
+      count: 1,
+    });
+    expect(t.firstPromoter.promoters().find((p) => p.id === promoter.id)?.archived_at).toBeNull();
+    // Archived before this request, so not this request's to restore.
+    expect(t.firstPromoter.promoters().find((p) => p.id === alreadyArchived.id)?.archived_at).toBe(
+      '2026-01-01T00:00:00Z',
+    );
+    expect(t.firstPromoter.harness.requestsTo('POST /promoters/restore')[0]?.body).toEqual({ ids: [promoter.id] });
+    expect(t.runtime.workflow.runningCount).toBe(0);
+    expect(t.referralRock.members()).toHaveLength(3);
+    expect(t.firstPromoter.harness.requestsTo('DELETE /referrals')).toHaveLength(0);
+    expect(canceled.json.events.map((e: any) => e.type)).toEqual(
+      expect.arrayContaining(['request.canceled', 'promoters.restored', 'identity.destroyed']),
+    );
+    expect((await t.cancel(id)).status).toBe(409);
+  });
+
+  it('refuses to cancel once erasure has begun', async () => {
+    t = await startTestRuntime();
+    seedJane(t, 1);
+    const view = await t.erase({ email: 'jane@example.com' });
+
+    const response = await t.cancel(view.id);
+
+    expect(response.status).toBe(409);
+    expect(response.json.error.code).toBe('conflict');
+  });
+});
+
+describe('idempotency and recovery', () => {
+  it('turns concurrent duplicate deliveries of one webhook into one request and one erasure', async () => {
+    t = await startTestRuntime();
+    seedJane(t, 2);
+    const rawBody = JSON.stringify({ email: 'jane@example.com' });
+    const timestamp = new Date();
+    const rt = t;
+
+    const responses = await Promise.all(
+      Array.from({ length: 6 }, () => rt.submit({}, { rawBody, webhookId: 'msg_duplicate_1', timestamp })),
+    );
+    await t.runtime.workflow.idle();
+
+    expect(responses.map((r) => r.status)).toEqual([202, 202, 202, 202, 202, 202]);
+    expect(new Set(responses.map((r) => r.json.id)).size).toBe(1);
+    const view = (await t.get(responses[0]?.json.id)).json;
+    expect(view.events.filter((e: any) => e.type === 'request.received')).toHaveLength(1);
+    expect(t.referralRock.harness.requestsTo('DELETE /api/members/remove')).toHaveLength(1);
+    expect(t.firstPromoter.harness.requestsTo('DELETE /referrals')).toHaveLength(1);
+    expect((await t.lookup({ email: 'jane@example.com' })).json.requests).toHaveLength(1);
+  });
+
+  it('answers 409 when a webhook-id is reused for a different payload', async () => {
+    t = await startTestRuntime();
+    const first = await t.submit({ email: 'a@example.com' }, { webhookId: 'msg_reused' });
+    const second = await t.submit({ email: 'b@example.com' }, { webhookId: 'msg_reused' });
+
+    expect(first.status).toBe(202);
+    expect(second.status).toBe(409);
+    expect(second.json.error.code).toBe('conflict');
+  });
+
+  it('resumes a request interrupted by a crash without acting twice', async () => {
+    t = await startTestRuntime({ persistent: true, env: { BATCH_POLL_INTERVAL_SECONDS: '30' } });
+    seedJane(t, 7);
+    const { referralRock, firstPromoter, dataDir } = t;
+    const submitted = await t.submit({ email: 'jane@example.com' });
+    const id = submitted.json.id;
+    await waitFor(async () => {
+      const { json } = (await t?.get(id)) ?? { json: undefined };
+      return action(json, 'firstpromoter', 'delete_referrals')?.outcome === 'pending' &&
+        action(json, 'referralrock', 'delete_members')
+        ? json
+        : undefined;
+    });
+
+    await t.stop({ crash: true, keepData: true });
+    t = await startTestRuntime({
+      persistent: true,
+      dataDir,
+      referralRock,
+      firstPromoter,
+      env: { BATCH_POLL_INTERVAL_SECONDS: '1' },
+    });
+    expect(t.runtime.resumed).toEqual([id]);
+    await t.runtime.workflow.idle();
+
+    const view = (await t.get(id)).json;
+    expect(view.status).toBe('completed');
+    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 7 });
+    expect(firstPromoter.harness.requestsTo('DELETE /referrals')).toHaveLength(1);
+    expect(referralRock.harness.requestsTo('DELETE /api/members/remove')).toHaveLength(1);
+    expect(firstPromoter.harness.requestsTo('POST /promoters/archive')).toHaveLength(1);
+    expect(view.integrity.chainValid).toBe(true);
+    expect(view.events.filter((e: any) => e.type === 'request.completed')).toHaveLength(1);
+  });
+});
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('condition not met in time');
+}

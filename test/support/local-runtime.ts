@@ -1,0 +1,127 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Webhook } from 'standardwebhooks';
+import { type LocalRuntime, startLocalRuntime } from '#infra/local/runtime';
+import { workflowTaskStateNames } from '#infra/local/workflow-engine';
+import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
+import { ReferralRockSimulator } from '#test/simulators/referralrock';
+
+export const TEST_WEBHOOK_SECRET = `whsec_${Buffer.from('test-webhook-secret-32-bytes-long!!').toString('base64')}`;
+export const TEST_AUDIT_TOKEN = 'audit_test_token_0123456789abcdef';
+
+export interface TestRuntime {
+  runtime: LocalRuntime;
+  referralRock: ReferralRockSimulator;
+  firstPromoter: FirstPromoterSimulator;
+  dataDir: string;
+  /** Every workflow execution event (state inputs, outputs, errors), for the personal-data scan. */
+  workflowEvents: unknown[];
+  submit(body: Record<string, unknown>, options?: SubmitOptions): Promise<{ status: number; json: any }>;
+  get(id: string, token?: string): Promise<{ status: number; json: any }>;
+  cancel(id: string, token?: string): Promise<{ status: number; json: any }>;
+  lookup(body: Record<string, unknown>): Promise<{ status: number; json: any }>;
+  /** Submits, waits for the workflow to end, and returns the auditor's view. */
+  erase(body: Record<string, unknown>): Promise<any>;
+  stop(options?: { crash?: boolean; keepData?: boolean }): Promise<void>;
+}
+
+export interface SubmitOptions {
+  webhookId?: string;
+  timestamp?: Date;
+  secret?: string;
+  rawBody?: string;
+  headers?: Record<string, string>;
+}
+
+/**
+ * The local runtime in-process with fresh simulators, in-memory or on-disk DynamoDB, short poll and retry intervals.
+ * Tests seed the simulators, talk to the service over real HTTP, and read simulator state.
+ */
+export async function startTestRuntime(
+  options: {
+    env?: Record<string, string>;
+    dataDir?: string;
+    persistent?: boolean;
+    referralRock?: ReferralRockSimulator;
+    firstPromoter?: FirstPromoterSimulator;
+    resume?: boolean;
+  } = {},
+): Promise<TestRuntime> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'erasure-test-')));
+  const referralRock = options.referralRock ?? new ReferralRockSimulator();
+  const firstPromoter = options.firstPromoter ?? new FirstPromoterSimulator({ batch: { pollsToComplete: 2 } });
+  const workflowEvents: unknown[] = [];
+  const retryIntervalOverrides = Object.fromEntries(workflowTaskStateNames().map((name) => [name, 5]));
+  const runtime = await startLocalRuntime({
+    env: {
+      PORT: '0',
+      DATA_DIR: dataDir,
+      WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+      AUDIT_TOKENS: TEST_AUDIT_TOKEN,
+      WAITING_PERIOD_SECONDS: '0',
+      BATCH_POLL_INTERVAL_SECONDS: '1',
+      BATCH_POLL_MAX_INTERVAL_SECONDS: '1',
+      PROVIDER_MAX_ATTEMPTS: '2',
+      PROVIDER_TIMEOUT_MS: '2000',
+      POWERTOOLS_LOG_LEVEL: 'WARN',
+      ...options.env,
+    },
+    inMemory: !options.persistent,
+    simulators: { referralRock, firstPromoter },
+    onWorkflowEvent: (_id, event) => workflowEvents.push(event),
+    retryIntervalOverrides,
+    ...(options.resume === undefined ? {} : { resume: options.resume }),
+  });
+
+  const call = async (method: string, path: string, init: { body?: string; headers?: Record<string, string> } = {}) => {
+    const response = await fetch(`${runtime.url}${path}`, { method, ...init });
+    const text = await response.text();
+    return { status: response.status, json: text ? JSON.parse(text) : undefined };
+  };
+  const bearer = (token = TEST_AUDIT_TOKEN) => ({ authorization: `Bearer ${token}` });
+
+  const test: TestRuntime = {
+    runtime,
+    referralRock,
+    firstPromoter,
+    dataDir,
+    workflowEvents,
+    submit: (body, submitOptions = {}) => {
+      const raw = submitOptions.rawBody ?? JSON.stringify(body);
+      return call('POST', '/v1/erasure-requests', {
+        body: raw,
+        headers: { 'content-type': 'application/json', ...signHeaders(raw, submitOptions), ...submitOptions.headers },
+      });
+    },
+    get: (id, token) => call('GET', `/v1/erasure-requests/${id}`, { headers: bearer(token) }),
+    cancel: (id, token) => call('POST', `/v1/erasure-requests/${id}/cancel`, { headers: bearer(token) }),
+    lookup: (body) =>
+      call('POST', '/v1/subject-lookups', {
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json', ...bearer() },
+      }),
+    erase: async (body) => {
+      const submitted = await test.submit(body);
+      if (submitted.status !== 202) throw new Error(`submit answered ${submitted.status}`);
+      await runtime.workflow.idle();
+      return (await test.get(submitted.json.id)).json;
+    },
+    stop: async ({ crash = false, keepData = false } = {}) => {
+      await runtime.stop({ crash });
+      if (!keepData && !options.dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return test;
+}
+
+/** Standard Webhooks headers for a raw body, as a sender's library would produce them. */
+export function signHeaders(rawBody: string, options: SubmitOptions = {}): Record<string, string> {
+  const webhookId = options.webhookId ?? `msg_${crypto.randomUUID()}`;
+  const timestamp = options.timestamp ?? new Date();
+  return {
+    'webhook-id': webhookId,
+    'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+    'webhook-signature': new Webhook(options.secret ?? TEST_WEBHOOK_SECRET).sign(webhookId, timestamp, rawBody),
+  };
+}

@@ -1,0 +1,270 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseConfig, required, type SecretResolver } from '#shared/config';
+
+const key = (bytes: number) => randomBytes(bytes).toString('base64');
+
+/** Runs `act` and returns what it threw (or undefined). */
+function thrown(act: () => unknown): unknown {
+  try {
+    act();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+/** A resolver that records the secret ids it was asked for and answers from a map. */
+function recordingResolver(values: Record<string, string>) {
+  const asked: string[] = [];
+  const resolve: SecretResolver = async (secretId) => {
+    asked.push(secretId);
+    const value = values[secretId];
+    if (value === undefined) throw new Error(`no secret ${secretId}`);
+    return value;
+  };
+  return { asked, resolve };
+}
+
+describe('parseConfig', () => {
+  it('applies the defaults to an empty environment', () => {
+    const config = parseConfig({});
+
+    expect(config).toEqual({
+      webhookSecrets: undefined,
+      auditTokens: undefined,
+      pseudonymKey: undefined,
+      identityKey: undefined,
+      waitingPeriodSeconds: 0,
+      batchPoll: { intervalSeconds: 5, maxIntervalSeconds: 300, timeoutSeconds: 6 * 3600 },
+      auditRetentionDays: 3 * 365 + 1,
+      referralRock: { baseUrl: undefined, publicKey: undefined, privateKey: undefined, rateLimitPerMinute: 120 },
+      firstPromoter: { baseUrl: undefined, apiKey: undefined, accountId: undefined, rateLimitPerMinute: 400 },
+      provider: { timeoutMs: 10_000, maxAttempts: 4 },
+      tables: { requests: 'erasure-requests', auditEvents: 'erasure-audit-events' },
+      stateMachineArn: undefined,
+      publicBaseUrl: undefined,
+      dynamoDbEndpoint: undefined,
+    });
+  });
+
+  it('coerces numeric variables from their string values', () => {
+    const config = parseConfig({
+      WAITING_PERIOD_SECONDS: '3600',
+      BATCH_POLL_INTERVAL_SECONDS: '10',
+      BATCH_POLL_MAX_INTERVAL_SECONDS: '600',
+      BATCH_POLL_TIMEOUT_SECONDS: '7200',
+      AUDIT_RETENTION_DAYS: '30',
+      REFERRALROCK_RATE_LIMIT_PER_MINUTE: '60',
+      FIRSTPROMOTER_RATE_LIMIT_PER_MINUTE: '200',
+      PROVIDER_TIMEOUT_MS: '2500',
+      PROVIDER_MAX_ATTEMPTS: '6',
+    });
+
+    expect(config.waitingPeriodSeconds).toBe(3600);
+    expect(config.batchPoll).toEqual({ intervalSeconds: 10, maxIntervalSeconds: 600, timeoutSeconds: 7200 });
+    expect(config.auditRetentionDays).toBe(30);
+    expect(config.referralRock.rateLimitPerMinute).toBe(60);
+    expect(config.firstPromoter.rateLimitPerMinute).toBe(200);
+    expect(config.provider).toEqual({ timeoutMs: 2500, maxAttempts: 6 });
+  });
+
+  it('raises the maximum poll interval to the poll interval when it is set lower', () => {
+    const config = parseConfig({ BATCH_POLL_INTERVAL_SECONDS: '60', BATCH_POLL_MAX_INTERVAL_SECONDS: '10' });
+
+    expect(config.batchPoll.maxIntervalSeconds).toBe(60);
+  });
+
+  it.each([
+    ['PROVIDER_TIMEOUT_MS', 'soon'],
+    ['PROVIDER_TIMEOUT_MS', '50'],
+    ['PROVIDER_MAX_ATTEMPTS', '0'],
+    ['WAITING_PERIOD_SECONDS', '-1'],
+    ['AUDIT_RETENTION_DAYS', '1.5'],
+  ])('rejects %s=%j with a ConfigError naming it', (name, value) => {
+    const error = thrown(() => parseConfig({ [name]: value }));
+
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain(name);
+  });
+
+  it('decodes base64 keys to bytes', () => {
+    const identity = randomBytes(32);
+    const pseudonym = randomBytes(48);
+
+    const config = parseConfig({
+      IDENTITY_KEY: identity.toString('base64'),
+      PSEUDONYM_KEY: pseudonym.toString('base64'),
+    });
+
+    expect(config.identityKey?.equals(identity)).toBe(true);
+    expect(config.pseudonymKey?.equals(pseudonym)).toBe(true);
+  });
+
+  it.each([16, 31, 33, 64])('rejects an IDENTITY_KEY of %i bytes, naming the variable without echoing it', (bytes) => {
+    const value = key(bytes);
+
+    const error = thrown(() => parseConfig({ IDENTITY_KEY: value }));
+
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain('IDENTITY_KEY');
+    expect((error as Error).message).not.toContain(value);
+    expect((error as Error).message).not.toContain(value.slice(0, 12));
+  });
+
+  it('rejects a PSEUDONYM_KEY shorter than 32 bytes but accepts a longer one', () => {
+    const short = key(31);
+
+    const error = thrown(() => parseConfig({ PSEUDONYM_KEY: short }));
+
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain('PSEUDONYM_KEY');
+    expect((error as Error).message).not.toContain(short);
+    expect(parseConfig({ PSEUDONYM_KEY: key(64) }).pseudonymKey).toHaveLength(64);
+  });
+
+  it('splits comma-separated lists and trims their items, dropping empty ones', () => {
+    const config = parseConfig({
+      WEBHOOK_SECRET: ' whsec_first , whsec_second,,',
+      AUDIT_TOKENS: 'token-aaaaaaaaaaaa1,  token-bbbbbbbbbbbb2 ',
+    });
+
+    expect(config.webhookSecrets).toEqual(['whsec_first', 'whsec_second']);
+    expect(config.auditTokens).toEqual(['token-aaaaaaaaaaaa1', 'token-bbbbbbbbbbbb2']);
+  });
+
+  it('rejects a WEBHOOK_SECRET entry without the whsec_ prefix, without echoing it', () => {
+    const error = thrown(() => parseConfig({ WEBHOOK_SECRET: 'whsec_good,plain-secret-value' }));
+
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain('WEBHOOK_SECRET');
+    expect((error as Error).message).not.toContain('plain-secret-value');
+  });
+
+  it('rejects an audit token shorter than 16 characters and a list with no items', () => {
+    const short = thrown(() => parseConfig({ AUDIT_TOKENS: 'long-enough-token-1,short-token' }));
+    const empty = thrown(() => parseConfig({ AUDIT_TOKENS: ' , ' }));
+
+    expect(short).toBeInstanceOf(ConfigError);
+    expect((short as Error).message).toContain('AUDIT_TOKENS');
+    expect((short as Error).message).not.toContain('short-token');
+    expect(empty).toBeInstanceOf(ConfigError);
+    expect((empty as Error).message).toContain('AUDIT_TOKENS');
+  });
+
+  it('rejects a non-http base URL without echoing it', () => {
+    const error = thrown(() => parseConfig({ REFERRALROCK_BASE_URL: 'ftp://user:hunter2@example.com' }));
+
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain('REFERRALROCK_BASE_URL');
+    expect((error as Error).message).not.toContain('hunter2');
+  });
+
+  it('names every bad variable in one error', () => {
+    const error = thrown(() =>
+      parseConfig({ IDENTITY_KEY: key(8), WEBHOOK_SECRET: 'nope', PROVIDER_MAX_ATTEMPTS: 'x' }),
+    );
+
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain('IDENTITY_KEY');
+    expect((error as Error).message).toContain('WEBHOOK_SECRET');
+    expect((error as Error).message).toContain('PROVIDER_MAX_ATTEMPTS');
+  });
+
+  it('returns a frozen object', () => {
+    const config = parseConfig({});
+
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(() => {
+      (config as { waitingPeriodSeconds: number }).waitingPeriodSeconds = 99;
+    }).toThrow(TypeError);
+  });
+});
+
+describe('loadConfig', () => {
+  it('resolves <NAME>_SECRET_ARN variables through the resolver', async () => {
+    const identity = randomBytes(32);
+    const { asked, resolve } = recordingResolver({
+      'arn:aws:secretsmanager:eu-west-1:1:secret:webhook': 'whsec_abc,whsec_def',
+      'arn:aws:secretsmanager:eu-west-1:1:secret:identity': identity.toString('base64'),
+    });
+
+    const config = await loadConfig(
+      {
+        WEBHOOK_SECRET_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:1:secret:webhook',
+        IDENTITY_KEY_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:1:secret:identity',
+      },
+      resolve,
+    );
+
+    expect(asked).toEqual([
+      'arn:aws:secretsmanager:eu-west-1:1:secret:webhook',
+      'arn:aws:secretsmanager:eu-west-1:1:secret:identity',
+    ]);
+    expect(config.webhookSecrets).toEqual(['whsec_abc', 'whsec_def']);
+    expect(config.identityKey?.equals(identity)).toBe(true);
+  });
+
+  it('does not call the resolver for a variable that is set directly', async () => {
+    const { asked, resolve } = recordingResolver({ 'arn:identity': key(32) });
+    const direct = randomBytes(32);
+
+    const config = await loadConfig(
+      { IDENTITY_KEY: direct.toString('base64'), IDENTITY_KEY_SECRET_ARN: 'arn:identity' },
+      resolve,
+    );
+
+    expect(asked).toEqual([]);
+    expect(config.identityKey?.equals(direct)).toBe(true);
+  });
+
+  it('validates a resolved secret like a direct one', async () => {
+    const { resolve } = recordingResolver({ 'arn:identity': key(16) });
+
+    const error = await loadConfig({ IDENTITY_KEY_SECRET_ARN: 'arn:identity' }, resolve).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain('IDENTITY_KEY');
+  });
+
+  it('throws a ConfigError naming the variable when a SECRET_ARN is set without a resolver', async () => {
+    const error = await loadConfig({ AUDIT_TOKENS_SECRET_ARN: 'arn:tokens' }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain('AUDIT_TOKENS_SECRET_ARN');
+  });
+
+  it('parses a plain environment without needing a resolver', async () => {
+    const config = await loadConfig({ REQUESTS_TABLE: 'requests-dev' });
+
+    expect(config.tables.requests).toBe('requests-dev');
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+});
+
+describe('required', () => {
+  it('throws a ConfigError naming the variable when the value is missing', () => {
+    const error = thrown(() => required(undefined, 'FIRSTPROMOTER_API_KEY'));
+
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain('FIRSTPROMOTER_API_KEY');
+  });
+
+  it('returns a present value unchanged', () => {
+    const value = ['whsec_abc'];
+
+    expect(required(value, 'WEBHOOK_SECRET')).toBe(value);
+  });
+});
+
+describe('parseConfig immutability', () => {
+  it('freezes nested sections too', () => {
+    const config = parseConfig({});
+
+    expect(Object.isFrozen(config.batchPoll)).toBe(true);
+    expect(Object.isFrozen(config.referralRock)).toBe(true);
+    expect(() => {
+      (config.batchPoll as { intervalSeconds: number }).intervalSeconds = 1;
+    }).toThrow(TypeError);
+  });
+});
