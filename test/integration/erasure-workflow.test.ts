@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
+import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
+import { signHeaders, startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
 
 /**
  * The whole service on one machine: signed intake over HTTP, the ASL run by aws-local-stepfunctions with the real task
@@ -167,6 +168,94 @@ describe('erasure end to end on one machine', () => {
     expect(action(view, 'firstpromoter', 'archive_promoters').outcome).toBe('failed');
     expect(t.firstPromoter.harness.requestsTo('GET /referrals')).toHaveLength(1);
     expect(view.status).toBe('partially_completed');
+  });
+});
+
+describe('batch poll timeout', () => {
+  it('ends the FirstPromoter action failed, keeping its batch id, when the batch outlasts BATCH_POLL_TIMEOUT_SECONDS', async () => {
+    t = await startTestRuntime({
+      env: { BATCH_POLL_TIMEOUT_SECONDS: '2' },
+      firstPromoter: new FirstPromoterSimulator({ batch: { pollsToComplete: 1000 } }),
+    });
+    seedJane(t, 7);
+
+    const view = await t.erase({ email: 'jane@example.com' });
+
+    const fp = action(view, 'firstpromoter', 'delete_referrals');
+    expect(fp.outcome).toBe('failed');
+    expect(fp.batchId).toBe(t.firstPromoter.batches().find((b) => b.action_label === 'referral/delete')?.id);
+    expect(fp.errors[0]).toMatch(/poll timeout/);
+    expect(view.status).toBe('partially_completed');
+  });
+});
+
+describe('intake refusals', () => {
+  it('refuses bad requests with the documented status, records nothing and calls no provider', async () => {
+    t = await startTestRuntime();
+    const rt = t;
+    const valid = JSON.stringify({ email: 'refused@example.com' });
+    const post = (body: string, headers: Record<string, string>) =>
+      fetch(`${rt.runtime.url}/v1/erasure-requests`, { method: 'POST', body, headers }).then(async (r) => ({
+        status: r.status,
+        json: (await r.json()) as { error: { code: string; message: string } },
+      }));
+    const json = { 'content-type': 'application/json' };
+    const stale = new Date(Date.now() - 6 * 60_000);
+
+    const results = {
+      unsigned: await post(valid, json),
+      wrongSecret: await post(valid, { ...json, ...signHeaders(valid, { secret: `whsec_${'A'.repeat(43)}=` }) }),
+      stale: await post(valid, { ...json, ...signHeaders(valid, { timestamp: stale }) }),
+      malformed: await post('{"email":', { ...json, ...signHeaders('{"email":') }),
+      invalid: await post('{"email":"not-an-email"}', { ...json, ...signHeaders('{"email":"not-an-email"}') }),
+      noIdentifier: await post('{"reference":"T-9"}', { ...json, ...signHeaders('{"reference":"T-9"}') }),
+      notJson: await post(valid, { 'content-type': 'text/plain', ...signHeaders(valid) }),
+      tooLarge: await post(JSON.stringify({ email: 'refused@example.com', pad: 'x'.repeat(17_000) }), {
+        ...json,
+        ...signHeaders('irrelevant'),
+      }),
+    };
+
+    expect(Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.status]))).toEqual({
+      unsigned: 401,
+      wrongSecret: 401,
+      stale: 401,
+      malformed: 400,
+      invalid: 422,
+      noIdentifier: 422,
+      notJson: 415,
+      tooLarge: 413,
+    });
+    for (const result of Object.values(results)) {
+      expect(result.json.error).toEqual({ code: expect.any(String), message: expect.any(String) });
+    }
+    expect(results.invalid.json.error.message).not.toContain('not-an-email');
+    expect((await t.lookup({ email: 'refused@example.com' })).json.requests).toEqual([]);
+    expect(t.referralRock.harness.requests).toHaveLength(0);
+    expect(t.firstPromoter.harness.requests).toHaveLength(0);
+  });
+
+  it('guards the auditor endpoints with bearer tokens and answers 404 for unknown ids', async () => {
+    t = await startTestRuntime();
+
+    expect((await t.get('er_unknown')).status).toBe(404);
+    expect((await t.get('er_unknown', 'wrong-token-wrong-token')).status).toBe(401);
+    expect((await fetch(`${t.runtime.url}/v1/erasure-requests/er_unknown`)).status).toBe(401);
+    expect((await t.cancel('er_unknown')).status).toBe(404);
+    expect((await fetch(`${t.runtime.url}/v1/nothing-here`)).status).toBe(404);
+  });
+
+  it('lets an auditor holding an identifier find the requests through its pseudonym', async () => {
+    t = await startTestRuntime();
+    const view = await t.erase({ email: 'lookup@example.com', externalId: 'crm-77' });
+
+    const byEmail = await t.lookup({ email: 'LOOKUP@example.com' });
+    const byExternalId = await t.lookup({ externalId: 'crm-77' });
+
+    expect(byEmail.json.requests.map((r: any) => r.id)).toEqual([view.id]);
+    expect(byExternalId.json.requests.map((r: any) => r.id)).toEqual([view.id]);
+    expect(byEmail.json.pseudonyms.email).toBe(view.subject.pseudonym);
+    expect((await t.lookup({ externalId: 'crm-78' })).json.requests).toEqual([]);
   });
 });
 

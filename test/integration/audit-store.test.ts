@@ -1,0 +1,169 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureTables, startDynalite } from '#infra/local/dynamodb';
+import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
+import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repository';
+import { createDocumentClient } from '#shared/composition';
+import { verifyChain } from '#shared/domain/chain';
+import type { ErasureRequest } from '#shared/domain/model';
+import { findOverdueRequests } from '#shared/domain/overdue';
+
+/** The audit store against dynalite: conditional writes, the event chain under contention, the pseudonym indexes. */
+
+const tables = { requests: 'requests-test', auditEvents: 'events-test' };
+let dynamo: Awaited<ReturnType<typeof startDynalite>>;
+let client: DynamoDBClient;
+let requests: DynamoRequestRepository;
+let audit: DynamoAuditLog;
+let now = new Date('2026-03-01T10:00:00Z');
+const clock = { now: () => now };
+
+beforeAll(async () => {
+  dynamo = await startDynalite();
+  client = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: 'local',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
+  await ensureTables(client, tables);
+  const db = createDocumentClient({ dynamoDbEndpoint: undefined }, client);
+  requests = new DynamoRequestRepository(db, tables.requests);
+  audit = new DynamoAuditLog(db, tables.auditEvents, { clock, retentionDays: 1096 });
+});
+
+afterAll(async () => {
+  client.destroy();
+  await dynamo.stop();
+});
+
+let counter = 0;
+function request(overrides: Partial<ErasureRequest> = {}): ErasureRequest {
+  counter++;
+  return {
+    id: `er_test_${counter}`,
+    status: 'received',
+    receivedAt: '2026-03-01T10:00:00.000Z',
+    dueAt: '2026-04-01T10:00:00.000Z',
+    webhookId: `msg_${counter}`,
+    payloadHash: 'hash',
+    signedWith: 'abc',
+    subject: { pseudonym: `p${counter}`, emailPseudonym: `p${counter}`, identifiers: ['email'] },
+    identity: 'v1.ciphertext',
+    actions: {},
+    expiresAt: 1_900_000_000,
+    ...overrides,
+  };
+}
+
+describe('requests table', () => {
+  it('creates a request once; a second create returns the stored one untouched', async () => {
+    const first = request();
+    await requests.create(first);
+
+    const second = await requests.create({ ...first, payloadHash: 'other' });
+
+    expect(second.created).toBe(false);
+    expect(second.request.payloadHash).toBe('hash');
+  });
+
+  it('moves status only from the allowed statuses', async () => {
+    const r = request();
+    await requests.create(r);
+
+    expect(await requests.transition(r.id, ['waiting'], 'processing')).toBeUndefined();
+    expect((await requests.transition(r.id, ['received'], 'waiting'))?.status).toBe('waiting');
+    const done = await requests.transition(r.id, ['waiting'], 'canceled', {
+      completedAt: '2026-03-02T00:00:00.000Z',
+      destroyIdentity: true,
+    });
+    expect(done).toMatchObject({ status: 'canceled', completedAt: '2026-03-02T00:00:00.000Z' });
+    expect(done?.identity).toBeUndefined();
+    expect(await requests.transition('er_missing', ['received'], 'waiting')).toBeUndefined();
+  });
+
+  it('keeps the first planned promoter set on a retried archive step', async () => {
+    const r = request();
+    await requests.create(r);
+
+    expect(await requests.planPromoterArchive(r.id, [1, 2])).toEqual([1, 2]);
+    expect(await requests.planPromoterArchive(r.id, [3])).toEqual([1, 2]);
+  });
+
+  it('records archived promoters only while the request is still open', async () => {
+    const r = request();
+    await requests.create(r);
+
+    expect(await requests.recordArchivedPromoters(r.id, [7], ['received', 'waiting'])).toBe(true);
+    await requests.transition(r.id, ['received'], 'canceled');
+    expect(await requests.recordArchivedPromoters(r.id, [8], ['received', 'waiting'])).toBe(false);
+    expect((await requests.get(r.id))?.archivedPromoterIds).toEqual([7]);
+  });
+
+  it('finds requests by email pseudonym and by external-id pseudonym through the indexes', async () => {
+    const a = request({ subject: { pseudonym: 'pe', emailPseudonym: 'pe', identifiers: ['email'] } });
+    const b = request({
+      subject: {
+        pseudonym: 'pe',
+        emailPseudonym: 'pe',
+        externalIdPseudonym: 'px',
+        identifiers: ['email', 'externalId'],
+      },
+    });
+    await requests.create(a);
+    await requests.create(b);
+
+    expect((await requests.findBySubject('email', 'pe')).map((r) => r.id).sort()).toEqual([a.id, b.id].sort());
+    expect((await requests.findBySubject('externalId', 'px')).map((r) => r.id)).toEqual([b.id]);
+    expect(await requests.findBySubject('externalId', 'nobody')).toEqual([]);
+  });
+
+  it('lists unfinished requests and reports those past their due date', async () => {
+    const late = request({ id: 'er_late', status: 'processing', dueAt: '2026-03-05T00:00:00.000Z' });
+    await requests.create(late);
+    now = new Date('2026-04-15T00:00:00Z');
+
+    const report = await findOverdueRequests({ requests, clock });
+
+    expect(report.overdueIds).toContain('er_late');
+    expect(report.overdue).toBe(report.overdueIds.length);
+    expect(report.unfinished).toBeGreaterThanOrEqual(report.overdue);
+    expect((await requests.listUnfinished()).every((r) => !['completed', 'canceled'].includes(r.status))).toBe(true);
+  });
+});
+
+describe('audit events table', () => {
+  it('keeps an unbroken hash chain when many writers append at once', async () => {
+    const id = 'er_chain';
+
+    await Promise.all(
+      Array.from({ length: 12 }, (_, i) => audit.append(id, { type: 'test.event', actor: 'test', data: { i } })),
+    );
+
+    const events = await audit.list(id);
+    expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(new Set(events.map((e) => (e.data as { i: number }).i)).size).toBe(12);
+    expect(verifyChain(events)).toEqual({ valid: true, events: 12 });
+  });
+
+  it('appends an event with an idempotency key once, however often a retried step appends it', async () => {
+    const id = 'er_idempotent';
+
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => audit.append(id, { type: 'x.done', actor: 'workflow', key: 'x', data: {} })),
+    );
+
+    expect(new Set(results.map((e) => e.seq))).toEqual(new Set([1]));
+    expect(await audit.list(id)).toHaveLength(1);
+  });
+
+  it('detects an event altered in storage', async () => {
+    const id = 'er_tamper';
+    await audit.append(id, { type: 'a', actor: 't', data: { n: 1 } });
+    await audit.append(id, { type: 'b', actor: 't', data: { n: 2 } });
+    const events = await audit.list(id);
+
+    const tampered = events.map((e) => (e.seq === 1 ? { ...e, data: { n: 99 } } : e));
+
+    expect(verifyChain(tampered)).toEqual({ valid: false, events: 2, brokenAt: 1 });
+  });
+});
