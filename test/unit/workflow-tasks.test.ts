@@ -1,0 +1,182 @@
+import { describe, expect, it } from 'vitest';
+import { IdentityCipher } from '#shared/crypto/identity-cipher';
+import type { ActionKey, ActionRecord, AuditEvent, ErasureRequest, NewAuditEvent } from '#shared/domain/model';
+import { finalizeRequest, pollFirstPromoterBatch } from '#shared/domain/workflow-tasks';
+import type { AuditLog, RequestRepository } from '#shared/ports/audit';
+import type { Batch, FirstPromoterPort } from '#shared/ports/providers';
+
+/** Workflow steps with in-memory ports: the poll schedule and the final status rule. */
+
+class MemoryRequests implements Pick<RequestRepository, 'get' | 'recordAction' | 'transition' | 'destroyIdentity'> {
+  readonly items = new Map<string, ErasureRequest>();
+  async get(id: string) {
+    return this.items.get(id);
+  }
+  async recordAction(id: string, key: ActionKey, record: ActionRecord) {
+    const item = this.items.get(id) as ErasureRequest;
+    item.actions[key] = record;
+  }
+  async transition(id: string, from: readonly string[], to: ErasureRequest['status'], options: any = {}) {
+    const item = this.items.get(id);
+    if (!item || !from.includes(item.status)) return undefined;
+    item.status = to;
+    if (options.completedAt) item.completedAt = options.completedAt;
+    if (options.destroyIdentity) delete item.identity;
+    return item;
+  }
+  async destroyIdentity(id: string) {
+    delete this.items.get(id)?.identity;
+  }
+}
+
+class MemoryAudit implements AuditLog {
+  readonly events: NewAuditEvent[] = [];
+  async append(_requestId: string, event: NewAuditEvent) {
+    this.events.push(event);
+    return event as AuditEvent;
+  }
+  async list() {
+    return [];
+  }
+}
+
+const batch = (status: Batch['status'], extra: Partial<Batch> = {}): Batch => ({
+  id: 42,
+  status,
+  total: 7,
+  selected_total: 7,
+  processed_count: status === 'completed' ? 7 : 2,
+  failed_count: 0,
+  action_label: 'referral/delete',
+  created_at: '',
+  updated_at: '',
+  meta: {},
+  progress: 0,
+  processing_errors: [],
+  ...extra,
+});
+
+function setup(options: { now: string; batch?: Batch; actions?: ErasureRequest['actions'] }) {
+  const requests = new MemoryRequests();
+  const audit = new MemoryAudit();
+  requests.items.set('er_1', {
+    id: 'er_1',
+    status: 'processing',
+    receivedAt: '2026-05-01T00:00:00.000Z',
+    dueAt: '2026-06-01T00:00:00.000Z',
+    webhookId: 'w',
+    payloadHash: 'h',
+    signedWith: 's',
+    subject: { pseudonym: 'p', identifiers: ['email'] },
+    identity: 'v1.x',
+    actions: options.actions ?? {
+      'firstpromoter.referrals': {
+        provider: 'firstpromoter',
+        action: 'delete_referrals',
+        outcome: 'pending',
+        count: 7,
+        batchId: 42,
+        updatedAt: '2026-05-01T00:00:00.000Z',
+      },
+    },
+    expiresAt: 0,
+  });
+  const firstPromoter = { getBatch: async () => options.batch ?? batch('in_progress') } as unknown as FirstPromoterPort;
+  const deps = {
+    requests: requests as unknown as RequestRepository,
+    audit,
+    clock: { now: () => new Date(options.now) },
+    cipher: new IdentityCipher(Buffer.alloc(32)),
+    firstPromoter,
+    batchPoll: { intervalSeconds: 5, maxIntervalSeconds: 60, timeoutSeconds: 3600 },
+    waitingPeriodSeconds: 0,
+  };
+  return { deps, requests, audit };
+}
+
+const pollState = (polls: number) => ({
+  requestId: 'er_1',
+  done: false,
+  batchId: 42,
+  polls,
+  startedAt: '2026-05-01T00:00:00.000Z',
+  waitSeconds: 5,
+});
+
+describe('pollFirstPromoterBatch', () => {
+  it('doubles the wait after each running poll, up to the maximum', async () => {
+    const { deps } = setup({ now: '2026-05-01T00:01:00.000Z' });
+
+    const waits = [];
+    for (const polls of [0, 1, 2, 3, 4, 5])
+      waits.push((await pollFirstPromoterBatch(deps, pollState(polls))).waitSeconds);
+
+    expect(waits).toEqual([10, 20, 40, 60, 60, 60]);
+  });
+
+  it('ends the action failed with its batch id once the timeout has passed', async () => {
+    const { deps, requests } = setup({ now: '2026-05-01T01:00:01.000Z' });
+
+    const result = await pollFirstPromoterBatch(deps, pollState(9));
+
+    expect(result.done).toBe(true);
+    expect(requests.items.get('er_1')?.actions['firstpromoter.referrals']).toMatchObject({
+      outcome: 'failed',
+      batchId: 42,
+    });
+  });
+
+  it('records a completed batch with processing errors as partial, counting only what was deleted', async () => {
+    const { deps, requests } = setup({
+      now: '2026-05-01T00:01:00.000Z',
+      batch: batch('completed', { failed_count: 2, processing_errors: ['Referral 9 not found', 'x'] }),
+    });
+
+    await pollFirstPromoterBatch(deps, pollState(1));
+
+    expect(requests.items.get('er_1')?.actions['firstpromoter.referrals']).toMatchObject({
+      outcome: 'partial',
+      count: 5,
+      errors: ['2 of 7 item(s) failed', '2 processing error(s) reported by FirstPromoter'],
+    });
+  });
+});
+
+describe('finalizeRequest', () => {
+  const record = (outcome: ActionRecord['outcome']): ActionRecord => ({
+    provider: 'referralrock',
+    action: 'x',
+    outcome,
+    count: 0,
+    updatedAt: '',
+  });
+
+  it.each([
+    [['deleted', 'not_found', 'deleted'], 'completed'],
+    [['deleted', 'failed', 'deleted'], 'partially_completed'],
+    [['deleted', 'partial', 'not_found'], 'partially_completed'],
+    [['failed', 'failed', 'failed'], 'failed'],
+  ] as const)('with outcomes %j sets %s and destroys the identity', async (outcomes, status) => {
+    const { deps, requests, audit } = setup({
+      now: '2026-05-02T00:00:00.000Z',
+      actions: {
+        'referralrock.members': record(outcomes[0]),
+        'referralrock.referrals': record(outcomes[1]),
+        'firstpromoter.referrals': record(outcomes[2]),
+      },
+    });
+
+    const result = await finalizeRequest(deps, { requestId: 'er_1' });
+
+    expect(result.status).toBe(status);
+    expect(requests.items.get('er_1')?.identity).toBeUndefined();
+    expect(audit.events.map((e) => e.type)).toEqual(['request.completed', 'identity.destroyed']);
+    expect(audit.events[0]?.data).toMatchObject({ status, withinDeadline: true });
+  });
+
+  it('counts an erasure action that never recorded an outcome as failed', async () => {
+    const { deps } = setup({ now: '2026-05-02T00:00:00.000Z', actions: { 'referralrock.members': record('deleted') } });
+
+    expect((await finalizeRequest(deps, { requestId: 'er_1' })).status).toBe('partially_completed');
+  });
+});
