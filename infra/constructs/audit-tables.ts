@@ -1,0 +1,153 @@
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import { AUDIT_EVENTS_TABLE, REQUESTS_TABLE } from '#shared/adapters/dynamodb/tables';
+
+/** Item writes that could change or remove an audit event once written: never allowed on the events table. */
+export const EVENT_MUTATING_ACTIONS = [
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:PartiQLUpdate',
+  'dynamodb:PartiQLDelete',
+] as const;
+
+export interface AuditTablesProps {
+  /** Encrypts both tables, their indexes and backups. */
+  readonly encryptionKey: kms.IKey;
+}
+
+type RequestAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'Query' | 'Scan';
+
+/**
+ * The two tables of the audit trail, keyed as `shared/adapters/dynamodb/tables.ts` describes them (the local runtime
+ * creates the same in dynalite). Both are retained on stack deletion, protected from deletion, recoverable to any
+ * second of the last 35 days, and expire items through TTL when the audit retention ends.
+ *
+ * Access is granted per action, never with `grantReadWriteData`/`grantWriteData`, whose UpdateItem/DeleteItem would
+ * break the events table's append-only rule.
+ */
+export class AuditTables extends Construct {
+  readonly requests: dynamodb.Table;
+  readonly events: dynamodb.Table;
+  readonly #key: kms.IKey;
+
+  constructor(scope: Construct, id: string, props: AuditTablesProps) {
+    super(scope, id);
+    this.#key = props.encryptionKey;
+
+    const common = {
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: props.encryptionKey,
+    };
+
+    this.requests = new dynamodb.Table(this, 'Requests', {
+      ...common,
+      partitionKey: { name: REQUESTS_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
+      timeToLiveAttribute: REQUESTS_TABLE.ttlAttribute,
+    });
+    for (const index of Object.values(REQUESTS_TABLE.indexes)) {
+      this.requests.addGlobalSecondaryIndex({
+        indexName: index.name,
+        partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.INCLUDE,
+        nonKeyAttributes: [...REQUESTS_TABLE.indexProjection],
+      });
+    }
+
+    this.events = new dynamodb.Table(this, 'AuditEvents', {
+      ...common,
+      partitionKey: { name: AUDIT_EVENTS_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: AUDIT_EVENTS_TABLE.sortKey, type: dynamodb.AttributeType.NUMBER },
+      timeToLiveAttribute: AUDIT_EVENTS_TABLE.ttlAttribute,
+      // Append-only for everyone, administrators included, whatever their IAM policies say: an explicit deny in the
+      // table's own policy wins over any allow. Expiry through TTL is done by DynamoDB itself and is not affected.
+      resourcePolicy: new iam.PolicyDocument({
+        statements: [
+          new iam.PolicyStatement({
+            sid: 'AuditEventsAreAppendOnly',
+            effect: iam.Effect.DENY,
+            principals: [new iam.AnyPrincipal()],
+            actions: [...EVENT_MUTATING_ACTIONS],
+            // A table's policy cannot name the table's own ARN (a circular reference); `*` here means this table.
+            resources: ['*'],
+          }),
+        ],
+      }),
+    });
+  }
+
+  /**
+   * Allows actions on the requests table. `Query` is granted on the two pseudonym indexes, by name, not `index/*`.
+   */
+  grantRequests(grantee: iam.IGrantable, actions: readonly RequestAction[]): void {
+    const tableActions = actions.filter((a) => a !== 'Query');
+    if (tableActions.length > 0) {
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: tableActions.map((a) => `dynamodb:${a}`),
+          resources: [this.requests.tableArn],
+        }),
+      );
+    }
+    if (actions.includes('Query')) {
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['dynamodb:Query'],
+          resources: Object.values(REQUESTS_TABLE.indexes).map(
+            (index) => `${this.requests.tableArn}/index/${index.name}`,
+          ),
+        }),
+      );
+    }
+    this.#grantKeyViaDynamoDb(grantee);
+  }
+
+  /**
+   * Allows reading a request's events and appending new ones: PutItem, GetItem and Query, nothing else.
+   *
+   * IAM has no condition key that can require a `ConditionExpression`, so a PutItem could in principle overwrite an
+   * event. Every put the code makes is conditional on `attribute_not_exists(seq)`; an overwrite would still break the
+   * hash chain (each event carries the previous event's hash), so it is detectable, and point-in-time recovery can
+   * restore the original. Updates and deletes are impossible: not granted here, and denied by the table's policy.
+   */
+  grantEventsAppend(grantee: iam.IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query'],
+        resources: [this.events.tableArn],
+      }),
+    );
+    this.#grantKeyViaDynamoDb(grantee);
+  }
+
+  /** Allows reading a request's events. */
+  grantEventsRead(grantee: iam.IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:Query'],
+        resources: [this.events.tableArn],
+      }),
+    );
+    this.#grantKeyViaDynamoDb(grantee);
+  }
+
+  // DynamoDB uses the customer managed key on the caller's behalf, so the caller needs the key too, but only through
+  // DynamoDB: the condition stops the role from decrypting anything with it directly.
+  #grantKeyViaDynamoDb(grantee: iam.IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
+        resources: [this.#key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(this).region}.amazonaws.com` } },
+      }),
+    );
+  }
+}

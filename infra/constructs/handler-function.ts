@@ -1,0 +1,125 @@
+import path from 'node:path';
+import { type Duration, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { type BundlingOptions, NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { SERVICE_NAME } from '#shared/observability';
+
+/** Repository root: function entries, package.json `imports` (`#shared/*`) and the lockfile are resolved from here. */
+export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
+
+/**
+ * The esbuild options every function is bundled with (`test/infra/bundles.test.ts` bundles through this construct).
+ *
+ * - ESM because every `index.ts` uses top-level await (config and secrets load once, at cold start).
+ * - The banner gives the ESM bundle a `require`, which CommonJS dependencies bundled into it still call.
+ * - `module` before `main` so dual packages contribute their ESM build, which esbuild can tree-shake.
+ * - The AWS SDK is bundled rather than taken from the runtime: the deployed code then runs the SDK versions the
+ *   lockfile pins and the tests ran, not whatever the runtime ships that month; minified and tree-shaken, it usually
+ *   also loads faster than the runtime's full copy.
+ */
+const BUNDLING: BundlingOptions = {
+  format: OutputFormat.ESM,
+  target: 'node22',
+  mainFields: ['module', 'main'],
+  banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+  minify: true,
+  sourceMap: true,
+  sourceMapMode: SourceMapMode.EXTERNAL,
+  // Stack traces map back to file and line without shipping the sources themselves.
+  sourcesContent: false,
+  bundleAwsSDK: true,
+  externalModules: [],
+};
+
+export interface HandlerFunctionProps {
+  /** Folder under `functions/`; its `index.ts` is the entry. */
+  readonly name: string;
+  readonly memorySize: number;
+  readonly timeout: Duration;
+  /** Variables beyond the Powertools ones every function gets. */
+  readonly environment?: Record<string, string>;
+  readonly logRetention: logs.RetentionDays;
+  readonly logLevel: string;
+  readonly metricsNamespace: string;
+  /** Caps concurrent instances, e.g. to keep a provider's rate limit across containers. */
+  readonly reservedConcurrentExecutions?: number;
+}
+
+/**
+ * The house Lambda function: Node.js 22 on arm64, an ESM bundle with source maps, active X-Ray tracing, its own log
+ * group with a retention, Powertools configuration, and a role that starts with nothing but writing to that log group.
+ * Everything else a function may do is granted explicitly by the stack.
+ */
+export class HandlerFunction extends Construct implements iam.IGrantable {
+  readonly function: NodejsFunction;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+  readonly grantPrincipal: iam.IPrincipal;
+
+  constructor(scope: Construct, id: string, props: HandlerFunctionProps) {
+    super(scope, id);
+
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', { retention: props.logRetention });
+
+    // An explicit role instead of AWSLambdaBasicExecutionRole, which would allow creating log groups anywhere.
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Runs the ${props.name} function of ${SERVICE_NAME}`,
+    });
+    this.grantPrincipal = this.role;
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: path.join(PROJECT_ROOT, 'functions', props.name, 'index.ts'),
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup: this.logGroup,
+      role: this.role,
+      description: `${SERVICE_NAME}: ${props.name}`,
+      ...(props.reservedConcurrentExecutions === undefined
+        ? {}
+        : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
+      environment: {
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
+        POWERTOOLS_LOG_LEVEL: props.logLevel,
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      bundling: BUNDLING,
+    });
+
+    const validations = Validations.of(this);
+    validations.acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'Pinned to Node.js 22, the version the project develops and tests on (engines ">=22", the node devDependency) ' +
+        'and whose type stripping the local runtime relies on; a runtime upgrade is a deliberate, tested change.',
+    });
+    validations.acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Active tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level ' +
+        'permissions; nothing else in this role has a wildcard resource.',
+    });
+  }
+
+  /** The function's ARN, for a state machine's definition or a policy. */
+  get functionArn(): string {
+    return this.function.functionArn;
+  }
+}

@@ -1,0 +1,319 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import type { SecretVariable } from '#shared/config';
+import { SERVICE_NAME } from '#shared/observability';
+import type { FunctionName } from '#shared/routes';
+import { AuditTables } from './constructs/audit-tables.ts';
+import { ErasureApi } from './constructs/erasure-api.ts';
+import { ErasureSecrets } from './constructs/erasure-secrets.ts';
+import { ErasureWorkflow } from './constructs/erasure-workflow.ts';
+import { HandlerFunction, PROJECT_ROOT } from './constructs/handler-function.ts';
+import { Operations } from './constructs/operations.ts';
+
+/** Deployment settings, read from CDK context (`cdk.json`, or `-c key=value` on the command line). */
+export interface ErasureSettings {
+  /** Days audit events and finished requests are kept before TTL expires them (AUDIT_RETENTION_DAYS). */
+  readonly auditRetentionDays: number;
+  /** Days Lambda, API access and workflow logs are kept; one of CloudWatch's allowed values. */
+  readonly logRetentionDays: number;
+  readonly logLevel: string;
+  readonly metricsNamespace: string;
+  /** Steady-state requests per second the API stage accepts. */
+  readonly apiRateLimit: number;
+  readonly apiBurstLimit: number;
+  readonly waitingPeriodSeconds: number;
+  readonly batchPollIntervalSeconds: number;
+  readonly batchPollMaxIntervalSeconds: number;
+  readonly batchPollTimeoutSeconds: number;
+  readonly alarmEmail?: string;
+  readonly publicBaseUrl?: string;
+  readonly referralRockBaseUrl?: string;
+  readonly firstPromoterBaseUrl?: string;
+  /** Reserved concurrency of each provider task function, to keep the per-process rate limiters meaningful. */
+  readonly providerConcurrency?: number;
+}
+
+/** The defaults, mirrored in `cdk.json` so operators see every knob (a test keeps the two equal). */
+export const DEFAULT_SETTINGS = {
+  auditRetentionDays: 3 * 365 + 1,
+  // Covers a request's whole possible life: one month to answer, extendable by two (GDPR Art. 12(3)).
+  logRetentionDays: 90,
+  logLevel: 'INFO',
+  metricsNamespace: 'GdprErasure',
+  // Erasure requests arrive a few a day; the limits only stop a runaway or hostile caller from running up costs.
+  apiRateLimit: 10,
+  apiBurstLimit: 20,
+  waitingPeriodSeconds: 0,
+  batchPollIntervalSeconds: 5,
+  batchPollMaxIntervalSeconds: 300,
+  batchPollTimeoutSeconds: 6 * 3600,
+} as const satisfies Partial<ErasureSettings>;
+
+const OPTIONAL_STRINGS = ['alarmEmail', 'publicBaseUrl', 'referralRockBaseUrl', 'firstPromoterBaseUrl'] as const;
+
+/**
+ * Reads the settings from context, falling back to {@link DEFAULT_SETTINGS}. Values given with `-c` arrive as strings.
+ * @throws Error naming the context key whose value is not usable
+ */
+export function readSettings(scope: Construct): ErasureSettings {
+  const context = (key: string): unknown => scope.node.tryGetContext(key);
+  const numberOf = (key: keyof typeof DEFAULT_SETTINGS | 'providerConcurrency', fallback?: number) => {
+    const raw = context(key);
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < 0) throw new Error(`Context ${key} must be a non-negative integer`);
+    return value;
+  };
+  const stringOf = (key: string) => {
+    const raw = context(key);
+    return raw === undefined || raw === '' ? undefined : String(raw);
+  };
+
+  const logRetentionDays = numberOf('logRetentionDays', DEFAULT_SETTINGS.logRetentionDays) as number;
+  if (!Object.values(logs.RetentionDays).includes(logRetentionDays)) {
+    throw new Error(`Context logRetentionDays must be a CloudWatch Logs retention, e.g. 30, 90, 365`);
+  }
+  const optional: Record<string, string | number> = {};
+  for (const key of OPTIONAL_STRINGS) {
+    const value = stringOf(key);
+    if (value !== undefined) optional[key] = value;
+  }
+  const providerConcurrency = numberOf('providerConcurrency');
+  if (providerConcurrency !== undefined) optional.providerConcurrency = providerConcurrency;
+
+  return {
+    auditRetentionDays: numberOf('auditRetentionDays', DEFAULT_SETTINGS.auditRetentionDays) as number,
+    logRetentionDays,
+    logLevel: stringOf('logLevel') ?? DEFAULT_SETTINGS.logLevel,
+    metricsNamespace: stringOf('metricsNamespace') ?? DEFAULT_SETTINGS.metricsNamespace,
+    apiRateLimit: numberOf('apiRateLimit', DEFAULT_SETTINGS.apiRateLimit) as number,
+    apiBurstLimit: numberOf('apiBurstLimit', DEFAULT_SETTINGS.apiBurstLimit) as number,
+    waitingPeriodSeconds: numberOf('waitingPeriodSeconds', DEFAULT_SETTINGS.waitingPeriodSeconds) as number,
+    batchPollIntervalSeconds: numberOf('batchPollIntervalSeconds', DEFAULT_SETTINGS.batchPollIntervalSeconds) as number,
+    batchPollMaxIntervalSeconds: numberOf(
+      'batchPollMaxIntervalSeconds',
+      DEFAULT_SETTINGS.batchPollMaxIntervalSeconds,
+    ) as number,
+    batchPollTimeoutSeconds: numberOf('batchPollTimeoutSeconds', DEFAULT_SETTINGS.batchPollTimeoutSeconds) as number,
+    ...optional,
+  };
+}
+
+export interface ErasureStackProps extends StackProps {
+  readonly settings: ErasureSettings;
+}
+
+/** Every function folder the stack deploys: the API's (from `ROUTES`), the workflow's tasks, the scheduled check. */
+export type HandlerName =
+  | FunctionName
+  | 'request-tasks'
+  | 'referralrock-tasks'
+  | 'firstpromoter-tasks'
+  | 'overdue-check';
+
+/** Memory and timeout per function: API functions answer within API Gateway's 30 s; provider calls retry longer. */
+const SIZING: Record<HandlerName, { memorySize: number; timeout: Duration }> = {
+  intake: { memorySize: 512, timeout: Duration.seconds(10) },
+  'get-request': { memorySize: 256, timeout: Duration.seconds(10) },
+  // Restores archived FirstPromoter promoters, with the provider client's retries, inside API Gateway's limit.
+  'cancel-request': { memorySize: 512, timeout: Duration.seconds(28) },
+  'subject-lookup': { memorySize: 256, timeout: Duration.seconds(10) },
+  'request-tasks': { memorySize: 256, timeout: Duration.seconds(30) },
+  'referralrock-tasks': { memorySize: 512, timeout: Duration.seconds(120) },
+  'firstpromoter-tasks': { memorySize: 512, timeout: Duration.seconds(120) },
+  'overdue-check': { memorySize: 256, timeout: Duration.seconds(60) },
+};
+
+/** The secret variables each function reads: least privilege, one secret at a time. */
+export const FUNCTION_SECRETS: Record<HandlerName, readonly SecretVariable[]> = {
+  intake: ['PSEUDONYM_KEY', 'IDENTITY_KEY', 'WEBHOOK_SECRET'],
+  'get-request': ['AUDIT_TOKENS'],
+  'cancel-request': ['AUDIT_TOKENS', 'IDENTITY_KEY', 'FIRSTPROMOTER_API_KEY', 'FIRSTPROMOTER_ACCOUNT_ID'],
+  'subject-lookup': ['AUDIT_TOKENS', 'PSEUDONYM_KEY'],
+  'request-tasks': [],
+  'referralrock-tasks': ['IDENTITY_KEY', 'REFERRALROCK_PUBLIC_KEY', 'REFERRALROCK_PRIVATE_KEY'],
+  'firstpromoter-tasks': ['IDENTITY_KEY', 'FIRSTPROMOTER_API_KEY', 'FIRSTPROMOTER_ACCOUNT_ID'],
+  'overdue-check': [],
+};
+
+/** Built only when its code exists, so synth never depends on it. */
+const OVERDUE_CHECK = 'overdue-check';
+
+/**
+ * The GDPR erasure service: HTTP API → Lambda → Step Functions → Lambda → Referral Rock and FirstPromoter, with the
+ * audit trail in DynamoDB, secrets in Secrets Manager and alarms to SNS. One stack: the stateful parts (tables, key
+ * secrets, data key) are retained and deletion-protected, so redeploying or even deleting the stack never loses them.
+ */
+export class ErasureStack extends Stack {
+  readonly tables: AuditTables;
+  readonly secrets: ErasureSecrets;
+  readonly api: ErasureApi;
+  readonly workflow: ErasureWorkflow;
+  readonly functions: Readonly<Partial<Record<HandlerName, HandlerFunction>>>;
+  readonly operations: Operations;
+
+  constructor(scope: Construct, id: string, props: ErasureStackProps) {
+    super(scope, id, props);
+    const { settings } = props;
+    const logRetention = settings.logRetentionDays as logs.RetentionDays;
+
+    // One customer managed key for the tables and secrets: its key policy and CloudTrail record are where a security
+    // reviewer sees, and can revoke, every use of the data at rest. Retained: the retained tables need it.
+    const dataKey = new kms.Key(this, 'DataKey', {
+      description: `${SERVICE_NAME}: encrypts the audit tables and the service's secrets`,
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.tables = new AuditTables(this, 'Tables', { encryptionKey: dataKey });
+    const secrets = new ErasureSecrets(this, 'Secrets', { encryptionKey: dataKey });
+    this.secrets = secrets;
+
+    const common = {
+      REQUESTS_TABLE: this.tables.requests.tableName,
+      AUDIT_EVENTS_TABLE: this.tables.events.tableName,
+      AUDIT_RETENTION_DAYS: String(settings.auditRetentionDays),
+    };
+    const define = (name: HandlerName, environment: Record<string, string> = {}) => {
+      const fn = new HandlerFunction(this, toPascalCase(name), {
+        name,
+        ...SIZING[name],
+        environment: { ...common, ...environment },
+        logRetention,
+        logLevel: settings.logLevel,
+        metricsNamespace: settings.metricsNamespace,
+        ...((name === 'referralrock-tasks' || name === 'firstpromoter-tasks') &&
+        settings.providerConcurrency !== undefined
+          ? { reservedConcurrentExecutions: settings.providerConcurrency }
+          : {}),
+      });
+      secrets.grantTo(fn, FUNCTION_SECRETS[name]);
+      return fn;
+    };
+    const referralRockUrl: Record<string, string> = settings.referralRockBaseUrl
+      ? { REFERRALROCK_BASE_URL: settings.referralRockBaseUrl }
+      : {};
+    const firstPromoterUrl: Record<string, string> = settings.firstPromoterBaseUrl
+      ? { FIRSTPROMOTER_BASE_URL: settings.firstPromoterBaseUrl }
+      : {};
+
+    const requestTasks = define('request-tasks', { WAITING_PERIOD_SECONDS: String(settings.waitingPeriodSeconds) });
+    const referralRockTasks = define('referralrock-tasks', referralRockUrl);
+    const firstPromoterTasks = define('firstpromoter-tasks', {
+      ...firstPromoterUrl,
+      BATCH_POLL_INTERVAL_SECONDS: String(settings.batchPollIntervalSeconds),
+      BATCH_POLL_MAX_INTERVAL_SECONDS: String(settings.batchPollMaxIntervalSeconds),
+      BATCH_POLL_TIMEOUT_SECONDS: String(settings.batchPollTimeoutSeconds),
+    });
+    for (const task of [requestTasks, referralRockTasks, firstPromoterTasks]) {
+      this.tables.grantRequests(task, ['GetItem', 'UpdateItem']);
+      this.tables.grantEventsAppend(task);
+    }
+
+    this.workflow = new ErasureWorkflow(this, 'Workflow', {
+      requestTasks,
+      referralRockTasks,
+      firstPromoterTasks,
+      logRetention,
+    });
+    const stateMachineArn = { STATE_MACHINE_ARN: this.workflow.stateMachine.stateMachineArn };
+
+    const intake = define('intake', {
+      ...stateMachineArn,
+      ...(settings.publicBaseUrl ? { PUBLIC_BASE_URL: settings.publicBaseUrl } : {}),
+    });
+    this.tables.grantRequests(intake, ['GetItem', 'PutItem', 'UpdateItem']);
+    this.tables.grantEventsAppend(intake);
+    this.workflow.grantStart(intake);
+
+    const getRequest = define('get-request');
+    this.tables.grantRequests(getRequest, ['GetItem']);
+    this.tables.grantEventsRead(getRequest);
+
+    const cancelRequest = define('cancel-request', { ...stateMachineArn, ...firstPromoterUrl });
+    this.tables.grantRequests(cancelRequest, ['GetItem', 'UpdateItem']);
+    this.tables.grantEventsAppend(cancelRequest);
+    this.workflow.grantStop(cancelRequest);
+
+    const subjectLookup = define('subject-lookup');
+    this.tables.grantRequests(subjectLookup, ['GetItem', 'Query']);
+    this.tables.grantEventsRead(subjectLookup);
+
+    const functions: Partial<Record<HandlerName, HandlerFunction>> = {
+      intake,
+      'get-request': getRequest,
+      'cancel-request': cancelRequest,
+      'subject-lookup': subjectLookup,
+      'request-tasks': requestTasks,
+      'referralrock-tasks': referralRockTasks,
+      'firstpromoter-tasks': firstPromoterTasks,
+    };
+
+    this.api = new ErasureApi(this, 'Api', {
+      handlers: { intake, 'get-request': getRequest, 'cancel-request': cancelRequest, 'subject-lookup': subjectLookup },
+      throttle: { rateLimit: settings.apiRateLimit, burstLimit: settings.apiBurstLimit },
+      logRetention,
+    });
+
+    this.operations = new Operations(this, 'Operations', {
+      metricsNamespace: settings.metricsNamespace,
+      ...(settings.alarmEmail ? { alarmEmail: settings.alarmEmail } : {}),
+    });
+
+    if (existsSync(path.join(PROJECT_ROOT, 'functions', OVERDUE_CHECK, 'index.ts'))) {
+      // Scans the requests table for unfinished requests past `dueAt` and emits the OverdueRequests metric.
+      const overdueCheck = define(OVERDUE_CHECK);
+      this.tables.grantRequests(overdueCheck, ['Scan']);
+      new events.Rule(this, 'OverdueCheckSchedule', {
+        description: 'Counts overdue erasure requests every hour',
+        schedule: events.Schedule.rate(Duration.hours(1)),
+        targets: [new targets.LambdaFunction(overdueCheck.function, { retryAttempts: 2 })],
+      });
+      functions[OVERDUE_CHECK] = overdueCheck;
+    }
+    this.functions = functions;
+
+    const sm = this.workflow.stateMachine;
+    const minutes5 = { period: Duration.minutes(5) };
+    this.operations.alarm('WorkflowFailed', {
+      metric: sm.metricFailed(minutes5),
+      description: 'An erasure workflow execution failed: the request needs an operator',
+    });
+    this.operations.alarm('WorkflowTimedOut', {
+      metric: sm.metricTimedOut(minutes5),
+      description: 'An erasure workflow execution timed out: the request needs an operator',
+    });
+    this.operations.alarm('Api5xx', {
+      metric: this.api.api.metricServerError(minutes5),
+      description: 'The erasure API answered with a server error',
+    });
+    for (const [name, fn] of Object.entries(functions)) {
+      this.operations.alarm(`${toPascalCase(name)}Errors`, {
+        metric: fn.function.metricErrors(minutes5),
+        description: `The ${name} function failed an invocation`,
+      });
+    }
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the erasure API' });
+    new CfnOutput(this, 'StateMachineArn', { value: sm.stateMachineArn });
+    new CfnOutput(this, 'RequestsTableName', { value: this.tables.requests.tableName });
+    new CfnOutput(this, 'AuditEventsTableName', { value: this.tables.events.tableName });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.operations.topic.topicArn });
+    new CfnOutput(this, 'SecretNamePrefix', {
+      value: `${this.stackName}/`,
+      description: 'Secrets are named <prefix><VARIABLE>, e.g. WEBHOOK_SECRET',
+    });
+  }
+}
+
+const toPascalCase = (name: string) =>
+  name
+    .split('-')
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');

@@ -1,0 +1,229 @@
+import { randomInt } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENT_MUTATING_ACTIONS } from '#infra/constructs/audit-tables';
+import { SECRET_PLACEHOLDER } from '#infra/constructs/erasure-secrets';
+import { FUNCTION_SECRETS, type HandlerName } from '#infra/erasure-stack';
+import { ConfigError, parseConfig, SECRET_VARIABLES } from '#shared/config';
+import {
+  asArray,
+  grants,
+  handlerNames,
+  handlerOf,
+  identityStatements,
+  logicalIdOf,
+  removeSynthesized,
+  type Statement,
+  type Synthesized,
+  statementsOf,
+  synthesize,
+} from './synth.ts';
+
+let synth: Synthesized;
+beforeAll(() => {
+  synth = synthesize();
+});
+afterAll(removeSynthesized);
+
+const handler = (name: HandlerName) => handlerOf(synth.stack, name);
+const roleOf = (name: HandlerName) => logicalIdOf(handler(name).role);
+const actionsOf = (statements: Statement[], service: string) =>
+  statements.flatMap((s) => asArray(s.Action)).filter((a) => a.startsWith(`${service}:`) || a === '*');
+// What Secrets Manager's password generator counts as punctuation (GetRandomPassword, ExcludePunctuation).
+const SECRETS_MANAGER_PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
+const mentions = (value: unknown, logicalId: string) => JSON.stringify(value).includes(`"${logicalId}"`);
+
+describe('The audit events table is append-only', () => {
+  it('grants no role UpdateItem, DeleteItem, BatchWriteItem or a pattern covering them on the events table', () => {
+    const eventsTable = logicalIdOf(synth.stack.tables.events);
+    const onEvents = identityStatements(synth.template).filter(
+      ({ statement }) =>
+        statement.Effect === 'Allow' && (mentions(statement.Resource, eventsTable) || statement.Resource === '*'),
+    );
+
+    expect(onEvents.length).toBeGreaterThan(0);
+    for (const { policy, statement } of onEvents) {
+      for (const pattern of asArray(statement.Action)) {
+        for (const forbidden of EVENT_MUTATING_ACTIONS) {
+          expect(grants(pattern, forbidden), `${policy} allows ${pattern} on the events table`).toBe(false);
+        }
+      }
+    }
+  });
+
+  it('lets the functions that write events put, get and query them, nothing more', () => {
+    const eventsTable = logicalIdOf(synth.stack.tables.events);
+    const writers: HandlerName[] = [
+      'intake',
+      'cancel-request',
+      'request-tasks',
+      'referralrock-tasks',
+      'firstpromoter-tasks',
+    ];
+    for (const name of writers) {
+      const actions = statementsOf(synth.template, roleOf(name))
+        .filter((s) => mentions(s.Resource, eventsTable))
+        .flatMap((s) => asArray(s.Action));
+
+      expect(actions.sort(), name).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']);
+    }
+  });
+
+  it('lets the read-only API functions read events only', () => {
+    const eventsTable = logicalIdOf(synth.stack.tables.events);
+    for (const name of ['get-request', 'subject-lookup'] as const) {
+      const actions = statementsOf(synth.template, roleOf(name))
+        .filter((s) => mentions(s.Resource, eventsTable))
+        .flatMap((s) => asArray(s.Action));
+
+      expect(actions.sort(), name).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
+    }
+  });
+
+  it('has a pattern matcher that would catch a wildcard grant', () => {
+    expect(grants('dynamodb:*', 'dynamodb:UpdateItem')).toBe(true);
+    expect(grants('dynamodb:Update*', 'dynamodb:UpdateItem')).toBe(true);
+    expect(grants('*', 'dynamodb:DeleteItem')).toBe(true);
+    expect(grants('dynamodb:PutItem', 'dynamodb:UpdateItem')).toBe(false);
+  });
+});
+
+describe('Step Functions permissions', () => {
+  const machine = () => ({ Ref: logicalIdOf(synth.stack.workflow.stateMachine) });
+
+  it('lets intake start executions of the erasure state machine and do nothing else with Step Functions', () => {
+    const statements = statementsOf(synth.template, roleOf('intake')).filter(
+      (s) => actionsOf([s], 'states').length > 0,
+    );
+
+    expect(statements).toEqual([
+      expect.objectContaining({ Effect: 'Allow', Action: 'states:StartExecution', Resource: machine() }),
+    ]);
+  });
+
+  it('lets cancel-request stop executions of the erasure state machine only', () => {
+    const statements = statementsOf(synth.template, roleOf('cancel-request')).filter(
+      (s) => actionsOf([s], 'states').length > 0,
+    );
+
+    expect(statements).toHaveLength(1);
+    expect(statements[0]?.Action).toBe('states:StopExecution');
+    const arn = JSON.stringify(statements[0]?.Resource);
+    expect(arn).toContain(':execution:');
+    expect(arn).toContain(`"${logicalIdOf(synth.stack.workflow.stateMachine)}","Name"`);
+  });
+
+  it('gives no other function any Step Functions permission', () => {
+    for (const name of handlerNames(synth.stack).filter((n) => n !== 'intake' && n !== 'cancel-request')) {
+      expect(actionsOf(statementsOf(synth.template, roleOf(name)), 'states'), name).toEqual([]);
+    }
+  });
+
+  it('lets the state machine invoke exactly the three task functions', () => {
+    const role = logicalIdOf(synth.stack.workflow.stateMachine.role);
+    const lambdaStatements = statementsOf(synth.template, role).filter((s) => actionsOf([s], 'lambda').length > 0);
+    const expected = (['request-tasks', 'referralrock-tasks', 'firstpromoter-tasks'] as const).map((name) => ({
+      'Fn::GetAtt': [logicalIdOf(handler(name).function), 'Arn'],
+    }));
+
+    expect(lambdaStatements).toHaveLength(1);
+    expect(lambdaStatements[0]?.Action).toBe('lambda:InvokeFunction');
+    expect(asArray(lambdaStatements[0]?.Resource)).toEqual(expect.arrayContaining(expected));
+    expect(asArray(lambdaStatements[0]?.Resource)).toHaveLength(expected.length);
+  });
+});
+
+describe('Wildcards', () => {
+  it("allows Resource '*' in function roles only for X-Ray, which has no resource-level permissions", () => {
+    for (const name of handlerNames(synth.stack)) {
+      const wildcard = statementsOf(synth.template, roleOf(name)).filter((s) => asArray(s.Resource).includes('*'));
+
+      expect(
+        wildcard.flatMap((s) => asArray(s.Action)).every((a) => a.startsWith('xray:')),
+        name,
+      ).toBe(true);
+    }
+  });
+
+  it('queries the pseudonym indexes by name rather than index/*', () => {
+    const queries = statementsOf(synth.template, roleOf('subject-lookup')).filter((s) =>
+      asArray(s.Action).includes('dynamodb:Query'),
+    );
+
+    expect(JSON.stringify(queries)).toContain('/index/by-email-pseudonym');
+    expect(JSON.stringify(queries)).toContain('/index/by-external-id-pseudonym');
+    expect(JSON.stringify(queries)).not.toContain('/index/*');
+  });
+});
+
+describe('Secrets', () => {
+  const functions = () => synth.template.findResources('AWS::Lambda::Function');
+  const secretIds = () => Object.keys(synth.template.findResources('AWS::SecretsManager::Secret'));
+
+  it('creates one secret per secret variable, generated or a placeholder, never a real value in the template', () => {
+    const secrets = Object.values(synth.template.findResources('AWS::SecretsManager::Secret'));
+
+    expect(secrets).toHaveLength(SECRET_VARIABLES.length);
+    for (const secret of secrets) {
+      const { SecretString, GenerateSecretString } = secret.Properties;
+      const generated = SecretString === undefined && GenerateSecretString !== undefined;
+      expect(SecretString === SECRET_PLACEHOLDER || generated).toBe(true);
+    }
+    expect(JSON.stringify(synth.template.toJSON()).match(/whsec_[A-Za-z0-9+/=]{16,}|-----BEGIN/)).toBeNull();
+  });
+
+  it('generates IDENTITY_KEY and PSEUDONYM_KEY as values shared/config.ts decodes to 32 random bytes', () => {
+    const base64Alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    for (const name of ['IDENTITY_KEY', 'PSEUDONYM_KEY'] as const) {
+      const secret =
+        synth.template.findResources('AWS::SecretsManager::Secret')[logicalIdOf(synth.stack.secrets.secrets[name])];
+      const generator = secret?.Properties.GenerateSecretString;
+      const candidates = `ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789${SECRETS_MANAGER_PUNCTUATION}`;
+      const alphabet = [...candidates].filter((c) => !generator.ExcludeCharacters.includes(c));
+      const sample = Array.from({ length: generator.PasswordLength }, () => alphabet[randomInt(alphabet.length)]).join(
+        '',
+      );
+
+      expect(new Set(alphabet), name).toEqual(new Set(base64Alphabet));
+      expect(generator).toMatchObject({ PasswordLength: 43, RequireEachIncludedType: false, IncludeSpace: false });
+      expect(secret?.DeletionPolicy, name).toBe('Retain');
+      const config = parseConfig({ IDENTITY_KEY: sample, PSEUDONYM_KEY: sample });
+      expect(config.identityKey?.length).toBe(32);
+      expect(config.pseudonymKey?.length).toBe(32);
+    }
+  });
+
+  it('starts the webhook secret as a placeholder the intake refuses, so it fails closed until set', () => {
+    expect(() => parseConfig({ WEBHOOK_SECRET: SECRET_PLACEHOLDER })).toThrow(ConfigError);
+  });
+
+  it('never puts a secret variable itself in an environment, only <NAME>_SECRET_ARN pointing at a stack secret', () => {
+    for (const [id, fn] of Object.entries(functions())) {
+      const variables: Record<string, unknown> = fn.Properties.Environment.Variables;
+      for (const [key, value] of Object.entries(variables)) {
+        const secret = SECRET_VARIABLES.find((name) => key === name || key.startsWith(`${name}_`));
+        if (!secret) continue;
+        expect(key, `${id} ${key}`).toBe(`${secret}_SECRET_ARN`);
+        expect(secretIds(), `${id} ${key}`).toContain((value as { Ref?: string }).Ref);
+      }
+    }
+  });
+
+  it('gives each function exactly the secrets it uses, in its environment and in its role', () => {
+    for (const name of handlerNames(synth.stack)) {
+      const names = FUNCTION_SECRETS[name];
+      const fn = functions()[logicalIdOf(handler(name).function)];
+      const variables: Record<string, { Ref: string }> = fn?.Properties.Environment.Variables;
+      const expected = names.map((n) => logicalIdOf(synth.stack.secrets.secrets[n]));
+      const inEnv = Object.entries(variables)
+        .filter(([key]) => key.endsWith('_SECRET_ARN'))
+        .map(([, value]) => value.Ref);
+      const readable = statementsOf(synth.template, roleOf(name))
+        .filter((s) => asArray(s.Action).includes('secretsmanager:GetSecretValue'))
+        .flatMap((s) => asArray(s.Resource) as { Ref: string }[])
+        .map((r) => r.Ref);
+
+      expect(inEnv.sort(), name).toEqual([...expected].sort());
+      expect(readable.sort(), name).toEqual([...expected].sort());
+    }
+  });
+});
