@@ -167,10 +167,14 @@ export async function beginErasure(deps: RequestTaskDeps, { requestId }: Request
   return { requestId, proceed, status: request.status };
 }
 
-function removalOutcome(found: number, results: RemoveResult[], identity: Identity) {
+function removalOutcome(found: number, results: RemoveResult[]) {
   const deleted = results.filter((r) => r.deleted).length;
   const failures = results.filter((r) => !r.deleted);
-  const errors = [...new Set(failures.map((r) => redact(r.message ?? 'not deleted', identity)))];
+  // The provider's Message is free text that may name the person (a name, a phone number, another identifier): it is
+  // never stored. The audit trail is append-only, so what goes in must be safe for good.
+  const errors = failures.length
+    ? [`${failures.length} of ${results.length} record(s) not removed by Referral Rock (its message is not kept)`]
+    : [];
   const outcome: ActionOutcome =
     found === 0 ? 'not_found' : failures.length === 0 ? 'deleted' : deleted > 0 ? 'partial' : 'failed';
   return { outcome, count: outcome === 'deleted' || outcome === 'partial' ? deleted : found, errors };
@@ -196,7 +200,7 @@ async function eraseReferralRock(
       : key === 'referralrock.members'
         ? await deps.referralRock.removeMembers(ids)
         : await deps.referralRock.removeReferrals(ids);
-  const { outcome, count, errors } = removalOutcome(ids.length, results, identity);
+  const { outcome, count, errors } = removalOutcome(ids.length, results);
   return record(deps, request, key, { outcome, count, ...(errors.length ? { errors } : {}) });
 }
 

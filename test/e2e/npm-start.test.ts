@@ -1,0 +1,354 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SECRET_VARIABLES } from '#shared/config';
+import { signHeaders } from '#test/support/local-runtime';
+import { findPersonalData } from '#test/support/personal-data-scan';
+
+/**
+ * `npm start` as a user runs it: a child process driven over HTTP only, stopped with SIGTERM and started again on the
+ * same data directory. Everything it prints is kept and scanned for the demo subject's email at the end.
+ */
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const JANE = 'jane@example.com';
+/** The banner's example command: the one place the demo email may be printed. */
+const BANNER_EXAMPLE = 'npm run submit -- --email jane@example.com';
+const FINAL_STATUSES = ['completed', 'partially_completed', 'failed', 'canceled'];
+
+interface Banner {
+  url: string;
+  webhookSecret: string;
+  auditTokens: string;
+  dataDir: string;
+  secretsNote: string;
+}
+
+/** One `npm start` child in a process group of its own (as a terminal's Ctrl-C or a supervisor's SIGTERM reaches it). */
+class ServiceProcess {
+  stdout = '';
+  stderr = '';
+  readonly #child: ChildProcess;
+  readonly #closed: Promise<void>;
+  #isClosed = false;
+
+  constructor(env: NodeJS.ProcessEnv) {
+    this.#child = spawn('npm', ['start'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    this.#child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stdout += chunk;
+    });
+    this.#child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stderr += chunk;
+    });
+    // `close` comes once npm has exited and every holder of its output pipes, the node grandchild included, is gone.
+    this.#closed = new Promise<void>((resolve) => {
+      this.#child.once('close', () => resolve());
+      this.#child.once('error', () => resolve());
+    }).then(() => {
+      this.#isClosed = true;
+    });
+  }
+
+  get output(): string {
+    return `${this.stdout}\n${this.stderr}`;
+  }
+
+  /** Resolves with the banner's values once it is printed; rejects if the process ends first or it takes too long. */
+  async banner(timeoutMs = 30_000): Promise<Banner> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const url = /GDPR erasure service listening on (http:\/\/\S+)/.exec(this.stdout)?.[1];
+      const webhookSecret = /^WEBHOOK_SECRET=(\S+)$/m.exec(this.stdout)?.[1];
+      const auditTokens = /^AUDIT_TOKENS=(\S+)$/m.exec(this.stdout)?.[1];
+      const dataDir = /^ {2}data: +(\S+)/m.exec(this.stdout)?.[1];
+      const secretsNote = /^\((generated now|from the environment)[^\n]*\)$/m.exec(this.stdout)?.[0];
+      if (url && webhookSecret && auditTokens && dataDir && secretsNote) {
+        return { url, webhookSecret, auditTokens, dataDir, secretsNote };
+      }
+      if (this.#isClosed) throw new Error(`npm start ended before its banner:\n${this.output}`);
+      await sleep(50);
+    }
+    throw new Error(`npm start printed no banner within ${timeoutMs} ms:\n${this.output}`);
+  }
+
+  /** SIGTERM to the group, as a terminal or supervisor would send it; resolves once every process of it has ended. */
+  async stop(timeoutMs = 20_000): Promise<void> {
+    if (this.#isClosed) return;
+    this.#signal('SIGTERM');
+    const stopped = await Promise.race([this.#closed.then(() => true), sleep(timeoutMs).then(() => false)]);
+    if (!stopped) {
+      await this.kill();
+      throw new Error(`npm start did not stop within ${timeoutMs} ms of SIGTERM:\n${this.output}`);
+    }
+  }
+
+  /** Last resort (afterAll, failures): SIGKILL to the group this test started. */
+  async kill(): Promise<void> {
+    if (this.#isClosed) return;
+    this.#signal('SIGKILL');
+    await Promise.race([this.#closed, sleep(5_000)]);
+  }
+
+  #signal(signal: NodeJS.Signals): void {
+    const pid = this.#child.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, signal);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A port nothing listens on right now: bound on 0, read, released. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (!address || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+async function call(url: string, init: RequestInit = {}): Promise<{ status: number; json: any }> {
+  const response = await fetch(url, init);
+  const text = await response.text();
+  return { status: response.status, json: text ? JSON.parse(text) : undefined };
+}
+
+/** GDPR Art. 12(3): the same day of the next month in UTC, or that month's last day when it is shorter. */
+function oneCalendarMonthAfter(iso: string): string {
+  const d = new Date(iso);
+  const lastDay = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 2, 0)).getUTCDate();
+  return new Date(
+    Date.UTC(
+      d.getUTCFullYear(),
+      d.getUTCMonth() + 1,
+      Math.min(d.getUTCDate(), lastDay),
+      d.getUTCHours(),
+      d.getUTCMinutes(),
+      d.getUTCSeconds(),
+      d.getUTCMilliseconds(),
+    ),
+  ).toISOString();
+}
+
+describe('npm start', { timeout: 120_000 }, () => {
+  let dataDir: string;
+  let env: NodeJS.ProcessEnv;
+  const runs: ServiceProcess[] = [];
+  let first: Banner;
+  let erased: { id: string; statusUrl: string; view: any; headers: Record<string, string>; body: string } | undefined;
+
+  const start = async (): Promise<{ service: ServiceProcess; banner: Banner }> => {
+    const service = new ServiceProcess(env);
+    runs.push(service);
+    return { service, banner: await service.banner() };
+  };
+  const bearer = (banner: Banner) => ({ authorization: `Bearer ${banner.auditTokens.split(',')[0]}` });
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'erasure-npm-start-'));
+    env = {
+      ...process.env,
+      // npm puts node_modules/.bin first for the script itself; here it also picks the Node that runs npm.
+      PATH: [join(REPO, 'node_modules', '.bin'), process.env.PATH].join(delimiter),
+      PORT: String(await freePort()),
+      DATA_DIR: dataDir,
+      WAITING_PERIOD_SECONDS: '0',
+      BATCH_POLL_INTERVAL_SECONDS: '1',
+      BATCH_POLL_MAX_INTERVAL_SECONDS: '2',
+      // Every log line the service can write is in the scan.
+      POWERTOOLS_LOG_LEVEL: 'DEBUG',
+    };
+    // Nothing from the caller's environment may stand in for what `npm start` generates or serves itself.
+    for (const name of [
+      ...SECRET_VARIABLES,
+      'REFERRALROCK_BASE_URL',
+      'FIRSTPROMOTER_BASE_URL',
+      'PUBLIC_BASE_URL',
+      'DYNAMODB_ENDPOINT',
+      'POWERTOOLS_DEV',
+      'LOG_LEVEL',
+      'AWS_LAMBDA_LOG_LEVEL',
+    ]) {
+      delete env[name];
+    }
+    ({ banner: first } = await start());
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const run of runs) await run.kill();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('prints its URL, the demo simulators and the secrets it generated under DATA_DIR', () => {
+    const [service] = runs;
+
+    expect(first.url).toBe(`http://127.0.0.1:${env.PORT}`);
+    expect(first.dataDir).toBe(dataDir);
+    expect(first.webhookSecret).toMatch(/^whsec_[A-Za-z0-9+/=]{40,}$/);
+    expect(first.auditTokens).toMatch(/^audit_[A-Za-z0-9_-]{16,}$/);
+    expect(first.secretsNote).toBe(`(generated now and kept in ${dataDir}/secrets.json)`);
+    expect(service?.stdout).toMatch(/Referral Rock: +simulator at http:\/\/127\.0\.0\.1:\d+ \(demo data\)/);
+    expect(service?.stdout).toMatch(/FirstPromoter: +simulator at http:\/\/127\.0\.0\.1:\d+\/api\/v2\/company/);
+    expect(service?.stdout).toContain('waiting period: 0s');
+  });
+
+  it('refuses an unsigned erasure request with 401 and an error body', async () => {
+    const body = JSON.stringify({ email: 'nobody@example.com' });
+
+    const response = await call(`${first.url}/v1/erasure-requests`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+
+    expect(response.status).toBe(401);
+    expect(response.json).toEqual({ error: { code: 'unauthorized', message: expect.any(String) } });
+    expect(response.json.error.message.length).toBeGreaterThan(0);
+  });
+
+  it('refuses to show a request without a bearer token', async () => {
+    const response = await call(`${first.url}/v1/erasure-requests/er_00000000000000000000000000000000`);
+
+    expect(response.status).toBe(401);
+    expect(response.json).toEqual({ error: { code: 'unauthorized', message: expect.any(String) } });
+  });
+
+  it('erases the demo subject jane everywhere, with an asynchronous FirstPromoter batch', async () => {
+    // Prepare
+    const body = JSON.stringify({ email: JANE, reference: 'TICKET-E2E-1' });
+    const headers = {
+      'content-type': 'application/json',
+      ...signHeaders(body, { secret: first.webhookSecret, webhookId: `msg_e2e_${Date.now()}` }),
+    };
+    const before = Date.now();
+
+    // Act
+    const submitted = await call(`${first.url}/v1/erasure-requests`, { method: 'POST', headers, body });
+    if (submitted.status !== 202)
+      throw new Error(`submit answered ${submitted.status} ${JSON.stringify(submitted.json)}`);
+    let view: any;
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      const polled = await call(submitted.json.statusUrl, { headers: bearer(first) });
+      expect(polled.status, JSON.stringify(polled.json)).toBe(200);
+      view = polled.json;
+      if (FINAL_STATUSES.includes(view.status)) break;
+      await sleep(250);
+    }
+    const redelivered = await call(`${first.url}/v1/erasure-requests`, { method: 'POST', headers, body });
+
+    // Assess
+    expect(submitted.status).toBe(202);
+    expect(submitted.json).toEqual({
+      id: expect.stringMatching(/^er_[0-9a-f]{32}$/),
+      status: 'received',
+      statusUrl: `${first.url}/v1/erasure-requests/${submitted.json.id}`,
+    });
+    // The whole view in the message: a failure here names the action that went wrong.
+    expect(view.status, JSON.stringify(view, null, 2)).toBe('completed');
+    expect(view.id).toBe(submitted.json.id);
+    expect(view.reference).toBe('TICKET-E2E-1');
+    expect(view.actions).toHaveLength(4);
+    expect(view.actions, JSON.stringify(view.actions, null, 2)).toEqual(
+      expect.arrayContaining([
+        {
+          provider: 'firstpromoter',
+          action: 'archive_promoters',
+          outcome: 'archived',
+          count: 1,
+          batchId: expect.any(Number),
+        },
+        // Jane is a member of two programs.
+        { provider: 'referralrock', action: 'delete_members', outcome: 'deleted', count: 2 },
+        // Her own referral only: the two friends she referred are their data, not hers.
+        { provider: 'referralrock', action: 'delete_referrals', outcome: 'deleted', count: 1 },
+        // Seven referrals: more than five, so FirstPromoter ran an asynchronous batch that the workflow polled.
+        {
+          provider: 'firstpromoter',
+          action: 'delete_referrals',
+          outcome: 'deleted',
+          count: 7,
+          batchId: expect.any(Number),
+        },
+      ]),
+    );
+    expect(new Date(view.receivedAt).getTime()).toBeGreaterThanOrEqual(before - 1_000);
+    expect(new Date(view.receivedAt).getTime()).toBeLessThanOrEqual(Date.now());
+    expect(view.dueAt).toBe(oneCalendarMonthAfter(view.receivedAt));
+    expect(view.completedAt >= view.receivedAt).toBe(true);
+    expect(view.overdue).toBe(false);
+    expect(view.subject).toEqual({ pseudonym: expect.stringMatching(/\S{16,}/), identifiers: ['email'] });
+    expect(view.integrity).toEqual({ chainValid: true, events: view.events.length });
+    const types = view.events.map((e: { type: string }) => e.type);
+    expect(types[0]).toBe('request.received');
+    expect(types).toEqual(expect.arrayContaining(['request.completed', 'identity.destroyed']));
+    expect(redelivered.status).toBe(202);
+    expect(redelivered.json.id).toBe(submitted.json.id);
+    expect(redelivered.json.status).toBe('completed');
+    erased = { id: submitted.json.id, statusUrl: submitted.json.statusUrl, view, headers, body };
+  });
+
+  it('keeps the audit trail and its secrets across a SIGTERM and a restart on the same DATA_DIR', async () => {
+    // Prepare
+    expect(erased, 'the erasure test must have run first').toBeDefined();
+    const { id, statusUrl, view, headers, body } = erased as NonNullable<typeof erased>;
+    const [firstRun] = runs;
+
+    // Act
+    await firstRun?.stop();
+    const { banner: second } = await start();
+    const after = await call(statusUrl, { headers: bearer(second) });
+    const redelivered = await call(`${second.url}/v1/erasure-requests`, { method: 'POST', headers, body });
+    const afterRedelivery = await call(statusUrl, { headers: bearer(second) });
+
+    // Assess
+    expect(firstRun?.stdout).toContain('Stopping: aborting running workflows');
+    expect(second.url).toBe(first.url);
+    expect(second.webhookSecret).toBe(first.webhookSecret);
+    expect(second.auditTokens).toBe(first.auditTokens);
+    expect(second.secretsNote).toBe(`(from the environment or ${dataDir}/secrets.json)`);
+    expect(after.status).toBe(200);
+    expect(after.json).toEqual(view);
+    expect(after.json.status).toBe('completed');
+    expect(after.json.integrity.chainValid).toBe(true);
+    expect(redelivered.status).toBe(202);
+    expect(redelivered.json.id).toBe(id);
+    expect(afterRedelivery.json.events).toEqual(view.events);
+  });
+
+  it("never prints the demo subject's email, except in the banner's example command", async () => {
+    // Prepare: both runs, stopped, so their output is complete.
+    for (const run of runs) await run.stop();
+    const lines = runs.flatMap((run, i) => [
+      ...run.stdout.split('\n').map((line) => ({ source: `run ${i + 1} stdout`, line })),
+      ...run.stderr.split('\n').map((line) => ({ source: `run ${i + 1} stderr`, line })),
+    ]);
+
+    // Act
+    const all = lines.flatMap(({ source, line }) => findPersonalData(source, line, [JANE]));
+    const leaks = lines
+      .filter(({ line }) => line.trim() !== BANNER_EXAMPLE)
+      .flatMap(({ source, line }) => findPersonalData(source, line, [JANE]));
+
+    // Assess: the scan sees the banner example (so it can find the email) and the service's own logs (so it is not
+    // scanning an empty output), and finds the email nowhere else.
+    expect(runs).toHaveLength(2);
+    expect(all.filter((hit) => hit.context.trim() === BANNER_EXAMPLE)).toHaveLength(2);
+    expect(lines.filter(({ line }) => line.includes('"message":"Task completed"')).length).toBeGreaterThan(5);
+    expect(lines.some(({ line }) => line.includes('"message":"Erasure request accepted"'))).toBe(true);
+    expect(lines.some(({ line }) => line.includes('"message":"Erasure request redelivered"'))).toBe(true);
+    expect(leaks).toEqual([]);
+  });
+});

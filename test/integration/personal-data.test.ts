@@ -1,0 +1,452 @@
+import { type AttributeValue, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IdentityCipher } from '#shared/crypto/identity-cipher';
+import { startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
+import { captureOutput, type OutputCapture } from '#test/support/output-capture';
+import { findPersonalData, identifiersOf, scanForPersonalData } from '#test/support/personal-data-scan';
+
+/**
+ * Personal data never leaves the request: subjects with distinctive identifiers go through every path (success,
+ * asynchronous batch, provider messages naming the subject, exhausted retries, cancel, refused requests), and everything
+ * the service wrote is scanned for them: its logs at DEBUG, the workflow state, the audit events and lookups over the
+ * API, the raw DynamoDB items, and the error answers.
+ */
+
+const SUBJECTS = {
+  /** Referral Rock refuses to remove her member record with a message that names her email. */
+  alpha: { email: 'pii.canary.alpha@example.com' },
+  /** External id only; Referral Rock's refusal names the external id; provider records carry emails we never sent. */
+  bravo: { externalId: 'CANARY-EXT-7731' },
+  /** Both identifiers, everything succeeds. */
+  charlie: { email: 'pii.canary.charlie@example.com', externalId: 'CANARY-EXT-4410' },
+  /** Only at FirstPromoter, seven referrals: an asynchronous batch, polled. */
+  delta: { email: 'pii.canary.delta@example.com' },
+  /** Both providers answer 5xx (with bodies naming her) until the retries run out. */
+  echo: { email: 'pii.canary.echo@example.com' },
+  /** Canceled during a 30 s waiting period, after her promoter was archived. */
+  foxtrot: { email: 'pii.canary.foxtrot@example.com', externalId: 'CANARY-EXT-6060' },
+} as const;
+
+/** Values of refused requests: the answers and logs must not echo them either. */
+const REFUSED = {
+  invalidEmail: 'pii.canary.invalid@@example.com',
+  longExternalId: `CANARY-EXT-LONG-${'9'.repeat(300)}`,
+  unsignedEmail: 'pii.canary.unsigned@example.com',
+  malformedEmail: 'pii.canary.malformed@example.com',
+  lookupEmail: 'pii.canary.lookup@@example',
+};
+
+/** Emails and names the providers hold for the subjects, which the service reads but was never sent. */
+const BRAVO_RR_EMAIL = 'pii.canary.bravo.rr@example.com';
+const BRAVO_FP_EMAIL = 'pii.canary.bravo.fp@example.com';
+const NAMES = { firstName: 'Canaryfirstname', lastName: 'Canarylastname' };
+
+const IDENTIFIERS = [
+  ...Object.values(SUBJECTS).flatMap((subject) => identifiersOf(subject)),
+  REFUSED.invalidEmail,
+  'pii.canary.invalid',
+  // A prefix, so an echo cut short still counts.
+  REFUSED.longExternalId.slice(0, 24),
+  REFUSED.unsignedEmail,
+  REFUSED.malformedEmail,
+  'pii.canary.lookup',
+  BRAVO_RR_EMAIL,
+  BRAVO_FP_EMAIL,
+  NAMES.firstName,
+  NAMES.lastName,
+  // Every seeded value shares this: whatever else leaks, this finds it.
+  'canary',
+];
+
+const FINAL_STATUSES = ['completed', 'partially_completed', 'failed', 'canceled'];
+const CIPHERTEXT = /^v1\.[A-Za-z0-9+/]+=*$/;
+
+const action = (view: any, provider: string, name: string) =>
+  view.actions.find((a: any) => a.provider === provider && a.action === name);
+
+type Item = Record<string, AttributeValue>;
+
+/** Every raw item of a table, as DynamoDB holds it (not through the service's repositories). */
+async function scanTable(endpoint: string, table: string): Promise<Item[]> {
+  const client = new DynamoDBClient({
+    endpoint,
+    region: 'local',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  try {
+    const items: Item[] = [];
+    let ExclusiveStartKey: Item | undefined;
+    do {
+      const page = await client.send(new ScanCommand({ TableName: table, ConsistentRead: true, ExclusiveStartKey }));
+      items.push(...(page.Items ?? []));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return items;
+  } finally {
+    client.destroy();
+  }
+}
+
+async function scanTables(t: TestRuntime): Promise<{ requests: Item[]; auditEvents: Item[] }> {
+  const { dynamoDbEndpoint, tables } = t.runtime.config;
+  if (!dynamoDbEndpoint) throw new Error('the local runtime has no DynamoDB endpoint');
+  return {
+    requests: await scanTable(dynamoDbEndpoint, tables.requests),
+    auditEvents: await scanTable(dynamoDbEndpoint, tables.auditEvents),
+  };
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** What the runs produced, gathered in beforeAll and asserted by the tests below. */
+interface Collected {
+  logs: string;
+  logLines: Record<string, unknown>[];
+  workflowEvents: unknown[];
+  views: Record<keyof typeof SUBJECTS, any>;
+  lookups: Record<string, { status: number; json: any }>;
+  canceled: { status: number; json: any };
+  refused: Record<keyof typeof REFUSED | 'longExternalIdLookup', { status: number; json: any }>;
+  /** Both tables of each runtime once everything ended. */
+  tables: { requests: Item[]; auditEvents: Item[] }[];
+  /** Both tables of runtime B while foxtrot was in her waiting period, her identity still stored (encrypted). */
+  whileWaiting: { requests: Item[]; auditEvents: Item[] };
+  waitingItem: Item | undefined;
+  waitingIdentity: string | undefined;
+}
+
+describe('personal data in logs, workflow state, audit trail, tables and error answers', () => {
+  const started: TestRuntime[] = [];
+  let capture: OutputCapture | undefined;
+  let collected: Collected;
+
+  beforeAll(async () => {
+    const savedEnv = {
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL,
+      POWERTOOLS_DEV: process.env.POWERTOOLS_DEV,
+    };
+    // Read by each Powertools Logger when it is built, i.e. when startLocalRuntime builds the handlers.
+    process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
+    delete process.env.POWERTOOLS_DEV;
+    capture = captureOutput();
+    try {
+      collected = await runEverything();
+    } finally {
+      for (const t of started.splice(0)) await t.stop().catch(() => undefined);
+      capture.restore();
+      for (const [name, value] of Object.entries(savedEnv)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+    collected.logs = capture.text();
+    collected.logLines = capture.jsonLines();
+  }, 120_000);
+
+  afterAll(async () => {
+    capture?.restore();
+    for (const t of started.splice(0)) await t.stop().catch(() => undefined);
+  });
+
+  async function runEverything(): Promise<Collected> {
+    // --- Runtime A: no waiting period. ---
+    const a = await startTestRuntime();
+    started.push(a);
+    const { referralRock: rr, firstPromoter: fp } = a;
+    const spring = rr.addProgram({ name: 'Spring' });
+    const partners = rr.addProgram({ name: 'Partners' });
+
+    const alphaMember = rr.addMember({ email: SUBJECTS.alpha.email, programId: spring.id, ...NAMES });
+    rr.addReferral({ email: SUBJECTS.alpha.email, programId: partners.id, ...NAMES });
+    fp.addReferral({ email: SUBJECTS.alpha.email, uid: 'canary-alpha-1', first_name: NAMES.firstName });
+    fp.addPromoter({ email: SUBJECTS.alpha.email, name: `${NAMES.firstName} ${NAMES.lastName}` });
+
+    rr.addMember({ email: BRAVO_RR_EMAIL, externalIdentifier: SUBJECTS.bravo.externalId, programId: spring.id });
+    const bravoReferral = rr.addReferral({
+      email: BRAVO_RR_EMAIL,
+      externalIdentifier: SUBJECTS.bravo.externalId,
+      programId: spring.id,
+    });
+    fp.addReferral({ email: BRAVO_FP_EMAIL, uid: SUBJECTS.bravo.externalId });
+    fp.addPromoter({ email: BRAVO_FP_EMAIL, cust_id: SUBJECTS.bravo.externalId, name: NAMES.firstName });
+
+    rr.addMember({ email: SUBJECTS.charlie.email, programId: partners.id, ...NAMES });
+    rr.addReferral({ externalIdentifier: SUBJECTS.charlie.externalId, email: null, programId: spring.id });
+    fp.addReferral({ email: SUBJECTS.charlie.email, uid: 'canary-charlie-1' });
+    fp.addReferral({ email: null, uid: SUBJECTS.charlie.externalId });
+    fp.addPromoter({ email: SUBJECTS.charlie.email, cust_id: SUBJECTS.charlie.externalId });
+
+    for (let i = 0; i < 7; i++) fp.addReferral({ email: SUBJECTS.delta.email, uid: `canary-delta-${i}` });
+
+    rr.addMember({ email: SUBJECTS.echo.email, programId: spring.id, ...NAMES });
+    rr.addReferral({ email: SUBJECTS.echo.email, programId: spring.id });
+    fp.addReferral({ email: SUBJECTS.echo.email, uid: 'canary-echo-1' });
+    fp.addPromoter({ email: SUBJECTS.echo.email });
+
+    // Mixed case on the way in: the service lowercases it, and the scan ignores case.
+    rr.harness.injectFault('DELETE /api/members/remove', {
+      kind: 'status',
+      status: 200,
+      body: [
+        {
+          query: { primaryInfo: { memberId: alphaMember.id } },
+          resultInfo: {
+            Status: 'Failure',
+            Message: 'Member Canaryfirstname Canarylastname (PII.Canary.Alpha@Example.com) could not be removed',
+          },
+        },
+      ],
+    });
+    const alpha = await a.erase({ email: 'PII.Canary.Alpha@Example.COM' });
+
+    rr.harness.injectFault('POST /api/referral/remove', {
+      kind: 'status',
+      status: 200,
+      body: [
+        {
+          query: { primaryInfo: { referralId: bravoReferral.id } },
+          resultInfo: { Status: 'Failure', Message: 'Referral canary-ext-7731 is locked by an open payout' },
+        },
+      ],
+    });
+    const bravo = await a.erase(SUBJECTS.bravo);
+    const charlie = await a.erase(SUBJECTS.charlie);
+    const delta = await a.erase(SUBJECTS.delta);
+
+    // Last in this runtime: more faults than any retry policy uses, so none is left for another subject.
+    const echoBody = { message: `upstream failure for ${SUBJECTS.echo.email}` };
+    rr.harness.injectFault('GET /api/referrals', { kind: 'status', status: 500, body: echoBody }, 50);
+    fp.harness.injectFault('GET /promoters', { kind: 'status', status: 503, body: echoBody }, 50);
+    const echo = await a.erase(SUBJECTS.echo);
+
+    const refused = {
+      invalidEmail: await a.submit({ email: REFUSED.invalidEmail }),
+      longExternalId: await a.submit({ externalId: REFUSED.longExternalId }),
+      unsignedEmail: await fetch(`${a.runtime.url}/v1/erasure-requests`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: REFUSED.unsignedEmail }),
+      }).then(async (response) => ({ status: response.status, json: await response.json() })),
+      malformedEmail: await a.submit({}, { rawBody: `{"email":"${REFUSED.malformedEmail}"` }),
+      lookupEmail: await a.lookup({ email: REFUSED.lookupEmail }),
+      longExternalIdLookup: await a.lookup({ externalId: REFUSED.longExternalId }),
+    };
+
+    const lookups: Collected['lookups'] = {};
+    for (const [name, subject] of Object.entries(SUBJECTS)) {
+      if (name === 'foxtrot') continue;
+      if ('email' in subject) lookups[`${name}:email`] = await a.lookup({ email: subject.email });
+      if ('externalId' in subject) lookups[`${name}:externalId`] = await a.lookup({ externalId: subject.externalId });
+    }
+    const tablesA = await scanTables(a);
+    await a.stop();
+    started.splice(started.indexOf(a), 1);
+
+    // --- Runtime B: a 30 s waiting period, canceled. ---
+    const b = await startTestRuntime({ env: { WAITING_PERIOD_SECONDS: '30' } });
+    started.push(b);
+    b.referralRock.addMember({ email: SUBJECTS.foxtrot.email, ...NAMES });
+    b.firstPromoter.addPromoter({ email: SUBJECTS.foxtrot.email, name: NAMES.firstName });
+    b.firstPromoter.addReferral({ email: null, uid: SUBJECTS.foxtrot.externalId });
+
+    const submitted = await b.submit(SUBJECTS.foxtrot);
+    if (submitted.status !== 202) throw new Error(`foxtrot's submit answered ${submitted.status}`);
+    const id: string = submitted.json.id;
+    await waitFor('the promoter archived in the waiting period', async () => {
+      const { json } = await b.get(id);
+      return json.status === 'waiting' && action(json, 'firstpromoter', 'archive_promoters')?.outcome === 'archived'
+        ? json
+        : undefined;
+    });
+    const waiting = await scanTables(b);
+    const waitingItem = waiting.requests.find((item) => item.id?.S === id);
+    const identityKey = b.runtime.config.identityKey;
+    const ciphertext = waitingItem?.identity?.S;
+    const waitingIdentity =
+      identityKey && ciphertext ? new IdentityCipher(identityKey).decrypt(ciphertext, id) : undefined;
+
+    const canceled = await b.cancel(id);
+    await b.runtime.workflow.idle();
+    const foxtrot = (await b.get(id)).json;
+    lookups['foxtrot:email'] = await b.lookup({ email: SUBJECTS.foxtrot.email });
+    lookups['foxtrot:externalId'] = await b.lookup({ externalId: SUBJECTS.foxtrot.externalId });
+    const tablesB = await scanTables(b);
+
+    return {
+      logs: '',
+      logLines: [],
+      workflowEvents: [...a.workflowEvents, ...b.workflowEvents],
+      views: { alpha, bravo, charlie, delta, echo, foxtrot },
+      lookups,
+      canceled,
+      refused,
+      tables: [tablesA, tablesB],
+      whileWaiting: waiting,
+      waitingItem,
+      waitingIdentity,
+    };
+  }
+
+  it('runs every path it scans: withheld provider messages, an async batch, exhausted retries, a cancel', () => {
+    const { alpha, bravo, charlie, delta, echo, foxtrot } = collected.views;
+
+    expect(alpha.status).toBe('partially_completed');
+    expect(action(alpha, 'referralrock', 'delete_members')).toMatchObject({
+      outcome: 'failed',
+      errors: ['1 of 1 record(s) not removed by Referral Rock (its message is not kept)'],
+    });
+    expect(bravo.status).toBe('partially_completed');
+    expect(bravo.subject.identifiers).toEqual(['externalId']);
+    expect(action(bravo, 'referralrock', 'delete_referrals')).toMatchObject({
+      outcome: 'failed',
+      errors: ['1 of 1 record(s) not removed by Referral Rock (its message is not kept)'],
+    });
+    expect(action(bravo, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'archived', count: 1 });
+    expect(charlie.status).toBe('completed');
+    expect(charlie.subject.identifiers).toEqual(['email', 'externalId']);
+    expect(delta.status).toBe('completed');
+    expect(action(delta, 'firstpromoter', 'delete_referrals')).toMatchObject({
+      outcome: 'deleted',
+      count: 7,
+      batchId: expect.any(Number),
+    });
+    expect(echo.status).toBe('partially_completed');
+    expect(action(echo, 'referralrock', 'delete_referrals')).toMatchObject({
+      outcome: 'failed',
+      errors: [expect.stringMatching(/^ProviderUnavailableError: Referral Rock referrals\.search: unavailable/)],
+    });
+    expect(action(echo, 'firstpromoter', 'archive_promoters')).toMatchObject({
+      outcome: 'failed',
+      errors: [expect.stringMatching(/^ProviderUnavailableError: FirstPromoter promoters\.search: unavailable/)],
+    });
+    expect(collected.canceled.status).toBe(200);
+    expect(foxtrot.status).toBe('canceled');
+    expect(action(foxtrot, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'restored', count: 1 });
+    for (const view of Object.values(collected.views)) expect(view.integrity.chainValid).toBe(true);
+  });
+
+  it('scans something real: many log lines from the API and the workflow tasks at every level, many workflow events', () => {
+    const messages = collected.logLines.map((line) => line.message);
+    const functions = new Set(collected.logLines.map((line) => line.function));
+
+    expect(collected.logLines.length).toBeGreaterThan(50);
+    expect(messages.filter((m) => m === 'Task completed').length).toBeGreaterThan(20);
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        'Task failed',
+        'Erasure request accepted',
+        'Request refused',
+        'Erasure request canceled',
+        'Subject lookup',
+        'Workflow ended',
+      ]),
+    );
+    expect([...functions]).toEqual(
+      expect.arrayContaining(['intake', 'request-tasks', 'referralrock-tasks', 'firstpromoter-tasks', 'local-runtime']),
+    );
+    expect(collected.logLines.some((line) => line.level === 'WARN')).toBe(true);
+    expect(collected.workflowEvents.length).toBeGreaterThan(100);
+    expect(JSON.stringify(collected.workflowEvents)).toContain(collected.views.delta.id);
+  });
+
+  it('finds an identifier when one is planted, in any case or percent-encoded, so the scan can fail', () => {
+    const planted = findPersonalData('planted', 'log line {"q":"PII.Canary.Alpha@EXAMPLE.com"}', IDENTIFIERS);
+    const encoded = findPersonalData('planted', '/api/members?query=pii.canary.delta%40example.com', IDENTIFIERS);
+    const externalId = scanForPersonalData({ planted: { errors: ['id canary-ext-7731 locked'] } }, IDENTIFIERS);
+    const clean = findPersonalData('clean', collected.views.charlie.id, IDENTIFIERS);
+
+    expect(planted.map((hit) => hit.identifier)).toEqual(
+      expect.arrayContaining([SUBJECTS.alpha.email, 'pii.canary.alpha', 'canary']),
+    );
+    expect(encoded.map((hit) => hit.identifier)).toEqual(expect.arrayContaining([SUBJECTS.delta.email]));
+    expect(externalId.map((hit) => hit.identifier)).toEqual(expect.arrayContaining([SUBJECTS.bravo.externalId]));
+    expect(clean).toEqual([]);
+  });
+
+  it('logs no identifier, at DEBUG level, on any path', () => {
+    expect(collected.logs.length).toBeGreaterThan(0);
+    expect(findPersonalData('log', collected.logs, IDENTIFIERS)).toEqual([]);
+  });
+
+  it('keeps no identifier in the workflow state (inputs, outputs and errors of every state)', () => {
+    expect(scanForPersonalData({ workflowEvents: collected.workflowEvents }, IDENTIFIERS)).toEqual([]);
+  });
+
+  it("shows no identifier in any request's audit events, the cancel answer, or a subject lookup", () => {
+    for (const [name, lookup] of Object.entries(collected.lookups)) {
+      expect(lookup.status, name).toBe(200);
+      const subject = name.split(':')[0] as keyof typeof SUBJECTS;
+      expect(
+        lookup.json.requests.map((r: { id: string }) => r.id),
+        name,
+      ).toContain(collected.views[subject].id);
+    }
+    const events = Object.values(collected.views).flatMap((view) => view.events);
+    expect(events.length).toBeGreaterThan(40);
+
+    const hits = scanForPersonalData(
+      {
+        ...Object.fromEntries(Object.entries(collected.views).map(([name, view]) => [`view:${name}`, view])),
+        ...Object.fromEntries(Object.entries(collected.lookups).map(([name, lookup]) => [`lookup:${name}`, lookup])),
+        cancel: collected.canceled,
+      },
+      IDENTIFIERS,
+    );
+
+    expect(hits).toEqual([]);
+  });
+
+  it('stores the identity only encrypted, and removes it once a request is final or canceled', () => {
+    const { waitingItem, waitingIdentity } = collected;
+
+    expect(waitingItem?.status?.S).toBe('waiting');
+    expect(waitingItem?.identity?.S).toMatch(CIPHERTEXT);
+    // It is the identity, encrypted: the key opens it to the very identifiers the scans look for.
+    expect(JSON.parse(waitingIdentity ?? '{}')).toEqual(SUBJECTS.foxtrot);
+    expect(findPersonalData('identity', waitingItem?.identity?.S ?? '', IDENTIFIERS)).toEqual([]);
+    const ended = collected.tables.flatMap((tables) => tables.requests);
+    expect(ended.map((item) => item.status?.S)).toEqual(ended.map(() => expect.toBeOneOf(FINAL_STATUSES)));
+    expect(ended).toHaveLength(6);
+    for (const item of ended) expect(item.identity, `identity of ${item.id?.S}`).toBeUndefined();
+  });
+
+  it('keeps no identifier in the raw items of either table', () => {
+    const [a, b] = collected.tables;
+
+    expect(a?.requests).toHaveLength(5);
+    expect(a?.auditEvents.length).toBeGreaterThan(30);
+    expect(b?.requests).toHaveLength(1);
+    expect(b?.auditEvents.length).toBeGreaterThan(3);
+    expect(collected.whileWaiting.requests).toHaveLength(1);
+    const snapshots = { 'runtime A': a, 'runtime B': b, 'runtime B while waiting': collected.whileWaiting };
+    const hits = Object.entries(snapshots).flatMap(([name, tables]) =>
+      scanForPersonalData(
+        { [`${name} requests`]: tables?.requests, [`${name} audit events`]: tables?.auditEvents },
+        IDENTIFIERS,
+      ),
+    );
+    expect(hits).toEqual([]);
+  });
+
+  it('answers refused requests without echoing what they carried', () => {
+    const { refused } = collected;
+
+    expect(refused.invalidEmail).toMatchObject({ status: 422, json: { error: { code: 'invalid_request' } } });
+    expect(refused.invalidEmail.json.error.message).toContain('email');
+    expect(refused.longExternalId).toMatchObject({ status: 422, json: { error: { code: 'invalid_request' } } });
+    expect(refused.longExternalId.json.error.message).toContain('externalId');
+    expect(refused.unsignedEmail).toMatchObject({ status: 401, json: { error: { code: 'unauthorized' } } });
+    expect(refused.malformedEmail).toMatchObject({ status: 400, json: { error: { code: 'malformed_json' } } });
+    expect(refused.lookupEmail).toMatchObject({ status: 422, json: { error: { code: 'invalid_request' } } });
+    expect(refused.longExternalIdLookup).toMatchObject({ status: 422, json: { error: { code: 'invalid_request' } } });
+    expect(scanForPersonalData(refused, IDENTIFIERS)).toEqual([]);
+  });
+});
