@@ -53,6 +53,11 @@ export interface LocalRuntime {
   stop(options?: { crash?: boolean }): Promise<void>;
 }
 
+const seeded = <T>(simulator: T, seed: (simulator: T) => void): T => {
+  seed(simulator);
+  return simulator;
+};
+
 const DEMO_CREDENTIALS = {
   REFERRALROCK_PUBLIC_KEY: 'demo-public',
   REFERRALROCK_PRIVATE_KEY: 'demo-private',
@@ -72,35 +77,28 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const { secrets, created } = await loadOrCreateLocalSecrets(dataDir);
   for (const [name, value] of Object.entries(secrets)) env[name] ??= value;
 
+  // A provider without a base URL is served by its simulator, with demo data and demo credentials unless given.
   const simulators = { ...options.simulators };
   const stops: Array<() => Promise<void>> = [];
   if (!env.REFERRALROCK_BASE_URL) {
-    if (!simulators.referralRock) {
-      simulators.referralRock = new ReferralRockSimulator({
-        publicKey: env.REFERRALROCK_PUBLIC_KEY ?? DEMO_CREDENTIALS.REFERRALROCK_PUBLIC_KEY,
-        privateKey: env.REFERRALROCK_PRIVATE_KEY ?? DEMO_CREDENTIALS.REFERRALROCK_PRIVATE_KEY,
-      });
-      seedReferralRock(simulators.referralRock);
-    }
-    env.REFERRALROCK_BASE_URL = await simulators.referralRock.start();
-    const sim = simulators.referralRock;
-    stops.push(() => sim.stop());
     env.REFERRALROCK_PUBLIC_KEY ??= DEMO_CREDENTIALS.REFERRALROCK_PUBLIC_KEY;
     env.REFERRALROCK_PRIVATE_KEY ??= DEMO_CREDENTIALS.REFERRALROCK_PRIVATE_KEY;
+    const sim = (simulators.referralRock ??= seeded(
+      new ReferralRockSimulator({ publicKey: env.REFERRALROCK_PUBLIC_KEY, privateKey: env.REFERRALROCK_PRIVATE_KEY }),
+      seedReferralRock,
+    ));
+    env.REFERRALROCK_BASE_URL = await sim.start();
+    stops.push(() => sim.stop());
   }
   if (!env.FIRSTPROMOTER_BASE_URL) {
-    if (!simulators.firstPromoter) {
-      simulators.firstPromoter = new FirstPromoterSimulator({
-        apiKey: env.FIRSTPROMOTER_API_KEY ?? DEMO_CREDENTIALS.FIRSTPROMOTER_API_KEY,
-        accountId: env.FIRSTPROMOTER_ACCOUNT_ID ?? DEMO_CREDENTIALS.FIRSTPROMOTER_ACCOUNT_ID,
-      });
-      seedFirstPromoter(simulators.firstPromoter);
-    }
-    env.FIRSTPROMOTER_BASE_URL = await simulators.firstPromoter.start();
-    const sim = simulators.firstPromoter;
-    stops.push(() => sim.stop());
     env.FIRSTPROMOTER_API_KEY ??= DEMO_CREDENTIALS.FIRSTPROMOTER_API_KEY;
     env.FIRSTPROMOTER_ACCOUNT_ID ??= DEMO_CREDENTIALS.FIRSTPROMOTER_ACCOUNT_ID;
+    const sim = (simulators.firstPromoter ??= seeded(
+      new FirstPromoterSimulator({ apiKey: env.FIRSTPROMOTER_API_KEY, accountId: env.FIRSTPROMOTER_ACCOUNT_ID }),
+      seedFirstPromoter,
+    ));
+    env.FIRSTPROMOTER_BASE_URL = await sim.start();
+    stops.push(() => sim.stop());
   }
 
   const dynamo = await startDynalite(options.inMemory ? undefined : resolve(dataDir, 'dynamodb'));

@@ -1,18 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseConfig, required, type SecretResolver } from '#shared/config';
+import { thrown } from '#test/support/thrown';
 
 const key = (bytes: number) => randomBytes(bytes).toString('base64');
-
-/** Runs `act` and returns what it threw (or undefined). */
-function thrown(act: () => unknown): unknown {
-  try {
-    act();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
 
 /** A resolver that records the secret ids it was asked for and answers from a map. */
 function recordingResolver(values: Record<string, string>) {

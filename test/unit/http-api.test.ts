@@ -22,6 +22,7 @@ import {
 } from '#shared/http/api';
 import { createLogger } from '#shared/observability';
 import { matchRoute, pathExists, ROUTES } from '#shared/routes';
+import { thrown } from '#test/support/thrown';
 
 const TOKEN = 'audit-token-0123456789abcdef';
 const OTHER_TOKEN = 'audit-token-fedcba9876543210';
@@ -72,16 +73,6 @@ const lambdaContext: Context = {
   fail: () => undefined,
   succeed: () => undefined,
 };
-
-/** Runs `act` and returns what it threw (or undefined). */
-function thrown(act: () => unknown): unknown {
-  try {
-    act();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
 
 const withBearer = (value: string) => apiEvent({ headers: { authorization: value } });
 

@@ -2,18 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { pseudonymize } from '#shared/crypto/pseudonym';
 import { parseErasureRequestBody, redact, subjectRef } from '#shared/domain/subject';
 import { ValidationError } from '#shared/errors';
+import { thrown } from '#test/support/thrown';
 
 const KEY = Buffer.alloc(32, 3);
-
-/** Runs `act` and returns what it threw (or undefined). */
-function thrown(act: () => unknown): unknown {
-  try {
-    act();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
 
 describe('parseErasureRequestBody', () => {
   it('trims and lowercases the email, trims the external id and the reference', () => {

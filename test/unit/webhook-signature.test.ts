@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { fingerprint } from '#shared/domain/erasure-requests';
 import { UnauthorizedError } from '#shared/errors';
 import { verifyWebhook } from '#shared/http/webhook-signature';
+import { thrown } from '#test/support/thrown';
 
 const FIRST = `whsec_${randomBytes(24).toString('base64')}`;
 const SECOND = `whsec_${randomBytes(24).toString('base64')}`;
@@ -17,16 +18,6 @@ function signedHeaders(secret: string, body = BODY, at = new Date(), id = 'msg_2
     timestamp: String(Math.floor(at.getTime() / 1000)),
     signature: new Webhook(secret).sign(id, at, body),
   };
-}
-
-/** Runs `act` and returns what it threw (or undefined). */
-function thrown(act: () => unknown): unknown {
-  try {
-    act();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
 }
 
 describe('verifyWebhook', () => {
