@@ -83,20 +83,22 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   if (!env.REFERRALROCK_BASE_URL) {
     env.REFERRALROCK_PUBLIC_KEY ??= DEMO_CREDENTIALS.REFERRALROCK_PUBLIC_KEY;
     env.REFERRALROCK_PRIVATE_KEY ??= DEMO_CREDENTIALS.REFERRALROCK_PRIVATE_KEY;
-    const sim = (simulators.referralRock ??= seeded(
+    simulators.referralRock ??= seeded(
       new ReferralRockSimulator({ publicKey: env.REFERRALROCK_PUBLIC_KEY, privateKey: env.REFERRALROCK_PRIVATE_KEY }),
       seedReferralRock,
-    ));
+    );
+    const sim = simulators.referralRock;
     env.REFERRALROCK_BASE_URL = await sim.start();
     stops.push(() => sim.stop());
   }
   if (!env.FIRSTPROMOTER_BASE_URL) {
     env.FIRSTPROMOTER_API_KEY ??= DEMO_CREDENTIALS.FIRSTPROMOTER_API_KEY;
     env.FIRSTPROMOTER_ACCOUNT_ID ??= DEMO_CREDENTIALS.FIRSTPROMOTER_ACCOUNT_ID;
-    const sim = (simulators.firstPromoter ??= seeded(
+    simulators.firstPromoter ??= seeded(
       new FirstPromoterSimulator({ apiKey: env.FIRSTPROMOTER_API_KEY, accountId: env.FIRSTPROMOTER_ACCOUNT_ID }),
       seedFirstPromoter,
-    ));
+    );
+    const sim = simulators.firstPromoter;
     env.FIRSTPROMOTER_BASE_URL = await sim.start();
     stops.push(() => sim.stop());
   }
