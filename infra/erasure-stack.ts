@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -13,7 +11,7 @@ import { AuditTables } from './constructs/audit-tables.ts';
 import { ErasureApi } from './constructs/erasure-api.ts';
 import { ErasureSecrets } from './constructs/erasure-secrets.ts';
 import { ErasureWorkflow } from './constructs/erasure-workflow.ts';
-import { HandlerFunction, PROJECT_ROOT } from './constructs/handler-function.ts';
+import { HandlerFunction } from './constructs/handler-function.ts';
 import { Operations } from './constructs/operations.ts';
 
 /** Deployment settings, read from CDK context (`cdk.json`, or `-c key=value` on the command line). */
@@ -115,7 +113,7 @@ export type HandlerName =
   | 'request-tasks'
   | 'referralrock-tasks'
   | 'firstpromoter-tasks'
-  | 'overdue-check';
+  | 'request-sweeper';
 
 /** Memory and timeout per function: API functions answer within API Gateway's 30 s; provider calls retry longer. */
 const SIZING: Record<HandlerName, { memorySize: number; timeout: Duration }> = {
@@ -127,7 +125,7 @@ const SIZING: Record<HandlerName, { memorySize: number; timeout: Duration }> = {
   'request-tasks': { memorySize: 256, timeout: Duration.seconds(30) },
   'referralrock-tasks': { memorySize: 512, timeout: Duration.seconds(120) },
   'firstpromoter-tasks': { memorySize: 512, timeout: Duration.seconds(120) },
-  'overdue-check': { memorySize: 256, timeout: Duration.seconds(60) },
+  'request-sweeper': { memorySize: 256, timeout: Duration.seconds(60) },
 };
 
 /** The secret variables each function reads: least privilege, one secret at a time. */
@@ -139,11 +137,8 @@ export const FUNCTION_SECRETS: Record<HandlerName, readonly SecretVariable[]> = 
   'request-tasks': [],
   'referralrock-tasks': ['IDENTITY_KEY', 'REFERRALROCK_PUBLIC_KEY', 'REFERRALROCK_PRIVATE_KEY'],
   'firstpromoter-tasks': ['IDENTITY_KEY', 'FIRSTPROMOTER_API_KEY', 'FIRSTPROMOTER_ACCOUNT_ID'],
-  'overdue-check': [],
+  'request-sweeper': [],
 };
-
-/** Built only when its code exists, so synth never depends on it. */
-const OVERDUE_CHECK = 'overdue-check';
 
 /**
  * The GDPR erasure service: HTTP API → Lambda → Step Functions → Lambda → Referral Rock and FirstPromoter, with the
@@ -266,17 +261,17 @@ export class ErasureStack extends Stack {
       ...(settings.alarmEmail ? { alarmEmail: settings.alarmEmail } : {}),
     });
 
-    if (existsSync(path.join(PROJECT_ROOT, 'functions', OVERDUE_CHECK, 'index.ts'))) {
-      // Scans the requests table for unfinished requests past `dueAt` and emits the OverdueRequests metric.
-      const overdueCheck = define(OVERDUE_CHECK);
-      this.tables.grantRequests(overdueCheck, ['Scan']);
-      new events.Rule(this, 'OverdueCheckSchedule', {
-        description: 'Counts overdue erasure requests every hour',
-        schedule: events.Schedule.rate(Duration.hours(1)),
-        targets: [new targets.LambdaFunction(overdueCheck.function, { retryAttempts: 2 })],
-      });
-      functions[OVERDUE_CHECK] = overdueCheck;
-    }
+    // Hourly: counts requests past their one-month due date (OverdueRequests metric) and starts the workflow of any
+    // request an intake stored but failed to start.
+    const sweeper = define('request-sweeper', stateMachineArn);
+    this.tables.grantRequests(sweeper, ['Scan']);
+    this.workflow.grantStart(sweeper);
+    new events.Rule(this, 'RequestSweeperSchedule', {
+      description: 'Sweeps unfinished erasure requests every hour: overdue metric, stalled starts',
+      schedule: events.Schedule.rate(Duration.hours(1)),
+      targets: [new targets.LambdaFunction(sweeper.function, { retryAttempts: 2 })],
+    });
+    functions['request-sweeper'] = sweeper;
     this.functions = functions;
 
     const sm = this.workflow.stateMachine;

@@ -80,8 +80,8 @@ describe('Lambda functions', () => {
     ).toEqual({});
   });
 
-  it('schedules the overdue check hourly (its function exists in this checkout)', () => {
-    const overdue = handlerOf(synth.stack, 'overdue-check');
+  it('schedules the request sweeper hourly', () => {
+    const overdue = handlerOf(synth.stack, 'request-sweeper');
 
     synth.template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 hour)',

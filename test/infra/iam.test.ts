@@ -112,8 +112,19 @@ describe('Step Functions permissions', () => {
     expect(arn).toContain(`"${logicalIdOf(synth.stack.workflow.stateMachine)}","Name"`);
   });
 
+  it('lets the request sweeper start executions of the erasure state machine and nothing else', () => {
+    const statements = statementsOf(synth.template, roleOf('request-sweeper')).filter(
+      (s) => actionsOf([s], 'states').length > 0,
+    );
+
+    expect(statements).toEqual([
+      expect.objectContaining({ Effect: 'Allow', Action: 'states:StartExecution', Resource: machine() }),
+    ]);
+  });
+
   it('gives no other function any Step Functions permission', () => {
-    for (const name of handlerNames(synth.stack).filter((n) => n !== 'intake' && n !== 'cancel-request')) {
+    const allowed = ['intake', 'cancel-request', 'request-sweeper'];
+    for (const name of handlerNames(synth.stack).filter((n) => !allowed.includes(n))) {
       expect(actionsOf(statementsOf(synth.template, roleOf(name)), 'states'), name).toEqual([]);
     }
   });

@@ -6,7 +6,7 @@ import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repo
 import { createDocumentClient } from '#shared/composition';
 import { verifyChain } from '#shared/domain/chain';
 import type { ErasureRequest } from '#shared/domain/model';
-import { findOverdueRequests } from '#shared/domain/overdue';
+import { sweepRequests } from '#shared/domain/sweep';
 
 /** The audit store against dynalite: conditional writes, the event chain under contention, the pseudonym indexes. */
 
@@ -117,13 +117,21 @@ describe('requests table', () => {
     expect(await requests.findBySubject('externalId', 'nobody')).toEqual([]);
   });
 
-  it('lists unfinished requests and reports those past their due date', async () => {
+  it('sweeps: reports requests past their due date and starts only those stuck before their first step', async () => {
     const late = request({ id: 'er_late', status: 'processing', dueAt: '2026-03-05T00:00:00.000Z' });
-    await requests.create(late);
+    const stalled = request({ id: 'er_stalled', status: 'received', receivedAt: '2026-04-14T23:50:00.000Z' });
+    const fresh = request({ id: 'er_fresh', status: 'received', receivedAt: '2026-04-14T23:58:00.000Z' });
+    for (const r of [late, stalled, fresh]) await requests.create(r);
     now = new Date('2026-04-15T00:00:00Z');
+    const started: string[] = [];
+    const workflow = { start: async (id: string) => void started.push(id), stop: async () => undefined };
 
-    const report = await findOverdueRequests({ requests, clock });
+    const report = await sweepRequests({ requests, clock, workflow }, { stalledAfterSeconds: 300 });
 
+    expect(started).toContain('er_stalled');
+    expect(started).not.toContain('er_fresh');
+    expect(started).not.toContain('er_late');
+    expect(report.restartedIds).toEqual(started);
     expect(report.overdueIds).toContain('er_late');
     expect(report.overdue).toBe(report.overdueIds.length);
     expect(report.unfinished).toBeGreaterThanOrEqual(report.overdue);

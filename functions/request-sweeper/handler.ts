@@ -1,0 +1,34 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import middy from '@middy/core';
+import { sweepRequests } from '#shared/domain/sweep';
+import { createLogger } from '#shared/observability';
+import type { Clock, RequestRepository, WorkflowEngine } from '#shared/ports/audit';
+
+export interface RequestSweeperDeps {
+  requests: RequestRepository;
+  clock: Clock;
+  workflow: WorkflowEngine;
+  metrics: Metrics;
+  /** A request still `received` this long after intake had its workflow start lost; it is started again. */
+  stalledAfterSeconds: number;
+}
+
+/**
+ * Scheduled: starts workflows an intake stored but failed to start, and publishes `OverdueRequests` and
+ * `UnfinishedRequests`; the stack alarms on overdue requests above zero.
+ */
+export const makeHandler = (deps: RequestSweeperDeps, logger: Logger = createLogger('request-sweeper')) =>
+  middy().handler(async () => {
+    const report = await sweepRequests(deps, { stalledAfterSeconds: deps.stalledAfterSeconds });
+    deps.metrics.addMetric('OverdueRequests', MetricUnit.Count, report.overdue);
+    deps.metrics.addMetric('UnfinishedRequests', MetricUnit.Count, report.unfinished);
+    deps.metrics.addMetric('RestartedRequests', MetricUnit.Count, report.restartedIds.length);
+    deps.metrics.publishStoredMetrics();
+    if (report.restartedIds.length > 0) {
+      logger.warn('Started workflows that intake had not started', { requestIds: report.restartedIds });
+    }
+    if (report.overdue > 0) logger.warn('Erasure requests past their due date', { requestIds: report.overdueIds });
+    else logger.info('No overdue erasure requests', { unfinished: report.unfinished });
+    return { unfinished: report.unfinished, overdue: report.overdue, restarted: report.restartedIds.length };
+  });

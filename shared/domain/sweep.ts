@@ -1,0 +1,38 @@
+import type { Clock, RequestRepository, WorkflowEngine } from '#shared/ports/audit';
+
+export interface SweepReport {
+  unfinished: number;
+  overdue: number;
+  /** Ids of overdue requests (ids only: no personal data), oldest due date first. */
+  overdueIds: string[];
+  /** Requests stored but never started, whose workflow was started now. */
+  restartedIds: string[];
+}
+
+/**
+ * The periodic sweep over unfinished requests:
+ * - GDPR Art. 12(3) gives one month to answer: unfinished requests past their due date are counted, for an alarm.
+ * - A request stays `received` only until its workflow's first step runs. One still `received` after
+ *   `stalledAfterSeconds` was stored by an intake that failed before starting the workflow (and whose sender did not
+ *   redeliver): its workflow is started now. Starting is idempotent (executions are named by request id), so a request
+ *   whose workflow is in fact running is left as it is.
+ */
+export async function sweepRequests(
+  deps: { requests: RequestRepository; clock: Clock; workflow: WorkflowEngine },
+  options: { stalledAfterSeconds: number },
+): Promise<SweepReport> {
+  const now = deps.clock.now();
+  const nowIso = now.toISOString();
+  const stalledBefore = new Date(now.getTime() - options.stalledAfterSeconds * 1000).toISOString();
+  const unfinished = await deps.requests.listUnfinished();
+
+  const restartedIds: string[] = [];
+  for (const request of unfinished) {
+    if (request.status === 'received' && request.receivedAt < stalledBefore) {
+      await deps.workflow.start(request.id);
+      restartedIds.push(request.id);
+    }
+  }
+  const overdue = unfinished.filter((r) => r.dueAt < nowIso).sort((a, b) => a.dueAt.localeCompare(b.dueAt));
+  return { unfinished: unfinished.length, overdue: overdue.length, overdueIds: overdue.map((r) => r.id), restartedIds };
+}
