@@ -118,7 +118,8 @@ export interface RequestView {
   subject: { pseudonym: string; identifiers: IdentifierKind[] };
   actions: ActionView[];
   integrity: { chainValid: boolean; events: number; brokenAt?: number };
-  events: Array<Pick<AuditEvent, 'seq' | 'type' | 'at' | 'actor' | 'data' | 'prevHash' | 'hash'>>;
+  /** Everything each event's hash covers (with the request id), so an auditor can recompute the chain. */
+  events: Array<Pick<AuditEvent, 'seq' | 'type' | 'at' | 'actor' | 'data' | 'key' | 'prevHash' | 'hash'>>;
 }
 
 /** What an auditor sees of one request: never the identity, only pseudonyms, outcomes and the verified event chain. */
@@ -151,12 +152,13 @@ export function toView(request: ErasureRequest, events: AuditEvent[], now: Date)
       events: chain.events,
       ...(chain.brokenAt === undefined ? {} : { brokenAt: chain.brokenAt }),
     },
-    events: events.map(({ seq, type, at, actor, data, prevHash, hash }) => ({
+    events: events.map(({ seq, type, at, actor, data, key, prevHash, hash }) => ({
       seq,
       type,
       at,
       actor,
       data,
+      key,
       prevHash,
       hash,
     })),
@@ -180,8 +182,24 @@ export async function cancelErasureRequest(
   if (!canceled) throw new ConflictError(`The request is ${current.status} and can no longer be canceled`);
 
   await deps.audit.append(id, { type: 'request.canceled', actor, key: 'request.canceled', data: {} });
-  await deps.workflow.stop(id);
-  await restoreArchivedPromoters(deps, canceled, actor);
+  // Past the transition the cancel has happened: a later failure must not leave the identity behind (a repeated cancel
+  // answers 409), so each failure is recorded and the cancel carries on.
+  try {
+    await deps.workflow.stop(id);
+  } catch (error) {
+    // The workflow stops itself: its next step finds the request canceled.
+    await deps.audit.append(id, {
+      type: 'workflow.stop_failed',
+      actor,
+      key: 'workflow.stop_failed',
+      data: { error: error instanceof Error ? error.name : 'unknown' },
+    });
+  }
+  try {
+    await restoreArchivedPromoters(deps, canceled, actor);
+  } catch {
+    // Recorded by restoreArchivedPromoters as a failed action with its reason: visible in the view returned below.
+  }
   await deps.requests.destroyIdentity(id);
   await deps.audit.append(id, { type: 'identity.destroyed', actor, key: 'identity.destroyed', data: {} });
   return getRequestView(deps, id);

@@ -378,8 +378,15 @@ export async function finalizeRequest(deps: RequestTaskDeps, { requestId }: Requ
     key: 'request.completed',
     data: { status, completedAt, dueAt: request.dueAt, withinDeadline: completedAt <= request.dueAt },
   });
-  await deps.audit.append(requestId, { type: 'identity.destroyed', actor: ACTOR, key: 'identity.destroyed', data: {} });
-  return { requestId, status };
+  const last = await deps.audit.append(requestId, {
+    type: 'identity.destroyed',
+    actor: ACTOR,
+    key: 'identity.destroyed',
+    data: {},
+  });
+  // The chain head leaves the database in the task's log line and the execution history, both kept apart from the
+  // tables: rewriting the events table afterwards, even consistently re-hashed, would no longer match it.
+  return { requestId, status, chainHead: { seq: last.seq, hash: last.hash } };
 }
 
 /** The tasks each workflow function runs, by the `task` name the state machine passes. */

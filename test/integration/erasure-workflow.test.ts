@@ -59,6 +59,8 @@ describe('erasure end to end on one machine', () => {
     expect(view.events.map((e: any) => e.type)).toEqual(
       expect.arrayContaining(['request.received', 'erasure.started', 'request.completed', 'identity.destroyed']),
     );
+    // The chain head is anchored outside the tables, in the workflow's history.
+    expect(JSON.stringify(t.workflowEvents)).toContain(view.events.at(-1).hash);
   });
 
   it('follows an asynchronous FirstPromoter batch (more than 5 ids) to completion by polling', async () => {
@@ -296,6 +298,30 @@ describe('waiting period and cancel', () => {
     expect(t.firstPromoter.harness.requestsTo('DELETE /referrals')).toHaveLength(0);
     expect(canceled.json.events.map((e: any) => e.type)).toEqual(
       expect.arrayContaining(['request.canceled', 'promoters.restored', 'identity.destroyed']),
+    );
+    expect((await t.cancel(id)).status).toBe(409);
+  });
+
+  it('completes a cancel whose promoter restore keeps failing: canceled, failure recorded, identity destroyed', async () => {
+    t = await startTestRuntime({ env: { WAITING_PERIOD_SECONDS: '60' } });
+    const { promoter } = seedJane(t, 2);
+    t.firstPromoter.harness.injectFault('POST /promoters/restore', { kind: 'status', status: 503 }, 100);
+    const id = (await t.submit({ email: 'jane@example.com' })).json.id;
+    await waitFor(async () => {
+      const { json } = (await t?.get(id)) ?? { json: undefined };
+      return action(json, 'firstpromoter', 'archive_promoters')?.outcome === 'archived' ? json : undefined;
+    });
+
+    const canceled = await t.cancel(id);
+
+    expect(canceled.status).toBe(200);
+    expect(canceled.json.status).toBe('canceled');
+    const archive = action(canceled.json, 'firstpromoter', 'archive_promoters');
+    expect(archive.outcome).toBe('failed');
+    expect(archive.errors[0]).toMatch(/^restore failed: FirstPromoter promoters\.restore/);
+    expect(t.firstPromoter.promoters().find((p) => p.id === promoter.id)?.archived_at).not.toBeNull();
+    expect(canceled.json.events.map((e: any) => e.type)).toEqual(
+      expect.arrayContaining(['request.canceled', 'promoters.restore_failed', 'identity.destroyed']),
     );
     expect((await t.cancel(id)).status).toBe(409);
   });
