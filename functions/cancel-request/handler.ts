@@ -17,6 +17,12 @@ export const makeHandler = (deps: CancelRequestDeps, logger: Logger = createLogg
     const id = event.pathParameters?.id;
     if (!id) throw new NotFoundError();
     const view = await cancelErasureRequest(deps, id, actor);
-    logger.info('Erasure request canceled', { requestId: id, actor });
+    // The chain head at the cancel, kept in this log apart from the tables: the anchor an auditor checks the trail against.
+    const head = view.events.at(-1);
+    logger.info('Erasure request canceled', {
+      requestId: id,
+      actor,
+      chainHead: head ? { seq: head.seq, hash: head.hash } : null,
+    });
     return json(200, view);
   });

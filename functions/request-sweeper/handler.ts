@@ -3,20 +3,23 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import { sweepRequests } from '#shared/domain/sweep';
 import { createLogger } from '#shared/observability';
-import type { Clock, RequestRepository, WorkflowEngine } from '#shared/ports/audit';
+import type { AuditLog, Clock, RequestRepository, WorkflowEngine } from '#shared/ports/audit';
+import type { FirstPromoterPort } from '#shared/ports/providers';
 
 export interface RequestSweeperDeps {
   requests: RequestRepository;
+  audit: AuditLog;
   clock: Clock;
   workflow: WorkflowEngine;
+  firstPromoter: FirstPromoterPort;
   metrics: Metrics;
   /** A request still `received` this long after intake had its workflow start lost; it is started again. */
   stalledAfterSeconds: number;
 }
 
 /**
- * Scheduled: starts workflows an intake stored but failed to start, and publishes `OverdueRequests` and
- * `UnfinishedRequests`; the stack alarms on overdue requests above zero.
+ * Scheduled: starts workflows an intake stored but failed to start, finishes promoter restores of canceled requests,
+ * and publishes `OverdueRequests` and `UnfinishedRequests`; the stack alarms on overdue requests above zero.
  */
 export const makeHandler = (deps: RequestSweeperDeps, logger: Logger = createLogger('request-sweeper')) =>
   middy().handler(async () => {
@@ -24,11 +27,22 @@ export const makeHandler = (deps: RequestSweeperDeps, logger: Logger = createLog
     deps.metrics.addMetric('OverdueRequests', MetricUnit.Count, report.overdue);
     deps.metrics.addMetric('UnfinishedRequests', MetricUnit.Count, report.unfinished);
     deps.metrics.addMetric('RestartedRequests', MetricUnit.Count, report.restartedIds.length);
+    deps.metrics.addMetric('PendingRestores', MetricUnit.Count, report.restoreFailedIds.length);
     deps.metrics.publishStoredMetrics();
     if (report.restartedIds.length > 0) {
       logger.warn('Started workflows that intake had not started', { requestIds: report.restartedIds });
     }
+    if (report.restoredIds.length > 0) logger.info('Finished promoter restores', { requestIds: report.restoredIds });
+    if (report.restoreFailedIds.length > 0) {
+      logger.error('Promoter restores still failing', { requestIds: report.restoreFailedIds });
+    }
     if (report.overdue > 0) logger.warn('Erasure requests past their due date', { requestIds: report.overdueIds });
     else logger.info('No overdue erasure requests', { unfinished: report.unfinished });
-    return { unfinished: report.unfinished, overdue: report.overdue, restarted: report.restartedIds.length };
+    return {
+      unfinished: report.unfinished,
+      overdue: report.overdue,
+      restarted: report.restartedIds.length,
+      restored: report.restoredIds.length,
+      restoreFailed: report.restoreFailedIds.length,
+    };
   });

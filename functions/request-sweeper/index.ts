@@ -2,17 +2,16 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { StepFunctionsWorkflowEngine } from '#shared/adapters/workflow/step-functions';
 import { resolveSecret } from '#shared/aws/secrets';
-import { createAuditStores, createDocumentClient } from '#shared/composition';
+import { createAuditStores, createDocumentClient, createFirstPromoter } from '#shared/composition';
 import { loadConfig, required } from '#shared/config';
 import { SERVICE_NAME } from '#shared/observability';
 import { makeHandler } from './handler.ts';
 
 const config = await loadConfig(process.env, resolveSecret);
-const { requests, clock } = createAuditStores(config, createDocumentClient(config));
 
 export const handler = makeHandler({
-  requests,
-  clock,
+  ...createAuditStores(config, createDocumentClient(config)),
+  firstPromoter: createFirstPromoter(config),
   workflow: new StepFunctionsWorkflowEngine(new SFNClient({}), required(config.stateMachineArn, 'STATE_MACHINE_ARN')),
   metrics: new Metrics({ serviceName: SERVICE_NAME }),
   stalledAfterSeconds: 300,

@@ -1,10 +1,12 @@
 import { resolve } from 'node:path';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { makeHandler as cancelRequest } from '#functions/cancel-request/handler';
 import { makeHandler as firstPromoterTasks } from '#functions/firstpromoter-tasks/handler';
 import { makeHandler as getRequest } from '#functions/get-request/handler';
 import { makeHandler as intake } from '#functions/intake/handler';
 import { makeHandler as referralRockTasks } from '#functions/referralrock-tasks/handler';
+import { makeHandler as requestSweeper } from '#functions/request-sweeper/handler';
 import { makeHandler as requestTasks } from '#functions/request-tasks/handler';
 import { makeHandler as subjectLookup } from '#functions/subject-lookup/handler';
 import {
@@ -15,13 +17,14 @@ import {
   createReferralRock,
 } from '#shared/composition';
 import { type Config, parseConfig, required } from '#shared/config';
-import { createLogger, describeError } from '#shared/observability';
+import { createLogger, describeError, SERVICE_NAME } from '#shared/observability';
 import type { Clock } from '#shared/ports/audit';
 import { systemClock } from '#shared/ports/audit';
 import { seedFirstPromoter, seedReferralRock } from '#test/simulators/demo-data';
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
 import { ReferralRockSimulator } from '#test/simulators/referralrock';
 import { ensureTables, startDynalite } from './dynamodb.ts';
+import { lambdaContext } from './lambda-context.ts';
 import { type LocalSecrets, loadOrCreateLocalSecrets } from './secrets.ts';
 import { type ApiFunction, startApiServer } from './server.ts';
 import { LocalWorkflowEngine, type TaskFunction } from './workflow-engine.ts';
@@ -38,6 +41,8 @@ export interface LocalRuntimeOptions {
   simulators?: { referralRock?: ReferralRockSimulator; firstPromoter?: FirstPromoterSimulator };
   /** Whether to resume unfinished requests at start (default true). */
   resume?: boolean;
+  /** How often the request sweeper runs (default 5 minutes; 0: never on its own, tests call `sweep()`). */
+  sweepIntervalMs?: number;
 }
 
 export interface LocalRuntime {
@@ -49,6 +54,8 @@ export interface LocalRuntime {
   simulators: { referralRock?: ReferralRockSimulator; firstPromoter?: FirstPromoterSimulator };
   workflow: LocalWorkflowEngine;
   resumed: string[];
+  /** Runs the request sweeper once: stalled starts, pending promoter restores, overdue count. */
+  sweep(): Promise<Record<string, number>>;
   /** Stops everything; with `crash`, running executions are aborted mid-way as a killed process would leave them. */
   stop(options?: { crash?: boolean }): Promise<void>;
 }
@@ -166,6 +173,20 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       'subject-lookup': subjectLookup({ ...stores, pseudonymKey, auditTokens }) as ApiFunction,
     },
   });
+  // The request sweeper the stack schedules hourly: here at start and then every few minutes.
+  const sweeper = requestSweeper({
+    ...stores,
+    workflow,
+    firstPromoter,
+    metrics: new Metrics({ serviceName: SERVICE_NAME, namespace: 'GdprErasureLocal' }),
+    stalledAfterSeconds: 300,
+  });
+  const sweep = () => sweeper({}, lambdaContext('request-sweeper')) as Promise<Record<string, number>>;
+  const sweepEveryMs = options.sweepIntervalMs ?? 300_000;
+  const sweepTimer =
+    sweepEveryMs > 0 ? setInterval(() => void sweep().catch(() => undefined), sweepEveryMs) : undefined;
+  sweepTimer?.unref();
+
   // Resume what a crash or stop left unfinished: every step is idempotent, so running it again is safe.
   const resumed: string[] = [];
   if (options.resume ?? true) {
@@ -174,6 +195,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       resumed.push(request.id);
     }
     if (resumed.length) logger.info('Resumed unfinished requests', { count: resumed.length, requestIds: resumed });
+    if (sweepEveryMs > 0) await sweep();
   }
 
   return {
@@ -190,7 +212,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     simulators,
     workflow,
     resumed,
+    sweep,
     stop: async ({ crash = false } = {}) => {
+      if (sweepTimer) clearInterval(sweepTimer);
       await api.stop();
       if (crash) await workflow.abortAll();
       else await workflow.idle();

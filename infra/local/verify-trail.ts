@@ -6,8 +6,9 @@ import type { AuditEvent } from '#shared/domain/model';
 /**
  * `npm run verify-trail -- FILE` or `npm run verify-trail -- --url STATUS_URL --token TOKEN`: recomputes, outside the
  * service, every hash of a request's audit chain from the auditor's view (`GET /v1/erasure-requests/{id}`), so the
- * service's own `integrity` verdict need not be taken on trust. `--head HASH` also checks the chain ends where an
- * anchored copy (the finalize task's log line or execution history) says it did.
+ * service's own `integrity` verdict need not be taken on trust. `--head HASH` also checks that the chain still holds
+ * an event with the hash an anchor recorded (the `chainHead` of the finalize task's or the cancel's log line, or the
+ * execution history): a trail cut short, or rewritten and re-hashed, no longer does.
  */
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -41,7 +42,14 @@ for (const event of events) {
   lines.push(`  ${ok ? 'ok ' : 'BAD'} #${event.seq} ${event.type} ${event.at} ${event.hash.slice(0, 16)}…`);
 }
 lines.push(result.valid ? 'chain: valid' : `chain: BROKEN at event #${result.brokenAt}`);
-const headMatches = values.head === undefined || values.head === last?.hash;
-if (values.head !== undefined) lines.push(headMatches ? 'head: matches the anchor' : 'head: DOES NOT match the anchor');
+const anchored = values.head === undefined ? undefined : events.find((event) => event.hash === values.head);
+const headMatches = values.head === undefined || anchored !== undefined;
+if (values.head !== undefined) {
+  lines.push(
+    anchored
+      ? `head: the anchored event is #${anchored.seq}${anchored === last ? ' (the last)' : ''}`
+      : 'head: NO event has the anchored hash',
+  );
+}
 process.stdout.write(`${lines.join('\n')}\n`);
 process.exit(result.valid && headMatches ? 0 : 1);

@@ -166,8 +166,9 @@ export function toView(request: ErasureRequest, events: AuditEvent[], now: Date)
 }
 
 /**
- * Cancels a request that has not begun erasing: stops its workflow, restores the promoters this request archived (and
- * only those), destroys the stored identity. A request past that point answers 409.
+ * Cancels a request that has not begun erasing. The status change also destroys the stored identity and marks the
+ * promoter restore as pending, in one write: whatever happens after it (a crash, a timeout, FirstPromoter down), the
+ * identity is gone and the request sweeper finishes the restore. A repeated cancel answers 409.
  */
 export async function cancelErasureRequest(
   deps: Omit<RequestDeps, 'pseudonymKey' | 'retentionDays'> & { firstPromoter: FirstPromoterPort },
@@ -178,39 +179,66 @@ export async function cancelErasureRequest(
   if (!current) throw new NotFoundError();
   const canceled = await deps.requests.transition(id, CANCELABLE_STATUSES, 'canceled', {
     completedAt: deps.clock.now().toISOString(),
+    destroyIdentity: true,
+    set: { restorePending: true, canceledBy: actor },
   });
   if (!canceled) throw new ConflictError(`The request is ${current.status} and can no longer be canceled`);
-
-  await deps.audit.append(id, { type: 'request.canceled', actor, key: 'request.canceled', data: {} });
-  // Past the transition the cancel has happened: a later failure must not leave the identity behind (a repeated cancel
-  // answers 409), so each failure is recorded and the cancel carries on.
-  try {
-    await deps.workflow.stop(id);
-  } catch (error) {
-    // The workflow stops itself: its next step finds the request canceled.
-    await deps.audit.append(id, {
-      type: 'workflow.stop_failed',
-      actor,
-      key: 'workflow.stop_failed',
-      data: { error: error instanceof Error ? error.name : 'unknown' },
-    });
-  }
-  try {
-    await restoreArchivedPromoters(deps, canceled, actor);
-  } catch {
-    // Recorded by restoreArchivedPromoters as a failed action with its reason: visible in the view returned below.
-  }
-  await deps.requests.destroyIdentity(id);
-  await deps.audit.append(id, { type: 'identity.destroyed', actor, key: 'identity.destroyed', data: {} });
+  await finishCancel(deps, canceled, { stopWorkflow: true });
   return getRequestView(deps, id);
 }
 
-/** Restores what this request archived; shared by cancel and by an archive step that lost the race with a cancel. */
+/**
+ * Everything a cancel does after its status write: record it, stop the workflow, restore the promoters this request
+ * archived (and only those). Idempotent (keyed events, idempotent restore), so the sweeper can run it again for a cancel
+ * that did not finish; a failure is recorded and leaves the restore pending.
+ */
+export async function finishCancel(
+  deps: Pick<RequestDeps, 'requests' | 'audit' | 'clock' | 'workflow'> & { firstPromoter: FirstPromoterPort },
+  request: ErasureRequest,
+  options: { stopWorkflow: boolean },
+): Promise<{ restored: boolean }> {
+  const actor = request.canceledBy ?? 'workflow';
+  await deps.audit.append(request.id, { type: 'request.canceled', actor, key: 'request.canceled', data: {} });
+  await deps.audit.append(request.id, { type: 'identity.destroyed', actor, key: 'identity.destroyed', data: {} });
+  if (options.stopWorkflow) {
+    try {
+      await deps.workflow.stop(request.id);
+    } catch (error) {
+      // The workflow stops itself: its next step finds the request canceled.
+      await deps.audit.append(request.id, {
+        type: 'workflow.stop_failed',
+        actor,
+        key: 'workflow.stop_failed',
+        data: { error: error instanceof Error ? error.name : 'unknown' },
+      });
+    }
+  }
+  const ids = promotersToRestore(request);
+  try {
+    if (ids.length > 0) await restoreArchivedPromoters(deps, request, actor, ids);
+  } catch {
+    // Recorded by restoreArchivedPromoters as a failed action; the restore stays pending for the sweeper.
+    return { restored: false };
+  }
+  await deps.requests.clearRestorePending(request.id);
+  return { restored: true };
+}
+
+/**
+ * What a cancel restores: the promoters this request archived, and those it planned to archive (an archive call whose
+ * answer was lost may have archived them). Promoters archived before the request are in neither list.
+ */
+export function promotersToRestore(request: ErasureRequest): number[] {
+  const planned = request.plans?.['firstpromoter.promoters']?.ids ?? [];
+  return [...new Set([...(request.archivedPromoterIds ?? []), ...planned.map(Number)])];
+}
+
+/** Restores promoters; shared by cancel and by an archive step that lost the race with a cancel. */
 export async function restoreArchivedPromoters(
   deps: Pick<RequestDeps, 'requests' | 'audit' | 'clock'> & { firstPromoter: FirstPromoterPort },
   request: ErasureRequest,
   actor: string,
-  promoterIds: readonly number[] = request.archivedPromoterIds ?? [],
+  promoterIds: readonly number[],
 ): Promise<void> {
   if (promoterIds.length === 0) return;
   const key = 'firstpromoter.promoters' as const;
@@ -235,12 +263,14 @@ export async function restoreArchivedPromoters(
       ...ACTIONS[key],
       outcome: 'failed',
       count: promoterIds.length,
-      errors: [`restore failed: ${reason}`],
+      errors: [`restore failed (retried hourly): ${reason}`],
       updatedAt: deps.clock.now().toISOString(),
     });
+    // Keyed: an outage retried hourly adds one event, not one per attempt; the action record holds the latest reason.
     await deps.audit.append(request.id, {
       type: 'promoters.restore_failed',
       actor,
+      key: 'promoters.restore_failed',
       data: { provider: 'firstpromoter', count: promoterIds.length, error: reason },
     });
     throw error;

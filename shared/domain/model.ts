@@ -64,6 +64,12 @@ export interface ActionRecord {
   updatedAt: string;
 }
 
+export interface ActionPlan {
+  ids: Array<string | number>;
+  /** When the plan was written: a provider batch started by an earlier attempt is no older than this. */
+  at: string;
+}
+
 export interface SubjectRef {
   /** The pseudonym of the request: of the email when one was given, else of the external id. */
   pseudonym: string;
@@ -92,8 +98,15 @@ export interface ErasureRequest {
   actions: Partial<Record<ActionKey, ActionRecord>>;
   /** Promoters this request archived (and only those): what a cancel restores. */
   archivedPromoterIds?: number[];
-  /** Promoter ids chosen for archiving before the call, so a retried step archives the same set. */
-  promoterIdsToArchive?: number[];
+  /**
+   * Per action, the provider ids found and written down before the provider was called: a retried step (after a crash
+   * or a lost answer) acts on, and accounts for, the same records instead of mistaking them for "not found".
+   */
+  plans?: Partial<Record<ActionKey, ActionPlan>>;
+  /** Set by a cancel until the promoters it must restore are restored; the sweeper retries until then. */
+  restorePending?: boolean;
+  /** Actor of the cancel, for events a sweeper appends on its behalf. */
+  canceledBy?: string;
   /** Epoch seconds when DynamoDB TTL removes the item (audit retention). */
   expiresAt: number;
 }

@@ -1,4 +1,6 @@
-import type { Clock, RequestRepository, WorkflowEngine } from '#shared/ports/audit';
+import type { AuditLog, Clock, RequestRepository, WorkflowEngine } from '#shared/ports/audit';
+import type { FirstPromoterPort } from '#shared/ports/providers';
+import { finishCancel } from './erasure-requests.ts';
 
 export interface SweepReport {
   unfinished: number;
@@ -7,6 +9,9 @@ export interface SweepReport {
   overdueIds: string[];
   /** Requests stored but never started, whose workflow was started now. */
   restartedIds: string[];
+  /** Canceled requests whose promoter restore was finished now, and those whose restore failed again. */
+  restoredIds: string[];
+  restoreFailedIds: string[];
 }
 
 /**
@@ -16,9 +21,16 @@ export interface SweepReport {
  *   `stalledAfterSeconds` was stored by an intake that failed before starting the workflow (and whose sender did not
  *   redeliver): its workflow is started now. Starting is idempotent (executions are named by request id), so a request
  *   whose workflow is in fact running is left as it is.
+ * - A cancel whose promoter restore did not succeed (FirstPromoter down, a crash) is finished: restored, recorded.
  */
 export async function sweepRequests(
-  deps: { requests: RequestRepository; clock: Clock; workflow: WorkflowEngine },
+  deps: {
+    requests: RequestRepository;
+    audit: AuditLog;
+    clock: Clock;
+    workflow: WorkflowEngine;
+    firstPromoter: FirstPromoterPort;
+  },
   options: { stalledAfterSeconds: number },
 ): Promise<SweepReport> {
   const now = deps.clock.now();
@@ -33,6 +45,20 @@ export async function sweepRequests(
       restartedIds.push(request.id);
     }
   }
+  const restoredIds: string[] = [];
+  const restoreFailedIds: string[] = [];
+  for (const request of await deps.requests.listPendingRestores()) {
+    // One request's failure must not stop the sweep of the others; it stays pending for the next run.
+    const { restored } = await finishCancel(deps, request, { stopWorkflow: false }).catch(() => ({ restored: false }));
+    (restored ? restoredIds : restoreFailedIds).push(request.id);
+  }
   const overdue = unfinished.filter((r) => r.dueAt < nowIso).sort((a, b) => a.dueAt.localeCompare(b.dueAt));
-  return { unfinished: unfinished.length, overdue: overdue.length, overdueIds: overdue.map((r) => r.id), restartedIds };
+  return {
+    unfinished: unfinished.length,
+    overdue: overdue.length,
+    overdueIds: overdue.map((r) => r.id),
+    restartedIds,
+    restoredIds,
+    restoreFailedIds,
+  };
 }

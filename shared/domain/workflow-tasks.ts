@@ -1,7 +1,7 @@
 import { summarizeBatch } from '#shared/adapters/firstpromoter/batch';
 import type { IdentityCipher } from '#shared/crypto/identity-cipher';
 import type { AuditLog, Clock, RequestRepository } from '#shared/ports/audit';
-import type { FirstPromoterPort, ReferralRockPort, RemoveResult } from '#shared/ports/providers';
+import type { Batch, FirstPromoterPort, ReferralRockPort, RemoveResult } from '#shared/ports/providers';
 import { restoreArchivedPromoters } from './erasure-requests.ts';
 import {
   ACTIONS,
@@ -97,6 +97,10 @@ export async function loadRequest(deps: RequestTaskDeps, { requestId }: RequestI
   const waitSeconds = Math.max(0, Math.ceil((waitEnds - deps.clock.now().getTime()) / 1000));
   if (request.status === 'received') {
     request = (await deps.requests.transition(requestId, ['received'], 'waiting')) ?? (await load(deps, requestId));
+  }
+  // Keyed, and only while waiting: a resumed run appends it if the first run crashed before, and a request canceled
+  // in the meantime gets no "waiting started" after its cancel.
+  if (request.status === 'waiting') {
     await deps.audit.append(requestId, {
       type: 'waiting.started',
       actor: ACTOR,
@@ -126,7 +130,7 @@ export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId 
   const candidates = promoters.filter((p) => p.archived_at === null).map((p) => p.id);
   const alreadyArchived = promoters.length - candidates.length;
   // The set is fixed before the call: a retry after a crash archives (and a cancel restores) the same promoters.
-  const ids = await deps.requests.planPromoterArchive(requestId, candidates);
+  const { ids } = await deps.requests.planAction(requestId, key, candidates, deps.clock.now().toISOString());
   if (ids.length === 0) {
     return record(deps, request, key, {
       outcome: alreadyArchived > 0 ? 'skipped' : 'not_found',
@@ -140,7 +144,7 @@ export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId 
   const batch = await deps.firstPromoter.archivePromoters(ids);
   const stillOpen = await deps.requests.recordArchivedPromoters(requestId, ids, ['received', 'waiting']);
   if (!stillOpen) {
-    // A cancel won the race while the archive call was in flight: undo it here, since the cancel saw nothing to restore.
+    // A cancel won the race while the archive call was in flight: undo it here as well (restoring is idempotent).
     await restoreArchivedPromoters(deps, request, ACTOR, ids);
     return { outcome: 'restored' as const, count: ids.length };
   }
@@ -167,19 +171,11 @@ export async function beginErasure(deps: RequestTaskDeps, { requestId }: Request
   return { requestId, proceed, status: request.status };
 }
 
-function removalOutcome(found: number, results: RemoveResult[]) {
-  const deleted = results.filter((r) => r.deleted).length;
-  const failures = results.filter((r) => !r.deleted);
-  // The provider's Message is free text that may name the person (a name, a phone number, another identifier): it is
-  // never stored. The audit trail is append-only, so what goes in must be safe for good.
-  const errors = failures.length
-    ? [`${failures.length} of ${results.length} record(s) not removed by Referral Rock (its message is not kept)`]
-    : [];
-  const outcome: ActionOutcome =
-    found === 0 ? 'not_found' : failures.length === 0 ? 'deleted' : deleted > 0 ? 'partial' : 'failed';
-  return { outcome, count: outcome === 'deleted' || outcome === 'partial' ? deleted : found, errors };
-}
-
+/**
+ * Erases the subject's Referral Rock members or own referrals. The ids found are written down before the remove, and
+ * the outcome is judged by searching again afterwards, not by the remove's answer alone: a retry after a lost answer or
+ * a crash then counts what the first attempt deleted as deleted (not "not found"), and removes only what is left.
+ */
 async function eraseReferralRock(
   deps: ReferralRockTaskDeps,
   requestId: string,
@@ -189,19 +185,41 @@ async function eraseReferralRock(
   const done = request.actions[key];
   if (done && done.outcome !== 'pending') return { outcome: done.outcome, count: done.count };
   const identity = identityOf(deps, request);
-  // A retry finds only what the previous attempt left, so nothing is removed twice.
-  const ids =
-    key === 'referralrock.members'
+  const members = key === 'referralrock.members';
+  const search = async () =>
+    members
       ? (await deps.referralRock.findMembers(identity)).map((m) => m.id)
       : (await deps.referralRock.findReferrals(identity)).map((r) => r.id);
-  const results =
-    ids.length === 0
+
+  const found = await search();
+  const plan = await deps.requests.planAction(requestId, key, found, deps.clock.now().toISOString());
+  const subjectRecords = new Set([...plan.ids, ...found]);
+  if (subjectRecords.size === 0) return record(deps, request, key, { outcome: 'not_found', count: 0 });
+
+  const results: RemoveResult[] =
+    found.length === 0
       ? []
-      : key === 'referralrock.members'
-        ? await deps.referralRock.removeMembers(ids)
-        : await deps.referralRock.removeReferrals(ids);
-  const { outcome, count, errors } = removalOutcome(ids.length, results);
-  return record(deps, request, key, { outcome, count, ...(errors.length ? { errors } : {}) });
+      : members
+        ? await deps.referralRock.removeMembers(found)
+        : await deps.referralRock.removeReferrals(found);
+  const remaining = (await search()).filter((id) => subjectRecords.has(id));
+  const deleted = subjectRecords.size - remaining.length;
+  const outcome: ActionOutcome = remaining.length === 0 ? 'deleted' : deleted > 0 ? 'partial' : 'failed';
+  const refused = results.filter((r) => !r.deleted).length;
+  // The provider's Message is free text that may name the person (a name, a phone number, another identifier): it is
+  // never stored. The audit trail is append-only, so what goes in must be safe for good.
+  const errors =
+    remaining.length === 0
+      ? []
+      : [
+          `${remaining.length} of ${subjectRecords.size} record(s) still present at Referral Rock after removal` +
+            (refused > 0 ? ` (${refused} refused; its messages are not kept)` : ''),
+        ];
+  return record(deps, request, key, {
+    outcome,
+    count: outcome === 'failed' ? subjectRecords.size : deleted,
+    ...(errors.length ? { errors } : {}),
+  });
 }
 
 export const eraseReferralRockMembers = (deps: ReferralRockTaskDeps, { requestId }: RequestInput) =>
@@ -237,15 +255,48 @@ export async function startFirstPromoterReferralDeletion(
   if (done) return { requestId, done: true, polls: 0, waitSeconds: 0 };
 
   const identity = identityOf(deps, request);
-  const referrals = await deps.firstPromoter.findReferrals(identity);
-  if (referrals.length === 0) {
+  const found = (await deps.firstPromoter.findReferrals(identity)).map((r) => r.id);
+  const plan = await deps.requests.planAction(requestId, key, found, deps.clock.now().toISOString());
+  const subjectRecords = new Set([...plan.ids, ...found]);
+  if (subjectRecords.size === 0) {
     await record(deps, request, key, { outcome: 'not_found', count: 0 });
     return { requestId, done: true, polls: 0, waitSeconds: 0 };
   }
-  const batch = await deps.firstPromoter.deleteReferrals(referrals.map((r) => r.id));
+
+  // An earlier attempt got as far as writing its plan, so it may have sent the delete and lost the answer. A batch it
+  // started is adopted rather than a second one started over the same referrals.
+  const adopted = plan.created ? undefined : await findEarlierBatch(deps, plan);
+  if (adopted) return followBatch(deps, request, adopted, subjectRecords.size);
+  if (found.length === 0) {
+    // Everything planned is gone: a synchronous delete (5 ids or fewer) whose answer was lost.
+    await record(deps, request, key, { outcome: 'deleted', count: subjectRecords.size });
+    return { requestId, done: true, polls: 0, waitSeconds: 0 };
+  }
+  const batch = await deps.firstPromoter.deleteReferrals(found);
+  return followBatch(deps, request, batch, subjectRecords.size);
+}
+
+/** A referral-delete batch of this account created after the plan was written, for the planned number of ids. */
+async function findEarlierBatch(deps: FirstPromoterTaskDeps, plan: { ids: Array<string | number>; at: string }) {
+  const since = new Date(plan.at).getTime() - 60_000; // provider and service clocks may differ a little
+  return (await deps.firstPromoter.listBatches()).find(
+    (b) =>
+      b.action_label === 'referral/delete' &&
+      new Date(b.created_at).getTime() >= since &&
+      (b.selected_total === plan.ids.length || b.total === plan.ids.length),
+  );
+}
+
+async function followBatch(
+  deps: FirstPromoterTaskDeps,
+  request: ErasureRequest,
+  batch: Batch,
+  found: number,
+): Promise<BatchPollState> {
+  const requestId = request.id;
   const summary = summarizeBatch(batch);
   if (summary.state === 'running') {
-    await record(deps, request, key, { outcome: 'pending', count: referrals.length, batchId: batch.id });
+    await record(deps, request, 'firstpromoter.referrals', { outcome: 'pending', count: found, batchId: batch.id });
     return {
       requestId,
       done: false,
@@ -255,7 +306,7 @@ export async function startFirstPromoterReferralDeletion(
       waitSeconds: deps.batchPoll.intervalSeconds,
     };
   }
-  await recordBatchEnd(deps, request, summary, referrals.length);
+  await recordBatchEnd(deps, request, summary, found);
   return { requestId, done: true, batchId: batch.id, polls: 0, waitSeconds: 0 };
 }
 
@@ -351,42 +402,48 @@ function causeMessage(cause: string | undefined): string | undefined {
   return cause;
 }
 
-/** Sets the final status from the erasure outcomes and destroys the stored identity. */
+/**
+ * Destroys the stored identity, records the end, and only then sets the final status, so a reader who sees a final
+ * status also sees its events. Every write is keyed or conditional: a retry after a crash at any point completes what is
+ * missing with the same values (the first `request.completed` decides them) and returns the same chain head.
+ */
 export async function finalizeRequest(deps: RequestTaskDeps, { requestId }: RequestInput) {
   const request = await load(deps, requestId);
-  if (FINAL_STATUSES.includes(request.status)) {
-    if (request.identity) await deps.requests.destroyIdentity(requestId);
-    return { requestId, status: request.status };
-  }
-  const outcomes = ERASURE_ACTIONS.map((key) => request.actions[key]?.outcome ?? 'failed');
-  const succeeded = outcomes.filter((o) => o === 'deleted' || o === 'not_found' || o === 'skipped').length;
-  const status: RequestStatus =
-    succeeded === outcomes.length
-      ? 'completed'
-      : outcomes.every((o) => o === 'failed')
-        ? 'failed'
-        : 'partially_completed';
-  const completedAt = deps.clock.now().toISOString();
-  const finished = await deps.requests.transition(requestId, ['processing'], status, {
-    completedAt,
-    destroyIdentity: true,
-  });
-  if (!finished) return { requestId, status: (await load(deps, requestId)).status };
-  await deps.audit.append(requestId, {
+  const ended =
+    request.status === 'completed' || request.status === 'partially_completed' || request.status === 'failed';
+  if (request.status !== 'processing' && !ended) return { requestId, status: request.status };
+  const recorded = (await deps.audit.list(requestId)).find((e) => e.key === 'request.completed')?.data;
+  const status =
+    (recorded?.status as RequestStatus | undefined) ??
+    (request.status === 'processing' ? finalStatus(request) : request.status);
+  const completedAt =
+    (recorded?.completedAt as string | undefined) ?? request.completedAt ?? deps.clock.now().toISOString();
+
+  if (request.identity) await deps.requests.destroyIdentity(requestId);
+  await deps.audit.append(requestId, { type: 'identity.destroyed', actor: ACTOR, key: 'identity.destroyed', data: {} });
+  const last = await deps.audit.append(requestId, {
     type: 'request.completed',
     actor: ACTOR,
     key: 'request.completed',
     data: { status, completedAt, dueAt: request.dueAt, withinDeadline: completedAt <= request.dueAt },
   });
-  const last = await deps.audit.append(requestId, {
-    type: 'identity.destroyed',
-    actor: ACTOR,
-    key: 'identity.destroyed',
-    data: {},
-  });
+  await deps.requests.transition(requestId, ['processing'], status, { completedAt });
   // The chain head leaves the database in the task's log line and the execution history, both kept apart from the
-  // tables: rewriting the events table afterwards, even consistently re-hashed, would no longer match it.
+  // tables: rewriting the events table afterwards, even consistently re-hashed, would no longer contain it.
   return { requestId, status, chainHead: { seq: last.seq, hash: last.hash } };
+}
+
+/**
+ * `completed` when every erasure ended deleted / not found and the promoters were archived (or there were none);
+ * `failed` when every erasure failed; `partially_completed` otherwise. A missing outcome counts as failed.
+ */
+export function finalStatus(request: ErasureRequest): RequestStatus {
+  const erasures = ERASURE_ACTIONS.map((key) => request.actions[key]?.outcome ?? 'failed');
+  const erased = (o: ActionOutcome) => o === 'deleted' || o === 'not_found' || o === 'skipped';
+  const archive = request.actions['firstpromoter.promoters']?.outcome ?? 'failed';
+  const archived = archive === 'archived' || archive === 'not_found' || archive === 'skipped';
+  if (erasures.every((o) => o === 'failed')) return 'failed';
+  return erasures.every(erased) && archived ? 'completed' : 'partially_completed';
 }
 
 /** The tasks each workflow function runs, by the `task` name the state machine passes. */

@@ -8,6 +8,14 @@ import type {
   RequestStatus,
 } from '#shared/domain/model';
 
+export interface TransitionOptions {
+  completedAt?: string;
+  /** Removes the encrypted identity in the same write. */
+  destroyIdentity?: boolean;
+  /** Further attributes set in the same write. */
+  set?: Record<string, unknown>;
+}
+
 export type CreateResult = { created: true; request: ErasureRequest } | { created: false; request: ErasureRequest };
 
 /** The mutable record of each request. Every write is conditional, so concurrent deliveries and retries cannot clash. */
@@ -23,11 +31,22 @@ export interface RequestRepository {
     id: string,
     from: readonly RequestStatus[],
     to: RequestStatus,
-    options?: { completedAt?: string; destroyIdentity?: boolean },
+    options?: TransitionOptions,
   ): Promise<ErasureRequest | undefined>;
   recordAction(id: string, key: ActionKey, record: ActionRecord): Promise<void>;
-  /** Remembers the promoter ids chosen for archiving, once; returns the set stored first (a retry reuses it). */
-  planPromoterArchive(id: string, promoterIds: readonly number[]): Promise<number[]>;
+  /**
+   * Writes down the provider ids an action is about to act on, once: the plan stored first wins and is returned, with
+   * `created` telling whether it is this call's (false: an earlier attempt got this far).
+   */
+  planAction<T extends string | number>(
+    id: string,
+    key: ActionKey,
+    ids: readonly T[],
+    at: string,
+  ): Promise<{ ids: T[]; at: string; created: boolean }>;
+  /** Canceled requests whose promoter restore has not succeeded yet. */
+  listPendingRestores(): Promise<ErasureRequest[]>;
+  clearRestorePending(id: string): Promise<void>;
   /** Records what was archived, only while the request is still in one of `whileIn`; false when it was not. */
   recordArchivedPromoters(
     id: string,

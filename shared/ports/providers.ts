@@ -93,6 +93,8 @@ export interface FirstPromoterPort {
   /** ≤5 ids completes synchronously; more returns a running batch to poll. */
   deleteReferrals(ids: readonly number[]): Promise<Batch>;
   getBatch(batchId: number): Promise<Batch>;
+  /** The account's batches, newest first. */
+  listBatches(): Promise<Batch[]>;
   /** The subject's promoter records: by exact email, and by `cust_id` = external id. */
   findPromoters(subject: Subject): Promise<FirstPromoterPromoter[]>;
   archivePromoters(ids: readonly number[]): Promise<Batch>;

@@ -7,6 +7,7 @@ import { createDocumentClient } from '#shared/composition';
 import { verifyChain } from '#shared/domain/chain';
 import type { ErasureRequest } from '#shared/domain/model';
 import { sweepRequests } from '#shared/domain/sweep';
+import type { FirstPromoterPort } from '#shared/ports/providers';
 
 /** The audit store against dynalite: conditional writes, the event chain under contention, the pseudonym indexes. */
 
@@ -85,8 +86,14 @@ describe('requests table', () => {
     const r = request();
     await requests.create(r);
 
-    expect(await requests.planPromoterArchive(r.id, [1, 2])).toEqual([1, 2]);
-    expect(await requests.planPromoterArchive(r.id, [3])).toEqual([1, 2]);
+    const first = await requests.planAction(r.id, 'firstpromoter.promoters', [1, 2], '2026-03-01T10:00:00.000Z');
+    const retry = await requests.planAction(r.id, 'firstpromoter.promoters', [3], '2026-03-01T10:05:00.000Z');
+
+    expect(first).toEqual({ ids: [1, 2], at: '2026-03-01T10:00:00.000Z', created: true });
+    expect(retry).toEqual({ ids: [1, 2], at: '2026-03-01T10:00:00.000Z', created: false });
+    expect((await requests.get(r.id))?.plans).toEqual({
+      'firstpromoter.promoters': { ids: [1, 2], at: '2026-03-01T10:00:00.000Z' },
+    });
   });
 
   it('records archived promoters only while the request is still open', async () => {
@@ -125,8 +132,12 @@ describe('requests table', () => {
     now = new Date('2026-04-15T00:00:00Z');
     const started: string[] = [];
     const workflow = { start: async (id: string) => void started.push(id), stop: async () => undefined };
+    const firstPromoter = {} as FirstPromoterPort;
 
-    const report = await sweepRequests({ requests, clock, workflow }, { stalledAfterSeconds: 300 });
+    const report = await sweepRequests(
+      { requests, audit, clock, workflow, firstPromoter },
+      { stalledAfterSeconds: 300 },
+    );
 
     expect(started).toContain('er_stalled');
     expect(started).not.toContain('er_fresh');

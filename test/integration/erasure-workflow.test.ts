@@ -136,7 +136,8 @@ describe('erasure end to end on one machine', () => {
     const view = await t.erase({ email: 'jane@example.com' });
 
     expect(view.status).toBe('completed');
-    expect(t.referralRock.harness.requestsTo('GET /api/members').map((r) => r.status)).toEqual([500, 200]);
+    // The failed search retried, then the search after the removal that confirms the members are gone.
+    expect(t.referralRock.harness.requestsTo('GET /api/members').map((r) => r.status)).toEqual([500, 200, 200]);
     expect(t.firstPromoter.harness.requestsTo('DELETE /referrals').map((r) => r.status)).toEqual([429, 200]);
     expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 2 });
   });
@@ -302,10 +303,11 @@ describe('waiting period and cancel', () => {
     expect((await t.cancel(id)).status).toBe(409);
   });
 
-  it('completes a cancel whose promoter restore keeps failing: canceled, failure recorded, identity destroyed', async () => {
+  it('completes a cancel whose promoter restore fails, and the sweeper restores the promoters later', async () => {
     t = await startTestRuntime({ env: { WAITING_PERIOD_SECONDS: '60' } });
     const { promoter } = seedJane(t, 2);
-    t.firstPromoter.harness.injectFault('POST /promoters/restore', { kind: 'status', status: 503 }, 100);
+    // Both of the client's tries at cancel time fail; the sweeper's later try succeeds.
+    t.firstPromoter.harness.injectFault('POST /promoters/restore', { kind: 'status', status: 503 }, 2);
     const id = (await t.submit({ email: 'jane@example.com' })).json.id;
     await waitFor(async () => {
       const { json } = (await t?.get(id)) ?? { json: undefined };
@@ -318,12 +320,21 @@ describe('waiting period and cancel', () => {
     expect(canceled.json.status).toBe('canceled');
     const archive = action(canceled.json, 'firstpromoter', 'archive_promoters');
     expect(archive.outcome).toBe('failed');
-    expect(archive.errors[0]).toMatch(/^restore failed: FirstPromoter promoters\.restore/);
+    expect(archive.errors[0]).toMatch(/^restore failed \(retried hourly\): FirstPromoter promoters\.restore/);
     expect(t.firstPromoter.promoters().find((p) => p.id === promoter.id)?.archived_at).not.toBeNull();
     expect(canceled.json.events.map((e: any) => e.type)).toEqual(
       expect.arrayContaining(['request.canceled', 'promoters.restore_failed', 'identity.destroyed']),
     );
     expect((await t.cancel(id)).status).toBe(409);
+
+    const swept = await t.runtime.sweep();
+    const after = (await t.get(id)).json;
+
+    expect(swept.restored).toBe(1);
+    expect(action(after, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'restored', count: 1 });
+    expect(t.firstPromoter.promoters().find((p) => p.id === promoter.id)?.archived_at).toBeNull();
+    expect(after.events.filter((e: any) => e.type === 'request.canceled')).toHaveLength(1);
+    expect((await t.runtime.sweep()).restored).toBe(0);
   });
 
   it('refuses to cancel once erasure has begun', async () => {
@@ -403,6 +414,50 @@ describe('idempotency and recovery', () => {
     expect(firstPromoter.harness.requestsTo('POST /promoters/archive')).toHaveLength(1);
     expect(view.integrity.chainValid).toBe(true);
     expect(view.events.filter((e: any) => e.type === 'request.completed')).toHaveLength(1);
+  });
+});
+
+describe('lost answers: the provider acted, the service never heard', () => {
+  it('counts Referral Rock members removed by a request whose answer was lost as deleted, not failed', async () => {
+    t = await startTestRuntime();
+    seedJane(t, 1);
+    t.referralRock.harness.injectFault('DELETE /api/members/remove', { kind: 'drop-response' }, 1);
+
+    const view = await t.erase({ email: 'jane@example.com' });
+
+    expect(action(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 2 });
+    expect(t.referralRock.harness.requestsTo('DELETE /api/members/remove').map((r) => r.status)).toEqual([0, 200]);
+    expect(view.status).toBe('completed');
+  });
+
+  it('adopts the FirstPromoter batch a lost delete started instead of starting a second one', async () => {
+    t = await startTestRuntime();
+    seedJane(t, 7);
+    t.firstPromoter.harness.injectFault('DELETE /referrals', { kind: 'drop-response' }, 1);
+
+    const view = await t.erase({ email: 'jane@example.com' });
+
+    const batches = t.firstPromoter.batches().filter((b) => b.action_label === 'referral/delete');
+    expect(t.firstPromoter.harness.requestsTo('DELETE /referrals')).toHaveLength(1);
+    expect(batches).toHaveLength(1);
+    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({
+      outcome: 'deleted',
+      count: 7,
+      batchId: batches[0]?.id,
+    });
+    expect(view.status).toBe('completed');
+  });
+
+  it('records a synchronous FirstPromoter delete whose answer was lost as deleted, without deleting again', async () => {
+    t = await startTestRuntime();
+    seedJane(t, 3);
+    t.firstPromoter.harness.injectFault('DELETE /referrals', { kind: 'drop-response' }, 1);
+
+    const view = await t.erase({ email: 'jane@example.com' });
+
+    expect(t.firstPromoter.harness.requestsTo('DELETE /referrals')).toHaveLength(1);
+    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 3 });
+    expect(t.firstPromoter.referrals().filter((r) => r.email === 'jane@example.com')).toHaveLength(0);
   });
 });
 

@@ -301,13 +301,13 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
     expect(alpha.status).toBe('partially_completed');
     expect(action(alpha, 'referralrock', 'delete_members')).toMatchObject({
       outcome: 'failed',
-      errors: ['1 of 1 record(s) not removed by Referral Rock (its message is not kept)'],
+      errors: ['1 of 1 record(s) still present at Referral Rock after removal (1 refused; its messages are not kept)'],
     });
     expect(bravo.status).toBe('partially_completed');
     expect(bravo.subject.identifiers).toEqual(['externalId']);
     expect(action(bravo, 'referralrock', 'delete_referrals')).toMatchObject({
       outcome: 'failed',
-      errors: ['1 of 1 record(s) not removed by Referral Rock (its message is not kept)'],
+      errors: ['1 of 1 record(s) still present at Referral Rock after removal (1 refused; its messages are not kept)'],
     });
     expect(action(bravo, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'archived', count: 1 });
     expect(charlie.status).toBe('completed');

@@ -34,7 +34,7 @@ describe('verify-trail', () => {
 
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('chain: valid');
-    expect(result.stdout).toContain('head: matches the anchor');
+    expect(result.stdout).toContain(`head: the anchored event is #${view.events.at(-1).seq} (the last)`);
   });
 
   it('rejects a trail whose event data was changed', async () => {
@@ -53,6 +53,6 @@ describe('verify-trail', () => {
     const result = await verify(truncated, '--head', view.events.at(-1).hash);
 
     expect(result.code).toBe(1);
-    expect(result.stdout).toContain('head: DOES NOT match the anchor');
+    expect(result.stdout).toContain('head: NO event has the anchored hash');
   });
 });

@@ -43,7 +43,9 @@ export interface RouteDefinition {
 export type Fault =
   | { kind: 'status'; status: number; retryAfter?: string; body?: unknown }
   | { kind: 'hang' }
-  | { kind: 'reset' };
+  | { kind: 'reset' }
+  /** The request is processed, then the connection is dropped before the answer: the provider acted, the client can't know. */
+  | { kind: 'drop-response' };
 
 export interface RateLimitOptions {
   limit: number;
@@ -204,7 +206,8 @@ export class SimulatorHarness {
 
     if (!matched) return send({ status: 404, body: this.#options.notFoundBody });
     try {
-      send(
+      const respond = fault?.kind === 'drop-response' ? () => req.socket.destroy() : send;
+      respond(
         await matched.route.handler({
           params: matched.params,
           query: url.searchParams,

@@ -71,6 +71,7 @@ export async function startTestRuntime(
     simulators: { referralRock, firstPromoter },
     onWorkflowEvent: (_id, event) => workflowEvents.push(event),
     retryIntervalOverrides,
+    sweepIntervalMs: 0,
     ...(options.resume === undefined ? {} : { resume: options.resume }),
   });
 

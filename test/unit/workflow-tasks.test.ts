@@ -33,7 +33,7 @@ class MemoryAudit implements AuditLog {
   readonly events: NewAuditEvent[] = [];
   async append(_requestId: string, event: NewAuditEvent) {
     this.events.push(event);
-    return event as AuditEvent;
+    return { ...event, seq: this.events.length, hash: `hash-${this.events.length}` } as AuditEvent;
   }
   async list() {
     return [];
@@ -160,6 +160,7 @@ describe('finalizeRequest', () => {
     const { deps, requests, audit } = setup({
       now: '2026-05-02T00:00:00.000Z',
       actions: {
+        'firstpromoter.promoters': record('archived'),
         'referralrock.members': record(outcomes[0]),
         'referralrock.referrals': record(outcomes[1]),
         'firstpromoter.referrals': record(outcomes[2]),
@@ -170,8 +171,40 @@ describe('finalizeRequest', () => {
 
     expect(result.status).toBe(status);
     expect(requests.items.get('er_1')?.identity).toBeUndefined();
-    expect(audit.events.map((e) => e.type)).toEqual(['request.completed', 'identity.destroyed']);
-    expect(audit.events[0]?.data).toMatchObject({ status, withinDeadline: true });
+    expect(audit.events.map((e) => e.type)).toEqual(['identity.destroyed', 'request.completed']);
+    expect(audit.events[1]?.data).toMatchObject({ status, withinDeadline: true });
+  });
+
+  it('does not call a request completed when archiving the promoters failed', async () => {
+    const { deps } = setup({
+      now: '2026-05-02T00:00:00.000Z',
+      actions: {
+        'firstpromoter.promoters': record('failed'),
+        'referralrock.members': record('deleted'),
+        'referralrock.referrals': record('not_found'),
+        'firstpromoter.referrals': record('deleted'),
+      },
+    });
+
+    expect((await finalizeRequest(deps, { requestId: 'er_1' })).status).toBe('partially_completed');
+  });
+
+  it('completes what a crashed finalize left: both events appended once, the same chain head returned', async () => {
+    const { deps, requests, audit } = setup({
+      now: '2026-05-02T00:00:00.000Z',
+      actions: { 'firstpromoter.promoters': record('archived'), 'referralrock.members': record('deleted') },
+    });
+    const item = requests.items.get('er_1') as ErasureRequest;
+    item.status = 'partially_completed';
+    item.completedAt = '2026-05-01T12:00:00.000Z';
+
+    const result = await finalizeRequest(deps, { requestId: 'er_1' });
+
+    expect(result.status).toBe('partially_completed');
+    expect(item.identity).toBeUndefined();
+    expect(audit.events.map((e) => e.type)).toEqual(['identity.destroyed', 'request.completed']);
+    expect(audit.events[1]?.data).toMatchObject({ completedAt: '2026-05-01T12:00:00.000Z' });
+    expect(result.chainHead).toEqual({ seq: 2, hash: 'hash-2' });
   });
 
   it('counts an erasure action that never recorded an outcome as failed', async () => {

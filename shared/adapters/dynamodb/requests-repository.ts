@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
@@ -10,12 +11,13 @@ import {
 import type { IdentifierKind } from '#shared/crypto/pseudonym';
 import {
   type ActionKey,
+  type ActionPlan,
   type ActionRecord,
   type ErasureRequest,
   FINAL_STATUSES,
   type RequestStatus,
 } from '#shared/domain/model';
-import type { CreateResult, RequestRepository } from '#shared/ports/audit';
+import type { CreateResult, RequestRepository, TransitionOptions } from '#shared/ports/audit';
 import { REQUESTS_TABLE } from './tables.ts';
 
 type Item = ErasureRequest & { emailPseudonym?: string; externalIdPseudonym?: string };
@@ -59,7 +61,7 @@ export class DynamoRequestRepository implements RequestRepository {
     id: string,
     from: readonly RequestStatus[],
     to: RequestStatus,
-    options: { completedAt?: string; destroyIdentity?: boolean } = {},
+    options: TransitionOptions = {},
   ): Promise<ErasureRequest | undefined> {
     const names: Record<string, string> = { '#status': 'status' };
     const values: Record<string, unknown> = { ':to': to };
@@ -71,6 +73,11 @@ export class DynamoRequestRepository implements RequestRepository {
       update += ', completedAt = :completedAt';
       values[':completedAt'] = options.completedAt;
     }
+    Object.entries(options.set ?? {}).forEach(([name, value], i) => {
+      update += `, #set${i} = :set${i}`;
+      names[`#set${i}`] = name;
+      values[`:set${i}`] = value;
+    });
     // `identity` is a DynamoDB reserved word: it goes through an attribute name placeholder.
     if (options.destroyIdentity) {
       update += ' REMOVE #identity';
@@ -108,18 +115,42 @@ export class DynamoRequestRepository implements RequestRepository {
     );
   }
 
-  async planPromoterArchive(id: string, promoterIds: readonly number[]): Promise<number[]> {
+  async planAction<T extends string | number>(
+    id: string,
+    key: ActionKey,
+    ids: readonly T[],
+    at: string,
+  ): Promise<{ ids: T[]; at: string; created: boolean }> {
+    const token = randomUUID();
     const { Attributes } = await this.#db.send(
       new UpdateCommand({
         TableName: this.#table,
         Key: { id },
-        UpdateExpression: 'SET promoterIdsToArchive = if_not_exists(promoterIdsToArchive, :ids)',
+        UpdateExpression: 'SET #plan = if_not_exists(#plan, :plan)',
         ConditionExpression: 'attribute_exists(id)',
-        ExpressionAttributeValues: { ':ids': [...promoterIds] },
+        ExpressionAttributeNames: { '#plan': planAttribute(key) },
+        ExpressionAttributeValues: { ':plan': { ids: [...ids], at, token } },
         ReturnValues: 'ALL_NEW',
       }),
     );
-    return ((Attributes as Item).promoterIdsToArchive ?? []).map(Number);
+    const stored = (Attributes as Record<string, { ids: T[]; at: string; token: string }>)[planAttribute(key)];
+    if (!stored) throw new Error(`Plan for ${key} was not stored`);
+    return { ids: stored.ids, at: stored.at, created: stored.token === token };
+  }
+
+  async listPendingRestores(): Promise<ErasureRequest[]> {
+    return this.#scan('restorePending = :pending', { ':pending': true });
+  }
+
+  async clearRestorePending(id: string): Promise<void> {
+    await this.#db.send(
+      new UpdateCommand({
+        TableName: this.#table,
+        Key: { id },
+        UpdateExpression: 'REMOVE restorePending',
+        ConditionExpression: 'attribute_exists(id)',
+      }),
+    );
   }
 
   async recordArchivedPromoters(
@@ -190,14 +221,24 @@ export class DynamoRequestRepository implements RequestRepository {
     FINAL_STATUSES.forEach((status, i) => {
       values[`:f${i}`] = status;
     });
+    return this.#scan(`NOT #status IN (${FINAL_STATUSES.map((_, i) => `:f${i}`).join(', ')})`, values, {
+      '#status': 'status',
+    });
+  }
+
+  async #scan(
+    filter: string,
+    values: Record<string, unknown>,
+    names?: Record<string, string>,
+  ): Promise<ErasureRequest[]> {
     const results: ErasureRequest[] = [];
     let ExclusiveStartKey: Record<string, unknown> | undefined;
     do {
       const page = await this.#db.send(
         new ScanCommand({
           TableName: this.#table,
-          FilterExpression: `NOT #status IN (${FINAL_STATUSES.map((_, i) => `:f${i}`).join(', ')})`,
-          ExpressionAttributeNames: { '#status': 'status' },
+          FilterExpression: filter,
+          ...(names ? { ExpressionAttributeNames: names } : {}),
           ExpressionAttributeValues: values,
           ConsistentRead: true,
           ExclusiveStartKey,
@@ -210,12 +251,25 @@ export class DynamoRequestRepository implements RequestRepository {
   }
 }
 
+/** Plans are top-level attributes (`plan:referralrock.members`): a nested map would need creating first, racily. */
+const planAttribute = (key: ActionKey) => `plan:${key}`;
+
 function toRequest(item: Item): ErasureRequest {
-  const { emailPseudonym: _e, externalIdPseudonym: _x, ...request } = item;
+  const { emailPseudonym: _e, externalIdPseudonym: _x, ...rest } = item;
+  const plans: Partial<Record<ActionKey, ActionPlan>> = {};
+  const request: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(rest)) {
+    if (name.startsWith('plan:')) {
+      const { ids, at } = value as ActionPlan;
+      plans[name.slice('plan:'.length) as ActionKey] = { ids, at };
+    } else request[name] = value;
+  }
+  const typed = request as unknown as ErasureRequest;
   return {
-    ...request,
-    actions: request.actions ?? {},
-    ...(request.archivedPromoterIds ? { archivedPromoterIds: request.archivedPromoterIds.map(Number) } : {}),
+    ...typed,
+    actions: typed.actions ?? {},
+    ...(Object.keys(plans).length ? { plans } : {}),
+    ...(typed.archivedPromoterIds ? { archivedPromoterIds: typed.archivedPromoterIds.map(Number) } : {}),
   };
 }
 

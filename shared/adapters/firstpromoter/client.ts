@@ -9,7 +9,7 @@ import type {
   FirstPromoterReferral,
   Subject,
 } from '#shared/ports/providers';
-import { batchSchema, promoterPageSchema, promoterSchema, referralPageSchema } from './schemas.ts';
+import { batchListSchema, batchSchema, promoterPageSchema, promoterSchema, referralPageSchema } from './schemas.ts';
 
 export const FIRSTPROMOTER_DEFAULT_BASE_URL = 'https://api.firstpromoter.com/api/v2/company';
 /** FirstPromoter's documented limit: 400 requests per minute per account. */
@@ -118,6 +118,15 @@ export class FirstPromoterClient implements FirstPromoterPort {
     return this.#batchAction('referrals.delete', 'DELETE', '/referrals', ids);
   }
 
+  /**
+   * The account's batches (`GET /batch_processes`, a bare array), newest first: how a retried step finds a batch an
+   * earlier attempt started but never heard back about.
+   */
+  async listBatches(): Promise<Batch[]> {
+    const response = await this.#send('batch.list', { method: 'GET', url: '/batch_processes' });
+    return parse('batch.list', batchListSchema, response).sort((a, b) => b.created_at.localeCompare(a.created_at));
+  }
+
   /** @throws BatchNotFoundError when the provider does not know the batch. */
   async getBatch(batchId: number): Promise<Batch> {
     if (!Number.isSafeInteger(batchId) || batchId < 1) throw new RangeError('batch id must be a positive integer');
@@ -194,8 +203,11 @@ export class FirstPromoterClient implements FirstPromoterPort {
     if (!unique.every((id) => Number.isSafeInteger(id) && id > 0)) {
       throw new RangeError(`FirstPromoter ${operation}: ids must be positive integers`);
     }
-    // A DELETE with a JSON body, as FirstPromoter documents for referrals.
-    const response = await this.#send(operation, { method, url, data: { ids: unique } });
+    // A DELETE with a JSON body, as FirstPromoter documents for referrals. A referral delete is not repeated after a
+    // lost answer (it may have started a batch); archive and restore are, as doing them twice changes nothing.
+    const response = await this.#send(operation, { method, url, data: { ids: unique } }, undefined, {
+      idempotent: operation !== 'referrals.delete',
+    });
     return parse(operation, batchSchema, response);
   }
 
@@ -223,11 +235,16 @@ export class FirstPromoterClient implements FirstPromoterPort {
     throw new ProviderBadResponseError({ provider: PROVIDER, operation }, 'paging did not end');
   }
 
-  #send(operation: string, config: AxiosRequestConfig, acceptStatus?: readonly number[]): Promise<AxiosResponse> {
+  #send(
+    operation: string,
+    config: AxiosRequestConfig,
+    acceptStatus?: readonly number[],
+    options: { idempotent?: boolean } = {},
+  ): Promise<AxiosResponse> {
     return this.#transport.send<unknown>(
       operation,
       { baseURL: this.#baseUrl, headers: this.#headers, ...config },
-      acceptStatus === undefined ? {} : { acceptStatus },
+      { ...(acceptStatus === undefined ? {} : { acceptStatus }), ...options },
     );
   }
 }

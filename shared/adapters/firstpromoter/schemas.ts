@@ -87,3 +87,6 @@ export const promoterPageSchema: z.ZodType<FirstPromoterPromoter[]> = z.union([
   z.object({ data: z.array(promoterSchema) }).transform((page) => page.data),
   z.array(promoterSchema),
 ]);
+
+/** `GET /batch_processes`: a bare array of batches. */
+export const batchListSchema = z.array(batchSchema);

@@ -55,7 +55,15 @@ const RETRYABLE_NETWORK_CODES = new Set([
 export interface SendOptions {
   /** Non-2xx statuses the caller handles itself (e.g. 404 meaning "none"); they are returned, not thrown. */
   acceptStatus?: readonly number[];
+  /**
+   * False for a call that must not run twice (e.g. one that starts a provider batch): after a timeout or a dropped
+   * connection the provider may have acted, so the call is not repeated here; the caller reconciles before retrying.
+   */
+  idempotent?: boolean;
 }
+
+/** Network failures after which the request was certainly not processed: a retry cannot act twice. */
+const NOT_SENT_NETWORK_CODES = new Set(['ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND']);
 
 /**
  * The HTTP behaviour both provider clients share: rate limiting, timeouts, retries with exponential backoff and jitter on
@@ -113,7 +121,8 @@ export class HttpTransport {
           throw new ProviderRequestError({ ...details, status });
         }
       } else {
-        if (!RETRYABLE_NETWORK_CODES.has(outcome.networkCode)) {
+        const ambiguous = !NOT_SENT_NETWORK_CODES.has(outcome.networkCode);
+        if (!RETRYABLE_NETWORK_CODES.has(outcome.networkCode) || (options.idempotent === false && ambiguous)) {
           throw new ProviderUnavailableError({ ...details, networkCode: outcome.networkCode });
         }
         failure = new ProviderUnavailableError({ ...details, networkCode: outcome.networkCode });
