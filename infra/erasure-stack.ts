@@ -4,6 +4,8 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { FIRSTPROMOTER_DEFAULT_RATE_LIMIT } from '#shared/adapters/firstpromoter/client';
+import { referralRockDefaults } from '#shared/adapters/referralrock/client';
 import type { SecretVariable } from '#shared/config';
 import { SERVICE_NAME } from '#shared/observability';
 import type { FunctionName } from '#shared/routes';
@@ -33,8 +35,11 @@ export interface ErasureSettings {
   readonly publicBaseUrl?: string;
   readonly referralRockBaseUrl?: string;
   readonly firstPromoterBaseUrl?: string;
-  /** Reserved concurrency of each provider task function, to keep the per-process rate limiters meaningful. */
-  readonly providerConcurrency?: number;
+  /**
+   * Reserved concurrency of each provider task function, so that the per-process rate limiters, each given its share
+   * of the provider's per-account limit, add up to no more than that limit. 0: no reservation, and no shares.
+   */
+  readonly providerConcurrency: number;
 }
 
 /** The defaults, mirrored in `cdk.json` so operators see every knob (a test keeps the two equal). */
@@ -51,6 +56,9 @@ export const DEFAULT_SETTINGS = {
   batchPollIntervalSeconds: 5,
   batchPollMaxIntervalSeconds: 300,
   batchPollTimeoutSeconds: 6 * 3600,
+  // Ten reserved in all (two task functions) leaves Lambda's mandatory 100 unreserved on any account at the default
+  // 1,000, and lets five erasures call each provider at once. Accounts limited to 10 in all cannot reserve: 0.
+  providerConcurrency: 5,
 } as const satisfies Partial<ErasureSettings>;
 
 const OPTIONAL_STRINGS = ['alarmEmail', 'publicBaseUrl', 'referralRockBaseUrl', 'firstPromoterBaseUrl'] as const;
@@ -61,7 +69,7 @@ const OPTIONAL_STRINGS = ['alarmEmail', 'publicBaseUrl', 'referralRockBaseUrl', 
  */
 export function readSettings(scope: Construct): ErasureSettings {
   const context = (key: string): unknown => scope.node.tryGetContext(key);
-  const numberOf = (key: keyof typeof DEFAULT_SETTINGS | 'providerConcurrency', fallback?: number) => {
+  const numberOf = (key: keyof typeof DEFAULT_SETTINGS, fallback?: number) => {
     const raw = context(key);
     if (raw === undefined || raw === '') return fallback;
     const value = Number(raw);
@@ -77,13 +85,11 @@ export function readSettings(scope: Construct): ErasureSettings {
   if (!Object.values(logs.RetentionDays).includes(logRetentionDays)) {
     throw new Error(`Context logRetentionDays must be a CloudWatch Logs retention, e.g. 30, 90, 365`);
   }
-  const optional: Record<string, string | number> = {};
+  const optional: Record<string, string> = {};
   for (const key of OPTIONAL_STRINGS) {
     const value = stringOf(key);
     if (value !== undefined) optional[key] = value;
   }
-  const providerConcurrency = numberOf('providerConcurrency');
-  if (providerConcurrency !== undefined) optional.providerConcurrency = providerConcurrency;
 
   return {
     auditRetentionDays: numberOf('auditRetentionDays', DEFAULT_SETTINGS.auditRetentionDays) as number,
@@ -99,6 +105,7 @@ export function readSettings(scope: Construct): ErasureSettings {
       DEFAULT_SETTINGS.batchPollMaxIntervalSeconds,
     ) as number,
     batchPollTimeoutSeconds: numberOf('batchPollTimeoutSeconds', DEFAULT_SETTINGS.batchPollTimeoutSeconds) as number,
+    providerConcurrency: numberOf('providerConcurrency', DEFAULT_SETTINGS.providerConcurrency) as number,
     ...optional,
   };
 }
@@ -119,7 +126,7 @@ export type HandlerName =
 const SIZING: Record<HandlerName, { memorySize: number; timeout: Duration }> = {
   intake: { memorySize: 512, timeout: Duration.seconds(10) },
   'get-request': { memorySize: 256, timeout: Duration.seconds(10) },
-  // Restores archived FirstPromoter promoters, with the provider client's retries, inside API Gateway's limit.
+  // Restores archived FirstPromoter promoters inside API Gateway's limit: see CANCEL_PROVIDER_CALLS.
   'cancel-request': { memorySize: 512, timeout: Duration.seconds(28) },
   'subject-lookup': { memorySize: 256, timeout: Duration.seconds(10) },
   'request-tasks': { memorySize: 256, timeout: Duration.seconds(30) },
@@ -137,8 +144,57 @@ export const FUNCTION_SECRETS: Record<HandlerName, readonly SecretVariable[]> = 
   'request-tasks': [],
   'referralrock-tasks': ['IDENTITY_KEY', 'REFERRALROCK_PUBLIC_KEY', 'REFERRALROCK_PRIVATE_KEY'],
   'firstpromoter-tasks': ['IDENTITY_KEY', 'FIRSTPROMOTER_API_KEY', 'FIRSTPROMOTER_ACCOUNT_ID'],
-  'request-sweeper': [],
+  'request-sweeper': ['FIRSTPROMOTER_API_KEY', 'FIRSTPROMOTER_ACCOUNT_ID'],
 };
+
+/**
+ * The functions that log `chainHead` (the last audit event's seq and hash) when a request ends: request-tasks on
+ * finalize, cancel-request on cancel. That line is the anchor an auditor checks the event chain against, so their log
+ * groups are kept as long as the events are; a truncated chain is only detectable while the anchor exists.
+ */
+export const CHAIN_ANCHOR_FUNCTIONS: readonly HandlerName[] = ['request-tasks', 'cancel-request'];
+
+/** The shortest CloudWatch Logs retention of at least `days`; beyond CloudWatch's longest (10 years), never expire. */
+export function retentionAtLeast(days: number): logs.RetentionDays {
+  const allowed = Object.values(logs.RetentionDays)
+    .filter((value): value is number => typeof value === 'number')
+    .sort((a, b) => a - b);
+  return allowed.find((value) => value >= days) ?? logs.RetentionDays.INFINITE;
+}
+
+/**
+ * cancel-request restores archived FirstPromoter promoters while API Gateway waits (30 s at most, the function 28 s):
+ * two attempts of 5 s per provider call leave room for the backoff between them and the DynamoDB work around them.
+ * A restore that still fails is recorded and retried by the request sweeper, so a cancel never has to wait longer.
+ */
+const CANCEL_PROVIDER_CALLS = { PROVIDER_MAX_ATTEMPTS: '2', PROVIDER_TIMEOUT_MS: '5000' } as const;
+
+const perMinute = (rate: { readonly limit: number; readonly intervalMs: number }) =>
+  (rate.limit * 60_000) / rate.intervalMs;
+
+/**
+ * Each process's share of the providers' per-account rate limits, as `*_RATE_LIMIT_PER_MINUTE` variables: the clients'
+ * limiters count per process. With N reserved instances per provider task function, Referral Rock is called by at
+ * most N processes (its task function) and FirstPromoter by N + 2 (its task function, cancel-request and the request
+ * sweeper, each of which rarely runs more than once at a time), so N shares of the one and N + 2 of the other add up to
+ * no more than the limit. With no reservation (0) the number of processes is unbounded and no share would be safe:
+ * the variables are left unset, each process assumes the whole limit, and bursts rely on the clients' 429 handling.
+ */
+function providerRateLimits(
+  providerConcurrency: number,
+): Record<'referralRock' | 'firstPromoter', Record<string, string>> {
+  if (providerConcurrency === 0) return { referralRock: {}, firstPromoter: {} };
+  const share = (perMinuteLimit: number, processes: number) =>
+    String(Math.max(1, Math.floor(perMinuteLimit / processes)));
+  return {
+    referralRock: {
+      REFERRALROCK_RATE_LIMIT_PER_MINUTE: share(perMinute(referralRockDefaults.rateLimit), providerConcurrency),
+    },
+    firstPromoter: {
+      FIRSTPROMOTER_RATE_LIMIT_PER_MINUTE: share(perMinute(FIRSTPROMOTER_DEFAULT_RATE_LIMIT), providerConcurrency + 2),
+    },
+  };
+}
 
 /**
  * The GDPR erasure service: HTTP API → Lambda → Step Functions → Lambda → Referral Rock and FirstPromoter, with the
@@ -157,6 +213,7 @@ export class ErasureStack extends Stack {
     super(scope, id, props);
     const { settings } = props;
     const logRetention = settings.logRetentionDays as logs.RetentionDays;
+    const anchorRetention = retentionAtLeast(Math.max(settings.auditRetentionDays, settings.logRetentionDays));
 
     // One customer managed key for the tables and secrets: its key policy and CloudTrail record are where a security
     // reviewer sees, and can revoke, every use of the data at rest. Retained: the retained tables need it.
@@ -180,11 +237,10 @@ export class ErasureStack extends Stack {
         name,
         ...SIZING[name],
         environment: { ...common, ...environment },
-        logRetention,
+        logRetention: CHAIN_ANCHOR_FUNCTIONS.includes(name) ? anchorRetention : logRetention,
         logLevel: settings.logLevel,
         metricsNamespace: settings.metricsNamespace,
-        ...((name === 'referralrock-tasks' || name === 'firstpromoter-tasks') &&
-        settings.providerConcurrency !== undefined
+        ...((name === 'referralrock-tasks' || name === 'firstpromoter-tasks') && settings.providerConcurrency > 0
           ? { reservedConcurrentExecutions: settings.providerConcurrency }
           : {}),
       });
@@ -197,11 +253,14 @@ export class ErasureStack extends Stack {
     const firstPromoterUrl: Record<string, string> = settings.firstPromoterBaseUrl
       ? { FIRSTPROMOTER_BASE_URL: settings.firstPromoterBaseUrl }
       : {};
+    const rateLimits = providerRateLimits(settings.providerConcurrency);
+    const referralRock = { ...referralRockUrl, ...rateLimits.referralRock };
+    const firstPromoter = { ...firstPromoterUrl, ...rateLimits.firstPromoter };
 
     const requestTasks = define('request-tasks', { WAITING_PERIOD_SECONDS: String(settings.waitingPeriodSeconds) });
-    const referralRockTasks = define('referralrock-tasks', referralRockUrl);
+    const referralRockTasks = define('referralrock-tasks', referralRock);
     const firstPromoterTasks = define('firstpromoter-tasks', {
-      ...firstPromoterUrl,
+      ...firstPromoter,
       BATCH_POLL_INTERVAL_SECONDS: String(settings.batchPollIntervalSeconds),
       BATCH_POLL_MAX_INTERVAL_SECONDS: String(settings.batchPollMaxIntervalSeconds),
       BATCH_POLL_TIMEOUT_SECONDS: String(settings.batchPollTimeoutSeconds),
@@ -231,7 +290,7 @@ export class ErasureStack extends Stack {
     this.tables.grantRequests(getRequest, ['GetItem']);
     this.tables.grantEventsRead(getRequest);
 
-    const cancelRequest = define('cancel-request', { ...stateMachineArn, ...firstPromoterUrl });
+    const cancelRequest = define('cancel-request', { ...stateMachineArn, ...firstPromoter, ...CANCEL_PROVIDER_CALLS });
     this.tables.grantRequests(cancelRequest, ['GetItem', 'UpdateItem']);
     this.tables.grantEventsAppend(cancelRequest);
     this.workflow.grantStop(cancelRequest);
@@ -261,13 +320,15 @@ export class ErasureStack extends Stack {
       ...(settings.alarmEmail ? { alarmEmail: settings.alarmEmail } : {}),
     });
 
-    // Hourly: counts requests past their one-month due date (OverdueRequests metric) and starts the workflow of any
-    // request an intake stored but failed to start.
-    const sweeper = define('request-sweeper', stateMachineArn);
-    this.tables.grantRequests(sweeper, ['Scan']);
+    // Hourly: counts requests past their one-month due date (OverdueRequests metric), starts the workflow of any
+    // request an intake stored but failed to start, and retries the FirstPromoter restore of canceled requests whose
+    // restore failed at cancel time (recording the outcome as an audit event).
+    const sweeper = define('request-sweeper', { ...stateMachineArn, ...firstPromoter });
+    this.tables.grantRequests(sweeper, ['GetItem', 'UpdateItem', 'Scan']);
+    this.tables.grantEventsAppend(sweeper);
     this.workflow.grantStart(sweeper);
     new events.Rule(this, 'RequestSweeperSchedule', {
-      description: 'Sweeps unfinished erasure requests every hour: overdue metric, stalled starts',
+      description: 'Sweeps unfinished erasure requests every hour: overdue metric, stalled starts, failed restores',
       schedule: events.Schedule.rate(Duration.hours(1)),
       targets: [new targets.LambdaFunction(sweeper.function, { retryAttempts: 2 })],
     });
@@ -300,6 +361,14 @@ export class ErasureStack extends Stack {
     new CfnOutput(this, 'RequestsTableName', { value: this.tables.requests.tableName });
     new CfnOutput(this, 'AuditEventsTableName', { value: this.tables.events.tableName });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.operations.topic.topicArn });
+    for (const name of CHAIN_ANCHOR_FUNCTIONS) {
+      const anchor = functions[name];
+      if (!anchor) continue;
+      new CfnOutput(this, `${toPascalCase(name)}LogGroupName`, {
+        value: anchor.logGroup.logGroupName,
+        description: `The ${name} logs: their chainHead fields anchor the audit chains, kept as long as the events`,
+      });
+    }
     new CfnOutput(this, 'SecretNamePrefix', {
       value: `${this.stackName}/`,
       description: 'Secrets are named <prefix><VARIABLE>, e.g. WEBHOOK_SECRET',

@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -13,6 +13,14 @@ export const EVENT_MUTATING_ACTIONS = [
   'dynamodb:PartiQLUpdate',
   'dynamodb:PartiQLDelete',
 ] as const;
+
+/** Item writes that add an audit event: allowed on the events table to the roles granted appends, and to no one else. */
+export const EVENT_APPENDING_ACTIONS = ['dynamodb:PutItem', 'dynamodb:PartiQLInsert'] as const;
+
+/** A function that appends audit events; its role is named in the events table's policy. */
+export interface EventWriter extends iam.IGrantable {
+  readonly role: iam.IRole;
+}
 
 export interface AuditTablesProps {
   /** Encrypts both tables, their indexes and backups. */
@@ -33,6 +41,7 @@ export class AuditTables extends Construct {
   readonly requests: dynamodb.Table;
   readonly events: dynamodb.Table;
   readonly #key: kms.IKey;
+  readonly #writers: iam.IRole[] = [];
 
   constructor(scope: Construct, id: string, props: AuditTablesProps) {
     super(scope, id);
@@ -79,6 +88,21 @@ export class AuditTables extends Construct {
             // A table's policy cannot name the table's own ARN (a circular reference); `*` here means this table.
             resources: ['*'],
           }),
+          // An unconditional PutItem replaces an existing item, and an administrator's IAM policy may allow it: only the
+          // functions' roles may put, and only through code that never overwrites. The list is filled by
+          // grantEventsAppend(), so a function granted appends can never be refused by this policy.
+          new iam.PolicyStatement({
+            sid: 'OnlyTheServiceAppendsAuditEvents',
+            effect: iam.Effect.DENY,
+            principals: [new iam.AnyPrincipal()],
+            actions: [...EVENT_APPENDING_ACTIONS],
+            resources: ['*'],
+            conditions: {
+              ArnNotEquals: {
+                'aws:PrincipalArn': Lazy.list({ produce: () => this.#writers.map((role) => role.roleArn) }),
+              },
+            },
+          }),
         ],
       }),
     });
@@ -111,14 +135,16 @@ export class AuditTables extends Construct {
   }
 
   /**
-   * Allows reading a request's events and appending new ones: PutItem, GetItem and Query, nothing else.
+   * Allows reading a request's events and appending new ones: PutItem, GetItem and Query, nothing else; and adds the
+   * writer's role to the roles the events table's policy lets put at all.
    *
-   * IAM has no condition key that can require a `ConditionExpression`, so a PutItem could in principle overwrite an
+   * IAM has no condition key that can require a `ConditionExpression`, so these roles could in principle overwrite an
    * event. Every put the code makes is conditional on `attribute_not_exists(seq)`; an overwrite would still break the
    * hash chain (each event carries the previous event's hash), so it is detectable, and point-in-time recovery can
    * restore the original. Updates and deletes are impossible: not granted here, and denied by the table's policy.
    */
-  grantEventsAppend(grantee: iam.IGrantable): void {
+  grantEventsAppend(grantee: EventWriter): void {
+    if (!this.#writers.includes(grantee.role)) this.#writers.push(grantee.role);
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query'],

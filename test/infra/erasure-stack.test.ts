@@ -1,14 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { App } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCESS_LOG_FIELDS } from '#infra/constructs/erasure-api';
 import { ASL_FILE } from '#infra/constructs/erasure-workflow';
 import { OVERDUE_METRIC_NAME } from '#infra/constructs/operations';
-import { DEFAULT_SETTINGS, type HandlerName, readSettings } from '#infra/erasure-stack';
+import { DEFAULT_SETTINGS, type HandlerName, readSettings, retentionAtLeast } from '#infra/erasure-stack';
 import { AUDIT_EVENTS_TABLE, REQUESTS_TABLE } from '#shared/adapters/dynamodb/tables';
 import { ROUTES } from '#shared/routes';
-import { CDK_JSON_CONTEXT, handlerOf, logicalIdOf, removeSynthesized, type Synthesized, synthesize } from './synth.ts';
+import {
+  asArray,
+  CDK_JSON_CONTEXT,
+  handlerNames,
+  handlerOf,
+  logicalIdOf,
+  removeSynthesized,
+  type Synthesized,
+  synthesize,
+} from './synth.ts';
 
 let synth: Synthesized;
 beforeAll(() => {
@@ -18,6 +28,24 @@ afterAll(removeSynthesized);
 
 const API_FUNCTIONS: HandlerName[] = ['intake', 'get-request', 'cancel-request', 'subject-lookup'];
 const TASK_FUNCTIONS: HandlerName[] = ['request-tasks', 'referralrock-tasks', 'firstpromoter-tasks'];
+// The functions whose last log line for a request carries `chainHead`, the anchor of its audit chain.
+const CHAIN_ANCHORS: HandlerName[] = ['request-tasks', 'cancel-request'];
+const PROVIDER_TASKS: HandlerName[] = ['referralrock-tasks', 'firstpromoter-tasks'];
+const FIRSTPROMOTER_CALLERS: HandlerName[] = ['firstpromoter-tasks', 'cancel-request', 'request-sweeper'];
+
+const functionOf = (built: Synthesized, name: HandlerName) => {
+  const fn = built.template.findResources('AWS::Lambda::Function')[logicalIdOf(handlerOf(built.stack, name).function)];
+  if (!fn) throw new Error(`no function resource for ${name}`);
+  return fn.Properties;
+};
+const envOf = (built: Synthesized, name: HandlerName): Record<string, unknown> =>
+  functionOf(built, name).Environment.Variables;
+const logGroupOf = (built: Synthesized, name: HandlerName) => {
+  const group = built.template.findResources('AWS::Logs::LogGroup')[logicalIdOf(handlerOf(built.stack, name).logGroup)];
+  if (!group) throw new Error(`no log group resource for ${name}`);
+  // A log group that never expires has no properties at all.
+  return group.Properties ?? {};
+};
 
 describe('Lambda functions', () => {
   it('builds every function with the house settings: Node.js 22 on arm64, active tracing, ESM entry', () => {
@@ -42,18 +70,42 @@ describe('Lambda functions', () => {
     }
   });
 
-  it('gives every function its own log group, kept for the configured retention', () => {
+  it('gives every function its own log group, kept for the configured retention unless it holds chain anchors', () => {
     const logGroups = synth.template.findResources('AWS::Logs::LogGroup');
 
-    for (const handler of Object.values(synth.stack.functions)) {
+    for (const [name, handler] of Object.entries(synth.stack.functions)) {
       const fn = synth.template.findResources('AWS::Lambda::Function', {
         Properties: { LoggingConfig: { LogGroup: { Ref: logicalIdOf(handler.logGroup) } } },
       });
       expect(Object.keys(fn)).toEqual([logicalIdOf(handler.function)]);
-      expect(logGroups[logicalIdOf(handler.logGroup)]?.Properties.RetentionInDays).toBe(
+      if (CHAIN_ANCHORS.includes(name as HandlerName)) continue;
+      expect(logGroups[logicalIdOf(handler.logGroup)]?.Properties.RetentionInDays, name).toBe(
         DEFAULT_SETTINGS.logRetentionDays,
       );
     }
+  });
+
+  it('keeps the logs of request-tasks and cancel-request, which hold the chain anchors, as long as audit events', () => {
+    const longer = synthesize({ auditRetentionDays: '2000' });
+    const shorterThanLogs = synthesize({ auditRetentionDays: '30' });
+    const beyondCloudWatch = synthesize({ auditRetentionDays: '5000' });
+
+    for (const name of CHAIN_ANCHORS) {
+      expect(logGroupOf(synth, name).RetentionInDays, name).toBe(1096);
+      expect(logGroupOf(longer, name).RetentionInDays, name).toBe(2192);
+      expect(logGroupOf(shorterThanLogs, name).RetentionInDays, name).toBe(DEFAULT_SETTINGS.logRetentionDays);
+      expect(logGroupOf(beyondCloudWatch, name), name).not.toHaveProperty('RetentionInDays');
+    }
+    expect(logGroupOf(longer, 'intake').RetentionInDays).toBe(DEFAULT_SETTINGS.logRetentionDays);
+  });
+
+  it('names the log groups that hold the chain anchors in the stack outputs, for auditors to find', () => {
+    synth.template.hasOutput('RequestTasksLogGroupName', {
+      Value: { Ref: logicalIdOf(handlerOf(synth.stack, 'request-tasks').logGroup) },
+    });
+    synth.template.hasOutput('CancelRequestLogGroupName', {
+      Value: { Ref: logicalIdOf(handlerOf(synth.stack, 'cancel-request').logGroup) },
+    });
   });
 
   it('keeps API functions inside API Gateway 30 s limit and gives provider tasks time to retry', () => {
@@ -65,6 +117,32 @@ describe('Lambda functions', () => {
     for (const name of API_FUNCTIONS) expect(timeoutOf(name)).toBeLessThan(30);
     expect(timeoutOf('referralrock-tasks')).toBeGreaterThanOrEqual(60);
     expect(timeoutOf('firstpromoter-tasks')).toBeGreaterThanOrEqual(60);
+  });
+
+  it('gives cancel-request two provider attempts of 5 s each, inside its 28 s timeout, and no other function', () => {
+    const cancel = functionOf(synth, 'cancel-request');
+    const { PROVIDER_MAX_ATTEMPTS, PROVIDER_TIMEOUT_MS } = cancel.Environment.Variables;
+
+    expect(cancel.Timeout).toBe(28);
+    expect({ PROVIDER_MAX_ATTEMPTS, PROVIDER_TIMEOUT_MS }).toEqual({
+      PROVIDER_MAX_ATTEMPTS: '2',
+      PROVIDER_TIMEOUT_MS: '5000',
+    });
+    expect(Number(PROVIDER_MAX_ATTEMPTS) * Number(PROVIDER_TIMEOUT_MS)).toBeLessThan(cancel.Timeout * 1000);
+    for (const name of handlerNames(synth.stack).filter((n) => n !== 'cancel-request')) {
+      expect(envOf(synth, name), name).not.toHaveProperty('PROVIDER_MAX_ATTEMPTS');
+      expect(envOf(synth, name), name).not.toHaveProperty('PROVIDER_TIMEOUT_MS');
+    }
+  });
+
+  it('points every function that calls FirstPromoter at the base URL from context, and only those', () => {
+    const sandbox = synthesize({ firstPromoterBaseUrl: 'https://sandbox.firstpromoter.test/api' });
+
+    for (const name of handlerNames(sandbox.stack)) {
+      const expected = FIRSTPROMOTER_CALLERS.includes(name) ? 'https://sandbox.firstpromoter.test/api' : undefined;
+      expect(envOf(sandbox, name).FIRSTPROMOTER_BASE_URL, name).toBe(expected);
+      expect(envOf(synth, name), name).not.toHaveProperty('FIRSTPROMOTER_BASE_URL');
+    }
   });
 
   it('passes the audit retention from context to the functions as AUDIT_RETENTION_DAYS', () => {
@@ -87,6 +165,57 @@ describe('Lambda functions', () => {
       ScheduleExpression: 'rate(1 hour)',
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [logicalIdOf(overdue.function), 'Arn'] } })],
     });
+  });
+});
+
+describe('Provider rate limits across instances', () => {
+  const rateLimitsOf = (built: Synthesized, name: HandlerName) => {
+    const env = envOf(built, name);
+    return {
+      firstPromoter: env.FIRSTPROMOTER_RATE_LIMIT_PER_MINUTE,
+      referralRock: env.REFERRALROCK_RATE_LIMIT_PER_MINUTE,
+    };
+  };
+
+  it('reserves five instances of each provider task function by default, and of no other function', () => {
+    for (const name of handlerNames(synth.stack)) {
+      const expected = PROVIDER_TASKS.includes(name) ? 5 : undefined;
+      expect(functionOf(synth, name).ReservedConcurrentExecutions, name).toBe(expected);
+    }
+  });
+
+  it('gives each process a share of the per-account limit that keeps all reserved instances together under it', () => {
+    // Five FirstPromoter task instances, cancel-request and the sweeper share 400 a minute; five Referral Rock task
+    // instances share 120.
+    for (const name of handlerNames(synth.stack)) {
+      expect(rateLimitsOf(synth, name), name).toEqual({
+        firstPromoter: FIRSTPROMOTER_CALLERS.includes(name) ? '57' : undefined,
+        referralRock: name === 'referralrock-tasks' ? '24' : undefined,
+      });
+    }
+    const reserved = functionOf(synth, 'firstpromoter-tasks').ReservedConcurrentExecutions;
+    expect((reserved + 2) * Number(rateLimitsOf(synth, 'firstpromoter-tasks').firstPromoter)).toBeLessThanOrEqual(400);
+  });
+
+  it('divides by the configured concurrency, never below one request a minute', () => {
+    const two = synthesize({ providerConcurrency: '2' });
+    const many = synthesize({ providerConcurrency: '150' });
+
+    for (const name of PROVIDER_TASKS) expect(functionOf(two, name).ReservedConcurrentExecutions, name).toBe(2);
+    expect(rateLimitsOf(two, 'referralrock-tasks').referralRock).toBe('60');
+    expect(rateLimitsOf(two, 'firstpromoter-tasks').firstPromoter).toBe('100');
+    expect(rateLimitsOf(two, 'cancel-request').firstPromoter).toBe('100');
+    expect(rateLimitsOf(many, 'referralrock-tasks').referralRock).toBe('1');
+    expect(rateLimitsOf(many, 'request-sweeper').firstPromoter).toBe('2');
+  });
+
+  it('reserves nothing with providerConcurrency 0, and then leaves each process the whole provider limit', () => {
+    const none = synthesize({ providerConcurrency: '0' });
+
+    for (const name of handlerNames(none.stack)) {
+      expect(functionOf(none, name), name).not.toHaveProperty('ReservedConcurrentExecutions');
+      expect(rateLimitsOf(none, name), name).toEqual({ firstPromoter: undefined, referralRock: undefined });
+    }
   });
 });
 
@@ -161,6 +290,44 @@ describe('DynamoDB tables', () => {
         Action: expect.arrayContaining(['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem']),
       }),
     );
+  });
+
+  it('denies putting audit events to every principal except the roles of the functions that append them', () => {
+    const writers: HandlerName[] = [
+      'intake',
+      'cancel-request',
+      'request-tasks',
+      'referralrock-tasks',
+      'firstpromoter-tasks',
+      'request-sweeper',
+    ];
+    const roleArn = (name: HandlerName) => ({ 'Fn::GetAtt': [logicalIdOf(handlerOf(synth.stack, name).role), 'Arn'] });
+    const statements: {
+      Effect: string;
+      Action: string | string[];
+      Condition?: Record<string, Record<string, unknown>>;
+    }[] = tableProps(synth.stack.tables.events).Properties.ResourcePolicy.PolicyDocument.Statement;
+    const putDenials = statements.filter((s) => s.Effect === 'Deny' && asArray(s.Action).includes('dynamodb:PutItem'));
+
+    synth.template.hasResourceProperties('AWS::DynamoDB::Table', {
+      ResourcePolicy: {
+        PolicyDocument: Match.objectLike({
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Deny',
+              Principal: { AWS: '*' },
+              Action: ['dynamodb:PartiQLInsert', 'dynamodb:PutItem'],
+              Resource: '*',
+              Condition: { ArnNotEquals: { 'aws:PrincipalArn': Match.anyValue() } },
+            }),
+          ]),
+        }),
+      },
+    });
+    expect(putDenials).toHaveLength(1);
+    const allowed = asArray(putDenials[0]?.Condition?.ArnNotEquals?.['aws:PrincipalArn']);
+    expect(allowed).toHaveLength(writers.length);
+    expect(allowed).toEqual(expect.arrayContaining(writers.map(roleArn)));
   });
 });
 
@@ -319,6 +486,21 @@ describe('Settings', () => {
     expect(readSettings(new App({ context: { waitingPeriodSeconds: '86400' } })).waitingPeriodSeconds).toBe(86_400);
     expect(() => readSettings(new App({ context: { logRetentionDays: 42 } }))).toThrow(/logRetentionDays/);
     expect(() => readSettings(new App({ context: { apiRateLimit: 'fast' } }))).toThrow(/apiRateLimit/);
+  });
+
+  it('maps a number of days to the shortest CloudWatch Logs retention that keeps logs at least that long', () => {
+    expect(retentionAtLeast(1096)).toBe(RetentionDays.THREE_YEARS);
+    expect(retentionAtLeast(1097)).toBe(RetentionDays.FIVE_YEARS);
+    expect(retentionAtLeast(91)).toBe(RetentionDays.FOUR_MONTHS);
+    expect(retentionAtLeast(1)).toBe(RetentionDays.ONE_DAY);
+    expect(retentionAtLeast(3653)).toBe(RetentionDays.TEN_YEARS);
+    expect(retentionAtLeast(3654)).toBe(RetentionDays.INFINITE);
+  });
+
+  it('refuses a provider concurrency that is not a non-negative integer', () => {
+    expect(readSettings(new App({ context: { providerConcurrency: '0' } })).providerConcurrency).toBe(0);
+    expect(() => readSettings(new App({ context: { providerConcurrency: '-1' } }))).toThrow(/providerConcurrency/);
+    expect(() => readSettings(new App({ context: { providerConcurrency: 'none' } }))).toThrow(/providerConcurrency/);
   });
 
   it('lists every API and task function', () => {

@@ -58,6 +58,7 @@ describe('The audit events table is append-only', () => {
       'request-tasks',
       'referralrock-tasks',
       'firstpromoter-tasks',
+      'request-sweeper',
     ];
     for (const name of writers) {
       const actions = statementsOf(synth.template, roleOf(name))
@@ -66,6 +67,30 @@ describe('The audit events table is append-only', () => {
 
       expect(actions.sort(), name).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']);
     }
+  });
+
+  it("lets through the events table's policy exactly the roles allowed to put events, so no writer is refused", () => {
+    const eventsTable = logicalIdOf(synth.stack.tables.events);
+    const statements: Statement[] =
+      synth.template.findResources('AWS::DynamoDB::Table')[eventsTable]?.Properties.ResourcePolicy.PolicyDocument
+        .Statement ?? [];
+    const putDenial = statements.find((s) => s.Effect === 'Deny' && asArray(s.Action).includes('dynamodb:PutItem'));
+    const exempted = asArray(
+      (putDenial?.Condition?.ArnNotEquals as Record<string, unknown> | undefined)?.['aws:PrincipalArn'],
+    ).map((arn) => (arn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]);
+    const putters = new Set(
+      identityStatements(synth.template)
+        .filter(
+          ({ statement }) =>
+            statement.Effect === 'Allow' &&
+            mentions(statement.Resource, eventsTable) &&
+            asArray(statement.Action).some((a) => grants(a, 'dynamodb:PutItem')),
+        )
+        .flatMap(({ roles }) => roles),
+    );
+
+    expect(putters.size).toBeGreaterThan(0);
+    expect([...exempted].sort()).toEqual([...putters].sort());
   });
 
   it('lets the read-only API functions read events only', () => {
@@ -84,6 +109,25 @@ describe('The audit events table is append-only', () => {
     expect(grants('dynamodb:Update*', 'dynamodb:UpdateItem')).toBe(true);
     expect(grants('*', 'dynamodb:DeleteItem')).toBe(true);
     expect(grants('dynamodb:PutItem', 'dynamodb:UpdateItem')).toBe(false);
+  });
+});
+
+describe('Requests table permissions', () => {
+  const requestsTable = () => logicalIdOf(synth.stack.tables.requests);
+  const requestActionsOf = (name: HandlerName) =>
+    statementsOf(synth.template, roleOf(name))
+      .filter((s) => mentions(s.Resource, requestsTable()))
+      .flatMap((s) => asArray(s.Action))
+      .sort();
+
+  it('lets the request sweeper scan requests, read one, and update it when it retries a restore', () => {
+    expect(requestActionsOf('request-sweeper')).toEqual(['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem']);
+  });
+
+  it('lets only the request sweeper scan the requests table', () => {
+    for (const name of handlerNames(synth.stack).filter((n) => n !== 'request-sweeper')) {
+      expect(requestActionsOf(name), name).not.toContain('dynamodb:Scan');
+    }
   });
 });
 
@@ -217,6 +261,23 @@ describe('Secrets', () => {
         expect(secretIds(), `${id} ${key}`).toContain((value as { Ref?: string }).Ref);
       }
     }
+  });
+
+  it('lets the request sweeper read the FirstPromoter credentials, to retry restores, and no other secret', () => {
+    expect([...FUNCTION_SECRETS['request-sweeper']].sort()).toEqual([
+      'FIRSTPROMOTER_ACCOUNT_ID',
+      'FIRSTPROMOTER_API_KEY',
+    ]);
+    const readable = statementsOf(synth.template, roleOf('request-sweeper'))
+      .filter((s) => asArray(s.Action).includes('secretsmanager:GetSecretValue'))
+      .flatMap((s) => asArray(s.Resource) as { Ref: string }[])
+      .map((r) => r.Ref)
+      .sort();
+    const expected = (['FIRSTPROMOTER_API_KEY', 'FIRSTPROMOTER_ACCOUNT_ID'] as const)
+      .map((n) => logicalIdOf(synth.stack.secrets.secrets[n]))
+      .sort();
+
+    expect(readable).toEqual(expected);
   });
 
   it('gives each function exactly the secrets it uses, in its environment and in its role', () => {
