@@ -126,13 +126,14 @@ export type HandlerName =
 const SIZING: Record<HandlerName, { memorySize: number; timeout: Duration }> = {
   intake: { memorySize: 512, timeout: Duration.seconds(10) },
   'get-request': { memorySize: 256, timeout: Duration.seconds(10) },
-  // Restores archived FirstPromoter promoters inside API Gateway's limit: see CANCEL_PROVIDER_CALLS.
+  // Restores archived FirstPromoter promoters inside API Gateway's limit: see SHORT_PROVIDER_CALLS.
   'cancel-request': { memorySize: 512, timeout: Duration.seconds(28) },
   'subject-lookup': { memorySize: 256, timeout: Duration.seconds(10) },
   'request-tasks': { memorySize: 256, timeout: Duration.seconds(30) },
   'referralrock-tasks': { memorySize: 512, timeout: Duration.seconds(120) },
   'firstpromoter-tasks': { memorySize: 512, timeout: Duration.seconds(120) },
-  'request-sweeper': { memorySize: 256, timeout: Duration.seconds(60) },
+  // Restores pending promoters one by one with short provider calls, and stops starting new ones 20 s before the end.
+  'request-sweeper': { memorySize: 256, timeout: Duration.seconds(120) },
 };
 
 /** The secret variables each function reads: least privilege, one secret at a time. */
@@ -152,7 +153,7 @@ export const FUNCTION_SECRETS: Record<HandlerName, readonly SecretVariable[]> = 
  * finalize, cancel-request on cancel. That line is the anchor an auditor checks the event chain against, so their log
  * groups are kept as long as the events are; a truncated chain is only detectable while the anchor exists.
  */
-export const CHAIN_ANCHOR_FUNCTIONS: readonly HandlerName[] = ['request-tasks', 'cancel-request'];
+export const CHAIN_ANCHOR_FUNCTIONS: readonly HandlerName[] = ['request-tasks', 'cancel-request', 'request-sweeper'];
 
 /** The shortest CloudWatch Logs retention of at least `days`; beyond CloudWatch's longest (10 years), never expire. */
 export function retentionAtLeast(days: number): logs.RetentionDays {
@@ -167,7 +168,7 @@ export function retentionAtLeast(days: number): logs.RetentionDays {
  * two attempts of 5 s per provider call leave room for the backoff between them and the DynamoDB work around them.
  * A restore that still fails is recorded and retried by the request sweeper, so a cancel never has to wait longer.
  */
-const CANCEL_PROVIDER_CALLS = { PROVIDER_MAX_ATTEMPTS: '2', PROVIDER_TIMEOUT_MS: '5000' } as const;
+const SHORT_PROVIDER_CALLS = { PROVIDER_MAX_ATTEMPTS: '2', PROVIDER_TIMEOUT_MS: '5000' } as const;
 
 const perMinute = (rate: { readonly limit: number; readonly intervalMs: number }) =>
   (rate.limit * 60_000) / rate.intervalMs;
@@ -290,7 +291,7 @@ export class ErasureStack extends Stack {
     this.tables.grantRequests(getRequest, ['GetItem']);
     this.tables.grantEventsRead(getRequest);
 
-    const cancelRequest = define('cancel-request', { ...stateMachineArn, ...firstPromoter, ...CANCEL_PROVIDER_CALLS });
+    const cancelRequest = define('cancel-request', { ...stateMachineArn, ...firstPromoter, ...SHORT_PROVIDER_CALLS });
     this.tables.grantRequests(cancelRequest, ['GetItem', 'UpdateItem']);
     this.tables.grantEventsAppend(cancelRequest);
     this.workflow.grantStop(cancelRequest);
@@ -323,7 +324,7 @@ export class ErasureStack extends Stack {
     // Hourly: counts requests past their one-month due date (OverdueRequests metric), starts the workflow of any
     // request an intake stored but failed to start, and retries the FirstPromoter restore of canceled requests whose
     // restore failed at cancel time (recording the outcome as an audit event).
-    const sweeper = define('request-sweeper', { ...stateMachineArn, ...firstPromoter });
+    const sweeper = define('request-sweeper', { ...stateMachineArn, ...firstPromoter, ...SHORT_PROVIDER_CALLS });
     this.tables.grantRequests(sweeper, ['GetItem', 'UpdateItem', 'Scan']);
     this.tables.grantEventsAppend(sweeper);
     this.workflow.grantStart(sweeper);

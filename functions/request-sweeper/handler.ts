@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
 import { sweepRequests } from '#shared/domain/sweep';
 import { createLogger } from '#shared/observability';
 import type { AuditLog, Clock, RequestRepository, WorkflowEngine } from '#shared/ports/audit';
@@ -22,8 +23,12 @@ export interface RequestSweeperDeps {
  * and publishes `OverdueRequests` and `UnfinishedRequests`; the stack alarms on overdue requests above zero.
  */
 export const makeHandler = (deps: RequestSweeperDeps, logger: Logger = createLogger('request-sweeper')) =>
-  middy().handler(async () => {
-    const report = await sweepRequests(deps, { stalledAfterSeconds: deps.stalledAfterSeconds });
+  middy().handler(async (_event: unknown, context: Context) => {
+    // Leave 20 s of the run for the restore in flight and the metrics: a run that timed out would publish none.
+    const report = await sweepRequests(deps, {
+      stalledAfterSeconds: deps.stalledAfterSeconds,
+      restoreDeadline: Date.now() + context.getRemainingTimeInMillis() - 20_000,
+    });
     deps.metrics.addMetric('OverdueRequests', MetricUnit.Count, report.overdue);
     deps.metrics.addMetric('UnfinishedRequests', MetricUnit.Count, report.unfinished);
     deps.metrics.addMetric('RestartedRequests', MetricUnit.Count, report.restartedIds.length);
@@ -32,7 +37,9 @@ export const makeHandler = (deps: RequestSweeperDeps, logger: Logger = createLog
     if (report.restartedIds.length > 0) {
       logger.warn('Started workflows that intake had not started', { requestIds: report.restartedIds });
     }
-    if (report.restoredIds.length > 0) logger.info('Finished promoter restores', { requestIds: report.restoredIds });
+    if (report.restoredIds.length > 0) {
+      logger.info('Finished promoter restores', { requestIds: report.restoredIds, chainHeads: report.chainHeads });
+    }
     if (report.restoreFailedIds.length > 0) {
       logger.error('Promoter restores still failing', { requestIds: report.restoreFailedIds });
     }

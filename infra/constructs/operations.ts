@@ -8,8 +8,10 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { SERVICE_NAME } from '#shared/observability';
 
-/** The custom metric the overdue check emits: requests past their one-month deadline and not finished. */
+/** The custom metric the request sweeper emits: requests past their one-month deadline and not finished. */
 export const OVERDUE_METRIC_NAME = 'OverdueRequests';
+/** The custom metric the request sweeper emits: canceled requests whose promoters are still archived. */
+export const PENDING_RESTORES_METRIC_NAME = 'PendingRestores';
 
 export interface OperationsProps {
   /** Powertools metrics namespace of the functions. */
@@ -63,6 +65,16 @@ export class Operations extends Construct {
         period: Duration.hours(1),
       }),
       description: 'Erasure requests are past their one-month deadline (GDPR Art. 12(3)) and not finished',
+    });
+    this.alarm('PendingRestores', {
+      metric: new cloudwatch.Metric({
+        namespace: props.metricsNamespace,
+        metricName: PENDING_RESTORES_METRIC_NAME,
+        dimensionsMap: { service: SERVICE_NAME },
+        statistic: cloudwatch.Stats.MAXIMUM,
+        period: Duration.hours(1),
+      }),
+      description: 'Canceled erasure requests whose FirstPromoter promoters could not be restored yet (retried hourly)',
     });
   }
 

@@ -181,7 +181,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     metrics: new Metrics({ serviceName: SERVICE_NAME, namespace: 'GdprErasureLocal' }),
     stalledAfterSeconds: 300,
   });
-  const sweep = () => sweeper({}, lambdaContext('request-sweeper')) as Promise<Record<string, number>>;
+  const sweep = () => sweeper({}, lambdaContext('request-sweeper', 120_000)) as Promise<Record<string, number>>;
   const sweepEveryMs = options.sweepIntervalMs ?? 300_000;
   const sweepTimer =
     sweepEveryMs > 0 ? setInterval(() => void sweep().catch(() => undefined), sweepEveryMs) : undefined;

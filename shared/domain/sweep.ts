@@ -12,6 +12,8 @@ export interface SweepReport {
   /** Canceled requests whose promoter restore was finished now, and those whose restore failed again. */
   restoredIds: string[];
   restoreFailedIds: string[];
+  /** The chain head of each request whose trail the sweep extended: logged, as an anchor outside the tables. */
+  chainHeads: Record<string, string>;
 }
 
 /**
@@ -31,7 +33,11 @@ export async function sweepRequests(
     workflow: WorkflowEngine;
     firstPromoter: FirstPromoterPort;
   },
-  options: { stalledAfterSeconds: number },
+  options: {
+    stalledAfterSeconds: number;
+    /** No new restore is begun after this (epoch ms), so the run ends, and reports, within its time limit. */
+    restoreDeadline?: number;
+  },
 ): Promise<SweepReport> {
   const now = deps.clock.now();
   const nowIso = now.toISOString();
@@ -47,10 +53,17 @@ export async function sweepRequests(
   }
   const restoredIds: string[] = [];
   const restoreFailedIds: string[] = [];
+  const chainHeads: Record<string, string> = {};
   for (const request of await deps.requests.listPendingRestores()) {
+    if (options.restoreDeadline !== undefined && Date.now() > options.restoreDeadline) {
+      restoreFailedIds.push(request.id); // still pending: the next run takes it
+      continue;
+    }
     // One request's failure must not stop the sweep of the others; it stays pending for the next run.
     const { restored } = await finishCancel(deps, request, { stopWorkflow: false }).catch(() => ({ restored: false }));
     (restored ? restoredIds : restoreFailedIds).push(request.id);
+    const head = restored ? (await deps.audit.list(request.id)).at(-1) : undefined;
+    if (head) chainHeads[request.id] = head.hash;
   }
   const overdue = unfinished.filter((r) => r.dueAt < nowIso).sort((a, b) => a.dueAt.localeCompare(b.dueAt));
   return {
@@ -60,5 +73,6 @@ export async function sweepRequests(
     restartedIds,
     restoredIds,
     restoreFailedIds,
+    chainHeads,
   };
 }

@@ -5,7 +5,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCESS_LOG_FIELDS } from '#infra/constructs/erasure-api';
 import { ASL_FILE } from '#infra/constructs/erasure-workflow';
-import { OVERDUE_METRIC_NAME } from '#infra/constructs/operations';
+import { OVERDUE_METRIC_NAME, PENDING_RESTORES_METRIC_NAME } from '#infra/constructs/operations';
 import { DEFAULT_SETTINGS, type HandlerName, readSettings, retentionAtLeast } from '#infra/erasure-stack';
 import { AUDIT_EVENTS_TABLE, REQUESTS_TABLE } from '#shared/adapters/dynamodb/tables';
 import { ROUTES } from '#shared/routes';
@@ -29,7 +29,7 @@ afterAll(removeSynthesized);
 const API_FUNCTIONS: HandlerName[] = ['intake', 'get-request', 'cancel-request', 'subject-lookup'];
 const TASK_FUNCTIONS: HandlerName[] = ['request-tasks', 'referralrock-tasks', 'firstpromoter-tasks'];
 // The functions whose last log line for a request carries `chainHead`, the anchor of its audit chain.
-const CHAIN_ANCHORS: HandlerName[] = ['request-tasks', 'cancel-request'];
+const CHAIN_ANCHORS: HandlerName[] = ['request-tasks', 'cancel-request', 'request-sweeper'];
 const PROVIDER_TASKS: HandlerName[] = ['referralrock-tasks', 'firstpromoter-tasks'];
 const FIRSTPROMOTER_CALLERS: HandlerName[] = ['firstpromoter-tasks', 'cancel-request', 'request-sweeper'];
 
@@ -85,7 +85,7 @@ describe('Lambda functions', () => {
     }
   });
 
-  it('keeps the logs of request-tasks and cancel-request, which hold the chain anchors, as long as audit events', () => {
+  it('keeps the logs of the functions that log chain anchors as long as audit events', () => {
     const longer = synthesize({ auditRetentionDays: '2000' });
     const shorterThanLogs = synthesize({ auditRetentionDays: '30' });
     const beyondCloudWatch = synthesize({ auditRetentionDays: '5000' });
@@ -119,17 +119,19 @@ describe('Lambda functions', () => {
     expect(timeoutOf('firstpromoter-tasks')).toBeGreaterThanOrEqual(60);
   });
 
-  it('gives cancel-request two provider attempts of 5 s each, inside its 28 s timeout, and no other function', () => {
-    const cancel = functionOf(synth, 'cancel-request');
-    const { PROVIDER_MAX_ATTEMPTS, PROVIDER_TIMEOUT_MS } = cancel.Environment.Variables;
-
-    expect(cancel.Timeout).toBe(28);
-    expect({ PROVIDER_MAX_ATTEMPTS, PROVIDER_TIMEOUT_MS }).toEqual({
-      PROVIDER_MAX_ATTEMPTS: '2',
-      PROVIDER_TIMEOUT_MS: '5000',
-    });
-    expect(Number(PROVIDER_MAX_ATTEMPTS) * Number(PROVIDER_TIMEOUT_MS)).toBeLessThan(cancel.Timeout * 1000);
-    for (const name of handlerNames(synth.stack).filter((n) => n !== 'cancel-request')) {
+  it('gives cancel-request and the sweeper two provider attempts of 5 s each, inside their timeouts, and no other', () => {
+    const short: HandlerName[] = ['cancel-request', 'request-sweeper'];
+    for (const name of short) {
+      const fn = functionOf(synth, name);
+      const { PROVIDER_MAX_ATTEMPTS, PROVIDER_TIMEOUT_MS } = fn.Environment.Variables;
+      expect({ PROVIDER_MAX_ATTEMPTS, PROVIDER_TIMEOUT_MS }, name).toEqual({
+        PROVIDER_MAX_ATTEMPTS: '2',
+        PROVIDER_TIMEOUT_MS: '5000',
+      });
+      expect(Number(PROVIDER_MAX_ATTEMPTS) * Number(PROVIDER_TIMEOUT_MS)).toBeLessThan(fn.Timeout * 1000);
+    }
+    expect(functionOf(synth, 'cancel-request').Timeout).toBe(28);
+    for (const name of handlerNames(synth.stack).filter((n) => !short.includes(n))) {
       expect(envOf(synth, name), name).not.toHaveProperty('PROVIDER_MAX_ATTEMPTS');
       expect(envOf(synth, name), name).not.toHaveProperty('PROVIDER_TIMEOUT_MS');
     }
@@ -417,7 +419,7 @@ describe('Alarms', () => {
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([topicRef()]);
   });
 
-  it('alarms on failed and timed-out workflow executions, API 5xx and overdue requests', () => {
+  it('alarms on failed and timed-out workflow executions, API 5xx, overdue requests and pending restores', () => {
     for (const metricName of ['ExecutionsFailed', 'ExecutionsTimedOut']) {
       synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: 'AWS/States',
@@ -430,12 +432,14 @@ describe('Alarms', () => {
       MetricName: '5xx',
       Dimensions: [{ Name: 'ApiId', Value: { Ref: logicalIdOf(synth.stack.api.api) } }],
     });
-    synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: DEFAULT_SETTINGS.metricsNamespace,
-      MetricName: OVERDUE_METRIC_NAME,
-      Dimensions: [{ Name: 'service', Value: 'gdpr-erasure' }],
-      Threshold: 1,
-    });
+    for (const metricName of [OVERDUE_METRIC_NAME, PENDING_RESTORES_METRIC_NAME]) {
+      synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: DEFAULT_SETTINGS.metricsNamespace,
+        MetricName: metricName,
+        Dimensions: [{ Name: 'service', Value: 'gdpr-erasure' }],
+        Threshold: 1,
+      });
+    }
   });
 
   it("alarms on each function's errors", () => {
