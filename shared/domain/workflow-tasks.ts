@@ -266,14 +266,14 @@ export async function startFirstPromoterReferralDeletion(
   // An earlier attempt got as far as writing its plan, so it may have sent the delete and lost the answer. A batch it
   // started is adopted rather than a second one started over the same referrals.
   const adopted = plan.created ? undefined : await findEarlierBatch(deps, plan);
-  if (adopted) return followBatch(deps, request, adopted, subjectRecords.size);
+  if (adopted) return followBatch(deps, request, adopted, [...subjectRecords]);
   if (found.length === 0) {
     // Everything planned is gone: a synchronous delete (5 ids or fewer) whose answer was lost.
     await record(deps, request, key, { outcome: 'deleted', count: subjectRecords.size });
     return { requestId, done: true, polls: 0, waitSeconds: 0 };
   }
   const batch = await deps.firstPromoter.deleteReferrals(found);
-  return followBatch(deps, request, batch, subjectRecords.size);
+  return followBatch(deps, request, batch, [...subjectRecords]);
 }
 
 /** A referral-delete batch of this account created after the plan was written, for the planned number of ids. */
@@ -291,12 +291,16 @@ async function followBatch(
   deps: FirstPromoterTaskDeps,
   request: ErasureRequest,
   batch: Batch,
-  found: number,
+  planned: number[],
 ): Promise<BatchPollState> {
   const requestId = request.id;
   const summary = summarizeBatch(batch);
   if (summary.state === 'running') {
-    await record(deps, request, 'firstpromoter.referrals', { outcome: 'pending', count: found, batchId: batch.id });
+    await record(deps, request, 'firstpromoter.referrals', {
+      outcome: 'pending',
+      count: planned.length,
+      batchId: batch.id,
+    });
     return {
       requestId,
       done: false,
@@ -306,7 +310,7 @@ async function followBatch(
       waitSeconds: deps.batchPoll.intervalSeconds,
     };
   }
-  await recordBatchEnd(deps, request, summary, found);
+  await recordBatchEnd(deps, request, summary, planned);
   return { requestId, done: true, batchId: batch.id, polls: 0, waitSeconds: 0 };
 }
 
@@ -329,7 +333,7 @@ export async function pollFirstPromoterBatch(
   const polls = state.polls + 1;
   const count = current?.count ?? summary.total;
   if (summary.state !== 'running') {
-    await recordBatchEnd(deps, request, summary, count);
+    await recordBatchEnd(deps, request, summary, (request.plans?.['firstpromoter.referrals']?.ids ?? []).map(Number));
     return { ...state, polls, done: true, waitSeconds: 0 };
   }
   const startedAt = new Date(state.startedAt ?? current?.updatedAt ?? deps.clock.now().toISOString()).getTime();
@@ -348,22 +352,31 @@ export async function pollFirstPromoterBatch(
   return { ...state, polls, done: false, waitSeconds };
 }
 
+/**
+ * Records how a deletion batch ended, judged by searching again rather than by the batch's counters alone: what is still
+ * there is not erased, whatever the batch says (and a batch adopted by mistake cannot pass for this subject's).
+ */
 async function recordBatchEnd(
   deps: FirstPromoterTaskDeps,
   request: ErasureRequest,
   summary: ReturnType<typeof summarizeBatch>,
-  found: number,
+  planned: readonly number[],
 ) {
-  const outcome: ActionOutcome =
-    summary.state === 'completed' ? 'deleted' : summary.state === 'partial' ? 'partial' : 'failed';
+  const remainingNow = (await deps.firstPromoter.findReferrals(identityOf(deps, request))).map((r) => r.id);
+  const subjectRecords = new Set([...planned, ...remainingNow]);
+  const deleted = subjectRecords.size - remainingNow.length;
+  const outcome: ActionOutcome = remainingNow.length === 0 ? 'deleted' : deleted > 0 ? 'partial' : 'failed';
   const errors: string[] = [];
   if (summary.state === 'stopped') errors.push('batch was stopped before it finished');
   if (summary.state === 'failed') errors.push('batch failed');
   if (summary.failed > 0) errors.push(`${summary.failed} of ${summary.total} item(s) failed`);
   if (summary.errorCount > 0) errors.push(`${summary.errorCount} processing error(s) reported by FirstPromoter`);
+  if (remainingNow.length > 0) {
+    errors.push(`${remainingNow.length} of ${subjectRecords.size} referral(s) still present after the batch`);
+  }
   return record(deps, request, 'firstpromoter.referrals', {
     outcome,
-    count: outcome === 'deleted' ? found : outcome === 'partial' ? summary.processed - summary.failed : found,
+    count: outcome === 'failed' ? subjectRecords.size : deleted,
     batchId: summary.batchId,
     ...(errors.length ? { errors } : {}),
   });

@@ -83,7 +83,7 @@ describe('erasure end to end on one machine', () => {
   it.each([
     ['partial', 'partial', 'partially_completed'],
     ['failed', 'failed', 'partially_completed'],
-    ['stopped', 'failed', 'partially_completed'],
+    ['stopped', 'partial', 'partially_completed'],
   ] as const)('records a %s batch as %s with its batch id', async (planned, outcome, status) => {
     t = await startTestRuntime();
     seedJane(t, 7);

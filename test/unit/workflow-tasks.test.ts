@@ -56,7 +56,9 @@ const batch = (status: Batch['status'], extra: Partial<Batch> = {}): Batch => ({
   ...extra,
 });
 
-function setup(options: { now: string; batch?: Batch; actions?: ErasureRequest['actions'] }) {
+const cipher = new IdentityCipher(Buffer.alloc(32));
+
+function setup(options: { now: string; batch?: Batch; actions?: ErasureRequest['actions']; remaining?: number[] }) {
   const requests = new MemoryRequests();
   const audit = new MemoryAudit();
   requests.items.set('er_1', {
@@ -68,7 +70,8 @@ function setup(options: { now: string; batch?: Batch; actions?: ErasureRequest['
     payloadHash: 'h',
     signedWith: 's',
     subject: { pseudonym: 'p', identifiers: ['email'] },
-    identity: 'v1.x',
+    identity: cipher.encrypt(JSON.stringify({ email: 'unit@example.com' }), 'er_1'),
+    plans: { 'firstpromoter.referrals': { ids: [1, 2, 3, 4, 5, 6, 7], at: '2026-05-01T00:00:00.000Z' } },
     actions: options.actions ?? {
       'firstpromoter.referrals': {
         provider: 'firstpromoter',
@@ -81,12 +84,16 @@ function setup(options: { now: string; batch?: Batch; actions?: ErasureRequest['
     },
     expiresAt: 0,
   });
-  const firstPromoter = { getBatch: async () => options.batch ?? batch('in_progress') } as unknown as FirstPromoterPort;
+  const firstPromoter = {
+    getBatch: async () => options.batch ?? batch('in_progress'),
+    // The search after a batch ends: what is still there is not erased, whatever the batch reports.
+    findReferrals: async () => (options.remaining ?? []).map((id) => ({ id, email: 'unit@example.com' })),
+  } as unknown as FirstPromoterPort;
   const deps = {
     requests: requests as unknown as RequestRepository,
     audit,
     clock: { now: () => new Date(options.now) },
-    cipher: new IdentityCipher(Buffer.alloc(32)),
+    cipher,
     firstPromoter,
     batchPoll: { intervalSeconds: 5, maxIntervalSeconds: 60, timeoutSeconds: 3600 },
     waitingPeriodSeconds: 0,
@@ -130,6 +137,7 @@ describe('pollFirstPromoterBatch', () => {
     const { deps, requests } = setup({
       now: '2026-05-01T00:01:00.000Z',
       batch: batch('completed', { failed_count: 2, processing_errors: ['Referral 9 not found', 'x'] }),
+      remaining: [6, 7],
     });
 
     await pollFirstPromoterBatch(deps, pollState(1));
@@ -137,7 +145,27 @@ describe('pollFirstPromoterBatch', () => {
     expect(requests.items.get('er_1')?.actions['firstpromoter.referrals']).toMatchObject({
       outcome: 'partial',
       count: 5,
-      errors: ['2 of 7 item(s) failed', '2 processing error(s) reported by FirstPromoter'],
+      errors: [
+        '2 of 7 item(s) failed',
+        '2 processing error(s) reported by FirstPromoter',
+        '2 of 7 referral(s) still present after the batch',
+      ],
+    });
+  });
+
+  it('does not believe a completed batch when the referrals are still there', async () => {
+    const { deps, requests } = setup({
+      now: '2026-05-01T00:01:00.000Z',
+      batch: batch('completed'),
+      remaining: [1, 2, 3, 4, 5, 6, 7],
+    });
+
+    await pollFirstPromoterBatch(deps, pollState(1));
+
+    expect(requests.items.get('er_1')?.actions['firstpromoter.referrals']).toMatchObject({
+      outcome: 'failed',
+      count: 7,
+      errors: ['7 of 7 referral(s) still present after the batch'],
     });
   });
 });
