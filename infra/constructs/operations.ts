@@ -56,25 +56,29 @@ export class Operations extends Construct {
     if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
     this.#action = new SnsAction(this.topic);
 
-    this.alarm('OverdueRequests', {
+    this.#serviceMetricAlarm(
+      OVERDUE_METRIC_NAME,
+      props.metricsNamespace,
+      'Erasure requests are past their one-month deadline (GDPR Art. 12(3)) and not finished',
+    );
+    this.#serviceMetricAlarm(
+      PENDING_RESTORES_METRIC_NAME,
+      props.metricsNamespace,
+      'Canceled erasure requests whose FirstPromoter promoters could not be restored yet (retried hourly)',
+    );
+  }
+
+  /** An alarm on one of the hourly metrics the request sweeper publishes (Powertools, dimension `service`). */
+  #serviceMetricAlarm(metricName: string, namespace: string, description: string): void {
+    this.alarm(metricName, {
       metric: new cloudwatch.Metric({
-        namespace: props.metricsNamespace,
-        metricName: OVERDUE_METRIC_NAME,
+        namespace,
+        metricName,
         dimensionsMap: { service: SERVICE_NAME },
         statistic: cloudwatch.Stats.MAXIMUM,
         period: Duration.hours(1),
       }),
-      description: 'Erasure requests are past their one-month deadline (GDPR Art. 12(3)) and not finished',
-    });
-    this.alarm('PendingRestores', {
-      metric: new cloudwatch.Metric({
-        namespace: props.metricsNamespace,
-        metricName: PENDING_RESTORES_METRIC_NAME,
-        dimensionsMap: { service: SERVICE_NAME },
-        statistic: cloudwatch.Stats.MAXIMUM,
-        period: Duration.hours(1),
-      }),
-      description: 'Canceled erasure requests whose FirstPromoter promoters could not be restored yet (retried hourly)',
+      description,
     });
   }
 
