@@ -39,6 +39,8 @@ export class LocalWorkflowEngine implements WorkflowEngine {
   readonly #taskHandlers: Record<string, (input: JSONValue) => Promise<JSONValue>>;
   readonly #options: LocalWorkflowOptions;
   readonly #running = new Map<string, RunningExecution>();
+  /** Task invocations under way: an aborted execution does not stop the function it is waiting on, as in AWS. */
+  readonly #inflight = new Set<Promise<unknown>>();
 
   constructor(options: LocalWorkflowOptions) {
     this.#options = options;
@@ -55,8 +57,15 @@ export class LocalWorkflowEngine implements WorkflowEngine {
     this.#taskHandlers = {};
     for (const [stateName, resource] of taskStates(definition)) {
       const fn = options.functions[resource.split(':').at(-1) as string] as { name: string; handler: TaskFunction };
-      this.#taskHandlers[stateName] = async (input) =>
-        (await fn.handler(input as unknown as TaskEvent, lambdaContext(fn.name))) as JSONValue;
+      this.#taskHandlers[stateName] = async (input) => {
+        const invocation = fn.handler(input as unknown as TaskEvent, lambdaContext(fn.name));
+        this.#inflight.add(invocation);
+        try {
+          return (await invocation) as JSONValue;
+        } finally {
+          this.#inflight.delete(invocation);
+        }
+      };
     }
   }
 
@@ -100,11 +109,15 @@ export class LocalWorkflowEngine implements WorkflowEngine {
     while (this.#running.size > 0) await Promise.all([...this.#running.values()].map((r) => r.done));
   }
 
-  /** Aborts everything, as a crash would: nothing is recorded, the next start resumes from the audit store. */
+  /**
+   * Aborts everything, as a crash would: nothing more is recorded, the next start resumes from the audit store. Task
+   * invocations already under way are let finish, so none is cut off halfway through a write.
+   */
   async abortAll(): Promise<void> {
     const running = [...this.#running.values()];
     for (const execution of running) execution.abort();
     await Promise.all(running.map((r) => r.done));
+    await Promise.allSettled([...this.#inflight]);
   }
 
   get runningCount(): number {

@@ -15,6 +15,7 @@ import {
   CANCELABLE_STATUSES,
   type ErasureRequest,
   type Identity,
+  type NewAuditEvent,
   type RequestStatus,
 } from './model.ts';
 import { type ErasureRequestBody, redact, subjectRef } from './subject.ts';
@@ -82,7 +83,17 @@ export async function submitErasureRequest(deps: RequestDeps, input: SubmitInput
     throw new ConflictError('This webhook-id was already used for a different request');
   }
   // Appended on both paths with a fixed key: a crash after the put still leaves exactly one `request.received`.
-  await deps.audit.append(id, {
+  await deps.audit.append(id, receivedEvent(request));
+  if (request.status === 'received') await deps.workflow.start(id);
+  return { request, created };
+}
+
+/**
+ * Who asked, when, about whom (pseudonyms), by when: the first event of every trail. Keyed, so intake and the workflow's
+ * first step (for a request whose intake failed after storing it) append it once between them.
+ */
+export function receivedEvent(request: ErasureRequest): NewAuditEvent {
+  return {
     type: 'request.received',
     actor: `webhook:${request.signedWith}`,
     key: 'request.received',
@@ -93,9 +104,7 @@ export async function submitErasureRequest(deps: RequestDeps, input: SubmitInput
       receivedAt: request.receivedAt,
       dueAt: request.dueAt,
     },
-  });
-  if (request.status === 'received') await deps.workflow.start(id);
-  return { request, created };
+  };
 }
 
 export interface ActionView {
@@ -196,7 +205,7 @@ export async function finishCancel(
   deps: Pick<RequestDeps, 'requests' | 'audit' | 'clock' | 'workflow'> & { firstPromoter: FirstPromoterPort },
   request: ErasureRequest,
   options: { stopWorkflow: boolean },
-): Promise<{ restored: boolean }> {
+): Promise<{ restore: 'done' | 'failed' | 'awaiting-archive-step' }> {
   const actor = request.canceledBy ?? 'workflow';
   await deps.audit.append(request.id, { type: 'request.canceled', actor, key: 'request.canceled', data: {} });
   await deps.audit.append(request.id, { type: 'identity.destroyed', actor, key: 'identity.destroyed', data: {} });
@@ -215,13 +224,31 @@ export async function finishCancel(
   }
   const ids = promotersToRestore(request);
   try {
-    if (ids.length > 0) await restoreArchivedPromoters(deps, request, actor, ids);
+    if (ids.length > 0) {
+      await restoreArchivedPromoters(deps, request, actor, ids, { keepRestored: true });
+    }
   } catch {
     // Recorded by restoreArchivedPromoters as a failed action; the restore stays pending for the sweeper.
-    return { restored: false };
+    return { restore: 'failed' };
   }
+  const current = (await deps.requests.get(request.id)) ?? request;
+  if (!archiveStepSettled(current, deps.clock.now())) return { restore: 'awaiting-archive-step' };
   await deps.requests.clearRestorePending(request.id);
-  return { restored: true };
+  await deps.requests.forgetProviderIds(request.id);
+  return { restore: 'done' };
+}
+
+/** Longest a workflow step can still be running after its request was canceled (the task functions time out sooner). */
+const STEP_GRACE_MS = 15 * 60_000;
+
+/**
+ * Whether the archive step can no longer archive anything: it never planned (and cannot now: planning requires an open
+ * request), it recorded its archive before the cancel, or it has had time to end. Until then a cancel's restore may
+ * have run before an in-flight archive call landed, so the restore stays pending and is repeated (idempotently).
+ */
+function archiveStepSettled(request: ErasureRequest, now: Date): boolean {
+  if (!request.plans?.['firstpromoter.promoters'] || request.archivedPromoterIds) return true;
+  return now.getTime() - new Date(request.completedAt ?? 0).getTime() > STEP_GRACE_MS;
 }
 
 /**
@@ -239,6 +266,7 @@ export async function restoreArchivedPromoters(
   request: ErasureRequest,
   actor: string,
   promoterIds: readonly number[],
+  options: { keepRestored?: boolean } = {},
 ): Promise<void> {
   if (promoterIds.length === 0) return;
   const key = 'firstpromoter.promoters' as const;
@@ -259,13 +287,19 @@ export async function restoreArchivedPromoters(
     });
   } catch (error) {
     const reason = error instanceof Error ? redact(error.message) : 'unknown error';
-    await deps.requests.recordAction(request.id, key, {
-      ...ACTIONS[key],
-      outcome: 'failed',
-      count: promoterIds.length,
-      errors: [`restore failed (retried hourly): ${reason}`],
-      updatedAt: deps.clock.now().toISOString(),
-    });
+    // A cancel and a sweep may restore at once: one's failure must not hide the other's success.
+    await deps.requests.recordAction(
+      request.id,
+      key,
+      {
+        ...ACTIONS[key],
+        outcome: 'failed',
+        count: promoterIds.length,
+        errors: [`restore failed (retried hourly): ${reason}`],
+        updatedAt: deps.clock.now().toISOString(),
+      },
+      options.keepRestored ? { unlessOutcome: 'restored' } : {},
+    );
     // Keyed: an outage retried hourly adds one event, not one per attempt; the action record holds the latest reason.
     await deps.audit.append(request.id, {
       type: 'promoters.restore_failed',

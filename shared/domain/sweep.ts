@@ -60,9 +60,13 @@ export async function sweepRequests(
       continue;
     }
     // One request's failure must not stop the sweep of the others; it stays pending for the next run.
-    const { restored } = await finishCancel(deps, request, { stopWorkflow: false }).catch(() => ({ restored: false }));
-    (restored ? restoredIds : restoreFailedIds).push(request.id);
-    const head = restored ? (await deps.audit.list(request.id)).at(-1) : undefined;
+    const { restore } = await finishCancel(deps, request, { stopWorkflow: false }).catch(() => ({
+      restore: 'failed' as const,
+    }));
+    if (restore === 'failed') restoreFailedIds.push(request.id);
+    if (restore !== 'done') continue;
+    restoredIds.push(request.id);
+    const head = (await deps.audit.list(request.id)).at(-1);
     if (head) chainHeads[request.id] = head.hash;
   }
   const overdue = unfinished.filter((r) => r.dueAt < nowIso).sort((a, b) => a.dueAt.localeCompare(b.dueAt));

@@ -1,8 +1,8 @@
 import { summarizeBatch } from '#shared/adapters/firstpromoter/batch';
 import type { IdentityCipher } from '#shared/crypto/identity-cipher';
-import type { AuditLog, Clock, RequestRepository } from '#shared/ports/audit';
+import type { ActionGuard, AuditLog, Clock, RequestRepository } from '#shared/ports/audit';
 import type { Batch, FirstPromoterPort, ReferralRockPort, RemoveResult } from '#shared/ports/providers';
-import { restoreArchivedPromoters } from './erasure-requests.ts';
+import { receivedEvent, restoreArchivedPromoters } from './erasure-requests.ts';
 import {
   ACTIONS,
   type ActionKey,
@@ -71,17 +71,27 @@ async function record(
   request: ErasureRequest,
   key: ActionKey,
   fields: Omit<ActionRecord, 'provider' | 'action' | 'updatedAt'>,
+  guard?: ActionGuard,
 ): Promise<{ outcome: ActionOutcome; count: number }> {
   const entry: ActionRecord = { ...ACTIONS[key], ...fields, updatedAt: deps.clock.now().toISOString() };
-  await deps.requests.recordAction(request.id, key, entry);
+  if (await deps.requests.recordAction(request.id, key, entry, guard))
+    await appendActionEvent(deps, request, key, entry);
+  return { outcome: fields.outcome, count: fields.count };
+}
+
+async function appendActionEvent(
+  deps: Pick<TaskDeps, 'audit'>,
+  request: ErasureRequest,
+  key: ActionKey,
+  entry: ActionRecord,
+): Promise<void> {
   const { updatedAt: _u, ...data } = entry;
   await deps.audit.append(request.id, {
     type: 'action.recorded',
     actor: ACTOR,
-    key: `action:${key}:${fields.outcome}`,
+    key: `action:${key}:${entry.outcome}`,
     data: { key, ...data, searched: request.subject.identifiers },
   });
-  return { outcome: fields.outcome, count: fields.count };
 }
 
 /**
@@ -93,6 +103,8 @@ export async function loadRequest(deps: RequestTaskDeps, { requestId }: RequestI
   if (FINAL_STATUSES.includes(request.status)) {
     return { requestId, proceed: false, status: request.status, waitSeconds: 0 };
   }
+  // Normally intake appended it; not when intake failed after storing the request and the sweeper started it.
+  await deps.audit.append(requestId, receivedEvent(request));
   const waitEnds = new Date(request.receivedAt).getTime() + deps.waitingPeriodSeconds * 1000;
   const waitSeconds = Math.max(0, Math.ceil((waitEnds - deps.clock.now().getTime()) / 1000));
   if (request.status === 'received') {
@@ -120,44 +132,65 @@ export async function loadRequest(deps: RequestTaskDeps, { requestId }: RequestI
 export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId }: RequestInput) {
   const request = await load(deps, requestId);
   const key = 'firstpromoter.promoters';
+  const open = ['received', 'waiting'] as const;
   const done = request.actions[key];
   if (done && done.outcome !== 'pending') return { outcome: done.outcome, count: done.count };
-  if (!['received', 'waiting'].includes(request.status)) {
-    return record(deps, request, key, { outcome: 'skipped', count: 0 });
-  }
+  if (!open.includes(request.status as (typeof open)[number])) return { outcome: 'skipped' as const, count: 0 };
 
   const promoters = await deps.firstPromoter.findPromoters(identityOf(deps, request));
   const candidates = promoters.filter((p) => p.archived_at === null).map((p) => p.id);
   const alreadyArchived = promoters.length - candidates.length;
-  // The set is fixed before the call: a retry after a crash archives (and a cancel restores) the same promoters.
-  const { ids } = await deps.requests.planAction(requestId, key, candidates, deps.clock.now().toISOString());
+  // The set is fixed before the call, and only while the request is open: a retry archives (and a cancel restores)
+  // the same promoters, and nothing is planned, let alone archived, after a cancel.
+  const plan = await deps.requests.planAction(requestId, key, candidates, deps.clock.now().toISOString(), {
+    whileIn: open,
+  });
+  if (!plan) return { outcome: 'skipped' as const, count: 0 };
+  const { ids } = plan;
   if (ids.length === 0) {
-    return record(deps, request, key, {
-      outcome: alreadyArchived > 0 ? 'skipped' : 'not_found',
-      count: 0,
-      ...(alreadyArchived > 0
-        ? { errors: [`${alreadyArchived} promoter(s) were already archived before this request`] }
-        : {}),
-    });
+    return record(
+      deps,
+      request,
+      key,
+      {
+        outcome: alreadyArchived > 0 ? 'skipped' : 'not_found',
+        count: 0,
+        ...(alreadyArchived > 0
+          ? { errors: [`${alreadyArchived} promoter(s) were already archived before this request`] }
+          : {}),
+      },
+      { whileIn: open },
+    );
   }
 
   const batch = await deps.firstPromoter.archivePromoters(ids);
-  const stillOpen = await deps.requests.recordArchivedPromoters(requestId, ids, ['received', 'waiting']);
-  if (!stillOpen) {
-    // A cancel won the race while the archive call was in flight: undo it here as well (restoring is idempotent).
-    await restoreArchivedPromoters(deps, request, ACTOR, ids);
-    return { outcome: 'restored' as const, count: ids.length };
-  }
   const summary = summarizeBatch(batch);
-  const outcome: ActionOutcome = summary.state === 'failed' || summary.state === 'stopped' ? 'failed' : 'archived';
-  return record(deps, request, key, {
-    outcome: summary.state === 'partial' ? 'partial' : outcome,
+  const outcome: ActionOutcome =
+    summary.state === 'partial'
+      ? 'partial'
+      : summary.state === 'failed' || summary.state === 'stopped'
+        ? 'failed'
+        : 'archived';
+  const entry: ActionRecord = {
+    ...ACTIONS[key],
+    outcome,
     count: ids.length,
     batchId: batch.id,
     ...(summary.errorCount > 0
       ? { errors: [`${summary.errorCount} processing error(s) reported by FirstPromoter`] }
       : {}),
-  });
+    updatedAt: deps.clock.now().toISOString(),
+  };
+  if (!(await deps.requests.recordArchivedPromoters(requestId, ids, entry, open))) {
+    // A cancel came while the archive call was in flight and may have restored before the archive landed. The restore
+    // is marked pending first, so a crash here still leaves it to the sweeper, then done (restoring is idempotent).
+    await deps.requests.markRestorePending(requestId);
+    await restoreArchivedPromoters(deps, request, ACTOR, ids);
+    await deps.requests.clearRestorePending(requestId);
+    return { outcome: 'restored' as const, count: ids.length };
+  }
+  await appendActionEvent(deps, request, key, entry);
+  return { outcome, count: ids.length };
 }
 
 /** Ends the waiting period: only a request still waiting moves to processing; a canceled one stops here. */
@@ -165,7 +198,8 @@ export async function beginErasure(deps: RequestTaskDeps, { requestId }: Request
   const moved = await deps.requests.transition(requestId, ['waiting', 'received'], 'processing');
   const request = moved ?? (await load(deps, requestId));
   const proceed = request.status === 'processing';
-  if (moved) {
+  // Keyed, and whenever processing: a retry after a crash between the status write and the append still appends it.
+  if (proceed) {
     await deps.audit.append(requestId, { type: 'erasure.started', actor: ACTOR, key: 'erasure.started', data: {} });
   }
   return { requestId, proceed, status: request.status };
@@ -192,7 +226,11 @@ async function eraseReferralRock(
       : (await deps.referralRock.findReferrals(identity)).map((r) => r.id);
 
   const found = await search();
-  const plan = await deps.requests.planAction(requestId, key, found, deps.clock.now().toISOString());
+  // Only while processing: a step still running after the workflow moved on (finalized) must not start acting.
+  const plan = await deps.requests.planAction(requestId, key, found, deps.clock.now().toISOString(), {
+    whileIn: ['processing'],
+  });
+  if (!plan) return { outcome: 'skipped' as const, count: 0 };
   const subjectRecords = new Set([...plan.ids, ...found]);
   if (subjectRecords.size === 0) return record(deps, request, key, { outcome: 'not_found', count: 0 });
 
@@ -256,32 +294,36 @@ export async function startFirstPromoterReferralDeletion(
 
   const identity = identityOf(deps, request);
   const found = (await deps.firstPromoter.findReferrals(identity)).map((r) => r.id);
-  const plan = await deps.requests.planAction(requestId, key, found, deps.clock.now().toISOString());
+  const plan = await deps.requests.planAction(requestId, key, found, deps.clock.now().toISOString(), {
+    whileIn: ['processing'],
+  });
+  if (!plan) return { requestId, done: true, polls: 0, waitSeconds: 0 };
   const subjectRecords = new Set([...plan.ids, ...found]);
   if (subjectRecords.size === 0) {
     await record(deps, request, key, { outcome: 'not_found', count: 0 });
     return { requestId, done: true, polls: 0, waitSeconds: 0 };
   }
-
-  // An earlier attempt got as far as writing its plan, so it may have sent the delete and lost the answer. A batch it
-  // started is adopted rather than a second one started over the same referrals.
-  const adopted = plan.created ? undefined : await findEarlierBatch(deps, plan);
-  if (adopted) return followBatch(deps, request, adopted, [...subjectRecords]);
   if (found.length === 0) {
-    // Everything planned is gone: a synchronous delete (5 ids or fewer) whose answer was lost.
+    // Everything planned is gone: a delete whose answer was lost (or whose batch finished) did the work.
     await record(deps, request, key, { outcome: 'deleted', count: subjectRecords.size });
     return { requestId, done: true, polls: 0, waitSeconds: 0 };
   }
+  // An earlier attempt got as far as writing its plan, so it may have sent the delete and lost the answer. A batch it
+  // started and that is still running is adopted rather than a second one started over the same referrals; its end is
+  // then verified by searching again, like any batch's.
+  const adopted = plan.created ? undefined : await findEarlierBatch(deps, plan);
+  if (adopted) return followBatch(deps, request, adopted, [...subjectRecords]);
   const batch = await deps.firstPromoter.deleteReferrals(found);
   return followBatch(deps, request, batch, [...subjectRecords]);
 }
 
-/** A referral-delete batch of this account created after the plan was written, for the planned number of ids. */
+/** A running referral-delete batch of this account created after the plan was written, for the planned number of ids. */
 async function findEarlierBatch(deps: FirstPromoterTaskDeps, plan: { ids: Array<string | number>; at: string }) {
   const since = new Date(plan.at).getTime() - 60_000; // provider and service clocks may differ a little
   return (await deps.firstPromoter.listBatches()).find(
     (b) =>
       b.action_label === 'referral/delete' &&
+      (b.status === 'pending' || b.status === 'in_progress') &&
       new Date(b.created_at).getTime() >= since &&
       (b.selected_total === plan.ids.length || b.total === plan.ids.length),
   );
@@ -398,7 +440,8 @@ export async function recordActionFailure(deps: RequestTaskDeps, input: FailureI
   const reason = causeMessage(input.error?.Cause);
   return record(deps, request, input.action, {
     outcome: 'failed',
-    count: existing?.count ?? 0,
+    // The records it had found, if it got that far: what remains to be erased, as far as is known.
+    count: existing?.count ?? request.plans?.[input.action]?.ids.length ?? 0,
     ...(existing?.batchId === undefined ? {} : { batchId: existing.batchId }),
     errors: [redact(reason ? `${name}: ${reason}` : name)],
   });
@@ -432,7 +475,19 @@ export async function finalizeRequest(deps: RequestTaskDeps, { requestId }: Requ
   const completedAt =
     (recorded?.completedAt as string | undefined) ?? request.completedAt ?? deps.clock.now().toISOString();
 
+  // An action still pending here had its branch cut short (the Parallel state's Catch): it did not finish.
+  for (const key of ERASURE_ACTIONS) {
+    const action = request.actions[key];
+    if (action?.outcome !== 'pending') continue;
+    await record(deps, request, key, {
+      ...action,
+      outcome: 'failed',
+      errors: [`the workflow ended before this action finished${action.batchId ? '; its batch may still run' : ''}`],
+    });
+  }
   if (request.identity) await deps.requests.destroyIdentity(requestId);
+  // Provider record ids are personal data too (they point at the person's records): kept no longer than needed.
+  await deps.requests.forgetProviderIds(requestId);
   await deps.audit.append(requestId, { type: 'identity.destroyed', actor: ACTOR, key: 'identity.destroyed', data: {} });
   const last = await deps.audit.append(requestId, {
     type: 'request.completed',

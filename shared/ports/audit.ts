@@ -1,12 +1,18 @@
 import type { IdentifierKind } from '#shared/crypto/pseudonym';
 import type {
   ActionKey,
+  ActionOutcome,
   ActionRecord,
   AuditEvent,
   ErasureRequest,
   NewAuditEvent,
   RequestStatus,
 } from '#shared/domain/model';
+
+export interface ActionGuard {
+  whileIn?: readonly RequestStatus[];
+  unlessOutcome?: ActionOutcome;
+}
 
 export interface TransitionOptions {
   completedAt?: string;
@@ -33,7 +39,8 @@ export interface RequestRepository {
     to: RequestStatus,
     options?: TransitionOptions,
   ): Promise<ErasureRequest | undefined>;
-  recordAction(id: string, key: ActionKey, record: ActionRecord): Promise<void>;
+  /** Records an action's outcome; with a guard, only while it holds (false when it did not). */
+  recordAction(id: string, key: ActionKey, record: ActionRecord, guard?: ActionGuard): Promise<boolean>;
   /**
    * Writes down the provider ids an action is about to act on, once: the plan stored first wins and is returned, with
    * `created` telling whether it is this call's (false: an earlier attempt got this far).
@@ -43,14 +50,20 @@ export interface RequestRepository {
     key: ActionKey,
     ids: readonly T[],
     at: string,
-  ): Promise<{ ids: T[]; at: string; created: boolean }>;
+    guard?: ActionGuard,
+  ): Promise<{ ids: T[]; at: string; created: boolean } | undefined>;
+  /** Marks a canceled request's promoter restore as still to do (the sweeper retries it). */
+  markRestorePending(id: string): Promise<void>;
+  /** Removes the provider record ids a request kept (plans, archived promoters) once nothing needs them. */
+  forgetProviderIds(id: string): Promise<void>;
   /** Canceled requests whose promoter restore has not succeeded yet. */
   listPendingRestores(): Promise<ErasureRequest[]>;
   clearRestorePending(id: string): Promise<void>;
-  /** Records what was archived, only while the request is still in one of `whileIn`; false when it was not. */
+  /** Records what was archived and its outcome in one write, only while the request is in `whileIn`; else false. */
   recordArchivedPromoters(
     id: string,
     promoterIds: readonly number[],
+    record: ActionRecord,
     whileIn: readonly RequestStatus[],
   ): Promise<boolean>;
   destroyIdentity(id: string): Promise<void>;

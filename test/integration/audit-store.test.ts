@@ -100,10 +100,45 @@ describe('requests table', () => {
     const r = request();
     await requests.create(r);
 
-    expect(await requests.recordArchivedPromoters(r.id, [7], ['received', 'waiting'])).toBe(true);
+    const archived = (count: number) => ({
+      provider: 'firstpromoter' as const,
+      action: 'archive_promoters',
+      outcome: 'archived' as const,
+      count,
+      updatedAt: '2026-03-01T10:00:00.000Z',
+    });
+
+    expect(await requests.recordArchivedPromoters(r.id, [7], archived(1), ['received', 'waiting'])).toBe(true);
     await requests.transition(r.id, ['received'], 'canceled');
-    expect(await requests.recordArchivedPromoters(r.id, [8], ['received', 'waiting'])).toBe(false);
-    expect((await requests.get(r.id))?.archivedPromoterIds).toEqual([7]);
+    expect(await requests.recordArchivedPromoters(r.id, [8, 9], archived(2), ['received', 'waiting'])).toBe(false);
+    const stored = await requests.get(r.id);
+    expect(stored?.archivedPromoterIds).toEqual([7]);
+    expect(stored?.actions['firstpromoter.promoters']?.count).toBe(1);
+  });
+
+  it('refuses guarded writes: a plan after a cancel, a failure over a restore', async () => {
+    const r = request();
+    await requests.create(r);
+    await requests.transition(r.id, ['received'], 'canceled');
+    const at = '2026-03-01T10:00:00.000Z';
+    const restored = {
+      provider: 'firstpromoter' as const,
+      action: 'x',
+      outcome: 'restored' as const,
+      count: 1,
+      updatedAt: at,
+    };
+
+    expect(
+      await requests.planAction(r.id, 'firstpromoter.promoters', [1], at, { whileIn: ['received'] }),
+    ).toBeUndefined();
+    expect(await requests.recordAction(r.id, 'firstpromoter.promoters', restored)).toBe(true);
+    const failed = { ...restored, outcome: 'failed' as const };
+    expect(await requests.recordAction(r.id, 'firstpromoter.promoters', failed, { unlessOutcome: 'restored' })).toBe(
+      false,
+    );
+    expect((await requests.get(r.id))?.actions['firstpromoter.promoters']?.outcome).toBe('restored');
+    expect((await requests.get(r.id))?.plans).toBeUndefined();
   });
 
   it('finds requests by email pseudonym and by external-id pseudonym through the indexes', async () => {

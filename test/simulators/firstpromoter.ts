@@ -320,14 +320,15 @@ export class FirstPromoterSimulator {
 
   #listBatches(ctx: RouteContext): SimResponse {
     const status = ctx.query.get('filters[status]');
-    // OPEN: whether listing counts as a poll; it does not here (only time-based batches move while listed), and the
-    // list is returned whole, unpaged.
+    const paging = parsePaging(ctx.query);
+    if ('status' in paging) return paging;
+    // OPEN: whether listing counts as a poll; it does not here (only time-based batches move while listed). Paged like
+    // the other lists (ASSUMPTION: the docs show the parameters on the search endpoints only).
     for (const record of this.#batches.values()) this.#advance(record, false);
     const batches = [...this.#batches.values()]
       .map((r) => r.batch)
-      .filter((b) => status === null || b.status === status)
-      .map((b) => structuredClone(b));
-    return { status: 200, body: batches };
+      .filter((b) => status === null || b.status === status);
+    return { status: 200, body: page(batches, paging) };
   }
 
   /** pending → in_progress → terminal, by polls (default) or by elapsed time (`msToComplete`). */

@@ -7,14 +7,22 @@ import type { Batch, FirstPromoterPort } from '#shared/ports/providers';
 
 /** Workflow steps with in-memory ports: the poll schedule and the final status rule. */
 
-class MemoryRequests implements Pick<RequestRepository, 'get' | 'recordAction' | 'transition' | 'destroyIdentity'> {
+class MemoryRequests
+  implements Pick<RequestRepository, 'get' | 'recordAction' | 'transition' | 'destroyIdentity' | 'forgetProviderIds'>
+{
   readonly items = new Map<string, ErasureRequest>();
   async get(id: string) {
-    return this.items.get(id);
+    return structuredClone(this.items.get(id));
   }
   async recordAction(id: string, key: ActionKey, record: ActionRecord) {
     const item = this.items.get(id) as ErasureRequest;
     item.actions[key] = record;
+    return true;
+  }
+  async forgetProviderIds(id: string) {
+    const item = this.items.get(id) as ErasureRequest;
+    delete item.plans;
+    delete item.archivedPromoterIds;
   }
   async transition(id: string, from: readonly string[], to: ErasureRequest['status'], options: any = {}) {
     const item = this.items.get(id);
@@ -29,14 +37,19 @@ class MemoryRequests implements Pick<RequestRepository, 'get' | 'recordAction' |
   }
 }
 
+/** Keyed events are appended once, as the DynamoDB audit log does. */
 class MemoryAudit implements AuditLog {
-  readonly events: NewAuditEvent[] = [];
-  async append(_requestId: string, event: NewAuditEvent) {
-    this.events.push(event);
-    return { ...event, seq: this.events.length, hash: `hash-${this.events.length}` } as AuditEvent;
+  readonly events: AuditEvent[] = [];
+  async append(requestId: string, event: NewAuditEvent) {
+    const existing = event.key ? this.events.find((e) => e.key === event.key) : undefined;
+    if (existing) return existing;
+    const seq = this.events.length + 1;
+    const stored = { ...event, key: event.key ?? `${event.type}#${seq}`, requestId, seq, hash: `hash-${seq}` };
+    this.events.push(stored as AuditEvent);
+    return stored as AuditEvent;
   }
   async list() {
-    return [];
+    return [...this.events];
   }
 }
 
@@ -233,6 +246,12 @@ describe('finalizeRequest', () => {
     expect(audit.events.map((e) => e.type)).toEqual(['identity.destroyed', 'request.completed']);
     expect(audit.events[1]?.data).toMatchObject({ completedAt: '2026-05-01T12:00:00.000Z' });
     expect(result.chainHead).toEqual({ seq: 2, hash: 'hash-2' });
+    expect(item.plans).toBeUndefined();
+
+    const again = await finalizeRequest(deps, { requestId: 'er_1' });
+
+    expect(again.chainHead).toEqual(result.chainHead);
+    expect(audit.events).toHaveLength(2);
   });
 
   it('counts an erasure action that never recorded an outcome as failed', async () => {

@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { IdentifierKind } from '#shared/crypto/pseudonym';
 import {
+  ACTION_KEYS,
   type ActionKey,
   type ActionPlan,
   type ActionRecord,
@@ -17,7 +18,7 @@ import {
   FINAL_STATUSES,
   type RequestStatus,
 } from '#shared/domain/model';
-import type { CreateResult, RequestRepository, TransitionOptions } from '#shared/ports/audit';
+import type { ActionGuard, CreateResult, RequestRepository, TransitionOptions } from '#shared/ports/audit';
 import { REQUESTS_TABLE } from './tables.ts';
 
 type Item = ErasureRequest & { emailPseudonym?: string; externalIdPseudonym?: string };
@@ -102,17 +103,17 @@ export class DynamoRequestRepository implements RequestRepository {
     }
   }
 
-  async recordAction(id: string, key: ActionKey, record: ActionRecord): Promise<void> {
-    await this.#db.send(
-      new UpdateCommand({
-        TableName: this.#table,
-        Key: { id },
-        UpdateExpression: 'SET actions.#key = :record',
-        ConditionExpression: 'attribute_exists(id)',
-        ExpressionAttributeNames: { '#key': key },
-        ExpressionAttributeValues: { ':record': stripUndefined(record) },
-      }),
-    );
+  async recordAction(id: string, key: ActionKey, record: ActionRecord, guard: ActionGuard = {}): Promise<boolean> {
+    const names: Record<string, string> = { '#key': key };
+    const values: Record<string, unknown> = { ':record': stripUndefined(record) };
+    const conditions = ['attribute_exists(id)', ...guardConditions(guard, names, values, key)];
+    return this.#conditionalUpdate({
+      Key: { id },
+      UpdateExpression: 'SET actions.#key = :record',
+      ConditionExpression: conditions.join(' AND '),
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    });
   }
 
   async planAction<T extends string | number>(
@@ -120,22 +121,59 @@ export class DynamoRequestRepository implements RequestRepository {
     key: ActionKey,
     ids: readonly T[],
     at: string,
-  ): Promise<{ ids: T[]; at: string; created: boolean }> {
+    guard: ActionGuard = {},
+  ): Promise<{ ids: T[]; at: string; created: boolean } | undefined> {
     const token = randomUUID();
-    const { Attributes } = await this.#db.send(
+    const names: Record<string, string> = { '#plan': planAttribute(key) };
+    const values: Record<string, unknown> = { ':plan': { ids: [...ids], at, token } };
+    const conditions = ['attribute_exists(id)', ...guardConditions(guard, names, values, key)];
+    try {
+      const { Attributes } = await this.#db.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { id },
+          UpdateExpression: 'SET #plan = if_not_exists(#plan, :plan)',
+          ConditionExpression: conditions.join(' AND '),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const stored = (Attributes as Record<string, { ids: T[]; at: string; token: string }>)[planAttribute(key)];
+      if (!stored) throw new Error(`Plan for ${key} was not stored`);
+      return { ids: stored.ids, at: stored.at, created: stored.token === token };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
+  async markRestorePending(id: string): Promise<void> {
+    await this.#db.send(
       new UpdateCommand({
         TableName: this.#table,
         Key: { id },
-        UpdateExpression: 'SET #plan = if_not_exists(#plan, :plan)',
+        UpdateExpression: 'SET restorePending = :pending',
         ConditionExpression: 'attribute_exists(id)',
-        ExpressionAttributeNames: { '#plan': planAttribute(key) },
-        ExpressionAttributeValues: { ':plan': { ids: [...ids], at, token } },
-        ReturnValues: 'ALL_NEW',
+        ExpressionAttributeValues: { ':pending': true },
       }),
     );
-    const stored = (Attributes as Record<string, { ids: T[]; at: string; token: string }>)[planAttribute(key)];
-    if (!stored) throw new Error(`Plan for ${key} was not stored`);
-    return { ids: stored.ids, at: stored.at, created: stored.token === token };
+  }
+
+  async forgetProviderIds(id: string): Promise<void> {
+    const names: Record<string, string> = {};
+    ACTION_KEYS.forEach((key, i) => {
+      names[`#p${i}`] = planAttribute(key);
+    });
+    await this.#db.send(
+      new UpdateCommand({
+        TableName: this.#table,
+        Key: { id },
+        UpdateExpression: `REMOVE archivedPromoterIds, ${ACTION_KEYS.map((_, i) => `#p${i}`).join(', ')}`,
+        ConditionExpression: 'attribute_exists(id)',
+        ExpressionAttributeNames: names,
+      }),
+    );
   }
 
   async listPendingRestores(): Promise<ErasureRequest[]> {
@@ -156,23 +194,24 @@ export class DynamoRequestRepository implements RequestRepository {
   async recordArchivedPromoters(
     id: string,
     promoterIds: readonly number[],
+    record: ActionRecord,
     whileIn: readonly RequestStatus[],
   ): Promise<boolean> {
-    const values: Record<string, unknown> = { ':ids': [...promoterIds] };
-    whileIn.forEach((status, i) => {
-      values[`:s${i}`] = status;
+    const names: Record<string, string> = { '#key': 'firstpromoter.promoters' };
+    const values: Record<string, unknown> = { ':ids': [...promoterIds], ':record': stripUndefined(record) };
+    return this.#conditionalUpdate({
+      Key: { id },
+      // One write for both: a cancel that reads the ids also sees the outcome, and a cancel that came first blocks both.
+      UpdateExpression: 'SET archivedPromoterIds = :ids, actions.#key = :record',
+      ConditionExpression: guardConditions({ whileIn }, names, values, 'firstpromoter.promoters').join(' AND '),
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
     });
+  }
+
+  async #conditionalUpdate(input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>) {
     try {
-      await this.#db.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: { id },
-          UpdateExpression: 'SET archivedPromoterIds = :ids',
-          ConditionExpression: `#status IN (${whileIn.map((_, i) => `:s${i}`).join(', ')})`,
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: values,
-        }),
-      );
+      await this.#db.send(new UpdateCommand({ TableName: this.#table, ...input }));
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
@@ -249,6 +288,30 @@ export class DynamoRequestRepository implements RequestRepository {
     } while (ExclusiveStartKey);
     return results;
   }
+}
+
+/** Conditions of a guarded write: the request is in one of `whileIn`; the action's outcome is not `unlessOutcome`. */
+function guardConditions(
+  guard: ActionGuard,
+  names: Record<string, string>,
+  values: Record<string, unknown>,
+  key: ActionKey,
+): string[] {
+  const conditions: string[] = [];
+  if (guard.whileIn?.length) {
+    names['#status'] = 'status';
+    guard.whileIn.forEach((status, i) => {
+      values[`:while${i}`] = status;
+    });
+    conditions.push(`#status IN (${guard.whileIn.map((_, i) => `:while${i}`).join(', ')})`);
+  }
+  if (guard.unlessOutcome) {
+    names['#guardKey'] = key;
+    names['#outcome'] = 'outcome';
+    values[':unless'] = guard.unlessOutcome;
+    conditions.push('(attribute_not_exists(actions.#guardKey.#outcome) OR actions.#guardKey.#outcome <> :unless)');
+  }
+  return conditions;
 }
 
 /** Plans are top-level attributes (`plan:referralrock.members`): a nested map would need creating first, racily. */

@@ -123,8 +123,8 @@ export class FirstPromoterClient implements FirstPromoterPort {
    * earlier attempt started but never heard back about.
    */
   async listBatches(): Promise<Batch[]> {
-    const response = await this.#send('batch.list', { method: 'GET', url: '/batch_processes' });
-    return parse('batch.list', batchListSchema, response).sort((a, b) => b.created_at.localeCompare(a.created_at));
+    const batches = await this.#searchAll('batch.list', '/batch_processes', {}, batchListSchema);
+    return batches.sort((a, b) => b.created_at.localeCompare(a.created_at));
   }
 
   /** @throws BatchNotFoundError when the provider does not know the batch. */

@@ -1,0 +1,157 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureTables, startDynalite } from '#infra/local/dynamodb';
+import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
+import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repository';
+import { createFirstPromoterClient } from '#shared/adapters/firstpromoter/client';
+import { createDocumentClient } from '#shared/composition';
+import { IdentityCipher } from '#shared/crypto/identity-cipher';
+import { cancelErasureRequest, type RequestDeps, submitErasureRequest } from '#shared/domain/erasure-requests';
+import { sweepRequests } from '#shared/domain/sweep';
+import { archivePromoters, loadRequest } from '#shared/domain/workflow-tasks';
+import type { FirstPromoterPort } from '#shared/ports/providers';
+import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
+
+/**
+ * A cancel that lands while the archive step's call to FirstPromoter is in flight: the cancel's restore runs before
+ * the archive does. Whatever happens after (the step restoring, or dying first), the promoter must end up restored.
+ */
+
+const tables = { requests: 'race-requests', auditEvents: 'race-events' };
+let dynamo: Awaited<ReturnType<typeof startDynalite>>;
+let client: DynamoDBClient;
+let sim: FirstPromoterSimulator;
+let fp: FirstPromoterPort;
+let now = new Date('2026-06-01T10:00:00Z');
+const clock = { now: () => now };
+const workflow = { start: async () => undefined, stop: async () => undefined };
+let deps: RequestDeps & { firstPromoter: FirstPromoterPort };
+
+beforeAll(async () => {
+  dynamo = await startDynalite();
+  client = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: 'local',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
+  await ensureTables(client, tables);
+  const db = createDocumentClient({ dynamoDbEndpoint: undefined }, client);
+  sim = new FirstPromoterSimulator();
+  const baseUrl = await sim.start();
+  fp = createFirstPromoterClient(
+    { baseUrl, apiKey: 'demo-api-key', accountId: 'demo-account', retry: { maxAttempts: 2, baseDelayMs: 1 } },
+    { sleep: async () => undefined },
+  );
+  deps = {
+    requests: new DynamoRequestRepository(db, tables.requests),
+    audit: new DynamoAuditLog(db, tables.auditEvents, { clock, retentionDays: 1096 }),
+    workflow,
+    clock,
+    cipher: new IdentityCipher(Buffer.alloc(32, 7)),
+    pseudonymKey: Buffer.alloc(32, 9),
+    retentionDays: 1096,
+    firstPromoter: fp,
+  };
+});
+
+afterAll(async () => {
+  client.destroy();
+  await dynamo.stop();
+  await sim.stop();
+});
+
+/** The real client, except that a cancel arrives while the archive call is in flight. */
+function cancelDuringArchive(requestId: string): FirstPromoterPort {
+  return {
+    findReferrals: (s) => fp.findReferrals(s),
+    deleteReferrals: (ids) => fp.deleteReferrals(ids),
+    getBatch: (id) => fp.getBatch(id),
+    listBatches: () => fp.listBatches(),
+    findPromoters: (s) => fp.findPromoters(s),
+    restorePromoters: (ids) => fp.restorePromoters(ids),
+    archivePromoters: async (ids) => {
+      await cancelErasureRequest(deps, requestId, 'auditor:race');
+      return fp.archivePromoters(ids);
+    },
+  };
+}
+
+async function waitingRequest(email: string, webhookId: string) {
+  const promoter = sim.addPromoter({ email });
+  const body = { email };
+  const { request } = await submitErasureRequest(deps, {
+    webhookId,
+    rawBody: JSON.stringify(body),
+    body,
+    signedWith: 'test',
+  });
+  const taskDeps = {
+    ...deps,
+    waitingPeriodSeconds: 3600,
+    batchPoll: { intervalSeconds: 1, maxIntervalSeconds: 1, timeoutSeconds: 60 },
+  };
+  await loadRequest(taskDeps, { requestId: request.id });
+  return { promoter, requestId: request.id, taskDeps };
+}
+
+const archivedAt = (id: number) => sim.promoters().find((p) => p.id === id)?.archived_at;
+
+describe('cancel racing the archive step', () => {
+  it('ends with the promoter restored when the archive lands after the cancel restored', async () => {
+    const { promoter, requestId, taskDeps } = await waitingRequest('race.one@example.com', 'msg_race_1');
+
+    const result = await archivePromoters(
+      { ...taskDeps, firstPromoter: cancelDuringArchive(requestId) },
+      { requestId },
+    );
+
+    expect(result.outcome).toBe('restored');
+    expect(archivedAt(promoter.id)).toBeNull();
+    const stored = await deps.requests.get(requestId);
+    expect(stored?.status).toBe('canceled');
+    expect(stored?.restorePending).toBeUndefined();
+    expect(stored?.identity).toBeUndefined();
+  });
+
+  it('leaves the restore to the sweeper when the step cannot restore, and the sweeper restores it', async () => {
+    const { promoter, requestId, taskDeps } = await waitingRequest('race.two@example.com', 'msg_race_2');
+    // The cancel's restore (nothing archived yet) succeeds; the step's own restore after the archive fails twice.
+    const racing = cancelDuringArchive(requestId);
+    const failingRestore = {
+      ...racing,
+      restorePromoters: async (ids: readonly number[]) => {
+        if (archivedAt(promoter.id) !== null)
+          sim.harness.injectFault('POST /promoters/restore', { kind: 'status', status: 503 }, 2);
+        return fp.restorePromoters(ids);
+      },
+    };
+
+    await expect(archivePromoters({ ...taskDeps, firstPromoter: failingRestore }, { requestId })).rejects.toThrow(
+      /promoters\.restore/,
+    );
+    expect(archivedAt(promoter.id)).not.toBeNull();
+    expect((await deps.requests.get(requestId))?.restorePending).toBe(true);
+
+    now = new Date(now.getTime() + 60 * 60_000);
+    const report = await sweepRequests(deps, { stalledAfterSeconds: 300 });
+
+    expect(report.restoredIds).toContain(requestId);
+    expect(archivedAt(promoter.id)).toBeNull();
+    const stored = await deps.requests.get(requestId);
+    expect(stored?.restorePending).toBeUndefined();
+    expect(stored?.actions['firstpromoter.promoters']?.outcome).toBe('restored');
+    expect(stored?.plans).toBeUndefined();
+  });
+
+  it('plans and archives nothing once the request is canceled', async () => {
+    const { promoter, requestId, taskDeps } = await waitingRequest('race.three@example.com', 'msg_race_3');
+    await cancelErasureRequest(deps, requestId, 'auditor:race');
+    const archiveCalls = sim.harness.requestsTo('POST /promoters/archive').length;
+
+    const result = await archivePromoters({ ...taskDeps, firstPromoter: fp }, { requestId });
+
+    expect(result.outcome).toBe('skipped');
+    expect(archivedAt(promoter.id)).toBeNull();
+    expect(sim.harness.requestsTo('POST /promoters/archive')).toHaveLength(archiveCalls);
+  });
+});
