@@ -430,6 +430,32 @@ describe('lost answers: the provider acted, the service never heard', () => {
     expect(view.status).toBe('completed');
   });
 
+  it('counts Referral Rock members removed by an attempt that then failed as deleted on the retry, not not_found', async () => {
+    t = await startTestRuntime();
+    seedJane(t, 1);
+    // The search before the remove passes; the search that verifies it fails on both of the client's tries, so the
+    // step fails after the members were removed and the state machine runs it again.
+    t.referralRock.harness.injectFault('GET /api/members', { kind: 'pass' }, 1);
+    t.referralRock.harness.injectFault('GET /api/members', { kind: 'status', status: 503 }, 2);
+
+    const view = await t.erase({ email: 'jane@example.com' });
+
+    expect(action(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 2 });
+    expect(t.referralRock.harness.requestsTo('DELETE /api/members/remove')).toHaveLength(1);
+  });
+
+  it('records FirstPromoter referrals deleted by an attempt that then failed as deleted on the retry', async () => {
+    t = await startTestRuntime();
+    seedJane(t, 3);
+    t.firstPromoter.harness.injectFault('GET /referrals', { kind: 'pass' }, 1);
+    t.firstPromoter.harness.injectFault('GET /referrals', { kind: 'status', status: 503 }, 2);
+
+    const view = await t.erase({ email: 'jane@example.com' });
+
+    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 3 });
+    expect(t.firstPromoter.harness.requestsTo('DELETE /referrals')).toHaveLength(1);
+  });
+
   it('adopts the FirstPromoter batch a lost delete started instead of starting a second one', async () => {
     t = await startTestRuntime();
     seedJane(t, 7);

@@ -45,7 +45,9 @@ export type Fault =
   | { kind: 'hang' }
   | { kind: 'reset' }
   /** The request is processed, then the connection is dropped before the answer: the provider acted, the client can't know. */
-  | { kind: 'drop-response' };
+  | { kind: 'drop-response' }
+  /** Answered normally: queued before other faults, it lets the first calls through. */
+  | { kind: 'pass' };
 
 export interface RateLimitOptions {
   limit: number;
