@@ -327,7 +327,7 @@ export class ErasureStack extends Stack {
     const sweeper = define('request-sweeper', { ...stateMachineArn, ...firstPromoter, ...SHORT_PROVIDER_CALLS });
     this.tables.grantRequests(sweeper, ['GetItem', 'UpdateItem', 'Scan']);
     this.tables.grantEventsAppend(sweeper);
-    this.workflow.grantStart(sweeper);
+    this.workflow.grantResume(sweeper);
     new events.Rule(this, 'RequestSweeperSchedule', {
       description: 'Sweeps unfinished erasure requests every hour: overdue metric, stalled starts, failed restores',
       schedule: events.Schedule.rate(Duration.hours(1)),

@@ -32,10 +32,14 @@ export const makeHandler = (deps: RequestSweeperDeps, logger: Logger = createLog
     deps.metrics.addMetric('OverdueRequests', MetricUnit.Count, report.overdue);
     deps.metrics.addMetric('UnfinishedRequests', MetricUnit.Count, report.unfinished);
     deps.metrics.addMetric('RestartedRequests', MetricUnit.Count, report.restartedIds.length);
+    deps.metrics.addMetric('StuckRequests', MetricUnit.Count, report.stuckIds.length);
     deps.metrics.addMetric('PendingRestores', MetricUnit.Count, report.restoreFailedIds.length);
     deps.metrics.publishStoredMetrics();
     if (report.restartedIds.length > 0) {
-      logger.warn('Started workflows that intake had not started', { requestIds: report.restartedIds });
+      logger.warn('Started or resumed workflows of unfinished requests', { requestIds: report.restartedIds });
+    }
+    if (report.stuckIds.length > 0) {
+      logger.error('Workflows that keep failing after resumes: an operator must look', { requestIds: report.stuckIds });
     }
     if (report.restoredIds.length > 0) {
       logger.info('Finished promoter restores', { requestIds: report.restoredIds, chainHeads: report.chainHeads });
@@ -49,6 +53,7 @@ export const makeHandler = (deps: RequestSweeperDeps, logger: Logger = createLog
       unfinished: report.unfinished,
       overdue: report.overdue,
       restarted: report.restartedIds.length,
+      stuck: report.stuckIds.length,
       restored: report.restoredIds.length,
       restoreFailed: report.restoreFailedIds.length,
     };

@@ -87,15 +87,26 @@ export class ErasureWorkflow extends Construct {
    * time, hence the `execution:<name>:*` pattern.
    */
   grantStop(fn: HandlerFunction): void {
-    fn.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['states:StopExecution'], resources: [this.executionArnPattern] }),
-    );
+    this.#grantOnExecutions(fn, ['states:StopExecution'], 'Stopping');
+  }
+
+  /**
+   * Allows starting, inspecting and redriving executions: what the request sweeper needs to make sure every unfinished
+   * request has a running workflow.
+   */
+  grantResume(fn: HandlerFunction): void {
+    this.grantStart(fn);
+    this.#grantOnExecutions(fn, ['states:DescribeExecution', 'states:RedriveExecution'], 'Inspecting and redriving');
+  }
+
+  #grantOnExecutions(fn: HandlerFunction, actions: string[], what: string): void {
+    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [this.executionArnPattern] }));
     const stack = Stack.of(this);
     const logicalId = stack.resolve((this.stateMachine.node.defaultChild as sfn.CfnStateMachine).logicalId);
     Validations.of(fn.role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${logicalId}.Name>:*]`,
       reason:
-        'Stopping is allowed on executions of the erasure state machine only; the wildcard stands for the execution ' +
+        `${what} is allowed on executions of the erasure state machine only; the wildcard stands for the execution ` +
         'name, which is the request id and exists only at run time.',
     });
   }

@@ -12,6 +12,8 @@ import { SERVICE_NAME } from '#shared/observability';
 export const OVERDUE_METRIC_NAME = 'OverdueRequests';
 /** The custom metric the request sweeper emits: canceled requests whose promoters are still archived. */
 export const PENDING_RESTORES_METRIC_NAME = 'PendingRestores';
+/** The custom metric the request sweeper emits: requests whose workflow kept failing after its resumes. */
+export const STUCK_REQUESTS_METRIC_NAME = 'StuckRequests';
 
 export interface OperationsProps {
   /** Powertools metrics namespace of the functions. */
@@ -65,6 +67,11 @@ export class Operations extends Construct {
       PENDING_RESTORES_METRIC_NAME,
       props.metricsNamespace,
       'Canceled erasure requests whose FirstPromoter promoters could not be restored yet (retried hourly)',
+    );
+    this.#serviceMetricAlarm(
+      STUCK_REQUESTS_METRIC_NAME,
+      props.metricsNamespace,
+      'Erasure requests whose workflow keeps failing after three resumes: an operator must look',
     );
   }
 

@@ -5,7 +5,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 type JSONValue = Parameters<StateMachine['run']>[0];
 
 import { describeError } from '#shared/observability';
-import type { WorkflowEngine } from '#shared/ports/audit';
+import type { EnsureRunningResult, WorkflowEngine } from '#shared/ports/audit';
 import type { TaskEvent } from '#shared/workflow/task-handler';
 import { lambdaContext } from './lambda-context.ts';
 
@@ -90,6 +90,13 @@ export class LocalWorkflowEngine implements WorkflowEngine {
       .then(() => observe)
       .finally(() => this.#running.delete(requestId));
     this.#running.set(requestId, { abort: execution.abort, done });
+  }
+
+  /** Locally an execution lives as long as the process: one not running here is simply started again. */
+  async ensureRunning(requestId: string): Promise<EnsureRunningResult> {
+    if (this.#running.has(requestId)) return 'running';
+    await this.start(requestId);
+    return 'started';
   }
 
   async stop(requestId: string): Promise<void> {

@@ -7,8 +7,10 @@ export interface SweepReport {
   overdue: number;
   /** Ids of overdue requests (ids only: no personal data), oldest due date first. */
   overdueIds: string[];
-  /** Requests stored but never started, whose workflow was started now. */
+  /** Requests whose workflow had not started or had failed, started or resumed now. */
   restartedIds: string[];
+  /** Requests whose workflow failed again after the last allowed resume: an operator must look (alarmed). */
+  stuckIds: string[];
   /** Canceled requests whose promoter restore was finished now, and those whose restore failed again. */
   restoredIds: string[];
   restoreFailedIds: string[];
@@ -19,10 +21,10 @@ export interface SweepReport {
 /**
  * The periodic sweep over unfinished requests:
  * - GDPR Art. 12(3) gives one month to answer: unfinished requests past their due date are counted, for an alarm.
- * - A request stays `received` only until its workflow's first step runs. One still `received` after
- *   `stalledAfterSeconds` was stored by an intake that failed before starting the workflow (and whose sender did not
- *   redeliver): its workflow is started now. Starting is idempotent (executions are named by request id), so a request
- *   whose workflow is in fact running is left as it is.
+ * - Never lose a request: every unfinished request older than `stalledAfterSeconds` should have a running workflow.
+ *   One that never started (intake failed after storing it, and the sender did not redeliver) is started; one whose
+ *   workflow failed (a provider or AWS outage outlasting the retries) is resumed where it failed. Both are idempotent,
+ *   and a running workflow (waiting period, batch polling) is left alone.
  * - A cancel whose promoter restore did not succeed (FirstPromoter down, a crash) is finished: restored, recorded.
  */
 export async function sweepRequests(
@@ -45,11 +47,12 @@ export async function sweepRequests(
   const unfinished = await deps.requests.listUnfinished();
 
   const restartedIds: string[] = [];
+  const stuckIds: string[] = [];
   for (const request of unfinished) {
-    if (request.status === 'received' && request.receivedAt < stalledBefore) {
-      await deps.workflow.start(request.id);
-      restartedIds.push(request.id);
-    }
+    if (request.receivedAt >= stalledBefore) continue;
+    const result = await deps.workflow.ensureRunning(request.id);
+    if (result === 'started' || result === 'redriven') restartedIds.push(request.id);
+    if (result === 'gave-up') stuckIds.push(request.id);
   }
   const restoredIds: string[] = [];
   const restoreFailedIds: string[] = [];
@@ -75,6 +78,7 @@ export async function sweepRequests(
     overdue: overdue.length,
     overdueIds: overdue.map((r) => r.id),
     restartedIds,
+    stuckIds,
     restoredIds,
     restoreFailedIds,
     chainHeads,

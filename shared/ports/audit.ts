@@ -79,10 +79,18 @@ export interface AuditLog {
   list(requestId: string): Promise<AuditEvent[]>;
 }
 
+/** What `ensureRunning` found and did. */
+export type EnsureRunningResult = 'running' | 'started' | 'redriven' | 'ended' | 'gave-up';
+
 /** Starts and stops the erasure workflow of a request. Both are idempotent. */
 export interface WorkflowEngine {
   start(requestId: string): Promise<void>;
   stop(requestId: string): Promise<void>;
+  /**
+   * For a request that should be in progress: leaves a running workflow alone, starts one that never started, and
+   * resumes (redrives) one that failed, a bounded number of times.
+   */
+  ensureRunning(requestId: string): Promise<EnsureRunningResult>;
 }
 
 export interface Clock {

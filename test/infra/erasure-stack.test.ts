@@ -5,7 +5,11 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCESS_LOG_FIELDS } from '#infra/constructs/erasure-api';
 import { ASL_FILE } from '#infra/constructs/erasure-workflow';
-import { OVERDUE_METRIC_NAME, PENDING_RESTORES_METRIC_NAME } from '#infra/constructs/operations';
+import {
+  OVERDUE_METRIC_NAME,
+  PENDING_RESTORES_METRIC_NAME,
+  STUCK_REQUESTS_METRIC_NAME,
+} from '#infra/constructs/operations';
 import { DEFAULT_SETTINGS, type HandlerName, readSettings, retentionAtLeast } from '#infra/erasure-stack';
 import { AUDIT_EVENTS_TABLE, REQUESTS_TABLE } from '#shared/adapters/dynamodb/tables';
 import { ROUTES } from '#shared/routes';
@@ -419,7 +423,7 @@ describe('Alarms', () => {
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([topicRef()]);
   });
 
-  it('alarms on failed and timed-out workflow executions, API 5xx, overdue requests and pending restores', () => {
+  it('alarms on failed and timed-out executions, API 5xx, overdue and stuck requests, pending restores', () => {
     for (const metricName of ['ExecutionsFailed', 'ExecutionsTimedOut']) {
       synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: 'AWS/States',
@@ -432,7 +436,7 @@ describe('Alarms', () => {
       MetricName: '5xx',
       Dimensions: [{ Name: 'ApiId', Value: { Ref: logicalIdOf(synth.stack.api.api) } }],
     });
-    for (const metricName of [OVERDUE_METRIC_NAME, PENDING_RESTORES_METRIC_NAME]) {
+    for (const metricName of [OVERDUE_METRIC_NAME, PENDING_RESTORES_METRIC_NAME, STUCK_REQUESTS_METRIC_NAME]) {
       synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: DEFAULT_SETTINGS.metricsNamespace,
         MetricName: metricName,

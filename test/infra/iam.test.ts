@@ -156,14 +156,18 @@ describe('Step Functions permissions', () => {
     expect(arn).toContain(`"${logicalIdOf(synth.stack.workflow.stateMachine)}","Name"`);
   });
 
-  it('lets the request sweeper start executions of the erasure state machine and nothing else', () => {
+  it('lets the request sweeper start, inspect and redrive executions of the erasure state machine, nothing else', () => {
     const statements = statementsOf(synth.template, roleOf('request-sweeper')).filter(
       (s) => actionsOf([s], 'states').length > 0,
     );
 
-    expect(statements).toEqual([
+    expect(statements).toHaveLength(2);
+    expect(statements).toContainEqual(
       expect.objectContaining({ Effect: 'Allow', Action: 'states:StartExecution', Resource: machine() }),
-    ]);
+    );
+    const onExecutions = statements.find((s) => s.Action !== 'states:StartExecution');
+    expect(asArray(onExecutions?.Action ?? []).sort()).toEqual(['states:DescribeExecution', 'states:RedriveExecution']);
+    expect(JSON.stringify(onExecutions?.Resource)).toContain(':execution:');
   });
 
   it('gives no other function any Step Functions permission', () => {

@@ -159,14 +159,26 @@ describe('requests table', () => {
     expect(await requests.findBySubject('externalId', 'nobody')).toEqual([]);
   });
 
-  it('sweeps: reports requests past their due date and starts only those stuck before their first step', async () => {
+  it('sweeps: reports overdue requests, and makes sure every older unfinished one has a running workflow', async () => {
     const late = request({ id: 'er_late', status: 'processing', dueAt: '2026-03-05T00:00:00.000Z' });
     const stalled = request({ id: 'er_stalled', status: 'received', receivedAt: '2026-04-14T23:50:00.000Z' });
     const fresh = request({ id: 'er_fresh', status: 'received', receivedAt: '2026-04-14T23:58:00.000Z' });
-    for (const r of [late, stalled, fresh]) await requests.create(r);
+    const broken = request({ id: 'er_broken', status: 'processing', receivedAt: '2026-04-10T00:00:00.000Z' });
+    for (const r of [late, stalled, fresh, broken]) await requests.create(r);
     now = new Date('2026-04-15T00:00:00Z');
-    const started: string[] = [];
-    const workflow = { start: async (id: string) => void started.push(id), stop: async () => undefined };
+    const asked: string[] = [];
+    const workflow = {
+      start: async () => undefined,
+      stop: async () => undefined,
+      ensureRunning: async (id: string) => {
+        asked.push(id);
+        return id === 'er_late'
+          ? ('running' as const)
+          : id === 'er_broken'
+            ? ('gave-up' as const)
+            : ('started' as const);
+      },
+    };
     const firstPromoter = {} as FirstPromoterPort;
 
     const report = await sweepRequests(
@@ -174,10 +186,11 @@ describe('requests table', () => {
       { stalledAfterSeconds: 300 },
     );
 
-    expect(started).toContain('er_stalled');
-    expect(started).not.toContain('er_fresh');
-    expect(started).not.toContain('er_late');
-    expect(report.restartedIds).toEqual(started);
+    expect(asked).toEqual(expect.arrayContaining(['er_late', 'er_stalled', 'er_broken']));
+    expect(asked).not.toContain('er_fresh');
+    expect(report.restartedIds).toContain('er_stalled');
+    expect(report.restartedIds).not.toContain('er_late');
+    expect(report.stuckIds).toEqual(['er_broken']);
     expect(report.overdueIds).toContain('er_late');
     expect(report.overdue).toBe(report.overdueIds.length);
     expect(report.unfinished).toBeGreaterThanOrEqual(report.overdue);

@@ -24,7 +24,11 @@ let sim: FirstPromoterSimulator;
 let fp: FirstPromoterPort;
 let now = new Date('2026-06-01T10:00:00Z');
 const clock = { now: () => now };
-const workflow = { start: async () => undefined, stop: async () => undefined };
+const workflow = {
+  start: async () => undefined,
+  stop: async () => undefined,
+  ensureRunning: async () => 'running' as const,
+};
 let deps: RequestDeps & { firstPromoter: FirstPromoterPort };
 
 beforeAll(async () => {

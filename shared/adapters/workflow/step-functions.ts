@@ -1,11 +1,16 @@
 import {
+  DescribeExecutionCommand,
   ExecutionAlreadyExists,
   ExecutionDoesNotExist,
+  RedriveExecutionCommand,
   type SFNClient,
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import type { WorkflowEngine } from '#shared/ports/audit';
+import type { EnsureRunningResult, WorkflowEngine } from '#shared/ports/audit';
+
+/** Redrives per execution before a human has to look (a failure that repeats is a bug, not a blip). */
+const MAX_REDRIVES = 3;
 
 /**
  * AWS Step Functions (Standard). The execution is named after the request id, so a second start for the same request is
@@ -33,6 +38,25 @@ export class StepFunctionsWorkflowEngine implements WorkflowEngine {
     } catch (error) {
       if (!(error instanceof ExecutionAlreadyExists)) throw error;
     }
+  }
+
+  async ensureRunning(requestId: string): Promise<EnsureRunningResult> {
+    const executionArnOfRequest = executionArn(this.#stateMachineArn, requestId);
+    let execution: { status?: string; redriveCount?: number };
+    try {
+      execution = await this.#sfn.send(new DescribeExecutionCommand({ executionArn: executionArnOfRequest }));
+    } catch (error) {
+      if (!(error instanceof ExecutionDoesNotExist)) throw error;
+      await this.start(requestId);
+      return 'started';
+    }
+    if (execution.status === 'RUNNING' || execution.status === 'PENDING_REDRIVE') return 'running';
+    if (execution.status === 'SUCCEEDED') return 'ended';
+    // FAILED, TIMED_OUT or ABORTED (a cancel makes its request final, so it never gets here): resume at the failed
+    // state; every step is idempotent, so what already happened is not done again.
+    if ((execution.redriveCount ?? 0) >= MAX_REDRIVES) return 'gave-up';
+    await this.#sfn.send(new RedriveExecutionCommand({ executionArn: executionArnOfRequest }));
+    return 'redriven';
   }
 
   async stop(requestId: string): Promise<void> {
