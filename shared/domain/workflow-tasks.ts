@@ -171,14 +171,17 @@ export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId 
       : summary.state === 'failed' || summary.state === 'stopped'
         ? 'failed'
         : 'archived';
+  const errors = [
+    ...(summary.errorCount > 0 ? [`${summary.errorCount} processing error(s) reported by FirstPromoter`] : []),
+    // More than 5 promoters: FirstPromoter archives them in a batch, which this step does not follow to its end.
+    ...(summary.state === 'running' ? [`archive batch ${batch.id} was still ${batch.status} when recorded`] : []),
+  ];
   const entry: ActionRecord = {
     ...ACTIONS[key],
     outcome,
     count: ids.length,
     batchId: batch.id,
-    ...(summary.errorCount > 0
-      ? { errors: [`${summary.errorCount} processing error(s) reported by FirstPromoter`] }
-      : {}),
+    ...(errors.length ? { errors } : {}),
     updatedAt: deps.clock.now().toISOString(),
   };
   if (!(await deps.requests.recordArchivedPromoters(requestId, ids, entry, open))) {

@@ -113,6 +113,17 @@ describe('erasure end to end on one machine', () => {
     expect(t.firstPromoter.harness.requestsTo('DELETE /referrals')).toHaveLength(0);
   });
 
+  it('notes an archive of more than 5 promoters as an asynchronous batch it did not follow', async () => {
+    t = await startTestRuntime();
+    for (let i = 0; i < 6; i++) t.firstPromoter.addPromoter({ email: 'many@example.com', name: `Promoter ${i}` });
+
+    const view = await t.erase({ email: 'many@example.com' });
+
+    const archive = action(view, 'firstpromoter', 'archive_promoters');
+    expect(archive).toMatchObject({ outcome: 'archived', count: 6, batchId: expect.any(Number) });
+    expect(archive.errors).toEqual([`archive batch ${archive.batchId} was still pending when recorded`]);
+  });
+
   it('finds a subject by external id alone', async () => {
     t = await startTestRuntime();
     t.referralRock.addMember({ email: 'john@example.com', externalIdentifier: 'crm-1001' });
