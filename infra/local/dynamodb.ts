@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
-  type DynamoDBClient,
+  DynamoDBClient,
   ResourceInUseException,
 } from '@aws-sdk/client-dynamodb';
 import { AUDIT_EVENTS_TABLE, REQUESTS_TABLE } from '#shared/adapters/dynamodb/tables';
@@ -17,7 +17,7 @@ const dynalite = require('dynalite') as (options: Record<string, unknown>) => Se
  * dynalite, a DynamoDB-compatible server, on loopback. With `path` its data lives on disk (LevelDB), so the audit trail
  * survives a restart; without, in memory (tests).
  */
-export async function startDynalite(path?: string): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+async function startDynalite(path?: string): Promise<{ endpoint: string; stop: () => Promise<void> }> {
   if (path) await mkdir(path, { recursive: true });
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(path ? { path } : {}) });
   await new Promise<void>((resolve, reject) => {
@@ -37,8 +37,36 @@ export async function startDynalite(path?: string): Promise<{ endpoint: string; 
   };
 }
 
+export interface LocalDynamo {
+  endpoint: string;
+  /** A client for it (dynalite accepts any credentials). */
+  client: DynamoDBClient;
+  /** Creates the two tables as the stack defines them, if they do not exist yet. */
+  ensureTables(names: { requests: string; auditEvents: string }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** dynalite plus a client for it: what the local runtime and the store tests run on. */
+export async function startLocalDynamo(path?: string): Promise<LocalDynamo> {
+  const server = await startDynalite(path);
+  const client = new DynamoDBClient({
+    endpoint: server.endpoint,
+    region: 'local',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  return {
+    endpoint: server.endpoint,
+    client,
+    ensureTables: (names) => ensureTables(client, names),
+    stop: async () => {
+      client.destroy();
+      await server.stop();
+    },
+  };
+}
+
 /** Creates the two tables as the stack defines them (same keys and indexes), if they do not exist yet. */
-export async function ensureTables(client: DynamoDBClient, names: { requests: string; auditEvents: string }) {
+async function ensureTables(client: DynamoDBClient, names: { requests: string; auditEvents: string }) {
   const { indexes, indexProjection } = REQUESTS_TABLE;
   const definitions: CreateTableCommandInput[] = [
     {

@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { makeHandler as cancelRequest } from '#functions/cancel-request/handler';
 import { makeHandler as firstPromoterTasks } from '#functions/firstpromoter-tasks/handler';
 import { makeHandler as getRequest } from '#functions/get-request/handler';
@@ -23,7 +22,7 @@ import { systemClock } from '#shared/ports/audit';
 import { seedFirstPromoter, seedReferralRock } from '#test/simulators/demo-data';
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
 import { ReferralRockSimulator } from '#test/simulators/referralrock';
-import { ensureTables, startDynalite } from './dynamodb.ts';
+import { startLocalDynamo } from './dynamodb.ts';
 import { lambdaContext } from './lambda-context.ts';
 import { type LocalSecrets, loadOrCreateLocalSecrets } from './secrets.ts';
 import { type ApiFunction, startApiServer } from './server.ts';
@@ -110,7 +109,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     stops.push(() => sim.stop());
   }
 
-  const dynamo = await startDynalite(options.inMemory ? undefined : resolve(dataDir, 'dynamodb'));
+  const dynamo = await startLocalDynamo(options.inMemory ? undefined : resolve(dataDir, 'dynamodb'));
   env.DYNAMODB_ENDPOINT = dynamo.endpoint;
   const port = Number(env.PORT ?? 3000);
 
@@ -123,13 +122,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     throw error;
   }
 
-  const dynamoClient = new DynamoDBClient({
-    endpoint: dynamo.endpoint,
-    region: 'local',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  await ensureTables(dynamoClient, config.tables);
-  const stores = createAuditStores(config, createDocumentClient(config, dynamoClient), options.clock ?? systemClock);
+  await dynamo.ensureTables(config.tables);
+  const stores = createAuditStores(config, createDocumentClient(config, dynamo.client), options.clock ?? systemClock);
   const cipher = createIdentityCipher(config);
   const referralRock = createReferralRock(config);
   const firstPromoter = createFirstPromoter(config);
@@ -219,7 +213,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       if (crash) await workflow.abortAll();
       else await workflow.idle();
       try {
-        dynamoClient.destroy();
         await dynamo.stop();
       } catch (error) {
         logger.warn('DynamoDB stop failed', describeError(error));

@@ -1,6 +1,5 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureTables, startDynalite } from '#infra/local/dynamodb';
+import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
 import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
 import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repository';
 import { createDocumentClient } from '#shared/composition';
@@ -12,28 +11,21 @@ import type { FirstPromoterPort } from '#shared/ports/providers';
 /** The audit store against dynalite: conditional writes, the event chain under contention, the pseudonym indexes. */
 
 const tables = { requests: 'requests-test', auditEvents: 'events-test' };
-let dynamo: Awaited<ReturnType<typeof startDynalite>>;
-let client: DynamoDBClient;
+let dynamo: LocalDynamo;
 let requests: DynamoRequestRepository;
 let audit: DynamoAuditLog;
 let now = new Date('2026-03-01T10:00:00Z');
 const clock = { now: () => now };
 
 beforeAll(async () => {
-  dynamo = await startDynalite();
-  client = new DynamoDBClient({
-    endpoint: dynamo.endpoint,
-    region: 'local',
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-  });
-  await ensureTables(client, tables);
-  const db = createDocumentClient({ dynamoDbEndpoint: undefined }, client);
+  dynamo = await startLocalDynamo();
+  await dynamo.ensureTables(tables);
+  const db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
   requests = new DynamoRequestRepository(db, tables.requests);
   audit = new DynamoAuditLog(db, tables.auditEvents, { clock, retentionDays: 1096 });
 });
 
 afterAll(async () => {
-  client.destroy();
   await dynamo.stop();
 });
 

@@ -1,6 +1,5 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureTables, startDynalite } from '#infra/local/dynamodb';
+import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
 import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
 import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repository';
 import { createFirstPromoterClient } from '#shared/adapters/firstpromoter/client';
@@ -18,8 +17,7 @@ import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
  */
 
 const tables = { requests: 'race-requests', auditEvents: 'race-events' };
-let dynamo: Awaited<ReturnType<typeof startDynalite>>;
-let client: DynamoDBClient;
+let dynamo: LocalDynamo;
 let sim: FirstPromoterSimulator;
 let fp: FirstPromoterPort;
 let now = new Date('2026-06-01T10:00:00Z');
@@ -32,14 +30,9 @@ const workflow = {
 let deps: RequestDeps & { firstPromoter: FirstPromoterPort };
 
 beforeAll(async () => {
-  dynamo = await startDynalite();
-  client = new DynamoDBClient({
-    endpoint: dynamo.endpoint,
-    region: 'local',
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-  });
-  await ensureTables(client, tables);
-  const db = createDocumentClient({ dynamoDbEndpoint: undefined }, client);
+  dynamo = await startLocalDynamo();
+  await dynamo.ensureTables(tables);
+  const db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
   sim = new FirstPromoterSimulator();
   const baseUrl = await sim.start();
   fp = createFirstPromoterClient(
@@ -59,7 +52,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  client.destroy();
   await dynamo.stop();
   await sim.stop();
 });

@@ -4,6 +4,7 @@ import { GENESIS_HASH, hashEvent } from '#shared/domain/chain';
 import { addDays, epochSeconds } from '#shared/domain/dates';
 import type { AuditEvent, NewAuditEvent } from '#shared/domain/model';
 import type { AuditLog, Clock } from '#shared/ports/audit';
+import { allItems } from './paging.ts';
 
 const MAX_APPEND_ATTEMPTS = 25;
 
@@ -63,10 +64,8 @@ export class DynamoAuditLog implements AuditLog {
   }
 
   async list(requestId: string): Promise<AuditEvent[]> {
-    const events: AuditEvent[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#db.send(
+    return allItems<AuditEvent>((ExclusiveStartKey) =>
+      this.#db.send(
         new QueryCommand({
           TableName: this.#table,
           KeyConditionExpression: 'requestId = :id',
@@ -74,10 +73,7 @@ export class DynamoAuditLog implements AuditLog {
           ConsistentRead: true,
           ExclusiveStartKey,
         }),
-      );
-      events.push(...((page.Items ?? []) as AuditEvent[]));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return events;
+      ),
+    );
   }
 }

@@ -19,6 +19,7 @@ import {
   type RequestStatus,
 } from '#shared/domain/model';
 import type { ActionGuard, CreateResult, RequestRepository, TransitionOptions } from '#shared/ports/audit';
+import { allItems } from './paging.ts';
 import { REQUESTS_TABLE } from './tables.ts';
 
 type Item = ErasureRequest & { emailPseudonym?: string; externalIdPseudonym?: string };
@@ -84,30 +85,22 @@ export class DynamoRequestRepository implements RequestRepository {
       update += ' REMOVE #identity';
       names['#identity'] = 'identity';
     }
-    try {
-      const { Attributes } = await this.#db.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: { id },
-          UpdateExpression: update,
-          ConditionExpression: `attribute_exists(id) AND #status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return toRequest(Attributes as Item);
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return undefined;
-      throw error;
-    }
+    const updated = await this.#update({
+      Key: { id },
+      UpdateExpression: update,
+      ConditionExpression: `attribute_exists(id) AND #status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+      ReturnValues: 'ALL_NEW',
+    });
+    return updated ? toRequest(updated as unknown as Item) : undefined;
   }
 
   async recordAction(id: string, key: ActionKey, record: ActionRecord, guard: ActionGuard = {}): Promise<boolean> {
     const names: Record<string, string> = { '#key': key };
     const values: Record<string, unknown> = { ':record': stripUndefined(record) };
     const conditions = ['attribute_exists(id)', ...guardConditions(guard, names, values, key)];
-    return this.#conditionalUpdate({
+    return this.#updated({
       Key: { id },
       UpdateExpression: 'SET actions.#key = :record',
       ConditionExpression: conditions.join(' AND '),
@@ -127,37 +120,27 @@ export class DynamoRequestRepository implements RequestRepository {
     const names: Record<string, string> = { '#plan': planAttribute(key) };
     const values: Record<string, unknown> = { ':plan': { ids: [...ids], at, token } };
     const conditions = ['attribute_exists(id)', ...guardConditions(guard, names, values, key)];
-    try {
-      const { Attributes } = await this.#db.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: { id },
-          UpdateExpression: 'SET #plan = if_not_exists(#plan, :plan)',
-          ConditionExpression: conditions.join(' AND '),
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      const stored = (Attributes as Record<string, { ids: T[]; at: string; token: string }>)[planAttribute(key)];
-      if (!stored) throw new Error(`Plan for ${key} was not stored`);
-      return { ids: stored.ids, at: stored.at, created: stored.token === token };
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return undefined;
-      throw error;
-    }
+    const updated = await this.#update({
+      Key: { id },
+      UpdateExpression: 'SET #plan = if_not_exists(#plan, :plan)',
+      ConditionExpression: conditions.join(' AND '),
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+      ReturnValues: 'ALL_NEW',
+    });
+    if (!updated) return undefined;
+    const stored = (updated as Record<string, { ids: T[]; at: string; token: string }>)[planAttribute(key)];
+    if (!stored) throw new Error(`Plan for ${key} was not stored`);
+    return { ids: stored.ids, at: stored.at, created: stored.token === token };
   }
 
   async markRestorePending(id: string): Promise<void> {
-    await this.#db.send(
-      new UpdateCommand({
-        TableName: this.#table,
-        Key: { id },
-        UpdateExpression: 'SET restorePending = :pending',
-        ConditionExpression: 'attribute_exists(id)',
-        ExpressionAttributeValues: { ':pending': true },
-      }),
-    );
+    await this.#update({
+      Key: { id },
+      UpdateExpression: 'SET restorePending = :pending',
+      ConditionExpression: 'attribute_exists(id)',
+      ExpressionAttributeValues: { ':pending': true },
+    });
   }
 
   async forgetProviderIds(id: string): Promise<void> {
@@ -165,15 +148,12 @@ export class DynamoRequestRepository implements RequestRepository {
     ACTION_KEYS.forEach((key, i) => {
       names[`#p${i}`] = planAttribute(key);
     });
-    await this.#db.send(
-      new UpdateCommand({
-        TableName: this.#table,
-        Key: { id },
-        UpdateExpression: `REMOVE archivedPromoterIds, ${ACTION_KEYS.map((_, i) => `#p${i}`).join(', ')}`,
-        ConditionExpression: 'attribute_exists(id)',
-        ExpressionAttributeNames: names,
-      }),
-    );
+    await this.#update({
+      Key: { id },
+      UpdateExpression: `REMOVE archivedPromoterIds, ${ACTION_KEYS.map((_, i) => `#p${i}`).join(', ')}`,
+      ConditionExpression: 'attribute_exists(id)',
+      ExpressionAttributeNames: names,
+    });
   }
 
   async listPendingRestores(): Promise<ErasureRequest[]> {
@@ -181,14 +161,11 @@ export class DynamoRequestRepository implements RequestRepository {
   }
 
   async clearRestorePending(id: string): Promise<void> {
-    await this.#db.send(
-      new UpdateCommand({
-        TableName: this.#table,
-        Key: { id },
-        UpdateExpression: 'REMOVE restorePending',
-        ConditionExpression: 'attribute_exists(id)',
-      }),
-    );
+    await this.#update({
+      Key: { id },
+      UpdateExpression: 'REMOVE restorePending',
+      ConditionExpression: 'attribute_exists(id)',
+    });
   }
 
   async recordArchivedPromoters(
@@ -199,7 +176,7 @@ export class DynamoRequestRepository implements RequestRepository {
   ): Promise<boolean> {
     const names: Record<string, string> = { '#key': 'firstpromoter.promoters' };
     const values: Record<string, unknown> = { ':ids': [...promoterIds], ':record': stripUndefined(record) };
-    return this.#conditionalUpdate({
+    return this.#updated({
       Key: { id },
       // One write for both: a cancel that reads the ids also sees the outcome, and a cancel that came first blocks both.
       UpdateExpression: 'SET archivedPromoterIds = :ids, actions.#key = :record',
@@ -209,35 +186,41 @@ export class DynamoRequestRepository implements RequestRepository {
     });
   }
 
-  async #conditionalUpdate(input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>) {
+  /**
+   * One UpdateItem. Returns the attributes asked for with `ReturnValues` (an empty object otherwise), or undefined when
+   * its condition did not hold; other errors are thrown.
+   */
+  async #update(
+    input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>,
+  ): Promise<Record<string, unknown> | undefined> {
     try {
-      await this.#db.send(new UpdateCommand({ TableName: this.#table, ...input }));
-      return true;
+      const { Attributes } = await this.#db.send(new UpdateCommand({ TableName: this.#table, ...input }));
+      return Attributes ?? {};
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
+      if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;
     }
   }
 
+  /** A guarded write: true when it was made, false when its condition did not hold. */
+  async #updated(input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>): Promise<boolean> {
+    return (await this.#update(input)) !== undefined;
+  }
+
   async destroyIdentity(id: string): Promise<void> {
-    await this.#db.send(
-      new UpdateCommand({
-        TableName: this.#table,
-        Key: { id },
-        UpdateExpression: 'REMOVE #identity',
-        ConditionExpression: 'attribute_exists(id)',
-        ExpressionAttributeNames: { '#identity': 'identity' },
-      }),
-    );
+    await this.#update({
+      Key: { id },
+      UpdateExpression: 'REMOVE #identity',
+      ConditionExpression: 'attribute_exists(id)',
+      ExpressionAttributeNames: { '#identity': 'identity' },
+    });
   }
 
   async findBySubject(kind: IdentifierKind, pseudonym: string): Promise<ErasureRequest[]> {
     const index =
       kind === 'email' ? REQUESTS_TABLE.indexes.byEmailPseudonym : REQUESTS_TABLE.indexes.byExternalIdPseudonym;
-    const ids: string[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#db.send(
+    const projected = await allItems<{ id: string }>((ExclusiveStartKey) =>
+      this.#db.send(
         new QueryCommand({
           TableName: this.#table,
           IndexName: index.name,
@@ -246,12 +229,10 @@ export class DynamoRequestRepository implements RequestRepository {
           ExpressionAttributeValues: { ':pseudonym': pseudonym },
           ExclusiveStartKey,
         }),
-      );
-      for (const item of page.Items ?? []) ids.push(String(item.id));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
+      ),
+    );
     // Index reads are eventually consistent and projected; the full items come from the table.
-    const requests = await Promise.all(ids.map((id) => this.get(id)));
+    const requests = await Promise.all(projected.map((item) => this.get(String(item.id))));
     return requests.filter((r): r is ErasureRequest => r !== undefined);
   }
 
@@ -270,10 +251,8 @@ export class DynamoRequestRepository implements RequestRepository {
     values: Record<string, unknown>,
     names?: Record<string, string>,
   ): Promise<ErasureRequest[]> {
-    const results: ErasureRequest[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#db.send(
+    const items = await allItems<Item>((ExclusiveStartKey) =>
+      this.#db.send(
         new ScanCommand({
           TableName: this.#table,
           FilterExpression: filter,
@@ -282,11 +261,9 @@ export class DynamoRequestRepository implements RequestRepository {
           ConsistentRead: true,
           ExclusiveStartKey,
         }),
-      );
-      for (const item of page.Items ?? []) results.push(toRequest(item as Item));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return results;
+      ),
+    );
+    return items.map(toRequest);
   }
 }
 
