@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { summarizeBatch } from '#shared/adapters/firstpromoter/batch';
 import {
   BatchNotFoundError,
   createFirstPromoterClient,
   type FirstPromoterClient,
   type FirstPromoterClientConfig,
 } from '#shared/adapters/firstpromoter/client';
+import { summarizeBatch } from '#shared/domain/batch';
 import {
   ProviderAuthError,
   ProviderBadResponseError,

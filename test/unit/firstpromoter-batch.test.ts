@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { summarizeBatch } from '#shared/adapters/firstpromoter/batch';
+import { summarizeBatch } from '#shared/domain/batch';
 import type { Batch } from '#shared/ports/providers';
 
 function batch(overrides: Partial<Batch>): Batch {

@@ -1,0 +1,89 @@
+import type { IdentityCipher } from '#shared/crypto/identity-cipher';
+import type { ActionGuard, AuditLog, Clock, RequestRepository } from '#shared/ports/audit';
+import type { FirstPromoterPort, ReferralRockPort } from '#shared/ports/providers';
+import {
+  ACTIONS,
+  type ActionKey,
+  type ActionOutcome,
+  type ActionRecord,
+  type ErasureRequest,
+  type Identity,
+} from '../model.ts';
+
+/**
+ * The steps of the erasure workflow. Each takes and returns only the request id and non-personal values (Step Functions
+ * keeps execution state for 90 days), reads the identity from the encrypted store, and is idempotent: run twice, it
+ * reaches the same result without acting twice, so Retry, redrive and a resumed local run are safe.
+ */
+
+export interface TaskDeps {
+  requests: RequestRepository;
+  audit: AuditLog;
+  clock: Clock;
+  cipher: IdentityCipher;
+  referralRock: ReferralRockPort;
+  firstPromoter: FirstPromoterPort;
+  waitingPeriodSeconds: number;
+  batchPoll: { intervalSeconds: number; maxIntervalSeconds: number; timeoutSeconds: number };
+}
+
+export type RequestTaskDeps = Pick<TaskDeps, 'requests' | 'audit' | 'clock' | 'waitingPeriodSeconds'>;
+export type ReferralRockTaskDeps = Pick<TaskDeps, 'requests' | 'audit' | 'clock' | 'cipher' | 'referralRock'>;
+export type FirstPromoterTaskDeps = Pick<
+  TaskDeps,
+  'requests' | 'audit' | 'clock' | 'cipher' | 'firstPromoter' | 'batchPoll'
+>;
+
+export const ACTOR = 'workflow';
+
+export interface RequestInput {
+  requestId: string;
+}
+
+/** Raised when a task runs for a request whose identity is gone (it ended); not retryable. */
+export class IdentityUnavailableError extends Error {
+  override name = 'IdentityUnavailableError';
+}
+
+export class RequestMissingError extends Error {
+  override name = 'RequestMissingError';
+}
+
+export async function load(deps: Pick<TaskDeps, 'requests'>, requestId: string): Promise<ErasureRequest> {
+  const request = await deps.requests.get(requestId);
+  if (!request) throw new RequestMissingError(`Erasure request ${requestId} does not exist`);
+  return request;
+}
+
+export function identityOf(deps: Pick<TaskDeps, 'cipher'>, request: ErasureRequest): Identity {
+  if (!request.identity) throw new IdentityUnavailableError(`Erasure request ${request.id} has no stored identity`);
+  return JSON.parse(deps.cipher.decrypt(request.identity, request.id)) as Identity;
+}
+
+export async function record(
+  deps: Pick<TaskDeps, 'requests' | 'audit' | 'clock'>,
+  request: ErasureRequest,
+  key: ActionKey,
+  fields: Omit<ActionRecord, 'provider' | 'action' | 'updatedAt'>,
+  guard?: ActionGuard,
+): Promise<{ outcome: ActionOutcome; count: number }> {
+  const entry: ActionRecord = { ...ACTIONS[key], ...fields, updatedAt: deps.clock.now().toISOString() };
+  if (await deps.requests.recordAction(request.id, key, entry, guard))
+    await appendActionEvent(deps, request, key, entry);
+  return { outcome: fields.outcome, count: fields.count };
+}
+
+export async function appendActionEvent(
+  deps: Pick<TaskDeps, 'audit'>,
+  request: ErasureRequest,
+  key: ActionKey,
+  entry: ActionRecord,
+): Promise<void> {
+  const { updatedAt: _u, ...data } = entry;
+  await deps.audit.append(request.id, {
+    type: 'action.recorded',
+    actor: ACTOR,
+    key: `action:${key}:${entry.outcome}`,
+    data: { key, ...data, searched: request.subject.identifiers },
+  });
+}
