@@ -266,6 +266,31 @@ describe('FirstPromoterSimulator', () => {
     expect((body as { id: number }[]).map((r) => r.id)).toEqual(ids);
   });
 
+  it('compares emails exactly as stored when built with case-sensitive emails', async () => {
+    await sim.stop();
+    sim = new FirstPromoterSimulator({ emailCase: 'sensitive' });
+    baseUrl = await sim.start();
+    const byEmail = sim.addReferral({ email: 'Jane.Doe@Example.com' });
+    const byUsername = sim.addReferral({ username: 'JANE.DOE@example.com' });
+    const promoter = sim.addPromoter({ email: 'jane@bücher.example' });
+    const ids = async (path: string, q: string) => {
+      const { body } = await json('GET', `${path}${path.includes('?') ? '&' : '?'}q=${encodeURIComponent(q)}`);
+      return ((Array.isArray(body) ? body : (body as { data: unknown[] }).data) as { id: number }[]).map((r) => r.id);
+    };
+    const activePromoters = '/promoters?filters[archived]=false';
+
+    // Only the email compares exactly; the other fields still ignore case.
+    expect(await ids('/referrals', 'jane.doe@example.com')).toEqual([byUsername.id]);
+    expect(await ids('/referrals', 'Jane.Doe@Example')).toEqual([byEmail.id, byUsername.id]);
+    expect(await ids(activePromoters, 'jane@xn--bcher-kva.example')).toEqual([]);
+    expect(await ids(activePromoters, 'Jane@bücher')).toEqual([]);
+    expect(await ids(activePromoters, 'jane@bücher')).toEqual([promoter.id]);
+    expect((await json('GET', '/referrals/jane.doe%40example.com?find_by=email')).status).toBe(404);
+    expect((await json('GET', '/promoters/jane%40b%C3%BCcher.example?find_by=email')).body).toMatchObject({
+      id: promoter.id,
+    });
+  });
+
   it('finds one referral by email, uid or username, and answers 404 not_found otherwise', async () => {
     const referral = sim.addReferral({ email: 'jane@example.com', uid: 'u-1', username: 'jane' });
 

@@ -55,9 +55,17 @@ export interface SimPromoter {
 export type BatchOutcome = 'completed' | 'partial' | 'failed' | 'stopped';
 type ActionLabel = 'referral/delete' | 'promoter/archive' | 'promoter/restore';
 
+/**
+ * How emails compare in `q` searches and `find_by=email` lookups. OPEN: undocumented. `insensitive` (the default) ignores
+ * case; `sensitive` compares emails exactly as stored (Unicode or punycode domains as given), so `Jane.Doe@Example.com`
+ * does not contain `jane.doe@example.com`. Other fields always ignore case.
+ */
+export type EmailCase = 'insensitive' | 'sensitive';
+
 export interface FirstPromoterSimulatorOptions {
   apiKey?: string;
   accountId?: string;
+  emailCase?: EmailCase;
   batch?: {
     /** The poll of `GET /batch_processes/{id}` that finds an asynchronous batch finished (default 2; earlier polls see `in_progress`). */
     pollsToComplete?: number;
@@ -92,6 +100,7 @@ export class FirstPromoterSimulator {
   readonly harness: SimulatorHarness;
   readonly #pollsToComplete: number;
   readonly #msToComplete: number | undefined;
+  readonly #emailCase: EmailCase;
   readonly #referrals = new Map<number, SimReferral>();
   readonly #promoters = new Map<number, SimPromoter>();
   readonly #batches = new Map<number, BatchRecord>();
@@ -106,6 +115,7 @@ export class FirstPromoterSimulator {
     const accountId = options.accountId ?? 'demo-account';
     this.#pollsToComplete = Math.max(1, options.batch?.pollsToComplete ?? 2);
     this.#msToComplete = options.batch?.msToComplete;
+    this.#emailCase = options.emailCase ?? 'insensitive';
 
     const routes: RouteDefinition[] = [
       { method: 'GET', pattern: '/referrals', handler: (ctx) => this.#listReferrals(ctx) },
@@ -219,8 +229,8 @@ export class FirstPromoterSimulator {
     const paging = parsePaging(ctx.query);
     if ('status' in paging) return paging;
     const q = ctx.query.get('q') ?? '';
-    const matches = [...this.#referrals.values()].filter((r) =>
-      containsQuery([r.email, r.uid, r.username, r.website], q),
+    const matches = [...this.#referrals.values()].filter(
+      (r) => this.#emailContains(r.email, q) || containsQuery([r.uid, r.username, r.website], q),
     );
     // Documented: a bare array, no totals or paging headers.
     return { status: 200, body: page(matches, paging) };
@@ -232,8 +242,8 @@ export class FirstPromoterSimulator {
     let found: SimReferral | undefined;
     const all = [...this.#referrals.values()];
     if (findBy === null) found = /^\d+$/.test(value) ? this.#referrals.get(Number(value)) : undefined;
-    // OPEN: whether find_by=email ignores case; it does here, like email addresses themselves.
-    else if (findBy === 'email') found = all.find((r) => r.email?.toLowerCase() === value.toLowerCase());
+    // OPEN: whether find_by=email ignores case; as `emailCase` says here (by default it does).
+    else if (findBy === 'email') found = all.find((r) => this.#sameEmail(r.email, value));
     else if (findBy === 'uid') found = all.find((r) => r.uid === value);
     else if (findBy === 'username') found = all.find((r) => r.username === value);
     else return invalidParams({ find_by: ['must be one of email, uid, username'] });
@@ -252,7 +262,9 @@ export class FirstPromoterSimulator {
     // client that needs archived ones has to ask for them.
     const wantArchived = archived === 'true';
     const matches = [...this.#promoters.values()].filter(
-      (p) => (p.archived_at !== null) === wantArchived && containsQuery([p.email, p.name, p.ref_id], q),
+      (p) =>
+        (p.archived_at !== null) === wantArchived &&
+        (this.#emailContains(p.email, q) || containsQuery([p.name, p.ref_id], q)),
     );
     // OPEN: what pending_count counts (promoters awaiting approval); the simulator models no approval, so it is 0.
     return { status: 200, body: { data: page(matches, paging), meta: { pending_count: 0 } } };
@@ -266,10 +278,20 @@ export class FirstPromoterSimulator {
     // OPEN: whether a lookup finds archived promoters; here it does, like a lookup by key in the dashboard.
     if (findBy === null) found = /^\d+$/.test(value) ? this.#promoters.get(Number(value)) : undefined;
     else if (findBy === 'cust_id') found = all.find((p) => p.cust_id === value);
-    else if (findBy === 'email') found = all.find((p) => p.email?.toLowerCase() === value.toLowerCase());
+    else if (findBy === 'email') found = all.find((p) => this.#sameEmail(p.email, value));
     else if (findBy === 'ref_id') found = all.find((p) => p.ref_id === value);
     else return invalidParams({ find_by: ['must be one of cust_id, email, ref_id'] });
     return found ? { status: 200, body: found } : { status: 404, body: NOT_FOUND };
+  }
+
+  #emailContains(email: string | null, q: string): boolean {
+    if (this.#emailCase === 'insensitive') return containsQuery([email], q);
+    const needle = q.trim();
+    return needle === '' || (email?.includes(needle) ?? false);
+  }
+
+  #sameEmail(email: string | null, value: string): boolean {
+    return this.#emailCase === 'insensitive' ? email?.toLowerCase() === value.toLowerCase() : email === value;
   }
 
   #startBatch(action: ActionLabel, ctx: RouteContext): SimResponse {

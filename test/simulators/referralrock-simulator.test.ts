@@ -105,6 +105,28 @@ describe('Referral Rock simulator: search', () => {
     expect((json as { members: { id: string }[] }).members.map((m) => m.id)).toEqual([ann.id, joann.id]);
   });
 
+  it('compares emails exactly as stored when switched to case-sensitive emails, until reset', async () => {
+    const jane = sim.addMember({ email: 'Jane.Doe@Example.com' });
+    const idn = sim.addMember({ email: 'jane@bücher.example' });
+    sim.addReferral({ email: 'sam@example.com', referringMemberId: jane.id });
+    sim.setEmailCase('sensitive');
+    const ids = async (route: string, query: string) => {
+      const { json } = await call('GET', `${route}?query=${encodeURIComponent(query)}`);
+      return Object.values(json as Record<string, unknown>)
+        .flatMap((v) => (Array.isArray(v) ? v : []))
+        .map((r: { id: string }) => r.id);
+    };
+
+    expect(await ids('/api/members', 'jane.doe@example.com')).toEqual([]);
+    expect(await ids('/api/referrals', 'jane.doe@example.com')).toEqual([]);
+    expect(await ids('/api/members', 'Jane.Doe@Example.com')).toEqual([jane.id]);
+    expect(await ids('/api/members', 'jane@xn--bcher-kva.example')).toEqual([]);
+    expect(await ids('/api/members', 'jane@bücher.example')).toEqual([idn.id]);
+    sim.reset();
+    const again = sim.addMember({ email: 'Jane.Doe@Example.com' });
+    expect(await ids('/api/members', 'jane.doe@example.com')).toEqual([again.id]);
+  });
+
   it('pages with offset and count and reports the full total', async () => {
     const members = [1, 2, 3, 4, 5].map(() => sim.addMember({ email: 'ann@example.com' }));
 

@@ -61,10 +61,18 @@ export interface ReferralRockSimReferral {
  */
 export type SearchMatch = 'equals' | 'contains';
 
+/**
+ * How emails compare, in searches and removes. ASSUMPTION: undocumented. `insensitive` (the default) ignores case;
+ * `sensitive` compares emails exactly as stored, so `Jane.Doe@Example.com` is not found as `jane.doe@example.com`, nor
+ * `jane@bücher.example` as `jane@xn--bcher-kva.example` (emails are stored as given, Unicode or punycode domains alike).
+ */
+export type EmailCase = 'insensitive' | 'sensitive';
+
 export interface ReferralRockSimulatorOptions {
   publicKey?: string;
   privateKey?: string;
   searchMatch?: SearchMatch;
+  emailCase?: EmailCase;
 }
 
 /** `count`'s documented default: effectively "everything". */
@@ -80,10 +88,14 @@ export class ReferralRockSimulator {
   #members: ReferralRockSimMember[] = [];
   #referrals: ReferralRockSimReferral[] = [];
   #searchMatch: SearchMatch;
+  #emailCase: EmailCase;
+  readonly #initialEmailCase: EmailCase;
 
   constructor(options: ReferralRockSimulatorOptions = {}) {
     const expected = `${options.publicKey ?? 'demo-public'}:${options.privateKey ?? 'demo-private'}`;
     this.#searchMatch = options.searchMatch ?? 'equals';
+    this.#initialEmailCase = options.emailCase ?? 'insensitive';
+    this.#emailCase = this.#initialEmailCase;
     this.harness = new SimulatorHarness({
       name: 'Referral Rock',
       basePath: '',
@@ -116,12 +128,20 @@ export class ReferralRockSimulator {
     this.#searchMatch = mode;
   }
 
-  /** Forgets every program, member, referral and recorded request, and restores the documented search. */
+  setEmailCase(mode: EmailCase): void {
+    this.#emailCase = mode;
+  }
+
+  /**
+   * Forgets every program, member, referral and recorded request, and restores the documented search and the email
+   * comparison the simulator was built with.
+   */
   reset(): void {
     this.#programs.length = 0;
     this.#members = [];
     this.#referrals = [];
     this.#searchMatch = 'equals';
+    this.#emailCase = this.#initialEmailCase;
     this.harness.clearRequests();
     this.harness.setRateLimit(undefined);
   }
@@ -217,6 +237,13 @@ export class ReferralRockSimulator {
     return this.#searchMatch === 'contains' ? a.includes(q) : a === q;
   }
 
+  #sameEmail(a: string | null, b: string): boolean {
+    if (a === null) return false;
+    return this.#emailCase === 'insensitive'
+      ? a.trim().toLowerCase() === b.trim().toLowerCase()
+      : a.trim() === b.trim();
+  }
+
   /** `programId` filters by a program's id, name or title [doc]. ASSUMPTION: names and titles case-insensitively. */
   #inProgram(programId: string, filter: string | null): boolean {
     if (filter === null || filter === '') return true;
@@ -230,13 +257,14 @@ export class ReferralRockSimulator {
     const paging = parsePaging(ctx.query);
     if ('error' in paging) return paging.error;
     const query = ctx.query.get('query');
-    // ASSUMPTION: emails compare case-insensitively, ids by GUID rules (case-insensitive), the rest exactly.
+    // ASSUMPTION: emails compare as `emailCase` says, ids by GUID rules (case-insensitive), the rest exactly.
+    const emailIgnoresCase = this.#emailCase === 'insensitive';
     const matched = this.#members.filter(
       (m) =>
         this.#inProgram(m.programId, ctx.query.get('programId')) &&
         (query === null ||
           query === '' ||
-          this.#matches(m.email, query, true) ||
+          this.#matches(m.email, query, emailIgnoresCase) ||
           this.#matches(m.id, query, true) ||
           this.#matches(m.externalIdentifier, query, false) ||
           this.#matches(m.referralCode, query, false)),
@@ -254,6 +282,7 @@ export class ReferralRockSimulator {
     const query = ctx.query.get('query');
     const memberId = ctx.query.get('memberId');
     const status = ctx.query.get('status');
+    const emailIgnoresCase = this.#emailCase === 'insensitive';
     const matched = this.#referrals.filter(
       (r) =>
         this.#inProgram(r.programId, ctx.query.get('programId')) &&
@@ -261,13 +290,13 @@ export class ReferralRockSimulator {
         (!status || r.status === status.toLowerCase()) &&
         (query === null ||
           query === '' ||
-          this.#matches(r.email, query, true) ||
+          this.#matches(r.email, query, emailIgnoresCase) ||
           this.#matches(r.id, query, true) ||
           this.#matches(r.externalIdentifier, query, false) ||
           this.#matches(r.referralCode, query, false) ||
           // ASSUMPTION: a search on the referrer's email or id also returns the referrals they made. The docs do not
           // rule it out, and a client that trusted the search would then erase the referred friends' records.
-          this.#matches(r.memberEmail, query, true) ||
+          this.#matches(r.memberEmail, query, emailIgnoresCase) ||
           this.#matches(r.referringMemberId, query, true)),
     );
     return {
@@ -292,7 +321,7 @@ export class ReferralRockSimulator {
         candidates = this.#members.filter(
           (m) =>
             (secondary.externalIdentifier === undefined || m.externalIdentifier === secondary.externalIdentifier) &&
-            (secondary.email === undefined || sameEmail(m.email, secondary.email)) &&
+            (secondary.email === undefined || this.#sameEmail(m.email, secondary.email)) &&
             (tertiary.programId === undefined || sameId(m.programId, tertiary.programId)) &&
             (tertiary.programName === undefined || sameText(m.programName, tertiary.programName)) &&
             (tertiary.programTitle === undefined || sameText(m.programTitle, tertiary.programTitle)),
@@ -321,7 +350,7 @@ export class ReferralRockSimulator {
         candidates = this.#referrals.filter(
           (r) =>
             (secondary.externalIdentifier === undefined || r.externalIdentifier === secondary.externalIdentifier) &&
-            (secondary.email === undefined || sameEmail(r.email, secondary.email)) &&
+            (secondary.email === undefined || this.#sameEmail(r.email, secondary.email)) &&
             (secondary.phoneNumber === undefined || r.phoneNumber === secondary.phoneNumber) &&
             (tertiary.ProgramId === undefined || sameId(r.programId, tertiary.ProgramId)) &&
             (tertiary.ProgramName === undefined || sameText(r.programName, tertiary.ProgramName)) &&
@@ -410,10 +439,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /** GUIDs compare case-insensitively. */
 function sameId(a: string, b: string): boolean {
   return a.toLowerCase() === b.toLowerCase();
-}
-
-function sameEmail(a: string | null, b: string): boolean {
-  return a !== null && a.trim().toLowerCase() === b.trim().toLowerCase();
 }
 
 function sameText(a: string | null, b: string): boolean {
