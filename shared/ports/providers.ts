@@ -3,7 +3,10 @@
  * the real APIs; tests point those same adapters at the simulators in `test/simulators/`.
  */
 
-/** The person to erase, normalized: email trimmed and lowercased, external id trimmed. At least one is present. */
+/**
+ * The person to erase: the email as the intake passed it on (as received, or normalized — the clients search every form
+ * of it, see `#shared/domain/search-forms`), the external id exactly. At least one is present.
+ */
 export interface Subject {
   email?: string;
   externalId?: string;
@@ -88,7 +91,7 @@ export interface FirstPromoterPromoter {
 }
 
 export interface FirstPromoterPort {
-  /** The subject's own referrals: exact matches on email (case-insensitive) or uid. */
+  /** The subject's own referrals: exact matches on email (any case, IDN domain in either form) or uid. */
   findReferrals(subject: Subject): Promise<FirstPromoterReferral[]>;
   /** ≤5 ids completes synchronously; more returns a running batch to poll. */
   deleteReferrals(ids: readonly number[]): Promise<Batch>;

@@ -1,6 +1,7 @@
 import axios, { type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
 import type { z } from 'zod';
 import { defaultRetryPolicy, HttpTransport, type RetryPolicy } from '#shared/adapters/http/transport';
+import { emailMatcher, emailSearchForms } from '#shared/domain/search-forms';
 import { ProviderBadResponseError, type ProviderName, ProviderRequestError } from '#shared/errors';
 import type {
   Batch,
@@ -91,18 +92,18 @@ export class FirstPromoterClient implements FirstPromoterPort {
   }
 
   /**
-   * The subject's own referrals: one `q` search per identifier. `q` also matches inside email, uid, username and website
-   * (ASSUMPTION: substring), so only exact matches are kept: email case-insensitively, uid exactly.
+   * The subject's own referrals: one `q` search per form of the email (see {@link emailSearchForms}) and one for the
+   * external id. `q` also matches inside email, uid, username and website (ASSUMPTION: substring), so only exact matches
+   * are kept: email case-insensitively with the domain in IDNA ASCII form, uid exactly.
    */
   async findReferrals(subject: Subject): Promise<FirstPromoterReferral[]> {
-    const { email, externalId } = normalize(subject);
+    const { emailForms, externalId } = normalize(subject);
+    const isSubjectsEmail = emailMatcher(subject.email);
     const isSubject = (r: FirstPromoterReferral) =>
-      (email !== undefined && r.email?.trim().toLowerCase() === email) ||
-      (externalId !== undefined && r.uid === externalId);
+      isSubjectsEmail(r.email) || (externalId !== undefined && r.uid === externalId);
 
     const found = new Map<number, FirstPromoterReferral>();
-    for (const q of [email, externalId]) {
-      if (q === undefined) continue;
+    for (const q of new Set([...emailForms, ...(externalId === undefined ? [] : [externalId])])) {
       const referrals = await this.#searchAll('referrals.search', '/referrals', { q }, referralPageSchema);
       for (const referral of referrals) if (isSubject(referral)) found.set(referral.id, referral);
     }
@@ -140,21 +141,22 @@ export class FirstPromoterClient implements FirstPromoterPort {
    * and a restore can find its targets.
    */
   async findPromoters(subject: Subject): Promise<FirstPromoterPromoter[]> {
-    const { email, externalId } = normalize(subject);
+    const { emailForms, externalId } = normalize(subject);
+    const isSubjectsEmail = emailMatcher(subject.email);
     const found = new Map<number, FirstPromoterPromoter>();
 
-    if (email !== undefined) {
+    for (const q of emailForms) {
       // What the list returns without `filters[archived]` is not documented, so both documented values are asked for:
       // we rely only on `false` selecting the active promoters and `true` the archived ones.
       for (const archived of ['false', 'true']) {
         const promoters: FirstPromoterPromoter[] = await this.#searchAll(
           'promoters.search',
           '/promoters',
-          { q: email, 'filters[archived]': archived },
+          { q, 'filters[archived]': archived },
           promoterPageSchema,
         );
         for (const promoter of promoters) {
-          if (promoter.email?.trim().toLowerCase() === email) found.set(promoter.id, promoter);
+          if (isSubjectsEmail(promoter.email)) found.set(promoter.id, promoter);
         }
       }
     }
@@ -267,12 +269,16 @@ function parse<T>(operation: string, schema: z.ZodType<T>, response: AxiosRespon
   return result.data;
 }
 
-/** Searches use the subject as the port defines it (trimmed, email lowercased); empty values count as absent. */
-function normalize(subject: Subject): { email?: string; externalId?: string } {
-  const email = subject.email?.trim().toLowerCase() || undefined;
+/**
+ * What to search for: every distinct form of the email and the trimmed external id; empty values count as absent.
+ * ASSUMPTION: how `q` compares case (and whether it maps IDN domains) is not documented, so every form is searched, even
+ * though a case-insensitive search would answer the same for each.
+ */
+function normalize(subject: Subject): { emailForms: string[]; externalId?: string } {
+  const emailForms = emailSearchForms(subject.email ?? '');
   const externalId = subject.externalId?.trim() || undefined;
-  if (email === undefined && externalId === undefined) {
+  if (emailForms.length === 0 && externalId === undefined) {
     throw new RangeError('subject needs an email or an external id');
   }
-  return { ...(email === undefined ? {} : { email }), ...(externalId === undefined ? {} : { externalId }) };
+  return { emailForms, ...(externalId === undefined ? {} : { externalId }) };
 }

@@ -6,6 +6,7 @@ import {
   type RetryPolicy,
   type TransportOptions,
 } from '#shared/adapters/http/transport';
+import { emailMatcher, emailSearchForms } from '#shared/domain/search-forms';
 import { ProviderBadResponseError } from '#shared/errors';
 import type {
   ReferralRockMember,
@@ -89,12 +90,14 @@ export class ReferralRockClient implements ReferralRockPort {
   }
 
   /**
-   * Every member record of the subject, one per program, found by searching each identifier the subject has.
-   * Only exact matches are kept (email case-insensitively, external id exactly): the search is documented as "must equal",
-   * but erasing a near-match would delete someone else's data, so the client does not rely on it.
+   * Every member record of the subject, one per program, found by searching each form of the email (see
+   * {@link emailSearchForms}) and the external id. Only exact matches are kept (email case-insensitively with the domain
+   * in IDNA ASCII form, external id exactly): the search is documented as "must equal", but erasing a near-match would
+   * delete someone else's data, so the client does not rely on it.
    */
   async findMembers(subject: Subject): Promise<ReferralRockMember[]> {
     const found = new Map<string, ReferralRockMember>();
+    const isSubjectsOwn = ownRecordMatcher(subject);
     for (const term of searchTerms(subject)) {
       const records = await this.#searchAll(
         'members.search',
@@ -104,7 +107,7 @@ export class ReferralRockClient implements ReferralRockPort {
         (p) => p.members,
       );
       for (const record of records) {
-        if (isSubjectsOwn(record, subject) && !found.has(record.id)) found.set(record.id, toMember(record));
+        if (isSubjectsOwn(record) && !found.has(record.id)) found.set(record.id, toMember(record));
       }
     }
     return [...found.values()];
@@ -113,10 +116,11 @@ export class ReferralRockClient implements ReferralRockPort {
   /**
    * The subject's own referral records. A search may also return the referrals the subject made as a referring member
    * (`memberEmail` / `referringMemberId`): those are the referred friends' data and are dropped, since only a referral's
-   * own `email` / `externalIdentifier` decides.
+   * own `email` / `externalIdentifier` decides. Searched and matched as {@link findMembers}.
    */
   async findReferrals(subject: Subject): Promise<ReferralRockReferral[]> {
     const found = new Map<string, ReferralRockReferral>();
+    const isSubjectsOwn = ownRecordMatcher(subject);
     for (const term of searchTerms(subject)) {
       const records = await this.#searchAll(
         'referrals.search',
@@ -126,7 +130,7 @@ export class ReferralRockClient implements ReferralRockPort {
         (p) => p.referrals,
       );
       for (const record of records) {
-        if (isSubjectsOwn(record, subject) && !found.has(record.id)) found.set(record.id, toReferral(record));
+        if (isSubjectsOwn(record) && !found.has(record.id)) found.set(record.id, toReferral(record));
       }
     }
     return [...found.values()];
@@ -246,25 +250,26 @@ export function createReferralRockClient(
   return new ReferralRockClient(axios.create(), config, overrides);
 }
 
+/**
+ * Every distinct form of the email, then the external id. ASSUMPTION: whether Referral Rock compares emails ignoring case
+ * is not documented, so every form is searched even though a case-insensitive search would answer the same for each.
+ */
 function searchTerms(subject: Subject): string[] {
-  const terms = new Set<string>();
-  const email = subject.email?.trim();
+  const terms = new Set<string>(emailSearchForms(subject.email ?? ''));
   const externalId = subject.externalId?.trim();
-  if (email) terms.add(email);
   if (externalId) terms.add(externalId);
   // An empty subject would search nothing and report "no records", which reads as a completed erasure.
   if (terms.size === 0) throw new TypeError('subject needs an email or an external id');
   return [...terms];
 }
 
-function isSubjectsOwn(
-  record: { email?: string | null; externalIdentifier?: string | null },
+/** Whether a record is the subject's own: its own email or external id, never a referrer's (`memberEmail`). */
+function ownRecordMatcher(
   subject: Subject,
-): boolean {
-  const email = subject.email?.trim().toLowerCase();
-  if (email && record.email?.trim().toLowerCase() === email) return true;
+): (record: { email?: string | null; externalIdentifier?: string | null }) => boolean {
+  const isSubjectsEmail = emailMatcher(subject.email);
   const externalId = subject.externalId?.trim();
-  return Boolean(externalId) && record.externalIdentifier === externalId;
+  return (record) => isSubjectsEmail(record.email) || (Boolean(externalId) && record.externalIdentifier === externalId);
 }
 
 function toMember(record: MemberRecord): ReferralRockMember {
