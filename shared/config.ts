@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isTimeZone } from '#shared/domain/dates';
 
 /**
  * The only reader of `process.env`. Parsed once per process, frozen, typed; a bad value fails at start with the variable's
@@ -28,6 +29,25 @@ const list = z
   )
   .pipe(z.array(z.string()).min(1, 'must list at least one value'));
 
+/**
+ * Standard Webhooks secrets: `whsec_` and the base64 of 24 to 64 random bytes, as the specification requires of a
+ * signing key; a shorter key could be guessed offline from one signed request.
+ */
+const WEBHOOK_SECRET_BYTES = { min: 24, max: 64 } as const;
+const webhookSecretStrong = (secret: string) => {
+  const encoded = secret.slice('whsec_'.length);
+  if (!secret.startsWith('whsec_') || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) return false;
+  const length = Buffer.from(encoded, 'base64').length;
+  return length >= WEBHOOK_SECRET_BYTES.min && length <= WEBHOOK_SECRET_BYTES.max;
+};
+
+/** Bearer tokens are compared as given: 32 characters make them unguessable whatever alphabet the operator picked. */
+export const MIN_TOKEN_LENGTH = 32;
+const tokens = list.refine(
+  (values) => values.every((t) => t.length >= MIN_TOKEN_LENGTH),
+  `each token must be ${MIN_TOKEN_LENGTH}+ characters`,
+);
+
 const seconds = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 const optionalUrl = z.url({ protocol: /^https?$/ }).optional();
 
@@ -35,6 +55,7 @@ const optionalUrl = z.url({ protocol: /^https?$/ }).optional();
 export const SECRET_VARIABLES = [
   'WEBHOOK_SECRET',
   'AUDIT_TOKENS',
+  'OPERATOR_TOKENS',
   'PSEUDONYM_KEY',
   'IDENTITY_KEY',
   'REFERRALROCK_PUBLIC_KEY',
@@ -46,50 +67,66 @@ export type SecretVariable = (typeof SECRET_VARIABLES)[number];
 
 // Secrets are optional here because each function is given only the ones it needs (least privilege); the composition
 // root asks for what it uses with `required()`, which names the missing variable.
-const schema = z.object({
-  WEBHOOK_SECRET: list
-    .refine((secrets) => secrets.every((s) => s.startsWith('whsec_')), 'each secret must start whsec_')
-    .optional(),
-  AUDIT_TOKENS: list
-    .refine((tokens) => tokens.every((t) => t.length >= 16), 'each token must be 16+ characters')
-    .optional(),
-  PSEUDONYM_KEY: base64Key(32, false).optional(),
-  IDENTITY_KEY: base64Key(32, true).optional(),
-  WAITING_PERIOD_SECONDS: seconds(0),
-  BATCH_POLL_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(5),
-  BATCH_POLL_MAX_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(300),
-  BATCH_POLL_TIMEOUT_SECONDS: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .default(6 * 3600),
-  AUDIT_RETENTION_DAYS: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .default(3 * 365 + 1),
-  REFERRALROCK_BASE_URL: optionalUrl,
-  REFERRALROCK_PUBLIC_KEY: z.string().min(1).optional(),
-  REFERRALROCK_PRIVATE_KEY: z.string().min(1).optional(),
-  REFERRALROCK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(120),
-  FIRSTPROMOTER_BASE_URL: optionalUrl,
-  FIRSTPROMOTER_API_KEY: z.string().min(1).optional(),
-  FIRSTPROMOTER_ACCOUNT_ID: z.string().min(1).optional(),
-  FIRSTPROMOTER_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(400),
-  PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
-  PROVIDER_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(4),
-  REQUESTS_TABLE: z.string().min(1).default('erasure-requests'),
-  AUDIT_EVENTS_TABLE: z.string().min(1).default('erasure-audit-events'),
-  STATE_MACHINE_ARN: z.string().optional(),
-  PUBLIC_BASE_URL: optionalUrl,
-  DYNAMODB_ENDPOINT: optionalUrl,
-});
+const schema = z
+  .object({
+    WEBHOOK_SECRET: list
+      .refine(
+        (secrets) => secrets.every(webhookSecretStrong),
+        `each secret must be whsec_ and the base64 of ${WEBHOOK_SECRET_BYTES.min}-${WEBHOOK_SECRET_BYTES.max} bytes`,
+      )
+      .optional(),
+    AUDIT_TOKENS: tokens.optional(),
+    OPERATOR_TOKENS: tokens.optional(),
+    PSEUDONYM_KEY: base64Key(32, false).optional(),
+    IDENTITY_KEY: base64Key(32, true).optional(),
+    WAITING_PERIOD_SECONDS: seconds(0),
+    BATCH_POLL_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(5),
+    BATCH_POLL_MAX_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(300),
+    BATCH_POLL_TIMEOUT_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(6 * 3600),
+    AUDIT_RETENTION_DAYS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(3 * 365 + 1),
+    REFERRALROCK_BASE_URL: optionalUrl,
+    REFERRALROCK_PUBLIC_KEY: z.string().min(1).optional(),
+    REFERRALROCK_PRIVATE_KEY: z.string().min(1).optional(),
+    REFERRALROCK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(120),
+    FIRSTPROMOTER_BASE_URL: optionalUrl,
+    FIRSTPROMOTER_API_KEY: z.string().min(1).optional(),
+    FIRSTPROMOTER_ACCOUNT_ID: z.string().min(1).optional(),
+    FIRSTPROMOTER_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(400),
+    PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+    PROVIDER_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(4),
+    REQUESTS_TABLE: z.string().min(1).default('erasure-requests'),
+    AUDIT_EVENTS_TABLE: z.string().min(1).default('erasure-audit-events'),
+    STATE_MACHINE_ARN: z.string().optional(),
+    PUBLIC_BASE_URL: optionalUrl,
+    DYNAMODB_ENDPOINT: optionalUrl,
+    DEADLINE_TIME_ZONE: z
+      .string()
+      .trim()
+      .refine(isTimeZone, 'must be an IANA time zone name, e.g. Europe/London')
+      .default('UTC'),
+  })
+  // A token in both lists would let an auditor act as an operator: the roles are only separate if the tokens are.
+  .refine((e) => !e.OPERATOR_TOKENS?.some((token) => e.AUDIT_TOKENS?.includes(token)), {
+    message: 'must not repeat a token of AUDIT_TOKENS',
+    path: ['OPERATOR_TOKENS'],
+  });
 
 type Env = z.output<typeof schema>;
 
 export interface Config {
   webhookSecrets: readonly string[] | undefined;
+  /** Read-only: the auditor routes. */
   auditTokens: readonly string[] | undefined;
+  /** Acting on requests: cancel (and later operator actions); never accepted where an audit token is. */
+  operatorTokens: readonly string[] | undefined;
   pseudonymKey: Buffer | undefined;
   identityKey: Buffer | undefined;
   waitingPeriodSeconds: number;
@@ -112,6 +149,8 @@ export interface Config {
   stateMachineArn: string | undefined;
   publicBaseUrl: string | undefined;
   dynamoDbEndpoint: string | undefined;
+  /** IANA time zone of the controller's calendar, in which due dates are counted. */
+  deadlineTimeZone: string;
 }
 
 /** Raised at start when the environment is wrong; the message names every bad variable and never echoes a value. */
@@ -161,6 +200,7 @@ function toConfig(e: Env): Config {
   return {
     webhookSecrets: e.WEBHOOK_SECRET,
     auditTokens: e.AUDIT_TOKENS,
+    operatorTokens: e.OPERATOR_TOKENS,
     pseudonymKey: e.PSEUDONYM_KEY === undefined ? undefined : Buffer.from(e.PSEUDONYM_KEY, 'base64'),
     identityKey: e.IDENTITY_KEY === undefined ? undefined : Buffer.from(e.IDENTITY_KEY, 'base64'),
     waitingPeriodSeconds: e.WAITING_PERIOD_SECONDS,
@@ -187,6 +227,7 @@ function toConfig(e: Env): Config {
     stateMachineArn: e.STATE_MACHINE_ARN,
     publicBaseUrl: e.PUBLIC_BASE_URL,
     dynamoDbEndpoint: e.DYNAMODB_ENDPOINT,
+    deadlineTimeZone: e.DEADLINE_TIME_ZONE,
   };
 }
 

@@ -119,6 +119,14 @@ export class UnauthorizedError extends AppError {
   }
 }
 
+/** 403: a valid bearer token whose role does not allow the action (an audit token on cancel). */
+export class ForbiddenError extends AppError {
+  override name = 'ForbiddenError';
+  constructor(message: string) {
+    super(403, 'forbidden', message);
+  }
+}
+
 export class NotFoundError extends AppError {
   override name = 'NotFoundError';
   constructor(message = 'No such erasure request') {

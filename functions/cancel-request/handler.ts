@@ -5,15 +5,22 @@ import { apiHandler, json, requireBearer } from '#shared/http/api';
 import { createLogger } from '#shared/observability';
 import type { FirstPromoterPort } from '#shared/ports/providers';
 
-export interface CancelRequestDeps extends Omit<RequestDeps, 'pseudonymKey' | 'retentionDays'> {
+/** No identity key: a cancel destroys the stored identity without reading it. */
+export interface CancelRequestDeps extends Pick<RequestDeps, 'requests' | 'audit' | 'clock' | 'workflow'> {
   firstPromoter: FirstPromoterPort;
+  /** Who may cancel. */
+  operatorTokens: readonly string[];
+  /** Known only to answer an auditor's cancel with 403 rather than 401. */
   auditTokens: readonly string[];
 }
 
-/** `POST /v1/erasure-requests/{id}/cancel`: only while received/waiting; restores what the request archived. */
+/**
+ * `POST /v1/erasure-requests/{id}/cancel`, for operators (an audit token is refused with 403): only while
+ * received/waiting; restores what the request archived.
+ */
 export const makeHandler = (deps: CancelRequestDeps, logger: Logger = createLogger('cancel-request')) =>
   apiHandler(logger, async (event) => {
-    const actor = requireBearer(event, deps.auditTokens);
+    const actor = requireBearer(event, deps.operatorTokens, { role: 'operator', otherRoleTokens: deps.auditTokens });
     const id = event.pathParameters?.id;
     if (!id) throw new NotFoundError();
     const view = await cancelErasureRequest(deps, id, actor);

@@ -1,12 +1,7 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { StepFunctionsWorkflowEngine } from '#shared/adapters/workflow/step-functions';
 import { resolveSecret } from '#shared/aws/secrets';
-import {
-  createAuditStores,
-  createDocumentClient,
-  createFirstPromoter,
-  createIdentityCipher,
-} from '#shared/composition';
+import { createAuditStores, createDocumentClient, createFirstPromoter } from '#shared/composition';
 import { loadConfig, required } from '#shared/config';
 import { makeHandler } from './handler.ts';
 
@@ -15,7 +10,7 @@ const config = await loadConfig(process.env, resolveSecret);
 export const handler = makeHandler({
   ...createAuditStores(config, createDocumentClient(config)),
   workflow: new StepFunctionsWorkflowEngine(new SFNClient({}), required(config.stateMachineArn, 'STATE_MACHINE_ARN')),
-  cipher: createIdentityCipher(config),
   firstPromoter: createFirstPromoter(config),
+  operatorTokens: required(config.operatorTokens, 'OPERATOR_TOKENS'),
   auditTokens: required(config.auditTokens, 'AUDIT_TOKENS'),
 });

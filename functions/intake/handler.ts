@@ -7,13 +7,13 @@ import { createLogger } from '#shared/observability';
 
 export interface IntakeDeps extends RequestDeps {
   webhookSecrets: readonly string[];
-  /** Base of `statusUrl`; without it the API's own host is used. */
+  /** Base of `statusUrl`; without it the API's own domain (API Gateway's, or the local server's bound address). */
   publicBaseUrl?: string | undefined;
 }
 
 /**
- * `POST /v1/erasure-requests`: size and media type, then the Standard Webhooks signature over the raw body, then the
- * fields. A refused request records nothing and calls no provider. Answers 202 at once; redeliveries get the same request.
+ * `POST /v1/erasure-requests`: size and media type, then the Standard Webhooks signature over the body's bytes, then
+ * its decoding (UTF-8, JSON, no repeated names), then the fields. A refused request records nothing and calls no provider. Answers 202 at once; redeliveries get the same request.
  */
 export const makeHandler = (deps: IntakeDeps, logger: Logger = createLogger('intake')) =>
   apiHandler(logger, async (event) => {
@@ -23,8 +23,9 @@ export const makeHandler = (deps: IntakeDeps, logger: Logger = createLogger('int
       timestamp: header(event, 'webhook-timestamp'),
       signature: header(event, 'webhook-signature'),
     });
-    const body = parseErasureRequestBody(parseJson(rawBody));
-    const { request, created } = await submitErasureRequest(deps, { ...verified, rawBody, body });
+    const document = parseJson(rawBody);
+    const body = parseErasureRequestBody(document);
+    const { request, created } = await submitErasureRequest(deps, { ...verified, document, body });
     logger.info(created ? 'Erasure request accepted' : 'Erasure request redelivered', {
       requestId: request.id,
       pseudonym: request.subject.pseudonym,

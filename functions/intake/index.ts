@@ -15,4 +15,5 @@ export const handler = makeHandler({
   retentionDays: config.auditRetentionDays,
   webhookSecrets: required(config.webhookSecrets, 'WEBHOOK_SECRET'),
   publicBaseUrl: config.publicBaseUrl,
+  deadlineTimeZone: config.deadlineTimeZone,
 });

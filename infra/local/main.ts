@@ -14,6 +14,7 @@ try {
     '',
     `WEBHOOK_SECRET=${runtime.secrets.WEBHOOK_SECRET}`,
     `AUDIT_TOKENS=${runtime.secrets.AUDIT_TOKENS}`,
+    `OPERATOR_TOKENS=${runtime.secrets.OPERATOR_TOKENS}`,
     runtime.secretsCreated
       ? `(generated now and kept in ${runtime.dataDir}/secrets.json)`
       : `(from the environment or ${runtime.dataDir}/secrets.json)`,
@@ -22,6 +23,8 @@ try {
     '  npm run submit -- --email jane@example.com',
     'Then read its audit trail:',
     `  curl -H "Authorization: Bearer ${token}" ${runtime.url}/v1/erasure-requests/<id>`,
+    'Cancel one in its waiting period (an operator token; audit tokens only read):',
+    `  curl -X POST -H "Authorization: Bearer ${runtime.secrets.OPERATOR_TOKENS.split(',')[0]}" ${runtime.url}/v1/erasure-requests/<id>/cancel`,
     runtime.resumed.length ? `\nResumed ${runtime.resumed.length} unfinished request(s).` : '',
   ];
   process.stdout.write(`${out.join('\n')}\n`);

@@ -80,6 +80,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const env = { ...(options.env ?? process.env) };
   const logger = createLogger('local-runtime');
   const dataDir = resolve(env.DATA_DIR ?? '.data');
+  // Everything this process creates from now on (dynalite's LevelDB files included, which it writes as it pleases) is
+  // its owner's alone: 0600 files, 0700 directories. The local runtime owns its process, as a Lambda owns its sandbox.
+  process.umask(0o077);
   const { secrets, created } = await loadOrCreateLocalSecrets(dataDir);
   for (const [name, value] of Object.entries(secrets)) env[name] ??= value;
 
@@ -152,7 +155,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
   const pseudonymKey = required(config.pseudonymKey, 'PSEUDONYM_KEY');
   const auditTokens = required(config.auditTokens, 'AUDIT_TOKENS');
-  const requestDeps = { ...stores, workflow, cipher, pseudonymKey, retentionDays: config.auditRetentionDays };
+  const operatorTokens = required(config.operatorTokens, 'OPERATOR_TOKENS');
+  const requestDeps = {
+    ...stores,
+    workflow,
+    cipher,
+    pseudonymKey,
+    retentionDays: config.auditRetentionDays,
+    deadlineTimeZone: config.deadlineTimeZone,
+  };
   const api = await startApiServer({
     logger,
     port,
@@ -163,7 +174,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         publicBaseUrl: config.publicBaseUrl,
       }) as ApiFunction,
       'get-request': getRequest({ ...stores, auditTokens }) as ApiFunction,
-      'cancel-request': cancelRequest({ ...stores, workflow, cipher, firstPromoter, auditTokens }) as ApiFunction,
+      'cancel-request': cancelRequest({
+        ...stores,
+        workflow,
+        firstPromoter,
+        operatorTokens,
+        auditTokens,
+      }) as ApiFunction,
       'subject-lookup': subjectLookup({ ...stores, pseudonymKey, auditTokens }) as ApiFunction,
     },
   });
@@ -199,6 +216,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     secrets: {
       WEBHOOK_SECRET: env.WEBHOOK_SECRET as string,
       AUDIT_TOKENS: env.AUDIT_TOKENS as string,
+      OPERATOR_TOKENS: env.OPERATOR_TOKENS as string,
       PSEUDONYM_KEY: env.PSEUDONYM_KEY as string,
       IDENTITY_KEY: env.IDENTITY_KEY as string,
     },

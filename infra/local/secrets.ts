@@ -1,33 +1,54 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** The secrets the local runtime generates when they are not in the environment. */
 export interface LocalSecrets {
   WEBHOOK_SECRET: string;
   AUDIT_TOKENS: string;
+  OPERATOR_TOKENS: string;
   PSEUDONYM_KEY: string;
   IDENTITY_KEY: string;
 }
 
+/** Fresh values, each as strong as `shared/config.ts` requires (a 32-byte webhook key, tokens of 32+ characters). */
+const generators: Record<keyof LocalSecrets, () => string> = {
+  WEBHOOK_SECRET: () => `whsec_${randomBytes(32).toString('base64')}`,
+  AUDIT_TOKENS: () => `audit_${randomBytes(24).toString('base64url')}`,
+  OPERATOR_TOKENS: () => `operator_${randomBytes(24).toString('base64url')}`,
+  PSEUDONYM_KEY: () => randomBytes(32).toString('base64'),
+  IDENTITY_KEY: () => randomBytes(32).toString('base64'),
+};
+
 /**
- * Generated once and kept in `DATA_DIR/secrets.json` (mode 600): the pseudonyms and the encrypted identities in the
- * local audit trail stay readable across restarts only while the same keys are used.
+ * Creates `dir` readable by its owner only (0700), and makes it so if it already existed: the data directory holds the
+ * audit trail and the keys, which no other user of the machine may read.
+ */
+export async function ensurePrivateDirectory(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+}
+
+/**
+ * Generated once and kept in `DATA_DIR/secrets.json` (mode 0600): the pseudonyms and the encrypted identities in the
+ * local audit trail stay readable across restarts only while the same keys are used. A secret added by a later
+ * version (OPERATOR_TOKENS) is generated and added to an existing file; the others are never changed.
  */
 export async function loadOrCreateLocalSecrets(dataDir: string): Promise<{ secrets: LocalSecrets; created: boolean }> {
   const file = join(dataDir, 'secrets.json');
+  await ensurePrivateDirectory(dataDir);
+  let stored: Partial<LocalSecrets> | undefined;
   try {
-    return { secrets: JSON.parse(await readFile(file, 'utf8')) as LocalSecrets, created: false };
+    stored = JSON.parse(await readFile(file, 'utf8')) as Partial<LocalSecrets>;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  const secrets: LocalSecrets = {
-    WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
-    AUDIT_TOKENS: `audit_${randomBytes(24).toString('base64url')}`,
-    PSEUDONYM_KEY: randomBytes(32).toString('base64'),
-    IDENTITY_KEY: randomBytes(32).toString('base64'),
-  };
-  await mkdir(dataDir, { recursive: true });
-  await writeFile(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-  return { secrets, created: true };
+  const secrets = { ...stored } as LocalSecrets;
+  const missing = (Object.keys(generators) as (keyof LocalSecrets)[]).filter((name) => !secrets[name]);
+  for (const name of missing) secrets[name] = generators[name]();
+  if (missing.length > 0) {
+    await writeFile(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600, flag: stored ? 'w' : 'wx' });
+  }
+  await chmod(file, 0o600);
+  return { secrets, created: stored === undefined };
 }

@@ -34,6 +34,9 @@ export async function startApiServer(options: {
     });
   });
 
+  // The address the server is bound to, as API Gateway's own domain: never the client's Host header, which anyone can set
+  // and which would then decide the statusUrl the intake hands out.
+  let boundAuthority = host;
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://local');
     const method = req.method ?? 'GET';
@@ -46,7 +49,7 @@ export async function startApiServer(options: {
     if (body === undefined) {
       return send(res, { statusCode: 413, body: errorBody('payload_too_large', 'The request body is too large') });
     }
-    const event = toApiGatewayEvent(req, url, matched.route.path, matched.pathParameters, body, host);
+    const event = toApiGatewayEvent(req, url, matched.route.path, matched.pathParameters, body, boundAuthority);
     const fn = options.functions[matched.route.function];
     send(res, await fn(event, lambdaContext(matched.route.function, 10_000)));
   }
@@ -56,8 +59,9 @@ export async function startApiServer(options: {
     server.listen(options.port, host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  boundAuthority = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
-    url: `http://${host}:${port}`,
+    url: `http://${boundAuthority}`,
     server,
     stop: async () => {
       server.closeAllConnections();
@@ -72,7 +76,7 @@ function toApiGatewayEvent(
   routePath: string,
   pathParameters: Record<string, string>,
   body: Buffer,
-  host: string,
+  authority: string,
 ): APIGatewayProxyEventV2 {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
@@ -93,7 +97,7 @@ function toApiGatewayEvent(
     requestContext: {
       accountId: 'local',
       apiId: 'local',
-      domainName: headers.host ?? host,
+      domainName: authority,
       domainPrefix: 'local',
       http: {
         method,
@@ -108,9 +112,10 @@ function toApiGatewayEvent(
       time: now.toUTCString(),
       timeEpoch: now.getTime(),
     },
-    // API Gateway passes text bodies through as strings; the handlers read the raw bytes the sender signed.
-    ...(body.length ? { body: body.toString('utf8') } : {}),
-    isBase64Encoded: false,
+    // The exact bytes, base64-encoded as API Gateway delivers a body it treats as binary: a body that is not valid UTF-8
+    // reaches the handler unchanged, so its signature is checked over what the sender signed.
+    ...(body.length ? { body: body.toString('base64') } : {}),
+    isBase64Encoded: body.length > 0,
   };
 }
 

@@ -1,16 +1,96 @@
 /**
- * GDPR Art. 12(3): answer within one month of receipt. The due date is the same day of the next calendar month, or that
- * month's last day when it is shorter (31 January → 28/29 February), in UTC.
+ * GDPR Art. 12(3): answer "within one month of receipt". Months are counted as Regulation 1182/71 (Art. 3(2)(c))
+ * counts them, in the controller's calendar: a period that starts on a day ends at the end of the day with the same
+ * number one month later, or of that month's last day when it is shorter (received 31 January → due by the end of
+ * 28/29 February). The controller's calendar is its time zone (`DEADLINE_TIME_ZONE`, an IANA name), so a request
+ * received at 00:30 London time on 31 March is due by 23:59:59.999 London time (BST) on 30 April.
  */
-export function addOneCalendarMonth(date: Date): Date {
-  const year = date.getUTCFullYear();
-  const month = date.getUTCMonth();
-  const lastDayOfNextMonth = new Date(Date.UTC(year, month + 2, 0)).getUTCDate();
-  const result = new Date(date);
-  result.setUTCDate(1);
-  result.setUTCMonth(month + 1);
-  result.setUTCDate(Math.min(date.getUTCDate(), lastDayOfNextMonth));
-  return result;
+
+/** Whether `timeZone` is an IANA time zone name this runtime knows (`UTC`, `Europe/London`, …). */
+export function isTimeZone(timeZone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface CalendarDay {
+  year: number;
+  /** 1–12 */
+  month: number;
+  day: number;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let formatter = formatters.get(timeZone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    formatters.set(timeZone, formatter);
+  }
+  return formatter;
+}
+
+/** The wall-clock reading of `epochMs` in `timeZone`, as if it were UTC (milliseconds dropped). */
+function wallClock(epochMs: number, timeZone: string): { day: CalendarDay; asUtcMs: number } {
+  const parts: Record<string, number> = {};
+  for (const part of formatterFor(timeZone).formatToParts(new Date(epochMs))) {
+    if (part.type !== 'literal') parts[part.type] = Number(part.value);
+  }
+  const day = { year: parts.year ?? 0, month: parts.month ?? 1, day: parts.day ?? 1 };
+  const asUtcMs = Date.UTC(day.year, day.month - 1, day.day, parts.hour ?? 0, parts.minute ?? 0, parts.second ?? 0);
+  return { day, asUtcMs };
+}
+
+const sameDay = (a: CalendarDay, b: CalendarDay) => a.year === b.year && a.month === b.month && a.day === b.day;
+
+/**
+ * The first instant of calendar day `day` in `timeZone`. Midnight may not exist (a clock moved forward at 00:00), in
+ * which case the day starts at the first instant after the gap; both UTC offsets in force near midnight are tried.
+ */
+function startOfDay(day: CalendarDay, timeZone: string): number {
+  const midnightAsUtc = Date.UTC(day.year, day.month - 1, day.day);
+  const offsets = new Set<number>();
+  for (const probe of [midnightAsUtc - 86_400_000, midnightAsUtc, midnightAsUtc + 86_400_000]) {
+    const rounded = Math.floor(probe / 1000) * 1000;
+    offsets.add(wallClock(rounded, timeZone).asUtcMs - rounded);
+  }
+  const starts = [...offsets]
+    .map((offset) => midnightAsUtc - offset)
+    .filter((t) => sameDay(wallClock(t, timeZone).day, day) && !sameDay(wallClock(t - 1, timeZone).day, day))
+    .sort((a, b) => a - b);
+  const start = starts[0];
+  if (start === undefined) throw new RangeError(`Cannot find the start of a day in ${timeZone}`);
+  return start;
+}
+
+/**
+ * When a request received at `receivedAt` is due: the end (the last millisecond) of the corresponding calendar day one
+ * month later in `timeZone`, or of that month's last day when it has no such day.
+ * @param timeZone an IANA time zone name (validated at start: {@link isTimeZone}); default `UTC`
+ * @throws RangeError for an unknown time zone
+ */
+export function deadlineFor(receivedAt: Date, timeZone = 'UTC'): Date {
+  const received = wallClock(receivedAt.getTime(), timeZone).day;
+  const year = received.year + Math.floor(received.month / 12);
+  const month = (received.month % 12) + 1;
+  const lastDay = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const due = { year, month, day: Math.min(received.day, lastDay) };
+  const next = new Date(Date.UTC(due.year, due.month - 1, due.day + 1));
+  const nextDay = { year: next.getUTCFullYear(), month: next.getUTCMonth() + 1, day: next.getUTCDate() };
+  return new Date(startOfDay(nextDay, timeZone) - 1);
 }
 
 export function addDays(date: Date, days: number): Date {

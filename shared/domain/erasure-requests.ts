@@ -1,12 +1,12 @@
 import { createHash, createHmac } from 'node:crypto';
+import canonicalize from 'canonicalize';
 import type { IdentityCipher } from '#shared/crypto/identity-cipher';
 import type { IdentifierKind } from '#shared/crypto/pseudonym';
-import { pseudonymize } from '#shared/crypto/pseudonym';
 import { ConflictError, NotFoundError } from '#shared/errors';
 import type { AuditLog, Clock, RequestRepository, WorkflowEngine } from '#shared/ports/audit';
 import type { FirstPromoterPort } from '#shared/ports/providers';
 import { verifyChain } from './chain.ts';
-import { addDays, addOneCalendarMonth, epochSeconds } from './dates.ts';
+import { addDays, deadlineFor, epochSeconds } from './dates.ts';
 import {
   ACTION_KEYS,
   ACTIONS,
@@ -18,7 +18,8 @@ import {
   type NewAuditEvent,
   type RequestStatus,
 } from './model.ts';
-import { type ErasureRequestBody, redact, subjectRef } from './subject.ts';
+import { isRequestId, requestIdFor, webhookIdHash } from './request-ids.ts';
+import { type ErasureRequestBody, identifierPseudonym, redact, subjectRef } from './subject.ts';
 
 export interface RequestDeps {
   requests: RequestRepository;
@@ -28,18 +29,17 @@ export interface RequestDeps {
   cipher: IdentityCipher;
   pseudonymKey: Buffer;
   retentionDays: number;
+  /** IANA time zone of the controller's calendar, in which `dueAt` is counted (DEADLINE_TIME_ZONE); default UTC. */
+  deadlineTimeZone?: string;
 }
 
 /** A short, stable, non-secret fingerprint of a secret or token: tells an auditor which one was used. */
 export const fingerprint = (secret: string): string => createHash('sha256').update(secret).digest('hex').slice(0, 12);
 
-/** The request id is derived from the Standard Webhooks id, so every redelivery lands on the same item. */
-export const requestIdFor = (webhookId: string): string =>
-  `er_${createHash('sha256').update(`webhook:${webhookId}`).digest('hex').slice(0, 32)}`;
-
 export interface SubmitInput {
   webhookId: string;
-  rawBody: string;
+  /** The JSON document received, as parsed: what a redelivery must equal (after RFC 8785 canonicalization). */
+  document: unknown;
   body: ErasureRequestBody;
   /** Fingerprint of the webhook secret that verified the signature. */
   signedWith: string;
@@ -56,20 +56,24 @@ export interface SubmitResult {
  * crash in between) is started again, which the engine makes a no-op when it is running.
  */
 export async function submitErasureRequest(deps: RequestDeps, input: SubmitInput): Promise<SubmitResult> {
-  const id = requestIdFor(input.webhookId);
+  const id = requestIdFor(deps.pseudonymKey, input.webhookId);
   const receivedAt = deps.clock.now();
   const identity: Identity = {
     ...(input.body.email === undefined ? {} : { email: input.body.email }),
     ...(input.body.externalId === undefined ? {} : { externalId: input.body.externalId }),
   };
-  const payloadHash = createHmac('sha256', deps.pseudonymKey).update(input.rawBody).digest('hex');
+  // Over the canonical JSON (RFC 8785), so a sender that re-serializes a redelivery (keys reordered, spacing, escapes)
+  // is still recognized; keyed, because the body holds the identity.
+  const payloadHash = createHmac('sha256', deps.pseudonymKey)
+    .update(canonicalize(input.document) ?? '')
+    .digest('hex');
   const candidate: ErasureRequest = {
     id,
     status: 'received',
     ...(input.body.reference ? { reference: input.body.reference } : {}),
     receivedAt: receivedAt.toISOString(),
-    dueAt: addOneCalendarMonth(receivedAt).toISOString(),
-    webhookId: input.webhookId,
+    dueAt: deadlineFor(receivedAt, deps.deadlineTimeZone).toISOString(),
+    webhookIdHash: webhookIdHash(deps.pseudonymKey, input.webhookId),
     payloadHash,
     signedWith: input.signedWith,
     subject: subjectRef(deps.pseudonymKey, identity),
@@ -98,7 +102,7 @@ export function receivedEvent(request: ErasureRequest): NewAuditEvent {
     actor: `webhook:${request.signedWith}`,
     key: 'request.received',
     data: {
-      webhookId: request.webhookId,
+      webhookIdHash: request.webhookIdHash,
       reference: request.reference ?? null,
       subject: request.subject,
       receivedAt: request.receivedAt,
@@ -133,6 +137,7 @@ export interface RequestView {
 
 /** What an auditor sees of one request: never the identity, only pseudonyms, outcomes and the verified event chain. */
 export async function getRequestView(deps: Pick<RequestDeps, 'requests' | 'audit' | 'clock'>, id: string) {
+  if (!isRequestId(id)) throw new NotFoundError();
   const request = await deps.requests.get(id);
   if (!request) throw new NotFoundError();
   return toView(request, await deps.audit.list(id), deps.clock.now());
@@ -180,10 +185,11 @@ export function toView(request: ErasureRequest, events: AuditEvent[], now: Date)
  * identity is gone and the request sweeper finishes the restore. A repeated cancel answers 409.
  */
 export async function cancelErasureRequest(
-  deps: Omit<RequestDeps, 'pseudonymKey' | 'retentionDays'> & { firstPromoter: FirstPromoterPort },
+  deps: Pick<RequestDeps, 'requests' | 'audit' | 'clock' | 'workflow'> & { firstPromoter: FirstPromoterPort },
   id: string,
   actor: string,
 ): Promise<RequestView> {
+  if (!isRequestId(id)) throw new NotFoundError();
   const current = await deps.requests.get(id);
   if (!current) throw new NotFoundError();
   const canceled = await deps.requests.transition(id, CANCELABLE_STATUSES, 'canceled', {
@@ -317,8 +323,10 @@ export async function findRequestsBySubject(
   identity: Identity,
 ): Promise<{ pseudonyms: Partial<Record<IdentifierKind, string>>; requests: Omit<RequestView, 'events'>[] }> {
   const pseudonyms: Partial<Record<IdentifierKind, string>> = {};
-  if (identity.email) pseudonyms.email = pseudonymize(deps.pseudonymKey, 'email', identity.email);
-  if (identity.externalId) pseudonyms.externalId = pseudonymize(deps.pseudonymKey, 'externalId', identity.externalId);
+  if (identity.email) pseudonyms.email = identifierPseudonym(deps.pseudonymKey, 'email', identity.email);
+  if (identity.externalId) {
+    pseudonyms.externalId = identifierPseudonym(deps.pseudonymKey, 'externalId', identity.externalId);
+  }
   const found = new Map<string, ErasureRequest>();
   for (const [kind, pseudonym] of Object.entries(pseudonyms) as [IdentifierKind, string][]) {
     for (const request of await deps.requests.findBySubject(kind, pseudonym)) found.set(request.id, request);

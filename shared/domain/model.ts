@@ -86,9 +86,9 @@ export interface ErasureRequest {
   receivedAt: string;
   dueAt: string;
   completedAt?: string;
-  /** Standard Webhooks `webhook-id`: the idempotency key. */
-  webhookId: string;
-  /** HMAC of the raw body, to tell a redelivery from a different payload reusing the same webhook-id. */
+  /** HMAC of the Standard Webhooks `webhook-id` (the idempotency key) under PSEUDONYM_KEY: never the id itself. */
+  webhookIdHash: string;
+  /** HMAC of the canonical JSON body, to tell a redelivery from a different payload reusing the same webhook-id. */
   payloadHash: string;
   /** Fingerprint of the webhook secret that verified the request: which sender asked. */
   signedWith: string;

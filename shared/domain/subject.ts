@@ -2,20 +2,46 @@ import { z } from 'zod';
 import type { IdentifierKind } from '#shared/crypto/pseudonym';
 import { pseudonymize } from '#shared/crypto/pseudonym';
 import { ValidationError } from '#shared/errors';
+import { canonicalEmailAddress, parseEmailAddress } from './email-address.ts';
 import type { Identity, SubjectRef } from './model.ts';
 
-/** The intake body: at least one identifier; the email trimmed, lowercased and validated; `reference` is the caller's ticket. */
+/** A lone UTF-16 surrogate: no UTF-8 form, so no provider can be asked about it and no cipher can keep it. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * The external ids FirstPromoter's by-path lookup (`GET /promoters/{id}?find_by=cust_id`) cannot carry: `.` and `..`
+ * are dot segments, which URL resolution removes (RFC 3986 §5.2.4) whatever the percent-encoding, so the request would
+ * reach another resource. No real CRM id is either.
+ */
+const DOT_SEGMENT = /^\.{1,2}$/;
+
+/**
+ * A ticket id, not free text: letters, digits and `-_.:#/`, up to 128 characters. Free text invites what must not be
+ * kept in the clear for years (a name, an email: `@` is refused).
+ */
+export const REFERENCE_PATTERN = /^[A-Za-z0-9\-_.:#/]{1,128}$/;
+
+/**
+ * The intake body: at least one identifier; `reference` is the caller's ticket. The email is validated as an address
+ * (RFC 5321/6531, {@link parseEmailAddress}) and kept as given, trimmed: the providers are searched with its forms,
+ * and its pseudonym comes from its canonical form.
+ */
 export const erasureRequestBody = z
   .object({
     email: z
       .string()
       .trim()
-      .toLowerCase()
-      .max(254)
-      .pipe(z.email({ message: 'must be a valid email address' }))
+      .refine((v) => parseEmailAddress(v) !== undefined, 'must be a valid email address')
       .optional(),
-    externalId: z.string().trim().min(1).max(256).optional(),
-    reference: z.string().trim().max(256).optional(),
+    externalId: z
+      .string()
+      .trim()
+      .min(1)
+      .max(256)
+      .refine((v) => !LONE_SURROGATE.test(v), 'must be well-formed Unicode')
+      .refine((v) => !DOT_SEGMENT.test(v), 'cannot be "." or ".."')
+      .optional(),
+    reference: z.string().trim().regex(REFERENCE_PATTERN, 'must be 1-128 letters, digits or -_.:#/').optional(),
   })
   .refine((body) => body.email !== undefined || body.externalId !== undefined, {
     message: 'at least one of email or externalId is required',
@@ -43,15 +69,27 @@ export function subjectRef(key: Buffer, identity: Identity): SubjectRef {
   const ref: Partial<SubjectRef> = {};
   if (identity.email !== undefined) {
     identifiers.push('email');
-    ref.emailPseudonym = pseudonymize(key, 'email', identity.email);
+    ref.emailPseudonym = identifierPseudonym(key, 'email', identity.email);
   }
   if (identity.externalId !== undefined) {
     identifiers.push('externalId');
-    ref.externalIdPseudonym = pseudonymize(key, 'externalId', identity.externalId);
+    ref.externalIdPseudonym = identifierPseudonym(key, 'externalId', identity.externalId);
   }
   const pseudonym = ref.emailPseudonym ?? ref.externalIdPseudonym;
   if (!pseudonym) throw new ValidationError('at least one of email or externalId is required');
   return { ...ref, pseudonym, identifiers };
+}
+
+/**
+ * The pseudonym of one identifier as submitted: an email through its canonical form ({@link canonicalEmailAddress}),
+ * an external id as it is (ids are compared exactly). Intake and subject lookup both use this, so they always agree.
+ * @throws ValidationError when `value` is not an email address and `kind` is `email`
+ */
+export function identifierPseudonym(key: Buffer, kind: IdentifierKind, value: string): string {
+  if (kind === 'externalId') return pseudonymize(key, kind, value);
+  const address = parseEmailAddress(value);
+  if (!address) throw new ValidationError('email: must be a valid email address');
+  return pseudonymize(key, kind, canonicalEmailAddress(address));
 }
 
 const EMAIL_PATTERN = /[^\s@"'<>()[\]{},;:]+@[^\s@"'<>()[\]{},;:]+/g;

@@ -5,12 +5,13 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { fingerprint } from '#shared/domain/erasure-requests';
 import {
   AppError,
-  MalformedRequestError,
+  ForbiddenError,
   PayloadTooLargeError,
   UnauthorizedError,
   UnsupportedMediaTypeError,
 } from '#shared/errors';
 import { describeError } from '#shared/observability';
+import { parseJsonBody } from './json-body.ts';
 
 export type ApiEvent = APIGatewayProxyEventV2;
 export type ApiResult = APIGatewayProxyStructuredResultV2;
@@ -49,26 +50,34 @@ export function apiHandler(
     .handler(handler);
 }
 
-/** The raw body as received, decoding API Gateway's base64 when it applied it; size and media type checked. */
-export function rawJsonBody(event: ApiEvent): string {
-  const raw = event.body
-    ? event.isBase64Encoded
-      ? Buffer.from(event.body, 'base64').toString('utf8')
-      : event.body
-    : '';
-  if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES);
-  const contentType = header(event, 'content-type') ?? '';
-  if (!/^application\/([a-z0-9.+-]+\+)?json\b/i.test(contentType.trim())) throw new UnsupportedMediaTypeError();
+/**
+ * `application/json` and nothing else (RFC 8259 §11; not `application/json-seq`, not a `+json` type, whose documents
+ * mean something else), with optional parameters; a `charset` other than UTF-8 is refused too (RFC 8259 §8.1).
+ */
+const JSON_MEDIA_TYPE = /^application\/json[ \t]*(?:;(?<parameters>.*))?$/i;
+
+function isJsonMediaType(contentType: string): boolean {
+  const match = JSON_MEDIA_TYPE.exec(contentType.trim());
+  if (!match) return false;
+  const charset = /(?:^|;)[ \t]*charset[ \t]*=[ \t]*"?([^";]*)"?/i.exec(match.groups?.parameters ?? '')?.[1];
+  return charset === undefined || /^utf-?8$/i.test(charset.trim());
+}
+
+/**
+ * The body's bytes exactly as received: API Gateway hands over a base64 string for bodies it treats as binary
+ * (`isBase64Encoded`), and the local server always does; a plain string is UTF-8 text. Size and media type are
+ * checked; nothing is decoded, so the signature can be verified over what the sender signed.
+ * @throws PayloadTooLargeError (413), UnsupportedMediaTypeError (415)
+ */
+export function rawJsonBody(event: ApiEvent): Buffer {
+  const raw = event.body ? Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8') : Buffer.alloc(0);
+  if (raw.length > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES);
+  if (!isJsonMediaType(header(event, 'content-type') ?? '')) throw new UnsupportedMediaTypeError();
   return raw;
 }
 
-export function parseJson(raw: string): unknown {
-  try {
-    return JSON.parse(raw);
-  } catch {
-    throw new MalformedRequestError();
-  }
-}
+/** The parsed JSON of a body: see {@link parseJsonBody} (400 for non-UTF-8 or non-JSON, 422 for repeated names). */
+export const parseJson = (raw: Buffer | string): unknown => parseJsonBody(raw);
 
 export function header(event: ApiEvent, name: string): string | undefined {
   const wanted = name.toLowerCase();
@@ -78,17 +87,34 @@ export function header(event: ApiEvent, name: string): string | undefined {
   return undefined;
 }
 
-/**
- * Checks `Authorization: Bearer <token>` against the configured audit tokens in constant time.
- * @returns the actor label for audit events: `auditor:<token fingerprint>`
- */
-export function requireBearer(event: ApiEvent, tokens: readonly string[]): string {
-  const match = /^Bearer\s+(\S+)$/i.exec(header(event, 'authorization')?.trim() ?? '');
-  const presented = Buffer.from(match?.[1] ?? '');
-  const token = tokens.find((t) => {
+/** Who holds a bearer token: auditors read (AUDIT_TOKENS), operators act on requests (OPERATOR_TOKENS). */
+export type TokenRole = 'auditor' | 'operator';
+
+const matchingToken = (presented: Buffer, tokens: readonly string[]) =>
+  tokens.find((t) => {
     const candidate = Buffer.from(t);
     return candidate.length === presented.length && timingSafeEqual(candidate, presented);
   });
-  if (!match || !token) throw new UnauthorizedError('A valid bearer token is required');
-  return `auditor:${fingerprint(token)}`;
+
+/**
+ * Checks `Authorization: Bearer <token>` against the tokens of the role a route requires, in constant time per token.
+ * A token of another role that the route knows (`otherRoleTokens`) is told apart from an unknown one: it is
+ * authenticated but not allowed (403), so an auditor learns why a cancel is refused.
+ * @returns the actor label for audit events: `<role>:<token fingerprint>`
+ * @throws UnauthorizedError (401) for a missing or unknown token; ForbiddenError (403) for a token of another role
+ */
+export function requireBearer(
+  event: ApiEvent,
+  tokens: readonly string[],
+  options: { role?: TokenRole; otherRoleTokens?: readonly string[] } = {},
+): string {
+  const match = /^Bearer\s+(\S+)$/i.exec(header(event, 'authorization')?.trim() ?? '');
+  const presented = Buffer.from(match?.[1] ?? '');
+  const role = options.role ?? 'auditor';
+  const token = match ? matchingToken(presented, tokens) : undefined;
+  if (token) return `${role}:${fingerprint(token)}`;
+  if (match && matchingToken(presented, options.otherRoleTokens ?? [])) {
+    throw new ForbiddenError(`This token does not allow this action: it needs an ${role} token`);
+  }
+  throw new UnauthorizedError('A valid bearer token is required');
 }

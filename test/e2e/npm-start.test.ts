@@ -125,20 +125,15 @@ async function call(url: string, init: RequestInit = {}): Promise<{ status: numb
   return { status: response.status, json: text ? JSON.parse(text) : undefined };
 }
 
-/** GDPR Art. 12(3): the same day of the next month in UTC, or that month's last day when it is shorter. */
+/**
+ * GDPR Art. 12(3) in the default DEADLINE_TIME_ZONE (UTC): the end of the same day of the next month, or of that
+ * month's last day when it is shorter.
+ */
 function oneCalendarMonthAfter(iso: string): string {
   const d = new Date(iso);
   const lastDay = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 2, 0)).getUTCDate();
   return new Date(
-    Date.UTC(
-      d.getUTCFullYear(),
-      d.getUTCMonth() + 1,
-      Math.min(d.getUTCDate(), lastDay),
-      d.getUTCHours(),
-      d.getUTCMinutes(),
-      d.getUTCSeconds(),
-      d.getUTCMilliseconds(),
-    ),
+    Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, Math.min(d.getUTCDate(), lastDay), 23, 59, 59, 999),
   ).toISOString();
 }
 
@@ -197,7 +192,8 @@ describe('npm start', { timeout: 120_000 }, () => {
     expect(first.url).toBe(`http://127.0.0.1:${env.PORT}`);
     expect(first.dataDir).toBe(dataDir);
     expect(first.webhookSecret).toMatch(/^whsec_[A-Za-z0-9+/=]{40,}$/);
-    expect(first.auditTokens).toMatch(/^audit_[A-Za-z0-9_-]{16,}$/);
+    expect(first.auditTokens).toMatch(/^audit_[A-Za-z0-9_-]{32,}$/);
+    expect(service?.stdout).toMatch(/^OPERATOR_TOKENS=operator_[A-Za-z0-9_-]{32,}$/m);
     expect(first.secretsNote).toBe(`(generated now and kept in ${dataDir}/secrets.json)`);
     expect(service?.stdout).toMatch(/Referral Rock: +simulator at http:\/\/127\.0\.0\.1:\d+ \(demo data\)/);
     expect(service?.stdout).toMatch(/FirstPromoter: +simulator at http:\/\/127\.0\.0\.1:\d+\/api\/v2\/company/);

@@ -37,7 +37,7 @@ function request(overrides: Partial<ErasureRequest> = {}): ErasureRequest {
     status: 'received',
     receivedAt: '2026-03-01T10:00:00.000Z',
     dueAt: '2026-04-01T10:00:00.000Z',
-    webhookId: `msg_${counter}`,
+    webhookIdHash: `hash_${counter}`,
     payloadHash: 'hash',
     signedWith: 'abc',
     subject: { pseudonym: `p${counter}`, emailPseudonym: `p${counter}`, identifiers: ['email'] },

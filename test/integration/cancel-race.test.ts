@@ -77,7 +77,7 @@ async function waitingRequest(email: string, webhookId: string) {
   const body = { email };
   const { request } = await submitErasureRequest(deps, {
     webhookId,
-    rawBody: JSON.stringify(body),
+    document: body,
     body,
     signedWith: 'test',
   });

@@ -1,14 +1,17 @@
+import { createHmac } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { type LocalRuntime, startLocalRuntime } from '#infra/local/runtime';
 import { workflowTaskStateNames } from '#infra/local/workflow-engine';
+import type { Clock } from '#shared/ports/audit';
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
 import { ReferralRockSimulator } from '#test/simulators/referralrock';
 
 export const TEST_WEBHOOK_SECRET = `whsec_${Buffer.from('test-webhook-secret-32-bytes-long!!').toString('base64')}`;
 export const TEST_AUDIT_TOKEN = 'audit_test_token_0123456789abcdef';
+export const TEST_OPERATOR_TOKEN = 'operator_test_token_0123456789abcdef';
 
 export interface TestRuntime {
   runtime: LocalRuntime;
@@ -19,6 +22,7 @@ export interface TestRuntime {
   workflowEvents: unknown[];
   submit(body: Record<string, unknown>, options?: SubmitOptions): Promise<{ status: number; json: any }>;
   get(id: string, token?: string): Promise<{ status: number; json: any }>;
+  /** Cancels with the operator token unless another is given. */
   cancel(id: string, token?: string): Promise<{ status: number; json: any }>;
   lookup(body: Record<string, unknown>): Promise<{ status: number; json: any }>;
   /** Submits, waits for the workflow to end, and returns the auditor's view. */
@@ -30,8 +34,11 @@ export interface SubmitOptions {
   webhookId?: string;
   timestamp?: Date;
   secret?: string;
-  rawBody?: string;
+  /** The body to send instead of `JSON.stringify(body)`; bytes are sent (and signed) exactly as given. */
+  rawBody?: string | Buffer;
   headers?: Record<string, string>;
+  /** Appended to the path, e.g. `?x=1`. */
+  query?: string;
 }
 
 /**
@@ -46,6 +53,7 @@ export async function startTestRuntime(
     referralRock?: ReferralRockSimulator;
     firstPromoter?: FirstPromoterSimulator;
     resume?: boolean;
+    clock?: Clock;
   } = {},
 ): Promise<TestRuntime> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'erasure-test-')));
@@ -59,6 +67,7 @@ export async function startTestRuntime(
       DATA_DIR: dataDir,
       WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
       AUDIT_TOKENS: TEST_AUDIT_TOKEN,
+      OPERATOR_TOKENS: TEST_OPERATOR_TOKEN,
       WAITING_PERIOD_SECONDS: '0',
       BATCH_POLL_INTERVAL_SECONDS: '1',
       BATCH_POLL_MAX_INTERVAL_SECONDS: '1',
@@ -73,9 +82,14 @@ export async function startTestRuntime(
     retryIntervalOverrides,
     sweepIntervalMs: 0,
     ...(options.resume === undefined ? {} : { resume: options.resume }),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
 
-  const call = async (method: string, path: string, init: { body?: string; headers?: Record<string, string> } = {}) => {
+  const call = async (
+    method: string,
+    path: string,
+    init: { body?: string | Buffer; headers?: Record<string, string> } = {},
+  ) => {
     const response = await fetch(`${runtime.url}${path}`, { method, ...init });
     const text = await response.text();
     return { status: response.status, json: text ? JSON.parse(text) : undefined };
@@ -90,13 +104,14 @@ export async function startTestRuntime(
     workflowEvents,
     submit: (body, submitOptions = {}) => {
       const raw = submitOptions.rawBody ?? JSON.stringify(body);
-      return call('POST', '/v1/erasure-requests', {
+      return call('POST', `/v1/erasure-requests${submitOptions.query ?? ''}`, {
         body: raw,
         headers: { 'content-type': 'application/json', ...signHeaders(raw, submitOptions), ...submitOptions.headers },
       });
     },
     get: (id, token) => call('GET', `/v1/erasure-requests/${id}`, { headers: bearer(token) }),
-    cancel: (id, token) => call('POST', `/v1/erasure-requests/${id}/cancel`, { headers: bearer(token) }),
+    cancel: (id, token = TEST_OPERATOR_TOKEN) =>
+      call('POST', `/v1/erasure-requests/${id}/cancel`, { headers: bearer(token) }),
     lookup: (body) =>
       call('POST', '/v1/subject-lookups', {
         body: JSON.stringify(body),
@@ -116,13 +131,21 @@ export async function startTestRuntime(
   return test;
 }
 
-/** Standard Webhooks headers for a raw body, as a sender's library would produce them. */
-export function signHeaders(rawBody: string, options: SubmitOptions = {}): Record<string, string> {
+/**
+ * Standard Webhooks headers for a raw body, as a sender's library would produce them; a body given as bytes is signed
+ * over those bytes (the library would decode them as text first).
+ */
+export function signHeaders(rawBody: string | Buffer, options: SubmitOptions = {}): Record<string, string> {
   const webhookId = options.webhookId ?? `msg_${crypto.randomUUID()}`;
   const timestamp = options.timestamp ?? new Date();
-  return {
-    'webhook-id': webhookId,
-    'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
-    'webhook-signature': new Webhook(options.secret ?? TEST_WEBHOOK_SECRET).sign(webhookId, timestamp, rawBody),
-  };
+  const seconds = String(Math.floor(timestamp.getTime() / 1000));
+  const secret = options.secret ?? TEST_WEBHOOK_SECRET;
+  const signature =
+    typeof rawBody === 'string'
+      ? new Webhook(secret).sign(webhookId, timestamp, rawBody)
+      : `v1,${createHmac('sha256', Buffer.from(secret.slice('whsec_'.length), 'base64'))
+          .update(`${webhookId}.${seconds}.`)
+          .update(rawBody)
+          .digest('base64')}`;
+  return { 'webhook-id': webhookId, 'webhook-timestamp': seconds, 'webhook-signature': signature };
 }

@@ -4,6 +4,11 @@ import { ConfigError, loadConfig, parseConfig, required, type SecretResolver } f
 import { thrown } from '#test/support/thrown';
 
 const key = (bytes: number) => randomBytes(bytes).toString('base64');
+const whsec = (bytes: number) => `whsec_${key(bytes)}`;
+const WEBHOOK_A = whsec(32);
+const WEBHOOK_B = whsec(32);
+const TOKEN_A = 'token-aaaaaaaaaaaaaaaaaaaaaaaaaaa1';
+const TOKEN_B = 'token-bbbbbbbbbbbbbbbbbbbbbbbbbbb2';
 
 /** A resolver that records the secret ids it was asked for and answers from a map. */
 function recordingResolver(values: Record<string, string>) {
@@ -24,6 +29,7 @@ describe('parseConfig', () => {
     expect(config).toEqual({
       webhookSecrets: undefined,
       auditTokens: undefined,
+      operatorTokens: undefined,
       pseudonymKey: undefined,
       identityKey: undefined,
       waitingPeriodSeconds: 0,
@@ -36,6 +42,7 @@ describe('parseConfig', () => {
       stateMachineArn: undefined,
       publicBaseUrl: undefined,
       dynamoDbEndpoint: undefined,
+      deadlineTimeZone: 'UTC',
     });
   });
 
@@ -115,13 +122,56 @@ describe('parseConfig', () => {
   });
 
   it('splits comma-separated lists and trims their items, dropping empty ones', () => {
+    const [first, second] = [whsec(24), whsec(64)];
     const config = parseConfig({
-      WEBHOOK_SECRET: ' whsec_first , whsec_second,,',
-      AUDIT_TOKENS: 'token-aaaaaaaaaaaa1,  token-bbbbbbbbbbbb2 ',
+      WEBHOOK_SECRET: ` ${first} , ${second},,`,
+      AUDIT_TOKENS: `${TOKEN_A},  ${TOKEN_B} `,
     });
 
-    expect(config.webhookSecrets).toEqual(['whsec_first', 'whsec_second']);
-    expect(config.auditTokens).toEqual(['token-aaaaaaaaaaaa1', 'token-bbbbbbbbbbbb2']);
+    expect(config.webhookSecrets).toEqual([first, second]);
+    expect(config.auditTokens).toEqual([TOKEN_A, TOKEN_B]);
+  });
+
+  it.each([
+    ['a 1-byte key', 'whsec_AA=='],
+    ['a 23-byte key', whsec(23)],
+    ['a 65-byte key', whsec(65)],
+    ['a key that is not base64', `whsec_${'!'.repeat(40)}`],
+  ])('rejects a WEBHOOK_SECRET with %s (Standard Webhooks: 24 to 64 bytes), naming the variable only', (_, secret) => {
+    const error = thrown(() => parseConfig({ WEBHOOK_SECRET: `${whsec(32)},${secret}` }));
+
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain('WEBHOOK_SECRET');
+    expect((error as Error).message).not.toContain(secret.slice(6));
+  });
+
+  it.each(['AUDIT_TOKENS', 'OPERATOR_TOKENS'])('rejects %s with a token of 16 (or 31) characters', (name) => {
+    for (const weak of ['p'.repeat(16), 'p'.repeat(31)]) {
+      const error = thrown(() => parseConfig({ [name]: `${TOKEN_A},${weak}` }));
+
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toContain(name);
+      expect((error as Error).message).not.toContain(weak);
+    }
+    expect(parseConfig({ [name]: 'p'.repeat(32) })).toBeTruthy();
+  });
+
+  it('keeps operator tokens apart from audit tokens, refusing a token in both lists', () => {
+    const config = parseConfig({ AUDIT_TOKENS: TOKEN_A, OPERATOR_TOKENS: TOKEN_B });
+    const shared = thrown(() => parseConfig({ AUDIT_TOKENS: TOKEN_A, OPERATOR_TOKENS: `${TOKEN_B},${TOKEN_A}` }));
+
+    expect(config.operatorTokens).toEqual([TOKEN_B]);
+    expect(shared).toBeInstanceOf(ConfigError);
+    expect((shared as Error).message).toContain('OPERATOR_TOKENS');
+    expect((shared as Error).message).not.toContain(TOKEN_A);
+  });
+
+  it('reads DEADLINE_TIME_ZONE as an IANA name and refuses anything else at start', () => {
+    expect(parseConfig({ DEADLINE_TIME_ZONE: 'Europe/London' }).deadlineTimeZone).toBe('Europe/London');
+    const error = thrown(() => parseConfig({ DEADLINE_TIME_ZONE: 'London' }));
+
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain('DEADLINE_TIME_ZONE');
   });
 
   it('rejects a WEBHOOK_SECRET entry without the whsec_ prefix, without echoing it', () => {
@@ -132,8 +182,8 @@ describe('parseConfig', () => {
     expect((error as Error).message).not.toContain('plain-secret-value');
   });
 
-  it('rejects an audit token shorter than 16 characters and a list with no items', () => {
-    const short = thrown(() => parseConfig({ AUDIT_TOKENS: 'long-enough-token-1,short-token' }));
+  it('rejects an audit token shorter than 32 characters and a list with no items', () => {
+    const short = thrown(() => parseConfig({ AUDIT_TOKENS: `${TOKEN_A},short-token` }));
     const empty = thrown(() => parseConfig({ AUDIT_TOKENS: ' , ' }));
 
     expect(short).toBeInstanceOf(ConfigError);
@@ -176,7 +226,7 @@ describe('loadConfig', () => {
   it('resolves <NAME>_SECRET_ARN variables through the resolver', async () => {
     const identity = randomBytes(32);
     const { asked, resolve } = recordingResolver({
-      'arn:aws:secretsmanager:eu-west-1:1:secret:webhook': 'whsec_abc,whsec_def',
+      'arn:aws:secretsmanager:eu-west-1:1:secret:webhook': `${WEBHOOK_A},${WEBHOOK_B}`,
       'arn:aws:secretsmanager:eu-west-1:1:secret:identity': identity.toString('base64'),
     });
 
@@ -192,7 +242,7 @@ describe('loadConfig', () => {
       'arn:aws:secretsmanager:eu-west-1:1:secret:webhook',
       'arn:aws:secretsmanager:eu-west-1:1:secret:identity',
     ]);
-    expect(config.webhookSecrets).toEqual(['whsec_abc', 'whsec_def']);
+    expect(config.webhookSecrets).toEqual([WEBHOOK_A, WEBHOOK_B]);
     expect(config.identityKey?.equals(identity)).toBe(true);
   });
 

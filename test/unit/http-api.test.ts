@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { fingerprint } from '#shared/domain/erasure-requests';
 import {
   AppError,
+  ForbiddenError,
   MalformedRequestError,
   PayloadTooLargeError,
   ProviderUnavailableError,
@@ -80,7 +81,7 @@ describe('rawJsonBody', () => {
   it('accepts a body of exactly 16384 bytes and returns it unchanged', () => {
     const body = `"${'a'.repeat(MAX_BODY_BYTES - 2)}"`;
 
-    expect(rawJsonBody(apiEvent({ body }))).toBe(body);
+    expect(rawJsonBody(apiEvent({ body })).toString('utf8')).toBe(body);
     expect(Buffer.byteLength(body)).toBe(16_384);
   });
 
@@ -103,7 +104,15 @@ describe('rawJsonBody', () => {
 
     const raw = rawJsonBody(apiEvent({ body: Buffer.from(text).toString('base64'), isBase64Encoded: true }));
 
-    expect(raw).toBe(text);
+    expect(raw.toString('utf8')).toBe(text);
+  });
+
+  it('returns the exact bytes of a base64-encoded body, invalid UTF-8 included', () => {
+    const bytes = Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]);
+
+    const raw = rawJsonBody(apiEvent({ body: bytes.toString('base64'), isBase64Encoded: true }));
+
+    expect(raw.equals(bytes)).toBe(true);
   });
 
   it('measures a base64-encoded body after decoding it', () => {
@@ -114,33 +123,48 @@ describe('rawJsonBody', () => {
     expect(raw).toHaveLength(MAX_BODY_BYTES);
   });
 
-  it('returns an empty string for a missing body', () => {
-    expect(rawJsonBody(apiEvent({ body: undefined }))).toBe('');
+  it('returns no bytes for a missing body', () => {
+    expect(rawJsonBody(apiEvent({ body: undefined }))).toHaveLength(0);
   });
 
-  it.each(['text/plain', 'application/x-www-form-urlencoded', 'application/jsonp', 'multipart/form-data', ''])(
-    'refuses content-type %j with a 415',
-    (contentType) => {
-      const error = thrown(() => rawJsonBody(apiEvent({ headers: { 'content-type': contentType } })));
+  it.each([
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'application/jsonp',
+    'multipart/form-data',
+    '',
+    'application/json-seq',
+    'application/merge-patch+json',
+    'application/ld+json',
+    'application/json; charset=iso-8859-1',
+    'application/jsonx',
+  ])('refuses content-type %j with a 415', (contentType) => {
+    const error = thrown(() => rawJsonBody(apiEvent({ headers: { 'content-type': contentType } })));
 
-      expect(error).toBeInstanceOf(UnsupportedMediaTypeError);
-      expect(error).toMatchObject({ statusCode: 415 });
-    },
-  );
+    expect(error).toBeInstanceOf(UnsupportedMediaTypeError);
+    expect(error).toMatchObject({ statusCode: 415 });
+  });
 
   it('refuses a request without a content-type with a 415', () => {
     expect(() => rawJsonBody(apiEvent({ headers: {} }))).toThrow(UnsupportedMediaTypeError);
   });
 
-  it.each(['application/json', 'application/json; charset=utf-8', 'application/merge-patch+json', 'Application/JSON'])(
-    'accepts content-type %j',
-    (contentType) => {
-      expect(rawJsonBody(apiEvent({ headers: { 'content-type': contentType }, body: '{"a":1}' }))).toBe('{"a":1}');
-    },
-  );
+  it.each([
+    'application/json',
+    'application/json; charset=utf-8',
+    'application/json;charset="UTF-8"',
+    'Application/JSON',
+    'application/json ; profile=x',
+  ])('accepts content-type %j', (contentType) => {
+    const raw = rawJsonBody(apiEvent({ headers: { 'content-type': contentType }, body: '{"a":1}' }));
+
+    expect(raw.toString('utf8')).toBe('{"a":1}');
+  });
 
   it('finds the content-type header whatever its case', () => {
-    expect(rawJsonBody(apiEvent({ headers: { 'Content-Type': 'application/json' }, body: '[]' }))).toBe('[]');
+    const raw = rawJsonBody(apiEvent({ headers: { 'Content-Type': 'application/json' }, body: '[]' }));
+
+    expect(raw.toString('utf8')).toBe('[]');
   });
 });
 
@@ -154,6 +178,37 @@ describe('parseJson', () => {
 
     expect(error).toBeInstanceOf(MalformedRequestError);
     expect(error).toMatchObject({ statusCode: 400, code: 'malformed_json' });
+  });
+
+  it('refuses bytes that are not UTF-8 with a 400 saying so', () => {
+    const error = thrown(() => parseJson(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d])));
+
+    expect(error).toBeInstanceOf(MalformedRequestError);
+    expect(error).toMatchObject({ statusCode: 400, message: 'The request body is not valid UTF-8' });
+  });
+
+  it('tolerates a leading UTF-8 byte order mark', () => {
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"email":"ann@example.com"}')]);
+
+    expect(parseJson(bytes)).toEqual({ email: 'ann@example.com' });
+  });
+
+  it.each([
+    ['a repeated name', '{"email":"a@example.com","email":"b@example.com"}'],
+    ['a repeated name written with an escape', '{"email":"a@example.com","\\u0065mail":"b@example.com"}'],
+    ['a repeated name in a nested object', '{"a":[1,{"x":1,"y":{"z":2},"x":3}]}'],
+  ])('refuses %s with a 422 that does not name it', (_, text) => {
+    const error = thrown(() => parseJson(Buffer.from(text)));
+
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error).toMatchObject({ statusCode: 422, code: 'invalid_request' });
+    expect((error as Error).message).not.toContain('email');
+  });
+
+  it('accepts the same name in different objects, and names equal to values', () => {
+    const text = '{"a":{"b":1},"c":{"b":2},"d":["a","a"],"e":"a","s":"x\\"y,\\"a\\":"}';
+
+    expect(parseJson(Buffer.from(text))).toEqual({ a: { b: 1 }, c: { b: 2 }, d: ['a', 'a'], e: 'a', s: 'x"y,"a":' });
   });
 });
 
@@ -195,6 +250,33 @@ describe('requireBearer', () => {
 
   it('refuses every token when none is configured', () => {
     expect(() => requireBearer(withBearer(`Bearer ${TOKEN}`), [])).toThrow(UnauthorizedError);
+  });
+
+  it('labels an operator token operator:<fingerprint>', () => {
+    expect(requireBearer(withBearer(`Bearer ${OTHER_TOKEN}`), [OTHER_TOKEN], { role: 'operator' })).toBe(
+      `operator:${fingerprint(OTHER_TOKEN)}`,
+    );
+  });
+
+  it('refuses a token of another role with a 403 forbidden that names the role needed', () => {
+    const error = thrown(() =>
+      requireBearer(withBearer(`Bearer ${TOKEN}`), [OTHER_TOKEN], { role: 'operator', otherRoleTokens: [TOKEN] }),
+    );
+
+    expect(error).toBeInstanceOf(ForbiddenError);
+    expect(error).toMatchObject({ statusCode: 403, code: 'forbidden' });
+    expect((error as Error).message).toContain('operator token');
+  });
+
+  it('still refuses an unknown token with a 401 when another role is known', () => {
+    const error = thrown(() =>
+      requireBearer(withBearer('Bearer nobody-knows-this-token-012345'), [OTHER_TOKEN], {
+        role: 'operator',
+        otherRoleTokens: [TOKEN],
+      }),
+    );
+
+    expect(error).toBeInstanceOf(UnauthorizedError);
   });
 });
 

@@ -7,14 +7,14 @@ import { thrown } from '#test/support/thrown';
 const KEY = Buffer.alloc(32, 3);
 
 describe('parseErasureRequestBody', () => {
-  it('trims and lowercases the email, trims the external id and the reference', () => {
+  it('trims the email and keeps it as given (its forms are searched), trims the external id and the reference', () => {
     const body = parseErasureRequestBody({
       email: '  Ann.Person@Example.COM ',
       externalId: '  CRM-4242  ',
       reference: ' TICKET-1 ',
     });
 
-    expect(body).toEqual({ email: 'ann.person@example.com', externalId: 'CRM-4242', reference: 'TICKET-1' });
+    expect(body).toEqual({ email: 'Ann.Person@Example.COM', externalId: 'CRM-4242', reference: 'TICKET-1' });
   });
 
   it('accepts an email alone and an external id alone', () => {
@@ -22,12 +22,19 @@ describe('parseErasureRequestBody', () => {
     expect(parseErasureRequestBody({ externalId: 'crm-1' })).toEqual({ externalId: 'crm-1' });
   });
 
-  it('accepts an external id and a reference of exactly 256 characters', () => {
-    const body = parseErasureRequestBody({ externalId: 'e'.repeat(256), reference: 'r'.repeat(256) });
+  it('accepts an external id of exactly 256 characters and a reference of exactly 128', () => {
+    const body = parseErasureRequestBody({ externalId: 'e'.repeat(256), reference: 'r'.repeat(128) });
 
     expect(body.externalId).toHaveLength(256);
-    expect(body.reference).toHaveLength(256);
+    expect(body.reference).toHaveLength(128);
   });
+
+  it.each(['DSR-1042', 'JIRA:PRIV-77', 'zendesk#12345', 'crm/tickets/2026/04_17.b'])(
+    'accepts the reference %j',
+    (ref) => {
+      expect(parseErasureRequestBody({ externalId: 'crm-1', reference: ref }).reference).toBe(ref);
+    },
+  );
 
   it('drops fields it does not know', () => {
     expect(parseErasureRequestBody({ externalId: 'crm-1', name: 'Ann Person' })).toEqual({ externalId: 'crm-1' });
@@ -40,7 +47,16 @@ describe('parseErasureRequestBody', () => {
     ['an external id of 257 characters', { externalId: `crm-${'z'.repeat(253)}` }, 'externalId'],
     ['an external id empty after trimming', { externalId: '   ' }, 'externalId'],
     ['a non-string external id', { externalId: 4242 }, 'externalId'],
-    ['a reference of 257 characters', { externalId: 'crm-1', reference: `ref-${'q'.repeat(253)}` }, 'reference'],
+    ['a reference of 129 characters', { externalId: 'crm-1', reference: `ref-${'q'.repeat(125)}` }, 'reference'],
+    ['a reference holding an email', { externalId: 'crm-1', reference: 'ticket-for-jane@example.com' }, 'reference'],
+    ['a reference with spaces', { externalId: 'crm-1', reference: 'ticket for Jane Doe' }, 'reference'],
+    ['a reference with other punctuation', { externalId: 'crm-1', reference: 'T-1;drop' }, 'reference'],
+    ['a reference in another script', { externalId: 'crm-1', reference: 'заявка-1' }, 'reference'],
+    ['an empty reference', { externalId: 'crm-1', reference: '  ' }, 'reference'],
+    ['an external id "." (a dot segment in a URL path)', { externalId: '.' }, 'externalId'],
+    ['an external id ".." (a dot segment in a URL path)', { externalId: '..' }, 'externalId'],
+    ['an external id with a lone surrogate', { externalId: 'crm-\ud800' }, 'externalId'],
+    ['an email with a lone surrogate', { email: 'ann\ud800@example.com' }, 'email'],
   ])('rejects %s with a 422 ValidationError naming the field', (_, body, field) => {
     const error = thrown(() => parseErasureRequestBody(body));
 

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { fingerprint } from '#shared/domain/erasure-requests';
@@ -102,6 +102,45 @@ describe('verifyWebhook', () => {
 function ago(ms: number): Date {
   return new Date(Date.now() - ms);
 }
+
+describe('verifyWebhook over the bytes received', () => {
+  /** What a sender signing bytes (not text) sends: HMAC-SHA256 over `<id>.<timestamp>.` and the body's bytes. */
+  function signBytes(secret: string, body: Buffer, id = 'msg_2Kx7', at = new Date()) {
+    const timestamp = String(Math.floor(at.getTime() / 1000));
+    const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
+    const mac = createHmac('sha256', key).update(`${id}.${timestamp}.`).update(body).digest('base64');
+    return { id, timestamp, signature: `v1,${mac}` };
+  }
+
+  it('verifies a correctly signed body that is not valid UTF-8, leaving the 400 to the decoder', () => {
+    const body = Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xc3, 0x28, 0x22, 0x7d]);
+
+    expect(verifyWebhook([FIRST], body, signBytes(FIRST, body)).webhookId).toBe('msg_2Kx7');
+  });
+
+  it('refuses the same bytes once re-encoded as text (the replacement characters change the signed content)', () => {
+    const body = Buffer.from([0x7b, 0xff, 0x7d]);
+    const reencoded = Buffer.from(body.toString('utf8'), 'utf8');
+
+    expect(() => verifyWebhook([FIRST], reencoded, signBytes(FIRST, body))).toThrow(UnauthorizedError);
+  });
+
+  it('verifies what the standardwebhooks library signs, given as a string or as its UTF-8 bytes', () => {
+    const text = JSON.stringify({ email: 'jane@bücher.example' });
+    const headers = signedHeaders(FIRST, text);
+
+    expect(verifyWebhook([FIRST], text, headers).webhookId).toBe('msg_2Kx7');
+    expect(verifyWebhook([FIRST], Buffer.from(text, 'utf8'), headers).webhookId).toBe('msg_2Kx7');
+  });
+
+  it('refuses a timestamp that is not a number of seconds', () => {
+    const headers = signedHeaders(FIRST);
+
+    expect(() => verifyWebhook([FIRST], BODY, { ...headers, timestamp: `${headers.timestamp}.0` })).toThrow(
+      UnauthorizedError,
+    );
+  });
+});
 
 describe('verifyWebhook with a body that is not JSON', () => {
   it('verifies the signature of a non-JSON body, leaving the 400 to the JSON parser', () => {

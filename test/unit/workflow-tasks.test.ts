@@ -79,7 +79,7 @@ function setup(options: { now: string; batch?: Batch; actions?: ErasureRequest['
     status: 'processing',
     receivedAt: '2026-05-01T00:00:00.000Z',
     dueAt: '2026-06-01T00:00:00.000Z',
-    webhookId: 'w',
+    webhookIdHash: 'w',
     payloadHash: 'h',
     signedWith: 's',
     subject: { pseudonym: 'p', identifiers: ['email'] },
