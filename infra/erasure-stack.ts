@@ -7,6 +7,7 @@ import type { Construct } from 'constructs';
 import { FIRSTPROMOTER_DEFAULT_RATE_LIMIT } from '#shared/adapters/firstpromoter/client';
 import { referralRockDefaults } from '#shared/adapters/referralrock/client';
 import type { SecretVariable } from '#shared/config';
+import { isTimeZone } from '#shared/domain/dates';
 import { SERVICE_NAME } from '#shared/observability';
 import type { FunctionName } from '#shared/routes';
 import { AuditTables } from './constructs/audit-tables.ts';
@@ -33,6 +34,8 @@ export interface ErasureSettings {
   readonly batchPollTimeoutSeconds: number;
   readonly alarmEmail?: string;
   readonly publicBaseUrl?: string;
+  /** IANA time zone of the controller's calendar, in which due dates are counted (DEADLINE_TIME_ZONE). */
+  readonly deadlineTimeZone: string;
   readonly referralRockBaseUrl?: string;
   readonly firstPromoterBaseUrl?: string;
   /**
@@ -59,6 +62,7 @@ export const DEFAULT_SETTINGS = {
   // Ten reserved in all (two task functions) leaves Lambda's mandatory 100 unreserved on any account at the default
   // 1,000, and lets five erasures call each provider at once. Accounts limited to 10 in all cannot reserve: 0.
   providerConcurrency: 5,
+  deadlineTimeZone: 'UTC',
 } as const satisfies Partial<ErasureSettings>;
 
 const OPTIONAL_STRINGS = ['alarmEmail', 'publicBaseUrl', 'referralRockBaseUrl', 'firstPromoterBaseUrl'] as const;
@@ -69,7 +73,7 @@ const OPTIONAL_STRINGS = ['alarmEmail', 'publicBaseUrl', 'referralRockBaseUrl', 
  */
 export function readSettings(scope: Construct): ErasureSettings {
   const context = (key: string): unknown => scope.node.tryGetContext(key);
-  const numberOf = (key: keyof typeof DEFAULT_SETTINGS, fallback?: number) => {
+  const numberOf = (key: Exclude<keyof typeof DEFAULT_SETTINGS, 'deadlineTimeZone'>, fallback?: number) => {
     const raw = context(key);
     if (raw === undefined || raw === '') return fallback;
     const value = Number(raw);
@@ -106,8 +110,15 @@ export function readSettings(scope: Construct): ErasureSettings {
     ) as number,
     batchPollTimeoutSeconds: numberOf('batchPollTimeoutSeconds', DEFAULT_SETTINGS.batchPollTimeoutSeconds) as number,
     providerConcurrency: numberOf('providerConcurrency', DEFAULT_SETTINGS.providerConcurrency) as number,
+    deadlineTimeZone: deadlineTimeZoneOf(stringOf('deadlineTimeZone') ?? DEFAULT_SETTINGS.deadlineTimeZone),
     ...optional,
   };
+}
+
+function deadlineTimeZoneOf(value: string): string {
+  if (!isTimeZone(value))
+    throw new Error('Context deadlineTimeZone must be an IANA time zone name, e.g. Europe/London');
+  return value;
 }
 
 export interface ErasureStackProps extends StackProps {
@@ -140,7 +151,9 @@ const SIZING: Record<HandlerName, { memorySize: number; timeout: Duration }> = {
 export const FUNCTION_SECRETS: Record<HandlerName, readonly SecretVariable[]> = {
   intake: ['PSEUDONYM_KEY', 'IDENTITY_KEY', 'WEBHOOK_SECRET'],
   'get-request': ['AUDIT_TOKENS'],
-  'cancel-request': ['AUDIT_TOKENS', 'IDENTITY_KEY', 'FIRSTPROMOTER_API_KEY', 'FIRSTPROMOTER_ACCOUNT_ID'],
+  // Audit tokens only to tell an auditor's cancel (403) from an unknown token (401); no identity key: a cancel destroys
+  // the stored identity without decrypting it.
+  'cancel-request': ['OPERATOR_TOKENS', 'AUDIT_TOKENS', 'FIRSTPROMOTER_API_KEY', 'FIRSTPROMOTER_ACCOUNT_ID'],
   'subject-lookup': ['AUDIT_TOKENS', 'PSEUDONYM_KEY'],
   'request-tasks': [],
   'referralrock-tasks': ['IDENTITY_KEY', 'REFERRALROCK_PUBLIC_KEY', 'REFERRALROCK_PRIVATE_KEY'],
@@ -282,6 +295,7 @@ export class ErasureStack extends Stack {
     const intake = define('intake', {
       ...stateMachineArn,
       ...(settings.publicBaseUrl ? { PUBLIC_BASE_URL: settings.publicBaseUrl } : {}),
+      DEADLINE_TIME_ZONE: settings.deadlineTimeZone,
     });
     this.tables.grantRequests(intake, ['GetItem', 'PutItem', 'UpdateItem']);
     this.tables.grantEventsAppend(intake);

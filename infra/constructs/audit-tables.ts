@@ -131,7 +131,10 @@ export class AuditTables extends Construct {
         }),
       );
     }
-    this.#grantKeyViaDynamoDb(grantee);
+    this.#grantKeyViaDynamoDb(
+      grantee,
+      actions.some((a) => a === 'PutItem' || a === 'UpdateItem'),
+    );
   }
 
   /**
@@ -151,7 +154,7 @@ export class AuditTables extends Construct {
         resources: [this.events.tableArn],
       }),
     );
-    this.#grantKeyViaDynamoDb(grantee);
+    this.#grantKeyViaDynamoDb(grantee, true);
   }
 
   /** Allows reading a request's events. */
@@ -162,15 +165,16 @@ export class AuditTables extends Construct {
         resources: [this.events.tableArn],
       }),
     );
-    this.#grantKeyViaDynamoDb(grantee);
+    this.#grantKeyViaDynamoDb(grantee, false);
   }
 
   // DynamoDB uses the customer managed key on the caller's behalf, so the caller needs the key too, but only through
-  // DynamoDB: the condition stops the role from decrypting anything with it directly.
-  #grantKeyViaDynamoDb(grantee: iam.IGrantable): void {
+  // DynamoDB: the condition stops the role from decrypting anything with it directly. A reader gets what reading
+  // needs (Decrypt, DescribeKey), never the encrypting half.
+  #grantKeyViaDynamoDb(grantee: iam.IGrantable, writes: boolean): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
+        actions: ['kms:Decrypt', 'kms:DescribeKey', ...(writes ? ['kms:Encrypt', 'kms:GenerateDataKey'] : [])],
         resources: [this.#key.keyArn],
         conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(this).region}.amazonaws.com` } },
       }),

@@ -29,6 +29,14 @@ const BASE64_32_BYTE_KEY: secretsmanager.SecretStringGenerator = {
   requireEachIncludedType: false,
 };
 
+/** 48 letters and digits (about 285 bits): a bearer token above the 32-character minimum of `shared/config.ts`. */
+const TOKEN: secretsmanager.SecretStringGenerator = {
+  passwordLength: 48,
+  excludePunctuation: true,
+  includeSpace: false,
+  requireEachIncludedType: false,
+};
+
 interface SecretSpec {
   readonly description: string;
   readonly generate?: secretsmanager.SecretStringGenerator;
@@ -41,8 +49,13 @@ const SPECS: Record<SecretVariable, SecretSpec> = {
     description: 'Standard Webhooks signing secret(s) shared with the sender: whsec_..., comma-separated',
   },
   AUDIT_TOKENS: {
-    description: 'Bearer tokens for auditors, comma-separated, 16+ characters each',
-    generate: { passwordLength: 48, excludePunctuation: true, includeSpace: false, requireEachIncludedType: false },
+    description: 'Bearer tokens for auditors (read-only routes), comma-separated, 32+ characters each',
+    generate: TOKEN,
+  },
+  OPERATOR_TOKENS: {
+    description:
+      'Bearer tokens for operators (cancel), comma-separated, 32+ characters each, none shared with AUDIT_TOKENS',
+    generate: TOKEN,
   },
   PSEUDONYM_KEY: {
     description: 'HMAC key for subject pseudonyms (base64, 32+ bytes). Never change it: lookups would stop matching',

@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_MUTATING_ACTIONS } from '#infra/constructs/audit-tables';
 import { SECRET_PLACEHOLDER } from '#infra/constructs/erasure-secrets';
@@ -301,5 +302,60 @@ describe('Secrets', () => {
       expect(inEnv.sort(), name).toEqual([...expected].sort());
       expect(readable.sort(), name).toEqual([...expected].sort());
     }
+  });
+});
+
+describe('Least privilege from the template review (issue 8)', () => {
+  const secretsReadBy = (name: HandlerName) =>
+    statementsOf(synth.template, roleOf(name))
+      .filter((s) => asArray(s.Action).includes('secretsmanager:GetSecretValue'))
+      .flatMap((s) => asArray(s.Resource) as { Ref: string }[])
+      .map((r) => r.Ref);
+  const secretId = (name: (typeof SECRET_VARIABLES)[number]) => logicalIdOf(synth.stack.secrets.secrets[name]);
+
+  it('lets cancel-request read the operator tokens, and not IDENTITY_KEY: it destroys the identity unread', () => {
+    const variables: Record<string, unknown> =
+      synth.template.findResources('AWS::Lambda::Function')[logicalIdOf(handler('cancel-request').function)]?.Properties
+        .Environment.Variables;
+
+    expect(FUNCTION_SECRETS['cancel-request']).not.toContain('IDENTITY_KEY');
+    expect(Object.keys(variables)).not.toContain('IDENTITY_KEY_SECRET_ARN');
+    expect(secretsReadBy('cancel-request')).not.toContain(secretId('IDENTITY_KEY'));
+    expect(secretsReadBy('cancel-request')).toContain(secretId('OPERATOR_TOKENS'));
+  });
+
+  it('gives the operator tokens to cancel-request alone', () => {
+    for (const name of handlerNames(synth.stack).filter((n) => n !== 'cancel-request')) {
+      expect(secretsReadBy(name), name).not.toContain(secretId('OPERATOR_TOKENS'));
+    }
+  });
+
+  it('gives the read-only functions the data key to decrypt only, never to encrypt or generate data keys', () => {
+    for (const name of ['get-request', 'subject-lookup'] as const) {
+      const kmsActions = actionsOf(statementsOf(synth.template, roleOf(name)), 'kms');
+
+      expect(kmsActions.length, name).toBeGreaterThan(0);
+      expect(
+        kmsActions.filter((a) => grants(a, 'kms:Encrypt') || grants(a, 'kms:GenerateDataKey')),
+        name,
+      ).toEqual([]);
+    }
+    expect(actionsOf(statementsOf(synth.template, roleOf('intake')), 'kms')).toContain('kms:GenerateDataKey');
+  });
+
+  it("limits the alarm topic key's CloudWatch grant to this account's alarms (aws:SourceAccount, aws:SourceArn)", () => {
+    const topicKey = synth.template.findResources('AWS::KMS::Key', {
+      Properties: { Description: Match.stringLikeRegexp('alarm topic') },
+    });
+    const statements: (Statement & { Principal?: unknown })[] =
+      Object.values(topicKey)[0]?.Properties.KeyPolicy.Statement ?? [];
+    const cloudWatch = statements.filter((s) => JSON.stringify(s.Principal ?? {}).includes('cloudwatch.amazonaws.com'));
+
+    expect(cloudWatch).toHaveLength(1);
+    expect(cloudWatch[0]?.Condition).toEqual({
+      StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+      ArnLike: { 'aws:SourceArn': expect.objectContaining({ 'Fn::Join': expect.anything() }) },
+    });
+    expect(JSON.stringify(cloudWatch[0]?.Condition?.ArnLike)).toContain(':alarm:*');
   });
 });
