@@ -42,9 +42,10 @@ export function emailSearchForms(address: string): string[] {
 }
 
 /**
- * The key two addresses share when they name the same mailbox for erasure purposes: the local part lowercased (RFC 5321
- * §2.4 allows a case-sensitive local part but discourages relying on it, and a provider record "Jane@…" of the person who
- * asks as "jane@…" is theirs) and the domain in its IDNA ASCII form (RFC 5891), so `bücher.example` and
+ * The key two addresses share when they name the same mailbox for erasure purposes: the local part in Unicode NFC
+ * (RFC 6532 §3.1: canonically equivalent spellings are one text) and lowercased (RFC 5321 §2.4 allows a case-sensitive
+ * local part but discourages relying on it, and a provider record "Jane@…" of the person who asks as "jane@…" is
+ * theirs) and the domain in its IDNA ASCII form (RFC 5891), so `bücher.example` and
  * `xn--bcher-kva.example` are one domain. A domain IDNA cannot map is compared lowercased as it stands.
  * @returns the key, or `undefined` for a missing or blank address (which matches nothing)
  */
@@ -52,9 +53,10 @@ export function emailComparisonKey(address: string | null | undefined): string |
   const trimmed = address?.trim();
   if (!trimmed) return undefined;
   const at = trimmed.lastIndexOf('@');
-  if (at <= 0) return trimmed.toLowerCase();
+  if (at <= 0) return trimmed.normalize('NFC').toLowerCase();
   const domain = trimmed.slice(at + 1);
-  return `${trimmed.slice(0, at).toLowerCase()}@${domainToASCII(domain) || domain.toLowerCase()}`;
+  const local = trimmed.slice(0, at).normalize('NFC').toLowerCase();
+  return `${local}@${domainToASCII(domain) || domain.toLowerCase()}`;
 }
 
 /**

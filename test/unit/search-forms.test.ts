@@ -63,6 +63,8 @@ describe('emailComparisonKey and emailMatcher', () => {
     expect(emailComparisonKey(' Jane.Doe@Example.COM ')).toBe('jane.doe@example.com');
     expect(emailComparisonKey('Jane@Bücher.example')).toBe('jane@xn--bcher-kva.example');
     expect(emailComparisonKey('jane@XN--BCHER-KVA.example')).toBe('jane@xn--bcher-kva.example');
+    // NFD (u + combining diaeresis) and NFC spellings of one local part.
+    expect(emailComparisonKey('Ju\u0308rgen@example.com')).toBe(emailComparisonKey('J\u00fcrgen@Example.com'));
     expect(emailComparisonKey(null)).toBeUndefined();
     expect(emailComparisonKey(' ')).toBeUndefined();
   });
