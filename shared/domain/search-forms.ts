@@ -1,4 +1,5 @@
 import { domainToASCII, domainToUnicode } from 'node:url';
+import { canonicalEmailAddress, parseEmailAddress } from './email-address.ts';
 
 /** The most forms of one address searched at a provider: each form costs a search (and its pages) per kind of record. */
 export const MAX_EMAIL_SEARCH_FORMS = 4;
@@ -42,16 +43,19 @@ export function emailSearchForms(address: string): string[] {
 }
 
 /**
- * The key two addresses share when they name the same mailbox for erasure purposes: the local part in Unicode NFC
- * (RFC 6532 §3.1: canonically equivalent spellings are one text) and lowercased (RFC 5321 §2.4 allows a case-sensitive
- * local part but discourages relying on it, and a provider record "Jane@…" of the person who asks as "jane@…" is
- * theirs) and the domain in its IDNA ASCII form (RFC 5891), so `bücher.example` and
- * `xn--bcher-kva.example` are one domain. A domain IDNA cannot map is compared lowercased as it stands.
+ * The key two addresses share when they name the same mailbox for erasure purposes: the canonical form the subject's
+ * pseudonym is computed from ({@link canonicalEmailAddress}: local part in NFC and lowercased — RFC 5321 §2.4 allows a
+ * case-sensitive local part but discourages relying on it — and the domain in its IDNA ASCII form, RFC 5891), so one
+ * person is one pseudonym and one set of records. A provider may hold what the intake would refuse (an address literal,
+ * a quoted local part): such an address is keyed the same way as far as it can be, its domain lowercased as it stands
+ * when IDNA cannot map it.
  * @returns the key, or `undefined` for a missing or blank address (which matches nothing)
  */
 export function emailComparisonKey(address: string | null | undefined): string | undefined {
   const trimmed = address?.trim();
   if (!trimmed) return undefined;
+  const parsed = parseEmailAddress(trimmed);
+  if (parsed) return canonicalEmailAddress(parsed);
   const at = trimmed.lastIndexOf('@');
   if (at <= 0) return trimmed.normalize('NFC').toLowerCase();
   const domain = trimmed.slice(at + 1);

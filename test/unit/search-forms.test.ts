@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { canonicalEmailAddress, parseEmailAddress } from '#shared/domain/email-address';
 import {
   emailComparisonKey,
   emailMatcher,
@@ -85,6 +86,16 @@ describe('emailComparisonKey and emailMatcher', () => {
     ]) {
       expect(isJane(nearMiss)).toBe(false);
     }
+  });
+
+  it('keys an address as its pseudonym is computed, and one the intake would refuse as far as it can', () => {
+    for (const address of ['Jane.Doe@Example.com', 'Ju\u0308rgen@BÜCHER.example', 'ivan@пример.рф']) {
+      const parsed = parseEmailAddress(address);
+      expect(parsed).toBeDefined();
+      expect(emailComparisonKey(address)).toBe(canonicalEmailAddress(parsed as NonNullable<typeof parsed>));
+    }
+    expect(emailComparisonKey('Jane@[192.0.2.1]')).toBe('jane@[192.0.2.1]');
+    expect(emailComparisonKey('"Jane Doe"@Bücher.example')).toBe('"jane doe"@xn--bcher-kva.example');
   });
 
   it('matches nothing for a subject without an email', () => {
