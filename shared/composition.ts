@@ -1,9 +1,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
+import { abortAtInvocationDeadline } from '#shared/adapters/dynamodb/invocation-abort';
+import { DynamoRateBudget, rateBudgetKey } from '#shared/adapters/dynamodb/rate-budget';
 import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repository';
-import { createFirstPromoterClient } from '#shared/adapters/firstpromoter/client';
-import { createReferralRockClient } from '#shared/adapters/referralrock/client';
+import { createFirstPromoterClient, FIRSTPROMOTER_DEFAULT_BASE_URL } from '#shared/adapters/firstpromoter/client';
+import { createReferralRockClient, referralRockDefaults } from '#shared/adapters/referralrock/client';
 import { type Config, required } from '#shared/config';
 import { IdentityCipher } from '#shared/crypto/identity-cipher';
 import type { AuditLog, Clock, RequestRepository } from '#shared/ports/audit';
@@ -28,6 +30,7 @@ export function createDocumentClient(config: Pick<Config, 'dynamoDbEndpoint'>, c
           }
         : {},
     );
+  abortAtInvocationDeadline(base);
   return DynamoDBDocumentClient.from(base, { marshallOptions: { removeUndefinedValues: true } });
 }
 
@@ -48,26 +51,51 @@ export function createAuditStores(config: Config, db: DynamoDBDocumentClient, cl
 export const createIdentityCipher = (config: Config) =>
   new IdentityCipher(required(config.identityKey, 'IDENTITY_KEY'));
 
-export function createReferralRock(config: Config): ReferralRockPort {
+/**
+ * The Referral Rock client. With `db`, its requests draw from the account's rate budget in the rate budgets table,
+ * shared with every other process and Lambda instance calling that account; without, from one held in this process.
+ */
+export function createReferralRock(config: Config, db?: DynamoDBDocumentClient): ReferralRockPort {
   const rr = config.referralRock;
+  const publicKey = required(rr.publicKey, 'REFERRALROCK_PUBLIC_KEY');
+  const baseUrl = rr.baseUrl ?? referralRockDefaults.baseUrl;
   return createReferralRockClient({
-    ...(rr.baseUrl ? { baseUrl: rr.baseUrl } : {}),
-    publicKey: required(rr.publicKey, 'REFERRALROCK_PUBLIC_KEY'),
+    baseUrl,
+    publicKey,
     privateKey: required(rr.privateKey, 'REFERRALROCK_PRIVATE_KEY'),
     timeoutMs: config.provider.timeoutMs,
     retry: { maxAttempts: config.provider.maxAttempts },
     rateLimit: { limit: rr.rateLimitPerMinute, intervalMs: 60_000 },
+    ...(db
+      ? {
+          rateBudget: new DynamoRateBudget(db, config.tables.rateBudgets, {
+            key: rateBudgetKey('referralrock', baseUrl, publicKey),
+            limitPerMinute: rr.rateLimitPerMinute,
+          }),
+        }
+      : {}),
   });
 }
 
-export function createFirstPromoter(config: Config): FirstPromoterPort {
+/** The FirstPromoter client; `db` as for {@link createReferralRock} (FirstPromoter counts per `Account-ID`). */
+export function createFirstPromoter(config: Config, db?: DynamoDBDocumentClient): FirstPromoterPort {
   const fp = config.firstPromoter;
+  const accountId = required(fp.accountId, 'FIRSTPROMOTER_ACCOUNT_ID');
+  const baseUrl = fp.baseUrl ?? FIRSTPROMOTER_DEFAULT_BASE_URL;
   return createFirstPromoterClient({
-    ...(fp.baseUrl ? { baseUrl: fp.baseUrl } : {}),
+    baseUrl,
     apiKey: required(fp.apiKey, 'FIRSTPROMOTER_API_KEY'),
-    accountId: required(fp.accountId, 'FIRSTPROMOTER_ACCOUNT_ID'),
+    accountId,
     timeoutMs: config.provider.timeoutMs,
     retry: { maxAttempts: config.provider.maxAttempts },
     rateLimit: { limit: fp.rateLimitPerMinute, intervalMs: 60_000 },
+    ...(db
+      ? {
+          rateBudget: new DynamoRateBudget(db, config.tables.rateBudgets, {
+            key: rateBudgetKey('firstpromoter', baseUrl, accountId),
+            limitPerMinute: fp.rateLimitPerMinute,
+          }),
+        }
+      : {}),
   });
 }

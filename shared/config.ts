@@ -104,6 +104,7 @@ const schema = z
     PROVIDER_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(4),
     REQUESTS_TABLE: z.string().min(1).default('erasure-requests'),
     AUDIT_EVENTS_TABLE: z.string().min(1).default('erasure-audit-events'),
+    RATE_BUDGETS_TABLE: z.string().min(1).default('erasure-rate-budgets'),
     STATE_MACHINE_ARN: z.string().optional(),
     PUBLIC_BASE_URL: optionalUrl,
     DYNAMODB_ENDPOINT: optionalUrl,
@@ -145,7 +146,7 @@ export interface Config {
     rateLimitPerMinute: number;
   };
   provider: { timeoutMs: number; maxAttempts: number };
-  tables: { requests: string; auditEvents: string };
+  tables: { requests: string; auditEvents: string; rateBudgets: string };
   stateMachineArn: string | undefined;
   publicBaseUrl: string | undefined;
   dynamoDbEndpoint: string | undefined;
@@ -223,7 +224,7 @@ function toConfig(e: Env): Config {
       rateLimitPerMinute: e.FIRSTPROMOTER_RATE_LIMIT_PER_MINUTE,
     },
     provider: { timeoutMs: e.PROVIDER_TIMEOUT_MS, maxAttempts: e.PROVIDER_MAX_ATTEMPTS },
-    tables: { requests: e.REQUESTS_TABLE, auditEvents: e.AUDIT_EVENTS_TABLE },
+    tables: { requests: e.REQUESTS_TABLE, auditEvents: e.AUDIT_EVENTS_TABLE, rateBudgets: e.RATE_BUDGETS_TABLE },
     stateMachineArn: e.STATE_MACHINE_ARN,
     publicBaseUrl: e.PUBLIC_BASE_URL,
     dynamoDbEndpoint: e.DYNAMODB_ENDPOINT,

@@ -162,3 +162,31 @@ export class ValidationError extends AppError {
     super(422, 'invalid_request', message);
   }
 }
+
+/**
+ * A task would have to wait past its time budget (for a rate-budget slot or a provider's `Retry-After`): it stops before
+ * acting and asks to be run again after `retryAfterSeconds`. The task handler turns it into the result
+ * `{ retryAfterSeconds }`, on which the state machine waits (a Wait state costs nothing) and runs the same task again.
+ */
+export class RetryLaterError extends Error {
+  override name = 'RetryLaterError';
+  /** Whole seconds, at least 1. */
+  readonly retryAfterSeconds: number;
+  constructor(waitMs: number, what: string) {
+    const retryAfterSeconds = Math.max(1, Math.ceil(waitMs / 1000));
+    super(`${what}: retry after ${retryAfterSeconds}s`);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/**
+ * The invocation's time budget ended while work was in flight: the work was aborted, so nothing is written after the
+ * invocation ends. Named like middy's own timeout error, so one `TimeoutError` entry in the state machine's Retry lists
+ * covers both; every task is idempotent, so running it again is safe.
+ */
+export class InvocationTimeoutError extends Error {
+  override name = 'TimeoutError';
+  constructor(message = 'The task ran out of its time budget; in-flight work was aborted') {
+    super(message);
+  }
+}

@@ -6,11 +6,12 @@ import { loadConfig, required } from '#shared/config';
 import { makeHandler } from './handler.ts';
 
 const config = await loadConfig(process.env, resolveSecret);
+const db = createDocumentClient(config);
 
 export const handler = makeHandler({
-  ...createAuditStores(config, createDocumentClient(config)),
+  ...createAuditStores(config, db),
   workflow: new StepFunctionsWorkflowEngine(new SFNClient({}), required(config.stateMachineArn, 'STATE_MACHINE_ARN')),
-  firstPromoter: createFirstPromoter(config),
+  firstPromoter: createFirstPromoter(config, db),
   operatorTokens: required(config.operatorTokens, 'OPERATOR_TOKENS'),
   auditTokens: required(config.auditTokens, 'AUDIT_TOKENS'),
 });

@@ -9,10 +9,11 @@ import { loadConfig } from '#shared/config';
 import { makeHandler } from './handler.ts';
 
 const config = await loadConfig(process.env, resolveSecret);
+const db = createDocumentClient(config);
 
 export const handler = makeHandler({
-  ...createAuditStores(config, createDocumentClient(config)),
+  ...createAuditStores(config, db),
   cipher: createIdentityCipher(config),
-  firstPromoter: createFirstPromoter(config),
+  firstPromoter: createFirstPromoter(config, db),
   batchPoll: config.batchPoll,
 });

@@ -4,9 +4,10 @@ import { loadConfig } from '#shared/config';
 import { makeHandler } from './handler.ts';
 
 const config = await loadConfig(process.env, resolveSecret);
+const db = createDocumentClient(config);
 
 export const handler = makeHandler({
-  ...createAuditStores(config, createDocumentClient(config)),
+  ...createAuditStores(config, db),
   cipher: createIdentityCipher(config),
-  referralRock: createReferralRock(config),
+  referralRock: createReferralRock(config, db),
 });

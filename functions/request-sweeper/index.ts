@@ -8,10 +8,11 @@ import { SERVICE_NAME } from '#shared/observability';
 import { makeHandler } from './handler.ts';
 
 const config = await loadConfig(process.env, resolveSecret);
+const db = createDocumentClient(config);
 
 export const handler = makeHandler({
-  ...createAuditStores(config, createDocumentClient(config)),
-  firstPromoter: createFirstPromoter(config),
+  ...createAuditStores(config, db),
+  firstPromoter: createFirstPromoter(config, db),
   workflow: new StepFunctionsWorkflowEngine(new SFNClient({}), required(config.stateMachineArn, 'STATE_MACHINE_ARN')),
   metrics: new Metrics({ serviceName: SERVICE_NAME }),
   stalledAfterSeconds: 300,

@@ -8,7 +8,7 @@ import {
   DynamoDBClient,
   ResourceInUseException,
 } from '@aws-sdk/client-dynamodb';
-import { AUDIT_EVENTS_TABLE, REQUESTS_TABLE } from '#shared/adapters/dynamodb/tables';
+import { AUDIT_EVENTS_TABLE, RATE_BUDGETS_TABLE, REQUESTS_TABLE } from '#shared/adapters/dynamodb/tables';
 
 const require = createRequire(import.meta.url);
 const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
@@ -41,8 +41,8 @@ export interface LocalDynamo {
   endpoint: string;
   /** A client for it (dynalite accepts any credentials). */
   client: DynamoDBClient;
-  /** Creates the two tables as the stack defines them, if they do not exist yet. */
-  ensureTables(names: { requests: string; auditEvents: string }): Promise<void>;
+  /** Creates the tables as the stack defines them, if they do not exist yet. */
+  ensureTables(names: { requests: string; auditEvents: string; rateBudgets?: string }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -65,8 +65,11 @@ export async function startLocalDynamo(path?: string): Promise<LocalDynamo> {
   };
 }
 
-/** Creates the two tables as the stack defines them (same keys and indexes), if they do not exist yet. */
-async function ensureTables(client: DynamoDBClient, names: { requests: string; auditEvents: string }) {
+/** Creates the tables as the stack defines them (same keys and indexes), if they do not exist yet. */
+async function ensureTables(
+  client: DynamoDBClient,
+  names: { requests: string; auditEvents: string; rateBudgets?: string },
+) {
   const { indexes, indexProjection } = REQUESTS_TABLE;
   const definitions: CreateTableCommandInput[] = [
     {
@@ -101,6 +104,14 @@ async function ensureTables(client: DynamoDBClient, names: { requests: string; a
       ],
     },
   ];
+  if (names.rateBudgets) {
+    definitions.push({
+      TableName: names.rateBudgets,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: RATE_BUDGETS_TABLE.partitionKey, AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: RATE_BUDGETS_TABLE.partitionKey, KeyType: 'HASH' }],
+    });
+  }
   for (const definition of definitions) {
     try {
       await client.send(new CreateTableCommand(definition));

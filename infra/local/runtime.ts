@@ -36,6 +36,8 @@ export interface LocalRuntimeOptions {
   /** Observer of every workflow execution event (state inputs/outputs). */
   onWorkflowEvent?: (requestId: string, event: unknown) => void;
   retryIntervalOverrides?: Record<string, number | number[]>;
+  /** Time limit of each workflow task invocation (default 60 s, as the local Task states' timeout). */
+  taskTimeoutMs?: number;
   /** Simulators to use instead of starting demo ones (tests seed their own). */
   simulators?: { referralRock?: ReferralRockSimulator; firstPromoter?: FirstPromoterSimulator };
   /** Whether to resume unfinished requests at start (default true). */
@@ -126,10 +128,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   }
 
   await dynamo.ensureTables(config.tables);
-  const stores = createAuditStores(config, createDocumentClient(config, dynamo.client), options.clock ?? systemClock);
+  const db = createDocumentClient(config, dynamo.client);
+  const stores = createAuditStores(config, db, options.clock ?? systemClock);
   const cipher = createIdentityCipher(config);
-  const referralRock = createReferralRock(config);
-  const firstPromoter = createFirstPromoter(config);
+  // The same shared rate budgets as in AWS: one item per provider account in DynamoDB.
+  const referralRock = createReferralRock(config, db);
+  const firstPromoter = createFirstPromoter(config, db);
 
   // The workflow functions, as Step Functions would invoke them.
   const workflowFunctions: Record<string, { name: string; handler: TaskFunction }> = {
@@ -151,6 +155,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     logger,
     ...(options.onWorkflowEvent ? { onEvent: options.onWorkflowEvent } : {}),
     ...(options.retryIntervalOverrides ? { retryIntervalOverrides: options.retryIntervalOverrides } : {}),
+    ...(options.taskTimeoutMs ? { taskTimeoutMs: options.taskTimeoutMs } : {}),
   });
 
   const pseudonymKey = required(config.pseudonymKey, 'PSEUDONYM_KEY');

@@ -23,6 +23,8 @@ export interface LocalWorkflowOptions {
   onEvent?: (requestId: string, event: unknown) => void;
   /** Milliseconds between retries, by state name; tests shorten them (AWS uses the ASL's intervals). */
   retryIntervalOverrides?: Record<string, number | number[]>;
+  /** Each task invocation's time limit, as a Lambda function's timeout (default 60 s); tests shorten it. */
+  taskTimeoutMs?: number;
 }
 
 interface RunningExecution {
@@ -58,7 +60,7 @@ export class LocalWorkflowEngine implements WorkflowEngine {
     for (const [stateName, resource] of taskStates(definition)) {
       const fn = options.functions[resource.split(':').at(-1) as string] as { name: string; handler: TaskFunction };
       this.#taskHandlers[stateName] = async (input) => {
-        const invocation = fn.handler(input as unknown as TaskEvent, lambdaContext(fn.name));
+        const invocation = fn.handler(input as unknown as TaskEvent, lambdaContext(fn.name, options.taskTimeoutMs));
         this.#inflight.add(invocation);
         try {
           return (await invocation) as JSONValue;

@@ -1,7 +1,9 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { RetryLaterError } from '#shared/errors';
 import { describeError } from '#shared/observability';
+import { runWithinBudget } from './invocation-budget.ts';
 
 /** What each Task of the state machine sends: `Parameters: { task, input.$ }`. */
 export interface TaskEvent {
@@ -26,8 +28,26 @@ export class UnknownTaskError extends Error {
 }
 
 /**
+ * What a task answers instead of its result when it has to wait longer than its invocation may last: the state machine
+ * waits `retryAfterSeconds` and runs the same task again (every task is idempotent and resumes from its written plan).
+ *
+ * The pattern, the same for every Task state that calls a provider (`T`, with its ResultPath `R`, which must not be
+ * the task's own input):
+ * `T` (Next: `T.Deferred`) → Choice `T.Deferred`: `R.retryAfterSeconds` IsPresent → Wait `T.ComeBackLater`
+ * (SecondsPath `R.retryAfterSeconds`, Next: `T`); Default: what followed `T` before.
+ */
+export interface Deferral {
+  retryAfterSeconds: number;
+}
+
+/**
  * A workflow function: dispatches on `task`, logs with the erasure request id as correlation id, and lets errors
  * propagate by name so the state machine's Retry/Catch can match them (`ProviderRateLimitError`, ...).
+ *
+ * Each invocation runs within a time budget (`#shared/workflow/invocation-budget`) that ends a safety margin before the
+ * platform's timeout: at its end the work in flight is aborted (HTTP and DynamoDB calls) and the task fails with
+ * `TimeoutError`, which the state machine retries. A task that would have to wait past its budget answers a
+ * {@link Deferral} instead of failing.
  */
 export function taskHandler<D>(logger: Logger, tasks: Record<string, Task<D>>, deps: D) {
   return middy<TaskEvent, unknown, Error, Context>()
@@ -37,10 +57,21 @@ export function taskHandler<D>(logger: Logger, tasks: Record<string, Task<D>>, d
         logger.warn('Task failed', { ...invocationKeys(request.event), ...describeError(request.error) });
       },
     })
-    .handler(async (event) => {
+    .handler(async (event, context) => {
       const task = Object.hasOwn(tasks, event.task) ? tasks[event.task] : undefined;
       if (!task) throw new UnknownTaskError(`Unknown task ${event.task}`);
-      const result = await task(deps, event.input);
+      let result: unknown;
+      try {
+        const run = () => task(deps, event.input);
+        // Lambda always passes a context; an in-process caller without one runs the task unbounded.
+        const remainingMs = context?.getRemainingTimeInMillis?.();
+        result = await (remainingMs === undefined ? run() : runWithinBudget(remainingMs, run));
+      } catch (error) {
+        if (!(error instanceof RetryLaterError)) throw error;
+        const deferral: Deferral = { retryAfterSeconds: error.retryAfterSeconds };
+        logger.info('Task deferred', { ...invocationKeys(event), ...deferral });
+        return deferral;
+      }
       // Task results are ids, counts, outcomes and timings by design: safe to log whole.
       logger.info('Task completed', { ...invocationKeys(event), result: result as Record<string, unknown> });
       return result;

@@ -15,6 +15,7 @@ import {
 } from '#shared/errors';
 import type { Batch } from '#shared/ports/providers';
 import { FirstPromoterSimulator, type FirstPromoterSimulatorOptions } from '#test/simulators/firstpromoter';
+import { openRateBudget } from '#test/support/open-rate-budget';
 
 const EMAIL = 'jane@example.com';
 const EXTERNAL_ID = 'cust_42';
@@ -31,7 +32,8 @@ async function startSimulator(options?: FirstPromoterSimulatorOptions): Promise<
 /** A client on the simulator whose sleeps are recorded instead of waited, with deterministic jitter (0.5). */
 function client(config: Partial<FirstPromoterClientConfig> = {}): FirstPromoterClient {
   return createFirstPromoterClient(
-    { baseUrl, apiKey: 'demo-api-key', accountId: 'demo-account', ...config },
+    // The recorded delays are the retries' only, not the real budget's spacing.
+    { baseUrl, apiKey: 'demo-api-key', accountId: 'demo-account', rateBudget: openRateBudget(), ...config },
     {
       sleep: async (ms) => {
         delays.push(ms);
@@ -386,7 +388,14 @@ describe('retries and errors', () => {
   it('recovers from the per-account rate limit window', async () => {
     sim.harness.setRateLimit({ limit: 1, windowMs: 100 });
     const fp = createFirstPromoterClient(
-      { baseUrl, apiKey: 'demo-api-key', accountId: 'demo-account', retry: { baseDelayMs: 300 } },
+      // Without spacing of its own, as if other callers had spent the account's window.
+      {
+        baseUrl,
+        apiKey: 'demo-api-key',
+        accountId: 'demo-account',
+        retry: { baseDelayMs: 300 },
+        rateBudget: openRateBudget(),
+      },
       {
         // Really waits, so the simulator's window can roll over.
         sleep: (ms) => {

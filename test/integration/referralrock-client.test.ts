@@ -9,6 +9,7 @@ import {
   ProviderUnavailableError,
 } from '#shared/errors';
 import { ReferralRockSimulator } from '#test/simulators/referralrock';
+import { openRateBudget } from '#test/support/open-rate-budget';
 
 const EMAIL = 'ann+gdpr@example.com';
 const EXTERNAL_ID = 'crm-4242';
@@ -30,7 +31,14 @@ beforeEach(() => {
 function makeClient(config: Partial<ReferralRockClientConfig> = {}, now?: () => number) {
   const sleeps: number[] = [];
   const client = createReferralRockClient(
-    { baseUrl, publicKey: 'demo-public', privateKey: 'demo-private', ...config },
+    // The real budget's spacing only where a test sets a rate limit: elsewhere the recorded sleeps are the retries'.
+    {
+      baseUrl,
+      publicKey: 'demo-public',
+      privateKey: 'demo-private',
+      ...(config.rateLimit ? {} : { rateBudget: openRateBudget() }),
+      ...config,
+    },
     {
       sleep: async (ms) => {
         sleeps.push(ms);
@@ -409,7 +417,8 @@ describe('ReferralRockClient resilience', () => {
     await client.findMembers({ email: EMAIL, externalId: EXTERNAL_ID });
 
     expect(sim.harness.requestsTo('GET /api/members')).toHaveLength(2);
-    expect(sleeps).toEqual([1000]);
+    expect(sleeps).toHaveLength(1);
+    expect(sleeps[0]).toBeCloseTo(1000 * (61 / 60), 6);
   });
 });
 

@@ -47,7 +47,9 @@ export type Fault =
   /** The request is processed, then the connection is dropped before the answer: the provider acted, the client can't know. */
   | { kind: 'drop-response' }
   /** Answered normally: queued before other faults, it lets the first calls through. */
-  | { kind: 'pass' };
+  | { kind: 'pass' }
+  /** Handled normally, but only after `ms`: a slow provider whose answer comes after the caller's time is up. */
+  | { kind: 'delay'; ms: number };
 
 export interface RateLimitOptions {
   limit: number;
@@ -207,6 +209,7 @@ export class SimulatorHarness {
     }
 
     if (!matched) return send({ status: 404, body: this.#options.notFoundBody });
+    if (fault?.kind === 'delay') await new Promise((resolve) => setTimeout(resolve, fault.ms));
     try {
       const respond = fault?.kind === 'drop-response' ? () => req.socket.destroy() : send;
       respond(

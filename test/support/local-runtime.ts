@@ -54,6 +54,7 @@ export async function startTestRuntime(
     firstPromoter?: FirstPromoterSimulator;
     resume?: boolean;
     clock?: Clock;
+    taskTimeoutMs?: number;
   } = {},
 ): Promise<TestRuntime> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'erasure-test-')));
@@ -83,6 +84,7 @@ export async function startTestRuntime(
     sweepIntervalMs: 0,
     ...(options.resume === undefined ? {} : { resume: options.resume }),
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.taskTimeoutMs === undefined ? {} : { taskTimeoutMs: options.taskTimeoutMs }),
   });
 
   const call = async (

@@ -38,7 +38,11 @@ describe('parseConfig', () => {
       referralRock: { baseUrl: undefined, publicKey: undefined, privateKey: undefined, rateLimitPerMinute: 120 },
       firstPromoter: { baseUrl: undefined, apiKey: undefined, accountId: undefined, rateLimitPerMinute: 400 },
       provider: { timeoutMs: 10_000, maxAttempts: 4 },
-      tables: { requests: 'erasure-requests', auditEvents: 'erasure-audit-events' },
+      tables: {
+        requests: 'erasure-requests',
+        auditEvents: 'erasure-audit-events',
+        rateBudgets: 'erasure-rate-budgets',
+      },
       stateMachineArn: undefined,
       publicBaseUrl: undefined,
       dynamoDbEndpoint: undefined,

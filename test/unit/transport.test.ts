@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import axios, { AxiosError, AxiosHeaders, type InternalAxiosRequestConfig } from 'axios';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { RateLimiter } from '#shared/adapters/http/rate-limiter';
 import { HttpTransport, parseRetryAfter, type TransportOptions } from '#shared/adapters/http/transport';
 import {
   ProviderAuthError,
@@ -11,15 +10,32 @@ import {
   ProviderRequestError,
   ProviderUnavailableError,
 } from '#shared/errors';
+import type { RateBudget } from '#shared/ports/rate-budget';
 
 const EMAIL = 'ann.person+gdpr@example.com';
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 
 type Scripted = { status: number; headers?: Record<string, string>; data?: unknown } | { networkCode: string };
 
+/** A rate budget that never makes anyone wait, recording what it was asked. */
+function openBudget() {
+  const calls: Array<{ acquire?: { latestStartAt?: number }; holdUntil?: number }> = [];
+  const budget: RateBudget = {
+    acquire: async (options = {}) => {
+      calls.push({
+        acquire: { ...(options.latestStartAt === undefined ? {} : { latestStartAt: options.latestStartAt }) },
+      });
+    },
+    holdUntil: async (until) => {
+      calls.push({ holdUntil: until });
+    },
+  };
+  return { budget, calls };
+}
+
 /**
  * A transport over axios with a scripted adapter (fully offline): each request takes the next scripted answer. Sleeps
- * are recorded and resolve at once; the clock is fixed, and the rate limit is too high to ever wait.
+ * are recorded and resolve at once; the clock is fixed, and the rate budget never waits.
  */
 function scripted(script: Scripted[], options: Partial<TransportOptions> = {}) {
   const requests: InternalAxiosRequestConfig[] = [];
@@ -47,6 +63,7 @@ function scripted(script: Scripted[], options: Partial<TransportOptions> = {}) {
     timeoutMs: 1234,
     retry: { maxAttempts: 5, baseDelayMs: 250, maxDelayMs: 10_000, maxRetryAfterMs: 30_000 },
     rateLimit: { limit: 1000, intervalMs: 1000 },
+    rateBudget: openBudget().budget,
     sleep: async (ms) => {
       sleeps.push(ms);
     },
@@ -277,11 +294,12 @@ describe('HttpTransport.send', () => {
     expect(error).toMatchObject({ status: 410 });
   });
 
-  it('waits for the rate limiter before every attempt, retries included', async () => {
+  it('takes a rate budget slot before every attempt, retries included', async () => {
     let clock = 0;
     const sleeps: number[] = [];
     const { transport } = scripted([{ status: 500 }, { status: 200 }], {
       rateLimit: { limit: 1, intervalMs: 1000 },
+      rateBudget: undefined,
       now: () => clock,
       sleep: async (ms) => {
         sleeps.push(ms);
@@ -291,8 +309,10 @@ describe('HttpTransport.send', () => {
 
     await transport.send('members.search', { url: '/members' });
 
-    // 125 ms of backoff, then the rest of the second the limiter needs for one more token.
-    expect(sleeps).toEqual([125, 875]);
+    // 125 ms of backoff, then the rest of the emission interval (1 s and its 1/60 arrival allowance) until the next slot.
+    expect(sleeps).toHaveLength(2);
+    expect(sleeps[0]).toBe(125);
+    expect(sleeps[1]).toBeCloseTo(1000 * (61 / 60) - 125, 6);
   });
 
   describe('errors never carry the URL, its query or the response body', () => {
@@ -367,6 +387,7 @@ describe('HttpTransport over a real HTTP server', () => {
       timeoutMs: 5000,
       retry: { maxAttempts: 3, baseDelayMs: 250, maxDelayMs: 10_000, maxRetryAfterMs: 30_000 },
       rateLimit: { limit: 1000, intervalMs: 1000 },
+      rateBudget: openBudget().budget,
       sleep: async (ms) => {
         sleeps.push(ms);
       },
@@ -436,79 +457,6 @@ describe('parseRetryAfter', () => {
 
   it('reads an HTTP date in the past as 0', () => {
     expect(parseRetryAfter('Sat, 28 Feb 2026 12:00:00 GMT', NOW)).toBe(0);
-  });
-});
-
-describe('RateLimiter', () => {
-  function fakeTime() {
-    let clock = 0;
-    const sleeps: number[] = [];
-    return {
-      sleeps,
-      now: () => clock,
-      advance: (ms: number) => {
-        clock += ms;
-      },
-      sleep: async (ms: number) => {
-        sleeps.push(ms);
-        clock += ms;
-      },
-    };
-  }
-
-  it('serves a burst up to the limit at once, then waits the time one token takes to refill', async () => {
-    const time = fakeTime();
-    const limiter = new RateLimiter({ limit: 2, intervalMs: 1000, now: time.now, sleep: time.sleep });
-
-    await limiter.acquire();
-    await limiter.acquire();
-    expect(time.sleeps).toEqual([]);
-    await limiter.acquire();
-
-    expect(time.sleeps).toEqual([500]);
-  });
-
-  it('serves concurrent callers in the order they asked, each waiting its turn', async () => {
-    const time = fakeTime();
-    const limiter = new RateLimiter({ limit: 2, intervalMs: 1000, now: time.now, sleep: time.sleep });
-    const served: Array<{ caller: number; at: number }> = [];
-
-    await Promise.all(
-      [1, 2, 3, 4, 5].map((caller) => limiter.acquire().then(() => served.push({ caller, at: time.now() }))),
-    );
-
-    expect(served).toEqual([
-      { caller: 1, at: 0 },
-      { caller: 2, at: 0 },
-      { caller: 3, at: 500 },
-      { caller: 4, at: 1000 },
-      { caller: 5, at: 1500 },
-    ]);
-    expect(time.sleeps).toEqual([500, 500, 500]);
-  });
-
-  it('refills tokens as time passes, up to the limit', async () => {
-    const time = fakeTime();
-    const limiter = new RateLimiter({ limit: 2, intervalMs: 1000, now: time.now, sleep: time.sleep });
-    await limiter.acquire();
-    await limiter.acquire();
-
-    time.advance(250);
-    await limiter.acquire();
-    time.advance(10_000);
-    await limiter.acquire();
-    await limiter.acquire();
-
-    expect(time.sleeps).toEqual([250]);
-  });
-
-  it.each([
-    [0, 1000],
-    [2, 0],
-    [-1, 1000],
-    [Number.NaN, 1000],
-  ])('refuses limit %d per %d ms', (limit, intervalMs) => {
-    expect(() => new RateLimiter({ limit, intervalMs })).toThrow(RangeError);
   });
 });
 

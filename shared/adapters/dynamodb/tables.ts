@@ -22,3 +22,11 @@ export const AUDIT_EVENTS_TABLE = {
   sortKey: 'seq',
   ttlAttribute: 'expiresAt',
 } as const;
+
+/**
+ * One item per provider account (`budget` = provider + account fingerprint) holding its GCRA state: rewritten in place,
+ * nothing personal, nothing to keep, so no TTL and no point-in-time recovery.
+ */
+export const RATE_BUDGETS_TABLE = {
+  partitionKey: 'budget',
+} as const;

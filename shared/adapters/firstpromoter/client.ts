@@ -10,6 +10,7 @@ import type {
   FirstPromoterReferral,
   Subject,
 } from '#shared/ports/providers';
+import type { RateBudget } from '#shared/ports/rate-budget';
 import { batchListSchema, batchSchema, promoterPageSchema, promoterSchema, referralPageSchema } from './schemas.ts';
 
 export const FIRSTPROMOTER_DEFAULT_BASE_URL = 'https://api.firstpromoter.com/api/v2/company';
@@ -31,8 +32,10 @@ export interface FirstPromoterClientConfig {
   /** Per-request timeout, default 10,000 ms. */
   timeoutMs?: number;
   retry?: Partial<RetryPolicy>;
-  /** Default {@link FIRSTPROMOTER_DEFAULT_RATE_LIMIT}. */
+  /** Default {@link FIRSTPROMOTER_DEFAULT_RATE_LIMIT}; a budget held in this process unless `rateBudget` is given. */
   rateLimit?: { limit: number; intervalMs: number };
+  /** The account's rate budget shared by every caller (see `DynamoRateBudget`); FirstPromoter counts per account. */
+  rateBudget?: RateBudget;
   /** `per_page` for searches, 1 to 100; default 100. */
   pageSize?: number;
 }
@@ -87,6 +90,7 @@ export class FirstPromoterClient implements FirstPromoterPort {
       timeoutMs: config.timeoutMs ?? 10_000,
       retry: { ...defaultRetryPolicy, ...config.retry },
       rateLimit: config.rateLimit ?? FIRSTPROMOTER_DEFAULT_RATE_LIMIT,
+      ...(config.rateBudget ? { rateBudget: config.rateBudget } : {}),
       ...overrides,
     });
   }

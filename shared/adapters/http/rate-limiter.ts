@@ -1,52 +1,43 @@
+import { RetryLaterError } from '#shared/errors';
+import type { RateBudget } from '#shared/ports/rate-budget';
+import { emissionIntervalMs, nextSlot } from '#shared/rate/gcra';
+import { sleepUnlessAborted } from '#shared/workflow/invocation-budget';
+
 /**
- * Token bucket: `limit` requests per `intervalMs`, with bursts up to `limit`. Callers await `acquire()` before each request.
- * It spaces the requests of one process; providers count per account, so several concurrent Lambdas share the provider's
- * budget and the 429 handling in the transport stays necessary.
+ * A {@link RateBudget} held in this process only (GCRA, see `#shared/rate/gcra`): for a client used on its own, e.g. in
+ * client tests. The service's functions share one budget per provider account through DynamoDB instead
+ * (`DynamoRateBudget`), since each process holding its own would multiply the rate by the number of processes.
  */
-export class RateLimiter {
-  readonly #capacity: number;
-  readonly #refillPerMs: number;
+export class InProcessRateBudget implements RateBudget {
+  readonly #intervalMs: number;
   readonly #now: () => number;
-  readonly #sleep: (ms: number) => Promise<void>;
-  #tokens: number;
-  #updatedAt: number;
-  #queue: Promise<void> = Promise.resolve();
+  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  #tat: number | undefined;
 
   constructor(options: {
     limit: number;
     intervalMs: number;
     now?: () => number;
-    sleep?: (ms: number) => Promise<void>;
+    sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   }) {
-    if (!(options.limit > 0) || !(options.intervalMs > 0)) throw new RangeError('rate limit must be positive');
-    this.#capacity = options.limit;
-    this.#refillPerMs = options.limit / options.intervalMs;
+    this.#intervalMs = emissionIntervalMs(options.limit, options.intervalMs);
     this.#now = options.now ?? Date.now;
-    this.#sleep = options.sleep ?? sleep;
-    this.#tokens = options.limit;
-    this.#updatedAt = this.#now();
+    this.#sleep = options.sleep ?? sleepUnlessAborted;
   }
 
-  /** Resolves when a request may be sent; calls are served in order. */
-  acquire(): Promise<void> {
-    const turn = this.#queue.then(() => this.#take());
-    this.#queue = turn.catch(() => undefined);
-    return turn;
-  }
-
-  async #take(): Promise<void> {
-    this.#refill();
-    if (this.#tokens < 1) {
-      await this.#sleep(Math.ceil((1 - this.#tokens) / this.#refillPerMs));
-      this.#refill();
-    }
-    this.#tokens = Math.max(0, this.#tokens - 1);
-  }
-
-  #refill(): void {
+  async acquire(options: { latestStartAt?: number; signal?: AbortSignal } = {}): Promise<void> {
     const now = this.#now();
-    this.#tokens = Math.min(this.#capacity, this.#tokens + (now - this.#updatedAt) * this.#refillPerMs);
-    this.#updatedAt = now;
+    const slot = nextSlot(this.#tat, now, this.#intervalMs);
+    if (options.latestStartAt !== undefined && slot.startAt > now && slot.startAt > options.latestStartAt) {
+      throw new RetryLaterError(slot.startAt - now, 'rate budget');
+    }
+    // Taken before sleeping, so concurrent callers queue behind one another, each in its own slot.
+    this.#tat = slot.tat;
+    if (slot.startAt > now) await this.#sleep(slot.startAt - now, options.signal);
+  }
+
+  async holdUntil(until: number): Promise<void> {
+    if (this.#tat === undefined || this.#tat < until) this.#tat = until;
   }
 }
 

@@ -1,13 +1,22 @@
 import { type AxiosInstance, type AxiosRequestConfig, type AxiosResponse, isAxiosError } from 'axios';
 import {
+  InvocationTimeoutError,
   ProviderAuthError,
   type ProviderError,
   type ProviderName,
   ProviderRateLimitError,
   ProviderRequestError,
   ProviderUnavailableError,
+  RetryLaterError,
 } from '#shared/errors';
-import { RateLimiter, sleep } from './rate-limiter.ts';
+import type { RateBudget } from '#shared/ports/rate-budget';
+import {
+  currentInvocationBudget,
+  type InvocationBudget,
+  sleepUnlessAborted,
+  throwIfBudgetEnded,
+} from '#shared/workflow/invocation-budget';
+import { InProcessRateBudget } from './rate-limiter.ts';
 
 export interface RetryPolicy {
   /** Total tries, the first included. */
@@ -16,8 +25,9 @@ export interface RetryPolicy {
   baseDelayMs: number;
   maxDelayMs: number;
   /**
-   * The longest `Retry-After` honoured in-process. A longer hint ends the call with a ProviderRateLimitError carrying it,
-   * so the workflow (which can wait for free) retries instead of a Lambda sleeping.
+   * The longest `Retry-After` honoured in-process. A longer hint, or one that would outlast the invocation's time
+   * budget, ends a workflow task with a RetryLaterError carrying it, so the state machine (which waits for free) runs
+   * the task again after it; outside a task, with a ProviderRateLimitError carrying it.
    */
   maxRetryAfterMs: number;
 }
@@ -27,8 +37,12 @@ export interface TransportOptions {
   /** Per-request timeout; a provider that hangs longer counts as unavailable and is retried. */
   timeoutMs: number;
   retry: RetryPolicy;
+  /** Used when no `rateBudget` is given: a budget held in this process only. */
   rateLimit: { limit: number; intervalMs: number };
-  sleep?: (ms: number) => Promise<void>;
+  /** The provider account's budget, shared by every caller (the service's functions pass the DynamoDB one). */
+  rateBudget?: RateBudget;
+  /** Waits between attempts; aborted by `signal` when the invocation's budget ends. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   random?: () => number;
   now?: () => number;
 }
@@ -62,29 +76,46 @@ export interface SendOptions {
   idempotent?: boolean;
 }
 
+/**
+ * The share of its budget an invocation may queue for its first rate-budget slot. Its later calls queue behind the
+ * same line again, so a task admitted only when the line is short still has time for them; a task admitted behind a
+ * line as long as its whole budget would get one call per invocation, search again on every re-run, and never finish.
+ * Under a backlog the line stays about this long, which keeps the provider busy.
+ */
+const FIRST_SLOT_SHARE_OF_BUDGET = 0.1;
+
+/** Invocations that have had a slot (from any provider's transport): their later calls may queue up to the deadline. */
+const admitted = new WeakSet<InvocationBudget>();
+
 /** Network failures after which the request was certainly not processed: a retry cannot act twice. */
 const NOT_SENT_NETWORK_CODES = new Set(['ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND']);
 
 /**
- * The HTTP behaviour both provider clients share: rate limiting, timeouts, retries with exponential backoff and jitter on
- * 429 / 5xx / timeouts / resets, `Retry-After`, and typed errors that never carry the URL (it holds the search query)
- * or the response body.
+ * The HTTP behaviour both provider clients share: a slot of the account's rate budget before every attempt, timeouts,
+ * retries with exponential backoff and jitter on 429 / 5xx / timeouts / resets, `Retry-After`, and typed errors that
+ * never carry the URL (it holds the search query) or the response body.
+ *
+ * Within a workflow task (an invocation budget is open, see `#shared/workflow/invocation-budget`) it never waits past
+ * the budget: a slot or a `Retry-After` that would end too late ends the call with a RetryLaterError before anything is
+ * sent, a backoff that would end too late gives up with the error at hand, and at the deadline the request in flight is
+ * aborted (InvocationTimeoutError), so no call reaches the provider after the invocation ended.
  */
 export class HttpTransport {
   readonly #http: AxiosInstance;
   readonly #options: TransportOptions;
-  readonly #limiter: RateLimiter;
-  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #budget: RateBudget;
+  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly #random: () => number;
   readonly #now: () => number;
 
   constructor(http: AxiosInstance, options: TransportOptions) {
     this.#http = http;
     this.#options = options;
-    this.#sleep = options.sleep ?? sleep;
+    this.#sleep = options.sleep ?? sleepUnlessAborted;
     this.#random = options.random ?? Math.random;
     this.#now = options.now ?? Date.now;
-    this.#limiter = new RateLimiter({ ...options.rateLimit, sleep: this.#sleep, now: this.#now });
+    this.#budget =
+      options.rateBudget ?? new InProcessRateBudget({ ...options.rateLimit, sleep: this.#sleep, now: this.#now });
   }
 
   /**
@@ -93,9 +124,16 @@ export class HttpTransport {
    */
   async send<T>(operation: string, config: AxiosRequestConfig, options: SendOptions = {}): Promise<AxiosResponse<T>> {
     const { provider, retry } = this.#options;
+    const invocation = currentInvocationBudget();
     for (let attempt = 1; ; attempt++) {
-      await this.#limiter.acquire();
-      const outcome = await this.#once<T>(config);
+      throwIfBudgetEnded(invocation);
+      if (invocation) {
+        await this.#budget.acquire({ latestStartAt: this.#latestStartAt(invocation), signal: invocation.signal });
+        admitted.add(invocation);
+      } else {
+        await this.#budget.acquire();
+      }
+      const outcome = await this.#once<T>(config, invocation);
       const details = { provider, operation, attempts: attempt };
 
       let failure: ProviderError;
@@ -112,7 +150,14 @@ export class HttpTransport {
             ...(hintMs === undefined ? {} : { retryAfterSeconds: Math.ceil(hintMs / 1000) }),
           });
           if (hintMs !== undefined) {
-            if (hintMs > retry.maxRetryAfterMs) throw failure;
+            // Every caller of this account waits it out, not only this one.
+            await this.#budget.holdUntil(this.#now() + hintMs);
+            if (invocation && !this.#fits(invocation, hintMs))
+              throw new RetryLaterError(hintMs, 'provider Retry-After');
+            if (hintMs > retry.maxRetryAfterMs) {
+              if (invocation) throw new RetryLaterError(hintMs, 'provider Retry-After');
+              throw failure;
+            }
             waitMs = hintMs;
           }
         } else if (status >= 500) {
@@ -129,8 +174,34 @@ export class HttpTransport {
       }
 
       if (attempt >= retry.maxAttempts) throw failure;
-      await this.#sleep(waitMs ?? this.#backoff(attempt));
+      const delayMs = waitMs ?? this.#backoff(attempt);
+      // A backoff that would outlast the budget: give up now; the state machine retries the task with its own backoff.
+      if (invocation && !this.#fits(invocation, delayMs)) throw failure;
+      await this.#sleep(delayMs, invocation?.signal);
     }
+  }
+
+  /**
+   * The latest moment a request is worth starting: when its timeout still ends before the deadline, or, for a budget
+   * shorter than a timeout, halfway through the budget (so that such an invocation still gets its work done, and the
+   * deadline's abort covers the rest).
+   */
+  #latestRequestStart(invocation: InvocationBudget): number {
+    const { startedAt, deadline } = invocation;
+    return Math.max(deadline - this.#options.timeoutMs, startedAt + (deadline - startedAt) / 2);
+  }
+
+  /** The latest slot worth taking; for an invocation's first, no further ahead than {@link FIRST_SLOT_SHARE_OF_BUDGET}. */
+  #latestStartAt(invocation: InvocationBudget): number {
+    const latest = this.#latestRequestStart(invocation);
+    if (admitted.has(invocation)) return latest;
+    const share = (invocation.deadline - invocation.startedAt) * FIRST_SLOT_SHARE_OF_BUDGET;
+    return Math.min(latest, this.#now() + share);
+  }
+
+  /** Whether a request started after waiting `delayMs` would still start in time (see #latestRequestStart). */
+  #fits(invocation: InvocationBudget, delayMs: number): boolean {
+    return this.#now() + delayMs <= this.#latestRequestStart(invocation);
   }
 
   #backoff(attempt: number): number {
@@ -138,15 +209,20 @@ export class HttpTransport {
     return Math.floor(this.#random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)));
   }
 
-  async #once<T>(config: AxiosRequestConfig): Promise<{ response: AxiosResponse<T> } | { networkCode: string }> {
+  async #once<T>(
+    config: AxiosRequestConfig,
+    invocation: InvocationBudget | undefined,
+  ): Promise<{ response: AxiosResponse<T> } | { networkCode: string }> {
     try {
       const response = await this.#http.request<T>({
         timeout: this.#options.timeoutMs,
         ...config,
+        ...(invocation ? { signal: invocation.signal } : {}),
         validateStatus: () => true,
       });
       return { response };
     } catch (error) {
+      if (invocation?.signal.aborted) throw new InvocationTimeoutError();
       // Keep only the error code: the axios error holds the request URL and headers (query and credentials).
       if (isAxiosError(error)) return { networkCode: error.code ?? 'ERR_NETWORK' };
       return { networkCode: 'ERR_UNKNOWN' };

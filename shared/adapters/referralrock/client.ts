@@ -15,6 +15,7 @@ import type {
   RemoveResult,
   Subject,
 } from '#shared/ports/providers';
+import type { RateBudget } from '#shared/ports/rate-budget';
 import {
   type MemberRecord,
   memberQueryEchoSchema,
@@ -35,6 +36,8 @@ export interface ReferralRockClientConfig {
   retry?: Partial<RetryPolicy>;
   /** Referral Rock documents a rate limit but not its size: the default of 120 per minute is a guess, so it is configurable. */
   rateLimit?: { limit: number; intervalMs: number };
+  /** The account's rate budget shared by every caller (see `DynamoRateBudget`); without it, one in this process. */
+  rateBudget?: RateBudget;
   /** `count` sent with each search page (default 100). */
   pageSize?: number;
   /** Queries per remove request (default 50). Referral Rock documents no maximum. */
@@ -85,6 +88,7 @@ export class ReferralRockClient implements ReferralRockPort {
       timeoutMs: config.timeoutMs ?? referralRockDefaults.timeoutMs,
       retry: { ...defaultRetryPolicy, ...config.retry },
       rateLimit: config.rateLimit ?? referralRockDefaults.rateLimit,
+      ...(config.rateBudget ? { rateBudget: config.rateBudget } : {}),
       ...overrides,
     });
   }

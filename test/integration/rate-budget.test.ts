@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
+import { DynamoRateBudget, rateBudgetKey } from '#shared/adapters/dynamodb/rate-budget';
+import { createDocumentClient } from '#shared/composition';
+import { RetryLaterError } from '#shared/errors';
+import { emissionIntervalMs } from '#shared/rate/gcra';
+
+/**
+ * The shared rate budget against dynalite: takers in separate "processes" (each its own client and budget object, as
+ * separate Lambda instances would be) race for slots with real concurrent conditional writes.
+ */
+
+const tables = { requests: 'budget-requests', auditEvents: 'budget-events', rateBudgets: 'budget-rate-budgets' };
+let dynamo: LocalDynamo;
+let counter = 0;
+
+beforeAll(async () => {
+  dynamo = await startLocalDynamo();
+  await dynamo.ensureTables(tables);
+});
+
+afterAll(async () => {
+  await dynamo.stop();
+});
+
+/**
+ * Takers of one account's budget in `processes` processes (each its own DynamoDB client) sharing a clock. Each take is a
+ * fresh budget object, like a fresh Lambda instance, and records the slot it was given: now plus the wait it was told.
+ */
+function takers(processes: number, limitPerMinute: number, clock: { now: number }) {
+  counter++;
+  const key = rateBudgetKey('firstpromoter', `http://127.0.0.1/test-${counter}`, 'acct');
+  const slots: number[] = [];
+  const clients = Array.from({ length: processes }, () => createDocumentClient({ dynamoDbEndpoint: dynamo.endpoint }));
+  const budget = (i: number, onWait: (ms: number) => void = () => undefined) =>
+    new DynamoRateBudget(clients[i % processes] as (typeof clients)[number], tables.rateBudgets, {
+      key,
+      limitPerMinute,
+      now: () => clock.now,
+      sleep: async (ms) => onWait(ms),
+    });
+  const take = async (i: number, latestStartAt?: number) => {
+    let waited = 0;
+    const askedAt = clock.now;
+    await budget(i, (ms) => {
+      waited = ms;
+    }).acquire(latestStartAt === undefined ? {} : { latestStartAt });
+    slots.push(askedAt + waited);
+  };
+  return { slots, take, budget };
+}
+
+describe('DynamoRateBudget', () => {
+  it('gives 40 concurrent takers in 4 processes 40 distinct slots, one emission interval apart', async () => {
+    const clock = { now: 1_800_000_000_000 };
+    const interval = emissionIntervalMs(400);
+    const { slots, take } = takers(4, 400, clock);
+
+    await Promise.all(Array.from({ length: 40 }, (_, i) => take(i)));
+
+    const offsets = slots.map((s) => Math.round((s - clock.now) / interval)).sort((a, b) => a - b);
+    expect(offsets).toEqual(Array.from({ length: 40 }, (_, k) => k));
+    for (const slot of slots) expect(((slot - clock.now) / interval) % 1).toBeCloseTo(0, 6);
+  });
+
+  it('never lets more than the ceiling start in any minute across processes, and keeps over 90 % of it', async () => {
+    const clock = { now: 1_800_000_000_000 };
+    const start = clock.now;
+    const { slots, take } = takers(3, 120, clock);
+
+    // Two minutes: each second, 3 takers ask at once (180 a minute against a ceiling of 120), none willing to wait
+    // more than 20 s; those refused would come back later.
+    let refused = 0;
+    for (let second = 0; second < 120; second++) {
+      const asked = Array.from({ length: 3 }, (_, i) => take(second * 3 + i, clock.now + 20_000));
+      for (const result of await Promise.allSettled(asked)) {
+        if (result.status === 'rejected') {
+          expect(result.reason).toBeInstanceOf(RetryLaterError);
+          refused++;
+        }
+      }
+      clock.now += 1000;
+    }
+    expect(refused).toBeGreaterThan(0);
+
+    const sorted = [...slots].sort((a, b) => a - b);
+    let busiest = 0;
+    let first = 0;
+    for (let last = 0; last < sorted.length; last++) {
+      while ((sorted[last] as number) - (sorted[first] as number) >= 60_000) first++;
+      busiest = Math.max(busiest, last - first + 1);
+    }
+    expect(busiest).toBeLessThanOrEqual(120);
+    const inTwoMinutes = sorted.filter((s) => s < start + 120_000).length;
+    expect(inTwoMinutes / 240).toBeGreaterThanOrEqual(0.9);
+  }, 60_000);
+
+  it('refuses slots past latestStartAt with RetryLaterError and takes none of them', async () => {
+    const clock = { now: 1_800_000_000_000 };
+    const interval = emissionIntervalMs(60);
+    const { slots, take } = takers(2, 60, clock);
+
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => take(i, clock.now + 9.5 * interval)));
+
+    const refused = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason);
+    expect(slots).toHaveLength(10);
+    expect(refused).toHaveLength(10);
+    for (const error of refused) expect(error).toBeInstanceOf(RetryLaterError);
+    // Nothing was taken by the refused: the next taker gets the 11th slot.
+    await take(99);
+    expect(Math.max(...slots)).toBeCloseTo(clock.now + 10 * interval, 3);
+  });
+
+  it('holds every taker until a provider Retry-After has passed', async () => {
+    const clock = { now: 1_800_000_000_000 };
+    const { slots, take, budget } = takers(2, 60, clock);
+
+    await budget(0).holdUntil(clock.now + 7000);
+    await take(1);
+
+    expect(slots).toEqual([clock.now + 7000]);
+  });
+
+  it('keys the budget by provider and an account fingerprint, never the credential', () => {
+    const key = rateBudgetKey('referralrock', 'https://api.referralrock.com', 'public-key-123');
+
+    expect(key).toMatch(/^referralrock#[0-9a-f]{16}$/);
+    expect(key).not.toContain('public-key-123');
+    expect(rateBudgetKey('referralrock', 'https://api.referralrock.com', 'other')).not.toBe(key);
+  });
+});

@@ -1,0 +1,127 @@
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
+import { createDocumentClient } from '#shared/composition';
+import { InvocationTimeoutError } from '#shared/errors';
+import { currentInvocationBudget, runWithinBudget } from '#shared/workflow/invocation-budget';
+import { startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
+
+/**
+ * A task never outlives its time budget and never fails for waiting: work in flight at the deadline is aborted and
+ * retried, and a wait longer than the budget becomes a Wait state of the workflow, after which the task runs again.
+ */
+
+const action = (view: any, provider: string, name: string) =>
+  view.actions.find((a: any) => a.provider === provider && a.action === name);
+
+const statesEntered = (events: unknown[]) =>
+  events.filter((e: any) => e?.type === 'StateEntered').map((e: any) => e.state?.name as string);
+
+describe('DynamoDB calls within a task budget', () => {
+  const table = 'budget-abort-items';
+  let dynamo: LocalDynamo;
+
+  beforeAll(async () => {
+    dynamo = await startLocalDynamo();
+    await dynamo.ensureTables({
+      requests: 'budget-abort-requests',
+      auditEvents: 'budget-abort-events',
+      rateBudgets: table,
+    });
+  });
+
+  afterAll(async () => {
+    await dynamo.stop();
+  });
+
+  it('sends no write once the invocation budget has ended', async () => {
+    const db = createDocumentClient({ dynamoDbEndpoint: dynamo.endpoint });
+
+    const error = await runWithinBudget(50, async () => {
+      const budget = currentInvocationBudget();
+      await new Promise((resolve) => budget?.signal.addEventListener('abort', resolve));
+      await db.send(new PutCommand({ TableName: table, Item: { budget: 'late-write' } }));
+    }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(InvocationTimeoutError);
+    const { Item } = await db.send(new GetCommand({ TableName: table, Key: { budget: 'late-write' } }));
+    expect(Item).toBeUndefined();
+  });
+
+  it('leaves calls outside a task alone', async () => {
+    const db = createDocumentClient({ dynamoDbEndpoint: dynamo.endpoint });
+
+    await db.send(new PutCommand({ TableName: table, Item: { budget: 'outside' } }));
+
+    const { Item } = await db.send(new GetCommand({ TableName: table, Key: { budget: 'outside' } }));
+    expect(Item).toEqual({ budget: 'outside' });
+  });
+});
+
+describe('workflow tasks on their time budget', () => {
+  let t: TestRuntime | undefined;
+  afterEach(async () => {
+    await t?.stop();
+    t = undefined;
+  });
+
+  it('aborts a provider call still in flight at the deadline, writes nothing after, and completes on the retry', async () => {
+    // Each task invocation may last 3 s (its budget ends 0.3 s before); a request may take 5 s.
+    t = await startTestRuntime({
+      taskTimeoutMs: 3000,
+      env: { PROVIDER_TIMEOUT_MS: '5000', POWERTOOLS_LOG_LEVEL: 'INFO' },
+    });
+    const program = t.referralRock.addProgram({ name: 'Spring' });
+    t.referralRock.addMember({ email: 'late@example.com', programId: program.id });
+    // The first remove is answered only after 4 s: after the invocation that sent it has ended.
+    t.referralRock.harness.injectFault('DELETE /api/members/remove', { kind: 'delay', ms: 4000 });
+
+    const submitted = await t.submit({ email: 'late@example.com' });
+    await t.runtime.workflow.idle();
+    // Past the slow answer, so that an invocation still running would have written by now.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const view = (await t.get(submitted.json.id)).json;
+
+    expect(view.status).toBe('completed');
+    expect(action(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(t.referralRock.members()).toEqual([]);
+    const types = view.events.map((e: any) => e.type);
+    expect(types.slice(types.indexOf('request.completed') + 1)).toEqual([]);
+    expect(view.events.filter((e: any) => e.data?.key === 'referralrock.members')).toHaveLength(1);
+  }, 30_000);
+
+  it('comes back later, and succeeds, when a Retry-After would carry the task past its budget', async () => {
+    t = await startTestRuntime({ taskTimeoutMs: 3000, env: { PROVIDER_TIMEOUT_MS: '1000' } });
+    const program = t.referralRock.addProgram({ name: 'Spring' });
+    t.referralRock.addMember({ email: 'busy@example.com', programId: program.id });
+    t.referralRock.harness.injectFault('GET /api/members', { kind: 'status', status: 429, retryAfter: '4' });
+
+    const view = await t.erase({ email: 'busy@example.com' });
+
+    expect(view.status).toBe('completed');
+    expect(action(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(statesEntered(t.workflowEvents)).toContain('EraseReferralRockMembersComeBackLater');
+    expect(t.referralRock.members()).toEqual([]);
+  }, 30_000);
+
+  it('defers a task the shared rate budget cannot serve in time, and the request still ends completed', async () => {
+    // 60 calls a minute: about one a second. Each task may queue 0.27 s for its first slot, so of the two Referral Rock
+    // tasks starting together, one must come back later.
+    t = await startTestRuntime({
+      taskTimeoutMs: 3000,
+      env: { PROVIDER_TIMEOUT_MS: '1000', REFERRALROCK_RATE_LIMIT_PER_MINUTE: '60' },
+    });
+    t.referralRock.harness.setRateLimit({ limit: 60, windowMs: 60_000, retryAfter: '60' });
+    const program = t.referralRock.addProgram({ name: 'Spring' });
+    t.referralRock.addMember({ email: 'queued@example.com', programId: program.id });
+    t.referralRock.addReferral({ email: 'queued@example.com', programId: program.id });
+
+    const view = await t.erase({ email: 'queued@example.com' });
+
+    expect(view.status).toBe('completed');
+    expect(action(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(action(view, 'referralrock', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(statesEntered(t.workflowEvents).filter((name) => name.endsWith('ComeBackLater')).length).toBeGreaterThan(0);
+    expect(t.referralRock.harness.requests.filter((r) => r.status === 429)).toEqual([]);
+  }, 60_000);
+});
