@@ -4,8 +4,6 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { FIRSTPROMOTER_DEFAULT_RATE_LIMIT } from '#shared/adapters/firstpromoter/client';
-import { referralRockDefaults } from '#shared/adapters/referralrock/client';
 import type { SecretVariable } from '#shared/config';
 import { isTimeZone } from '#shared/domain/dates';
 import { SERVICE_NAME } from '#shared/observability';
@@ -16,6 +14,7 @@ import { ErasureSecrets } from './constructs/erasure-secrets.ts';
 import { ErasureWorkflow } from './constructs/erasure-workflow.ts';
 import { HandlerFunction } from './constructs/handler-function.ts';
 import { Operations } from './constructs/operations.ts';
+import { RateBudgetTable } from './constructs/rate-budget-table.ts';
 
 /** Deployment settings, read from CDK context (`cdk.json`, or `-c key=value` on the command line). */
 export interface ErasureSettings {
@@ -39,8 +38,9 @@ export interface ErasureSettings {
   readonly referralRockBaseUrl?: string;
   readonly firstPromoterBaseUrl?: string;
   /**
-   * Reserved concurrency of each provider task function, so that the per-process rate limiters, each given its share
-   * of the provider's per-account limit, add up to no more than that limit. 0: no reservation, and no shares.
+   * Reserved concurrency of each provider task function: bounds how many erasure steps call a provider at once (and
+   * the Lambda cost of waiting for rate-budget slots). The providers' ceilings hold whatever it is: every caller draws
+   * from one shared budget per provider account (the rate budgets table). 0: no reservation.
    */
   readonly providerConcurrency: number;
 }
@@ -183,33 +183,6 @@ export function retentionAtLeast(days: number): logs.RetentionDays {
  */
 const SHORT_PROVIDER_CALLS = { PROVIDER_MAX_ATTEMPTS: '2', PROVIDER_TIMEOUT_MS: '5000' } as const;
 
-const perMinute = (rate: { readonly limit: number; readonly intervalMs: number }) =>
-  (rate.limit * 60_000) / rate.intervalMs;
-
-/**
- * Each process's share of the providers' per-account rate limits, as `*_RATE_LIMIT_PER_MINUTE` variables: the clients'
- * limiters count per process. With N reserved instances per provider task function, Referral Rock is called by at
- * most N processes (its task function) and FirstPromoter by N + 2 (its task function, cancel-request and the request
- * sweeper, each of which rarely runs more than once at a time), so N shares of the one and N + 2 of the other add up to
- * no more than the limit. With no reservation (0) the number of processes is unbounded and no share would be safe:
- * the variables are left unset, each process assumes the whole limit, and bursts rely on the clients' 429 handling.
- */
-function providerRateLimits(
-  providerConcurrency: number,
-): Record<'referralRock' | 'firstPromoter', Record<string, string>> {
-  if (providerConcurrency === 0) return { referralRock: {}, firstPromoter: {} };
-  const share = (perMinuteLimit: number, processes: number) =>
-    String(Math.max(1, Math.floor(perMinuteLimit / processes)));
-  return {
-    referralRock: {
-      REFERRALROCK_RATE_LIMIT_PER_MINUTE: share(perMinute(referralRockDefaults.rateLimit), providerConcurrency),
-    },
-    firstPromoter: {
-      FIRSTPROMOTER_RATE_LIMIT_PER_MINUTE: share(perMinute(FIRSTPROMOTER_DEFAULT_RATE_LIMIT), providerConcurrency + 2),
-    },
-  };
-}
-
 /**
  * The GDPR erasure service: HTTP API → Lambda → Step Functions → Lambda → Referral Rock and FirstPromoter, with the
  * audit trail in DynamoDB, secrets in Secrets Manager and alarms to SNS. One stack: the stateful parts (tables, key
@@ -217,6 +190,7 @@ function providerRateLimits(
  */
 export class ErasureStack extends Stack {
   readonly tables: AuditTables;
+  readonly rateBudgets: RateBudgetTable;
   readonly secrets: ErasureSecrets;
   readonly api: ErasureApi;
   readonly workflow: ErasureWorkflow;
@@ -238,6 +212,7 @@ export class ErasureStack extends Stack {
     });
 
     this.tables = new AuditTables(this, 'Tables', { encryptionKey: dataKey });
+    this.rateBudgets = new RateBudgetTable(this, 'RateBudgets', { encryptionKey: dataKey });
     const secrets = new ErasureSecrets(this, 'Secrets', { encryptionKey: dataKey });
     this.secrets = secrets;
 
@@ -267,9 +242,10 @@ export class ErasureStack extends Stack {
     const firstPromoterUrl: Record<string, string> = settings.firstPromoterBaseUrl
       ? { FIRSTPROMOTER_BASE_URL: settings.firstPromoterBaseUrl }
       : {};
-    const rateLimits = providerRateLimits(settings.providerConcurrency);
-    const referralRock = { ...referralRockUrl, ...rateLimits.referralRock };
-    const firstPromoter = { ...firstPromoterUrl, ...rateLimits.firstPromoter };
+    // Every function that calls a provider takes its slots from the shared budgets, so the ceilings hold in total.
+    const rateBudgets = { RATE_BUDGETS_TABLE: this.rateBudgets.table.tableName };
+    const referralRock = { ...referralRockUrl, ...rateBudgets };
+    const firstPromoter = { ...firstPromoterUrl, ...rateBudgets };
 
     const requestTasks = define('request-tasks', { WAITING_PERIOD_SECONDS: String(settings.waitingPeriodSeconds) });
     const referralRockTasks = define('referralrock-tasks', referralRock);
@@ -283,6 +259,8 @@ export class ErasureStack extends Stack {
       this.tables.grantRequests(task, ['GetItem', 'UpdateItem']);
       this.tables.grantEventsAppend(task);
     }
+    this.rateBudgets.grantTake(referralRockTasks);
+    this.rateBudgets.grantTake(firstPromoterTasks);
 
     this.workflow = new ErasureWorkflow(this, 'Workflow', {
       requestTasks,
@@ -308,6 +286,7 @@ export class ErasureStack extends Stack {
     const cancelRequest = define('cancel-request', { ...stateMachineArn, ...firstPromoter, ...SHORT_PROVIDER_CALLS });
     this.tables.grantRequests(cancelRequest, ['GetItem', 'UpdateItem']);
     this.tables.grantEventsAppend(cancelRequest);
+    this.rateBudgets.grantTake(cancelRequest);
     this.workflow.grantStop(cancelRequest);
 
     const subjectLookup = define('subject-lookup');
@@ -341,6 +320,7 @@ export class ErasureStack extends Stack {
     const sweeper = define('request-sweeper', { ...stateMachineArn, ...firstPromoter, ...SHORT_PROVIDER_CALLS });
     this.tables.grantRequests(sweeper, ['GetItem', 'UpdateItem', 'Scan']);
     this.tables.grantEventsAppend(sweeper);
+    this.rateBudgets.grantTake(sweeper);
     this.workflow.grantResume(sweeper);
     new events.Rule(this, 'RequestSweeperSchedule', {
       description: 'Sweeps unfinished erasure requests every hour: overdue metric, stalled starts, failed restores',

@@ -11,7 +11,7 @@ import {
   STUCK_REQUESTS_METRIC_NAME,
 } from '#infra/constructs/operations';
 import { DEFAULT_SETTINGS, type HandlerName, readSettings, retentionAtLeast } from '#infra/erasure-stack';
-import { AUDIT_EVENTS_TABLE, REQUESTS_TABLE } from '#shared/adapters/dynamodb/tables';
+import { AUDIT_EVENTS_TABLE, RATE_BUDGETS_TABLE, REQUESTS_TABLE } from '#shared/adapters/dynamodb/tables';
 import { ROUTES } from '#shared/routes';
 import {
   asArray,
@@ -175,6 +175,7 @@ describe('Lambda functions', () => {
 });
 
 describe('Provider rate limits across instances', () => {
+  const PROVIDER_CALLERS: HandlerName[] = ['referralrock-tasks', ...FIRSTPROMOTER_CALLERS];
   const rateLimitsOf = (built: Synthesized, name: HandlerName) => {
     const env = envOf(built, name);
     return {
@@ -190,38 +191,44 @@ describe('Provider rate limits across instances', () => {
     }
   });
 
-  it('gives each process a share of the per-account limit that keeps all reserved instances together under it', () => {
-    // Five FirstPromoter task instances, cancel-request and the sweeper share 400 a minute; five Referral Rock task
-    // instances share 120.
+  it('points every function that calls a provider, and only those, at the shared rate budgets table', () => {
+    const table = { Ref: logicalIdOf(synth.stack.rateBudgets.table) };
+
     for (const name of handlerNames(synth.stack)) {
-      expect(rateLimitsOf(synth, name), name).toEqual({
-        firstPromoter: FIRSTPROMOTER_CALLERS.includes(name) ? '57' : undefined,
-        referralRock: name === 'referralrock-tasks' ? '24' : undefined,
-      });
+      expect(envOf(synth, name).RATE_BUDGETS_TABLE, name).toEqual(PROVIDER_CALLERS.includes(name) ? table : undefined);
     }
-    const reserved = functionOf(synth, 'firstpromoter-tasks').ReservedConcurrentExecutions;
-    expect((reserved + 2) * Number(rateLimitsOf(synth, 'firstpromoter-tasks').firstPromoter)).toBeLessThanOrEqual(400);
   });
 
-  it('divides by the configured concurrency, never below one request a minute', () => {
-    const two = synthesize({ providerConcurrency: '2' });
-    const many = synthesize({ providerConcurrency: '150' });
-
-    for (const name of PROVIDER_TASKS) expect(functionOf(two, name).ReservedConcurrentExecutions, name).toBe(2);
-    expect(rateLimitsOf(two, 'referralrock-tasks').referralRock).toBe('60');
-    expect(rateLimitsOf(two, 'firstpromoter-tasks').firstPromoter).toBe('100');
-    expect(rateLimitsOf(two, 'cancel-request').firstPromoter).toBe('100');
-    expect(rateLimitsOf(many, 'referralrock-tasks').referralRock).toBe('1');
-    expect(rateLimitsOf(many, 'request-sweeper').firstPromoter).toBe('2');
+  it('gives no process a share of the ceilings, whatever the concurrency: the one shared budget holds them', () => {
+    for (const built of [synth, synthesize({ providerConcurrency: '150' }), synthesize({ providerConcurrency: '0' })]) {
+      for (const name of handlerNames(built.stack)) {
+        expect(rateLimitsOf(built, name), name).toEqual({ firstPromoter: undefined, referralRock: undefined });
+      }
+    }
   });
 
-  it('reserves nothing with providerConcurrency 0, and then leaves each process the whole provider limit', () => {
+  it('reserves nothing with providerConcurrency 0', () => {
     const none = synthesize({ providerConcurrency: '0' });
 
     for (const name of handlerNames(none.stack)) {
       expect(functionOf(none, name), name).not.toHaveProperty('ReservedConcurrentExecutions');
-      expect(rateLimitsOf(none, name), name).toEqual({ firstPromoter: undefined, referralRock: undefined });
     }
+  });
+
+  it('keeps the rate budgets on demand, encrypted with the stack key, and without backups: nothing in them to keep', () => {
+    const resource = synth.template.findResources('AWS::DynamoDB::Table')[logicalIdOf(synth.stack.rateBudgets.table)];
+    const requests = synth.template.findResources('AWS::DynamoDB::Table')[logicalIdOf(synth.stack.tables.requests)];
+
+    expect(resource?.Properties).toMatchObject({
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: RATE_BUDGETS_TABLE.partitionKey, KeyType: 'HASH' }],
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: false },
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
+    });
+    expect(resource?.Properties.SSESpecification.KMSMasterKeyId).toEqual(
+      requests?.Properties.SSESpecification.KMSMasterKeyId,
+    );
+    expect(resource?.Properties).not.toHaveProperty('TimeToLiveSpecification');
   });
 });
 

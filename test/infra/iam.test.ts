@@ -132,6 +132,21 @@ describe('Requests table permissions', () => {
   });
 });
 
+describe('Rate budgets table permissions', () => {
+  it('lets only the functions that call a provider read and update a budget, and nothing else on it', () => {
+    const table = logicalIdOf(synth.stack.rateBudgets.table);
+    const callers: HandlerName[] = ['referralrock-tasks', 'firstpromoter-tasks', 'cancel-request', 'request-sweeper'];
+
+    for (const name of handlerNames(synth.stack)) {
+      const actions = statementsOf(synth.template, roleOf(name))
+        .filter((s) => mentions(s.Resource, table))
+        .flatMap((s) => asArray(s.Action))
+        .sort();
+      expect(actions, name).toEqual(callers.includes(name) ? ['dynamodb:GetItem', 'dynamodb:UpdateItem'] : []);
+    }
+  });
+});
+
 describe('Step Functions permissions', () => {
   const machine = () => ({ Ref: logicalIdOf(synth.stack.workflow.stateMachine) });
 
