@@ -25,7 +25,25 @@ const SUBJECTS = {
   echo: { email: 'pii.canary.echo@example.com' },
   /** Canceled during a 30 s waiting period, after her promoter was archived. */
   foxtrot: { email: 'pii.canary.foxtrot@example.com', externalId: 'CANARY-EXT-6060' },
+  /**
+   * An internationalized domain, sent with a canary in every other field and header a sender controls
+   * ({@link SENDER_CANARIES}); Referral Rock holds her address with the domain in Unicode, FirstPromoter in Punycode.
+   */
+  golf: { email: 'PII.Canary.Golf@Bücher.Example', externalId: 'CANARY-EXT-9090' },
 } as const;
+
+/**
+ * What else a sender controls besides the identifiers: the webhook-id (kept only as a keyed hash), unknown body members
+ * (dropped), headers (never logged), the query string. Golf's request carries all of them and must be accepted.
+ */
+const SENDER_CANARIES = {
+  webhookId: 'msg_pii.canary.webhookid@example.com',
+  userAgent: 'CanaryBrowser/1.0 (pii.canary.agent@example.com)',
+  header: 'pii.canary.header@example.com',
+  forwardedFor: 'pii.canary.forwarded.example.com',
+  query: 'pii.canary.query@example.com',
+  extraMembers: { name: 'Canaryextraname', phone: '+1-555-0100-canary', notes: 'pii.canary.notes@example.com' },
+};
 
 /** Values of refused requests: the answers and logs must not echo them either. */
 const REFUSED = {
@@ -34,6 +52,12 @@ const REFUSED = {
   unsignedEmail: 'pii.canary.unsigned@example.com',
   malformedEmail: 'pii.canary.malformed@example.com',
   lookupEmail: 'pii.canary.lookup@@example',
+  /** A reference is a ticket id: an address in it is refused (422), not stored for the retention period. */
+  referenceEmail: 'ticket-for-pii.canary.reference@example.com',
+  badSignature: 'v1,pii.canary.signature',
+  badTimestamp: 'pii.canary.timestamp',
+  badToken: 'pii.canary.token.0123456789abcdef0123456789',
+  pathId: 'pii.canary.path@example.com',
 };
 
 /** Emails and names the providers hold for the subjects, which the service reads but was never sent. */
@@ -54,6 +78,18 @@ const IDENTIFIERS = [
   BRAVO_FP_EMAIL,
   NAMES.firstName,
   NAMES.lastName,
+  SENDER_CANARIES.webhookId,
+  'pii.canary.webhookid',
+  'pii.canary.agent',
+  'pii.canary.header',
+  'pii.canary.forwarded',
+  'pii.canary.query',
+  ...Object.values(SENDER_CANARIES.extraMembers),
+  'pii.canary.reference',
+  'pii.canary.signature',
+  'pii.canary.timestamp',
+  'pii.canary.token',
+  'pii.canary.path',
   // Every seeded value shares this: whatever else leaks, this finds it.
   'canary',
 ];
@@ -114,7 +150,9 @@ interface Collected {
   views: Record<keyof typeof SUBJECTS, any>;
   lookups: Record<string, { status: number; json: any }>;
   canceled: { status: number; json: any };
-  refused: Record<keyof typeof REFUSED | 'longExternalIdLookup', { status: number; json: any }>;
+  refused: Record<keyof typeof REFUSED | 'longExternalIdLookup' | 'cancelPathId', { status: number; json: any }>;
+  /** Golf's answer and its redelivery, with every sender canary. */
+  golfSubmissions: { status: number; json: any }[];
   /** Both tables of each runtime once everything ended. */
   tables: { requests: Item[]; auditEvents: Item[] }[];
   /** Both tables of runtime B while foxtrot was in her waiting period, her identity still stored (encrypted). */
@@ -221,6 +259,25 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
     const charlie = await a.erase(SUBJECTS.charlie);
     const delta = await a.erase(SUBJECTS.delta);
 
+    rr.addMember({ email: 'pii.canary.golf@bücher.example', programId: spring.id, ...NAMES });
+    fp.addReferral({ email: 'pii.canary.golf@xn--bcher-kva.example', uid: 'canary-golf-1' });
+    fp.addPromoter({ email: 'PII.Canary.Golf@xn--bcher-kva.example', cust_id: SUBJECTS.golf.externalId });
+    const golfBody = JSON.stringify({ ...SUBJECTS.golf, reference: 'DSR-7781', ...SENDER_CANARIES.extraMembers });
+    const golfOptions = {
+      rawBody: golfBody,
+      webhookId: SENDER_CANARIES.webhookId,
+      query: `?email=${encodeURIComponent(SENDER_CANARIES.query)}`,
+      headers: {
+        'user-agent': SENDER_CANARIES.userAgent,
+        'x-canary-note': SENDER_CANARIES.header,
+        'x-forwarded-for': SENDER_CANARIES.forwardedFor,
+      },
+    };
+    const golfSubmissions = [await a.submit({}, golfOptions)];
+    await a.runtime.workflow.idle();
+    golfSubmissions.push(await a.submit({}, golfOptions));
+    const golf = (await a.get(golfSubmissions[0]?.json.id)).json;
+
     // Last in this runtime: more faults than any retry policy uses, so none is left for another subject.
     const echoBody = { message: `upstream failure for ${SUBJECTS.echo.email}` };
     rr.harness.injectFault('GET /api/referrals', { kind: 'status', status: 500, body: echoBody }, 50);
@@ -238,6 +295,18 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
       malformedEmail: await a.submit({}, { rawBody: `{"email":"${REFUSED.malformedEmail}"` }),
       lookupEmail: await a.lookup({ email: REFUSED.lookupEmail }),
       longExternalIdLookup: await a.lookup({ externalId: REFUSED.longExternalId }),
+      referenceEmail: await a.submit({ externalId: 'CANARY-EXT-REF', reference: REFUSED.referenceEmail }),
+      badSignature: await a.submit(
+        { externalId: 'CANARY-EXT-SIG' },
+        { headers: { 'webhook-signature': REFUSED.badSignature } },
+      ),
+      badTimestamp: await a.submit(
+        { externalId: 'CANARY-EXT-TS' },
+        { headers: { 'webhook-timestamp': REFUSED.badTimestamp } },
+      ),
+      badToken: await a.get(`er_${'0'.repeat(32)}`, REFUSED.badToken),
+      pathId: await a.get(encodeURIComponent(REFUSED.pathId)),
+      cancelPathId: await a.cancel(encodeURIComponent(REFUSED.pathId)),
     };
 
     const lookups: Collected['lookups'] = {};
@@ -284,7 +353,8 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
       logs: '',
       logLines: [],
       workflowEvents: [...a.workflowEvents, ...b.workflowEvents],
-      views: { alpha, bravo, charlie, delta, echo, foxtrot },
+      views: { alpha, bravo, charlie, delta, echo, foxtrot, golf },
+      golfSubmissions,
       lookups,
       canceled,
       refused,
@@ -331,6 +401,22 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
     expect(foxtrot.status).toBe('canceled');
     expect(action(foxtrot, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'restored', count: 1 });
     for (const view of Object.values(collected.views)) expect(view.integrity.chainValid).toBe(true);
+  });
+
+  it("accepts golf's request with a canary in every field and header a sender controls, and keeps none of them", () => {
+    const { golf } = collected.views;
+    const [first, redelivered] = collected.golfSubmissions;
+
+    expect(first?.status).toBe(202);
+    expect(redelivered).toMatchObject({ status: 202, json: { id: golf.id } });
+    expect(golf.status).toBe('completed');
+    expect(golf.reference).toBe('DSR-7781');
+    expect(action(golf, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(action(golf, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(action(golf, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'archived', count: 1 });
+    const received = golf.events.find((e: any) => e.type === 'request.received');
+    expect(Object.keys(received.data).sort()).toEqual(['dueAt', 'receivedAt', 'reference', 'subject', 'webhookIdHash']);
+    expect(scanForPersonalData({ golf, answers: collected.golfSubmissions }, IDENTIFIERS)).toEqual([]);
   });
 
   it('scans something real: many log lines from the API and the workflow tasks at every level, many workflow events', () => {
@@ -414,14 +500,14 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
     expect(findPersonalData('identity', waitingItem?.identity?.S ?? '', IDENTIFIERS)).toEqual([]);
     const ended = collected.tables.flatMap((tables) => tables.requests);
     expect(ended.map((item) => item.status?.S)).toEqual(ended.map(() => expect.toBeOneOf(FINAL_STATUSES)));
-    expect(ended).toHaveLength(6);
+    expect(ended).toHaveLength(7);
     for (const item of ended) expect(item.identity, `identity of ${item.id?.S}`).toBeUndefined();
   });
 
   it('keeps no identifier in the raw items of either table', () => {
     const [a, b] = collected.tables;
 
-    expect(a?.requests).toHaveLength(5);
+    expect(a?.requests).toHaveLength(6);
     expect(a?.auditEvents.length).toBeGreaterThan(30);
     expect(b?.requests).toHaveLength(1);
     expect(b?.auditEvents.length).toBeGreaterThan(3);
@@ -447,6 +533,13 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
     expect(refused.malformedEmail).toMatchObject({ status: 400, json: { error: { code: 'malformed_json' } } });
     expect(refused.lookupEmail).toMatchObject({ status: 422, json: { error: { code: 'invalid_request' } } });
     expect(refused.longExternalIdLookup).toMatchObject({ status: 422, json: { error: { code: 'invalid_request' } } });
+    expect(refused.referenceEmail).toMatchObject({ status: 422, json: { error: { code: 'invalid_request' } } });
+    expect(refused.referenceEmail.json.error.message).toContain('reference');
+    expect(refused.badSignature).toMatchObject({ status: 401, json: { error: { code: 'unauthorized' } } });
+    expect(refused.badTimestamp).toMatchObject({ status: 401, json: { error: { code: 'unauthorized' } } });
+    expect(refused.badToken).toMatchObject({ status: 401, json: { error: { code: 'unauthorized' } } });
+    expect(refused.pathId).toMatchObject({ status: 404, json: { error: { code: 'not_found' } } });
+    expect(refused.cancelPathId).toMatchObject({ status: 404, json: { error: { code: 'not_found' } } });
     expect(scanForPersonalData(refused, IDENTIFIERS)).toEqual([]);
   });
 });
