@@ -65,6 +65,13 @@ export const SECRET_VARIABLES = [
 ] as const;
 export type SecretVariable = (typeof SECRET_VARIABLES)[number];
 
+/**
+ * Local runtime: workflow executions at once. On a 2-core machine enough to keep both providers' rate budgets busy (a
+ * step spends most of its time waiting for a token or an answer), few enough that the intake and the in-process
+ * DynamoDB still answer quickly while a backlog drains. (In AWS, Lambda reserved concurrency bounds the work.)
+ */
+export const DEFAULT_MAX_CONCURRENT_WORKFLOWS = 16;
+
 // Secrets are optional here because each function is given only the ones it needs (least privilege); the composition
 // root asks for what it uses with `required()`, which names the missing variable.
 const schema = z
@@ -108,6 +115,7 @@ const schema = z
     STATE_MACHINE_ARN: z.string().optional(),
     PUBLIC_BASE_URL: optionalUrl,
     DYNAMODB_ENDPOINT: optionalUrl,
+    MAX_CONCURRENT_WORKFLOWS: z.coerce.number().int().min(1).default(DEFAULT_MAX_CONCURRENT_WORKFLOWS),
     DEADLINE_TIME_ZONE: z
       .string()
       .trim()
@@ -146,6 +154,8 @@ export interface Config {
     rateLimitPerMinute: number;
   };
   provider: { timeoutMs: number; maxAttempts: number };
+  /** Local runtime only: workflow executions run at once; more wait in a queue, earliest `dueAt` first. */
+  maxConcurrentWorkflows: number;
   tables: { requests: string; auditEvents: string; rateBudgets: string };
   stateMachineArn: string | undefined;
   publicBaseUrl: string | undefined;
@@ -224,6 +234,7 @@ function toConfig(e: Env): Config {
       rateLimitPerMinute: e.FIRSTPROMOTER_RATE_LIMIT_PER_MINUTE,
     },
     provider: { timeoutMs: e.PROVIDER_TIMEOUT_MS, maxAttempts: e.PROVIDER_MAX_ATTEMPTS },
+    maxConcurrentWorkflows: e.MAX_CONCURRENT_WORKFLOWS,
     tables: { requests: e.REQUESTS_TABLE, auditEvents: e.AUDIT_EVENTS_TABLE, rateBudgets: e.RATE_BUDGETS_TABLE },
     stateMachineArn: e.STATE_MACHINE_ARN,
     publicBaseUrl: e.PUBLIC_BASE_URL,

@@ -156,6 +156,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     ...(options.onWorkflowEvent ? { onEvent: options.onWorkflowEvent } : {}),
     ...(options.retryIntervalOverrides ? { retryIntervalOverrides: options.retryIntervalOverrides } : {}),
     ...(options.taskTimeoutMs ? { taskTimeoutMs: options.taskTimeoutMs } : {}),
+    maxConcurrent: config.maxConcurrentWorkflows,
+    scheduleOf: async (requestId) => {
+      const request = await stores.requests.get(requestId);
+      return request && { dueAt: request.dueAt, receivedAt: request.receivedAt };
+    },
   });
 
   const pseudonymKey = required(config.pseudonymKey, 'PSEUDONYM_KEY');
@@ -207,7 +212,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const resumed: string[] = [];
   if (options.resume ?? true) {
     for (const request of await stores.requests.listUnfinished()) {
-      await workflow.start(request.id);
+      await workflow.start(request.id, { dueAt: request.dueAt, receivedAt: request.receivedAt });
       resumed.push(request.id);
     }
     if (resumed.length) logger.info('Resumed unfinished requests', { count: resumed.length, requestIds: resumed });

@@ -4,6 +4,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 
 type JSONValue = Parameters<StateMachine['run']>[0];
 
+import { DEFAULT_MAX_CONCURRENT_WORKFLOWS } from '#shared/config';
 import { describeError } from '#shared/observability';
 import type { EnsureRunningResult, WorkflowEngine } from '#shared/ports/audit';
 import type { TaskEvent } from '#shared/workflow/task-handler';
@@ -25,6 +26,19 @@ export interface LocalWorkflowOptions {
   retryIntervalOverrides?: Record<string, number | number[]>;
   /** Each task invocation's time limit, as a Lambda function's timeout (default 60 s); tests shorten it. */
   taskTimeoutMs?: number;
+  /** Executions run at once (default {@link DEFAULT_MAX_CONCURRENT_WORKFLOWS}); further starts wait in the queue. */
+  maxConcurrent?: number;
+  /**
+   * The deadline of a request, read when a start arrives without one: the queue runs the earliest `dueAt` first. A
+   * request it cannot place (unknown, or the read failed) is queued behind every placed one.
+   */
+  scheduleOf?: (requestId: string) => Promise<WorkflowSchedule | undefined>;
+}
+
+/** Where a request stands in the queue: earliest `dueAt` first, then earliest `receivedAt` (both ISO 8601 UTC). */
+export interface WorkflowSchedule {
+  dueAt: string;
+  receivedAt: string;
 }
 
 interface RunningExecution {
@@ -32,20 +46,45 @@ interface RunningExecution {
   done: Promise<void>;
 }
 
+interface QueuedExecution {
+  /** Undefined while its schedule is being read. */
+  schedule: WorkflowSchedule | undefined;
+  /** Arrival order: the last tie-break, so equal deadlines run in the order they came. */
+  seq: number;
+  /** Resolves when the execution has run and ended, or left the queue without running. */
+  done: Promise<void>;
+  settle: () => void;
+}
+
+/** Sorts after any ISO date: a request whose deadline could not be read waits behind every known one. */
+const UNKNOWN = '\uffff';
+
 /**
  * Runs the erasure state machine on this machine. As in AWS, an execution is named by its request id and a second start
- * of a running one is a no-op; `stop` aborts it. Each Task state calls the function its `Resource` substitution names.
+ * of a queued or running one is a no-op; `stop` aborts it (or takes it out of the queue). Each Task state calls the
+ * function its `Resource` substitution names.
+ *
+ * At most `maxConcurrent` executions run at once; the others wait in a queue ordered by deadline (`dueAt`, then
+ * `receivedAt`, then arrival), so a backlog drains the requests due soonest first and never starves the intake of the
+ * CPU and DynamoDB it shares with the workflows. (In AWS, reserved concurrency and the shared rate budget bound it.)
  */
 export class LocalWorkflowEngine implements WorkflowEngine {
   readonly #machine: StateMachine;
   readonly #taskHandlers: Record<string, (input: JSONValue) => Promise<JSONValue>>;
   readonly #options: LocalWorkflowOptions;
   readonly #running = new Map<string, RunningExecution>();
+  readonly #queued = new Map<string, QueuedExecution>();
+  readonly #maxConcurrent: number;
+  #arrivals = 0;
   /** Task invocations under way: an aborted execution does not stop the function it is waiting on, as in AWS. */
   readonly #inflight = new Set<Promise<unknown>>();
 
   constructor(options: LocalWorkflowOptions) {
     this.#options = options;
+    this.#maxConcurrent = options.maxConcurrent ?? DEFAULT_MAX_CONCURRENT_WORKFLOWS;
+    if (!Number.isSafeInteger(this.#maxConcurrent) || this.#maxConcurrent < 1) {
+      throw new Error('maxConcurrent must be a positive integer');
+    }
     const source = readFileSync(ASL_PATH, 'utf8');
     const placeholders = new Set([...source.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1] as string));
     for (const name of placeholders) {
@@ -71,8 +110,61 @@ export class LocalWorkflowEngine implements WorkflowEngine {
     }
   }
 
-  async start(requestId: string): Promise<void> {
-    if (this.#running.has(requestId)) return;
+  /**
+   * Queues the request's execution (a no-op when it is queued or running) and starts what the bound allows.
+   * @param schedule its deadline when the caller has it at hand; otherwise `scheduleOf` reads it
+   */
+  async start(requestId: string, schedule?: WorkflowSchedule): Promise<void> {
+    if (this.#running.has(requestId) || this.#queued.has(requestId)) return;
+    let settle = () => {};
+    const done = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    // In the queue before the first await, so a concurrent second start sees it.
+    const entry: QueuedExecution = { schedule, seq: this.#arrivals++, done, settle };
+    this.#queued.set(requestId, entry);
+    if (entry.schedule) return this.#pump();
+    // Not awaited: the intake answers without waiting for the deadline read; the entry is placed when it is known.
+    void this.#scheduleOf(requestId).then((read) => {
+      entry.schedule = read;
+      this.#pump();
+    });
+  }
+
+  /** Executions waiting for a free slot. */
+  get queuedCount(): number {
+    return this.#queued.size;
+  }
+
+  async #scheduleOf(requestId: string): Promise<WorkflowSchedule> {
+    try {
+      const schedule = await this.#options.scheduleOf?.(requestId);
+      if (schedule) return schedule;
+    } catch (error) {
+      this.#options.logger.warn('Deadline of a queued request unknown; queued last', {
+        requestId,
+        ...describeError(error),
+      });
+    }
+    return { dueAt: UNKNOWN, receivedAt: UNKNOWN };
+  }
+
+  /** Starts the earliest-due placed executions while slots are free. */
+  #pump(): void {
+    while (this.#running.size < this.#maxConcurrent) {
+      let next: [string, QueuedExecution] | undefined;
+      for (const candidate of this.#queued) {
+        if (!candidate[1].schedule) continue;
+        if (!next || before(candidate[1], next[1])) next = candidate;
+      }
+      if (!next) return;
+      const [requestId, entry] = next;
+      this.#queued.delete(requestId);
+      this.#launch(requestId, entry);
+    }
+  }
+
+  #launch(requestId: string, entry: QueuedExecution): void {
     const execution = this.#machine.run(
       { requestId },
       {
@@ -90,45 +182,61 @@ export class LocalWorkflowEngine implements WorkflowEngine {
       .then((output) => this.#options.logger.info('Workflow ended', { requestId, output }))
       .catch((error: unknown) => this.#options.logger.error('Workflow failed', { requestId, ...describeError(error) }))
       .then(() => observe)
-      .finally(() => this.#running.delete(requestId));
+      .finally(() => {
+        this.#running.delete(requestId);
+        entry.settle();
+        this.#pump();
+      });
     this.#running.set(requestId, { abort: execution.abort, done });
   }
 
   /** Locally an execution lives as long as the process: one not running here is simply started again. */
   async ensureRunning(requestId: string): Promise<EnsureRunningResult> {
-    if (this.#running.has(requestId)) return 'running';
+    if (this.#running.has(requestId) || this.#queued.has(requestId)) return 'running';
     await this.start(requestId);
     return 'started';
   }
 
   async stop(requestId: string): Promise<void> {
+    const queued = this.#queued.get(requestId);
+    if (queued) {
+      this.#queued.delete(requestId);
+      queued.settle();
+      return;
+    }
     const running = this.#running.get(requestId);
     if (!running) return;
     running.abort();
     await running.done;
   }
 
-  /** Resolves when the request's execution (if any) has ended. */
+  /** Resolves when the request's execution (if any, queued or running) has ended. */
   async settled(requestId: string): Promise<void> {
-    await this.#running.get(requestId)?.done;
+    await (this.#queued.get(requestId)?.done ?? this.#running.get(requestId)?.done);
   }
 
-  /** Resolves when no execution is running. */
+  /** Resolves when no execution is queued or running. */
   async idle(): Promise<void> {
-    while (this.#running.size > 0) await Promise.all([...this.#running.values()].map((r) => r.done));
+    while (this.#running.size + this.#queued.size > 0) {
+      await Promise.all([...this.#running.values(), ...this.#queued.values()].map((r) => r.done));
+    }
   }
 
   /**
-   * Aborts everything, as a crash would: nothing more is recorded, the next start resumes from the audit store. Task
-   * invocations already under way are let finish, so none is cut off halfway through a write.
+   * Aborts everything, as a crash would: nothing more is recorded and nothing queued starts; the next start resumes from
+   * the audit store. Task invocations already under way are let finish, so none is cut off halfway through a write.
    */
   async abortAll(): Promise<void> {
+    // Queued executions never start: the next start resumes them from the store, like everything else unfinished.
+    for (const queued of this.#queued.values()) queued.settle();
+    this.#queued.clear();
     const running = [...this.#running.values()];
     for (const execution of running) execution.abort();
     await Promise.all(running.map((r) => r.done));
     await Promise.allSettled([...this.#inflight]);
   }
 
+  /** Executions running now (at most `maxConcurrent`). */
   get runningCount(): number {
     return this.#running.size;
   }
@@ -140,6 +248,14 @@ export class LocalWorkflowEngine implements WorkflowEngine {
       this.#options.logger.warn('Workflow event log ended', describeError(error));
     }
   }
+}
+
+/** Whether `a` runs before `b`: earlier deadline, then earlier receipt, then earlier arrival in the queue. */
+function before(a: QueuedExecution, b: QueuedExecution): boolean {
+  const [x, y] = [a.schedule as WorkflowSchedule, b.schedule as WorkflowSchedule];
+  if (x.dueAt !== y.dueAt) return x.dueAt < y.dueAt;
+  if (x.receivedAt !== y.receivedAt) return x.receivedAt < y.receivedAt;
+  return a.seq < b.seq;
 }
 
 type AslState = { Type: string; Resource?: string; Branches?: Array<{ States: Record<string, AslState> }> };

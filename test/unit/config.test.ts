@@ -38,6 +38,7 @@ describe('parseConfig', () => {
       referralRock: { baseUrl: undefined, publicKey: undefined, privateKey: undefined, rateLimitPerMinute: 120 },
       firstPromoter: { baseUrl: undefined, apiKey: undefined, accountId: undefined, rateLimitPerMinute: 400 },
       provider: { timeoutMs: 10_000, maxAttempts: 4 },
+      maxConcurrentWorkflows: 16,
       tables: {
         requests: 'erasure-requests',
         auditEvents: 'erasure-audit-events',
@@ -61,6 +62,7 @@ describe('parseConfig', () => {
       FIRSTPROMOTER_RATE_LIMIT_PER_MINUTE: '200',
       PROVIDER_TIMEOUT_MS: '2500',
       PROVIDER_MAX_ATTEMPTS: '6',
+      MAX_CONCURRENT_WORKFLOWS: '3',
     });
 
     expect(config.waitingPeriodSeconds).toBe(3600);
@@ -69,6 +71,7 @@ describe('parseConfig', () => {
     expect(config.referralRock.rateLimitPerMinute).toBe(60);
     expect(config.firstPromoter.rateLimitPerMinute).toBe(200);
     expect(config.provider).toEqual({ timeoutMs: 2500, maxAttempts: 6 });
+    expect(config.maxConcurrentWorkflows).toBe(3);
   });
 
   it('raises the maximum poll interval to the poll interval when it is set lower', () => {
