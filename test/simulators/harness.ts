@@ -15,6 +15,12 @@ export interface RecordedRequest {
   body: unknown;
   /** The status the simulator answered (0 when it hung or reset the connection). */
   status: number;
+  /** When it arrived (epoch ms). */
+  at: number;
+  /** The injected fault it met, if any (`pass` and faults whose condition did not hold are not recorded). */
+  fault?: Fault['kind'];
+  /** Answered 429 because the account's rate limit was exceeded (not an injected 429). */
+  rateLimited?: boolean;
 }
 
 export interface SimResponse {
@@ -46,6 +52,12 @@ export type Fault =
   | { kind: 'reset' }
   /** The request is processed, then the connection is dropped before the answer: the provider acted, the client can't know. */
   | { kind: 'drop-response' }
+  /**
+   * The request is processed, then answered with `status` instead: the provider acted and still reports an error, e.g.
+   * a 404 for an id it has just removed, or for a finished batch it no longer keeps. With `when`, only answers it
+   * holds for are replaced (e.g. only a batch in a terminal status); others are answered normally.
+   */
+  | { kind: 'acted-then-status'; status: number; body?: unknown; when?: (answer: SimResponse) => boolean }
   /** Answered normally: queued before other faults, it lets the first calls through. */
   | { kind: 'pass' }
   /** Handled normally, but only after `ms`: a slow provider whose answer comes after the caller's time is up. */
@@ -56,6 +68,12 @@ export interface RateLimitOptions {
   windowMs: number;
   /** `Retry-After` value sent with the 429, if any. */
   retryAfter?: string;
+}
+
+/** One fault of a route's random mix: met by a call with `probability` (the probabilities of a route add up to ≤ 1). */
+export interface RandomFault {
+  fault: Fault;
+  probability: number;
 }
 
 export interface SimulatorHarnessOptions {
@@ -74,12 +92,16 @@ export interface SimulatorHarnessOptions {
 
 /**
  * A real HTTP server on an ephemeral loopback port, shared by the provider simulators: routing, auth, recording,
- * a per-account fixed-window rate limit, and fault injection (the next N calls to a route answer a status, hang, or reset).
+ * a per-account fixed-window rate limit, and fault injection: queued (the next N calls to a route answer a status, hang,
+ * reset, …) for tests that script one scenario, and random (each call to a route meets a fault with a probability) for
+ * load runs. Queued faults come first; a call with none queued rolls for a random one.
  */
 export class SimulatorHarness {
   readonly requests: RecordedRequest[] = [];
   readonly #options: SimulatorHarnessOptions;
   readonly #faults = new Map<string, Fault[]>();
+  readonly #randomFaults = new Map<string, RandomFault[]>();
+  #random: () => number = Math.random;
   readonly #sockets = new Set<Socket>();
   readonly #server: Server;
   #rateLimit: RateLimitOptions | undefined;
@@ -126,6 +148,30 @@ export class SimulatorHarness {
     this.#faults.set(route, queue);
   }
 
+  /**
+   * Every later call to `route` meets one of `faults` with its probability (one roll per call), or none. Replaces the
+   * route's earlier mix; an empty list turns random faults off for the route. Rolls use {@link useRandom}'s source.
+   */
+  setRandomFaults(route: string, faults: readonly RandomFault[]): void {
+    this.#assertRoute(route);
+    const total = faults.reduce((sum, f) => sum + f.probability, 0);
+    if (faults.some((f) => f.probability < 0) || total > 1 + 1e-9) {
+      throw new Error(`${this.#options.name} simulator: fault probabilities of ${route} must be ≥ 0 and add up to ≤ 1`);
+    }
+    if (faults.length === 0) this.#randomFaults.delete(route);
+    else this.#randomFaults.set(route, [...faults]);
+  }
+
+  /** The source of numbers in [0, 1) random faults roll with (default `Math.random`): a seeded one repeats a run. */
+  useRandom(random: () => number): void {
+    this.#random = random;
+  }
+
+  /** The routes of this simulator, as `METHOD /pattern` (the keys faults are set by). */
+  get routes(): string[] {
+    return this.#options.routes.map((r) => `${r.method} ${r.pattern}`);
+  }
+
   /** Enables (or with `undefined` disables) the per-account rate limit. */
   setRateLimit(options: RateLimitOptions | undefined): void {
     this.#rateLimit = options;
@@ -159,6 +205,7 @@ export class SimulatorHarness {
       rawBody,
       body: parseJson(rawBody),
       status: 0,
+      at: Date.now(),
     };
     this.requests.push(record);
 
@@ -176,7 +223,8 @@ export class SimulatorHarness {
     const matched = this.#match(method, url.pathname);
     if (matched) record.route = `${matched.route.method} ${matched.route.pattern}`;
 
-    const fault = matched ? this.#faults.get(record.route)?.shift() : undefined;
+    const fault = matched ? (this.#faults.get(record.route)?.shift() ?? this.#rollFault(record.route)) : undefined;
+    if (fault && fault.kind !== 'pass' && fault.kind !== 'acted-then-status') record.fault = fault.kind;
     if (fault?.kind === 'hang') return; // never answers; the client's timeout must fire
     if (fault?.kind === 'reset') {
       req.socket.destroy();
@@ -190,6 +238,8 @@ export class SimulatorHarness {
       if (now - this.#window.startedAt >= this.#rateLimit.windowMs) this.#window = { startedAt: now, count: 0 };
       this.#window.count++;
       if (this.#window.count > this.#rateLimit.limit) {
+        record.rateLimited = true;
+        delete record.fault;
         return send({
           status: 429,
           body: this.#options.rateLimitedBody,
@@ -211,20 +261,34 @@ export class SimulatorHarness {
     if (!matched) return send({ status: 404, body: this.#options.notFoundBody });
     if (fault?.kind === 'delay') await new Promise((resolve) => setTimeout(resolve, fault.ms));
     try {
-      const respond = fault?.kind === 'drop-response' ? () => req.socket.destroy() : send;
-      respond(
-        await matched.route.handler({
-          params: matched.params,
-          query: url.searchParams,
-          headers: req.headers,
-          body: record.body,
-          rawBody,
-        }),
-      );
+      const answer = await matched.route.handler({
+        params: matched.params,
+        query: url.searchParams,
+        headers: req.headers,
+        body: record.body,
+        rawBody,
+      });
+      if (fault?.kind === 'drop-response') return void req.socket.destroy();
+      if (fault?.kind === 'acted-then-status' && (fault.when?.(answer) ?? true)) {
+        record.fault = fault.kind;
+        return send({ status: fault.status, body: fault.body ?? this.#options.notFoundBody });
+      }
+      send(answer);
     } catch (error) {
       console.error(`${this.#options.name} simulator route ${record.route} threw`, error);
       send({ status: 500, body: { message: 'Simulator error' } });
     }
+  }
+
+  #rollFault(route: string): Fault | undefined {
+    const mix = this.#randomFaults.get(route);
+    if (!mix) return undefined;
+    let roll = this.#random();
+    for (const { fault, probability } of mix) {
+      if (roll < probability) return fault;
+      roll -= probability;
+    }
+    return undefined;
   }
 
   #match(method: string, path: string): { route: RouteDefinition; params: Record<string, string> } | undefined {
