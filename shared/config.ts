@@ -116,6 +116,7 @@ const schema = z
     PUBLIC_BASE_URL: optionalUrl,
     DYNAMODB_ENDPOINT: optionalUrl,
     MAX_CONCURRENT_WORKFLOWS: z.coerce.number().int().min(1).default(DEFAULT_MAX_CONCURRENT_WORKFLOWS),
+    LOCAL_WORKFLOW_RETRY_SCALE: z.coerce.number().gt(0).max(1).default(1),
     DEADLINE_TIME_ZONE: z
       .string()
       .trim()
@@ -156,6 +157,8 @@ export interface Config {
   provider: { timeoutMs: number; maxAttempts: number };
   /** Local runtime only: workflow executions run at once; more wait in a queue, earliest `dueAt` first. */
   maxConcurrentWorkflows: number;
+  /** Local runtime only: the state machine's retry intervals times this (1 = as in AWS); tests and soak runs shorten them. */
+  localWorkflowRetryScale: number;
   tables: { requests: string; auditEvents: string; rateBudgets: string };
   stateMachineArn: string | undefined;
   publicBaseUrl: string | undefined;
@@ -235,6 +238,7 @@ function toConfig(e: Env): Config {
     },
     provider: { timeoutMs: e.PROVIDER_TIMEOUT_MS, maxAttempts: e.PROVIDER_MAX_ATTEMPTS },
     maxConcurrentWorkflows: e.MAX_CONCURRENT_WORKFLOWS,
+    localWorkflowRetryScale: e.LOCAL_WORKFLOW_RETRY_SCALE,
     tables: { requests: e.REQUESTS_TABLE, auditEvents: e.AUDIT_EVENTS_TABLE, rateBudgets: e.RATE_BUDGETS_TABLE },
     stateMachineArn: e.STATE_MACHINE_ARN,
     publicBaseUrl: e.PUBLIC_BASE_URL,

@@ -26,7 +26,7 @@ import { startLocalDynamo } from './dynamodb.ts';
 import { lambdaContext } from './lambda-context.ts';
 import { type LocalSecrets, loadOrCreateLocalSecrets } from './secrets.ts';
 import { type ApiFunction, startApiServer } from './server.ts';
-import { LocalWorkflowEngine, type TaskFunction } from './workflow-engine.ts';
+import { LocalWorkflowEngine, scaledRetryIntervals, type TaskFunction } from './workflow-engine.ts';
 
 export interface LocalRuntimeOptions {
   env?: NodeJS.ProcessEnv;
@@ -154,7 +154,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     functions: workflowFunctions,
     logger,
     ...(options.onWorkflowEvent ? { onEvent: options.onWorkflowEvent } : {}),
-    ...(options.retryIntervalOverrides ? { retryIntervalOverrides: options.retryIntervalOverrides } : {}),
+    ...(options.retryIntervalOverrides
+      ? { retryIntervalOverrides: options.retryIntervalOverrides }
+      : config.localWorkflowRetryScale < 1
+        ? { retryIntervalOverrides: scaledRetryIntervals(config.localWorkflowRetryScale) }
+        : {}),
     ...(options.taskTimeoutMs ? { taskTimeoutMs: options.taskTimeoutMs } : {}),
     maxConcurrent: config.maxConcurrentWorkflows,
     scheduleOf: async (requestId) => {

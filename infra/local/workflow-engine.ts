@@ -258,7 +258,30 @@ function before(a: QueuedExecution, b: QueuedExecution): boolean {
   return a.seq < b.seq;
 }
 
-type AslState = { Type: string; Resource?: string; Branches?: Array<{ States: Record<string, AslState> }> };
+type AslState = {
+  Type: string;
+  Resource?: string;
+  Retry?: Array<{ IntervalSeconds?: number }>;
+  Branches?: Array<{ States: Record<string, AslState> }>;
+};
+
+/**
+ * Retry pauses for every Task state: each retrier's first interval times `scale`, in milliseconds (a fixed pause: the
+ * local engine takes an override as the whole wait). Shortens a test's or soak run's retries without editing the ASL.
+ */
+export function scaledRetryIntervals(scale: number): Record<string, number[]> {
+  const found: Record<string, number[]> = {};
+  const walk = (states: Record<string, AslState>) => {
+    for (const [name, state] of Object.entries(states)) {
+      if (state.Type === 'Task' && state.Retry) {
+        found[name] = state.Retry.map((retrier) => Math.round((retrier.IntervalSeconds ?? 1) * 1000 * scale));
+      }
+      for (const branch of state.Branches ?? []) walk(branch.States);
+    }
+  };
+  walk(JSON.parse(readFileSync(ASL_PATH, 'utf8')).States);
+  return found;
+}
 
 /** The names of every Task state in the workflow definition (tests shorten their retry intervals). */
 export function workflowTaskStateNames(): string[] {

@@ -66,8 +66,8 @@ export type Fault =
 export interface RateLimitOptions {
   limit: number;
   windowMs: number;
-  /** `Retry-After` value sent with the 429, if any. */
-  retryAfter?: string;
+  /** `Retry-After` sent with the 429, if any: a fixed value, or computed from the milliseconds left in the window. */
+  retryAfter?: string | ((msLeftInWindow: number) => string);
 }
 
 /** One fault of a route's random mix: met by a call with `probability` (the probabilities of a route add up to ≤ 1). */
@@ -240,12 +240,15 @@ export class SimulatorHarness {
       if (this.#window.count > this.#rateLimit.limit) {
         record.rateLimited = true;
         delete record.fault;
+        const { retryAfter } = this.#rateLimit;
+        const value =
+          typeof retryAfter === 'function'
+            ? retryAfter(this.#window.startedAt + this.#rateLimit.windowMs - now)
+            : retryAfter;
         return send({
           status: 429,
           body: this.#options.rateLimitedBody,
-          ...(this.#rateLimit.retryAfter === undefined
-            ? {}
-            : { headers: { 'retry-after': this.#rateLimit.retryAfter } }),
+          ...(value === undefined ? {} : { headers: { 'retry-after': value } }),
         });
       }
     }

@@ -39,6 +39,7 @@ describe('parseConfig', () => {
       firstPromoter: { baseUrl: undefined, apiKey: undefined, accountId: undefined, rateLimitPerMinute: 400 },
       provider: { timeoutMs: 10_000, maxAttempts: 4 },
       maxConcurrentWorkflows: 16,
+      localWorkflowRetryScale: 1,
       tables: {
         requests: 'erasure-requests',
         auditEvents: 'erasure-audit-events',
@@ -63,6 +64,7 @@ describe('parseConfig', () => {
       PROVIDER_TIMEOUT_MS: '2500',
       PROVIDER_MAX_ATTEMPTS: '6',
       MAX_CONCURRENT_WORKFLOWS: '3',
+      LOCAL_WORKFLOW_RETRY_SCALE: '0.05',
     });
 
     expect(config.waitingPeriodSeconds).toBe(3600);
@@ -72,6 +74,7 @@ describe('parseConfig', () => {
     expect(config.firstPromoter.rateLimitPerMinute).toBe(200);
     expect(config.provider).toEqual({ timeoutMs: 2500, maxAttempts: 6 });
     expect(config.maxConcurrentWorkflows).toBe(3);
+    expect(config.localWorkflowRetryScale).toBe(0.05);
   });
 
   it('raises the maximum poll interval to the poll interval when it is set lower', () => {
