@@ -83,6 +83,8 @@ export class ServiceProcess {
   #url: string | undefined;
   #log: WriteStream;
   #peakRssKb = 0;
+  /** VmRSS every few seconds: [epoch ms, MB]. */
+  readonly rssTimeline: Array<[number, number]> = [];
   #sampler: NodeJS.Timeout | undefined;
   readonly #env: NodeJS.ProcessEnv;
   starts = 0;
@@ -148,6 +150,10 @@ export class ServiceProcess {
       const status = await readFile(`/proc/${pid}/status`, 'utf8');
       const kb = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
       this.#peakRssKb = Math.max(this.#peakRssKb, kb);
+      const last = this.rssTimeline.at(-1)?.[0] ?? 0;
+      if (Date.now() - last >= 5000) {
+        this.rssTimeline.push([Date.now(), Math.round(Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024)]);
+      }
     } catch {
       // The process just ended, or this is not Linux: no figure rather than a wrong one.
     }

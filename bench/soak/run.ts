@@ -95,6 +95,8 @@ export interface SoakResult {
     serverErrors: number;
   };
   peakRssMb: number;
+  /** The service's resident set over the run: [seconds since the start, MB]. */
+  rssTimeline: Array<[number, number]>;
 }
 
 interface PlannedRequest {
@@ -307,6 +309,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         serverErrors: client.serverErrors,
       },
       peakRssMb: service.peakRssMb,
+      rssTimeline: service.rssTimeline.map(([at, mb]) => [Math.round((at - started) / 1000), mb]),
     };
   } finally {
     done = true;
@@ -324,11 +327,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     return Date.now() - started > options.timeoutMs;
   }
 
-  /** Reads the status of every unfinished request, a few at a time, round after round. */
+  /**
+   * Reads the status of unfinished requests, the earliest submitted first (the queue runs them about in that order), a
+   * few per round: enough to follow the drain without the polling itself loading the service it measures.
+   */
   async function pollStatuses(): Promise<void> {
     while (!done) {
-      const open = plan.filter((r) => r.id && !FINAL.has(status.get(r.id) ?? ''));
-      await pool(open, 4, async (r) => {
+      const open = plan.filter((r) => r.id && !FINAL.has(status.get(r.id) ?? '')).slice(0, 2 * concurrency);
+      await pool(open, 2, async (r) => {
         if (done) return;
         const answer = await client.get(r.id as string).catch(() => undefined);
         if (answer?.status === 200) status.set(r.id as string, answer.json?.status as string);
@@ -337,25 +343,26 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       if (!backlogEndedAt && burstEndedAt && accepted() === plan.length && unfinished <= concurrency) {
         backlogEndedAt = Date.now();
       }
-      await sleep(500);
+      await sleep(250);
     }
   }
 
-  /** Cancels the planned requests once they are in their waiting period. */
+  /** Cancels the planned requests once they are in their waiting period (each watched on its own). */
   async function cancelDuringWaiting(): Promise<void> {
-    const pending = plan.filter((r) => r.cancel);
-    while (!done && pending.some((r) => r.cancelAnswer === undefined)) {
-      for (const r of pending.filter((p) => p.id && p.cancelAnswer === undefined)) {
-        const answer = await client.get(r.id as string).catch(() => undefined);
-        const now = answer?.json?.status as string | undefined;
+    const watch = async (r: PlannedRequest) => {
+      while (!done && r.cancelAnswer === undefined) {
+        const answer = r.id ? await client.get(r.id).catch(() => undefined) : undefined;
+        const now = answer?.json?.status;
         if (now === 'waiting') {
           r.cancelAnswer = (await client.cancel(r.id as string).catch(() => ({ status: 0 }))).status;
         } else if (now && now !== 'received') {
           r.cancelAnswer = 0; // missed: the waiting period was over before it was seen
+        } else {
+          await sleep(100);
         }
       }
-      await sleep(Math.max(50, Math.min(250, options.waitingPeriodSeconds * 100)));
-    }
+    };
+    await Promise.all(plan.filter((r) => r.cancel).map(watch));
   }
 
   /** SIGKILL at random moments of the drain (when a random share of the requests is final), then restart. */
