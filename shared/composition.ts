@@ -3,7 +3,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
 import { abortAtInvocationDeadline } from '#shared/adapters/dynamodb/invocation-abort';
 import { DynamoRateBudget, rateBudgetKey } from '#shared/adapters/dynamodb/rate-budget';
-import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repository';
+import { DynamoRequestRepository, type RequestRepositoryOptions } from '#shared/adapters/dynamodb/requests-repository';
 import { createFirstPromoterClient, FIRSTPROMOTER_DEFAULT_BASE_URL } from '#shared/adapters/firstpromoter/client';
 import { createReferralRockClient, referralRockDefaults } from '#shared/adapters/referralrock/client';
 import { type Config, required } from '#shared/config';
@@ -40,9 +40,18 @@ export interface AuditStores {
   clock: Clock;
 }
 
-export function createAuditStores(config: Config, db: DynamoDBDocumentClient, clock: Clock = systemClock): AuditStores {
+/**
+ * The stores every function uses. `requests.get` returns the encrypted identity only with `readIdentity` (the provider
+ * task functions, the only ones granted to read it).
+ */
+export function createAuditStores(
+  config: Config,
+  db: DynamoDBDocumentClient,
+  clock: Clock = systemClock,
+  options: RequestRepositoryOptions = {},
+): AuditStores {
   return {
-    requests: new DynamoRequestRepository(db, config.tables.requests),
+    requests: new DynamoRequestRepository(db, config.tables, options),
     audit: new DynamoAuditLog(db, config.tables.auditEvents, { clock, retentionDays: config.auditRetentionDays }),
     clock,
   };

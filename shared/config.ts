@@ -112,6 +112,7 @@ const schema = z
     REQUESTS_TABLE: z.string().min(1).default('erasure-requests'),
     AUDIT_EVENTS_TABLE: z.string().min(1).default('erasure-audit-events'),
     RATE_BUDGETS_TABLE: z.string().min(1).default('erasure-rate-budgets'),
+    IDENTITIES_TABLE: z.string().min(1).default('erasure-identities'),
     STATE_MACHINE_ARN: z.string().optional(),
     PUBLIC_BASE_URL: optionalUrl,
     DYNAMODB_ENDPOINT: optionalUrl,
@@ -159,7 +160,7 @@ export interface Config {
   maxConcurrentWorkflows: number;
   /** Local runtime only: the state machine's retry intervals times this (1 = as in AWS); tests and soak runs shorten them. */
   localWorkflowRetryScale: number;
-  tables: { requests: string; auditEvents: string; rateBudgets: string };
+  tables: { requests: string; auditEvents: string; rateBudgets: string; identities: string };
   stateMachineArn: string | undefined;
   publicBaseUrl: string | undefined;
   dynamoDbEndpoint: string | undefined;
@@ -239,7 +240,12 @@ function toConfig(e: Env): Config {
     provider: { timeoutMs: e.PROVIDER_TIMEOUT_MS, maxAttempts: e.PROVIDER_MAX_ATTEMPTS },
     maxConcurrentWorkflows: e.MAX_CONCURRENT_WORKFLOWS,
     localWorkflowRetryScale: e.LOCAL_WORKFLOW_RETRY_SCALE,
-    tables: { requests: e.REQUESTS_TABLE, auditEvents: e.AUDIT_EVENTS_TABLE, rateBudgets: e.RATE_BUDGETS_TABLE },
+    tables: {
+      requests: e.REQUESTS_TABLE,
+      auditEvents: e.AUDIT_EVENTS_TABLE,
+      rateBudgets: e.RATE_BUDGETS_TABLE,
+      identities: e.IDENTITIES_TABLE,
+    },
     stateMachineArn: e.STATE_MACHINE_ARN,
     publicBaseUrl: e.PUBLIC_BASE_URL,
     dynamoDbEndpoint: e.DYNAMODB_ENDPOINT,

@@ -6,13 +6,14 @@ import {
   createIdentityCipher,
 } from '#shared/composition';
 import { loadConfig } from '#shared/config';
+import { systemClock } from '#shared/ports/audit';
 import { makeHandler } from './handler.ts';
 
 const config = await loadConfig(process.env, resolveSecret);
 const db = createDocumentClient(config);
 
 export const handler = makeHandler({
-  ...createAuditStores(config, db),
+  ...createAuditStores(config, db, systemClock, { readIdentity: true }),
   cipher: createIdentityCipher(config),
   firstPromoter: createFirstPromoter(config, db),
   batchPoll: config.batchPoll,

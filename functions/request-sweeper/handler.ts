@@ -47,6 +47,9 @@ export const makeHandler = (deps: RequestSweeperDeps, logger: Logger = createLog
     if (report.restoreFailedIds.length > 0) {
       logger.error('Promoter restores still failing', { requestIds: report.restoreFailedIds });
     }
+    if (report.strayIdentityIds.length > 0) {
+      logger.warn('Destroyed identities that outlived their request', { requestIds: report.strayIdentityIds });
+    }
     if (report.overdue > 0) logger.warn('Erasure requests past their due date', { requestIds: report.overdueIds });
     else logger.info('No overdue erasure requests', { unfinished: report.unfinished });
     return {

@@ -8,18 +8,83 @@ import {
   DynamoDBClient,
   ResourceInUseException,
 } from '@aws-sdk/client-dynamodb';
-import { AUDIT_EVENTS_TABLE, RATE_BUDGETS_TABLE, REQUESTS_TABLE } from '#shared/adapters/dynamodb/tables';
+import {
+  AUDIT_EVENTS_TABLE,
+  IDENTITIES_TABLE,
+  RATE_BUDGETS_TABLE,
+  REQUESTS_TABLE,
+} from '#shared/adapters/dynamodb/tables';
 
 const require = createRequire(import.meta.url);
 const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
+// dynalite's store factory, the module its server calls: wrapped for one call to get at the store's LevelDB.
+const dynaliteStore = require('dynalite/db/index.js') as {
+  create: (options: Record<string, unknown>) => DynaliteStore;
+};
+
+/** What dynalite's store holds: the LevelDB (classic-level) all its tables live in, as `item-<table>~<key>` entries. */
+interface DynaliteStore {
+  db: {
+    compactRange?: (start: string, end: string) => Promise<void>;
+    put?: (key: string, value: unknown) => Promise<void>;
+    keys?: (options: unknown) => LevelIterator;
+    values?: (options: unknown) => LevelIterator;
+  };
+}
+
+interface LevelIterator {
+  next(): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/**
+ * dynalite reads every Query and Scan through a LevelDB iterator that it never closes once exhausted, and each open
+ * iterator holds a snapshot: LevelDB then keeps every value deleted after it, in every compaction, until the database
+ * closes. Closing each iterator when it reaches its end lets a compaction drop deleted values.
+ */
+function closeIteratorsAtEnd(db: DynaliteStore['db']): void {
+  for (const method of ['keys', 'values'] as const) {
+    const open = db[method]?.bind(db);
+    if (!open) continue;
+    db[method] = (options) => {
+      const iterator = open(options);
+      const next = iterator.next.bind(iterator);
+      iterator.next = async () => {
+        const value = await next();
+        if (value === undefined) await iterator.close();
+        return value;
+      };
+      return iterator;
+    };
+  }
+}
 
 /**
  * dynalite, a DynamoDB-compatible server, on loopback. With `path` its data lives on disk (LevelDB), so the audit trail
  * survives a restart; without, in memory (tests).
  */
-async function startDynalite(path?: string): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+async function startDynalite(
+  path?: string,
+): Promise<{ endpoint: string; store: DynaliteStore | undefined; stop: () => Promise<void> }> {
   if (path) await mkdir(path, { recursive: true });
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(path ? { path } : {}) });
+  const options = { createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(path ? { path } : {}) };
+  const create = dynaliteStore.create;
+  let store: DynaliteStore | undefined;
+  dynaliteStore.create = (storeOptions) => {
+    store = create(storeOptions);
+    return store;
+  };
+  let server: Server;
+  try {
+    server = dynalite(options);
+  } finally {
+    dynaliteStore.create = create;
+  }
+  if (store) closeIteratorsAtEnd(store.db);
+  // Deleted values must not survive on disk (see compact()): fail at start rather than keep them if dynalite changed.
+  if (path && typeof store?.db.compactRange !== 'function') {
+    throw new Error('dynalite no longer exposes its LevelDB: deleted identities could not be purged from disk');
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -27,6 +92,7 @@ async function startDynalite(path?: string): Promise<{ endpoint: string; stop: (
   const { port } = server.address() as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${port}`,
+    store,
     stop: async () => {
       server.closeAllConnections?.();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -42,8 +108,20 @@ export interface LocalDynamo {
   /** A client for it (dynalite accepts any credentials). */
   client: DynamoDBClient;
   /** Creates the tables as the stack defines them, if they do not exist yet. */
-  ensureTables(names: { requests: string; auditEvents: string; rateBudgets?: string }): Promise<void>;
+  ensureTables(names: TableNames): Promise<void>;
+  /**
+   * Makes the deletions made in a table so far final on disk (see `compactor`): no deleted value remains in any file.
+   * Concurrent calls share the work; each returns once a purge that started after the call has finished.
+   */
+  compact(table: string): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface TableNames {
+  requests: string;
+  auditEvents: string;
+  identities?: string;
+  rateBudgets?: string;
 }
 
 /** dynalite plus a client for it: what the local runtime and the store tests run on. */
@@ -58,6 +136,7 @@ export async function startLocalDynamo(path?: string): Promise<LocalDynamo> {
     endpoint: server.endpoint,
     client,
     ensureTables: (names) => ensureTables(client, names),
+    compact: compactor(server.store),
     stop: async () => {
       client.destroy();
       await server.stop();
@@ -65,11 +144,53 @@ export async function startLocalDynamo(path?: string): Promise<LocalDynamo> {
   };
 }
 
+/**
+ * Purges deleted values of a table from disk. LevelDB keeps a deleted value, and the deletion marker beside it, in its
+ * write-ahead log and table files until a compaction merges the two; CompactRange(begin, end) flushes the log into a
+ * table file (the old log is deleted) and merges each level's files overlapping the range into the next level.
+ * Alone it can leave both in one file: a flush may place its file on the deepest level holding that range, which
+ * CompactRange only ever rewrites together with a file from the level above. So the range is bracketed by two keys
+ * just outside dynalite's item keys (`item-<table>}` sorts before `item-<table>~…`, `item-<table>\x7f` after it) and
+ * compacted twice: the first pass flushes; the brackets are then written, and the second pass flushes them onto a level
+ * above every file of the range and merges them down through all of them, dropping every value shadowed by a newer
+ * write or a deletion. One purge per table runs at a time; calls that arrive meanwhile share the next one.
+ */
+function compactor(store: DynaliteStore | undefined): (table: string) => Promise<void> {
+  const purge = async (table: string) => {
+    const db = store?.db;
+    // In memory there is nothing on disk to purge.
+    if (!db?.compactRange || !db.put) return;
+    const below = `item-${table}}`;
+    const above = `item-${table}\x7f`;
+    await db.compactRange(below, above);
+    await db.put(below, true);
+    await db.put(above, true);
+    await db.compactRange(below, above);
+  };
+  const queues = new Map<string, { running?: Promise<void>; next?: Promise<void> }>();
+  return (table) => {
+    const queue = queues.get(table) ?? {};
+    queues.set(table, queue);
+    const start = () => {
+      queue.running = purge(table).finally(() => {
+        queue.running = undefined;
+      });
+      return queue.running;
+    };
+    if (!queue.running) return start();
+    // A purge already running may have started before this call's deletion: wait for the next one.
+    queue.next ??= queue.running
+      .catch(() => undefined)
+      .then(() => {
+        queue.next = undefined;
+        return start();
+      });
+    return queue.next;
+  };
+}
+
 /** Creates the tables as the stack defines them (same keys and indexes), if they do not exist yet. */
-async function ensureTables(
-  client: DynamoDBClient,
-  names: { requests: string; auditEvents: string; rateBudgets?: string },
-) {
+async function ensureTables(client: DynamoDBClient, names: TableNames) {
   const { indexes, indexProjection } = REQUESTS_TABLE;
   const definitions: CreateTableCommandInput[] = [
     {
@@ -104,6 +225,14 @@ async function ensureTables(
       ],
     },
   ];
+  if (names.identities) {
+    definitions.push({
+      TableName: names.identities,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: IDENTITIES_TABLE.partitionKey, AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: IDENTITIES_TABLE.partitionKey, KeyType: 'HASH' }],
+    });
+  }
   if (names.rateBudgets) {
     definitions.push({
       TableName: names.rateBudgets,

@@ -128,8 +128,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   }
 
   await dynamo.ensureTables(config.tables);
+  // What an earlier run deleted but a crash kept from being purged leaves the disk now (identities; and the identity
+  // attribute requests held before the identities table existed).
+  await dynamo.compact(config.tables.identities);
+  await dynamo.compact(config.tables.requests);
+  // The same DynamoDB adapter as in AWS; dynalite only needs each identity deletion compacted to be final on disk.
   const db = createDocumentClient(config, dynamo.client);
-  const stores = createAuditStores(config, db, options.clock ?? systemClock);
+  const clock = options.clock ?? systemClock;
+  const makeDeletionFinal = () => dynamo.compact(config.tables.identities);
+  const stores = createAuditStores(config, db, clock, { makeDeletionFinal });
+  // Only the provider task functions read identities, as in AWS.
+  const identityStores = createAuditStores(config, db, clock, { makeDeletionFinal, readIdentity: true });
   const cipher = createIdentityCipher(config);
   // The same shared rate budgets as in AWS: one item per provider account in DynamoDB.
   const referralRock = createReferralRock(config, db);
@@ -143,11 +152,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     },
     ReferralRockTasksFunctionArn: {
       name: 'referralrock-tasks',
-      handler: referralRockTasks({ ...stores, cipher, referralRock }),
+      handler: referralRockTasks({ ...identityStores, cipher, referralRock }),
     },
     FirstPromoterTasksFunctionArn: {
       name: 'firstpromoter-tasks',
-      handler: firstPromoterTasks({ ...stores, cipher, firstPromoter, batchPoll: config.batchPoll }),
+      handler: firstPromoterTasks({ ...identityStores, cipher, firstPromoter, batchPoll: config.batchPoll }),
     },
   };
   const workflow = new LocalWorkflowEngine({

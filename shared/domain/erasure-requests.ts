@@ -180,9 +180,10 @@ export function toView(request: ErasureRequest, events: AuditEvent[], now: Date)
 }
 
 /**
- * Cancels a request that has not begun erasing. The status change also destroys the stored identity and marks the
- * promoter restore as pending, in one write: whatever happens after it (a crash, a timeout, FirstPromoter down), the
- * identity is gone and the request sweeper finishes the restore. A repeated cancel answers 409.
+ * Cancels a request that has not begun erasing. The status change marks the promoter restore as pending in the same
+ * write, and the identity is destroyed right after it: whatever happens after that write (a crash, a timeout,
+ * FirstPromoter down), the request sweeper finishes the cancel, identity destruction included. A repeated cancel
+ * answers 409.
  */
 export async function cancelErasureRequest(
   deps: Pick<RequestDeps, 'requests' | 'audit' | 'clock' | 'workflow'> & { firstPromoter: FirstPromoterPort },
@@ -214,6 +215,9 @@ export async function finishCancel(
 ): Promise<{ restore: 'done' | 'failed' | 'awaiting-archive-step' }> {
   const actor = request.canceledBy ?? 'workflow';
   await deps.audit.append(request.id, { type: 'request.canceled', actor, key: 'request.canceled', data: {} });
+  // The cancel's status write destroyed it already; again here (idempotent) for a cancel that crashed in between,
+  // which the sweeper finishes: the event is only ever recorded once the identity is gone.
+  await deps.requests.destroyIdentity(request.id);
   await deps.audit.append(request.id, { type: 'identity.destroyed', actor, key: 'identity.destroyed', data: {} });
   if (options.stopWorkflow) {
     try {

@@ -16,6 +16,8 @@ export interface SweepReport {
   restoreFailedIds: string[];
   /** The chain head of each request whose trail the sweep extended: logged, as an anchor outside the tables. */
   chainHeads: Record<string, string>;
+  /** Requests whose encrypted identity outlived them (or never got a request) and was destroyed now. */
+  strayIdentityIds: string[];
 }
 
 /**
@@ -26,6 +28,8 @@ export interface SweepReport {
  *   workflow failed (a provider or AWS outage outlasting the retries) is resumed where it failed. Both are idempotent,
  *   and a running workflow (waiting period, batch polling) is left alone.
  * - A cancel whose promoter restore did not succeed (FirstPromoter down, a crash) is finished: restored, recorded.
+ * - No identity outlives its request: one left by a crash between intake's two writes (no request after the stall
+ *   delay), or by a redelivery racing the end of its request, is destroyed.
  */
 export async function sweepRequests(
   deps: {
@@ -72,6 +76,7 @@ export async function sweepRequests(
     const head = (await deps.audit.list(request.id)).at(-1);
     if (head) chainHeads[request.id] = head.hash;
   }
+  const strayIdentityIds = await deps.requests.destroyStrayIdentities(stalledBefore);
   const overdue = unfinished.filter((r) => r.dueAt < nowIso).sort((a, b) => a.dueAt.localeCompare(b.dueAt));
   return {
     unfinished: unfinished.length,
@@ -82,5 +87,6 @@ export async function sweepRequests(
     restoredIds,
     restoreFailedIds,
     chainHeads,
+    strayIdentityIds,
   };
 }

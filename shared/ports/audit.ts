@@ -16,7 +16,7 @@ export interface ActionGuard {
 
 export interface TransitionOptions {
   completedAt?: string;
-  /** Removes the encrypted identity in the same write. */
+  /** Destroys the encrypted identity once the status is written (only then: a refused transition keeps it). */
   destroyIdentity?: boolean;
   /** Further attributes set in the same write. */
   set?: Record<string, unknown>;
@@ -26,8 +26,12 @@ export type CreateResult = { created: true; request: ErasureRequest } | { create
 
 /** The mutable record of each request. Every write is conditional, so concurrent deliveries and retries cannot clash. */
 export interface RequestRepository {
-  /** Stores a new request unless one with this id exists, in which case the existing one is returned. */
+  /**
+   * Stores a new request and its encrypted identity unless a request with this id exists, in which case the existing
+   * one is returned and no identity is written.
+   */
   create(request: ErasureRequest): Promise<CreateResult>;
+  /** A request; with its encrypted `identity` only where the repository was built to read identities. */
   get(id: string): Promise<ErasureRequest | undefined>;
   /**
    * Moves a request to `to` only if its status is one of `from`. Returns the updated request, or undefined when the
@@ -66,7 +70,13 @@ export interface RequestRepository {
     record: ActionRecord,
     whileIn: readonly RequestStatus[],
   ): Promise<boolean>;
+  /** Destroys the encrypted identity for good (idempotent): it cannot be read or restored afterwards. */
   destroyIdentity(id: string): Promise<void>;
+  /**
+   * Destroys identities no open request needs: those of ended requests, and those without a request that were written
+   * before `createdBefore` (ISO; a crash between intake's two writes). Returns their request ids.
+   */
+  destroyStrayIdentities(createdBefore: string): Promise<string[]>;
   findBySubject(kind: IdentifierKind, pseudonym: string): Promise<ErasureRequest[]>;
   /** Requests not in a final status: what a restarted local runtime resumes. */
   listUnfinished(): Promise<ErasureRequest[]>;

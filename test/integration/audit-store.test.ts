@@ -10,7 +10,7 @@ import type { FirstPromoterPort } from '#shared/ports/providers';
 
 /** The audit store against dynalite: conditional writes, the event chain under contention, the pseudonym indexes. */
 
-const tables = { requests: 'requests-test', auditEvents: 'events-test' };
+const tables = { requests: 'requests-test', auditEvents: 'events-test', identities: 'identities-test' };
 let dynamo: LocalDynamo;
 let requests: DynamoRequestRepository;
 let audit: DynamoAuditLog;
@@ -21,7 +21,7 @@ beforeAll(async () => {
   dynamo = await startLocalDynamo();
   await dynamo.ensureTables(tables);
   const db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
-  requests = new DynamoRequestRepository(db, tables.requests);
+  requests = new DynamoRequestRepository(db, tables);
   audit = new DynamoAuditLog(db, tables.auditEvents, { clock, retentionDays: 1096 });
 });
 

@@ -16,7 +16,7 @@ import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
  * the archive does. Whatever happens after (the step restoring, or dying first), the promoter must end up restored.
  */
 
-const tables = { requests: 'race-requests', auditEvents: 'race-events' };
+const tables = { requests: 'race-requests', auditEvents: 'race-events', identities: 'race-identities' };
 let dynamo: LocalDynamo;
 let sim: FirstPromoterSimulator;
 let fp: FirstPromoterPort;
@@ -40,7 +40,7 @@ beforeAll(async () => {
     { sleep: async () => undefined },
   );
   deps = {
-    requests: new DynamoRequestRepository(db, tables.requests),
+    requests: new DynamoRequestRepository(db, tables, { readIdentity: true }),
     audit: new DynamoAuditLog(db, tables.auditEvents, { clock, retentionDays: 1096 }),
     workflow,
     clock,

@@ -123,12 +123,15 @@ async function scanTable(endpoint: string, table: string): Promise<Item[]> {
   }
 }
 
-async function scanTables(t: TestRuntime): Promise<{ requests: Item[]; auditEvents: Item[] }> {
+type Tables = { requests: Item[]; auditEvents: Item[]; identities: Item[] };
+
+async function scanTables(t: TestRuntime): Promise<Tables> {
   const { dynamoDbEndpoint, tables } = t.runtime.config;
   if (!dynamoDbEndpoint) throw new Error('the local runtime has no DynamoDB endpoint');
   return {
     requests: await scanTable(dynamoDbEndpoint, tables.requests),
     auditEvents: await scanTable(dynamoDbEndpoint, tables.auditEvents),
+    identities: await scanTable(dynamoDbEndpoint, tables.identities),
   };
 }
 
@@ -153,11 +156,12 @@ interface Collected {
   refused: Record<keyof typeof REFUSED | 'longExternalIdLookup' | 'cancelPathId', { status: number; json: any }>;
   /** Golf's answer and its redelivery, with every sender canary. */
   golfSubmissions: { status: number; json: any }[];
-  /** Both tables of each runtime once everything ended. */
-  tables: { requests: Item[]; auditEvents: Item[] }[];
-  /** Both tables of runtime B while foxtrot was in her waiting period, her identity still stored (encrypted). */
-  whileWaiting: { requests: Item[]; auditEvents: Item[] };
+  /** The tables of each runtime once everything ended. */
+  tables: Tables[];
+  /** The tables of runtime B while foxtrot was in her waiting period, her identity still stored (encrypted). */
+  whileWaiting: Tables;
   waitingItem: Item | undefined;
+  waitingIdentityItem: Item | undefined;
   waitingIdentity: string | undefined;
 }
 
@@ -337,8 +341,9 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
     });
     const waiting = await scanTables(b);
     const waitingItem = waiting.requests.find((item) => item.id?.S === id);
+    const waitingIdentityItem = waiting.identities.find((item) => item.id?.S === id);
     const identityKey = b.runtime.config.identityKey;
-    const ciphertext = waitingItem?.identity?.S;
+    const ciphertext = waitingIdentityItem?.identity?.S;
     const waitingIdentity =
       identityKey && ciphertext ? new IdentityCipher(identityKey).decrypt(ciphertext, id) : undefined;
 
@@ -361,6 +366,7 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
       tables: [tablesA, tablesB],
       whileWaiting: waiting,
       waitingItem,
+      waitingIdentityItem,
       waitingIdentity,
     };
   }
@@ -490,21 +496,24 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
     expect(hits).toEqual([]);
   });
 
-  it('stores the identity only encrypted, and removes it once a request is final or canceled', () => {
-    const { waitingItem, waitingIdentity } = collected;
+  it('stores the identity only encrypted, in the identities table, and removes it once a request is final or canceled', () => {
+    const { waitingItem, waitingIdentityItem, waitingIdentity } = collected;
 
     expect(waitingItem?.status?.S).toBe('waiting');
-    expect(waitingItem?.identity?.S).toMatch(CIPHERTEXT);
+    // The requests table is backed up (point-in-time recovery): it never holds the identity, even encrypted.
+    expect(waitingItem?.identity).toBeUndefined();
+    expect(waitingIdentityItem?.identity?.S).toMatch(CIPHERTEXT);
     // It is the identity, encrypted: the key opens it to the very identifiers the scans look for.
     expect(JSON.parse(waitingIdentity ?? '{}')).toEqual(SUBJECTS.foxtrot);
-    expect(findPersonalData('identity', waitingItem?.identity?.S ?? '', IDENTIFIERS)).toEqual([]);
+    expect(findPersonalData('identity', waitingIdentityItem?.identity?.S ?? '', IDENTIFIERS)).toEqual([]);
     const ended = collected.tables.flatMap((tables) => tables.requests);
     expect(ended.map((item) => item.status?.S)).toEqual(ended.map(() => expect.toBeOneOf(FINAL_STATUSES)));
     expect(ended).toHaveLength(7);
     for (const item of ended) expect(item.identity, `identity of ${item.id?.S}`).toBeUndefined();
+    expect(collected.tables.flatMap((tables) => tables.identities)).toEqual([]);
   });
 
-  it('keeps no identifier in the raw items of either table', () => {
+  it('keeps no identifier in the raw items of any table', () => {
     const [a, b] = collected.tables;
 
     expect(a?.requests).toHaveLength(6);
@@ -515,7 +524,11 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
     const snapshots = { 'runtime A': a, 'runtime B': b, 'runtime B while waiting': collected.whileWaiting };
     const hits = Object.entries(snapshots).flatMap(([name, tables]) =>
       scanForPersonalData(
-        { [`${name} requests`]: tables?.requests, [`${name} audit events`]: tables?.auditEvents },
+        {
+          [`${name} requests`]: tables?.requests,
+          [`${name} audit events`]: tables?.auditEvents,
+          [`${name} identities`]: tables?.identities,
+        },
         IDENTIFIERS,
       ),
     );

@@ -44,6 +44,7 @@ describe('parseConfig', () => {
         requests: 'erasure-requests',
         auditEvents: 'erasure-audit-events',
         rateBudgets: 'erasure-rate-budgets',
+        identities: 'erasure-identities',
       },
       stateMachineArn: undefined,
       publicBaseUrl: undefined,

@@ -9,6 +9,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { IdentifierKind } from '#shared/crypto/pseudonym';
+import { addDays, epochSeconds } from '#shared/domain/dates';
 import {
   ACTION_KEYS,
   type ActionKey,
@@ -18,25 +19,81 @@ import {
   FINAL_STATUSES,
   type RequestStatus,
 } from '#shared/domain/model';
+import { ConflictError } from '#shared/errors';
 import type { ActionGuard, CreateResult, RequestRepository, TransitionOptions } from '#shared/ports/audit';
+import { DynamoIdentityTable, type MakeDeletionFinal } from './identity-table.ts';
 import { allItems } from './paging.ts';
 import { REQUESTS_TABLE } from './tables.ts';
 
 type Item = ErasureRequest & { emailPseudonym?: string; externalIdPseudonym?: string };
 
-/** The requests table: one item per request, changed only by conditional writes. */
+/**
+ * How long an identity may outlive its request's due date before TTL removes it, should nothing delete it first: the
+ * two further months GDPR Art. 12(3) allows for answering (62 days covers any two consecutive calendar months). That
+ * is far beyond a waiting period and a batch poll timeout (hours), so no request that can still lawfully finish loses
+ * its identity; TTL is only the backstop behind finalize, cancel and the sweeper.
+ */
+const IDENTITY_LIFE_AFTER_DUE_DAYS = 62;
+
+export interface RequestRepositoryOptions {
+  /**
+   * Whether `get` returns the encrypted identity. Only the functions that search the providers need it, and only they
+   * are granted reads of the identities table.
+   */
+  readIdentity?: boolean;
+  /** Runs after each identity deletion (see {@link MakeDeletionFinal}): the local runtime compacts dynalite here. */
+  makeDeletionFinal?: MakeDeletionFinal;
+}
+
+/**
+ * The requests table: one item per request, changed only by conditional writes. The encrypted identity lives in the
+ * identities table, which has no backup (see `tables.ts`); this repository writes, reads and deletes it with its
+ * request, so callers see one `ErasureRequest` with an `identity` field.
+ */
 export class DynamoRequestRepository implements RequestRepository {
   readonly #db: DynamoDBDocumentClient;
   readonly #table: string;
+  readonly #identities: DynamoIdentityTable;
+  readonly #readIdentity: boolean;
 
-  constructor(db: DynamoDBDocumentClient, tableName: string) {
+  constructor(
+    db: DynamoDBDocumentClient,
+    tables: { requests: string; identities: string },
+    options: RequestRepositoryOptions = {},
+  ) {
     this.#db = db;
-    this.#table = tableName;
+    this.#table = tables.requests;
+    this.#identities = new DynamoIdentityTable(db, tables.identities, options.makeDeletionFinal);
+    this.#readIdentity = options.readIdentity ?? false;
   }
 
+  /**
+   * Identity first, then the request: a request item then never exists without its identity, and a crash in between
+   * leaves only an identity without a request, which the sender's redelivery completes (or the sweeper removes). A
+   * request already stored (a redelivery, even of a finished request) is returned without writing any identity, so an
+   * identity destroyed at the end is never written again.
+   * @throws ConflictError when this id's identity was stored for a different payload and no request exists yet
+   */
   async create(request: ErasureRequest): Promise<CreateResult> {
+    const stored = await this.#getRequest(request.id);
+    if (stored) return { created: false, request: stored };
+    const { identity, ...rest } = request;
+    if (identity !== undefined) {
+      const put = await this.#identities.put({
+        id: request.id,
+        identity,
+        payloadHash: request.payloadHash,
+        createdAt: request.receivedAt,
+        expiresAt: epochSeconds(addDays(new Date(request.dueAt), IDENTITY_LIFE_AFTER_DUE_DAYS)),
+      });
+      if (!put) {
+        const existing = await this.#getRequest(request.id);
+        if (existing) return { created: false, request: existing };
+        throw new ConflictError('This webhook-id was already used for a different request');
+      }
+    }
     const item: Item = {
-      ...request,
+      ...rest,
       // Top-level copies feed the pseudonym indexes (an index key cannot be a nested attribute).
       ...(request.subject.emailPseudonym ? { emailPseudonym: request.subject.emailPseudonym } : {}),
       ...(request.subject.externalIdPseudonym ? { externalIdPseudonym: request.subject.externalIdPseudonym } : {}),
@@ -48,15 +105,25 @@ export class DynamoRequestRepository implements RequestRepository {
       return { created: true, request };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const existing = await this.get(request.id);
+      const existing = await this.#getRequest(request.id);
       if (!existing) throw error;
       return { created: false, request: existing };
     }
   }
 
   async get(id: string): Promise<ErasureRequest | undefined> {
+    if (!this.#readIdentity) return this.#getRequest(id);
+    const [request, identity] = await Promise.all([this.#getRequest(id, true), this.#identities.get(id)]);
+    if (!request) return undefined;
+    // A request stored before the identities table existed still holds its identity itself, until it ends.
+    const { identity: legacy, ...rest } = request;
+    const found = identity ?? legacy;
+    return found === undefined ? rest : { ...rest, identity: found };
+  }
+
+  async #getRequest(id: string, keepLegacyIdentity = false): Promise<ErasureRequest | undefined> {
     const { Item } = await this.#db.send(new GetCommand({ TableName: this.#table, Key: { id }, ConsistentRead: true }));
-    return Item ? toRequest(Item as Item) : undefined;
+    return Item ? toRequest(Item as Item, keepLegacyIdentity) : undefined;
   }
 
   async transition(
@@ -80,7 +147,7 @@ export class DynamoRequestRepository implements RequestRepository {
       names[`#set${i}`] = name;
       values[`:set${i}`] = value;
     });
-    // `identity` is a DynamoDB reserved word: it goes through an attribute name placeholder.
+    // A request stored before the identities table held its identity itself. `identity` is a DynamoDB reserved word.
     if (options.destroyIdentity) {
       update += ' REMOVE #identity';
       names['#identity'] = 'identity';
@@ -93,7 +160,9 @@ export class DynamoRequestRepository implements RequestRepository {
       ExpressionAttributeValues: values,
       ReturnValues: 'ALL_NEW',
     });
-    return updated ? toRequest(updated as unknown as Item) : undefined;
+    if (!updated) return undefined;
+    if (options.destroyIdentity) await this.#identities.delete(id);
+    return toRequest(updated as unknown as Item);
   }
 
   async recordAction(id: string, key: ActionKey, record: ActionRecord, guard: ActionGuard = {}): Promise<boolean> {
@@ -208,12 +277,26 @@ export class DynamoRequestRepository implements RequestRepository {
   }
 
   async destroyIdentity(id: string): Promise<void> {
+    // A request stored before the identities table held its identity itself; only such an item is written.
     await this.#update({
       Key: { id },
       UpdateExpression: 'REMOVE #identity',
-      ConditionExpression: 'attribute_exists(id)',
+      ConditionExpression: 'attribute_exists(#identity)',
       ExpressionAttributeNames: { '#identity': 'identity' },
     });
+    await this.#identities.delete(id);
+  }
+
+  async destroyStrayIdentities(createdBefore: string): Promise<string[]> {
+    const destroyed: string[] = [];
+    for (const { id, createdAt } of await this.#identities.listKeys()) {
+      const request = await this.#getRequest(id);
+      const stray = request ? FINAL_STATUSES.includes(request.status) : createdAt < createdBefore;
+      if (!stray) continue;
+      await this.#identities.delete(id);
+      destroyed.push(id);
+    }
+    return destroyed;
   }
 
   async findBySubject(kind: IdentifierKind, pseudonym: string): Promise<ErasureRequest[]> {
@@ -263,7 +346,7 @@ export class DynamoRequestRepository implements RequestRepository {
         }),
       ),
     );
-    return items.map(toRequest);
+    return items.map((item) => toRequest(item));
   }
 }
 
@@ -294,8 +377,10 @@ function guardConditions(
 /** Plans are top-level attributes (`plan:referralrock.members`): a nested map would need creating first, racily. */
 const planAttribute = (key: ActionKey) => `plan:${key}`;
 
-function toRequest(item: Item): ErasureRequest {
-  const { emailPseudonym: _e, externalIdPseudonym: _x, ...rest } = item;
+/** The request an item holds; a legacy `identity` attribute only when asked for (see `get`). */
+function toRequest(item: Item, keepLegacyIdentity = false): ErasureRequest {
+  const { emailPseudonym: _e, externalIdPseudonym: _x, identity, ...rest } = item;
+  if (keepLegacyIdentity && identity !== undefined) Object.assign(rest, { identity });
   const plans: Partial<Record<ActionKey, ActionPlan>> = {};
   const request: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(rest)) {

@@ -1,6 +1,8 @@
 /**
- * The two audit tables, described once: the local runtime creates them in dynalite from this, and the CDK stack defines
- * the same keys and indexes. The requests table holds one mutable item per request; the events table is append-only.
+ * The tables, described once: the local runtime creates them in dynalite from this, and the CDK stack defines the same
+ * keys and indexes. The requests table holds one mutable item per request; the events table is append-only; the rate
+ * budgets table holds the providers' shared rate budgets; the identities table holds the encrypted identity of each
+ * open request, apart from the others (see IDENTITIES_TABLE).
  */
 export const REQUESTS_TABLE = {
   partitionKey: 'id',
@@ -29,4 +31,15 @@ export const AUDIT_EVENTS_TABLE = {
  */
 export const RATE_BUDGETS_TABLE = {
   partitionKey: 'budget',
+} as const;
+
+/**
+ * One item per open request: `{ id, identity, payloadHash, createdAt, expiresAt }`, where `identity` is the AES-256-GCM
+ * ciphertext the workflow tasks decrypt. Kept out of the requests table because that table is backed up (point-in-time
+ * recovery keeps every item version for 35 days): a ciphertext deleted there stays restorable. This table has no
+ * backup, so deleting an item here is final; `expiresAt` (TTL) removes an identity nobody deleted.
+ */
+export const IDENTITIES_TABLE = {
+  partitionKey: 'id',
+  ttlAttribute: 'expiresAt',
 } as const;

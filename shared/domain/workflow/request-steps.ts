@@ -113,7 +113,7 @@ export async function finalizeRequest(deps: RequestTaskDeps, { requestId }: Requ
       errors: [`the workflow ended before this action finished${action.batchId ? '; its batch may still run' : ''}`],
     });
   }
-  if (request.identity) await deps.requests.destroyIdentity(requestId);
+  await deps.requests.destroyIdentity(requestId);
   // Provider record ids are personal data too (they point at the person's records): kept no longer than needed.
   await deps.requests.forgetProviderIds(requestId);
   await deps.audit.append(requestId, { type: 'identity.destroyed', actor: ACTOR, key: 'identity.destroyed', data: {} });

@@ -1,0 +1,186 @@
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
+import { DynamoIdentityTable } from '#shared/adapters/dynamodb/identity-table';
+import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repository';
+import { createDocumentClient } from '#shared/composition';
+import type { ErasureRequest } from '#shared/domain/model';
+import { ConflictError } from '#shared/errors';
+
+/**
+ * The encrypted identity in the identities table, against dynalite: never in the (backed-up) requests table, written
+ * before its request, never written again once destroyed, and no stray left behind.
+ */
+
+const tables = { requests: 'vault-requests', auditEvents: 'vault-events', identities: 'vault-identities' };
+let dynamo: LocalDynamo;
+let db: ReturnType<typeof createDocumentClient>;
+let requests: DynamoRequestRepository;
+let tasks: DynamoRequestRepository;
+let identities: DynamoIdentityTable;
+
+beforeAll(async () => {
+  dynamo = await startLocalDynamo();
+  await dynamo.ensureTables(tables);
+  db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
+  requests = new DynamoRequestRepository(db, tables);
+  tasks = new DynamoRequestRepository(db, tables, { readIdentity: true });
+  identities = new DynamoIdentityTable(db, tables.identities);
+});
+
+afterAll(async () => {
+  await dynamo.stop();
+});
+
+let counter = 0;
+function request(overrides: Partial<ErasureRequest> = {}): ErasureRequest {
+  counter++;
+  return {
+    id: `er_vault_${counter}`,
+    status: 'received',
+    receivedAt: '2026-03-01T10:00:00.000Z',
+    dueAt: '2026-04-01T10:00:00.000Z',
+    webhookIdHash: `hash_vault_${counter}`,
+    payloadHash: 'hash',
+    signedWith: 'abc',
+    subject: { pseudonym: `p${counter}`, emailPseudonym: `p${counter}`, identifiers: ['email'] },
+    identity: `v1.ciphertext-${counter}`,
+    actions: {},
+    expiresAt: 1_900_000_000,
+    ...overrides,
+  };
+}
+
+const rawItem = async (table: string, id: string) =>
+  (await db.send(new GetCommand({ TableName: table, Key: { id }, ConsistentRead: true }))).Item;
+
+describe('identities table', () => {
+  it('keeps the identity out of the requests item and in the identities table, expiring two months after the due date', async () => {
+    const r = request();
+
+    await requests.create(r);
+
+    const requestItem = await rawItem(tables.requests, r.id);
+    expect(requestItem).toBeDefined();
+    expect(requestItem).not.toHaveProperty('identity');
+    expect(JSON.stringify(requestItem)).not.toContain(r.identity);
+    expect(await rawItem(tables.identities, r.id)).toEqual({
+      id: r.id,
+      identity: r.identity,
+      payloadHash: 'hash',
+      createdAt: r.receivedAt,
+      // 2026-04-01T10:00Z + 62 days
+      expiresAt: Date.parse('2026-06-02T10:00:00.000Z') / 1000,
+    });
+  });
+
+  it('returns the identity only from a repository built to read it', async () => {
+    const r = request();
+    await requests.create(r);
+
+    expect((await requests.get(r.id))?.identity).toBeUndefined();
+    expect((await tasks.get(r.id))?.identity).toBe(r.identity);
+  });
+
+  it('destroys the identity with a transition that holds, and keeps it when the transition is refused', async () => {
+    const r = request();
+    await requests.create(r);
+
+    const refused = await requests.transition(r.id, ['processing'], 'canceled', { destroyIdentity: true });
+    const keptAfterRefusal = await rawItem(tables.identities, r.id);
+    const canceled = await requests.transition(r.id, ['received'], 'canceled', { destroyIdentity: true });
+
+    expect(refused).toBeUndefined();
+    expect(keptAfterRefusal?.identity).toBe(r.identity);
+    expect(canceled?.status).toBe('canceled');
+    expect(await rawItem(tables.identities, r.id)).toBeUndefined();
+    expect((await tasks.get(r.id))?.identity).toBeUndefined();
+  });
+
+  it('writes no identity for a redelivery, not even of a request that ended and destroyed its own', async () => {
+    const r = request();
+    await requests.create(r);
+    await requests.destroyIdentity(r.id);
+    await requests.transition(r.id, ['received'], 'completed');
+
+    const again = await requests.create({ ...r, identity: 'v1.redelivered' });
+
+    expect(again.created).toBe(false);
+    expect(await rawItem(tables.identities, r.id)).toBeUndefined();
+  });
+
+  it('completes a request whose intake stored the identity and crashed, with one identity', async () => {
+    const r = request();
+    await identities.put({
+      id: r.id,
+      identity: 'v1.first-try',
+      payloadHash: r.payloadHash,
+      createdAt: r.receivedAt,
+      expiresAt: 1,
+    });
+
+    const redelivered = await requests.create(r);
+
+    expect(redelivered.created).toBe(true);
+    expect((await tasks.get(r.id))?.identity).toBe(r.identity);
+  });
+
+  it('refuses a different payload under an id whose identity another payload stored', async () => {
+    const r = request();
+    await identities.put({
+      id: r.id,
+      identity: 'v1.other',
+      payloadHash: 'other-hash',
+      createdAt: r.receivedAt,
+      expiresAt: 1,
+    });
+
+    await expect(requests.create(r)).rejects.toBeInstanceOf(ConflictError);
+    expect(await rawItem(tables.requests, r.id)).toBeUndefined();
+    expect((await rawItem(tables.identities, r.id))?.identity).toBe('v1.other');
+  });
+
+  it('sweeps identities of ended requests and old ones without a request; keeps those of open requests and of intakes in progress', async () => {
+    const open = request();
+    const ended = request();
+    await requests.create(open);
+    await requests.create(ended);
+    await requests.transition(ended.id, ['received'], 'failed');
+    const orphan = request({ receivedAt: '2026-03-01T09:00:00.000Z' });
+    const young = request({ receivedAt: '2026-03-01T09:59:00.000Z' });
+    for (const item of [orphan, young]) {
+      await identities.put({
+        id: item.id,
+        identity: 'v1.x',
+        payloadHash: 'h',
+        createdAt: item.receivedAt,
+        expiresAt: 1,
+      });
+    }
+
+    const destroyed = await requests.destroyStrayIdentities('2026-03-01T09:55:00.000Z');
+
+    expect(destroyed).toEqual(expect.arrayContaining([ended.id, orphan.id]));
+    expect(destroyed).not.toContain(open.id);
+    expect(destroyed).not.toContain(young.id);
+    expect(await rawItem(tables.identities, ended.id)).toBeUndefined();
+    expect(await rawItem(tables.identities, orphan.id)).toBeUndefined();
+    expect(await rawItem(tables.identities, open.id)).toBeDefined();
+    expect(await rawItem(tables.identities, young.id)).toBeDefined();
+  });
+
+  it('reads and destroys an identity a request stored itself before the identities table existed', async () => {
+    const { identity, ...rest } = request();
+    await db.send(new PutCommand({ TableName: tables.requests, Item: { ...rest, identity: 'v1.legacy' } }));
+
+    const before = await tasks.get(rest.id);
+    const withoutReader = await requests.get(rest.id);
+    await requests.destroyIdentity(rest.id);
+
+    expect(identity).toBeDefined();
+    expect(before?.identity).toBe('v1.legacy');
+    expect(withoutReader?.identity).toBeUndefined();
+    expect(await rawItem(tables.requests, rest.id)).not.toHaveProperty('identity');
+    expect((await tasks.get(rest.id))?.identity).toBeUndefined();
+  });
+});
