@@ -16,8 +16,8 @@ try {
     `AUDIT_TOKENS=${runtime.secrets.AUDIT_TOKENS}`,
     `OPERATOR_TOKENS=${runtime.secrets.OPERATOR_TOKENS}`,
     runtime.secretsCreated
-      ? `(generated now and kept in ${runtime.dataDir}/secrets.json)`
-      : `(from the environment or ${runtime.dataDir}/secrets.json)`,
+      ? `(generated now and kept in ${runtime.secretsFile}, outside the data directory)`
+      : `(from the environment or ${runtime.secretsFile})`,
     '',
     'Send a signed erasure request for a demo subject (in another terminal):',
     '  npm run submit -- --email jane@example.com',

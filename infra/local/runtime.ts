@@ -24,7 +24,8 @@ import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
 import { ReferralRockSimulator } from '#test/simulators/referralrock';
 import { startLocalDynamo } from './dynamodb.ts';
 import { lambdaContext } from './lambda-context.ts';
-import { type LocalSecrets, loadOrCreateLocalSecrets } from './secrets.ts';
+import { ensurePrivateDirectory, type LocalSecrets, loadOrCreateLocalSecrets } from './secrets.ts';
+import { localSecretsFile, moveLegacySecrets } from './secrets-file.ts';
 import { type ApiFunction, startApiServer } from './server.ts';
 import { LocalWorkflowEngine, scaledRetryIntervals, type TaskFunction } from './workflow-engine.ts';
 
@@ -50,6 +51,8 @@ export interface LocalRuntime {
   url: string;
   config: Readonly<Config>;
   dataDir: string;
+  /** Where the generated secrets are kept (outside DATA_DIR). */
+  secretsFile: string;
   secrets: LocalSecrets;
   secretsCreated: boolean;
   simulators: { referralRock?: ReferralRockSimulator; firstPromoter?: FirstPromoterSimulator };
@@ -85,7 +88,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   // Everything this process creates from now on (dynalite's LevelDB files included, which it writes as it pleases) is
   // its owner's alone: 0600 files, 0700 directories. The local runtime owns its process, as a Lambda owns its sandbox.
   process.umask(0o077);
-  const { secrets, created } = await loadOrCreateLocalSecrets(dataDir);
+  await ensurePrivateDirectory(dataDir);
+  const secretsFile = localSecretsFile(dataDir, env);
+  if (await moveLegacySecrets(dataDir, secretsFile)) {
+    logger.info('Moved the generated secrets out of DATA_DIR', { secretsFile });
+  }
+  const { secrets, created } = await loadOrCreateLocalSecrets(secretsFile);
   for (const [name, value] of Object.entries(secrets)) env[name] ??= value;
 
   // A provider without a base URL is served by its simulator, with demo data and demo credentials unless given.
@@ -236,6 +244,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     url: api.url,
     config,
     dataDir,
+    secretsFile,
     secrets: {
       WEBHOOK_SECRET: env.WEBHOOK_SECRET as string,
       AUDIT_TOKENS: env.AUDIT_TOKENS as string,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
 
 /** The secrets the local runtime generates when they are not in the environment. */
 export interface LocalSecrets {
@@ -30,13 +30,14 @@ export async function ensurePrivateDirectory(dir: string): Promise<void> {
 }
 
 /**
- * Generated once and kept in `DATA_DIR/secrets.json` (mode 0600): the pseudonyms and the encrypted identities in the
- * local audit trail stay readable across restarts only while the same keys are used. A secret added by a later
- * version (OPERATOR_TOKENS) is generated and added to an existing file; the others are never changed.
+ * Generated once and kept in `file` (mode 0600, in a directory created 0700; outside DATA_DIR, see `secrets-file.ts`):
+ * the pseudonyms and the encrypted identities in the local audit trail stay readable across restarts only while the
+ * same keys are used. A secret added by a later version (OPERATOR_TOKENS) is generated and added to an existing file;
+ * the others are never changed.
  */
-export async function loadOrCreateLocalSecrets(dataDir: string): Promise<{ secrets: LocalSecrets; created: boolean }> {
-  const file = join(dataDir, 'secrets.json');
-  await ensurePrivateDirectory(dataDir);
+export async function loadOrCreateLocalSecrets(file: string): Promise<{ secrets: LocalSecrets; created: boolean }> {
+  // Only a directory created here is made private: the file may be named anywhere (LOCAL_SECRETS_FILE), e.g. in /tmp.
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   let stored: Partial<LocalSecrets> | undefined;
   try {
     stored = JSON.parse(await readFile(file, 'utf8')) as Partial<LocalSecrets>;

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Webhook } from 'standardwebhooks';
+import { localSecretsFile } from './secrets-file.ts';
 
 /**
  * `npm run submit -- --email jane@example.com [--external-id ID] [--reference TICKET] [--url URL]`: signs an erasure
@@ -22,15 +23,13 @@ if (!values.email && !values['external-id']) {
   process.exit(64);
 }
 
-const dataDir = resolve(process.env.DATA_DIR ?? '.data');
-const stored = await readFile(join(dataDir, 'secrets.json'), 'utf8')
+const secretsFile = localSecretsFile(resolve(process.env.DATA_DIR ?? '.data'), process.env);
+const stored = await readFile(secretsFile, 'utf8')
   .then((text) => JSON.parse(text) as { WEBHOOK_SECRET?: string; AUDIT_TOKENS?: string })
   .catch(() => ({}) as { WEBHOOK_SECRET?: string; AUDIT_TOKENS?: string });
 const secret = (process.env.WEBHOOK_SECRET ?? stored.WEBHOOK_SECRET)?.split(',')[0];
 if (!secret) {
-  console.error(
-    `No WEBHOOK_SECRET in the environment or ${dataDir}/secrets.json: start the service first (npm start).`,
-  );
+  console.error(`No WEBHOOK_SECRET in the environment or ${secretsFile}: start the service first (npm start).`);
   process.exit(78);
 }
 

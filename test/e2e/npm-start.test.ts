@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localSecretsFile } from '#infra/local/secrets-file';
 import { SECRET_VARIABLES } from '#shared/config';
 import { signHeaders } from '#test/support/local-runtime';
 import { findPersonalData } from '#test/support/personal-data-scan';
@@ -139,6 +140,7 @@ function oneCalendarMonthAfter(iso: string): string {
 
 describe('npm start', { timeout: 120_000 }, () => {
   let dataDir: string;
+  let configHome: string;
   let env: NodeJS.ProcessEnv;
   const runs: ServiceProcess[] = [];
   let first: Banner;
@@ -153,12 +155,15 @@ describe('npm start', { timeout: 120_000 }, () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'erasure-npm-start-'));
+    configHome = await mkdtemp(join(tmpdir(), 'erasure-npm-start-config-'));
     env = {
       ...process.env,
       // npm puts node_modules/.bin first for the script itself; here it also picks the Node that runs npm.
       PATH: [join(REPO, 'node_modules', '.bin'), process.env.PATH].join(delimiter),
       PORT: String(await freePort()),
       DATA_DIR: dataDir,
+      // The generated secrets go to the per-user config directory, here a temporary one.
+      XDG_CONFIG_HOME: configHome,
       WAITING_PERIOD_SECONDS: '0',
       BATCH_POLL_INTERVAL_SECONDS: '1',
       BATCH_POLL_MAX_INTERVAL_SECONDS: '2',
@@ -172,6 +177,7 @@ describe('npm start', { timeout: 120_000 }, () => {
       'FIRSTPROMOTER_BASE_URL',
       'PUBLIC_BASE_URL',
       'DYNAMODB_ENDPOINT',
+      'LOCAL_SECRETS_FILE',
       'POWERTOOLS_DEV',
       'LOG_LEVEL',
       'AWS_LAMBDA_LOG_LEVEL',
@@ -184,9 +190,10 @@ describe('npm start', { timeout: 120_000 }, () => {
   afterAll(async () => {
     for (const run of runs) await run.kill();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    if (configHome) await rm(configHome, { recursive: true, force: true });
   });
 
-  it('prints its URL, the demo simulators and the secrets it generated under DATA_DIR', () => {
+  it('prints its URL, the demo simulators and the secrets it generated, kept outside DATA_DIR', () => {
     const [service] = runs;
 
     expect(first.url).toBe(`http://127.0.0.1:${env.PORT}`);
@@ -194,7 +201,9 @@ describe('npm start', { timeout: 120_000 }, () => {
     expect(first.webhookSecret).toMatch(/^whsec_[A-Za-z0-9+/=]{40,}$/);
     expect(first.auditTokens).toMatch(/^audit_[A-Za-z0-9_-]{32,}$/);
     expect(service?.stdout).toMatch(/^OPERATOR_TOKENS=operator_[A-Za-z0-9_-]{32,}$/m);
-    expect(first.secretsNote).toBe(`(generated now and kept in ${dataDir}/secrets.json)`);
+    const secretsFile = localSecretsFile(dataDir, env);
+    expect(secretsFile.startsWith(join(configHome, 'gdpr-erasure', 'secrets'))).toBe(true);
+    expect(first.secretsNote).toBe(`(generated now and kept in ${secretsFile}, outside the data directory)`);
     expect(service?.stdout).toMatch(/Referral Rock: +simulator at http:\/\/127\.0\.0\.1:\d+ \(demo data\)/);
     expect(service?.stdout).toMatch(/FirstPromoter: +simulator at http:\/\/127\.0\.0\.1:\d+\/api\/v2\/company/);
     expect(service?.stdout).toContain('waiting period: 0s');
@@ -314,7 +323,7 @@ describe('npm start', { timeout: 120_000 }, () => {
     expect(second.url).toBe(first.url);
     expect(second.webhookSecret).toBe(first.webhookSecret);
     expect(second.auditTokens).toBe(first.auditTokens);
-    expect(second.secretsNote).toBe(`(from the environment or ${dataDir}/secrets.json)`);
+    expect(second.secretsNote).toBe(`(from the environment or ${localSecretsFile(dataDir, env)})`);
     expect(after.status).toBe(200);
     expect(after.json).toEqual(view);
     expect(after.json.status).toBe('completed');

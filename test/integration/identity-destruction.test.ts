@@ -1,7 +1,8 @@
+import { readFile, stat } from 'node:fs/promises';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ciphertextPieces, findInFiles } from '#test/support/data-dir-scan';
-import { startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
+import { secretsFileFor, startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
 
 /**
  * "Destroyed" means unrecoverable: once a request ends, its encrypted identity is gone from every byte under DATA_DIR,
@@ -104,5 +105,21 @@ describe('a destroyed identity is unrecoverable from the data directory', () => 
     expect(canceled.json.status).toBe('canceled');
     expect(whileOpen.map((hit) => hit.needle)).toEqual(expect.arrayContaining(Object.keys(needles)));
     expect(afterEnd).toEqual([]);
+  });
+
+  it('keeps the generated IDENTITY_KEY out of DATA_DIR, in a file only its owner can read', async () => {
+    // Prepare: no IDENTITY_KEY in the environment, so the runtime generates one.
+    t = await startTestRuntime({ persistent: true });
+    const key = t.runtime.secrets.IDENTITY_KEY;
+    const secretsFile = secretsFileFor(t.dataDir);
+
+    // Act
+    const inDataDir = await findInFiles(t.dataDir, { key });
+
+    // Assess
+    expect(t.runtime.secretsFile).toBe(secretsFile);
+    expect(inDataDir).toEqual([]);
+    expect(await readFile(secretsFile, 'utf8')).toContain(key);
+    expect((await stat(secretsFile)).mode & 0o777).toBe(0o600);
   });
 });

@@ -7,6 +7,7 @@ import { type AttributeValue, DynamoDBClient, ScanCommand } from '@aws-sdk/clien
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprint } from '#shared/domain/erasure-requests';
 import {
+  secretsFileFor,
   signHeaders,
   startTestRuntime,
   TEST_AUDIT_TOKEN,
@@ -270,7 +271,9 @@ describe('the local data directory and the deadline', () => {
 
       expect((await stat(dataDir)).mode & 0o777).toBe(0o700);
       const files = Object.keys(modes);
-      expect(files).toContain('/secrets.json');
+      // The generated keys live outside DATA_DIR (see identity-destruction.test.ts), just as private.
+      expect(files).not.toContain('/secrets.json');
+      expect((await stat(secretsFileFor(dataDir))).mode & 0o777).toBe(0o600);
       expect(files.filter((f) => f.startsWith('/dynamodb/')).length).toBeGreaterThan(2);
       for (const [path, mode] of Object.entries(modes)) expect(mode & 0o077, path).toBe(0);
     } finally {

@@ -66,6 +66,8 @@ export async function startTestRuntime(
     env: {
       PORT: '0',
       DATA_DIR: dataDir,
+      // Beside the data directory, not in it, and not in the user's config directory either.
+      LOCAL_SECRETS_FILE: secretsFileFor(dataDir),
       WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
       AUDIT_TOKENS: TEST_AUDIT_TOKEN,
       OPERATOR_TOKENS: TEST_OPERATOR_TOKEN,
@@ -127,11 +129,17 @@ export async function startTestRuntime(
     },
     stop: async ({ crash = false, keepData = false } = {}) => {
       await runtime.stop({ crash });
-      if (!keepData && !options.dataDir) await rm(dataDir, { recursive: true, force: true });
+      if (!keepData && !options.dataDir) {
+        await rm(dataDir, { recursive: true, force: true });
+        await rm(secretsFileFor(dataDir), { force: true });
+      }
     },
   };
   return test;
 }
+
+/** Where a test runtime keeps the secrets it generates: a file next to its data directory. */
+export const secretsFileFor = (dataDir: string) => `${dataDir}.secrets.json`;
 
 /**
  * Standard Webhooks headers for a raw body, as a sender's library would produce them; a body given as bytes is signed
