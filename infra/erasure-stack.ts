@@ -13,6 +13,7 @@ import { ErasureApi } from './constructs/erasure-api.ts';
 import { ErasureSecrets } from './constructs/erasure-secrets.ts';
 import { ErasureWorkflow } from './constructs/erasure-workflow.ts';
 import { HandlerFunction } from './constructs/handler-function.ts';
+import { IdentityTable } from './constructs/identity-table.ts';
 import { Operations } from './constructs/operations.ts';
 import { RateBudgetTable } from './constructs/rate-budget-table.ts';
 
@@ -191,6 +192,7 @@ const SHORT_PROVIDER_CALLS = { PROVIDER_MAX_ATTEMPTS: '2', PROVIDER_TIMEOUT_MS: 
 export class ErasureStack extends Stack {
   readonly tables: AuditTables;
   readonly rateBudgets: RateBudgetTable;
+  readonly identities: IdentityTable;
   readonly secrets: ErasureSecrets;
   readonly api: ErasureApi;
   readonly workflow: ErasureWorkflow;
@@ -213,12 +215,16 @@ export class ErasureStack extends Stack {
 
     this.tables = new AuditTables(this, 'Tables', { encryptionKey: dataKey });
     this.rateBudgets = new RateBudgetTable(this, 'RateBudgets', { encryptionKey: dataKey });
+    // Apart from the audit tables: no backup may keep an identity once it is destroyed.
+    this.identities = new IdentityTable(this, 'Identities', { encryptionKey: dataKey });
+    const identities = this.identities;
     const secrets = new ErasureSecrets(this, 'Secrets', { encryptionKey: dataKey });
     this.secrets = secrets;
 
     const common = {
       REQUESTS_TABLE: this.tables.requests.tableName,
       AUDIT_EVENTS_TABLE: this.tables.events.tableName,
+      IDENTITIES_TABLE: identities.table.tableName,
       AUDIT_RETENTION_DAYS: String(settings.auditRetentionDays),
     };
     const define = (name: HandlerName, environment: Record<string, string> = {}) => {
@@ -261,6 +267,10 @@ export class ErasureStack extends Stack {
     }
     this.rateBudgets.grantTake(referralRockTasks);
     this.rateBudgets.grantTake(firstPromoterTasks);
+    // The provider steps search with the identity; finalize destroys it.
+    identities.grantRead(referralRockTasks);
+    identities.grantRead(firstPromoterTasks);
+    identities.grantDestroy(requestTasks);
 
     this.workflow = new ErasureWorkflow(this, 'Workflow', {
       requestTasks,
@@ -277,6 +287,7 @@ export class ErasureStack extends Stack {
     });
     this.tables.grantRequests(intake, ['GetItem', 'PutItem', 'UpdateItem']);
     this.tables.grantEventsAppend(intake);
+    identities.grantPut(intake);
     this.workflow.grantStart(intake);
 
     const getRequest = define('get-request');
@@ -287,6 +298,7 @@ export class ErasureStack extends Stack {
     this.tables.grantRequests(cancelRequest, ['GetItem', 'UpdateItem']);
     this.tables.grantEventsAppend(cancelRequest);
     this.rateBudgets.grantTake(cancelRequest);
+    identities.grantDestroy(cancelRequest);
     this.workflow.grantStop(cancelRequest);
 
     const subjectLookup = define('subject-lookup');
@@ -321,6 +333,9 @@ export class ErasureStack extends Stack {
     this.tables.grantRequests(sweeper, ['GetItem', 'UpdateItem', 'Scan']);
     this.tables.grantEventsAppend(sweeper);
     this.rateBudgets.grantTake(sweeper);
+    // Finishes crashed cancels and removes identities that outlived their request (ids only: no ciphertext read).
+    identities.grantScanKeys(sweeper);
+    identities.grantDestroy(sweeper);
     this.workflow.grantResume(sweeper);
     new events.Rule(this, 'RequestSweeperSchedule', {
       description: 'Sweeps unfinished erasure requests every hour: overdue metric, stalled starts, failed restores',
@@ -355,6 +370,7 @@ export class ErasureStack extends Stack {
     new CfnOutput(this, 'StateMachineArn', { value: sm.stateMachineArn });
     new CfnOutput(this, 'RequestsTableName', { value: this.tables.requests.tableName });
     new CfnOutput(this, 'AuditEventsTableName', { value: this.tables.events.tableName });
+    new CfnOutput(this, 'IdentitiesTableName', { value: identities.table.tableName });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.operations.topic.topicArn });
     for (const name of CHAIN_ANCHOR_FUNCTIONS) {
       const anchor = functions[name];
