@@ -459,6 +459,10 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
       expect.arrayContaining([SUBJECTS.alpha.email, 'pii.canary.alpha', 'canary']),
     );
     expect(encoded.map((hit) => hit.identifier)).toEqual(expect.arrayContaining([SUBJECTS.delta.email]));
+    const punycode = findPersonalData('planted', 'to=pii.canary.golf@XN--BCHER-KVA.example', IDENTIFIERS);
+    const decomposed = findPersonalData('planted', `to=${SUBJECTS.golf.email.normalize('NFD')}`, IDENTIFIERS);
+    expect(punycode.map((hit) => hit.identifier)).toContain('PII.Canary.Golf@xn--bcher-kva.example');
+    expect(decomposed.map((hit) => hit.identifier)).toContain(SUBJECTS.golf.email);
     expect(externalId.map((hit) => hit.identifier)).toEqual(expect.arrayContaining([SUBJECTS.bravo.externalId]));
     expect(clean).toEqual([]);
   });

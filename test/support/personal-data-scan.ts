@@ -1,3 +1,5 @@
+import { domainToASCII, domainToUnicode } from 'node:url';
+
 /**
  * A scanner for personal data in anything the service emits or stores: logs, workflow state, audit events, raw table
  * items, HTTP answers. It looks for each identifier in any letter case, as written and percent-encoded (a URL or query
@@ -13,9 +15,13 @@ export interface PersonalDataHit {
   context: string;
 }
 
-/** The forms an identifier is searched in, lowercased: as written and percent-encoded (`@` → `%40`). */
+/**
+ * The forms an identifier is searched in, lowercased: as written, in both Unicode normal forms (NFC, NFD), and each of
+ * those percent-encoded (`@` → `%40`).
+ */
 function formsOf(identifier: string): string[] {
-  const forms = new Set([identifier.toLowerCase(), encodeURIComponent(identifier).toLowerCase()]);
+  const spellings = [identifier, identifier.normalize('NFC'), identifier.normalize('NFD')];
+  const forms = new Set(spellings.flatMap((text) => [text.toLowerCase(), encodeURIComponent(text).toLowerCase()]));
   return [...forms].filter((form) => form.length > 0);
 }
 
@@ -48,12 +54,21 @@ export function scanForPersonalData(
 }
 
 /**
- * The identifiers of a subject to look for: each email whole and its local part (so a message that kept only the part
- * before `@` still counts), each external id.
+ * The identifiers of a subject to look for: each email whole, with its domain also in the other IDNA form (an address
+ * received as `bücher.example` may leak as `xn--bcher-kva.example` and the other way round), and its local part (so a
+ * message that kept only the part before `@` still counts); each external id.
  */
 export function identifiersOf(subject: { email?: string; externalId?: string }): string[] {
   const identifiers: string[] = [];
-  if (subject.email) identifiers.push(subject.email, subject.email.split('@')[0] as string);
+  if (subject.email) {
+    const at = subject.email.lastIndexOf('@');
+    const local = subject.email.slice(0, at);
+    const domain = subject.email.slice(at + 1);
+    identifiers.push(subject.email, local);
+    for (const form of [domainToASCII(domain), domainToUnicode(domain)]) {
+      if (form && form !== domain) identifiers.push(`${local}@${form}`);
+    }
+  }
   if (subject.externalId) identifiers.push(subject.externalId);
   return identifiers;
 }
