@@ -48,7 +48,7 @@ const tokens = list.refine(
   `each token must be ${MIN_TOKEN_LENGTH}+ characters`,
 );
 
-const seconds = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+const THIRTY_DAYS_SECONDS = 30 * 86_400;
 const optionalUrl = z.url({ protocol: /^https?$/ }).optional();
 
 /** Variables that hold secrets; each may instead arrive as `<NAME>_SECRET_ARN`. */
@@ -86,13 +86,16 @@ const schema = z
     OPERATOR_TOKENS: tokens.optional(),
     PSEUDONYM_KEY: base64Key(32, false).optional(),
     IDENTITY_KEY: base64Key(32, true).optional(),
-    WAITING_PERIOD_SECONDS: seconds(0),
+    // Both at most 30 days: a request's identity expires (TTL) 62 days after its due date, which must outlast its
+    // waiting period and its longest batch poll together (see IDENTITY_LIFE_AFTER_DUE_DAYS).
+    WAITING_PERIOD_SECONDS: z.coerce.number().int().min(0).max(THIRTY_DAYS_SECONDS).default(0),
     BATCH_POLL_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(5),
     BATCH_POLL_MAX_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(300),
     BATCH_POLL_TIMEOUT_SECONDS: z.coerce
       .number()
       .int()
       .min(1)
+      .max(THIRTY_DAYS_SECONDS)
       .default(6 * 3600),
     AUDIT_RETENTION_DAYS: z.coerce
       .number()

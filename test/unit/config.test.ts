@@ -89,6 +89,9 @@ describe('parseConfig', () => {
     ['PROVIDER_TIMEOUT_MS', '50'],
     ['PROVIDER_MAX_ATTEMPTS', '0'],
     ['WAITING_PERIOD_SECONDS', '-1'],
+    // Longer would let a request outlive its identity's TTL (62 days after the due date).
+    ['WAITING_PERIOD_SECONDS', String(30 * 86_400 + 1)],
+    ['BATCH_POLL_TIMEOUT_SECONDS', String(30 * 86_400 + 1)],
     ['AUDIT_RETENTION_DAYS', '1.5'],
   ])('rejects %s=%j with a ConfigError naming it', (name, value) => {
     const error = thrown(() => parseConfig({ [name]: value }));

@@ -29,9 +29,10 @@ type Item = ErasureRequest & { emailPseudonym?: string; externalIdPseudonym?: st
 
 /**
  * How long an identity may outlive its request's due date before TTL removes it, should nothing delete it first: the
- * two further months GDPR Art. 12(3) allows for answering (62 days covers any two consecutive calendar months). That
- * is far beyond a waiting period and a batch poll timeout (hours), so no request that can still lawfully finish loses
- * its identity; TTL is only the backstop behind finalize, cancel and the sweeper.
+ * two further months GDPR Art. 12(3) allows for answering (62 days covers any two consecutive calendar months). The
+ * configuration keeps a waiting period and a batch poll timeout at 30 days each at most (hours by default), so no
+ * request that can still lawfully finish loses its identity; TTL is only the backstop behind finalize, cancel and the
+ * sweeper.
  */
 const IDENTITY_LIFE_AFTER_DUE_DAYS = 62;
 
