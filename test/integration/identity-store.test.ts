@@ -1,11 +1,14 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
+import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
 import { DynamoIdentityTable } from '#shared/adapters/dynamodb/identity-table';
 import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repository';
 import { createDocumentClient } from '#shared/composition';
 import type { ErasureRequest } from '#shared/domain/model';
+import { sweepRequests } from '#shared/domain/sweep';
 import { ConflictError } from '#shared/errors';
+import type { FirstPromoterPort } from '#shared/ports/providers';
 
 /**
  * The encrypted identity in the identities table, against dynalite: never in the (backed-up) requests table, written
@@ -182,5 +185,45 @@ describe('identities table', () => {
     expect(withoutReader?.identity).toBeUndefined();
     expect(await rawItem(tables.requests, rest.id)).not.toHaveProperty('identity');
     expect((await tasks.get(rest.id))?.identity).toBeUndefined();
+  });
+
+  it('has the sweeper finish a cancel that crashed right after its status write, identity destroyed before it says so', async () => {
+    const r = request();
+    await requests.create(r);
+    // The cancel's status write, then a crash: the identity is still stored.
+    await requests.transition(r.id, ['received'], 'canceled', {
+      completedAt: '2026-03-01T10:01:00.000Z',
+      set: { restorePending: true, canceledBy: 'operator:test' },
+    });
+    const audit = new DynamoAuditLog(db, tables.auditEvents, { clock: { now: () => new Date() }, retentionDays: 1 });
+    const workflow = {
+      start: async () => undefined,
+      stop: async () => undefined,
+      ensureRunning: async () => 'running' as const,
+    };
+    let identityWhenRecorded: unknown = 'not recorded';
+    const watchedAudit = {
+      list: (id: string) => audit.list(id),
+      append: async (id: string, event: Parameters<typeof audit.append>[1]) => {
+        if (event.type === 'identity.destroyed') identityWhenRecorded = await rawItem(tables.identities, id);
+        return audit.append(id, event);
+      },
+    };
+
+    const report = await sweepRequests(
+      {
+        requests,
+        audit: watchedAudit,
+        clock: { now: () => new Date('2026-03-01T12:00:00Z') },
+        workflow,
+        firstPromoter: {} as FirstPromoterPort,
+      },
+      { stalledAfterSeconds: 300 },
+    );
+
+    expect(report.restoredIds).toContain(r.id);
+    expect(identityWhenRecorded).toBeUndefined();
+    expect(await rawItem(tables.identities, r.id)).toBeUndefined();
+    expect((await audit.list(r.id)).map((e) => e.type)).toEqual(['request.canceled', 'identity.destroyed']);
   });
 });
