@@ -11,6 +11,7 @@ import {
   UnsupportedMediaTypeError,
 } from '#shared/errors';
 import { describeError } from '#shared/observability';
+import { runWithinInvocation } from '#shared/workflow/invocation-budget';
 import { parseJsonBody } from './json-body.ts';
 
 export type ApiEvent = APIGatewayProxyEventV2;
@@ -27,7 +28,12 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
   };
 }
 
-/** The standard chain for API handlers: typed errors become `{ "error": { "code", "message" } }`, unknown ones a bare 500. */
+/**
+ * The standard chain for API handlers: typed errors become `{ "error": { "code", "message" } }`, unknown ones a bare 500.
+ * Each invocation runs within its time budget, as workflow tasks do: a provider call it cannot make in time (a cancel's
+ * restore behind a busy rate budget) ends as a recorded failure for the sweeper to finish, and work still in flight at
+ * the deadline is aborted, so nothing is written after the answer went out.
+ */
 export function apiHandler(
   logger: Logger,
   handler: (event: ApiEvent, context: Context) => Promise<ApiResult>,
@@ -47,7 +53,7 @@ export function apiHandler(
         request.response = json(500, { error: { code: 'internal', message: 'Internal server error' } });
       },
     })
-    .handler(handler);
+    .handler((event, context) => runWithinInvocation(context, () => handler(event, context)));
 }
 
 /**

@@ -53,6 +53,18 @@ export async function runWithinBudget<T>(
   }
 }
 
+/**
+ * Runs a Lambda handler's work within the invocation's budget (see {@link runWithinBudget}), taken from the context's
+ * `getRemainingTimeInMillis()`; without one (an in-process caller passing no context), unbounded.
+ */
+export function runWithinInvocation<T>(
+  context: { getRemainingTimeInMillis?: () => number } | undefined,
+  work: () => Promise<T>,
+) {
+  const remainingMs = context?.getRemainingTimeInMillis?.();
+  return remainingMs === undefined ? work() : runWithinBudget(remainingMs, work);
+}
+
 /** @throws InvocationTimeoutError when the current invocation's budget has ended */
 export function throwIfBudgetEnded(budget: InvocationBudget | undefined = currentInvocationBudget()): void {
   if (budget?.signal.aborted) throw new InvocationTimeoutError();

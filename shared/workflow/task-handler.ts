@@ -3,7 +3,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { RetryLaterError } from '#shared/errors';
 import { describeError } from '#shared/observability';
-import { runWithinBudget } from './invocation-budget.ts';
+import { runWithinInvocation } from './invocation-budget.ts';
 
 /** What each Task of the state machine sends: `Parameters: { task, input.$ }`. */
 export interface TaskEvent {
@@ -62,10 +62,7 @@ export function taskHandler<D>(logger: Logger, tasks: Record<string, Task<D>>, d
       if (!task) throw new UnknownTaskError(`Unknown task ${event.task}`);
       let result: unknown;
       try {
-        const run = () => task(deps, event.input);
-        // Lambda always passes a context; an in-process caller without one runs the task unbounded.
-        const remainingMs = context?.getRemainingTimeInMillis?.();
-        result = await (remainingMs === undefined ? run() : runWithinBudget(remainingMs, run));
+        result = await runWithinInvocation(context, () => task(deps, event.input));
       } catch (error) {
         if (!(error instanceof RetryLaterError)) throw error;
         const deferral: Deferral = { retryAfterSeconds: error.retryAfterSeconds };

@@ -11,6 +11,7 @@ import {
   ProviderUnavailableError,
   RetryLaterError,
 } from '#shared/errors';
+import { apiHandler, json } from '#shared/http/api';
 import type { RateBudget } from '#shared/ports/rate-budget';
 import { currentInvocationBudget, runWithinBudget, safetyMarginMs } from '#shared/workflow/invocation-budget';
 import { taskHandler } from '#shared/workflow/task-handler';
@@ -162,6 +163,24 @@ describe('HttpTransport within a task time budget', () => {
   });
 });
 
+describe('HttpTransport turned away by the rate budget', () => {
+  it('comes back after the wait the budget named, spread over up to half as long again', async () => {
+    const busy: RateBudget = {
+      acquire: async () => {
+        throw new RetryLaterError(8_000, 'rate budget');
+      },
+      holdUntil: async () => undefined,
+    };
+    const wait = (random: number) =>
+      withinTask(60_000, () =>
+        scripted([], { rateBudget: busy, random: () => random }).transport.send('promoters.list', { url: '/p' }),
+      ).catch((e: unknown) => (e as RetryLaterError).retryAfterSeconds);
+
+    expect(await wait(0)).toBe(8);
+    expect(await wait(1)).toBe(12);
+  });
+});
+
 describe('HttpTransport at the deadline, over a real server', () => {
   let server: Server;
   let baseURL: string;
@@ -226,5 +245,19 @@ describe('taskHandler', () => {
 
     expect(result.deadline).toBeGreaterThanOrEqual(before + 18_000 - 50);
     expect(result.deadline).toBeLessThanOrEqual(Date.now() + 18_000);
+  });
+});
+
+describe('apiHandler', () => {
+  it('runs each API invocation within its budget too, so a cancel cannot write after its answer', async () => {
+    const logger = new Logger({ logLevel: 'SILENT' });
+    const handler = apiHandler(logger, async () => json(200, { deadline: currentInvocationBudget()?.deadline }));
+    const before = Date.now();
+
+    const result = await handler({} as never, lambdaContext('cancel-request', 10_000));
+
+    const { deadline } = JSON.parse(result.body as string) as { deadline: number };
+    expect(deadline).toBeGreaterThanOrEqual(before + 9_000 - 50);
+    expect(deadline).toBeLessThanOrEqual(Date.now() + 9_000);
   });
 });

@@ -128,7 +128,13 @@ export class HttpTransport {
     for (let attempt = 1; ; attempt++) {
       throwIfBudgetEnded(invocation);
       if (invocation) {
-        await this.#budget.acquire({ latestStartAt: this.#latestStartAt(invocation), signal: invocation.signal });
+        await this.#budget
+          .acquire({ latestStartAt: this.#latestStartAt(invocation), signal: invocation.signal })
+          .catch((error: unknown) => {
+            if (!(error instanceof RetryLaterError)) throw error;
+            // Callers turned away together would all come back together: spread them over up to half as long again.
+            throw new RetryLaterError(error.retryAfterSeconds * 1000 * (1 + this.#random() / 2), 'rate budget');
+          });
         admitted.add(invocation);
       } else {
         await this.#budget.acquire();
