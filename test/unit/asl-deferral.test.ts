@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ASL_PATH } from '#infra/local/workflow-engine';
+
+/**
+ * The state machine's side of the time budget: every Task that calls a provider can come back later through a Wait
+ * state, and a task cut off by its own budget (`TimeoutError`) is retried like one cut off by the platform.
+ */
+
+interface Retrier {
+  ErrorEquals: string[];
+  IntervalSeconds?: number;
+  BackoffRate?: number;
+  MaxAttempts?: number;
+  MaxDelaySeconds?: number;
+}
+interface State {
+  Type: string;
+  Resource?: string;
+  Parameters?: Record<string, unknown>;
+  ResultPath?: string | null;
+  Next?: string;
+  Default?: string;
+  Choices?: Array<{ Variable: string; IsPresent?: boolean; Next: string }>;
+  SecondsPath?: string;
+  InputPath?: string;
+  Retry?: Retrier[];
+  Branches?: Array<{ States: Record<string, State> }>;
+}
+
+const definition = JSON.parse(readFileSync(ASL_PATH, 'utf8')) as { States: Record<string, State> };
+const PROVIDER_FUNCTIONS = ['${ReferralRockTasksFunctionArn}', '${FirstPromoterTasksFunctionArn}'];
+
+/** Every state with the states of its own scope (a Parallel branch's states see only each other). */
+function scopes(states: Record<string, State>): Array<Record<string, State>> {
+  return [states, ...Object.values(states).flatMap((s) => (s.Branches ?? []).flatMap((b) => scopes(b.States)))];
+}
+const allStates = scopes(definition.States).flatMap((scope) =>
+  Object.entries(scope).map(([name, state]) => ({ name, state, scope })),
+);
+const providerTasks = allStates.filter(
+  ({ state }) => state.Type === 'Task' && PROVIDER_FUNCTIONS.includes(state.Resource ?? ''),
+);
+
+describe('the erasure state machine on time budgets', () => {
+  it('has the five provider tasks the deferral pattern is for', () => {
+    expect(providerTasks.map((t) => t.name).sort()).toEqual([
+      'ArchivePromoters',
+      'EraseReferralRockMembers',
+      'EraseReferralRockReferrals',
+      'PollFirstPromoterBatch',
+      'StartFirstPromoterReferralDeletion',
+    ]);
+  });
+
+  it.each(providerTasks.map((t) => [t.name, t] as const))('lets %s come back later through a Wait state', (name, t) => {
+    const resultPath = t.state.ResultPath as string;
+    expect(typeof resultPath).toBe('string');
+    // A deferral must not overwrite what the task reads on its next run.
+    const input = (t.state.Parameters?.['input.$'] as string | undefined) ?? '$';
+    expect(resultPath === input || input.startsWith(`${resultPath}.`)).toBe(false);
+
+    const choice = t.scope[t.state.Next as string];
+    expect(choice?.Type).toBe('Choice');
+    const deferred = choice?.Choices?.find((c) => c.Variable === `${resultPath}.retryAfterSeconds`);
+    expect(deferred?.IsPresent).toBe(true);
+    const wait = t.scope[deferred?.Next as string];
+    expect(wait).toMatchObject({ Type: 'Wait', SecondsPath: `${resultPath}.retryAfterSeconds`, Next: name });
+    expect(choice?.Default).toBeDefined();
+  });
+
+  it('retries a task cut off by its own time budget (TimeoutError) wherever it retries States.Timeout', () => {
+    const retriers = allStates.flatMap(({ state }) => state.Retry ?? []);
+    const timeouts = retriers.filter((r) => r.ErrorEquals.includes('States.Timeout'));
+
+    expect(timeouts.length).toBe(allStates.filter(({ state }) => state.Type === 'Task').length);
+    for (const retrier of timeouts) expect(retrier.ErrorEquals).toContain('TimeoutError');
+  });
+
+  it('keeps a throttled provider task retrying, on average, longer than a backlog of 10,000 takes to drain', () => {
+    // README: 10,000 requests with 10 % present take about 3 h 25 min at Referral Rock's ceiling.
+    const drainSeconds = 3 * 3600 + 25 * 60;
+    for (const { name, state } of providerTasks) {
+      const throttled = state.Retry?.find((r) => r.ErrorEquals.includes('Lambda.TooManyRequestsException'));
+      const { IntervalSeconds = 1, BackoffRate = 2, MaxAttempts = 3, MaxDelaySeconds = Infinity } = throttled ?? {};
+      let longest = 0;
+      for (let k = 0; k < MaxAttempts; k++) longest += Math.min(MaxDelaySeconds, IntervalSeconds * BackoffRate ** k);
+      // Full jitter waits, on average, half of each interval.
+      expect(longest / 2, name).toBeGreaterThan(drainSeconds);
+    }
+  });
+});
