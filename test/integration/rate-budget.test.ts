@@ -60,7 +60,7 @@ describe('DynamoRateBudget', () => {
 
     const offsets = slots.map((s) => Math.round((s - clock.now) / interval)).sort((a, b) => a - b);
     expect(offsets).toEqual(Array.from({ length: 40 }, (_, k) => k));
-    for (const slot of slots) expect(((slot - clock.now) / interval) % 1).toBeCloseTo(0, 6);
+    for (const slot of slots) expect(Number.isInteger((slot - clock.now) / interval)).toBe(true);
   });
 
   it('never lets more than the ceiling start in any minute across processes, and keeps over 90 % of it', async () => {
@@ -109,6 +109,51 @@ describe('DynamoRateBudget', () => {
     // Nothing was taken by the refused: the next taker gets the 11th slot.
     await take(99);
     expect(Math.max(...slots)).toBeCloseTo(clock.now + 10 * interval, 3);
+  });
+
+  it('lets a slot go when its taker wakes too late for it, so no request leaves late and crowds the next', async () => {
+    const clock = { now: 1_800_000_000_000 };
+    const interval = emissionIntervalMs(60);
+    const { take } = takers(1, 60, clock);
+    await take(0); // slot now; the next is one interval away
+    const key = rateBudgetKey('firstpromoter', `http://127.0.0.1/test-${counter}`, 'acct');
+    let wakeUps = 0;
+    const late = new DynamoRateBudget(createDocumentClient({ dynamoDbEndpoint: dynamo.endpoint }), tables.rateBudgets, {
+      key,
+      limitPerMinute: 60,
+      now: () => clock.now,
+      sleep: async (ms) => {
+        wakeUps++;
+        clock.now += ms + 1500; // a busy process: woken 1.5 s after the slot
+      },
+    });
+
+    await late.acquire();
+
+    // The slot one interval away was let go; the one taken on waking starts now, and the next one interval later.
+    expect(wakeUps).toBe(1);
+    const waits: number[] = [];
+    await new DynamoRateBudget(createDocumentClient({ dynamoDbEndpoint: dynamo.endpoint }), tables.rateBudgets, {
+      key,
+      limitPerMinute: 60,
+      now: () => clock.now,
+      sleep: async (ms) => {
+        waits.push(ms);
+      },
+    }).acquire();
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toBeCloseTo(interval, 3);
+  });
+
+  it('takes the slot that starts exactly at latestStartAt, however long the queue before it', async () => {
+    const clock = { now: 1_800_000_000_000 };
+    const interval = emissionIntervalMs(120);
+    const { slots, take } = takers(2, 120, clock);
+    for (let i = 0; i < 61; i++) await take(i);
+
+    await take(61, clock.now + 61 * interval);
+
+    expect(slots.at(-1)).toBe(clock.now + 61 * interval);
   });
 
   it('holds every taker until a provider Retry-After has passed', async () => {

@@ -418,7 +418,7 @@ describe('ReferralRockClient resilience', () => {
 
     expect(sim.harness.requestsTo('GET /api/members')).toHaveLength(2);
     expect(sleeps).toHaveLength(1);
-    expect(sleeps[0]).toBeCloseTo(1000 * (61 / 60), 6);
+    expect(sleeps[0]).toBeCloseTo(1034, 6);
   });
 });
 

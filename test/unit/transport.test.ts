@@ -309,10 +309,10 @@ describe('HttpTransport.send', () => {
 
     await transport.send('members.search', { url: '/members' });
 
-    // 125 ms of backoff, then the rest of the emission interval (1 s and its 1/60 arrival allowance) until the next slot.
+    // 125 ms of backoff, then the rest of the emission interval (1 s and its 2/60 arrival allowance) until the next slot.
     expect(sleeps).toHaveLength(2);
     expect(sleeps[0]).toBe(125);
-    expect(sleeps[1]).toBeCloseTo(1000 * (61 / 60) - 125, 6);
+    expect(sleeps[1]).toBeCloseTo(1034 - 125, 6);
   });
 
   describe('errors never carry the URL, its query or the response body', () => {

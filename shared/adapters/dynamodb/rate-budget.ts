@@ -3,7 +3,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type ProviderName, RetryLaterError } from '#shared/errors';
 import type { RateBudget } from '#shared/ports/rate-budget';
-import { emissionIntervalMs, nextSlot } from '#shared/rate/gcra';
+import { emissionIntervalMs, missedSlot, nextSlot } from '#shared/rate/gcra';
 import { sleepUnlessAborted } from '#shared/workflow/invocation-budget';
 import { RATE_BUDGETS_TABLE } from './tables.ts';
 
@@ -25,7 +25,7 @@ export interface DynamoRateBudgetOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-/** Races with other takers are retried; this many lost races in a row means something is wrong. */
+/** Races with other takers, and slots woken for too late, are retried; this many in a row means something is wrong. */
 const MAX_RACES = 50;
 
 /**
@@ -37,6 +37,9 @@ const MAX_RACES = 50;
  * - idle (`tat` before now, or no item): `SET tat = now + interval IF tat < now`; the slot is now;
  * - otherwise a read tells whether the next slot lies past `latestStart` (then nothing is taken: `RetryLaterError`)
  *   or another taker moved `tat` in between (try again).
+ *
+ * A taker woken more than a second after its slot lets it go and takes another, so no request leaves late enough to
+ * crowd the provider's window (see `#shared/rate/gcra`).
  */
 export class DynamoRateBudget implements RateBudget {
   readonly #db: DynamoDBDocumentClient;
@@ -58,7 +61,8 @@ export class DynamoRateBudget implements RateBudget {
   }
 
   async acquire(options: { latestStartAt?: number; signal?: AbortSignal } = {}): Promise<void> {
-    const latestStartAt = options.latestStartAt ?? Number.MAX_SAFE_INTEGER;
+    // Whole milliseconds, like every slot time (see emissionIntervalMs).
+    const latestStartAt = Math.floor(options.latestStartAt ?? Number.MAX_SAFE_INTEGER);
     for (let race = 0; race < MAX_RACES; race++) {
       const now = this.#now();
       const startAt =
@@ -67,7 +71,9 @@ export class DynamoRateBudget implements RateBudget {
           : ((await this.#takeIdle(now)) ?? (await this.#takeQueued(now, latestStartAt)));
       if (startAt !== undefined) {
         if (startAt > now) await this.#sleep(startAt - now, options.signal);
-        return;
+        // Woken too late (a busy process): sending now could crowd the provider's window; the slot is let go.
+        if (!missedSlot(startAt, this.#now())) return;
+        continue;
       }
       const tat = await this.#read();
       const slot = nextSlot(tat, now, this.#intervalMs);
@@ -75,7 +81,7 @@ export class DynamoRateBudget implements RateBudget {
         throw new RetryLaterError(slot.startAt - now, 'rate budget');
       }
     }
-    throw new Error(`rate budget ${this.#key}: lost ${MAX_RACES} races in a row`);
+    throw new Error(`rate budget ${this.#key}: no slot taken in ${MAX_RACES} tries (lost races or missed slots)`);
   }
 
   async holdUntil(until: number): Promise<void> {

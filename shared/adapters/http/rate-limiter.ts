@@ -1,6 +1,6 @@
 import { RetryLaterError } from '#shared/errors';
 import type { RateBudget } from '#shared/ports/rate-budget';
-import { emissionIntervalMs, nextSlot } from '#shared/rate/gcra';
+import { emissionIntervalMs, missedSlot, nextSlot } from '#shared/rate/gcra';
 import { sleepUnlessAborted } from '#shared/workflow/invocation-budget';
 
 /**
@@ -10,6 +10,7 @@ import { sleepUnlessAborted } from '#shared/workflow/invocation-budget';
  */
 export class InProcessRateBudget implements RateBudget {
   readonly #intervalMs: number;
+  readonly #windowMs: number;
   readonly #now: () => number;
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   #tat: number | undefined;
@@ -21,19 +22,24 @@ export class InProcessRateBudget implements RateBudget {
     sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   }) {
     this.#intervalMs = emissionIntervalMs(options.limit, options.intervalMs);
+    this.#windowMs = options.intervalMs;
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? sleepUnlessAborted;
   }
 
   async acquire(options: { latestStartAt?: number; signal?: AbortSignal } = {}): Promise<void> {
-    const now = this.#now();
-    const slot = nextSlot(this.#tat, now, this.#intervalMs);
-    if (options.latestStartAt !== undefined && slot.startAt > now && slot.startAt > options.latestStartAt) {
-      throw new RetryLaterError(slot.startAt - now, 'rate budget');
+    for (;;) {
+      const now = this.#now();
+      const slot = nextSlot(this.#tat, now, this.#intervalMs);
+      if (options.latestStartAt !== undefined && slot.startAt > now && slot.startAt > options.latestStartAt) {
+        throw new RetryLaterError(slot.startAt - now, 'rate budget');
+      }
+      // Taken before sleeping, so concurrent callers queue behind one another, each in its own slot.
+      this.#tat = slot.tat;
+      if (slot.startAt > now) await this.#sleep(slot.startAt - now, options.signal);
+      // Woken too late (a busy process): sending now could crowd the provider's window; the slot is let go.
+      if (!missedSlot(slot.startAt, this.#now(), this.#windowMs)) return;
     }
-    // Taken before sleeping, so concurrent callers queue behind one another, each in its own slot.
-    this.#tat = slot.tat;
-    if (slot.startAt > now) await this.#sleep(slot.startAt - now, options.signal);
   }
 
   async holdUntil(until: number): Promise<void> {
