@@ -148,6 +148,27 @@ describe('InProcessRateBudget', () => {
     expect(sleeps[1]).toBeCloseTo(interval, 6);
   });
 
+  it('lets only one slot go: woken late again, the whole process lags and the request goes', async () => {
+    let clock = 0;
+    const sleeps: number[] = [];
+    const budget = new InProcessRateBudget({
+      limit: 60,
+      intervalMs: 60_000,
+      now: () => clock,
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        if (sleeps.length > 5) throw new Error('still letting slots go');
+        clock += ms + 1500; // every wake-up 1.5 s late
+        await budget.holdUntil(clock + 5000); // and others keep the queue long
+      },
+    });
+    await budget.holdUntil(5000);
+
+    await budget.acquire();
+
+    expect(sleeps).toEqual([5000, 5000]);
+  });
+
   it('holds every caller until a provider Retry-After has passed', async () => {
     const time = fakeTime();
     const budget = new InProcessRateBudget({ limit: 60, intervalMs: 60_000, now: time.now, sleep: time.sleep });

@@ -25,7 +25,7 @@ export interface DynamoRateBudgetOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-/** Races with other takers, and slots woken for too late, are retried; this many in a row means something is wrong. */
+/** Races with other takers are retried; this many lost in a row means something is wrong. */
 const MAX_RACES = 50;
 
 /**
@@ -38,8 +38,8 @@ const MAX_RACES = 50;
  * - otherwise a read tells whether the next slot lies past `latestStart` (then nothing is taken: `RetryLaterError`)
  *   or another taker moved `tat` in between (try again).
  *
- * A taker woken more than a second after its slot lets it go and takes another, so no request leaves late enough to
- * crowd the provider's window (see `#shared/rate/gcra`).
+ * A taker woken more than a second after its slot lets it go and takes another (once), so a request delayed on its
+ * own does not leave late enough to crowd the provider's window (see `#shared/rate/gcra`).
  */
 export class DynamoRateBudget implements RateBudget {
   readonly #db: DynamoDBDocumentClient;
@@ -63,6 +63,7 @@ export class DynamoRateBudget implements RateBudget {
   async acquire(options: { latestStartAt?: number; signal?: AbortSignal } = {}): Promise<void> {
     // Whole milliseconds, like every slot time (see emissionIntervalMs).
     const latestStartAt = Math.floor(options.latestStartAt ?? Number.MAX_SAFE_INTEGER);
+    let letGo = false;
     for (let race = 0; race < MAX_RACES; race++) {
       const now = this.#now();
       const startAt =
@@ -71,8 +72,10 @@ export class DynamoRateBudget implements RateBudget {
           : ((await this.#takeIdle(now)) ?? (await this.#takeQueued(now, latestStartAt)));
       if (startAt !== undefined) {
         if (startAt > now) await this.#sleep(startAt - now, options.signal);
-        // Woken too late (a busy process): sending now could crowd the provider's window; the slot is let go.
-        if (!missedSlot(startAt, this.#now())) return;
+        // Woken too late (a busy process): sending now could crowd the provider's window; the slot is let go, once:
+        // late again means the whole process lags, which delays every request alike and crowds nothing.
+        if (letGo || !missedSlot(startAt, this.#now())) return;
+        letGo = true;
         continue;
       }
       const tat = await this.#read();
@@ -81,7 +84,7 @@ export class DynamoRateBudget implements RateBudget {
         throw new RetryLaterError(slot.startAt - now, 'rate budget');
       }
     }
-    throw new Error(`rate budget ${this.#key}: no slot taken in ${MAX_RACES} tries (lost races or missed slots)`);
+    throw new Error(`rate budget ${this.#key}: no slot taken in ${MAX_RACES} tries`);
   }
 
   async holdUntil(until: number): Promise<void> {

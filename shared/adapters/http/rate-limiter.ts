@@ -28,7 +28,7 @@ export class InProcessRateBudget implements RateBudget {
   }
 
   async acquire(options: { latestStartAt?: number; signal?: AbortSignal } = {}): Promise<void> {
-    for (;;) {
+    for (let letGo = 0; ; letGo++) {
       const now = this.#now();
       const slot = nextSlot(this.#tat, now, this.#intervalMs);
       if (options.latestStartAt !== undefined && slot.startAt > now && slot.startAt > options.latestStartAt) {
@@ -37,8 +37,9 @@ export class InProcessRateBudget implements RateBudget {
       // Taken before sleeping, so concurrent callers queue behind one another, each in its own slot.
       this.#tat = slot.tat;
       if (slot.startAt > now) await this.#sleep(slot.startAt - now, options.signal);
-      // Woken too late (a busy process): sending now could crowd the provider's window; the slot is let go.
-      if (!missedSlot(slot.startAt, this.#now(), this.#windowMs)) return;
+      // Woken too late (a busy process): sending now could crowd the provider's window; the slot is let go, once: late
+      // again means the whole process lags, which delays every request alike and crowds nothing.
+      if (letGo > 0 || !missedSlot(slot.startAt, this.#now(), this.#windowMs)) return;
     }
   }
 
