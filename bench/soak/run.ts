@@ -145,6 +145,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       ...process.env,
       PORT: '0',
       DATA_DIR: join(runDir, 'data'),
+      // The keys the service generates stay with the run (outside its DATA_DIR), not in the user's config directory.
+      LOCAL_SECRETS_FILE: join(runDir, 'secrets.json'),
       WEBHOOK_SECRET: secrets.webhookSecret,
       AUDIT_TOKENS: secrets.auditToken,
       OPERATOR_TOKENS: secrets.operatorToken,
