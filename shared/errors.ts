@@ -103,6 +103,14 @@ export class ProviderBadResponseError extends ProviderError {
   }
 }
 
+/** An event for a request whose audit trail already ended (`request.completed` / `request.canceled`): refused. */
+export class AuditTrailSealedError extends Error {
+  override name = 'AuditTrailSealedError';
+  constructor(requestId: string, eventType: string) {
+    super(`The audit trail of ${requestId} has ended; ${eventType} was not appended`);
+  }
+}
+
 /** 400: the body is not valid JSON. */
 export class MalformedRequestError extends AppError {
   override name = 'MalformedRequestError';

@@ -19,6 +19,7 @@ import {
   type RequestStatus,
 } from './model.ts';
 import { isRequestId, requestIdFor, webhookIdHash } from './request-ids.ts';
+import { otherRequestsOfSubject, promotersHeldByOthers, promotersOf } from './same-subject.ts';
 import { type ErasureRequestBody, identifierPseudonym, redact, subjectRef } from './subject.ts';
 
 export interface RequestDeps {
@@ -180,10 +181,10 @@ export function toView(request: ErasureRequest, events: AuditEvent[], now: Date)
 }
 
 /**
- * Cancels a request that has not begun erasing. The status change marks the promoter restore as pending in the same
- * write, and the identity is destroyed right after it: whatever happens after that write (a crash, a timeout,
- * FirstPromoter down), the request sweeper finishes the cancel, identity destruction included. A repeated cancel
- * answers 409.
+ * Cancels a request that has not begun erasing. The status change to `canceling` is one write, and the identity is
+ * destroyed right after it: whatever happens after that write (a crash, a timeout, FirstPromoter down), the workflow
+ * can record nothing more and the request sweeper finishes the cancel, identity destruction included. A repeated
+ * cancel answers 409.
  */
 export async function cancelErasureRequest(
   deps: Pick<RequestDeps, 'requests' | 'audit' | 'clock' | 'workflow'> & { firstPromoter: FirstPromoterPort },
@@ -193,33 +194,40 @@ export async function cancelErasureRequest(
   if (!isRequestId(id)) throw new NotFoundError();
   const current = await deps.requests.get(id);
   if (!current) throw new NotFoundError();
-  const canceled = await deps.requests.transition(id, CANCELABLE_STATUSES, 'canceled', {
+  const canceling = await deps.requests.transition(id, CANCELABLE_STATUSES, 'canceling', {
     completedAt: deps.clock.now().toISOString(),
     destroyIdentity: true,
-    set: { restorePending: true, canceledBy: actor },
+    set: { canceledBy: actor },
   });
-  if (!canceled) throw new ConflictError(`The request is ${current.status} and can no longer be canceled`);
-  await finishCancel(deps, canceled, { stopWorkflow: true });
+  if (!canceling) throw new ConflictError(`The request is ${current.status} and can no longer be canceled`);
+  await finishCancel(deps, canceling, { stopWorkflow: true });
   return getRequestView(deps, id);
 }
 
+type CancelDeps = Pick<RequestDeps, 'requests' | 'audit' | 'clock'> & {
+  firstPromoter: FirstPromoterPort;
+  workflow?: WorkflowEngine;
+};
+
 /**
  * Everything a cancel does after its status write: record it, stop the workflow, restore the promoters this request
- * archived (and only those). Idempotent (keyed events, idempotent restore), so the sweeper can run it again for a cancel
- * that did not finish; a failure is recorded and leaves the restore pending.
+ * archived (only those no other request of the person still holds), then end the trail with `request.canceled` and
+ * set `canceled`: the sealing event is the last one the request ever gets. Idempotent (keyed events, idempotent
+ * restore), so the sweeper runs it again for a cancel that did not finish; a failed restore is recorded and leaves
+ * the request `canceling`. `archiveStepEnded`: the archive step itself finishes the cancel, so it can archive no more.
  */
 export async function finishCancel(
-  deps: Pick<RequestDeps, 'requests' | 'audit' | 'clock' | 'workflow'> & { firstPromoter: FirstPromoterPort },
+  deps: CancelDeps,
   request: ErasureRequest,
-  options: { stopWorkflow: boolean },
+  options: { stopWorkflow: boolean; archiveStepEnded?: boolean },
 ): Promise<{ restore: 'done' | 'failed' | 'awaiting-archive-step' }> {
   const actor = request.canceledBy ?? 'workflow';
-  await deps.audit.append(request.id, { type: 'request.canceled', actor, key: 'request.canceled', data: {} });
+  await deps.audit.append(request.id, { type: 'cancel.requested', actor, key: 'cancel.requested', data: {} });
   // The cancel's status write destroyed it already; again here (idempotent) for a cancel that crashed in between,
   // which the sweeper finishes: the event is only ever recorded once the identity is gone.
   await deps.requests.destroyIdentity(request.id);
   await deps.audit.append(request.id, { type: 'identity.destroyed', actor, key: 'identity.destroyed', data: {} });
-  if (options.stopWorkflow) {
+  if (options.stopWorkflow && deps.workflow) {
     try {
       await deps.workflow.stop(request.id);
     } catch (error) {
@@ -232,19 +240,21 @@ export async function finishCancel(
       });
     }
   }
-  const ids = promotersToRestore(request);
+  const ids = promotersOf(request);
   try {
-    if (ids.length > 0) {
-      await restoreArchivedPromoters(deps, request, actor, ids, { keepRestored: true });
-    }
+    if (ids.length > 0) await restoreArchivedPromoters(deps, request, actor, ids);
   } catch {
-    // Recorded by restoreArchivedPromoters as a failed action; the restore stays pending for the sweeper.
+    // Recorded by restoreArchivedPromoters as a failed action; the cancel stays unfinished for the sweeper.
     return { restore: 'failed' };
   }
   const current = (await deps.requests.get(request.id)) ?? request;
-  if (!archiveStepSettled(current, deps.clock.now())) return { restore: 'awaiting-archive-step' };
-  await deps.requests.clearRestorePending(request.id);
+  if (current.status !== 'canceling') return { restore: 'done' };
+  if (!options.archiveStepEnded && !archiveStepSettled(current, deps.clock.now())) {
+    return { restore: 'awaiting-archive-step' };
+  }
   await deps.requests.forgetProviderIds(request.id);
+  await deps.audit.append(request.id, { type: 'request.canceled', actor, key: 'request.canceled', data: {} });
+  await deps.requests.transition(request.id, ['canceling'], 'canceled');
   return { restore: 'done' };
 }
 
@@ -254,7 +264,8 @@ const STEP_GRACE_MS = 15 * 60_000;
 /**
  * Whether the archive step can no longer archive anything: it never planned (and cannot now: planning requires an open
  * request), it recorded its archive before the cancel, or it has had time to end. Until then a cancel's restore may
- * have run before an in-flight archive call landed, so the restore stays pending and is repeated (idempotently).
+ * have run before an in-flight archive call landed, so the cancel stays unfinished and the restore is repeated
+ * (idempotently).
  */
 function archiveStepSettled(request: ErasureRequest, now: Date): boolean {
   if (!request.plans?.['firstpromoter.promoters'] || request.archivedPromoterIds) return true;
@@ -262,43 +273,62 @@ function archiveStepSettled(request: ErasureRequest, now: Date): boolean {
 }
 
 /**
- * What a cancel restores: the promoters this request archived, and those it planned to archive (an archive call whose
- * answer was lost may have archived them). Promoters archived before the request are in neither list.
+ * Restores the promoters of a canceled request that no other request of the same person holds; shared by the cancel
+ * and by an archive step that lost the race with a cancel. A request of the person that began holding one while the
+ * restore ran gets it archived again at once. Records `restored` (with how many were left archived, and why) only
+ * while the request is `canceling`.
  */
-export function promotersToRestore(request: ErasureRequest): number[] {
-  const planned = request.plans?.['firstpromoter.promoters']?.ids ?? [];
-  return [...new Set([...(request.archivedPromoterIds ?? []), ...planned.map(Number)])];
-}
-
-/** Restores promoters; shared by cancel and by an archive step that lost the race with a cancel. */
 export async function restoreArchivedPromoters(
   deps: Pick<RequestDeps, 'requests' | 'audit' | 'clock'> & { firstPromoter: FirstPromoterPort },
   request: ErasureRequest,
   actor: string,
   promoterIds: readonly number[],
-  options: { keepRestored?: boolean } = {},
 ): Promise<void> {
   if (promoterIds.length === 0) return;
   const key = 'firstpromoter.promoters' as const;
-  try {
-    const batch = await deps.firstPromoter.restorePromoters(promoterIds);
-    await deps.requests.recordAction(request.id, key, {
-      ...ACTIONS[key],
-      outcome: 'restored',
-      count: promoterIds.length,
-      batchId: batch.id,
-      updatedAt: deps.clock.now().toISOString(),
+  const guard = { whileIn: ['canceling'] as const };
+  const heldByOthers = async (ids: readonly number[]) =>
+    promotersHeldByOthers(await otherRequestsOfSubject(deps.requests, request), ids, {
+      endedSince: request.plans?.[key]?.at ?? request.receivedAt,
     });
+  try {
+    const held = await heldByOthers(promoterIds);
+    const toRestore = promoterIds.filter((id) => !held.has(id));
+    const batch = toRestore.length > 0 ? await deps.firstPromoter.restorePromoters(toRestore) : undefined;
+    const heldNow = toRestore.length > 0 ? await heldByOthers(toRestore) : new Set<number>();
+    if (heldNow.size > 0) await deps.firstPromoter.archivePromoters([...heldNow]);
+    const restored = toRestore.length - heldNow.size;
+    const kept = held.size + heldNow.size;
+    const notes = kept > 0 ? [`${kept} promoter(s) left archived: another request of this person holds them`] : [];
+    const recorded = await deps.requests.recordAction(
+      request.id,
+      key,
+      {
+        ...ACTIONS[key],
+        outcome: 'restored',
+        count: restored,
+        ...(batch ? { batchId: batch.id } : {}),
+        ...(notes.length ? { notes } : {}),
+        updatedAt: deps.clock.now().toISOString(),
+      },
+      guard,
+    );
+    if (!recorded) return;
     await deps.audit.append(request.id, {
       type: 'promoters.restored',
       actor,
       key: 'promoters.restored',
-      data: { provider: 'firstpromoter', count: promoterIds.length, batchId: batch.id, batchStatus: batch.status },
+      data: {
+        provider: 'firstpromoter',
+        count: restored,
+        keptArchived: kept,
+        ...(batch ? { batchId: batch.id, batchStatus: batch.status } : {}),
+      },
     });
   } catch (error) {
     const reason = error instanceof Error ? redact(error.message) : 'unknown error';
     // A cancel and a sweep may restore at once: one's failure must not hide the other's success.
-    await deps.requests.recordAction(
+    const recorded = await deps.requests.recordAction(
       request.id,
       key,
       {
@@ -308,15 +338,17 @@ export async function restoreArchivedPromoters(
         errors: [`restore failed (retried hourly): ${reason}`],
         updatedAt: deps.clock.now().toISOString(),
       },
-      options.keepRestored ? { unlessOutcome: 'restored' } : {},
+      { ...guard, unlessOutcome: 'restored' },
     );
     // Keyed: an outage retried hourly adds one event, not one per attempt; the action record holds the latest reason.
-    await deps.audit.append(request.id, {
-      type: 'promoters.restore_failed',
-      actor,
-      key: 'promoters.restore_failed',
-      data: { provider: 'firstpromoter', count: promoterIds.length, error: reason },
-    });
+    if (recorded) {
+      await deps.audit.append(request.id, {
+        type: 'promoters.restore_failed',
+        actor,
+        key: 'promoters.restore_failed',
+        data: { provider: 'firstpromoter', count: promoterIds.length, error: reason },
+      });
+    }
     throw error;
   }
 }

@@ -5,17 +5,30 @@ export const REQUEST_STATUSES = [
   'received',
   'waiting',
   'processing',
+  'closing',
   'completed',
   'partially_completed',
   'failed',
+  'canceling',
   'canceled',
 ] as const;
 export type RequestStatus = (typeof REQUEST_STATUSES)[number];
 
+/**
+ * Statuses in which the workflow may plan and record outcomes. The store refuses those writes in any other status, so
+ * a step still running after finalize or a cancel began (a late invocation) cannot change the record.
+ */
+export const OPEN_STATUSES: readonly RequestStatus[] = ['received', 'waiting', 'processing'];
 /** Statuses after which nothing more happens to a request. */
 export const FINAL_STATUSES: readonly RequestStatus[] = ['completed', 'partially_completed', 'failed', 'canceled'];
 /** Statuses in which a request may still be canceled: the provider erasures have not begun. */
 export const CANCELABLE_STATUSES: readonly RequestStatus[] = ['received', 'waiting'];
+
+/**
+ * Events that end a request's trail: once one is at the head of the chain, the audit log refuses any later event, so
+ * nothing can be recorded after the end. Each is the last thing its request ever gets.
+ */
+export const SEALING_EVENTS: readonly string[] = ['request.completed', 'request.canceled'];
 
 export const ACTION_OUTCOMES = [
   'pending',
@@ -61,6 +74,8 @@ export interface ActionRecord {
   batchId?: number;
   /** Redacted, non-personal reasons (provider messages are redacted before they are stored). */
   errors?: string[];
+  /** Non-personal remarks on an outcome that is not a failure, e.g. what the provider answered before a read-back. */
+  notes?: string[];
   updatedAt: string;
 }
 
@@ -96,15 +111,16 @@ export interface ErasureRequest {
   /** AES-256-GCM ciphertext of the identity; removed when the request ends. */
   identity?: string;
   actions: Partial<Record<ActionKey, ActionRecord>>;
-  /** Promoters this request archived (and only those): what a cancel restores. */
+  /**
+   * Promoters this request archived, or holds because another open request of the same person archived them: what a
+   * cancel may restore (only those no other request of the person still holds).
+   */
   archivedPromoterIds?: number[];
   /**
    * Per action, the provider ids found and written down before the provider was called: a retried step (after a crash
    * or a lost answer) acts on, and accounts for, the same records instead of mistaking them for "not found".
    */
   plans?: Partial<Record<ActionKey, ActionPlan>>;
-  /** Set by a cancel until the promoters it must restore are restored; the sweeper retries until then. */
-  restorePending?: boolean;
   /** Actor of the cancel, for events a sweeper appends on its behalf. */
   canceledBy?: string;
   /** Epoch seconds when DynamoDB TTL removes the item (audit retention). */

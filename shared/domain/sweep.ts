@@ -27,7 +27,8 @@ export interface SweepReport {
  *   One that never started (intake failed after storing it, and the sender did not redeliver) is started; one whose
  *   workflow failed (a provider or AWS outage outlasting the retries) is resumed where it failed. Both are idempotent,
  *   and a running workflow (waiting period, batch polling) is left alone.
- * - A cancel whose promoter restore did not succeed (FirstPromoter down, a crash) is finished: restored, recorded.
+ * - A cancel that did not finish (its promoter restore failed, FirstPromoter down, a crash, or an archive step that may
+ *   still have been running) is finished: restored, recorded, and its trail ended with `request.canceled`.
  * - No identity outlives its request: one left by a crash between intake's two writes (no request after the stall
  *   delay), or by a redelivery racing the end of its request, is destroyed.
  */
@@ -53,7 +54,8 @@ export async function sweepRequests(
   const restartedIds: string[] = [];
   const stuckIds: string[] = [];
   for (const request of unfinished) {
-    if (request.receivedAt >= stalledBefore) continue;
+    // A cancel under way has no workflow to run: it is finished below.
+    if (request.receivedAt >= stalledBefore || request.status === 'canceling') continue;
     const result = await deps.workflow.ensureRunning(request.id);
     if (result === 'started' || result === 'redriven') restartedIds.push(request.id);
     if (result === 'gave-up') stuckIds.push(request.id);

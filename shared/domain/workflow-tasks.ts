@@ -1,21 +1,33 @@
 import {
   archivePromoters,
   pollFirstPromoterBatch,
+  settleFirstPromoterAction,
   startFirstPromoterReferralDeletion,
 } from './workflow/firstpromoter-steps.ts';
-import { eraseReferralRockMembers, eraseReferralRockReferrals } from './workflow/referralrock-steps.ts';
-import { beginErasure, finalizeRequest, loadRequest, recordActionFailure } from './workflow/request-steps.ts';
+import { recordActionFailure } from './workflow/read-back.ts';
+import {
+  eraseReferralRockMembers,
+  eraseReferralRockReferrals,
+  settleReferralRockAction,
+} from './workflow/referralrock-steps.ts';
+import { beginErasure, finalizeRequest, loadRequest } from './workflow/request-steps.ts';
 
 /**
  * The steps of the erasure workflow, by the function that runs them. The steps live in `workflow/`: request steps
  * (audit store only), Referral Rock steps, FirstPromoter steps, and the read-back that decides their outcomes.
  */
 export * from './workflow/firstpromoter-steps.ts';
+export * from './workflow/read-back.ts';
 export * from './workflow/referralrock-steps.ts';
 export * from './workflow/request-steps.ts';
 export * from './workflow/task-context.ts';
 
 /** The tasks each workflow function runs, by the `task` name the state machine passes. */
 export const requestTasks = { loadRequest, beginErasure, recordActionFailure, finalizeRequest };
-export const referralRockTasks = { eraseReferralRockMembers, eraseReferralRockReferrals };
-export const firstPromoterTasks = { archivePromoters, startFirstPromoterReferralDeletion, pollFirstPromoterBatch };
+export const referralRockTasks = { eraseReferralRockMembers, eraseReferralRockReferrals, settleReferralRockAction };
+export const firstPromoterTasks = {
+  archivePromoters,
+  startFirstPromoterReferralDeletion,
+  pollFirstPromoterBatch,
+  settleFirstPromoterAction,
+};

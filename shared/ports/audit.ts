@@ -9,8 +9,10 @@ import type {
   RequestStatus,
 } from '#shared/domain/model';
 
+/** The condition of a guarded write, checked by the store in the same write. */
 export interface ActionGuard {
-  whileIn?: readonly RequestStatus[];
+  /** The request's status must be one of these (`OPEN_STATUSES` for the workflow's steps). */
+  whileIn: readonly RequestStatus[];
   unlessOutcome?: ActionOutcome;
 }
 
@@ -43,8 +45,8 @@ export interface RequestRepository {
     to: RequestStatus,
     options?: TransitionOptions,
   ): Promise<ErasureRequest | undefined>;
-  /** Records an action's outcome; with a guard, only while it holds (false when it did not). */
-  recordAction(id: string, key: ActionKey, record: ActionRecord, guard?: ActionGuard): Promise<boolean>;
+  /** Records an action's outcome, only while the guard holds (false when it did not). */
+  recordAction(id: string, key: ActionKey, record: ActionRecord, guard: ActionGuard): Promise<boolean>;
   /**
    * Writes down the provider ids an action is about to act on, once: the plan stored first wins and is returned, with
    * `created` telling whether it is this call's (false: an earlier attempt got this far).
@@ -54,15 +56,12 @@ export interface RequestRepository {
     key: ActionKey,
     ids: readonly T[],
     at: string,
-    guard?: ActionGuard,
+    guard: ActionGuard,
   ): Promise<{ ids: T[]; at: string; created: boolean } | undefined>;
-  /** Marks a canceled request's promoter restore as still to do (the sweeper retries it). */
-  markRestorePending(id: string): Promise<void>;
   /** Removes the provider record ids a request kept (plans, archived promoters) once nothing needs them. */
   forgetProviderIds(id: string): Promise<void>;
-  /** Canceled requests whose promoter restore has not succeeded yet. */
+  /** Requests whose cancel has not finished (status `canceling`): their promoter restore is still to do or to check. */
   listPendingRestores(): Promise<ErasureRequest[]>;
-  clearRestorePending(id: string): Promise<void>;
   /** Records what was archived and its outcome in one write, only while the request is in `whileIn`; else false. */
   recordArchivedPromoters(
     id: string,
@@ -84,7 +83,10 @@ export interface RequestRepository {
 
 /** Append-only, hash-chained audit events. No method updates or deletes one. */
 export interface AuditLog {
-  /** Appends an event at the end of the request's chain; an event whose `key` is already there is not appended twice. */
+  /**
+   * Appends an event at the end of the request's chain; an event whose `key` is already there is not appended twice
+   * (the stored one is returned). Throws `AuditTrailSealedError` when a sealing event (`SEALING_EVENTS`) ends the chain.
+   */
   append(requestId: string, event: NewAuditEvent): Promise<AuditEvent>;
   list(requestId: string): Promise<AuditEvent[]>;
 }

@@ -78,8 +78,9 @@ describe('requests table', () => {
     const r = request();
     await requests.create(r);
 
-    const first = await requests.planAction(r.id, 'firstpromoter.promoters', [1, 2], '2026-03-01T10:00:00.000Z');
-    const retry = await requests.planAction(r.id, 'firstpromoter.promoters', [3], '2026-03-01T10:05:00.000Z');
+    const open = { whileIn: ['received'] as const };
+    const first = await requests.planAction(r.id, 'firstpromoter.promoters', [1, 2], '2026-03-01T10:00:00.000Z', open);
+    const retry = await requests.planAction(r.id, 'firstpromoter.promoters', [3], '2026-03-01T10:05:00.000Z', open);
 
     expect(first).toEqual({ ids: [1, 2], at: '2026-03-01T10:00:00.000Z', created: true });
     expect(retry).toEqual({ ids: [1, 2], at: '2026-03-01T10:00:00.000Z', created: false });
@@ -111,7 +112,7 @@ describe('requests table', () => {
   it('refuses guarded writes: a plan after a cancel, a failure over a restore', async () => {
     const r = request();
     await requests.create(r);
-    await requests.transition(r.id, ['received'], 'canceled');
+    await requests.transition(r.id, ['received'], 'canceling');
     const at = '2026-03-01T10:00:00.000Z';
     const restored = {
       provider: 'firstpromoter' as const,
@@ -124,11 +125,14 @@ describe('requests table', () => {
     expect(
       await requests.planAction(r.id, 'firstpromoter.promoters', [1], at, { whileIn: ['received'] }),
     ).toBeUndefined();
-    expect(await requests.recordAction(r.id, 'firstpromoter.promoters', restored)).toBe(true);
+    const canceling = { whileIn: ['canceling'] as const };
+    expect(await requests.recordAction(r.id, 'firstpromoter.promoters', restored, canceling)).toBe(true);
     const failed = { ...restored, outcome: 'failed' as const };
-    expect(await requests.recordAction(r.id, 'firstpromoter.promoters', failed, { unlessOutcome: 'restored' })).toBe(
-      false,
-    );
+    expect(
+      await requests.recordAction(r.id, 'firstpromoter.promoters', failed, { ...canceling, unlessOutcome: 'restored' }),
+    ).toBe(false);
+    await requests.transition(r.id, ['canceling'], 'canceled');
+    expect(await requests.recordAction(r.id, 'firstpromoter.promoters', failed, canceling)).toBe(false);
     expect((await requests.get(r.id))?.actions['firstpromoter.promoters']?.outcome).toBe('restored');
     expect((await requests.get(r.id))?.plans).toBeUndefined();
   });

@@ -105,8 +105,11 @@ describe('cancel racing the archive step', () => {
     expect(archivedAt(promoter.id)).toBeNull();
     const stored = await deps.requests.get(requestId);
     expect(stored?.status).toBe('canceled');
-    expect(stored?.restorePending).toBeUndefined();
     expect(stored?.identity).toBeUndefined();
+    // The cancel ends the trail only once the restore after the late archive is done: nothing comes after it.
+    const types = (await deps.audit.list(requestId)).map((e) => e.type);
+    expect(types.at(-1)).toBe('request.canceled');
+    expect(types.filter((t) => t === 'request.canceled')).toHaveLength(1);
   });
 
   it('leaves the restore to the sweeper when the step cannot restore, and the sweeper restores it', async () => {
@@ -126,7 +129,8 @@ describe('cancel racing the archive step', () => {
       /promoters\.restore/,
     );
     expect(archivedAt(promoter.id)).not.toBeNull();
-    expect((await deps.requests.get(requestId))?.restorePending).toBe(true);
+    expect((await deps.requests.get(requestId))?.status).toBe('canceling');
+    expect((await deps.audit.list(requestId)).map((e) => e.type)).not.toContain('request.canceled');
 
     now = new Date(now.getTime() + 60 * 60_000);
     const report = await sweepRequests(deps, { stalledAfterSeconds: 300 });
@@ -134,8 +138,9 @@ describe('cancel racing the archive step', () => {
     expect(report.restoredIds).toContain(requestId);
     expect(archivedAt(promoter.id)).toBeNull();
     const stored = await deps.requests.get(requestId);
-    expect(stored?.restorePending).toBeUndefined();
+    expect(stored?.status).toBe('canceled');
     expect(stored?.actions['firstpromoter.promoters']?.outcome).toBe('restored');
+    expect((await deps.audit.list(requestId)).at(-1)?.type).toBe('request.canceled');
     expect(stored?.plans).toBeUndefined();
   });
 

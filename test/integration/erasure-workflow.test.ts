@@ -163,11 +163,14 @@ describe('erasure end to end on one machine', () => {
     const failed = action(view, 'referralrock', 'delete_referrals');
     expect(failed.outcome).toBe('failed');
     expect(failed.errors[0]).toMatch(/^ProviderUnavailableError: Referral Rock referrals\.search/);
+    // The read-back could not run either, so the failure is recorded as unverified.
+    expect(failed.errors[1]).toMatch(/^not verified: the search afterwards ended with ProviderUnavailableError/);
     expect(action(view, 'referralrock', 'delete_members').outcome).toBe('deleted');
     expect(action(view, 'firstpromoter', 'delete_referrals').outcome).toBe('deleted');
     expect(view.status).toBe('partially_completed');
-    // The state machine retried the task (4 attempts after the first) on top of the client's own 2 tries each.
-    expect(t.referralRock.harness.requestsTo('GET /api/referrals').length).toBe(10);
+    // The state machine retried the task (4 attempts after the first) on top of the client's own 2 tries each, then
+    // the read-back as many times.
+    expect(t.referralRock.harness.requestsTo('GET /api/referrals').length).toBe(20);
     expect(t.referralRock.referrals().filter((r) => r.email === 'jane@example.com')).toHaveLength(1);
   });
 
@@ -180,7 +183,8 @@ describe('erasure end to end on one machine', () => {
     expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'failed' });
     expect(action(view, 'firstpromoter', 'delete_referrals').errors[0]).toMatch(/^ProviderAuthError/);
     expect(action(view, 'firstpromoter', 'archive_promoters').outcome).toBe('failed');
-    expect(t.firstPromoter.harness.requestsTo('GET /referrals')).toHaveLength(1);
+    // The step's search, then the read-back's: neither retried.
+    expect(t.firstPromoter.harness.requestsTo('GET /referrals')).toHaveLength(2);
     expect(view.status).toBe('partially_completed');
   });
 });
@@ -309,8 +313,10 @@ describe('waiting period and cancel', () => {
     expect(t.referralRock.members()).toHaveLength(3);
     expect(t.firstPromoter.harness.requestsTo('DELETE /referrals')).toHaveLength(0);
     expect(canceled.json.events.map((e: any) => e.type)).toEqual(
-      expect.arrayContaining(['request.canceled', 'promoters.restored', 'identity.destroyed']),
+      expect.arrayContaining(['cancel.requested', 'promoters.restored', 'identity.destroyed']),
     );
+    // The sealing event is the last the request ever gets.
+    expect(canceled.json.events.at(-1).type).toBe('request.canceled');
     expect((await t.cancel(id)).status).toBe(409);
   });
 
@@ -328,20 +334,24 @@ describe('waiting period and cancel', () => {
     const canceled = await t.cancel(id);
 
     expect(canceled.status).toBe(200);
-    expect(canceled.json.status).toBe('canceled');
+    // Not `canceled` yet: the cancel ends only once the promoters are restored.
+    expect(canceled.json.status).toBe('canceling');
     const archive = action(canceled.json, 'firstpromoter', 'archive_promoters');
     expect(archive.outcome).toBe('failed');
     expect(archive.errors[0]).toMatch(/^restore failed \(retried hourly\): FirstPromoter promoters\.restore/);
     expect(t.firstPromoter.promoters().find((p) => p.id === promoter.id)?.archived_at).not.toBeNull();
     expect(canceled.json.events.map((e: any) => e.type)).toEqual(
-      expect.arrayContaining(['request.canceled', 'promoters.restore_failed', 'identity.destroyed']),
+      expect.arrayContaining(['cancel.requested', 'promoters.restore_failed', 'identity.destroyed']),
     );
+    expect(canceled.json.events.map((e: any) => e.type)).not.toContain('request.canceled');
     expect((await t.cancel(id)).status).toBe(409);
 
     const swept = await t.runtime.sweep();
     const after = (await t.get(id)).json;
 
     expect(swept.restored).toBe(1);
+    expect(after.status).toBe('canceled');
+    expect(after.events.at(-1).type).toBe('request.canceled');
     expect(action(after, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'restored', count: 1 });
     expect(t.firstPromoter.promoters().find((p) => p.id === promoter.id)?.archived_at).toBeNull();
     expect(after.events.filter((e: any) => e.type === 'request.canceled')).toHaveLength(1);

@@ -47,7 +47,11 @@ export interface RouteDefinition {
 }
 
 export type Fault =
-  | { kind: 'status'; status: number; retryAfter?: string; body?: unknown }
+  /**
+   * Answered with `status` instead of the handler's answer; with `afterProcessing`, the handler runs first (the provider
+   * acted, e.g. a concurrent request's delete landed, and still answered an error).
+   */
+  | { kind: 'status'; status: number; retryAfter?: string; body?: unknown; afterProcessing?: boolean }
   | { kind: 'hang' }
   | { kind: 'reset' }
   /** The request is processed, then the connection is dropped before the answer: the provider acted, the client can't know. */
@@ -172,6 +176,11 @@ export class SimulatorHarness {
     return this.#options.routes.map((r) => `${r.method} ${r.pattern}`);
   }
 
+  /** Drops every fault still queued, so a test's unused faults cannot reach the next test. */
+  clearFaults(): void {
+    this.#faults.clear();
+  }
+
   /** Enables (or with `undefined` disables) the per-account rate limit. */
   setRateLimit(options: RateLimitOptions | undefined): void {
     this.#rateLimit = options;
@@ -254,6 +263,15 @@ export class SimulatorHarness {
     }
 
     if (fault?.kind === 'status') {
+      if (fault.afterProcessing && matched) {
+        await matched.route.handler({
+          params: matched.params,
+          query: url.searchParams,
+          headers: req.headers,
+          body: record.body,
+          rawBody,
+        });
+      }
       return send({
         status: fault.status,
         body: fault.body ?? (fault.status === 429 ? this.#options.rateLimitedBody : { message: 'Simulated failure' }),

@@ -1,8 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { IdentityCipher } from '#shared/crypto/identity-cipher';
-import type { ActionKey, ActionRecord, AuditEvent, ErasureRequest, NewAuditEvent } from '#shared/domain/model';
+import {
+  type ActionKey,
+  type ActionRecord,
+  type AuditEvent,
+  type ErasureRequest,
+  type NewAuditEvent,
+  SEALING_EVENTS,
+} from '#shared/domain/model';
 import { finalizeRequest, pollFirstPromoterBatch } from '#shared/domain/workflow-tasks';
-import type { AuditLog, RequestRepository } from '#shared/ports/audit';
+import { AuditTrailSealedError } from '#shared/errors';
+import type { ActionGuard, AuditLog, RequestRepository } from '#shared/ports/audit';
 import type { Batch, FirstPromoterPort } from '#shared/ports/providers';
 
 /** Workflow steps with in-memory ports: the poll schedule and the final status rule. */
@@ -14,8 +22,9 @@ class MemoryRequests
   async get(id: string) {
     return structuredClone(this.items.get(id));
   }
-  async recordAction(id: string, key: ActionKey, record: ActionRecord) {
+  async recordAction(id: string, key: ActionKey, record: ActionRecord, guard: ActionGuard) {
     const item = this.items.get(id) as ErasureRequest;
+    if (!guard.whileIn.includes(item.status)) return false;
     item.actions[key] = record;
     return true;
   }
@@ -37,12 +46,14 @@ class MemoryRequests
   }
 }
 
-/** Keyed events are appended once, as the DynamoDB audit log does. */
+/** Keyed events are appended once, and nothing after a sealing event, as the DynamoDB audit log does. */
 class MemoryAudit implements AuditLog {
   readonly events: AuditEvent[] = [];
   async append(requestId: string, event: NewAuditEvent) {
     const existing = event.key ? this.events.find((e) => e.key === event.key) : undefined;
     if (existing) return existing;
+    if (this.events.some((e) => SEALING_EVENTS.includes(e.type)))
+      throw new AuditTrailSealedError(requestId, event.type);
     const seq = this.events.length + 1;
     const stored = { ...event, key: event.key ?? `${event.type}#${seq}`, requestId, seq, hash: `hash-${seq}` };
     this.events.push(stored as AuditEvent);
@@ -134,15 +145,33 @@ describe('pollFirstPromoterBatch', () => {
     expect(waits).toEqual([10, 20, 40, 60, 60, 60]);
   });
 
-  it('ends the action failed with its batch id once the timeout has passed', async () => {
-    const { deps, requests } = setup({ now: '2026-05-01T01:00:01.000Z' });
+  it('ends the action failed with its batch id once the timeout has passed and the referrals are still there', async () => {
+    const { deps, requests } = setup({ now: '2026-05-01T01:00:01.000Z', remaining: [1, 2, 3, 4, 5, 6, 7] });
 
     const result = await pollFirstPromoterBatch(deps, pollState(9));
 
     expect(result.done).toBe(true);
     expect(requests.items.get('er_1')?.actions['firstpromoter.referrals']).toMatchObject({
       outcome: 'failed',
+      count: 7,
       batchId: 42,
+      errors: [
+        'batch still in_progress after 3601s (poll timeout)',
+        '7 of 7 referral(s) still present after the batch',
+      ],
+    });
+  });
+
+  it('decides a timed-out batch by searching again: referrals no longer found are deleted', async () => {
+    const { deps, requests } = setup({ now: '2026-05-01T01:00:01.000Z', remaining: [] });
+
+    await pollFirstPromoterBatch(deps, pollState(9));
+
+    expect(requests.items.get('er_1')?.actions['firstpromoter.referrals']).toMatchObject({
+      outcome: 'deleted',
+      count: 7,
+      batchId: 42,
+      notes: ['batch still in_progress after 3601s (poll timeout)', 'a search afterwards found none of them left'],
     });
   });
 
@@ -212,8 +241,13 @@ describe('finalizeRequest', () => {
 
     expect(result.status).toBe(status);
     expect(requests.items.get('er_1')?.identity).toBeUndefined();
-    expect(audit.events.map((e) => e.type)).toEqual(['identity.destroyed', 'request.completed']);
-    expect(audit.events[1]?.data).toMatchObject({ status, withinDeadline: true });
+    // Each recorded action has its event (appended here, as no step did), and the sealing event comes last.
+    expect(audit.events.map((e) => e.type)).toEqual([
+      ...Array(4).fill('action.recorded'),
+      'identity.destroyed',
+      'request.completed',
+    ]);
+    expect(audit.events.at(-1)?.data).toMatchObject({ status, withinDeadline: true });
   });
 
   it('does not call a request completed when archiving the promoters failed', async () => {

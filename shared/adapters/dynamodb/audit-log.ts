@@ -2,7 +2,8 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { GENESIS_HASH, hashEvent } from '#shared/domain/chain';
 import { addDays, epochSeconds } from '#shared/domain/dates';
-import type { AuditEvent, NewAuditEvent } from '#shared/domain/model';
+import { type AuditEvent, type NewAuditEvent, SEALING_EVENTS } from '#shared/domain/model';
+import { AuditTrailSealedError } from '#shared/errors';
 import type { AuditLog, Clock } from '#shared/ports/audit';
 import { allItems } from './paging.ts';
 
@@ -11,6 +12,9 @@ const MAX_APPEND_ATTEMPTS = 25;
 /**
  * The events table: append-only and hash-chained. An event goes in with a conditional put at the next sequence number,
  * so two writers racing (parallel workflow branches) cannot both take the same place: the loser re-reads and retries.
+ * A sealing event (`request.completed`, `request.canceled`) at the head ends the chain: the next place is only taken
+ * after a consistent read of the whole chain found no seal, and the seal takes that place first otherwise, so no event
+ * can land after the end.
  * The stack's IAM grants put/get/query only, so not even this code could update or delete an event.
  */
 export class DynamoAuditLog implements AuditLog {
@@ -32,6 +36,7 @@ export class DynamoAuditLog implements AuditLog {
       const key = event.key ?? `${event.type}#${events.length + 1}`;
       const existing = event.key ? events.find((e) => e.key === event.key) : undefined;
       if (existing) return existing;
+      if (events.some((e) => SEALING_EVENTS.includes(e.type))) throw new AuditTrailSealedError(requestId, event.type);
 
       const last = events.at(-1);
       const now = this.#clock.now();

@@ -166,7 +166,7 @@ export class DynamoRequestRepository implements RequestRepository {
     return toRequest(updated as unknown as Item);
   }
 
-  async recordAction(id: string, key: ActionKey, record: ActionRecord, guard: ActionGuard = {}): Promise<boolean> {
+  async recordAction(id: string, key: ActionKey, record: ActionRecord, guard: ActionGuard): Promise<boolean> {
     const names: Record<string, string> = { '#key': key };
     const values: Record<string, unknown> = { ':record': stripUndefined(record) };
     const conditions = ['attribute_exists(id)', ...guardConditions(guard, names, values, key)];
@@ -184,7 +184,7 @@ export class DynamoRequestRepository implements RequestRepository {
     key: ActionKey,
     ids: readonly T[],
     at: string,
-    guard: ActionGuard = {},
+    guard: ActionGuard,
   ): Promise<{ ids: T[]; at: string; created: boolean } | undefined> {
     const token = randomUUID();
     const names: Record<string, string> = { '#plan': planAttribute(key) };
@@ -204,15 +204,6 @@ export class DynamoRequestRepository implements RequestRepository {
     return { ids: stored.ids, at: stored.at, created: stored.token === token };
   }
 
-  async markRestorePending(id: string): Promise<void> {
-    await this.#update({
-      Key: { id },
-      UpdateExpression: 'SET restorePending = :pending',
-      ConditionExpression: 'attribute_exists(id)',
-      ExpressionAttributeValues: { ':pending': true },
-    });
-  }
-
   async forgetProviderIds(id: string): Promise<void> {
     const names: Record<string, string> = {};
     ACTION_KEYS.forEach((key, i) => {
@@ -227,15 +218,7 @@ export class DynamoRequestRepository implements RequestRepository {
   }
 
   async listPendingRestores(): Promise<ErasureRequest[]> {
-    return this.#scan('restorePending = :pending', { ':pending': true });
-  }
-
-  async clearRestorePending(id: string): Promise<void> {
-    await this.#update({
-      Key: { id },
-      UpdateExpression: 'REMOVE restorePending',
-      ConditionExpression: 'attribute_exists(id)',
-    });
+    return this.#scan('#status = :canceling', { ':canceling': 'canceling' }, { '#status': 'status' });
   }
 
   async recordArchivedPromoters(
@@ -351,21 +334,22 @@ export class DynamoRequestRepository implements RequestRepository {
   }
 }
 
-/** Conditions of a guarded write: the request is in one of `whileIn`; the action's outcome is not `unlessOutcome`. */
+/**
+ * Conditions of a guarded write: the request is in one of `whileIn` (never empty: a write without a status condition
+ * could land after the request ended); the action's outcome is not `unlessOutcome`.
+ */
 function guardConditions(
   guard: ActionGuard,
   names: Record<string, string>,
   values: Record<string, unknown>,
   key: ActionKey,
 ): string[] {
-  const conditions: string[] = [];
-  if (guard.whileIn?.length) {
-    names['#status'] = 'status';
-    guard.whileIn.forEach((status, i) => {
-      values[`:while${i}`] = status;
-    });
-    conditions.push(`#status IN (${guard.whileIn.map((_, i) => `:while${i}`).join(', ')})`);
-  }
+  if (guard.whileIn.length === 0) throw new Error('A guarded write needs at least one status');
+  names['#status'] = 'status';
+  guard.whileIn.forEach((status, i) => {
+    values[`:while${i}`] = status;
+  });
+  const conditions = [`#status IN (${guard.whileIn.map((_, i) => `:while${i}`).join(', ')})`];
   if (guard.unlessOutcome) {
     names['#guardKey'] = key;
     names['#outcome'] = 'outcome';

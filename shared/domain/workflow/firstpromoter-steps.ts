@@ -1,7 +1,16 @@
-import type { Batch } from '#shared/ports/providers';
+import type { Batch, BatchSummary } from '#shared/ports/providers';
 import { summarizeBatch } from '../batch.ts';
-import { restoreArchivedPromoters } from '../erasure-requests.ts';
-import { ACTIONS, type ActionOutcome, type ActionRecord, type ErasureRequest } from '../model.ts';
+import { finishCancel, restoreArchivedPromoters } from '../erasure-requests.ts';
+import {
+  ACTIONS,
+  type ActionOutcome,
+  type ActionRecord,
+  type ErasureRequest,
+  OPEN_STATUSES,
+  type RequestStatus,
+} from '../model.ts';
+import { otherRequestsOfSubject, promotersHeldByOthers } from '../same-subject.ts';
+import { type FailureInput, judgeByReadBack, settleAction } from './read-back.ts';
 import {
   ACTOR,
   appendActionEvent,
@@ -13,45 +22,53 @@ import {
   record,
 } from './task-context.ts';
 
+/** Statuses in which the archive step may plan: before erasure begins, and never after a cancel. */
+const ARCHIVE_STAGE: readonly RequestStatus[] = ['received', 'waiting'];
+const PROMOTERS = 'firstpromoter.promoters';
+
 /**
  * Archives the subject's FirstPromoter promoters before anything is erased. FirstPromoter v2 has no promoter delete;
  * archiving blocks the promoter everywhere and is reversible, so a canceled request can restore exactly what it archived.
- * Promoters archived before this request are left alone, and never restored by it.
+ * Promoters archived before this request are left alone, and never restored by it. A promoter another request of the
+ * same person archived (or is archiving) counts as archived for this one too, and this request holds it: a cancel of
+ * the other does not restore what this one still needs.
  */
 export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId }: RequestInput) {
   const request = await load(deps, requestId);
-  const key = 'firstpromoter.promoters';
-  const open = ['received', 'waiting'] as const;
-  const done = request.actions[key];
+  const done = request.actions[PROMOTERS];
   if (done && done.outcome !== 'pending') return { outcome: done.outcome, count: done.count };
-  if (!open.includes(request.status as (typeof open)[number])) return { outcome: 'skipped' as const, count: 0 };
+  if (!ARCHIVE_STAGE.includes(request.status)) return { outcome: 'skipped' as const, count: 0 };
 
   const promoters = await deps.firstPromoter.findPromoters(identityOf(deps, request));
-  const candidates = promoters.filter((p) => p.archived_at === null).map((p) => p.id);
-  const alreadyArchived = promoters.length - candidates.length;
+  const archived = promoters.filter((p) => p.archived_at !== null).map((p) => p.id);
+  const held =
+    archived.length === 0
+      ? new Set<number>()
+      : promotersHeldByOthers(await otherRequestsOfSubject(deps.requests, request), archived, {
+          includeCanceling: true,
+        });
+  const candidates = [...promoters.filter((p) => p.archived_at === null).map((p) => p.id), ...held];
+  const alreadyArchived = archived.length - held.size;
   // The set is fixed before the call, and only while the request is open: a retry archives (and a cancel restores)
   // the same promoters, and nothing is planned, let alone archived, after a cancel.
-  const plan = await deps.requests.planAction(requestId, key, candidates, deps.clock.now().toISOString(), {
-    whileIn: open,
+  const plan = await deps.requests.planAction(requestId, PROMOTERS, candidates, deps.clock.now().toISOString(), {
+    whileIn: ARCHIVE_STAGE,
   });
   if (!plan) return { outcome: 'skipped' as const, count: 0 };
   const { ids } = plan;
   if (ids.length === 0) {
-    return record(
-      deps,
-      request,
-      key,
-      {
-        outcome: alreadyArchived > 0 ? 'skipped' : 'not_found',
-        count: 0,
-        ...(alreadyArchived > 0
-          ? { errors: [`${alreadyArchived} promoter(s) were already archived before this request`] }
-          : {}),
-      },
-      { whileIn: open },
-    );
+    return record(deps, request, PROMOTERS, {
+      outcome: alreadyArchived > 0 ? 'skipped' : 'not_found',
+      count: 0,
+      ...(alreadyArchived > 0
+        ? { errors: [`${alreadyArchived} promoter(s) were already archived before this request`] }
+        : {}),
+    });
   }
 
+  // Held promoters are archived again too (archiving an archived promoter changes nothing): should the other request's
+  // cancel restore them meanwhile, either this archive lands after that restore, or that cancel finds this plan and
+  // archives them again.
   const batch = await deps.firstPromoter.archivePromoters(ids);
   const summary = summarizeBatch(batch);
   const outcome: ActionOutcome =
@@ -65,24 +82,45 @@ export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId 
     // More than 5 promoters: FirstPromoter archives them in a batch, which this step does not follow to its end.
     ...(summary.state === 'running' ? [`archive batch ${batch.id} was still ${batch.status} when recorded`] : []),
   ];
-  const entry: ActionRecord = {
-    ...ACTIONS[key],
+  const heldCount = ids.filter((id) => held.has(id)).length;
+  const notes =
+    heldCount > 0
+      ? [`${heldCount} promoter(s) archived by another open request of this person, held by this one too`]
+      : [];
+  return recordArchive(deps, request, ids, {
+    ...ACTIONS[PROMOTERS],
     outcome,
     count: ids.length,
     batchId: batch.id,
     ...(errors.length ? { errors } : {}),
+    ...(notes.length ? { notes } : {}),
     updatedAt: deps.clock.now().toISOString(),
-  };
-  if (!(await deps.requests.recordArchivedPromoters(requestId, ids, entry, open))) {
-    // A cancel came while the archive call was in flight and may have restored before the archive landed. The restore
-    // is marked pending first, so a crash here still leaves it to the sweeper, then done (restoring is idempotent).
-    await deps.requests.markRestorePending(requestId);
-    await restoreArchivedPromoters(deps, request, ACTOR, ids);
-    await deps.requests.clearRestorePending(requestId);
-    return { outcome: 'restored' as const, count: ids.length };
+  });
+}
+
+/**
+ * Records what the archive step archived (the ids a cancel restores) and its outcome in one write, while the request is
+ * open. Refused because the request was canceled meanwhile (the cancel's restore may have run before the archive
+ * landed), the step restores them and finishes the cancel; refused because the workflow moved on or ended, it records
+ * nothing and undoes nothing.
+ */
+async function recordArchive(
+  deps: FirstPromoterTaskDeps,
+  request: ErasureRequest,
+  ids: readonly number[],
+  entry: ActionRecord,
+): Promise<{ outcome: ActionOutcome; count: number }> {
+  if (await deps.requests.recordArchivedPromoters(request.id, ids, entry, OPEN_STATUSES)) {
+    await appendActionEvent(deps, request, PROMOTERS, entry);
+    return { outcome: entry.outcome, count: entry.count };
   }
-  await appendActionEvent(deps, request, key, entry);
-  return { outcome, count: ids.length };
+  const current = await load(deps, request.id);
+  if (current.status !== 'canceling' && current.status !== 'canceled') return { outcome: 'skipped', count: 0 };
+  await restoreArchivedPromoters(deps, current, ACTOR, ids);
+  if (current.status === 'canceling') {
+    await finishCancel(deps, current, { stopWorkflow: false, archiveStepEnded: true });
+  }
+  return { outcome: 'restored', count: ids.length };
 }
 
 export interface BatchPollState {
@@ -177,7 +215,8 @@ async function followBatch(
 
 /**
  * One poll of a running batch. The wait before the next poll doubles up to BATCH_POLL_MAX_INTERVAL_SECONDS; a batch still
- * running after BATCH_POLL_TIMEOUT_SECONDS ends the action `failed`, keeping its batch id for follow-up.
+ * running after BATCH_POLL_TIMEOUT_SECONDS ends the action by a read-back: what is still found is `failed` (or
+ * `partial`), keeping the batch id for follow-up.
  */
 export async function pollFirstPromoterBatch(
   deps: FirstPromoterTaskDeps,
@@ -192,20 +231,17 @@ export async function pollFirstPromoterBatch(
   const batch = await deps.firstPromoter.getBatch(state.batchId);
   const summary = summarizeBatch(batch);
   const polls = state.polls + 1;
-  const count = current?.count ?? summary.total;
+  const planned = (request.plans?.[key]?.ids ?? []).map(Number);
   if (summary.state !== 'running') {
-    await recordBatchEnd(deps, request, summary, (request.plans?.['firstpromoter.referrals']?.ids ?? []).map(Number));
+    await recordBatchEnd(deps, request, summary, planned);
     return { ...state, polls, done: true, waitSeconds: 0 };
   }
   const startedAt = new Date(state.startedAt ?? current?.updatedAt ?? deps.clock.now().toISOString()).getTime();
   const elapsedSeconds = (deps.clock.now().getTime() - startedAt) / 1000;
   if (elapsedSeconds >= deps.batchPoll.timeoutSeconds) {
-    await record(deps, request, key, {
-      outcome: 'failed',
-      count,
-      batchId: summary.batchId,
-      errors: [`batch still ${batch.status} after ${Math.round(elapsedSeconds)}s (poll timeout)`],
-    });
+    await recordBatchEnd(deps, request, summary, planned, [
+      `batch still ${batch.status} after ${Math.round(elapsedSeconds)}s (poll timeout)`,
+    ]);
     return { ...state, polls, done: true, waitSeconds: 0 };
   }
   const { intervalSeconds, maxIntervalSeconds } = deps.batchPoll;
@@ -214,31 +250,68 @@ export async function pollFirstPromoterBatch(
 }
 
 /**
- * Records how a deletion batch ended, judged by searching again rather than by the batch's counters alone: what is still
- * there is not erased, whatever the batch says (and a batch adopted by mistake cannot pass for this subject's).
+ * Records how a deletion batch ended (or was given up on), judged by searching again rather than by the batch's counters:
+ * what is still there is not erased, whatever the batch says (and a batch adopted by mistake cannot pass for this
+ * subject's). What the batch reported is kept as errors when referrals remain, as notes when none do.
  */
 async function recordBatchEnd(
   deps: FirstPromoterTaskDeps,
   request: ErasureRequest,
-  summary: ReturnType<typeof summarizeBatch>,
+  summary: BatchSummary,
   planned: readonly number[],
+  reported: string[] = [],
 ) {
   const remainingNow = (await deps.firstPromoter.findReferrals(identityOf(deps, request))).map((r) => r.id);
-  const subjectRecords = new Set([...planned, ...remainingNow]);
-  const deleted = subjectRecords.size - remainingNow.length;
-  const outcome: ActionOutcome = remainingNow.length === 0 ? 'deleted' : deleted > 0 ? 'partial' : 'failed';
-  const errors: string[] = [];
-  if (summary.state === 'stopped') errors.push('batch was stopped before it finished');
-  if (summary.state === 'failed') errors.push('batch failed');
-  if (summary.failed > 0) errors.push(`${summary.failed} of ${summary.total} item(s) failed`);
-  if (summary.errorCount > 0) errors.push(`${summary.errorCount} processing error(s) reported by FirstPromoter`);
-  if (remainingNow.length > 0) {
-    errors.push(`${remainingNow.length} of ${subjectRecords.size} referral(s) still present after the batch`);
-  }
+  const verdict = judgeByReadBack(planned, remainingNow, 'deleted');
+  if (summary.state === 'stopped') reported.push('batch was stopped before it finished');
+  if (summary.state === 'failed') reported.push('batch failed');
+  if (summary.failed > 0) reported.push(`${summary.failed} of ${summary.total} item(s) failed`);
+  if (summary.errorCount > 0) reported.push(`${summary.errorCount} processing error(s) reported by FirstPromoter`);
+  const remarks =
+    verdict.remaining > 0
+      ? { errors: [...reported, `${verdict.remaining} of ${verdict.total} referral(s) still present after the batch`] }
+      : reported.length
+        ? { notes: [...reported, 'a search afterwards found none of them left'] }
+        : {};
   return record(deps, request, 'firstpromoter.referrals', {
-    outcome,
-    count: outcome === 'failed' ? subjectRecords.size : deleted,
+    outcome: verdict.outcome,
+    count: verdict.count,
     batchId: summary.batchId,
-    ...(errors.length ? { errors } : {}),
+    ...remarks,
+  });
+}
+
+/**
+ * The state machine's Catch for every FirstPromoter step: whatever ended the archive, the delete or a batch poll (an
+ * error status, a batch gone, retries exhausted, a timeout), the outcome is decided by searching again (`settleAction`):
+ * promoters no longer active are archived (and held: a cancel restores them), referrals no longer found deleted.
+ */
+export async function settleFirstPromoterAction(deps: FirstPromoterTaskDeps, input: FailureInput) {
+  if (input.action === PROMOTERS) {
+    let active: number[] = [];
+    return settleAction(deps, input, {
+      search: async (identity) => {
+        const promoters = await deps.firstPromoter.findPromoters(identity);
+        active = promoters.filter((p) => p.archived_at === null).map((p) => p.id);
+        return active;
+      },
+      done: 'archived',
+      providerLabel: 'FirstPromoter',
+      write: (request, fields) => {
+        const planned = (request.plans?.[PROMOTERS]?.ids ?? []).map(Number);
+        const archived = planned.filter((id) => !active.includes(id));
+        return recordArchive(deps, request, archived, {
+          ...ACTIONS[PROMOTERS],
+          ...fields,
+          updatedAt: deps.clock.now().toISOString(),
+        });
+      },
+    });
+  }
+  if (input.action !== 'firstpromoter.referrals') throw new Error(`No FirstPromoter action ${input.action}`);
+  return settleAction(deps, input, {
+    search: async (identity) => (await deps.firstPromoter.findReferrals(identity)).map((r) => r.id),
+    done: 'deleted',
+    providerLabel: 'FirstPromoter',
   });
 }

@@ -1,26 +1,29 @@
 import type { RemoveResult } from '#shared/ports/providers';
-import type { ActionOutcome } from '../model.ts';
+import type { Identity } from '../model.ts';
+import { type FailureInput, judgeByReadBack, settleAction } from './read-back.ts';
 import { identityOf, load, type ReferralRockTaskDeps, type RequestInput, record } from './task-context.ts';
+
+type ReferralRockAction = 'referralrock.members' | 'referralrock.referrals';
+
+/** The read-back of each Referral Rock action: the subject's records of that kind still there. */
+async function searchReferralRock(deps: ReferralRockTaskDeps, key: ReferralRockAction, identity: Identity) {
+  return key === 'referralrock.members'
+    ? (await deps.referralRock.findMembers(identity)).map((m) => m.id)
+    : (await deps.referralRock.findReferrals(identity)).map((r) => r.id);
+}
 
 /**
  * Erases the subject's Referral Rock members or own referrals. The ids found are written down before the remove, and
  * the outcome is judged by searching again afterwards, not by the remove's answer alone: a retry after a lost answer or
  * a crash then counts what the first attempt deleted as deleted (not "not found"), and removes only what is left.
  */
-async function eraseReferralRock(
-  deps: ReferralRockTaskDeps,
-  requestId: string,
-  key: 'referralrock.members' | 'referralrock.referrals',
-) {
+async function eraseReferralRock(deps: ReferralRockTaskDeps, requestId: string, key: ReferralRockAction) {
   const request = await load(deps, requestId);
   const done = request.actions[key];
   if (done && done.outcome !== 'pending') return { outcome: done.outcome, count: done.count };
   const identity = identityOf(deps, request);
   const members = key === 'referralrock.members';
-  const search = async () =>
-    members
-      ? (await deps.referralRock.findMembers(identity)).map((m) => m.id)
-      : (await deps.referralRock.findReferrals(identity)).map((r) => r.id);
+  const search = () => searchReferralRock(deps, key, identity);
 
   const found = await search();
   // Only while processing: a step still running after the workflow moved on (finalized) must not start acting.
@@ -38,8 +41,7 @@ async function eraseReferralRock(
         ? await deps.referralRock.removeMembers(found)
         : await deps.referralRock.removeReferrals(found);
   const remaining = (await search()).filter((id) => subjectRecords.has(id));
-  const deleted = subjectRecords.size - remaining.length;
-  const outcome: ActionOutcome = remaining.length === 0 ? 'deleted' : deleted > 0 ? 'partial' : 'failed';
+  const { outcome, count } = judgeByReadBack([...subjectRecords], remaining, 'deleted');
   const refused = results.filter((r) => !r.deleted).length;
   // The provider's Message is free text that may name the person (a name, a phone number, another identifier): it is
   // never stored. The audit trail is append-only, so what goes in must be safe for good.
@@ -50,11 +52,7 @@ async function eraseReferralRock(
           `${remaining.length} of ${subjectRecords.size} record(s) still present at Referral Rock after removal` +
             (refused > 0 ? ` (${refused} refused; its messages are not kept)` : ''),
         ];
-  return record(deps, request, key, {
-    outcome,
-    count: outcome === 'failed' ? subjectRecords.size : deleted,
-    ...(errors.length ? { errors } : {}),
-  });
+  return record(deps, request, key, { outcome, count, ...(errors.length ? { errors } : {}) });
 }
 
 export const eraseReferralRockMembers = (deps: ReferralRockTaskDeps, { requestId }: RequestInput) =>
@@ -62,3 +60,19 @@ export const eraseReferralRockMembers = (deps: ReferralRockTaskDeps, { requestId
 
 export const eraseReferralRockReferrals = (deps: ReferralRockTaskDeps, { requestId }: RequestInput) =>
   eraseReferralRock(deps, requestId, 'referralrock.referrals');
+
+/**
+ * The state machine's Catch for both Referral Rock steps: whatever ended the step (an error status, retries exhausted,
+ * a timeout), the outcome is decided by searching again (`settleAction`).
+ */
+export async function settleReferralRockAction(deps: ReferralRockTaskDeps, input: FailureInput) {
+  const key = input.action;
+  if (key !== 'referralrock.members' && key !== 'referralrock.referrals') {
+    throw new Error(`No Referral Rock action ${key}`);
+  }
+  return settleAction(deps, input, {
+    search: (identity) => searchReferralRock(deps, key, identity),
+    done: 'deleted',
+    providerLabel: 'Referral Rock',
+  });
+}

@@ -1,14 +1,17 @@
+import { AuditTrailSealedError } from '#shared/errors';
 import { receivedEvent } from '../erasure-requests.ts';
 import {
-  type ActionKey,
+  ACTION_KEYS,
   type ActionOutcome,
   ERASURE_ACTIONS,
   type ErasureRequest,
-  FINAL_STATUSES,
+  OPEN_STATUSES,
   type RequestStatus,
 } from '../model.ts';
-import { redact } from '../subject.ts';
-import { ACTOR, load, type RequestInput, type RequestTaskDeps, record } from './task-context.ts';
+import { ACTOR, appendActionEvent, load, type RequestInput, type RequestTaskDeps, record } from './task-context.ts';
+
+/** Statuses in which the workflow goes on: open, or closing (a resumed run then reaches Finalize and ends it). */
+const GOES_ON: readonly RequestStatus[] = [...OPEN_STATUSES, 'closing'];
 
 /**
  * First step: checks the request may proceed and enters the waiting period (a window in which the sender may cancel).
@@ -16,7 +19,7 @@ import { ACTOR, load, type RequestInput, type RequestTaskDeps, record } from './
  */
 export async function loadRequest(deps: RequestTaskDeps, { requestId }: RequestInput) {
   let request = await load(deps, requestId);
-  if (FINAL_STATUSES.includes(request.status)) {
+  if (!GOES_ON.includes(request.status) && request.status !== 'canceling') {
     return { requestId, proceed: false, status: request.status, waitSeconds: 0 };
   }
   // Normally intake appended it; not when intake failed after storing the request and the sweeper started it.
@@ -26,17 +29,22 @@ export async function loadRequest(deps: RequestTaskDeps, { requestId }: RequestI
   if (request.status === 'received') {
     request = (await deps.requests.transition(requestId, ['received'], 'waiting')) ?? (await load(deps, requestId));
   }
-  // Keyed, and only while waiting: a resumed run appends it if the first run crashed before, and a request canceled
-  // in the meantime gets no "waiting started" after its cancel.
+  // Keyed, and only while waiting: a resumed run appends it if the first run crashed before. A cancel that ended the
+  // trail in the meantime makes the append refused: the request is over, and so is the workflow.
   if (request.status === 'waiting') {
-    await deps.audit.append(requestId, {
-      type: 'waiting.started',
-      actor: ACTOR,
-      key: 'waiting.started',
-      data: { waitingPeriodSeconds: deps.waitingPeriodSeconds, until: new Date(waitEnds).toISOString() },
-    });
+    try {
+      await deps.audit.append(requestId, {
+        type: 'waiting.started',
+        actor: ACTOR,
+        key: 'waiting.started',
+        data: { waitingPeriodSeconds: deps.waitingPeriodSeconds, until: new Date(waitEnds).toISOString() },
+      });
+    } catch (error) {
+      if (!(error instanceof AuditTrailSealedError)) throw error;
+      request = await load(deps, requestId);
+    }
   }
-  const proceed = !FINAL_STATUSES.includes(request.status);
+  const proceed = GOES_ON.includes(request.status);
   return { requestId, proceed, status: request.status, waitSeconds: request.status === 'waiting' ? waitSeconds : 0 };
 }
 
@@ -44,75 +52,67 @@ export async function loadRequest(deps: RequestTaskDeps, { requestId }: RequestI
 export async function beginErasure(deps: RequestTaskDeps, { requestId }: RequestInput) {
   const moved = await deps.requests.transition(requestId, ['waiting', 'received'], 'processing');
   const request = moved ?? (await load(deps, requestId));
-  const proceed = request.status === 'processing';
+  // A resumed run of a request already closing goes on to Finalize through the erasure steps, which act no more.
+  const proceed = request.status === 'processing' || request.status === 'closing';
   // Keyed, and whenever processing: a retry after a crash between the status write and the append still appends it.
-  if (proceed) {
+  if (request.status === 'processing') {
     await deps.audit.append(requestId, { type: 'erasure.started', actor: ACTOR, key: 'erasure.started', data: {} });
   }
   return { requestId, proceed, status: request.status };
 }
 
-export interface FailureInput {
-  requestId: string;
-  action: ActionKey;
-  /** What Step Functions' Catch puts in `ResultPath`: the error name and its cause (our messages carry no identifiers). */
-  error?: { Error?: string; Cause?: string };
-}
-
-/** A branch whose retries ran out records `failed` with the error's name and message; the other branches carry on. */
-export async function recordActionFailure(deps: RequestTaskDeps, input: FailureInput) {
-  const request = await load(deps, input.requestId);
-  const existing = request.actions[input.action];
-  if (existing && existing.outcome !== 'pending') return { outcome: existing.outcome, count: existing.count };
-  const name = input.error?.Error ?? 'Error';
-  const reason = causeMessage(input.error?.Cause);
-  return record(deps, request, input.action, {
-    outcome: 'failed',
-    // The records it had found, if it got that far: what remains to be erased, as far as is known.
-    count: existing?.count ?? request.plans?.[input.action]?.ids.length ?? 0,
-    ...(existing?.batchId === undefined ? {} : { batchId: existing.batchId }),
-    errors: [redact(reason ? `${name}: ${reason}` : name)],
-  });
-}
-
-function causeMessage(cause: string | undefined): string | undefined {
-  if (!cause) return undefined;
-  try {
-    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
-    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
-  } catch {
-    // Not JSON: the cause is the message itself.
-  }
-  return cause;
-}
-
 /**
- * Destroys the stored identity, records the end, and only then sets the final status, so a reader who sees a final
- * status also sees its events. Every write is keyed or conditional: a retry after a crash at any point completes what is
- * missing with the same values (the first `request.completed` decides them) and returns the same chain head.
+ * Ends a request. First it moves the request from `processing` to `closing` in one conditional write: from then on the
+ * store refuses every outcome a step still running would record, so what finalize reads next is final. It then marks
+ * actions cut short as failed, appends any action event a step did not get to append, decides the status from that
+ * read, destroys the stored identity, appends `identity.destroyed` and the sealing `request.completed` (the audit log
+ * refuses anything after it), and only then sets the final status, so a reader who sees a final status also sees its
+ * events. Every write is keyed or conditional: a retry after a crash at any point completes what is missing with the
+ * same values (the first `request.completed` decides them) and returns the same chain head.
  */
 export async function finalizeRequest(deps: RequestTaskDeps, { requestId }: RequestInput) {
-  const request = await load(deps, requestId);
+  let request = await load(deps, requestId);
+  if (request.status === 'processing') {
+    request = (await deps.requests.transition(requestId, ['processing'], 'closing')) ?? (await load(deps, requestId));
+  }
   const ended =
     request.status === 'completed' || request.status === 'partially_completed' || request.status === 'failed';
-  if (request.status !== 'processing' && !ended) return { requestId, status: request.status };
+  if (request.status !== 'closing' && !ended) return { requestId, status: request.status };
   const recorded = (await deps.audit.list(requestId)).find((e) => e.key === 'request.completed')?.data;
+
+  if (request.status === 'closing') {
+    // An action still pending here had its branch cut short (the Parallel state's Catch): it did not finish.
+    for (const key of ERASURE_ACTIONS) {
+      const action = request.actions[key];
+      if (action?.outcome !== 'pending') continue;
+      await record(
+        deps,
+        request,
+        key,
+        {
+          ...action,
+          outcome: 'failed',
+          errors: [
+            `the workflow ended before this action finished${action.batchId ? '; its batch may still run' : ''}`,
+          ],
+        },
+        { whileIn: ['closing'] },
+      );
+    }
+    request = await load(deps, requestId);
+    // A step whose outcome landed just before `closing` may not have appended its event yet: appended here (keyed, so
+    // once), before the trail ends; the step's own append then finds it.
+    for (const key of ACTION_KEYS) {
+      const action = request.actions[key];
+      if (action) await appendActionEvent(deps, request, key, action);
+    }
+  }
   const status =
     (recorded?.status as RequestStatus | undefined) ??
-    (request.status === 'processing' ? finalStatus(request) : request.status);
+    (request.status === 'closing' ? finalStatus(request) : request.status);
   const completedAt =
     (recorded?.completedAt as string | undefined) ?? request.completedAt ?? deps.clock.now().toISOString();
 
-  // An action still pending here had its branch cut short (the Parallel state's Catch): it did not finish.
-  for (const key of ERASURE_ACTIONS) {
-    const action = request.actions[key];
-    if (action?.outcome !== 'pending') continue;
-    await record(deps, request, key, {
-      ...action,
-      outcome: 'failed',
-      errors: [`the workflow ended before this action finished${action.batchId ? '; its batch may still run' : ''}`],
-    });
-  }
   await deps.requests.destroyIdentity(requestId);
   // Provider record ids are personal data too (they point at the person's records): kept no longer than needed.
   await deps.requests.forgetProviderIds(requestId);
@@ -123,19 +123,20 @@ export async function finalizeRequest(deps: RequestTaskDeps, { requestId }: Requ
     key: 'request.completed',
     data: { status, completedAt, dueAt: request.dueAt, withinDeadline: completedAt <= request.dueAt },
   });
-  await deps.requests.transition(requestId, ['processing'], status, { completedAt });
+  await deps.requests.transition(requestId, ['closing'], status, { completedAt });
   // The chain head leaves the database in the task's log line and the execution history, both kept apart from the
   // tables: rewriting the events table afterwards, even consistently re-hashed, would no longer contain it.
   return { requestId, status, chainHead: { seq: last.seq, hash: last.hash } };
 }
 
 /**
- * `completed` when every erasure ended deleted / not found and the promoters were archived (or there were none);
- * `failed` when every erasure failed; `partially_completed` otherwise. A missing outcome counts as failed.
+ * `completed` when every erasure ended deleted or not found and the promoters were archived (or there were none, or
+ * all were archived already); `failed` when every erasure failed; `partially_completed` otherwise. A missing outcome
+ * counts as failed, and so does any outcome that does not say the records are gone (`skipped` is never an erasure).
  */
 export function finalStatus(request: ErasureRequest): RequestStatus {
   const erasures = ERASURE_ACTIONS.map((key) => request.actions[key]?.outcome ?? 'failed');
-  const erased = (o: ActionOutcome) => o === 'deleted' || o === 'not_found' || o === 'skipped';
+  const erased = (o: ActionOutcome) => o === 'deleted' || o === 'not_found';
   const archive = request.actions['firstpromoter.promoters']?.outcome ?? 'failed';
   const archived = archive === 'archived' || archive === 'not_found' || archive === 'skipped';
   if (erasures.every((o) => o === 'failed')) return 'failed';

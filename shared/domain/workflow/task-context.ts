@@ -8,6 +8,7 @@ import {
   type ActionRecord,
   type ErasureRequest,
   type Identity,
+  OPEN_STATUSES,
 } from '../model.ts';
 
 /**
@@ -60,16 +61,21 @@ export function identityOf(deps: Pick<TaskDeps, 'cipher'>, request: ErasureReque
   return JSON.parse(deps.cipher.decrypt(request.identity, request.id)) as Identity;
 }
 
+/**
+ * Records an action's outcome and its `action.recorded` event, only while the request is open (by default): a step
+ * still running after finalize or a cancel began finds its write refused by the store, records nothing and appends
+ * nothing. Returns what was recorded, or `skipped` when the write was refused.
+ */
 export async function record(
   deps: Pick<TaskDeps, 'requests' | 'audit' | 'clock'>,
   request: ErasureRequest,
   key: ActionKey,
   fields: Omit<ActionRecord, 'provider' | 'action' | 'updatedAt'>,
-  guard?: ActionGuard,
+  guard: ActionGuard = { whileIn: OPEN_STATUSES },
 ): Promise<{ outcome: ActionOutcome; count: number }> {
   const entry: ActionRecord = { ...ACTIONS[key], ...fields, updatedAt: deps.clock.now().toISOString() };
-  if (await deps.requests.recordAction(request.id, key, entry, guard))
-    await appendActionEvent(deps, request, key, entry);
+  if (!(await deps.requests.recordAction(request.id, key, entry, guard))) return { outcome: 'skipped', count: 0 };
+  await appendActionEvent(deps, request, key, entry);
   return { outcome: fields.outcome, count: fields.count };
 }
 
