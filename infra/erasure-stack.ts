@@ -271,6 +271,8 @@ export class ErasureStack extends Stack {
     identities.grantRead(referralRockTasks);
     identities.grantRead(firstPromoterTasks);
     identities.grantDestroy(requestTasks);
+    // The archive step finds the other requests of the same person (pseudonym indexes): they share promoters.
+    this.tables.grantRequests(firstPromoterTasks, ['Query']);
 
     this.workflow = new ErasureWorkflow(this, 'Workflow', {
       requestTasks,
@@ -295,7 +297,8 @@ export class ErasureStack extends Stack {
     this.tables.grantEventsRead(getRequest);
 
     const cancelRequest = define('cancel-request', { ...stateMachineArn, ...firstPromoter, ...SHORT_PROVIDER_CALLS });
-    this.tables.grantRequests(cancelRequest, ['GetItem', 'UpdateItem']);
+    // Query: a cancel restores only promoters no other request of the person holds (pseudonym indexes).
+    this.tables.grantRequests(cancelRequest, ['GetItem', 'UpdateItem', 'Query']);
     this.tables.grantEventsAppend(cancelRequest);
     this.rateBudgets.grantTake(cancelRequest);
     identities.grantDestroy(cancelRequest);
@@ -330,7 +333,7 @@ export class ErasureStack extends Stack {
     // request an intake stored but failed to start, and retries the FirstPromoter restore of canceled requests whose
     // restore failed at cancel time (recording the outcome as an audit event).
     const sweeper = define('request-sweeper', { ...stateMachineArn, ...firstPromoter, ...SHORT_PROVIDER_CALLS });
-    this.tables.grantRequests(sweeper, ['GetItem', 'UpdateItem', 'Scan']);
+    this.tables.grantRequests(sweeper, ['GetItem', 'UpdateItem', 'Scan', 'Query']);
     this.tables.grantEventsAppend(sweeper);
     this.rateBudgets.grantTake(sweeper);
     // Finishes crashed cancels and removes identities that outlived their request (ids only: no ciphertext read).

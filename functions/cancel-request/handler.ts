@@ -24,11 +24,13 @@ export const makeHandler = (deps: CancelRequestDeps, logger: Logger = createLogg
     const id = event.pathParameters?.id;
     if (!id) throw new NotFoundError();
     const view = await cancelErasureRequest(deps, id, actor);
-    // The chain head at the cancel, kept in this log apart from the tables: the anchor an auditor checks the trail against.
+    // The chain head at the cancel, kept in this log apart from the tables: the anchor an auditor checks the trail
+    // against. A cancel still `canceling` (its restore is pending) is ended, and anchored, by the sweeper.
     const head = view.events.at(-1);
-    logger.info('Erasure request canceled', {
+    logger.info(view.status === 'canceled' ? 'Erasure request canceled' : 'Erasure request cancel under way', {
       requestId: id,
       actor,
+      status: view.status,
       chainHead: head ? { seq: head.seq, hash: head.hash } : null,
     });
     return json(200, view);

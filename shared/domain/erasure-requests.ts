@@ -220,7 +220,7 @@ export async function finishCancel(
   deps: CancelDeps,
   request: ErasureRequest,
   options: { stopWorkflow: boolean; archiveStepEnded?: boolean },
-): Promise<{ restore: 'done' | 'failed' | 'awaiting-archive-step' }> {
+): Promise<{ restore: 'done' | 'failed' | 'awaiting-archive-step'; chainHead?: { seq: number; hash: string } }> {
   const actor = request.canceledBy ?? 'workflow';
   await deps.audit.append(request.id, { type: 'cancel.requested', actor, key: 'cancel.requested', data: {} });
   // The cancel's status write destroyed it already; again here (idempotent) for a cancel that crashed in between,
@@ -253,9 +253,14 @@ export async function finishCancel(
     return { restore: 'awaiting-archive-step' };
   }
   await deps.requests.forgetProviderIds(request.id);
-  await deps.audit.append(request.id, { type: 'request.canceled', actor, key: 'request.canceled', data: {} });
+  const last = await deps.audit.append(request.id, {
+    type: 'request.canceled',
+    actor,
+    key: 'request.canceled',
+    data: {},
+  });
   await deps.requests.transition(request.id, ['canceling'], 'canceled');
-  return { restore: 'done' };
+  return { restore: 'done', chainHead: { seq: last.seq, hash: last.hash } };
 }
 
 /** Longest a workflow step can still be running after its request was canceled (the task functions time out sooner). */

@@ -121,8 +121,13 @@ describe('Requests table permissions', () => {
       .flatMap((s) => asArray(s.Action))
       .sort();
 
-  it('lets the request sweeper scan requests, read one, and update it when it retries a restore', () => {
-    expect(requestActionsOf('request-sweeper')).toEqual(['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem']);
+  it('lets the request sweeper scan requests, read one, update it when it retries a restore, and find the same person', () => {
+    expect(requestActionsOf('request-sweeper')).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'dynamodb:Scan',
+      'dynamodb:UpdateItem',
+    ]);
   });
 
   it('lets only the request sweeper scan the requests table', () => {
@@ -220,13 +225,16 @@ describe('Wildcards', () => {
   });
 
   it('queries the pseudonym indexes by name rather than index/*', () => {
-    const queries = statementsOf(synth.template, roleOf('subject-lookup')).filter((s) =>
-      asArray(s.Action).includes('dynamodb:Query'),
-    );
+    // subject-lookup finds a person's requests; the others find the other requests of a person, who share promoters.
+    for (const name of ['subject-lookup', 'firstpromoter-tasks', 'cancel-request', 'request-sweeper'] as const) {
+      const queries = statementsOf(synth.template, roleOf(name)).filter((s) =>
+        asArray(s.Action).includes('dynamodb:Query'),
+      );
 
-    expect(JSON.stringify(queries)).toContain('/index/by-email-pseudonym');
-    expect(JSON.stringify(queries)).toContain('/index/by-external-id-pseudonym');
-    expect(JSON.stringify(queries)).not.toContain('/index/*');
+      expect(JSON.stringify(queries), name).toContain('/index/by-email-pseudonym');
+      expect(JSON.stringify(queries), name).toContain('/index/by-external-id-pseudonym');
+      expect(JSON.stringify(queries), name).not.toContain('/index/*');
+    }
   });
 });
 

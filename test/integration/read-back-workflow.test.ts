@@ -27,11 +27,11 @@ describe('a read-back decides every failure, through the state machine', () => {
   it('records every action done when each provider answered an error after acting', async () => {
     t = await startTestRuntime();
     seed(t, 'acted@example.com', 2);
-    const after = (status: number) => ({ kind: 'status', status, afterProcessing: true }) as const;
-    t.firstPromoter.harness.injectFault('POST /promoters/archive', after(404));
-    t.firstPromoter.harness.injectFault('DELETE /referrals', after(404));
-    t.referralRock.harness.injectFault('DELETE /api/members/remove', after(422));
-    t.referralRock.harness.injectFault('POST /api/referral/remove', after(404));
+    const actedThen = (status: number) => ({ kind: 'status', status, afterProcessing: true }) as const;
+    t.firstPromoter.harness.injectFault('POST /promoters/archive', actedThen(404));
+    t.firstPromoter.harness.injectFault('DELETE /referrals', actedThen(404));
+    t.referralRock.harness.injectFault('DELETE /api/members/remove', actedThen(422));
+    t.referralRock.harness.injectFault('POST /api/referral/remove', actedThen(404));
 
     const view = await t.erase({ email: 'acted@example.com' });
 

@@ -109,7 +109,7 @@ async function recordArchive(
   request: ErasureRequest,
   ids: readonly number[],
   entry: ActionRecord,
-): Promise<{ outcome: ActionOutcome; count: number }> {
+): Promise<{ outcome: ActionOutcome; count: number; chainHead?: { seq: number; hash: string } }> {
   if (await deps.requests.recordArchivedPromoters(request.id, ids, entry, OPEN_STATUSES)) {
     await appendActionEvent(deps, request, PROMOTERS, entry);
     return { outcome: entry.outcome, count: entry.count };
@@ -117,10 +117,10 @@ async function recordArchive(
   const current = await load(deps, request.id);
   if (current.status !== 'canceling' && current.status !== 'canceled') return { outcome: 'skipped', count: 0 };
   await restoreArchivedPromoters(deps, current, ACTOR, ids);
-  if (current.status === 'canceling') {
-    await finishCancel(deps, current, { stopWorkflow: false, archiveStepEnded: true });
-  }
-  return { outcome: 'restored', count: ids.length };
+  if (current.status !== 'canceling') return { outcome: 'restored', count: ids.length };
+  // The head of the trail the step ended goes to the execution history, an anchor outside the tables.
+  const { chainHead } = await finishCancel(deps, current, { stopWorkflow: false, archiveStepEnded: true });
+  return { outcome: 'restored', count: ids.length, ...(chainHead ? { chainHead } : {}) };
 }
 
 export interface BatchPollState {
