@@ -90,7 +90,7 @@ async function newRequest(email: string) {
   const body = { email };
   const { request } = await submitErasureRequest(deps(), {
     webhookId: `msg_late_${seq}`,
-    rawBody: JSON.stringify(body),
+    document: body,
     body,
     signedWith: 'test',
   });

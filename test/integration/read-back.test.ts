@@ -100,7 +100,7 @@ async function openRequest(status: 'waiting' | 'processing') {
   const deps = { ...stores, workflow: noWorkflow, clock, cipher, pseudonymKey: Buffer.alloc(32, 4), retentionDays: 1 };
   const { request } = await submitErasureRequest(deps, {
     webhookId: `msg_readback_${seq}_${Date.now()}`,
-    rawBody: JSON.stringify(body),
+    document: body,
     body,
     signedWith: 'test',
   });

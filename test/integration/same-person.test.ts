@@ -74,7 +74,7 @@ async function waitingRequest(body: { email?: string; externalId?: string }) {
   seq += 1;
   const { request } = await submitErasureRequest(deps, {
     webhookId: `msg_same_${seq}`,
-    rawBody: JSON.stringify(body),
+    document: body,
     body,
     signedWith: 'test',
   });
