@@ -19,7 +19,7 @@ const GOES_ON: readonly RequestStatus[] = [...OPEN_STATUSES, 'closing'];
  */
 export async function loadRequest(deps: RequestTaskDeps, { requestId }: RequestInput) {
   let request = await load(deps, requestId);
-  if (!GOES_ON.includes(request.status) && request.status !== 'canceling') {
+  if (!GOES_ON.includes(request.status)) {
     return { requestId, proceed: false, status: request.status, waitSeconds: 0 };
   }
   // Normally intake appended it; not when intake failed after storing the request and the sweeper started it.
