@@ -268,12 +268,17 @@ const STEP_GRACE_MS = 15 * 60_000;
 
 /**
  * Whether the archive step can no longer archive anything: it never planned (and cannot now: planning requires an open
- * request), it recorded its archive before the cancel, or it has had time to end. Until then a cancel's restore may
- * have run before an in-flight archive call landed, so the cancel stays unfinished and the restore is repeated
- * (idempotently).
+ * request), it planned nothing, it recorded an outcome before the cancel (it, or the read-back after it, ended), or it
+ * has had time to
+ * end. Until then a cancel's restore may have run before an in-flight archive call landed, so the cancel stays
+ * unfinished and the restore is repeated (idempotently).
  */
 function archiveStepSettled(request: ErasureRequest, now: Date): boolean {
-  if (!request.plans?.['firstpromoter.promoters'] || request.archivedPromoterIds) return true;
+  const plan = request.plans?.['firstpromoter.promoters'];
+  if (!plan || plan.ids.length === 0 || request.archivedPromoterIds) return true;
+  // Recorded before the cancel: by the step or its read-back (after the cancel, only the cancel's restore records).
+  const recorded = request.actions['firstpromoter.promoters']?.updatedAt;
+  if (recorded !== undefined && request.completedAt !== undefined && recorded < request.completedAt) return true;
   return now.getTime() - new Date(request.completedAt ?? 0).getTime() > STEP_GRACE_MS;
 }
 
