@@ -26,7 +26,7 @@ import { ReferralRockSimulator } from '#test/simulators/referralrock';
  * audit log, and the request's last event stays its sealing event.
  */
 
-const tables = { requests: 'late-requests', auditEvents: 'late-events' };
+const tables = { requests: 'late-requests', auditEvents: 'late-events', identities: 'late-identities' };
 let dynamo: LocalDynamo;
 const rrSim = new ReferralRockSimulator();
 const fpSim = new FirstPromoterSimulator();
@@ -47,7 +47,7 @@ beforeAll(async () => {
   await dynamo.ensureTables(tables);
   const db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
   stores = {
-    requests: new DynamoRequestRepository(db, tables.requests),
+    requests: new DynamoRequestRepository(db, tables, { readIdentity: true }),
     audit: new DynamoAuditLog(db, tables.auditEvents, { clock, retentionDays: 1096 }),
   };
   const retry = { maxAttempts: 1, baseDelayMs: 1 };

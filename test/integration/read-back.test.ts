@@ -31,7 +31,7 @@ import { ReferralRockSimulator } from '#test/simulators/referralrock';
  * nothing of the person remains and the action must not be `failed`), in the "still there" cases it did not (so it must).
  */
 
-const tables = { requests: 'readback-requests', auditEvents: 'readback-events' };
+const tables = { requests: 'readback-requests', auditEvents: 'readback-events', identities: 'readback-identities' };
 let dynamo: LocalDynamo;
 const rrSim = new ReferralRockSimulator();
 const fpSim = new FirstPromoterSimulator();
@@ -51,7 +51,7 @@ beforeAll(async () => {
   await dynamo.ensureTables(tables);
   const db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
   stores = {
-    requests: new DynamoRequestRepository(db, tables.requests),
+    requests: new DynamoRequestRepository(db, tables, { readIdentity: true }),
     audit: new DynamoAuditLog(db, tables.auditEvents, { clock, retentionDays: 1096 }),
   };
   // Two tries per call and a short timeout: "retries exhausted" and "timed out" come quickly.

@@ -27,7 +27,7 @@ import { ReferralRockSimulator } from '#test/simulators/referralrock';
  * the person holds, and their erasure steps racing each other end `deleted`, not failed.
  */
 
-const tables = { requests: 'same-requests', auditEvents: 'same-events' };
+const tables = { requests: 'same-requests', auditEvents: 'same-events', identities: 'same-identities' };
 let dynamo: LocalDynamo;
 const rrSim = new ReferralRockSimulator();
 const fpSim = new FirstPromoterSimulator();
@@ -40,7 +40,7 @@ beforeAll(async () => {
   const db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
   const retry = { maxAttempts: 1, baseDelayMs: 1 };
   deps = {
-    requests: new DynamoRequestRepository(db, tables.requests),
+    requests: new DynamoRequestRepository(db, tables, { readIdentity: true }),
     audit: new DynamoAuditLog(db, tables.auditEvents, { clock, retentionDays: 1096 }),
     workflow: { start: async () => undefined, stop: async () => undefined, ensureRunning: async () => 'running' },
     clock,
