@@ -191,9 +191,9 @@ describe('identities table', () => {
     const r = request();
     await requests.create(r);
     // The cancel's status write, then a crash: the identity is still stored.
-    await requests.transition(r.id, ['received'], 'canceled', {
+    await requests.transition(r.id, ['received'], 'canceling', {
       completedAt: '2026-03-01T10:01:00.000Z',
-      set: { restorePending: true, canceledBy: 'operator:test' },
+      set: { canceledBy: 'operator:test' },
     });
     const audit = new DynamoAuditLog(db, tables.auditEvents, { clock: { now: () => new Date() }, retentionDays: 1 });
     const workflow = {
@@ -224,6 +224,10 @@ describe('identities table', () => {
     expect(report.restoredIds).toContain(r.id);
     expect(identityWhenRecorded).toBeUndefined();
     expect(await rawItem(tables.identities, r.id)).toBeUndefined();
-    expect((await audit.list(r.id)).map((e) => e.type)).toEqual(['request.canceled', 'identity.destroyed']);
+    expect((await audit.list(r.id)).map((e) => e.type)).toEqual([
+      'cancel.requested',
+      'identity.destroyed',
+      'request.canceled',
+    ]);
   });
 });

@@ -43,12 +43,16 @@ const providerTasks = allStates.filter(
 );
 
 describe('the erasure state machine on time budgets', () => {
-  it('has the five provider tasks the deferral pattern is for', () => {
+  it('has the provider tasks the deferral pattern is for: five steps and the four read-backs of their Catch', () => {
     expect(providerTasks.map((t) => t.name).sort()).toEqual([
       'ArchivePromoters',
       'EraseReferralRockMembers',
       'EraseReferralRockReferrals',
       'PollFirstPromoterBatch',
+      'SettleArchivePromoters',
+      'SettleFirstPromoterReferrals',
+      'SettleReferralRockMembers',
+      'SettleReferralRockReferrals',
       'StartFirstPromoterReferralDeletion',
     ]);
   });
