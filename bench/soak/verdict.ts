@@ -23,7 +23,7 @@ export interface JudgedRequest {
 
 export interface RequestView {
   status: string;
-  actions: Array<{ provider: string; action: string; outcome: string; count: number }>;
+  actions: Array<{ provider: string; action: string; outcome: string; count: number; errors?: string[] }>;
   integrity: { chainValid: boolean };
   events: Array<{ seq: number; type: string }>;
 }
@@ -42,6 +42,8 @@ export interface Verdict {
   brokenChains: number;
   /** Request ids of the wrong and lost ones, for a look at their trails. */
   examples: Array<{ id: string; problem: string }>;
+  /** Requests that ended neither completed nor canceled: their actions' outcomes and (non-personal) errors. */
+  notCompleted: Array<{ id: string; status: string; actions: string[] }>;
 }
 
 const FINAL = new Set(['completed', 'partially_completed', 'failed', 'canceled']);
@@ -75,6 +77,7 @@ export function judge(requests: JudgedRequest[], bystanders: Bystanders, truth: 
     collateral: collateralOf(bystanders, truth),
     brokenChains: 0,
     examples: [],
+    notCompleted: [],
   };
   const byPerson = new Map<number, JudgedRequest[]>();
   for (const request of requests) {
@@ -94,6 +97,15 @@ export function judge(requests: JudgedRequest[], bystanders: Bystanders, truth: 
     }
     verdict.statuses[view.status] = (verdict.statuses[view.status] ?? 0) + 1;
     if (!view.integrity.chainValid) verdict.brokenChains++;
+    if (view.status !== 'completed' && view.status !== 'canceled' && verdict.notCompleted.length < 50) {
+      verdict.notCompleted.push({
+        id: request.id,
+        status: view.status,
+        actions: view.actions.map(
+          (a) => `${a.provider}.${a.action} ${a.outcome}${a.errors ? ` (${a.errors.join('; ')})` : ''}`,
+        ),
+      });
+    }
 
     const events = [...view.events].sort((a, b) => a.seq - b.seq);
     const end = events.findIndex((e) => END_EVENTS.has(e.type));
