@@ -73,7 +73,7 @@ export interface SoakResult {
   options: Omit<SoakOptions, 'onProgress'>;
   runDir: string;
   durationMs: number;
-  /** From the first submit until fewer requests were unfinished than run at once (the queue was empty). */
+  /** From the first submit until every request was in and fewer were unfinished than run at once (queue empty). */
   backlogMs: number;
   requests: number;
   accepted: number;
@@ -179,6 +179,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const kills: number[] = [];
   const started = Date.now();
   let phase = 'starting';
+  let burstStartedAt = 0;
   let burstEndedAt = 0;
   let backlogEndedAt = 0;
   let done = false;
@@ -211,6 +212,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const burst = plan.filter((r) => r.burst);
     const trickle = plan.filter((r) => !r.burst);
     const background = [pollStatuses(), cancelDuringWaiting(), killAtRandomMoments(), probeIntake()];
+    burstStartedAt = Date.now();
     await pool(burst, options.submitConcurrency, submit);
     burstEndedAt = Date.now();
     phase = 'draining';
@@ -256,7 +258,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       view: r.id ? views.get(r.id) : undefined,
     }));
     const verdict = judge(judged, population.bystanders, truth);
-    const window = { from: started, to: backlogEndedAt };
+    const window = { from: burstStartedAt, to: backlogEndedAt };
     const providers = {
       referralRock: figures(stats.referralRock, options.rateLimitPerMinute.referralRock, window),
       firstPromoter: figures(stats.firstPromoter, options.rateLimitPerMinute.firstPromoter, window),
@@ -272,7 +274,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       options: withoutProgress(options),
       runDir,
       durationMs,
-      backlogMs: backlogEndedAt - started,
+      backlogMs: backlogEndedAt - burstStartedAt,
       requests: plan.length,
       accepted: accepted(),
       completed,
