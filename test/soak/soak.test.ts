@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { runSoak } from '#bench/soak/run';
+
+/**
+ * `npm run soak` at 100 requests, inside `npm test`: the same harness (simulators in their own process, 20 % of provider
+ * calls faulted, the service killed with SIGKILL three times and restarted on its DATA_DIR), with ceilings, timeouts and
+ * retry pauses scaled down so it runs in well under a minute. It asserts issue 7's invariants, not speed.
+ */
+describe('soak, 100 requests', () => {
+  it('loses nothing, records nothing wrongly, writes nothing after the end, never exceeds a ceiling', async () => {
+    const result = await runSoak({
+      requests: 100,
+      seed: 11,
+      faultRate: 0.2,
+      kills: 3,
+      rateLimitPerMinute: { referralRock: 1200, firstPromoter: 2400 },
+      waitingPeriodSeconds: 1,
+      providerTimeoutMs: 500,
+      providerMaxAttempts: 4,
+      batchMs: 500,
+      batchPollIntervalSeconds: 1,
+      retryScale: 0.02,
+      timeoutMs: 150_000,
+      burstShare: 0.9,
+      submitConcurrency: 16,
+    });
+
+    const problems = { examples: result.verdict.examples, eventsAfterEnd: result.verdict.eventsAfterEndByType };
+    expect(
+      {
+        lost: result.verdict.lost,
+        wronglyRecorded: result.verdict.wronglyRecorded,
+        eventsAfterEnd: result.verdict.eventsAfterEnd,
+        provider429sOverCeiling: result.provider429sOverCeiling,
+        collateral: result.verdict.collateral,
+        brokenChains: result.verdict.brokenChains,
+      },
+      JSON.stringify(problems),
+    ).toEqual({
+      lost: 0,
+      wronglyRecorded: 0,
+      eventsAfterEnd: 0,
+      provider429sOverCeiling: 0,
+      collateral: 0,
+      brokenChains: 0,
+    });
+    // Every request ends erased, or canceled where the run canceled it in its waiting period.
+    expect(result.completed + (result.otherFinal.canceled ?? 0)).toBe(result.requests);
+    expect(result.otherFinal.canceled ?? 0).toBe(result.cancels.accepted);
+    // The run did what it says: faults met, kills done, cancels sent.
+    expect(result.kills).toHaveLength(3);
+    expect(result.cancels.accepted).toBeGreaterThan(0);
+    expect(result.provider429s).toBeGreaterThan(0);
+  }, 240_000);
+});
