@@ -49,6 +49,21 @@ describe('a read-back decides every failure, through the state machine', () => {
     expect(t.referralRock.harness.requestsTo('DELETE /api/members/remove')).toHaveLength(1);
   });
 
+  it('follows the batch a delete started before answering an error, instead of judging it before it ran', async () => {
+    t = await startTestRuntime();
+    // More than 5 referrals: FirstPromoter starts an asynchronous batch, then (the fault) answers 404.
+    seed(t, 'batch.then.404@example.com', 8);
+    t.firstPromoter.harness.injectFault('DELETE /referrals', { kind: 'status', status: 404, afterProcessing: true });
+
+    const view = await t.erase({ email: 'batch.then.404@example.com' });
+
+    expect(view.status).toBe('completed');
+    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 8 });
+    expect(t.firstPromoter.referrals()).toHaveLength(0);
+    // The batch was followed, not started twice.
+    expect(t.firstPromoter.harness.requestsTo('DELETE /referrals')).toHaveLength(1);
+  });
+
   it('records a batch that finished and then answered 404 (gone) as deleted', async () => {
     t = await startTestRuntime();
     seed(t, 'gone.batch@example.com', 7);

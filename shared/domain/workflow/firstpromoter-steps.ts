@@ -1,3 +1,4 @@
+import { ProviderRequestError } from '#shared/errors';
 import type { Batch, BatchSummary } from '#shared/ports/providers';
 import { summarizeBatch } from '../batch.ts';
 import { finishCancel, restoreArchivedPromoters } from '../erasure-requests.ts';
@@ -170,7 +171,16 @@ export async function startFirstPromoterReferralDeletion(
   // then verified by searching again, like any batch's.
   const adopted = plan.created ? undefined : await findEarlierBatch(deps, plan);
   if (adopted) return followBatch(deps, request, adopted, [...subjectRecords]);
-  const batch = await deps.firstPromoter.deleteReferrals(found);
+  let batch: Batch;
+  try {
+    batch = await deps.firstPromoter.deleteReferrals(found);
+  } catch (error) {
+    // An error answer can come after FirstPromoter started the batch (it acted, then answered 404/422): a batch it
+    // started is followed to its end, as an adopted one is, rather than judged by a search made before it ran.
+    const started = error instanceof ProviderRequestError ? await findEarlierBatch(deps, plan) : undefined;
+    if (!started) throw error;
+    return followBatch(deps, request, started, [...subjectRecords]);
+  }
   return followBatch(deps, request, batch, [...subjectRecords]);
 }
 
