@@ -23,7 +23,14 @@ export interface JudgedRequest {
 
 export interface RequestView {
   status: string;
-  actions: Array<{ provider: string; action: string; outcome: string; count: number; errors?: string[] }>;
+  actions: Array<{
+    provider: string;
+    action: string;
+    outcome: string;
+    count: number;
+    errors?: string[];
+    notes?: string[];
+  }>;
   integrity: { chainValid: boolean };
   events: Array<{ seq: number; type: string }>;
 }
@@ -102,7 +109,8 @@ export function judge(requests: JudgedRequest[], bystanders: Bystanders, truth: 
         id: request.id,
         status: view.status,
         actions: view.actions.map(
-          (a) => `${a.provider}.${a.action} ${a.outcome}${a.errors ? ` (${a.errors.join('; ')})` : ''}`,
+          (a) =>
+            `${a.provider}.${a.action} ${a.outcome}${a.errors ? ` (${a.errors.join('; ')})` : ''}${a.notes ? ` [${a.notes.join('; ')}]` : ''}`,
         ),
       });
     }

@@ -25,7 +25,11 @@ describe('soak, 100 requests', () => {
       submitConcurrency: 16,
     });
 
-    const problems = { examples: result.verdict.examples, eventsAfterEnd: result.verdict.eventsAfterEndByType };
+    const problems = {
+      examples: result.verdict.examples,
+      eventsAfterEnd: result.verdict.eventsAfterEndByType,
+      notCompleted: result.verdict.notCompleted,
+    };
     expect(
       {
         lost: result.verdict.lost,
@@ -45,7 +49,7 @@ describe('soak, 100 requests', () => {
       brokenChains: 0,
     });
     // Every request ends erased, or canceled where the run canceled it in its waiting period.
-    expect(result.completed + (result.otherFinal.canceled ?? 0)).toBe(result.requests);
+    expect(result.completed + (result.otherFinal.canceled ?? 0), JSON.stringify(problems)).toBe(result.requests);
     expect(result.otherFinal.canceled ?? 0).toBe(result.cancels.accepted);
     // The run did what it says: faults met, kills done, cancels sent.
     expect(result.kills).toHaveLength(3);
