@@ -141,6 +141,9 @@ const SIZING: Record<HandlerName, { memorySize: number; timeout: Duration }> = {
   // Restores archived FirstPromoter promoters inside API Gateway's limit: see SHORT_PROVIDER_CALLS.
   'cancel-request': { memorySize: 512, timeout: Duration.seconds(28) },
   'subject-lookup': { memorySize: 256, timeout: Duration.seconds(10) },
+  'extend-request': { memorySize: 256, timeout: Duration.seconds(10) },
+  // Up to 1,000 pseudonyms (HMACs) and index queries, 16 at once.
+  'suppression-check': { memorySize: 512, timeout: Duration.seconds(28) },
   'request-tasks': { memorySize: 256, timeout: Duration.seconds(30) },
   'referralrock-tasks': { memorySize: 512, timeout: Duration.seconds(120) },
   'firstpromoter-tasks': { memorySize: 512, timeout: Duration.seconds(120) },
@@ -156,6 +159,9 @@ export const FUNCTION_SECRETS: Record<HandlerName, readonly SecretVariable[]> = 
   // the stored identity without decrypting it.
   'cancel-request': ['OPERATOR_TOKENS', 'AUDIT_TOKENS', 'FIRSTPROMOTER_API_KEY', 'FIRSTPROMOTER_ACCOUNT_ID'],
   'subject-lookup': ['AUDIT_TOKENS', 'PSEUDONYM_KEY'],
+  // Audit tokens only to answer an auditor 403 rather than 401, as cancel does.
+  'extend-request': ['OPERATOR_TOKENS', 'AUDIT_TOKENS'],
+  'suppression-check': ['SUPPRESSION_TOKENS', 'AUDIT_TOKENS', 'PSEUDONYM_KEY'],
   'request-tasks': [],
   'referralrock-tasks': ['IDENTITY_KEY', 'REFERRALROCK_PUBLIC_KEY', 'REFERRALROCK_PRIVATE_KEY'],
   'firstpromoter-tasks': ['IDENTITY_KEY', 'FIRSTPROMOTER_API_KEY', 'FIRSTPROMOTER_ACCOUNT_ID'],
@@ -308,18 +314,36 @@ export class ErasureStack extends Stack {
     this.tables.grantRequests(subjectLookup, ['GetItem', 'Query']);
     this.tables.grantEventsRead(subjectLookup);
 
+    // Sets the extended due date and extension in one conditional write; appends `request.extended`.
+    const extendRequest = define('extend-request', { DEADLINE_TIME_ZONE: settings.deadlineTimeZone });
+    this.tables.grantRequests(extendRequest, ['GetItem', 'UpdateItem']);
+    this.tables.grantEventsAppend(extendRequest);
+
+    // Reads the pseudonym indexes only (their projection has the status and completion time): no item, no event.
+    const suppressionCheck = define('suppression-check');
+    this.tables.grantRequests(suppressionCheck, ['Query']);
+
     const functions: Partial<Record<HandlerName, HandlerFunction>> = {
       intake,
       'get-request': getRequest,
       'cancel-request': cancelRequest,
+      'extend-request': extendRequest,
       'subject-lookup': subjectLookup,
+      'suppression-check': suppressionCheck,
       'request-tasks': requestTasks,
       'referralrock-tasks': referralRockTasks,
       'firstpromoter-tasks': firstPromoterTasks,
     };
 
     this.api = new ErasureApi(this, 'Api', {
-      handlers: { intake, 'get-request': getRequest, 'cancel-request': cancelRequest, 'subject-lookup': subjectLookup },
+      handlers: {
+        intake,
+        'get-request': getRequest,
+        'cancel-request': cancelRequest,
+        'extend-request': extendRequest,
+        'subject-lookup': subjectLookup,
+        'suppression-check': suppressionCheck,
+      },
       throttle: { rateLimit: settings.apiRateLimit, burstLimit: settings.apiBurstLimit },
       logRetention,
     });

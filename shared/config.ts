@@ -49,6 +49,27 @@ const tokens = list.refine(
 );
 
 const THIRTY_DAYS_SECONDS = 30 * 86_400;
+
+/** Loopback hosts: the only ones a callback may reach over plain HTTP, and only outside AWS (the local runtime, tests). */
+const LOOPBACK_HOST = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+/** Set by the Lambda runtime in every function: there, callbacks go over HTTPS only. */
+const inLambda = (env: { AWS_LAMBDA_FUNCTION_NAME?: string | undefined }) => Boolean(env.AWS_LAMBDA_FUNCTION_NAME);
+
+/**
+ * Where completion callbacks go: HTTPS URLs; locally also any URL on loopback. Configured by the operator only, never
+ * taken from a request (a sender-chosen URL would make the service fetch wherever it is told: SSRF).
+ */
+export function isAllowedCallbackUrl(value: string, allowLoopbackHttp: boolean): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  if (url.username || url.password || url.hash) return false;
+  if (url.protocol === 'https:') return true;
+  return allowLoopbackHttp && url.protocol === 'http:' && LOOPBACK_HOST.test(url.hostname);
+}
 const optionalUrl = z.url({ protocol: /^https?$/ }).optional();
 
 /** Variables that hold secrets; each may instead arrive as `<NAME>_SECRET_ARN`. */
@@ -56,6 +77,8 @@ export const SECRET_VARIABLES = [
   'WEBHOOK_SECRET',
   'AUDIT_TOKENS',
   'OPERATOR_TOKENS',
+  'SUPPRESSION_TOKENS',
+  'CALLBACK_SECRET',
   'PSEUDONYM_KEY',
   'IDENTITY_KEY',
   'REFERRALROCK_PUBLIC_KEY',
@@ -74,16 +97,21 @@ export const DEFAULT_MAX_CONCURRENT_WORKFLOWS = 16;
 
 // Secrets are optional here because each function is given only the ones it needs (least privilege); the composition
 // root asks for what it uses with `required()`, which names the missing variable.
+const webhookSecrets = list.refine(
+  (secrets) => secrets.every(webhookSecretStrong),
+  `each secret must be whsec_ and the base64 of ${WEBHOOK_SECRET_BYTES.min}-${WEBHOOK_SECRET_BYTES.max} bytes`,
+);
+
 const schema = z
   .object({
-    WEBHOOK_SECRET: list
-      .refine(
-        (secrets) => secrets.every(webhookSecretStrong),
-        `each secret must be whsec_ and the base64 of ${WEBHOOK_SECRET_BYTES.min}-${WEBHOOK_SECRET_BYTES.max} bytes`,
-      )
-      .optional(),
+    WEBHOOK_SECRET: webhookSecrets.optional(),
     AUDIT_TOKENS: tokens.optional(),
     OPERATOR_TOKENS: tokens.optional(),
+    SUPPRESSION_TOKENS: tokens.optional(),
+    // Comma-separated: every value signs each callback (Standard Webhooks allows several signatures), for rotation.
+    CALLBACK_SECRET: webhookSecrets.optional(),
+    CALLBACK_URLS: list.optional(),
+    AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
     PSEUDONYM_KEY: base64Key(32, false).optional(),
     IDENTITY_KEY: base64Key(32, true).optional(),
     // Both at most 30 days: a request's identity expires (TTL) 62 days after its due date, which must outlast its
@@ -131,6 +159,20 @@ const schema = z
   .refine((e) => !e.OPERATOR_TOKENS?.some((token) => e.AUDIT_TOKENS?.includes(token)), {
     message: 'must not repeat a token of AUDIT_TOKENS',
     path: ['OPERATOR_TOKENS'],
+  })
+  // A suppression answer reveals that someone asked for erasure: a scope of its own, shared with no other role.
+  .refine((e) => !e.SUPPRESSION_TOKENS?.some((t) => e.AUDIT_TOKENS?.includes(t) || e.OPERATOR_TOKENS?.includes(t)), {
+    message: 'must not repeat a token of AUDIT_TOKENS or OPERATOR_TOKENS',
+    path: ['SUPPRESSION_TOKENS'],
+  })
+  .refine((e) => (e.CALLBACK_URLS ?? []).every((url) => isAllowedCallbackUrl(url, !inLambda(e))), {
+    message:
+      'each URL must be https:// (plain http:// only to a loopback address, and never in AWS), without credentials',
+    path: ['CALLBACK_URLS'],
+  })
+  .refine((e) => !e.CALLBACK_URLS || e.CALLBACK_SECRET !== undefined, {
+    message: 'is required when CALLBACK_URLS is set: callbacks are always signed',
+    path: ['CALLBACK_SECRET'],
   });
 
 type Env = z.output<typeof schema>;
@@ -141,6 +183,10 @@ export interface Config {
   auditTokens: readonly string[] | undefined;
   /** Acting on requests: cancel (and later operator actions); never accepted where an audit token is. */
   operatorTokens: readonly string[] | undefined;
+  /** Suppression checks only (`POST /v1/suppression-checks`): the sync jobs that must not re-create an erased person. */
+  suppressionTokens: readonly string[] | undefined;
+  /** Completion callbacks: where (operator-configured only) and the Standard Webhooks secrets that sign them. */
+  callbacks: { urls: readonly string[]; secrets: readonly string[] | undefined };
   pseudonymKey: Buffer | undefined;
   identityKey: Buffer | undefined;
   waitingPeriodSeconds: number;
@@ -219,6 +265,8 @@ function toConfig(e: Env): Config {
     webhookSecrets: e.WEBHOOK_SECRET,
     auditTokens: e.AUDIT_TOKENS,
     operatorTokens: e.OPERATOR_TOKENS,
+    suppressionTokens: e.SUPPRESSION_TOKENS,
+    callbacks: { urls: e.CALLBACK_URLS ?? [], secrets: e.CALLBACK_SECRET },
     pseudonymKey: e.PSEUDONYM_KEY === undefined ? undefined : Buffer.from(e.PSEUDONYM_KEY, 'base64'),
     identityKey: e.IDENTITY_KEY === undefined ? undefined : Buffer.from(e.IDENTITY_KEY, 'base64'),
     waitingPeriodSeconds: e.WAITING_PERIOD_SECONDS,

@@ -2,7 +2,13 @@
  * The HTTP API, once: the CDK stack builds API Gateway routes from it and the local server routes with it, so both
  * expose exactly the same paths, each served by the same function.
  */
-export type FunctionName = 'intake' | 'get-request' | 'cancel-request' | 'subject-lookup';
+export type FunctionName =
+  | 'intake'
+  | 'get-request'
+  | 'cancel-request'
+  | 'extend-request'
+  | 'subject-lookup'
+  | 'suppression-check';
 
 export interface Route {
   method: 'GET' | 'POST';
@@ -35,6 +41,20 @@ export const ROUTES: readonly Route[] = [
     function: 'cancel-request',
     auth: 'bearer-token',
     summary: 'Cancel a request still in its waiting period',
+  },
+  {
+    method: 'POST',
+    path: '/v1/erasure-requests/{id}/extend',
+    function: 'extend-request',
+    auth: 'bearer-token',
+    summary: 'Extend the due date by up to two further months (GDPR Art. 12(3)), once, while open',
+  },
+  {
+    method: 'POST',
+    path: '/v1/suppression-checks',
+    function: 'suppression-check',
+    auth: 'bearer-token',
+    summary: 'Whether an erasure of each of up to 1,000 identifiers completed (nothing stored)',
   },
   {
     method: 'POST',

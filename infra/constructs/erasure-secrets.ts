@@ -57,6 +57,14 @@ const SPECS: Record<SecretVariable, SecretSpec> = {
       'Bearer tokens for operators (cancel), comma-separated, 32+ characters each, none shared with AUDIT_TOKENS',
     generate: TOKEN,
   },
+  SUPPRESSION_TOKENS: {
+    description:
+      'Bearer tokens for suppression checks (sync jobs), comma-separated, 32+ characters each, in no other token list',
+    generate: TOKEN,
+  },
+  CALLBACK_SECRET: {
+    description: 'Standard Webhooks secret(s) signing completion callbacks, whsec_..., comma-separated to rotate',
+  },
   PSEUDONYM_KEY: {
     description: 'HMAC key for subject pseudonyms (base64, 32+ bytes). Never change it: lookups would stop matching',
     generate: BASE64_32_BYTE_KEY,

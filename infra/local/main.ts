@@ -15,6 +15,7 @@ try {
     `WEBHOOK_SECRET=${runtime.secrets.WEBHOOK_SECRET}`,
     `AUDIT_TOKENS=${runtime.secrets.AUDIT_TOKENS}`,
     `OPERATOR_TOKENS=${runtime.secrets.OPERATOR_TOKENS}`,
+    `SUPPRESSION_TOKENS=${runtime.secrets.SUPPRESSION_TOKENS}`,
     runtime.secretsCreated
       ? `(generated now and kept in ${runtime.secretsFile}, outside the data directory)`
       : `(from the environment or ${runtime.secretsFile})`,

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { makeHandler as cancelRequest } from '#functions/cancel-request/handler';
+import { makeHandler as extendRequest } from '#functions/extend-request/handler';
 import { makeHandler as firstPromoterTasks } from '#functions/firstpromoter-tasks/handler';
 import { makeHandler as getRequest } from '#functions/get-request/handler';
 import { makeHandler as intake } from '#functions/intake/handler';
@@ -8,6 +9,7 @@ import { makeHandler as referralRockTasks } from '#functions/referralrock-tasks/
 import { makeHandler as requestSweeper } from '#functions/request-sweeper/handler';
 import { makeHandler as requestTasks } from '#functions/request-tasks/handler';
 import { makeHandler as subjectLookup } from '#functions/subject-lookup/handler';
+import { makeHandler as suppressionCheck } from '#functions/suppression-check/handler';
 import {
   createAuditStores,
   createDocumentClient,
@@ -198,6 +200,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const api = await startApiServer({
     logger,
     port,
+    // As the stack sizes them (infra/erasure-stack.ts SIZING): a 1,000-identifier suppression check takes seconds.
+    timeoutsMs: { 'suppression-check': 28_000 },
     functions: {
       intake: intake({
         ...requestDeps,
@@ -212,7 +216,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         operatorTokens,
         auditTokens,
       }) as ApiFunction,
+      'extend-request': extendRequest({
+        ...stores,
+        deadlineTimeZone: config.deadlineTimeZone,
+        operatorTokens,
+        auditTokens,
+      }) as ApiFunction,
       'subject-lookup': subjectLookup({ ...stores, pseudonymKey, auditTokens }) as ApiFunction,
+      'suppression-check': suppressionCheck({
+        requests: stores.requests,
+        pseudonymKey,
+        suppressionTokens: required(config.suppressionTokens, 'SUPPRESSION_TOKENS'),
+        otherRoleTokens: auditTokens,
+      }) as ApiFunction,
     },
   });
   // The request sweeper the stack schedules hourly: here at start and then every few minutes.
@@ -249,6 +265,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       WEBHOOK_SECRET: env.WEBHOOK_SECRET as string,
       AUDIT_TOKENS: env.AUDIT_TOKENS as string,
       OPERATOR_TOKENS: env.OPERATOR_TOKENS as string,
+      SUPPRESSION_TOKENS: env.SUPPRESSION_TOKENS as string,
+      CALLBACK_SECRET: env.CALLBACK_SECRET as string,
       PSEUDONYM_KEY: env.PSEUDONYM_KEY as string,
       IDENTITY_KEY: env.IDENTITY_KEY as string,
     },

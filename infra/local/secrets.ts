@@ -7,6 +7,9 @@ export interface LocalSecrets {
   WEBHOOK_SECRET: string;
   AUDIT_TOKENS: string;
   OPERATOR_TOKENS: string;
+  SUPPRESSION_TOKENS: string;
+  /** Signs completion callbacks; give it to the receivers set in CALLBACK_URLS. */
+  CALLBACK_SECRET: string;
   PSEUDONYM_KEY: string;
   IDENTITY_KEY: string;
 }
@@ -16,6 +19,8 @@ const generators: Record<keyof LocalSecrets, () => string> = {
   WEBHOOK_SECRET: () => `whsec_${randomBytes(32).toString('base64')}`,
   AUDIT_TOKENS: () => `audit_${randomBytes(24).toString('base64url')}`,
   OPERATOR_TOKENS: () => `operator_${randomBytes(24).toString('base64url')}`,
+  SUPPRESSION_TOKENS: () => `suppression_${randomBytes(24).toString('base64url')}`,
+  CALLBACK_SECRET: () => `whsec_${randomBytes(32).toString('base64')}`,
   PSEUDONYM_KEY: () => randomBytes(32).toString('base64'),
   IDENTITY_KEY: () => randomBytes(32).toString('base64'),
 };
@@ -32,7 +37,7 @@ export async function ensurePrivateDirectory(dir: string): Promise<void> {
 /**
  * Generated once and kept in `file` (mode 0600, in a directory created 0700; outside DATA_DIR, see `secrets-file.ts`):
  * the pseudonyms and the encrypted identities in the local audit trail stay readable across restarts only while the
- * same keys are used. A secret added by a later version (OPERATOR_TOKENS) is generated and added to an existing file;
+ * same keys are used. A secret added by a later version (OPERATOR_TOKENS, SUPPRESSION_TOKENS, CALLBACK_SECRET) is generated and added to an existing file;
  * the others are never changed.
  */
 export async function loadOrCreateLocalSecrets(file: string): Promise<{ secrets: LocalSecrets; created: boolean }> {

@@ -25,6 +25,8 @@ export async function startApiServer(options: {
   logger: Logger;
   port: number;
   host?: string;
+  /** Each function's time limit, as its Lambda timeout in the stack (default 10 s). */
+  timeoutsMs?: Partial<Record<FunctionName, number>>;
 }): Promise<{ url: string; server: Server; stop: () => Promise<void> }> {
   const host = options.host ?? '127.0.0.1';
   const server = createServer((req, res) => {
@@ -51,7 +53,8 @@ export async function startApiServer(options: {
     }
     const event = toApiGatewayEvent(req, url, matched.route.path, matched.pathParameters, body, boundAuthority);
     const fn = options.functions[matched.route.function];
-    send(res, await fn(event, lambdaContext(matched.route.function, 10_000)));
+    const timeoutMs = options.timeoutsMs?.[matched.route.function] ?? 10_000;
+    send(res, await fn(event, lambdaContext(matched.route.function, timeoutMs)));
   }
 
   await new Promise<void>((resolve, reject) => {

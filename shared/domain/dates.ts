@@ -77,15 +77,18 @@ function startOfDay(day: CalendarDay, timeZone: string): number {
 }
 
 /**
- * When a request received at `receivedAt` is due: the end (the last millisecond) of the corresponding calendar day one
- * month later in `timeZone`, or of that month's last day when it has no such day.
+ * When a request received at `receivedAt` is due: the end (the last millisecond) of the corresponding calendar day
+ * `months` months later (one; three once extended under Art. 12(3)) in `timeZone`, or of that month's last day when it
+ * has no such day.
  * @param timeZone an IANA time zone name (validated at start: {@link isTimeZone}); default `UTC`
+ * @param months whole calendar months after receipt, 1 or more; default 1
  * @throws RangeError for an unknown time zone
  */
-export function deadlineFor(receivedAt: Date, timeZone = 'UTC'): Date {
+export function deadlineFor(receivedAt: Date, timeZone = 'UTC', months = 1): Date {
   const received = wallClock(receivedAt.getTime(), timeZone).day;
-  const year = received.year + Math.floor(received.month / 12);
-  const month = (received.month % 12) + 1;
+  const monthIndex = received.month - 1 + months;
+  const year = received.year + Math.floor(monthIndex / 12);
+  const month = (monthIndex % 12) + 1;
   const lastDay = new Date(Date.UTC(year, month, 0)).getUTCDate();
   const due = { year, month, day: Math.min(received.day, lastDay) };
   const next = new Date(Date.UTC(due.year, due.month - 1, due.day + 1));

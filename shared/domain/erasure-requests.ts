@@ -7,6 +7,7 @@ import type { AuditLog, Clock, RequestRepository, WorkflowEngine } from '#shared
 import type { FirstPromoterPort } from '#shared/ports/providers';
 import { verifyChain } from './chain.ts';
 import { addDays, deadlineFor, epochSeconds } from './dates.ts';
+import { appendExtensionEvent, type DeadlineExtension } from './deadline-extension.ts';
 import {
   ACTION_KEYS,
   ACTIONS,
@@ -129,6 +130,8 @@ export interface RequestView {
   dueAt: string;
   completedAt?: string;
   overdue: boolean;
+  /** Present once the due date was extended (Art. 12(3)); `dueAt` is then the extended one. */
+  extension?: Omit<DeadlineExtension, 'extendedBy'>;
   subject: { pseudonym: string; identifiers: IdentifierKind[] };
   actions: ActionView[];
   integrity: { chainValid: boolean; events: number; brokenAt?: number };
@@ -144,6 +147,8 @@ export async function getRequestView(deps: Pick<RequestDeps, 'requests' | 'audit
   return toView(request, await deps.audit.list(id), deps.clock.now());
 }
 
+const withoutActor = ({ extendedBy: _by, ...extension }: DeadlineExtension) => extension;
+
 export function toView(request: ErasureRequest, events: AuditEvent[], now: Date): RequestView {
   const chain = verifyChain(events);
   const end = request.completedAt ? new Date(request.completedAt) : now;
@@ -155,6 +160,7 @@ export function toView(request: ErasureRequest, events: AuditEvent[], now: Date)
     dueAt: request.dueAt,
     ...(request.completedAt ? { completedAt: request.completedAt } : {}),
     overdue: end.getTime() > new Date(request.dueAt).getTime(),
+    ...(request.extension ? { extension: withoutActor(request.extension) } : {}),
     subject: { pseudonym: request.subject.pseudonym, identifiers: request.subject.identifiers },
     actions: ACTION_KEYS.flatMap((key) => {
       const record = request.actions[key];
@@ -253,6 +259,7 @@ export async function finishCancel(
     return { restore: 'awaiting-archive-step' };
   }
   await deps.requests.forgetProviderIds(request.id);
+  await appendExtensionEvent(deps, current);
   const last = await deps.audit.append(request.id, {
     type: 'request.canceled',
     actor,

@@ -1,5 +1,6 @@
 import type { IdentifierKind } from '#shared/crypto/pseudonym';
 import type { ProviderName } from '#shared/errors';
+import type { DeadlineExtension } from './deadline-extension.ts';
 
 export const REQUEST_STATUSES = [
   'received',
@@ -121,6 +122,8 @@ export interface ErasureRequest {
    * or a lost answer) acts on, and accounts for, the same records instead of mistaking them for "not found".
    */
   plans?: Partial<Record<ActionKey, ActionPlan>>;
+  /** The Art. 12(3) extension of `dueAt`, once at most; `dueAt` is the extended deadline. */
+  extension?: DeadlineExtension;
   /** Actor of the cancel, for events a sweeper appends on its behalf. */
   canceledBy?: string;
   /** Epoch seconds when DynamoDB TTL removes the item (audit retention). */

@@ -72,12 +72,13 @@ function isJsonMediaType(contentType: string): boolean {
 /**
  * The body's bytes exactly as received: API Gateway hands over a base64 string for bodies it treats as binary
  * (`isBase64Encoded`), and the local server always does; a plain string is UTF-8 text. Size and media type are
- * checked; nothing is decoded, so the signature can be verified over what the sender signed.
+ * checked (`maxBytes`: the intake's 16 KiB unless a route documents more); nothing is decoded, so the signature can be
+ * verified over what the sender signed.
  * @throws PayloadTooLargeError (413), UnsupportedMediaTypeError (415)
  */
-export function rawJsonBody(event: ApiEvent): Buffer {
+export function rawJsonBody(event: ApiEvent, maxBytes = MAX_BODY_BYTES): Buffer {
   const raw = event.body ? Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8') : Buffer.alloc(0);
-  if (raw.length > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES);
+  if (raw.length > maxBytes) throw new PayloadTooLargeError(maxBytes);
   if (!isJsonMediaType(header(event, 'content-type') ?? '')) throw new UnsupportedMediaTypeError();
   return raw;
 }
@@ -93,8 +94,11 @@ export function header(event: ApiEvent, name: string): string | undefined {
   return undefined;
 }
 
-/** Who holds a bearer token: auditors read (AUDIT_TOKENS), operators act on requests (OPERATOR_TOKENS). */
-export type TokenRole = 'auditor' | 'operator';
+/**
+ * Who holds a bearer token: auditors read (AUDIT_TOKENS), operators act on requests (OPERATOR_TOKENS), sync jobs ask
+ * whether people were erased (SUPPRESSION_TOKENS).
+ */
+export type TokenRole = 'auditor' | 'operator' | 'suppression';
 
 const matchingToken = (presented: Buffer, tokens: readonly string[]) =>
   tokens.find((t) => {
@@ -120,7 +124,9 @@ export function requireBearer(
   const token = match ? matchingToken(presented, tokens) : undefined;
   if (token) return `${role}:${fingerprint(token)}`;
   if (match && matchingToken(presented, options.otherRoleTokens ?? [])) {
-    throw new ForbiddenError(`This token does not allow this action: it needs an ${role} token`);
+    throw new ForbiddenError(
+      `This token does not allow this action: it needs ${role === 'auditor' || role === 'operator' ? 'an' : 'a'} ${role} token`,
+    );
   }
   throw new UnauthorizedError('A valid bearer token is required');
 }

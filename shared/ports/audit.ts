@@ -1,4 +1,5 @@
 import type { IdentifierKind } from '#shared/crypto/pseudonym';
+import type { DeadlineExtension } from '#shared/domain/deadline-extension';
 import type {
   ActionKey,
   ActionOutcome,
@@ -77,8 +78,34 @@ export interface RequestRepository {
    */
   destroyStrayIdentities(createdBefore: string): Promise<string[]>;
   findBySubject(kind: IdentifierKind, pseudonym: string): Promise<ErasureRequest[]>;
+  /**
+   * For each pseudonym, the requests of that subject as the pseudonym index holds them (id, status, times; no other
+   * read): what a suppression check answers from. At most `concurrency` queries at once.
+   */
+  subjectStatuses(
+    kind: IdentifierKind,
+    pseudonyms: readonly string[],
+    concurrency: number,
+  ): Promise<Map<string, SubjectRequestStatus[]>>;
+  /**
+   * Sets the extended `dueAt` and the extension in one write, only while the request is open, not yet extended, still
+   * due at `extension.previousDueAt`, and `now` is not past that. Returns the updated request, or undefined when the
+   * condition did not hold.
+   */
+  extendDeadline(
+    id: string,
+    change: { dueAt: string; extension: DeadlineExtension; now: string },
+  ): Promise<ErasureRequest | undefined>;
   /** Requests not in a final status: what a restarted local runtime resumes. */
   listUnfinished(): Promise<ErasureRequest[]>;
+}
+
+/** One request of a subject as a pseudonym index holds it. */
+export interface SubjectRequestStatus {
+  id: string;
+  status: RequestStatus;
+  receivedAt: string;
+  completedAt?: string;
 }
 
 /** Append-only, hash-chained audit events. No method updates or deletes one. */

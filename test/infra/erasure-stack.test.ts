@@ -30,7 +30,14 @@ beforeAll(() => {
 });
 afterAll(removeSynthesized);
 
-const API_FUNCTIONS: HandlerName[] = ['intake', 'get-request', 'cancel-request', 'subject-lookup'];
+const API_FUNCTIONS: HandlerName[] = [
+  'intake',
+  'get-request',
+  'cancel-request',
+  'extend-request',
+  'subject-lookup',
+  'suppression-check',
+];
 const TASK_FUNCTIONS: HandlerName[] = ['request-tasks', 'referralrock-tasks', 'firstpromoter-tasks'];
 // The functions whose last log line for a request carries `chainHead`, the anchor of its audit chain.
 const CHAIN_ANCHORS: HandlerName[] = ['request-tasks', 'cancel-request', 'request-sweeper'];
@@ -309,6 +316,7 @@ describe('DynamoDB tables', () => {
     const writers: HandlerName[] = [
       'intake',
       'cancel-request',
+      'extend-request',
       'request-tasks',
       'referralrock-tasks',
       'firstpromoter-tasks',

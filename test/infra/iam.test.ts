@@ -347,14 +347,14 @@ describe('Least privilege from the template review (issue 8)', () => {
     expect(secretsReadBy('cancel-request')).toContain(secretId('OPERATOR_TOKENS'));
   });
 
-  it('gives the operator tokens to cancel-request alone', () => {
-    for (const name of handlerNames(synth.stack).filter((n) => n !== 'cancel-request')) {
+  it('gives the operator tokens to the operator routes alone (cancel, extend)', () => {
+    for (const name of handlerNames(synth.stack).filter((n) => n !== 'cancel-request' && n !== 'extend-request')) {
       expect(secretsReadBy(name), name).not.toContain(secretId('OPERATOR_TOKENS'));
     }
   });
 
   it('gives the read-only functions the data key to decrypt only, never to encrypt or generate data keys', () => {
-    for (const name of ['get-request', 'subject-lookup'] as const) {
+    for (const name of ['get-request', 'subject-lookup', 'suppression-check'] as const) {
       const kmsActions = actionsOf(statementsOf(synth.template, roleOf(name)), 'kms');
 
       expect(kmsActions.length, name).toBeGreaterThan(0);

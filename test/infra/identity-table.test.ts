@@ -112,6 +112,8 @@ describe('identities table permissions', () => {
       'request-sweeper': ['dynamodb:DeleteItem', 'dynamodb:Scan'],
       'get-request': [],
       'subject-lookup': [],
+      'extend-request': [],
+      'suppression-check': [],
     };
 
     for (const name of handlerNames(synth.stack)) {

@@ -30,6 +30,8 @@ describe('parseConfig', () => {
       webhookSecrets: undefined,
       auditTokens: undefined,
       operatorTokens: undefined,
+      suppressionTokens: undefined,
+      callbacks: { urls: [], secrets: undefined },
       pseudonymKey: undefined,
       identityKey: undefined,
       waitingPeriodSeconds: 0,
@@ -159,16 +161,19 @@ describe('parseConfig', () => {
     expect((error as Error).message).not.toContain(secret.slice(6));
   });
 
-  it.each(['AUDIT_TOKENS', 'OPERATOR_TOKENS'])('rejects %s with a token of 16 (or 31) characters', (name) => {
-    for (const weak of ['p'.repeat(16), 'p'.repeat(31)]) {
-      const error = thrown(() => parseConfig({ [name]: `${TOKEN_A},${weak}` }));
+  it.each(['AUDIT_TOKENS', 'OPERATOR_TOKENS', 'SUPPRESSION_TOKENS'])(
+    'rejects %s with a token of 16 (or 31) characters',
+    (name) => {
+      for (const weak of ['p'.repeat(16), 'p'.repeat(31)]) {
+        const error = thrown(() => parseConfig({ [name]: `${TOKEN_A},${weak}` }));
 
-      expect(error).toBeInstanceOf(ConfigError);
-      expect((error as Error).message).toContain(name);
-      expect((error as Error).message).not.toContain(weak);
-    }
-    expect(parseConfig({ [name]: 'p'.repeat(32) })).toBeTruthy();
-  });
+        expect(error).toBeInstanceOf(ConfigError);
+        expect((error as Error).message).toContain(name);
+        expect((error as Error).message).not.toContain(weak);
+      }
+      expect(parseConfig({ [name]: 'p'.repeat(32) })).toBeTruthy();
+    },
+  );
 
   it('keeps operator tokens apart from audit tokens, refusing a token in both lists', () => {
     const config = parseConfig({ AUDIT_TOKENS: TOKEN_A, OPERATOR_TOKENS: TOKEN_B });
@@ -178,6 +183,46 @@ describe('parseConfig', () => {
     expect(shared).toBeInstanceOf(ConfigError);
     expect((shared as Error).message).toContain('OPERATOR_TOKENS');
     expect((shared as Error).message).not.toContain(TOKEN_A);
+  });
+
+  it('keeps suppression tokens apart from audit and operator tokens', () => {
+    const TOKEN_C = 'c'.repeat(40);
+    expect(parseConfig({ AUDIT_TOKENS: TOKEN_A, SUPPRESSION_TOKENS: TOKEN_C }).suppressionTokens).toEqual([TOKEN_C]);
+    for (const env of [
+      { AUDIT_TOKENS: TOKEN_A, SUPPRESSION_TOKENS: `${TOKEN_C},${TOKEN_A}` },
+      { OPERATOR_TOKENS: TOKEN_B, SUPPRESSION_TOKENS: TOKEN_B },
+    ]) {
+      const error = thrown(() => parseConfig(env));
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toContain('SUPPRESSION_TOKENS');
+      expect((error as Error).message).not.toContain(TOKEN_A);
+    }
+  });
+
+  it('takes CALLBACK_URLS over HTTPS, or plain HTTP to loopback outside AWS only, and requires CALLBACK_SECRET', () => {
+    const secret = whsec(32);
+    const local = parseConfig({
+      CALLBACK_URLS: 'https://hooks.example.com/erasures, http://127.0.0.1:9000/cb',
+      CALLBACK_SECRET: secret,
+    });
+    expect(local.callbacks).toEqual({
+      urls: ['https://hooks.example.com/erasures', 'http://127.0.0.1:9000/cb'],
+      secrets: [secret],
+    });
+
+    for (const env of [
+      { CALLBACK_URLS: 'http://hooks.example.com/erasures', CALLBACK_SECRET: secret },
+      { CALLBACK_URLS: 'http://127.0.0.1:9000/cb', CALLBACK_SECRET: secret, AWS_LAMBDA_FUNCTION_NAME: 'callback' },
+      { CALLBACK_URLS: 'https://user:pass@hooks.example.com/', CALLBACK_SECRET: secret },
+      { CALLBACK_URLS: 'ftp://hooks.example.com/', CALLBACK_SECRET: secret },
+    ]) {
+      const error = thrown(() => parseConfig(env));
+      expect(error, env.CALLBACK_URLS).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toContain('CALLBACK_URLS');
+    }
+    expect((thrown(() => parseConfig({ CALLBACK_URLS: 'https://hooks.example.com/' })) as Error).message).toContain(
+      'CALLBACK_SECRET',
+    );
   });
 
   it('reads DEADLINE_TIME_ZONE as an IANA name and refuses anything else at start', () => {

@@ -57,6 +57,16 @@ describe('deadlineFor (GDPR Art. 12(3): one month, to the end of the day, in the
   });
 });
 
+describe('deadlineFor an extended request (Art. 12(3): two further months)', () => {
+  it('counts three calendar months from receipt, to the end of the day, across a year end and short months', () => {
+    expect(deadlineFor(new Date('2026-11-30T10:00:00.000Z'), 'UTC', 3).toISOString()).toBe('2027-02-28T23:59:59.999Z');
+    expect(deadlineFor(new Date('2026-10-31T10:00:00.000Z'), 'UTC', 2).toISOString()).toBe('2026-12-31T23:59:59.999Z');
+    expect(deadlineFor(new Date('2026-12-15T10:00:00.000Z'), 'Europe/London', 3).toISOString()).toBe(
+      '2027-03-15T23:59:59.999Z',
+    );
+  });
+});
+
 describe('isTimeZone', () => {
   it('knows IANA names and refuses others', () => {
     expect(isTimeZone('UTC')).toBe(true);

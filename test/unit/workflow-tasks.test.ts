@@ -250,6 +250,37 @@ describe('finalizeRequest', () => {
     expect(audit.events.at(-1)?.data).toMatchObject({ status, withinDeadline: true });
   });
 
+  it('appends the request.extended event an extension crashed before, once, before the seal', async () => {
+    const { deps, requests, audit } = setup({
+      now: '2026-05-02T00:00:00.000Z',
+      actions: {
+        'firstpromoter.promoters': record('archived'),
+        'referralrock.members': record('deleted'),
+        'referralrock.referrals': record('deleted'),
+        'firstpromoter.referrals': record('deleted'),
+      },
+    });
+    const item = requests.items.get('er_1') as ErasureRequest;
+    item.extension = {
+      months: 2,
+      reasonCode: 'complexity',
+      previousDueAt: item.dueAt,
+      extendedAt: '2026-05-01T10:00:00.000Z',
+      extendedBy: 'operator:abc',
+    };
+    item.dueAt = '2026-08-01T23:59:59.999Z';
+
+    await finalizeRequest(deps, { requestId: 'er_1' });
+
+    const types = audit.events.map((e) => e.type);
+    expect(types.filter((t) => t === 'request.extended')).toHaveLength(1);
+    expect(types.indexOf('request.extended')).toBeLessThan(types.indexOf('request.completed'));
+    expect(audit.events.find((e) => e.type === 'request.extended')).toMatchObject({
+      actor: 'operator:abc',
+      data: { previousDueAt: '2026-06-01T00:00:00.000Z', dueAt: '2026-08-01T23:59:59.999Z', reasonCode: 'complexity' },
+    });
+  });
+
   it('does not call a request completed when archiving the promoters failed', async () => {
     const { deps } = setup({
       now: '2026-05-02T00:00:00.000Z',

@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { IdentifierKind } from '#shared/crypto/pseudonym';
 import { addDays, epochSeconds } from '#shared/domain/dates';
+import type { DeadlineExtension } from '#shared/domain/deadline-extension';
 import {
   ACTION_KEYS,
   type ActionKey,
@@ -17,12 +18,19 @@ import {
   type ActionRecord,
   type ErasureRequest,
   FINAL_STATUSES,
+  OPEN_STATUSES,
   type RequestStatus,
 } from '#shared/domain/model';
 import { ConflictError } from '#shared/errors';
-import type { ActionGuard, CreateResult, RequestRepository, TransitionOptions } from '#shared/ports/audit';
+import type {
+  ActionGuard,
+  CreateResult,
+  RequestRepository,
+  SubjectRequestStatus,
+  TransitionOptions,
+} from '#shared/ports/audit';
 import { DynamoIdentityTable, type MakeDeletionFinal } from './identity-table.ts';
-import { allItems } from './paging.ts';
+import { allItems, mapWithConcurrency } from './paging.ts';
 import { REQUESTS_TABLE } from './tables.ts';
 
 type Item = ErasureRequest & { emailPseudonym?: string; externalIdPseudonym?: string };
@@ -301,6 +309,68 @@ export class DynamoRequestRepository implements RequestRepository {
     // Index reads are eventually consistent and projected; the full items come from the table.
     const requests = await Promise.all(projected.map((item) => this.get(String(item.id))));
     return requests.filter((r): r is ErasureRequest => r !== undefined);
+  }
+
+  async subjectStatuses(
+    kind: IdentifierKind,
+    pseudonyms: readonly string[],
+    concurrency: number,
+  ): Promise<Map<string, SubjectRequestStatus[]>> {
+    const index =
+      kind === 'email' ? REQUESTS_TABLE.indexes.byEmailPseudonym : REQUESTS_TABLE.indexes.byExternalIdPseudonym;
+    const found = new Map<string, SubjectRequestStatus[]>();
+    // DynamoDB has no batched Query: one per pseudonym, a bounded number at once. The index projects status and
+    // completedAt, so no item is read from the table.
+    await mapWithConcurrency([...new Set(pseudonyms)], concurrency, async (pseudonym) => {
+      const items = await allItems<Record<string, unknown>>((ExclusiveStartKey) =>
+        this.#db.send(
+          new QueryCommand({
+            TableName: this.#table,
+            IndexName: index.name,
+            KeyConditionExpression: '#pk = :pseudonym',
+            ProjectionExpression: 'id, #status, receivedAt, completedAt',
+            ExpressionAttributeNames: { '#pk': index.partitionKey, '#status': 'status' },
+            ExpressionAttributeValues: { ':pseudonym': pseudonym },
+            ExclusiveStartKey,
+          }),
+        ),
+      );
+      found.set(
+        pseudonym,
+        items.map((item) => ({
+          id: String(item.id),
+          status: item.status as RequestStatus,
+          receivedAt: String(item.receivedAt),
+          ...(typeof item.completedAt === 'string' ? { completedAt: item.completedAt } : {}),
+        })),
+      );
+    });
+    return found;
+  }
+
+  async extendDeadline(
+    id: string,
+    change: { dueAt: string; extension: DeadlineExtension; now: string },
+  ): Promise<ErasureRequest | undefined> {
+    const values: Record<string, unknown> = {
+      ':dueAt': change.dueAt,
+      ':extension': stripUndefined(change.extension),
+      ':previousDueAt': change.extension.previousDueAt,
+      ':now': change.now,
+    };
+    OPEN_STATUSES.forEach((status, i) => {
+      values[`:open${i}`] = status;
+    });
+    const updated = await this.#update({
+      Key: { id },
+      UpdateExpression: 'SET dueAt = :dueAt, extension = :extension',
+      // ISO 8601 UTC strings of one format compare as the instants they name.
+      ConditionExpression: `attribute_exists(id) AND #status IN (${OPEN_STATUSES.map((_, i) => `:open${i}`).join(', ')}) AND attribute_not_exists(extension) AND dueAt = :previousDueAt AND dueAt >= :now`,
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: values,
+      ReturnValues: 'ALL_NEW',
+    });
+    return updated ? toRequest(updated as unknown as Item) : undefined;
   }
 
   async listUnfinished(): Promise<ErasureRequest[]> {

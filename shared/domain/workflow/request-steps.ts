@@ -1,4 +1,5 @@
 import { AuditTrailSealedError } from '#shared/errors';
+import { appendExtensionEvent } from '../deadline-extension.ts';
 import { receivedEvent } from '../erasure-requests.ts';
 import {
   ACTION_KEYS,
@@ -117,6 +118,8 @@ export async function finalizeRequest(deps: RequestTaskDeps, { requestId }: Requ
   // Provider record ids are personal data too (they point at the person's records): kept no longer than needed.
   await deps.requests.forgetProviderIds(requestId);
   await deps.audit.append(requestId, { type: 'identity.destroyed', actor: ACTOR, key: 'identity.destroyed', data: {} });
+  // An extension whose route crashed before its event: in the trail before the seal (keyed: once).
+  await appendExtensionEvent(deps, request);
   const last = await deps.audit.append(requestId, {
     type: 'request.completed',
     actor: ACTOR,
