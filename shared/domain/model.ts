@@ -77,7 +77,25 @@ export interface ActionRecord {
   errors?: string[];
   /** Non-personal remarks on an outcome that is not a failure, e.g. what the provider answered before a read-back. */
   notes?: string[];
+  /** The read-back that decided the outcome; absent when no search followed (pending, restored, unverified failure). */
+  verification?: ReadBackProof;
   updatedAt: string;
+}
+
+/**
+ * Proof that an action's outcome was checked at the provider rather than taken from its answer: the search made after
+ * acting (or the one that found nothing to act on), how many forms of the subject's identifiers it covered, and how many
+ * of the subject's records it still found (0 for a person erased, or never there).
+ */
+export interface ReadBackProof {
+  /** When the search returned (ISO 8601). */
+  checkedAt: string;
+  /** Distinct identifier forms searched: each email form (`search-forms.ts`) and the external id. */
+  formsSearched: number;
+  /** The subject's records of this action the search still found (for promoters: still active). */
+  stillFound: number;
+  /** The outcome recorded from it. */
+  outcome: ActionOutcome;
 }
 
 export interface ActionPlan {

@@ -43,6 +43,14 @@ export function emailSearchForms(address: string): string[] {
 }
 
 /**
+ * How many distinct forms of a subject's identifiers a search covers: every email form ({@link emailSearchForms}) and
+ * the external id (searched exactly, one form). Recorded with each read-back as `formsSearched`.
+ */
+export function searchedFormCount(subject: { email?: string; externalId?: string }): number {
+  return (subject.email === undefined ? 0 : emailSearchForms(subject.email).length) + (subject.externalId ? 1 : 0);
+}
+
+/**
  * The key two addresses share when they name the same mailbox for erasure purposes: the canonical form the subject's
  * pseudonym is computed from ({@link canonicalEmailAddress}: local part in NFC and lowercased — RFC 5321 §2.4 allows a
  * case-sensitive local part but discourages relying on it — and the domain in its IDNA ASCII form, RFC 5891), so one

@@ -232,6 +232,8 @@ describe('npm start', { timeout: 120_000 }, () => {
 
   it('erases the demo subject jane everywhere, with an asynchronous FirstPromoter batch', async () => {
     // Prepare
+    // The read-back each outcome rests on: one form of jane's lowercase address searched, nothing of hers left.
+    const proof = (outcome: string) => ({ checkedAt: expect.any(String), formsSearched: 1, stillFound: 0, outcome });
     const body = JSON.stringify({ email: JANE, reference: 'TICKET-E2E-1' });
     const headers = {
       'content-type': 'application/json',
@@ -274,11 +276,24 @@ describe('npm start', { timeout: 120_000 }, () => {
           outcome: 'archived',
           count: 1,
           batchId: expect.any(Number),
+          verification: proof('archived'),
         },
         // Jane is a member of two programs.
-        { provider: 'referralrock', action: 'delete_members', outcome: 'deleted', count: 2 },
+        {
+          provider: 'referralrock',
+          action: 'delete_members',
+          outcome: 'deleted',
+          count: 2,
+          verification: proof('deleted'),
+        },
         // Her own referral only: the two friends she referred are their data, not hers.
-        { provider: 'referralrock', action: 'delete_referrals', outcome: 'deleted', count: 1 },
+        {
+          provider: 'referralrock',
+          action: 'delete_referrals',
+          outcome: 'deleted',
+          count: 1,
+          verification: proof('deleted'),
+        },
         // Seven referrals: more than five, so FirstPromoter ran an asynchronous batch that the workflow polled.
         {
           provider: 'firstpromoter',
@@ -286,6 +301,7 @@ describe('npm start', { timeout: 120_000 }, () => {
           outcome: 'deleted',
           count: 7,
           batchId: expect.any(Number),
+          verification: proof('deleted'),
         },
       ]),
     );

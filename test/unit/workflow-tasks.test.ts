@@ -8,7 +8,7 @@ import {
   type NewAuditEvent,
   SEALING_EVENTS,
 } from '#shared/domain/model';
-import { finalizeRequest, pollFirstPromoterBatch } from '#shared/domain/workflow-tasks';
+import { archivePromoters, finalizeRequest, pollFirstPromoterBatch } from '#shared/domain/workflow-tasks';
 import { AuditTrailSealedError } from '#shared/errors';
 import type { ActionGuard, AuditLog, RequestRepository } from '#shared/ports/audit';
 import type { Batch, FirstPromoterPort } from '#shared/ports/providers';
@@ -16,9 +16,45 @@ import type { Batch, FirstPromoterPort } from '#shared/ports/providers';
 /** Workflow steps with in-memory ports: the poll schedule and the final status rule. */
 
 class MemoryRequests
-  implements Pick<RequestRepository, 'get' | 'recordAction' | 'transition' | 'destroyIdentity' | 'forgetProviderIds'>
+  implements
+    Pick<
+      RequestRepository,
+      | 'get'
+      | 'recordAction'
+      | 'transition'
+      | 'destroyIdentity'
+      | 'forgetProviderIds'
+      | 'planAction'
+      | 'recordArchivedPromoters'
+    >
 {
   readonly items = new Map<string, ErasureRequest>();
+  async planAction<T extends string | number>(
+    id: string,
+    key: ActionKey,
+    ids: readonly T[],
+    at: string,
+    guard: ActionGuard,
+  ) {
+    const item = this.items.get(id) as ErasureRequest;
+    if (!guard.whileIn.includes(item.status)) return undefined;
+    const existing = item.plans?.[key];
+    if (existing) return { ids: existing.ids as T[], at: existing.at, created: false };
+    item.plans = { ...item.plans, [key]: { ids: [...ids], at } };
+    return { ids: [...ids], at, created: true };
+  }
+  async recordArchivedPromoters(
+    id: string,
+    promoterIds: readonly number[],
+    record: ActionRecord,
+    whileIn: readonly string[],
+  ) {
+    const item = this.items.get(id) as ErasureRequest;
+    if (!whileIn.includes(item.status)) return false;
+    item.archivedPromoterIds = [...promoterIds];
+    item.actions['firstpromoter.promoters'] = record;
+    return true;
+  }
   async get(id: string) {
     return structuredClone(this.items.get(id));
   }
@@ -195,6 +231,23 @@ describe('pollFirstPromoterBatch', () => {
     });
   });
 
+  it('records the read-back as proof: when it searched, how many identifier forms, how many records still found', async () => {
+    const { deps, requests } = setup({
+      now: '2026-05-01T00:01:00.000Z',
+      batch: batch('completed', { failed_count: 2 }),
+      remaining: [6, 7],
+    });
+
+    await pollFirstPromoterBatch(deps, pollState(1));
+
+    expect(requests.items.get('er_1')?.actions['firstpromoter.referrals']?.verification).toEqual({
+      checkedAt: '2026-05-01T00:01:00.000Z',
+      formsSearched: 1,
+      stillFound: 2,
+      outcome: 'partial',
+    });
+  });
+
   it('does not believe a completed batch when the referrals are still there', async () => {
     const { deps, requests } = setup({
       now: '2026-05-01T00:01:00.000Z',
@@ -323,5 +376,52 @@ describe('finalizeRequest', () => {
     const { deps } = setup({ now: '2026-05-02T00:00:00.000Z', actions: { 'referralrock.members': record('deleted') } });
 
     expect((await finalizeRequest(deps, { requestId: 'er_1' })).status).toBe('partially_completed');
+  });
+});
+
+describe('archivePromoters', () => {
+  function archiveSetup(stillActiveAfterArchive: boolean) {
+    const { deps, requests, audit } = setup({ now: '2026-05-01T00:01:00.000Z', actions: {} });
+    const request = requests.items.get('er_1') as ErasureRequest;
+    request.status = 'waiting';
+    // Two forms of one address: as received and lowercased.
+    request.identity = cipher.encrypt(JSON.stringify({ email: 'Unit@example.com', externalId: 'crm-9' }), 'er_1');
+    delete request.plans;
+    let archived = false;
+    const firstPromoter = {
+      findPromoters: async () => [
+        { id: 77, email: 'unit@example.com', cust_id: 'crm-9', archived_at: archived ? '2026-05-01T00:00:30Z' : null },
+      ],
+      archivePromoters: async () => {
+        archived = !stillActiveAfterArchive;
+        return { ...batch('completed', { action_label: 'promoter/archive', total: 1, selected_total: 1 }), id: 5 };
+      },
+    } as unknown as FirstPromoterPort;
+    return { deps: { ...deps, firstPromoter }, requests, audit };
+  }
+
+  it('searches again after archiving and records the proof with the outcome', async () => {
+    const { deps, requests, audit } = archiveSetup(false);
+
+    await archivePromoters(deps, { requestId: 'er_1' });
+
+    const action = requests.items.get('er_1')?.actions['firstpromoter.promoters'];
+    expect(action).toMatchObject({ outcome: 'archived', count: 1 });
+    const proof = { checkedAt: '2026-05-01T00:01:00.000Z', formsSearched: 3, stillFound: 0, outcome: 'archived' };
+    expect(action?.verification).toEqual(proof);
+    expect(audit.events.find((e) => e.type === 'action.recorded')?.data.verification).toEqual(proof);
+  });
+
+  it('does not call promoters archived when a search afterwards still finds them active, whatever the batch said', async () => {
+    const { deps, requests } = archiveSetup(true);
+
+    await archivePromoters(deps, { requestId: 'er_1' });
+
+    expect(requests.items.get('er_1')?.actions['firstpromoter.promoters']).toMatchObject({
+      outcome: 'failed',
+      count: 1,
+      errors: ['1 of 1 promoter(s) still active by a search afterwards'],
+      verification: { stillFound: 1, outcome: 'failed' },
+    });
   });
 });

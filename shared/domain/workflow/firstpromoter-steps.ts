@@ -11,7 +11,7 @@ import {
   type RequestStatus,
 } from '../model.ts';
 import { otherRequestsOfSubject, promotersHeldByOthers } from '../same-subject.ts';
-import { type FailureInput, judgeByReadBack, settleAction } from './read-back.ts';
+import { type FailureInput, judgeByReadBack, readBackProof, settleAction } from './read-back.ts';
 import {
   ACTOR,
   appendActionEvent,
@@ -40,7 +40,9 @@ export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId 
   if (done && done.outcome !== 'pending') return { outcome: done.outcome, count: done.count };
   if (!ARCHIVE_STAGE.includes(request.status)) return { outcome: 'skipped' as const, count: 0 };
 
-  const promoters = await deps.firstPromoter.findPromoters(identityOf(deps, request));
+  const identity = identityOf(deps, request);
+  const promoters = await deps.firstPromoter.findPromoters(identity);
+  const searchedAt = deps.clock.now();
   const archived = promoters.filter((p) => p.archived_at !== null).map((p) => p.id);
   const held =
     archived.length === 0
@@ -58,9 +60,12 @@ export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId 
   if (!plan) return { outcome: 'skipped' as const, count: 0 };
   const { ids } = plan;
   if (ids.length === 0) {
+    const outcome = alreadyArchived > 0 ? 'skipped' : 'not_found';
     return record(deps, request, PROMOTERS, {
-      outcome: alreadyArchived > 0 ? 'skipped' : 'not_found',
+      outcome,
       count: 0,
+      // The search found no active promoter of the subject: that is the proof.
+      verification: readBackProof(identity, 0, outcome, searchedAt),
       ...(alreadyArchived > 0
         ? { errors: [`${alreadyArchived} promoter(s) were already archived before this request`] }
         : {}),
@@ -72,16 +77,33 @@ export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId 
   // archives them again.
   const batch = await deps.firstPromoter.archivePromoters(ids);
   const summary = summarizeBatch(batch);
+  // Judged by searching again, as every other action: a promoter still active is not archived, whatever the batch
+  // says. A batch still running (more than 5 promoters) is not followed, so its outcome is what it reported.
+  const readBack =
+    summary.state === 'running'
+      ? undefined
+      : await (async () => {
+          const active = (await deps.firstPromoter.findPromoters(identity))
+            .filter((p) => p.archived_at === null && ids.includes(p.id))
+            .map((p) => p.id);
+          const checkedAt = deps.clock.now();
+          const verdict = judgeByReadBack(ids, active, 'archived');
+          return { verdict, proof: readBackProof(identity, verdict.remaining, verdict.outcome, checkedAt) };
+        })();
   const outcome: ActionOutcome =
-    summary.state === 'partial'
+    readBack?.verdict.outcome ??
+    (summary.state === 'partial'
       ? 'partial'
       : summary.state === 'failed' || summary.state === 'stopped'
         ? 'failed'
-        : 'archived';
+        : 'archived');
   const errors = [
     ...(summary.errorCount > 0 ? [`${summary.errorCount} processing error(s) reported by FirstPromoter`] : []),
     // More than 5 promoters: FirstPromoter archives them in a batch, which this step does not follow to its end.
     ...(summary.state === 'running' ? [`archive batch ${batch.id} was still ${batch.status} when recorded`] : []),
+    ...(readBack && readBack.verdict.remaining > 0
+      ? [`${readBack.verdict.remaining} of ${ids.length} promoter(s) still active by a search afterwards`]
+      : []),
   ];
   const heldCount = ids.filter((id) => held.has(id)).length;
   const notes =
@@ -91,8 +113,9 @@ export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId 
   return recordArchive(deps, request, ids, {
     ...ACTIONS[PROMOTERS],
     outcome,
-    count: ids.length,
+    count: readBack?.verdict.count ?? ids.length,
     batchId: batch.id,
+    ...(readBack ? { verification: readBack.proof } : {}),
     ...(errors.length ? { errors } : {}),
     ...(notes.length ? { notes } : {}),
     updatedAt: deps.clock.now().toISOString(),
@@ -157,13 +180,12 @@ export async function startFirstPromoterReferralDeletion(
   });
   if (!plan) return { requestId, done: true, polls: 0, waitSeconds: 0 };
   const subjectRecords = new Set([...plan.ids, ...found]);
-  if (subjectRecords.size === 0) {
-    await record(deps, request, key, { outcome: 'not_found', count: 0 });
-    return { requestId, done: true, polls: 0, waitSeconds: 0 };
-  }
   if (found.length === 0) {
-    // Everything planned is gone: a delete whose answer was lost (or whose batch finished) did the work.
-    await record(deps, request, key, { outcome: 'deleted', count: subjectRecords.size });
+    // The search that found nothing is the proof. With a plan, everything planned is gone: a delete whose answer was
+    // lost (or whose batch finished) did the work.
+    const outcome = subjectRecords.size === 0 ? 'not_found' : 'deleted';
+    const verification = readBackProof(identity, 0, outcome, deps.clock.now());
+    await record(deps, request, key, { outcome, count: subjectRecords.size, verification });
     return { requestId, done: true, polls: 0, waitSeconds: 0 };
   }
   // An earlier attempt got as far as writing its plan, so it may have sent the delete and lost the answer. A batch it
@@ -271,7 +293,9 @@ async function recordBatchEnd(
   planned: readonly number[],
   reported: string[] = [],
 ) {
-  const remainingNow = (await deps.firstPromoter.findReferrals(identityOf(deps, request))).map((r) => r.id);
+  const identity = identityOf(deps, request);
+  const remainingNow = (await deps.firstPromoter.findReferrals(identity)).map((r) => r.id);
+  const checkedAt = deps.clock.now();
   const verdict = judgeByReadBack(planned, remainingNow, 'deleted');
   if (summary.state === 'stopped') reported.push('batch was stopped before it finished');
   if (summary.state === 'failed') reported.push('batch failed');
@@ -287,6 +311,7 @@ async function recordBatchEnd(
     outcome: verdict.outcome,
     count: verdict.count,
     batchId: summary.batchId,
+    verification: readBackProof(identity, verdict.remaining, verdict.outcome, checkedAt),
     ...remarks,
   });
 }

@@ -1,5 +1,6 @@
-import type { ActionKey, ActionOutcome, ActionRecord, ErasureRequest, Identity } from '../model.ts';
+import type { ActionKey, ActionOutcome, ActionRecord, ErasureRequest, Identity, ReadBackProof } from '../model.ts';
 import { OPEN_STATUSES } from '../model.ts';
+import { searchedFormCount } from '../search-forms.ts';
 import { redact } from '../subject.ts';
 import { identityOf, load, type RequestTaskDeps, record, type TaskDeps } from './task-context.ts';
 
@@ -36,6 +37,20 @@ export function judgeByReadBack(
   const outcome: ActionOutcome =
     total === 0 ? 'not_found' : remaining.size === 0 ? done : gone > 0 ? 'partial' : 'failed';
   return { outcome, count: outcome === 'failed' ? total : gone, remaining: remaining.size, total };
+}
+
+/**
+ * The proof a read-back leaves on its action: when the search returned, how many identifier forms it covered, how many
+ * of the subject's records it still found, and the outcome recorded from it.
+ * @param stillFound the subject's records of the action found by the search (a verdict's `remaining`)
+ */
+export function readBackProof(
+  identity: Identity,
+  stillFound: number,
+  outcome: ActionOutcome,
+  checkedAt: Date,
+): ReadBackProof {
+  return { checkedAt: checkedAt.toISOString(), formsSearched: searchedFormCount(identity), stillFound, outcome };
 }
 
 /** What Step Functions' Catch puts in `ResultPath`: the error name and its cause (our messages carry no identifiers). */
@@ -105,11 +120,14 @@ export async function settleAction(
   if (!OPEN_STATUSES.includes(request.status)) return { outcome: 'skipped', count: 0 };
 
   const planned = request.plans?.[key]?.ids ?? [];
-  const verdict = judgeByReadBack(planned, await options.search(identityOf(deps, request)), options.done);
+  const identity = identityOf(deps, request);
+  const verdict = judgeByReadBack(planned, await options.search(identity), options.done);
+  const checkedAt = deps.clock.now();
   const answered = `the step ended with ${describeStepError(input.error)}`;
   const fields = {
     outcome: verdict.outcome,
     count: verdict.count,
+    verification: readBackProof(identity, verdict.remaining, verdict.outcome, checkedAt),
     ...(existing?.batchId === undefined ? {} : { batchId: existing.batchId }),
     ...(verdict.remaining > 0
       ? {

@@ -1,6 +1,6 @@
 import type { RemoveResult } from '#shared/ports/providers';
 import type { Identity } from '../model.ts';
-import { type FailureInput, judgeByReadBack, settleAction } from './read-back.ts';
+import { type FailureInput, judgeByReadBack, readBackProof, settleAction } from './read-back.ts';
 import { identityOf, load, type ReferralRockTaskDeps, type RequestInput, record } from './task-context.ts';
 
 type ReferralRockAction = 'referralrock.members' | 'referralrock.referrals';
@@ -32,7 +32,11 @@ async function eraseReferralRock(deps: ReferralRockTaskDeps, requestId: string, 
   });
   if (!plan) return { outcome: 'skipped' as const, count: 0 };
   const subjectRecords = new Set([...plan.ids, ...found]);
-  if (subjectRecords.size === 0) return record(deps, request, key, { outcome: 'not_found', count: 0 });
+  if (subjectRecords.size === 0) {
+    // The search that found nothing to act on is the proof: nothing of the subject's is there.
+    const verification = readBackProof(identity, 0, 'not_found', deps.clock.now());
+    return record(deps, request, key, { outcome: 'not_found', count: 0, verification });
+  }
 
   const results: RemoveResult[] =
     found.length === 0
@@ -41,7 +45,9 @@ async function eraseReferralRock(deps: ReferralRockTaskDeps, requestId: string, 
         ? await deps.referralRock.removeMembers(found)
         : await deps.referralRock.removeReferrals(found);
   const remaining = (await search()).filter((id) => subjectRecords.has(id));
+  const checkedAt = deps.clock.now();
   const { outcome, count } = judgeByReadBack([...subjectRecords], remaining, 'deleted');
+  const verification = readBackProof(identity, remaining.length, outcome, checkedAt);
   const refused = results.filter((r) => !r.deleted).length;
   // The provider's Message is free text that may name the person (a name, a phone number, another identifier): it is
   // never stored. The audit trail is append-only, so what goes in must be safe for good.
@@ -52,7 +58,7 @@ async function eraseReferralRock(deps: ReferralRockTaskDeps, requestId: string, 
           `${remaining.length} of ${subjectRecords.size} record(s) still present at Referral Rock after removal` +
             (refused > 0 ? ` (${refused} refused; its messages are not kept)` : ''),
         ];
-  return record(deps, request, key, { outcome, count, ...(errors.length ? { errors } : {}) });
+  return record(deps, request, key, { outcome, count, verification, ...(errors.length ? { errors } : {}) });
 }
 
 export const eraseReferralRockMembers = (deps: ReferralRockTaskDeps, { requestId }: RequestInput) =>
