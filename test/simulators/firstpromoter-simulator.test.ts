@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FirstPromoterSimulator } from './firstpromoter.ts';
 
 /*
@@ -135,15 +135,44 @@ describe('FirstPromoterSimulator', () => {
 
   it('completes a time-based batch once msToComplete has passed', async () => {
     await sim.stop();
-    sim = new FirstPromoterSimulator({ batch: { msToComplete: 50 } });
+    sim = new FirstPromoterSimulator({ batch: { msToComplete: 60_000 } });
+    baseUrl = await sim.start();
+    const ids = Array.from({ length: 6 }, () => sim.addReferral().id);
+    // Only the clock is faked, so the batch's minute passes without waiting for it (and a slow machine cannot pass it).
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const { body } = await json('DELETE', '/referrals', { ids });
+      const id = (body as { id: number }).id;
+
+      vi.advanceTimersByTime(1_000);
+      expect((await json('GET', `/batch_processes/${id}`)).body).toMatchObject({ status: 'in_progress' });
+      vi.advanceTimersByTime(60_000);
+      expect((await json('GET', `/batch_processes/${id}`)).body).toMatchObject({ status: 'completed' });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('ends a time-based batch on its own clock: a search after its time finds the records gone, unpolled', async () => {
+    await sim.stop();
+    sim = new FirstPromoterSimulator({ batch: { msToComplete: 0 } });
+    baseUrl = await sim.start();
+    const ids = Array.from({ length: 6 }, () => sim.addReferral({ email: 'jane@example.com' }).id);
+    expect((await json('DELETE', '/referrals', { ids })).status).toBe(202);
+
+    expect((await json('GET', '/referrals?q=jane@example.com')).body).toEqual([]);
+    expect(sim.runningBatches()).toEqual([]);
+  });
+
+  it('lists the batches still running with the ids they will act on', async () => {
+    await sim.stop();
+    sim = new FirstPromoterSimulator({ batch: { msToComplete: 3_600_000 } });
     baseUrl = await sim.start();
     const ids = Array.from({ length: 6 }, () => sim.addReferral().id);
     const { body } = await json('DELETE', '/referrals', { ids });
-    const id = (body as { id: number }).id;
 
-    expect((await json('GET', `/batch_processes/${id}`)).body).toMatchObject({ status: 'in_progress' });
-    await new Promise((resolve) => setTimeout(resolve, 80));
-    expect((await json('GET', `/batch_processes/${id}`)).body).toMatchObject({ status: 'completed' });
+    expect(sim.runningBatches()).toEqual([{ id: (body as { id: number }).id, action: 'referral/delete', ids }]);
+    expect(sim.referrals()).toHaveLength(6);
   });
 
   it('counts unknown ids as failures with an error naming only the id', async () => {

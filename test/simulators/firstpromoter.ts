@@ -129,6 +129,16 @@ export class FirstPromoterSimulator {
       { method: 'POST', pattern: '/promoters/restore', handler: (ctx) => this.#startBatch('promoter/restore', ctx) },
     ];
 
+    // A time-based batch ends when its time has come, whoever asks: a search after that finds its records gone even if
+    // nobody polled the batch, as at a provider that runs batches on its own clock.
+    for (const route of routes) {
+      const handler = route.handler;
+      route.handler = (ctx) => {
+        this.#finishDueBatches();
+        return handler(ctx);
+      };
+    }
+
     this.harness = new SimulatorHarness({
       name: 'FirstPromoter',
       basePath: '/api/v2/company',
@@ -201,12 +211,27 @@ export class FirstPromoterSimulator {
     return structuredClone(promoter);
   }
 
+  /** The referrals held now (time-based batches whose time has come applied). */
   referrals(): SimReferral[] {
+    this.#finishDueBatches();
     return [...this.#referrals.values()].map((r) => structuredClone(r));
   }
 
+  /** The promoters held now (time-based batches whose time has come applied). */
   promoters(): SimPromoter[] {
+    this.#finishDueBatches();
     return [...this.#promoters.values()].map((p) => structuredClone(p));
+  }
+
+  /**
+   * The asynchronous batches still pending or in progress (time-based ones whose time has come finished first), with
+   * the ids each will act on: what will still change after now.
+   */
+  runningBatches(): Array<{ id: number; action: string; ids: number[] }> {
+    this.#finishDueBatches();
+    return [...this.#batches.values()]
+      .filter((r) => !TERMINAL.has(r.batch.status))
+      .map((r) => ({ id: r.batch.id, action: r.batch.action_label, ids: [...r.ids] }));
   }
 
   /** Batches as they stand, without advancing them. */
@@ -351,6 +376,12 @@ export class FirstPromoterSimulator {
       .map((r) => r.batch)
       .filter((b) => status === null || b.status === status);
     return { status: 200, body: page(batches, paging) };
+  }
+
+  /** Finishes the time-based batches whose time has come (by polls, a batch ends only when polled). */
+  #finishDueBatches(): void {
+    if (this.#msToComplete === undefined) return;
+    for (const record of this.#batches.values()) this.#advance(record, false);
   }
 
   /** pending → in_progress → terminal, by polls (default) or by elapsed time (`msToComplete`). */
