@@ -40,6 +40,7 @@ export interface CallStats {
 }
 
 const WINDOW_MS = 60_000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Faults by route kind. Every route meets `rate` of faults in all; a remove or archive can also act, then answer 404. */
 export function faultMix(route: string, rate: number): RandomFault[] {
@@ -141,13 +142,17 @@ async function main(options: SimulatorProcessOptions): Promise<void> {
     counters.firstPromoter.drain();
   }, 1000);
 
-  const control = createServer((req, res) => {
+  const control = createServer(async (req, res) => {
     const send = (body: unknown) =>
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (req.url === '/state') {
+      // The ground truth is what the providers hold once every batch has ended: a batch still running will yet change
+      // it. Time-based batches end within batchMs; the few that would not are reported with the ids they hold.
+      const until = Date.now() + options.batchMs + 5_000;
+      while (fp.runningBatches().length > 0 && Date.now() < until) await sleep(50);
       return send({
         referralRock: { members: rr.members(), referrals: rr.referrals() },
-        firstPromoter: { referrals: fp.referrals(), promoters: fp.promoters() },
+        firstPromoter: { referrals: fp.referrals(), promoters: fp.promoters(), runningBatches: fp.runningBatches() },
       });
     }
     if (req.url === '/stats') {

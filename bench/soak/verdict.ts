@@ -11,7 +11,12 @@ import { type Bystanders, holdingsOf, type Person } from './population.ts';
 
 export interface GroundTruth {
   referralRock: { members: ReferralRockSimMember[]; referrals: ReferralRockSimReferral[] };
-  firstPromoter: { referrals: SimReferral[]; promoters: SimPromoter[] };
+  firstPromoter: {
+    referrals: SimReferral[];
+    promoters: SimPromoter[];
+    /** Batches not yet ended when the state was read, with the ids each acts on (see {@link afterEveryBatch}). */
+    runningBatches?: Array<{ id: number; action: string; ids: number[] }>;
+  };
 }
 
 /** One submitted request: who it is about and the view the service gives of it at the end (undefined: not found). */
@@ -58,6 +63,32 @@ const END_EVENTS = new Set(['request.completed', 'request.canceled']);
 const sameEmail = (a: string | null | undefined, b: string | undefined) =>
   !!a && !!b && a.toLowerCase() === b.toLowerCase();
 
+/**
+ * The providers' state once every batch has ended: a running batch completes as the simulator completes it (a
+ * `referral/delete` removes its referrals, a `promoter/archive` archives and a `promoter/restore` restores its
+ * promoters). An outcome is judged against this, not against a moment when a batch had yet to land: a request that
+ * recorded `failed` for referrals its batch removed a second later recorded something untrue.
+ */
+export function afterEveryBatch(truth: GroundTruth): GroundTruth {
+  const running = [...(truth.firstPromoter.runningBatches ?? [])].sort((a, b) => a.id - b.id);
+  if (running.length === 0) return truth;
+  const referrals = new Map(truth.firstPromoter.referrals.map((r) => [r.id, r]));
+  const promoters = new Map(truth.firstPromoter.promoters.map((p) => [p.id, { ...p }]));
+  // In the order the batches were created, as the provider runs them.
+  for (const batch of running) {
+    for (const id of batch.ids) {
+      const promoter = promoters.get(id);
+      if (batch.action === 'referral/delete') referrals.delete(id);
+      else if (batch.action === 'promoter/archive' && promoter) promoter.archived_at ??= 'after a running batch';
+      else if (batch.action === 'promoter/restore' && promoter) promoter.archived_at = null;
+    }
+  }
+  return {
+    referralRock: truth.referralRock,
+    firstPromoter: { referrals: [...referrals.values()], promoters: [...promoters.values()], runningBatches: [] },
+  };
+}
+
 /** What the providers still hold of one person, per action. */
 export function remainingOf(person: Person, truth: GroundTruth) {
   const mine = (email: string | null | undefined, id: string | null | undefined) =>
@@ -73,7 +104,11 @@ export function remainingOf(person: Person, truth: GroundTruth) {
   };
 }
 
-export function judge(requests: JudgedRequest[], bystanders: Bystanders, truth: GroundTruth): Verdict {
+/**
+ * Judges every request against the providers' state after every batch has ended ({@link afterEveryBatch}).
+ */
+export function judge(requests: JudgedRequest[], bystanders: Bystanders, observed: GroundTruth): Verdict {
+  const truth = afterEveryBatch(observed);
   const verdict: Verdict = {
     statuses: {},
     lost: 0,
