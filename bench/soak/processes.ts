@@ -88,6 +88,8 @@ export class ServiceProcess {
   #sampler: NodeJS.Timeout | undefined;
   readonly #env: NodeJS.ProcessEnv;
   starts = 0;
+  /** How long each start took until the service listened, in ms: a restart's downtime after a kill. */
+  readonly startMs: number[] = [];
 
   constructor(env: NodeJS.ProcessEnv, logPath: string) {
     this.#env = env;
@@ -104,6 +106,7 @@ export class ServiceProcess {
   }
 
   async start(): Promise<string> {
+    const startedAt = Date.now();
     this.starts++;
     this.#log.write(`\n===== start ${this.starts} at ${new Date().toISOString()} =====\n`);
     const child = spawn(process.execPath, ['infra/local/main.ts'], {
@@ -120,6 +123,7 @@ export class ServiceProcess {
       'The service',
     );
     this.#url = match[1];
+    this.startMs.push(Date.now() - startedAt);
     this.#sampler = setInterval(() => void this.#sampleRss(), 500);
     return this.#url as string;
   }

@@ -56,7 +56,7 @@ export interface SoakProgress {
 
 export interface ProviderFigures {
   ceilingPerMinute: number;
-  /** Calls the provider counted per minute while the backlog lasted. */
+  /** Calls that reached the provider per minute while the backlog lasted, faulted ones included. */
   callsPerMinute: number;
   percentOfCeiling: number;
   calls: number;
@@ -67,6 +67,8 @@ export interface ProviderFigures {
   faults: Record<string, number>;
   /** The most calls in any 60 whole seconds: stricter than the provider's fixed windows. */
   peakCallsIn60s: number;
+  /** Calls per 10 s over the run: [seconds since the run started, calls]; gaps show when the budget sat idle. */
+  timeline: Array<[number, number]>;
 }
 
 export interface SoakResult {
@@ -82,6 +84,8 @@ export interface SoakResult {
   verdict: Verdict;
   cancels: { planned: number; accepted: number; missed: number };
   kills: number[];
+  /** How long each start of the service took until it listened (ms): the first, after each kill, the verifying one. */
+  serviceStartMs: number[];
   providers: { referralRock: ProviderFigures; firstPromoter: ProviderFigures };
   binding: { provider: 'referralRock' | 'firstPromoter'; percentOfCeiling: number };
   provider429s: number;
@@ -260,8 +264,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const verdict = judge(judged, population.bystanders, truth);
     const window = { from: burstStartedAt, to: backlogEndedAt };
     const providers = {
-      referralRock: figures(stats.referralRock, options.rateLimitPerMinute.referralRock, window),
-      firstPromoter: figures(stats.firstPromoter, options.rateLimitPerMinute.firstPromoter, window),
+      referralRock: figures(stats.referralRock, options.rateLimitPerMinute.referralRock, window, started),
+      firstPromoter: figures(stats.firstPromoter, options.rateLimitPerMinute.firstPromoter, window, started),
     };
     const binding =
       providers.referralRock.percentOfCeiling >= providers.firstPromoter.percentOfCeiling
@@ -286,6 +290,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         missed: plan.filter((r) => r.cancel && r.cancelAnswer !== 200).length,
       },
       kills,
+      serviceStartMs: [...service.startMs],
       providers,
       binding: { provider: binding, percentOfCeiling: providers[binding].percentOfCeiling },
       provider429s:
@@ -444,11 +449,19 @@ function planRequests(people: Person[], options: SoakOptions, doubles: number, r
   return all;
 }
 
-function figures(stats: CallStats, ceiling: number, window: { from: number; to: number }): ProviderFigures {
+function figures(
+  stats: CallStats,
+  ceiling: number,
+  window: { from: number; to: number },
+  runStartedAt: number,
+): ProviderFigures {
   let calls = 0;
+  const tens = new Map<number, number>();
   for (const [second, count] of Object.entries(stats.perSecond)) {
     const at = Number(second) * 1000;
     if (at >= window.from - 1000 && at <= window.to) calls += count;
+    const bucket = Math.floor((at - runStartedAt) / 10_000) * 10;
+    tens.set(bucket, (tens.get(bucket) ?? 0) + count);
   }
   const minutes = Math.max(1e-9, (window.to - window.from) / 60_000);
   const perMinute = calls / minutes;
@@ -461,6 +474,7 @@ function figures(stats: CallStats, ceiling: number, window: { from: number; to: 
     injected429: stats.injected429,
     faults: stats.faults,
     peakCallsIn60s: peakIn60s(stats.perSecond),
+    timeline: [...tens].sort(([a], [b]) => a - b),
   };
 }
 

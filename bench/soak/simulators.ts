@@ -35,7 +35,10 @@ export interface CallStats {
   injected429: number;
   faults: Record<string, number>;
   statuses: Record<string, number>;
-  /** Counted calls per whole second (epoch seconds → calls). */
+  /**
+   * Calls that reached the provider per whole second (epoch seconds → calls), whatever they met: a hang or a reset
+   * was received too, and took a slot of the service's budget, which cannot know whether the provider counted it.
+   */
   perSecond: Record<string, number>;
 }
 
@@ -104,10 +107,9 @@ class CallCounter {
     if (call.fault) s.faults[call.fault] = (s.faults[call.fault] ?? 0) + 1;
     if (call.rateLimited) s.rateLimited++;
     else if (call.status === 429) s.injected429++;
-    if (call.fault === 'hang' || call.fault === 'reset') return;
-    s.counted++;
     const second = Math.floor(call.at / 1000);
     s.perSecond[second] = (s.perSecond[second] ?? 0) + 1;
+    if (call.fault !== 'hang' && call.fault !== 'reset') s.counted++;
   }
 }
 
