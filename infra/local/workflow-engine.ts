@@ -7,6 +7,7 @@ type JSONValue = Parameters<StateMachine['run']>[0];
 import { DEFAULT_MAX_CONCURRENT_WORKFLOWS } from '#shared/config';
 import { describeError } from '#shared/observability';
 import type { EnsureRunningResult, WorkflowEngine } from '#shared/ports/audit';
+import { outsideInvocation } from '#shared/workflow/invocation-budget';
 import type { TaskEvent } from '#shared/workflow/task-handler';
 import { lambdaContext } from './lambda-context.ts';
 
@@ -115,6 +116,12 @@ export class LocalWorkflowEngine implements WorkflowEngine {
    * @param schedule its deadline when the caller has it at hand; otherwise `scheduleOf` reads it
    */
   async start(requestId: string, schedule?: WorkflowSchedule): Promise<void> {
+    // The queue's reads and the executions outlive the caller: an intake's invocation ends when it has answered, and
+    // its budget's end would abort every DynamoDB call begun within it (as in AWS, where StartExecution hands over).
+    return outsideInvocation(() => this.#enqueue(requestId, schedule));
+  }
+
+  #enqueue(requestId: string, schedule: WorkflowSchedule | undefined): void {
     if (this.#running.has(requestId) || this.#queued.has(requestId)) return;
     let settle = () => {};
     const done = new Promise<void>((resolve) => {
@@ -123,7 +130,10 @@ export class LocalWorkflowEngine implements WorkflowEngine {
     // In the queue before the first await, so a concurrent second start sees it.
     const entry: QueuedExecution = { schedule, seq: this.#arrivals++, done, settle };
     this.#queued.set(requestId, entry);
-    if (entry.schedule) return this.#pump();
+    if (entry.schedule) {
+      this.#pump();
+      return;
+    }
     // Not awaited: the intake answers without waiting for the deadline read; the entry is placed when it is known.
     void this.#scheduleOf(requestId).then((read) => {
       entry.schedule = read;

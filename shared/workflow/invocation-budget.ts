@@ -23,6 +23,15 @@ export function currentInvocationBudget(): InvocationBudget | undefined {
 }
 
 /**
+ * Runs `work` outside any invocation's budget, with the promises it creates: for work an invocation hands on to
+ * outlive it (the local workflow engine's queue reads and executions, started by the intake), which the budget's end
+ * would otherwise abort, as it aborts everything begun within it.
+ */
+export function outsideInvocation<T>(work: () => T): T {
+  return storage.exit(work);
+}
+
+/**
  * Kept back from the platform's own timeout: time to notice the abort, answer the state machine and leave the
  * invocation before the platform kills it (a killed invocation reports nothing and its retry waits for the timeout).
  * 10 % of the time, at most 5 s.

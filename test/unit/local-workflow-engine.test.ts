@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LocalWorkflowEngine, type TaskFunction, type WorkflowSchedule } from '#infra/local/workflow-engine';
 import { createLogger } from '#shared/observability';
+import { runWithinBudget, throwIfBudgetEnded } from '#shared/workflow/invocation-budget';
 import type { TaskEvent } from '#shared/workflow/task-handler';
 
 /**
@@ -125,6 +126,31 @@ describe('LocalWorkflowEngine queue', () => {
 
     // A request whose deadline cannot be read still runs, behind every placed one.
     expect(g.began).toEqual(['blocker', 'b', 'c', 'a', 'unknown']);
+  });
+
+  it('reads the deadline after the starting invocation has ended: the intake answers, its request is still placed', async () => {
+    const deadlines: Record<string, WorkflowSchedule> = { a: due(9), b: due(2), c: due(4) };
+    // As the DynamoDB adapter does: no call once the budget of the invocation it runs in has ended.
+    const scheduleOf = async (id: string) => {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      throwIfBudgetEnded();
+      return deadlines[id];
+    };
+    const g = gatedEngine({ maxConcurrent: 1, scheduleOf });
+    await g.engine.start('blocker', due(1));
+    await g.begun(1);
+    // Each start made within an intake's budget, which ends when the intake has answered.
+    for (const id of ['a', 'b', 'c']) await runWithinBudget(30_000, () => g.engine.start(id));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+
+    for (let n = 0; n < 3; n++) {
+      g.release(g.began[n] as string);
+      await g.begun(2 + n);
+    }
+    g.release(g.began[3] as string);
+    await g.engine.idle();
+
+    expect(g.began).toEqual(['blocker', 'b', 'c', 'a']);
   });
 
   it('treats a second start of a queued or running request as a no-op, and a queued one as running', async () => {
