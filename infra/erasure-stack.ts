@@ -1,6 +1,7 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -16,6 +17,7 @@ import { HandlerFunction } from './constructs/handler-function.ts';
 import { IdentityTable } from './constructs/identity-table.ts';
 import { Operations } from './constructs/operations.ts';
 import { RateBudgetTable } from './constructs/rate-budget-table.ts';
+import { TransparencyLog } from './constructs/transparency-log.ts';
 
 /** Deployment settings, read from CDK context (`cdk.json`, or `-c key=value` on the command line). */
 export interface ErasureSettings {
@@ -132,7 +134,8 @@ export type HandlerName =
   | 'request-tasks'
   | 'referralrock-tasks'
   | 'firstpromoter-tasks'
-  | 'request-sweeper';
+  | 'request-sweeper'
+  | 'receipt-issuer';
 
 /** Memory and timeout per function: API functions answer within API Gateway's 30 s; provider calls retry longer. */
 const SIZING: Record<HandlerName, { memorySize: number; timeout: Duration }> = {
@@ -144,6 +147,9 @@ const SIZING: Record<HandlerName, { memorySize: number; timeout: Duration }> = {
   'extend-request': { memorySize: 256, timeout: Duration.seconds(10) },
   // Up to 1,000 pseudonyms (HMACs) and index queries, 16 at once.
   'suppression-check': { memorySize: 512, timeout: Duration.seconds(28) },
+  evidence: { memorySize: 256, timeout: Duration.seconds(10) },
+  // Invoked synchronously by the functions that end requests: it must end well within their own time limits.
+  'receipt-issuer': { memorySize: 256, timeout: Duration.seconds(15) },
   'request-tasks': { memorySize: 256, timeout: Duration.seconds(30) },
   'referralrock-tasks': { memorySize: 512, timeout: Duration.seconds(120) },
   'firstpromoter-tasks': { memorySize: 512, timeout: Duration.seconds(120) },
@@ -162,6 +168,9 @@ export const FUNCTION_SECRETS: Record<HandlerName, readonly SecretVariable[]> = 
   // Audit tokens only to answer an auditor 403 rather than 401, as cancel does.
   'extend-request': ['OPERATOR_TOKENS', 'AUDIT_TOKENS'],
   'suppression-check': ['SUPPRESSION_TOKENS', 'AUDIT_TOKENS', 'PSEUDONYM_KEY'],
+  evidence: ['AUDIT_TOKENS'],
+  // Signs through KMS: no secret at all.
+  'receipt-issuer': [],
   'request-tasks': [],
   'referralrock-tasks': ['IDENTITY_KEY', 'REFERRALROCK_PUBLIC_KEY', 'REFERRALROCK_PRIVATE_KEY'],
   'firstpromoter-tasks': ['IDENTITY_KEY', 'FIRSTPROMOTER_API_KEY', 'FIRSTPROMOTER_ACCOUNT_ID'],
@@ -204,6 +213,7 @@ export class ErasureStack extends Stack {
   readonly workflow: ErasureWorkflow;
   readonly functions: Readonly<Partial<Record<HandlerName, HandlerFunction>>>;
   readonly operations: Operations;
+  readonly transparencyLog: TransparencyLog;
 
   constructor(scope: Construct, id: string, props: ErasureStackProps) {
     super(scope, id, props);
@@ -259,10 +269,40 @@ export class ErasureStack extends Stack {
     const referralRock = { ...referralRockUrl, ...rateBudgets };
     const firstPromoter = { ...firstPromoterUrl, ...rateBudgets };
 
-    const requestTasks = define('request-tasks', { WAITING_PERIOD_SECONDS: String(settings.waitingPeriodSeconds) });
+    // Receipts: the only function that signs, writes the transparency log and publishes tree heads is the receipt
+    // issuer; the functions that end requests invoke it, synchronously, before they set a final status.
+    this.transparencyLog = new TransparencyLog(this, 'TransparencyLog', {
+      encryptionKey: dataKey,
+      retentionDays: settings.auditRetentionDays,
+    });
+    const transparencyLogTable = { TRANSPARENCY_LOG_TABLE: this.transparencyLog.table.tableName };
+    const receiptIssuer = define('receipt-issuer', {
+      ...transparencyLogTable,
+      RECEIPT_KMS_KEY_ID: this.transparencyLog.signingKey.keyArn,
+      TREE_HEADS_BUCKET: this.transparencyLog.bucket.bucketName,
+      ...(settings.publicBaseUrl ? { PUBLIC_BASE_URL: settings.publicBaseUrl } : {}),
+    });
+    this.transparencyLog.grantIssue(receiptIssuer);
+    this.tables.grantRequests(receiptIssuer, ['GetItem']);
+    this.tables.grantEventsRead(receiptIssuer);
+    const issuesReceipts = { RECEIPT_ISSUER_FUNCTION: receiptIssuer.function.functionName };
+    const grantIssueReceipts = (fn: HandlerFunction) =>
+      fn.grantPrincipal.addToPrincipalPolicy(
+        // This function's ARN only: not `grantInvoke`, which adds every version and alias (`:*`).
+        new iam.PolicyStatement({
+          actions: ['lambda:InvokeFunction'],
+          resources: [receiptIssuer.function.functionArn],
+        }),
+      );
+
+    const requestTasks = define('request-tasks', {
+      WAITING_PERIOD_SECONDS: String(settings.waitingPeriodSeconds),
+      ...issuesReceipts,
+    });
     const referralRockTasks = define('referralrock-tasks', referralRock);
     const firstPromoterTasks = define('firstpromoter-tasks', {
       ...firstPromoter,
+      ...issuesReceipts,
       BATCH_POLL_INTERVAL_SECONDS: String(settings.batchPollIntervalSeconds),
       BATCH_POLL_MAX_INTERVAL_SECONDS: String(settings.batchPollMaxIntervalSeconds),
       BATCH_POLL_TIMEOUT_SECONDS: String(settings.batchPollTimeoutSeconds),
@@ -279,6 +319,9 @@ export class ErasureStack extends Stack {
     identities.grantDestroy(requestTasks);
     // The archive step finds the other requests of the same person (pseudonym indexes): they share promoters.
     this.tables.grantRequests(firstPromoterTasks, ['Query']);
+    // Finalize ends requests; the archive step ends a cancel it lost the race with.
+    grantIssueReceipts(requestTasks);
+    grantIssueReceipts(firstPromoterTasks);
 
     this.workflow = new ErasureWorkflow(this, 'Workflow', {
       requestTasks,
@@ -302,7 +345,13 @@ export class ErasureStack extends Stack {
     this.tables.grantRequests(getRequest, ['GetItem']);
     this.tables.grantEventsRead(getRequest);
 
-    const cancelRequest = define('cancel-request', { ...stateMachineArn, ...firstPromoter, ...SHORT_PROVIDER_CALLS });
+    const cancelRequest = define('cancel-request', {
+      ...stateMachineArn,
+      ...firstPromoter,
+      ...SHORT_PROVIDER_CALLS,
+      ...issuesReceipts,
+    });
+    grantIssueReceipts(cancelRequest);
     // Query: a cancel restores only promoters no other request of the person holds (pseudonym indexes).
     this.tables.grantRequests(cancelRequest, ['GetItem', 'UpdateItem', 'Query']);
     this.tables.grantEventsAppend(cancelRequest);
@@ -322,6 +371,9 @@ export class ErasureStack extends Stack {
     // Reads the pseudonym indexes only (their projection has the status and completion time): no item, no event.
     const suppressionCheck = define('suppression-check');
     this.tables.grantRequests(suppressionCheck, ['Query']);
+    // Receipts, tree heads, consistency proofs and keys: reads of the log table, nothing else.
+    const evidence = define('evidence', transparencyLogTable);
+    this.transparencyLog.grantRead(evidence);
 
     const functions: Partial<Record<HandlerName, HandlerFunction>> = {
       intake,
@@ -330,6 +382,8 @@ export class ErasureStack extends Stack {
       'extend-request': extendRequest,
       'subject-lookup': subjectLookup,
       'suppression-check': suppressionCheck,
+      evidence,
+      'receipt-issuer': receiptIssuer,
       'request-tasks': requestTasks,
       'referralrock-tasks': referralRockTasks,
       'firstpromoter-tasks': firstPromoterTasks,
@@ -343,6 +397,7 @@ export class ErasureStack extends Stack {
         'extend-request': extendRequest,
         'subject-lookup': subjectLookup,
         'suppression-check': suppressionCheck,
+        evidence,
       },
       throttle: { rateLimit: settings.apiRateLimit, burstLimit: settings.apiBurstLimit },
       logRetention,
@@ -356,7 +411,13 @@ export class ErasureStack extends Stack {
     // Hourly: counts requests past their one-month due date (OverdueRequests metric), starts the workflow of any
     // request an intake stored but failed to start, and retries the FirstPromoter restore of canceled requests whose
     // restore failed at cancel time (recording the outcome as an audit event).
-    const sweeper = define('request-sweeper', { ...stateMachineArn, ...firstPromoter, ...SHORT_PROVIDER_CALLS });
+    const sweeper = define('request-sweeper', {
+      ...stateMachineArn,
+      ...firstPromoter,
+      ...SHORT_PROVIDER_CALLS,
+      ...issuesReceipts,
+    });
+    grantIssueReceipts(sweeper);
     this.tables.grantRequests(sweeper, ['GetItem', 'UpdateItem', 'Scan', 'Query']);
     this.tables.grantEventsAppend(sweeper);
     this.rateBudgets.grantTake(sweeper);
@@ -399,6 +460,14 @@ export class ErasureStack extends Stack {
     new CfnOutput(this, 'AuditEventsTableName', { value: this.tables.events.tableName });
     new CfnOutput(this, 'IdentitiesTableName', { value: identities.table.tableName });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.operations.topic.topicArn });
+    new CfnOutput(this, 'TreeHeadsBucketName', {
+      value: this.transparencyLog.bucket.bucketName,
+      description: 'Signed tree heads, one object each, locked in compliance mode for the audit retention',
+    });
+    new CfnOutput(this, 'ReceiptSigningKeyArn', {
+      value: this.transparencyLog.signingKey.keyArn,
+      description: 'The KMS key (ECC_NIST_P256) that signs receipts and tree heads; its public key is in the JWKS',
+    });
     for (const name of CHAIN_ANCHOR_FUNCTIONS) {
       const anchor = functions[name];
       if (!anchor) continue;

@@ -4,10 +4,12 @@ import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
 import { abortAtInvocationDeadline } from '#shared/adapters/dynamodb/invocation-abort';
 import { DynamoRateBudget, rateBudgetKey } from '#shared/adapters/dynamodb/rate-budget';
 import { DynamoRequestRepository, type RequestRepositoryOptions } from '#shared/adapters/dynamodb/requests-repository';
+import { DynamoTransparencyLog } from '#shared/adapters/dynamodb/transparency-log';
 import { createFirstPromoterClient, FIRSTPROMOTER_DEFAULT_BASE_URL } from '#shared/adapters/firstpromoter/client';
 import { createReferralRockClient, referralRockDefaults } from '#shared/adapters/referralrock/client';
 import { type Config, required } from '#shared/config';
 import { IdentityCipher } from '#shared/crypto/identity-cipher';
+import { SERVICE_NAME } from '#shared/observability';
 import type { AuditLog, Clock, RequestRepository } from '#shared/ports/audit';
 import { systemClock } from '#shared/ports/audit';
 import type { FirstPromoterPort, ReferralRockPort } from '#shared/ports/providers';
@@ -56,6 +58,13 @@ export function createAuditStores(
     clock,
   };
 }
+
+/** The transparency log's store (receipts, tree, signed heads, keys). */
+export const createTransparencyLog = (config: Config, db: DynamoDBDocumentClient, clock: Clock = systemClock) =>
+  new DynamoTransparencyLog(db, config.tables.transparencyLog, { clock, days: config.auditRetentionDays });
+
+/** `iss` of receipts and tree heads: the service's public address, or its name. */
+export const receiptIssuerName = (config: Config): string => config.publicBaseUrl ?? SERVICE_NAME;
 
 export const createIdentityCipher = (config: Config) =>
   new IdentityCipher(required(config.identityKey, 'IDENTITY_KEY'));

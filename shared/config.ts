@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseReceiptSigningKey } from '#shared/adapters/signing/key-signer';
 import { isTimeZone } from '#shared/domain/dates';
 
 /**
@@ -144,6 +145,22 @@ const schema = z
     AUDIT_EVENTS_TABLE: z.string().min(1).default('erasure-audit-events'),
     RATE_BUDGETS_TABLE: z.string().min(1).default('erasure-rate-budgets'),
     IDENTITIES_TABLE: z.string().min(1).default('erasure-identities'),
+    TRANSPARENCY_LOG_TABLE: z.string().min(1).default('erasure-transparency-log'),
+    // Local runtime: the receipt signing key, held in the local secrets file. In AWS the key stays in KMS.
+    RECEIPT_SIGNING_KEY: z
+      .string()
+      .trim()
+      .superRefine((value, ctx) => {
+        try {
+          parseReceiptSigningKey(value);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        }
+      })
+      .optional(),
+    RECEIPT_KMS_KEY_ID: z.string().min(1).optional(),
+    TREE_HEADS_BUCKET: z.string().min(1).optional(),
+    RECEIPT_ISSUER_FUNCTION: z.string().min(1).optional(),
     STATE_MACHINE_ARN: z.string().optional(),
     PUBLIC_BASE_URL: optionalUrl,
     DYNAMODB_ENDPOINT: optionalUrl,
@@ -209,7 +226,17 @@ export interface Config {
   maxConcurrentWorkflows: number;
   /** Local runtime only: the state machine's retry intervals times this (1 = as in AWS); tests and soak runs shorten them. */
   localWorkflowRetryScale: number;
-  tables: { requests: string; auditEvents: string; rateBudgets: string; identities: string };
+  tables: { requests: string; auditEvents: string; rateBudgets: string; identities: string; transparencyLog: string };
+  receipts: {
+    /** Local runtime: base64 PKCS#8 of the P-256 receipt key (RECEIPT_SIGNING_KEY). */
+    signingKey: string | undefined;
+    /** AWS: the KMS key that signs receipts and tree heads (RECEIPT_KMS_KEY_ID). */
+    kmsKeyId: string | undefined;
+    /** AWS: the Object Lock bucket signed tree heads are published to (TREE_HEADS_BUCKET). */
+    treeHeadsBucket: string | undefined;
+    /** AWS: the function the functions that end requests invoke to issue receipts (RECEIPT_ISSUER_FUNCTION). */
+    issuerFunction: string | undefined;
+  };
   stateMachineArn: string | undefined;
   publicBaseUrl: string | undefined;
   dynamoDbEndpoint: string | undefined;
@@ -296,6 +323,13 @@ function toConfig(e: Env): Config {
       auditEvents: e.AUDIT_EVENTS_TABLE,
       rateBudgets: e.RATE_BUDGETS_TABLE,
       identities: e.IDENTITIES_TABLE,
+      transparencyLog: e.TRANSPARENCY_LOG_TABLE,
+    },
+    receipts: {
+      signingKey: e.RECEIPT_SIGNING_KEY,
+      kmsKeyId: e.RECEIPT_KMS_KEY_ID,
+      treeHeadsBucket: e.TREE_HEADS_BUCKET,
+      issuerFunction: e.RECEIPT_ISSUER_FUNCTION,
     },
     stateMachineArn: e.STATE_MACHINE_ARN,
     publicBaseUrl: e.PUBLIC_BASE_URL,
@@ -305,7 +339,16 @@ function toConfig(e: Env): Config {
 }
 
 /** A value the caller's function cannot work without. @throws ConfigError naming the variable */
-export function required<T>(value: T | undefined, variable: SecretVariable | 'STATE_MACHINE_ARN'): T {
+export function required<T>(
+  value: T | undefined,
+  variable:
+    | SecretVariable
+    | 'STATE_MACHINE_ARN'
+    | 'RECEIPT_SIGNING_KEY'
+    | 'RECEIPT_KMS_KEY_ID'
+    | 'TREE_HEADS_BUCKET'
+    | 'RECEIPT_ISSUER_FUNCTION',
+): T {
   if (value === undefined) throw new ConfigError(`Invalid configuration: ${variable} is required by this function`);
   return value;
 }

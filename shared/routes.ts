@@ -8,15 +8,16 @@ export type FunctionName =
   | 'cancel-request'
   | 'extend-request'
   | 'subject-lookup'
-  | 'suppression-check';
+  | 'suppression-check'
+  | 'evidence';
 
 export interface Route {
   method: 'GET' | 'POST';
   /** API Gateway path syntax: `{name}` is a path parameter. */
   path: string;
   function: FunctionName;
-  /** How the caller proves who it is: a Standard Webhooks signature, or an auditor's bearer token. */
-  auth: 'webhook-signature' | 'bearer-token';
+  /** How the caller proves who it is: a Standard Webhooks signature, a bearer token, or not at all (public keys). */
+  auth: 'webhook-signature' | 'bearer-token' | 'none';
   summary: string;
 }
 
@@ -62,6 +63,34 @@ export const ROUTES: readonly Route[] = [
     function: 'subject-lookup',
     auth: 'bearer-token',
     summary: "Find a subject's requests by identifier (sent in the body, never stored)",
+  },
+  {
+    method: 'GET',
+    path: '/v1/erasure-requests/{id}/receipt',
+    function: 'evidence',
+    auth: 'bearer-token',
+    summary: 'The signed receipt of an ended request, with its inclusion proof in the transparency log',
+  },
+  {
+    method: 'GET',
+    path: '/v1/log/tree-head',
+    function: 'evidence',
+    auth: 'bearer-token',
+    summary: "The transparency log's latest signed tree head",
+  },
+  {
+    method: 'GET',
+    path: '/v1/log/consistency',
+    function: 'evidence',
+    auth: 'bearer-token',
+    summary: 'A consistency proof between two tree sizes (?from=N&to=M)',
+  },
+  {
+    method: 'GET',
+    path: '/.well-known/jwks.json',
+    function: 'evidence',
+    auth: 'none',
+    summary: 'The public keys of receipts and tree heads, retired ones included',
   },
 ];
 

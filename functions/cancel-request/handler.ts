@@ -3,6 +3,7 @@ import { cancelErasureRequest, type RequestDeps } from '#shared/domain/erasure-r
 import { NotFoundError } from '#shared/errors';
 import { apiHandler, json, requireBearer } from '#shared/http/api';
 import { createLogger } from '#shared/observability';
+import type { ReceiptIssuer } from '#shared/ports/evidence';
 import type { FirstPromoterPort } from '#shared/ports/providers';
 
 /** No identity key: a cancel destroys the stored identity without reading it. */
@@ -12,6 +13,8 @@ export interface CancelRequestDeps extends Pick<RequestDeps, 'requests' | 'audit
   operatorTokens: readonly string[];
   /** Known only to answer an auditor's cancel with 403 rather than 401. */
   auditTokens: readonly string[];
+  /** Issues the canceled request's receipt before it is set `canceled`. */
+  receipts?: ReceiptIssuer;
 }
 
 /**

@@ -1,4 +1,6 @@
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { LambdaReceiptIssuer } from '#shared/adapters/lambda/receipt-issuer';
 import { StepFunctionsWorkflowEngine } from '#shared/adapters/workflow/step-functions';
 import { resolveSecret } from '#shared/aws/secrets';
 import { createAuditStores, createDocumentClient, createFirstPromoter } from '#shared/composition';
@@ -14,4 +16,8 @@ export const handler = makeHandler({
   firstPromoter: createFirstPromoter(config, db),
   operatorTokens: required(config.operatorTokens, 'OPERATOR_TOKENS'),
   auditTokens: required(config.auditTokens, 'AUDIT_TOKENS'),
+  receipts: new LambdaReceiptIssuer(
+    new LambdaClient({}),
+    required(config.receipts.issuerFunction, 'RECEIPT_ISSUER_FUNCTION'),
+  ),
 });

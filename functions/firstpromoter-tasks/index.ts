@@ -1,3 +1,5 @@
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { LambdaReceiptIssuer } from '#shared/adapters/lambda/receipt-issuer';
 import { resolveSecret } from '#shared/aws/secrets';
 import {
   createAuditStores,
@@ -5,7 +7,7 @@ import {
   createFirstPromoter,
   createIdentityCipher,
 } from '#shared/composition';
-import { loadConfig } from '#shared/config';
+import { loadConfig, required } from '#shared/config';
 import { systemClock } from '#shared/ports/audit';
 import { makeHandler } from './handler.ts';
 
@@ -17,4 +19,8 @@ export const handler = makeHandler({
   cipher: createIdentityCipher(config),
   firstPromoter: createFirstPromoter(config, db),
   batchPoll: config.batchPoll,
+  receipts: new LambdaReceiptIssuer(
+    new LambdaClient({}),
+    required(config.receipts.issuerFunction, 'RECEIPT_ISSUER_FUNCTION'),
+  ),
 });

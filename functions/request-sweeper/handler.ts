@@ -5,6 +5,7 @@ import type { Context } from 'aws-lambda';
 import { sweepRequests } from '#shared/domain/sweep';
 import { createLogger } from '#shared/observability';
 import type { AuditLog, Clock, RequestRepository, WorkflowEngine } from '#shared/ports/audit';
+import type { ReceiptIssuer } from '#shared/ports/evidence';
 import type { FirstPromoterPort } from '#shared/ports/providers';
 
 export interface RequestSweeperDeps {
@@ -13,6 +14,8 @@ export interface RequestSweeperDeps {
   clock: Clock;
   workflow: WorkflowEngine;
   firstPromoter: FirstPromoterPort;
+  /** Issues the receipt of each cancel it finishes. */
+  receipts?: ReceiptIssuer;
   metrics: Metrics;
   /** A request still `received` this long after intake had its workflow start lost; it is started again. */
   stalledAfterSeconds: number;

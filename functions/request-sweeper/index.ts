@@ -1,5 +1,7 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { LambdaReceiptIssuer } from '#shared/adapters/lambda/receipt-issuer';
 import { StepFunctionsWorkflowEngine } from '#shared/adapters/workflow/step-functions';
 import { resolveSecret } from '#shared/aws/secrets';
 import { createAuditStores, createDocumentClient, createFirstPromoter } from '#shared/composition';
@@ -16,4 +18,8 @@ export const handler = makeHandler({
   workflow: new StepFunctionsWorkflowEngine(new SFNClient({}), required(config.stateMachineArn, 'STATE_MACHINE_ARN')),
   metrics: new Metrics({ serviceName: SERVICE_NAME }),
   stalledAfterSeconds: 300,
+  receipts: new LambdaReceiptIssuer(
+    new LambdaClient({}),
+    required(config.receipts.issuerFunction, 'RECEIPT_ISSUER_FUNCTION'),
+  ),
 });

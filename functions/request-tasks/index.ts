@@ -1,6 +1,8 @@
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { LambdaReceiptIssuer } from '#shared/adapters/lambda/receipt-issuer';
 import { resolveSecret } from '#shared/aws/secrets';
 import { createAuditStores, createDocumentClient } from '#shared/composition';
-import { loadConfig } from '#shared/config';
+import { loadConfig, required } from '#shared/config';
 import { makeHandler } from './handler.ts';
 
 const config = await loadConfig(process.env, resolveSecret);
@@ -8,4 +10,8 @@ const config = await loadConfig(process.env, resolveSecret);
 export const handler = makeHandler({
   ...createAuditStores(config, createDocumentClient(config)),
   waitingPeriodSeconds: config.waitingPeriodSeconds,
+  receipts: new LambdaReceiptIssuer(
+    new LambdaClient({}),
+    required(config.receipts.issuerFunction, 'RECEIPT_ISSUER_FUNCTION'),
+  ),
 });

@@ -13,6 +13,7 @@ import {
   IDENTITIES_TABLE,
   RATE_BUDGETS_TABLE,
   REQUESTS_TABLE,
+  TRANSPARENCY_LOG_TABLE,
 } from '#shared/adapters/dynamodb/tables';
 
 const require = createRequire(import.meta.url);
@@ -118,10 +119,11 @@ export interface LocalDynamo {
 }
 
 export interface TableNames {
-  requests: string;
-  auditEvents: string;
+  requests?: string;
+  auditEvents?: string;
   identities?: string;
   rateBudgets?: string;
+  transparencyLog?: string;
 }
 
 /** dynalite plus a client for it: what the local runtime and the store tests run on. */
@@ -194,7 +196,7 @@ async function ensureTables(client: DynamoDBClient, names: TableNames) {
   const { indexes, indexProjection } = REQUESTS_TABLE;
   const definitions: CreateTableCommandInput[] = [
     {
-      TableName: names.requests,
+      TableName: names.requests ?? '',
       BillingMode: 'PAY_PER_REQUEST',
       AttributeDefinitions: [
         { AttributeName: REQUESTS_TABLE.partitionKey, AttributeType: 'S' },
@@ -213,7 +215,7 @@ async function ensureTables(client: DynamoDBClient, names: TableNames) {
       })),
     },
     {
-      TableName: names.auditEvents,
+      TableName: names.auditEvents ?? '',
       BillingMode: 'PAY_PER_REQUEST',
       AttributeDefinitions: [
         { AttributeName: AUDIT_EVENTS_TABLE.partitionKey, AttributeType: 'S' },
@@ -225,6 +227,14 @@ async function ensureTables(client: DynamoDBClient, names: TableNames) {
       ],
     },
   ];
+  if (names.transparencyLog) {
+    definitions.push({
+      TableName: names.transparencyLog,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: TRANSPARENCY_LOG_TABLE.partitionKey, AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: TRANSPARENCY_LOG_TABLE.partitionKey, KeyType: 'HASH' }],
+    });
+  }
   if (names.identities) {
     definitions.push({
       TableName: names.identities,
@@ -242,6 +252,7 @@ async function ensureTables(client: DynamoDBClient, names: TableNames) {
     });
   }
   for (const definition of definitions) {
+    if (!definition.TableName) continue;
     try {
       await client.send(new CreateTableCommand(definition));
     } catch (error) {

@@ -1,6 +1,7 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { makeHandler as cancelRequest } from '#functions/cancel-request/handler';
+import { makeHandler as evidence } from '#functions/evidence/handler';
 import { makeHandler as extendRequest } from '#functions/extend-request/handler';
 import { makeHandler as firstPromoterTasks } from '#functions/firstpromoter-tasks/handler';
 import { makeHandler as getRequest } from '#functions/get-request/handler';
@@ -10,17 +11,23 @@ import { makeHandler as requestSweeper } from '#functions/request-sweeper/handle
 import { makeHandler as requestTasks } from '#functions/request-tasks/handler';
 import { makeHandler as subjectLookup } from '#functions/subject-lookup/handler';
 import { makeHandler as suppressionCheck } from '#functions/suppression-check/handler';
+import { FileTreeHeadPublisher } from '#shared/adapters/publishing/file-tree-heads';
+import { KeySigner } from '#shared/adapters/signing/key-signer';
 import {
   createAuditStores,
   createDocumentClient,
   createFirstPromoter,
   createIdentityCipher,
   createReferralRock,
+  createTransparencyLog,
+  receiptIssuerName,
 } from '#shared/composition';
 import { type Config, parseConfig, required } from '#shared/config';
+import { issueReceipt } from '#shared/domain/receipts';
 import { createLogger, describeError, SERVICE_NAME } from '#shared/observability';
 import type { Clock } from '#shared/ports/audit';
 import { systemClock } from '#shared/ports/audit';
+import type { ReceiptIssuer } from '#shared/ports/evidence';
 import { seedFirstPromoter, seedReferralRock } from '#test/simulators/demo-data';
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
 import { ReferralRockSimulator } from '#test/simulators/referralrock';
@@ -153,12 +160,28 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   // The same shared rate budgets as in AWS: one item per provider account in DynamoDB.
   const referralRock = createReferralRock(config, db);
   const firstPromoter = createFirstPromoter(config, db);
+  // Receipts: the same log table as in AWS; the key from the local secrets file instead of KMS; tree heads published
+  // to an append-only file under DATA_DIR instead of the Object Lock bucket.
+  const log = createTransparencyLog(config, db, clock);
+  const receiptDeps = {
+    ...stores,
+    log,
+    signer: new KeySigner(required(config.receipts.signingKey, 'RECEIPT_SIGNING_KEY')),
+    publisher: new FileTreeHeadPublisher(join(dataDir, 'transparency-log', 'tree-heads.jsonl')),
+    issuer: receiptIssuerName(config),
+  };
+  // The stack's receipt-issuer function, called in process.
+  const receipts: ReceiptIssuer = {
+    issue: async (requestId) => {
+      await issueReceipt(receiptDeps, requestId);
+    },
+  };
 
   // The workflow functions, as Step Functions would invoke them.
   const workflowFunctions: Record<string, { name: string; handler: TaskFunction }> = {
     RequestTasksFunctionArn: {
       name: 'request-tasks',
-      handler: requestTasks({ ...stores, waitingPeriodSeconds: config.waitingPeriodSeconds }),
+      handler: requestTasks({ ...stores, waitingPeriodSeconds: config.waitingPeriodSeconds, receipts }),
     },
     ReferralRockTasksFunctionArn: {
       name: 'referralrock-tasks',
@@ -166,7 +189,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     },
     FirstPromoterTasksFunctionArn: {
       name: 'firstpromoter-tasks',
-      handler: firstPromoterTasks({ ...identityStores, cipher, firstPromoter, batchPoll: config.batchPoll }),
+      handler: firstPromoterTasks({ ...identityStores, cipher, firstPromoter, batchPoll: config.batchPoll, receipts }),
     },
   };
   const workflow = new LocalWorkflowEngine({
@@ -215,6 +238,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         firstPromoter,
         operatorTokens,
         auditTokens,
+        receipts,
       }) as ApiFunction,
       'extend-request': extendRequest({
         ...stores,
@@ -229,6 +253,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         suppressionTokens: required(config.suppressionTokens, 'SUPPRESSION_TOKENS'),
         otherRoleTokens: auditTokens,
       }) as ApiFunction,
+      evidence: evidence({ log, auditTokens }) as ApiFunction,
     },
   });
   // The request sweeper the stack schedules hourly: here at start and then every few minutes.
@@ -236,6 +261,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     ...stores,
     workflow,
     firstPromoter,
+    receipts,
     metrics: new Metrics({ serviceName: SERVICE_NAME, namespace: 'GdprErasureLocal' }),
     stalledAfterSeconds: 300,
   });
@@ -269,6 +295,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       CALLBACK_SECRET: env.CALLBACK_SECRET as string,
       PSEUDONYM_KEY: env.PSEUDONYM_KEY as string,
       IDENTITY_KEY: env.IDENTITY_KEY as string,
+      RECEIPT_SIGNING_KEY: env.RECEIPT_SIGNING_KEY as string,
     },
     secretsCreated: created,
     simulators,

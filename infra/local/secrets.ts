@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { generateReceiptSigningKey } from '#shared/adapters/signing/key-signer';
 
 /** The secrets the local runtime generates when they are not in the environment. */
 export interface LocalSecrets {
@@ -12,6 +13,8 @@ export interface LocalSecrets {
   CALLBACK_SECRET: string;
   PSEUDONYM_KEY: string;
   IDENTITY_KEY: string;
+  /** The P-256 key receipts and tree heads are signed with (in AWS a KMS key, which never leaves KMS). */
+  RECEIPT_SIGNING_KEY: string;
 }
 
 /** Fresh values, each as strong as `shared/config.ts` requires (a 32-byte webhook key, tokens of 32+ characters). */
@@ -23,6 +26,7 @@ const generators: Record<keyof LocalSecrets, () => string> = {
   CALLBACK_SECRET: () => `whsec_${randomBytes(32).toString('base64')}`,
   PSEUDONYM_KEY: () => randomBytes(32).toString('base64'),
   IDENTITY_KEY: () => randomBytes(32).toString('base64'),
+  RECEIPT_SIGNING_KEY: generateReceiptSigningKey,
 };
 
 /**
@@ -37,8 +41,8 @@ export async function ensurePrivateDirectory(dir: string): Promise<void> {
 /**
  * Generated once and kept in `file` (mode 0600, in a directory created 0700; outside DATA_DIR, see `secrets-file.ts`):
  * the pseudonyms and the encrypted identities in the local audit trail stay readable across restarts only while the
- * same keys are used. A secret added by a later version (OPERATOR_TOKENS, SUPPRESSION_TOKENS, CALLBACK_SECRET) is generated and added to an existing file;
- * the others are never changed.
+ * same keys are used. A secret added by a later version (OPERATOR_TOKENS, SUPPRESSION_TOKENS, CALLBACK_SECRET,
+ * RECEIPT_SIGNING_KEY) is generated and added to an existing file; the others are never changed.
  */
 export async function loadOrCreateLocalSecrets(file: string): Promise<{ secrets: LocalSecrets; created: boolean }> {
   // Only a directory created here is made private: the file may be named anywhere (LOCAL_SECRETS_FILE), e.g. in /tmp.

@@ -4,6 +4,7 @@ import type { IdentityCipher } from '#shared/crypto/identity-cipher';
 import type { IdentifierKind } from '#shared/crypto/pseudonym';
 import { ConflictError, NotFoundError } from '#shared/errors';
 import type { AuditLog, Clock, RequestRepository, WorkflowEngine } from '#shared/ports/audit';
+import type { ReceiptIssuer } from '#shared/ports/evidence';
 import type { FirstPromoterPort } from '#shared/ports/providers';
 import { verifyChain } from './chain.ts';
 import { addDays, deadlineFor, epochSeconds } from './dates.ts';
@@ -193,7 +194,10 @@ export function toView(request: ErasureRequest, events: AuditEvent[], now: Date)
  * cancel answers 409.
  */
 export async function cancelErasureRequest(
-  deps: Pick<RequestDeps, 'requests' | 'audit' | 'clock' | 'workflow'> & { firstPromoter: FirstPromoterPort },
+  deps: Pick<RequestDeps, 'requests' | 'audit' | 'clock' | 'workflow'> & {
+    firstPromoter: FirstPromoterPort;
+    receipts?: ReceiptIssuer;
+  },
   id: string,
   actor: string,
 ): Promise<RequestView> {
@@ -213,6 +217,8 @@ export async function cancelErasureRequest(
 type CancelDeps = Pick<RequestDeps, 'requests' | 'audit' | 'clock'> & {
   firstPromoter: FirstPromoterPort;
   workflow?: WorkflowEngine;
+  /** Issues the receipt of the canceled request before it is set `canceled`. */
+  receipts?: ReceiptIssuer;
 };
 
 /**
@@ -226,7 +232,10 @@ export async function finishCancel(
   deps: CancelDeps,
   request: ErasureRequest,
   options: { stopWorkflow: boolean; archiveStepEnded?: boolean },
-): Promise<{ restore: 'done' | 'failed' | 'awaiting-archive-step'; chainHead?: { seq: number; hash: string } }> {
+): Promise<{
+  restore: 'done' | 'failed' | 'awaiting-archive-step' | 'awaiting-receipt';
+  chainHead?: { seq: number; hash: string };
+}> {
   const actor = request.canceledBy ?? 'workflow';
   await deps.audit.append(request.id, { type: 'cancel.requested', actor, key: 'cancel.requested', data: {} });
   // The cancel's status write destroyed it already; again here (idempotent) for a cancel that crashed in between,
@@ -266,6 +275,12 @@ export async function finishCancel(
     key: 'request.canceled',
     data: {},
   });
+  try {
+    await deps.receipts?.issue(request.id);
+  } catch {
+    // Left `canceling`, as a failed restore is: the request sweeper finishes it, receipt first.
+    return { restore: 'awaiting-receipt' };
+  }
   await deps.requests.transition(request.id, ['canceling'], 'canceled');
   return { restore: 'done', chainHead: { seq: last.seq, hash: last.hash } };
 }

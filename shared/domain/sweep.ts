@@ -1,4 +1,5 @@
 import type { AuditLog, Clock, RequestRepository, WorkflowEngine } from '#shared/ports/audit';
+import type { ReceiptIssuer } from '#shared/ports/evidence';
 import type { FirstPromoterPort } from '#shared/ports/providers';
 import { finishCancel } from './erasure-requests.ts';
 
@@ -39,6 +40,7 @@ export async function sweepRequests(
     clock: Clock;
     workflow: WorkflowEngine;
     firstPromoter: FirstPromoterPort;
+    receipts?: ReceiptIssuer;
   },
   options: {
     stalledAfterSeconds: number;

@@ -114,6 +114,8 @@ describe('identities table permissions', () => {
       'subject-lookup': [],
       'extend-request': [],
       'suppression-check': [],
+      evidence: [],
+      'receipt-issuer': [],
     };
 
     for (const name of handlerNames(synth.stack)) {

@@ -34,6 +34,16 @@ export const RATE_BUDGETS_TABLE = {
 } as const;
 
 /**
+ * The transparency log (see `transparency-log.ts`): receipts, the Merkle tree's leaves and perfect subtree hashes, the
+ * signed tree heads and the signing keys, each one item under a string `key`. The tree only grows.
+ */
+export const TRANSPARENCY_LOG_TABLE = {
+  partitionKey: 'key',
+  /** Set on receipts only: they name a pseudonym, and go with the audit trail; the tree's hashes stay. */
+  ttlAttribute: 'expiresAt',
+} as const;
+
+/**
  * One item per open request: `{ id, identity, payloadHash, createdAt, expiresAt }`, where `identity` is the AES-256-GCM
  * ciphertext the workflow tasks decrypt. Kept out of the requests table because that table is backed up (point-in-time
  * recovery keeps every item version for 35 days): a ciphertext deleted there stays restorable. This table has no

@@ -67,8 +67,8 @@ export async function beginErasure(deps: RequestTaskDeps, { requestId }: Request
  * store refuses every outcome a step still running would record, so what finalize reads next is final. It then marks
  * actions cut short as failed, appends any action event a step did not get to append, decides the status from that
  * read, destroys the stored identity, appends `identity.destroyed` and the sealing `request.completed` (the audit log
- * refuses anything after it), and only then sets the final status, so a reader who sees a final status also sees its
- * events. Every write is keyed or conditional: a retry after a crash at any point completes what is missing with the
+ * refuses anything after it), issues the signed receipt, and only then sets the final status, so a reader who sees a
+ * final status also sees its events and its receipt. Every write is keyed or conditional: a retry after a crash at any point completes what is missing with the
  * same values (the first `request.completed` decides them) and returns the same chain head.
  */
 export async function finalizeRequest(deps: RequestTaskDeps, { requestId }: RequestInput) {
@@ -126,6 +126,9 @@ export async function finalizeRequest(deps: RequestTaskDeps, { requestId }: Requ
     key: 'request.completed',
     data: { status, completedAt, dueAt: request.dueAt, withinDeadline: completedAt <= request.dueAt },
   });
+  // Before the final status: whoever sees a request ended can fetch its receipt. A failure fails the step, which the
+  // state machine retries; the receipt already signed is never signed again.
+  await deps.receipts?.issue(requestId);
   await deps.requests.transition(requestId, ['closing'], status, { completedAt });
   // The chain head leaves the database in the task's log line and the execution history, both kept apart from the
   // tables: rewriting the events table afterwards, even consistently re-hashed, would no longer contain it.

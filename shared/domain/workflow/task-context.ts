@@ -1,5 +1,6 @@
 import type { IdentityCipher } from '#shared/crypto/identity-cipher';
 import type { ActionGuard, AuditLog, Clock, RequestRepository } from '#shared/ports/audit';
+import type { ReceiptIssuer } from '#shared/ports/evidence';
 import type { FirstPromoterPort, ReferralRockPort } from '#shared/ports/providers';
 import {
   ACTIONS,
@@ -26,13 +27,15 @@ export interface TaskDeps {
   firstPromoter: FirstPromoterPort;
   waitingPeriodSeconds: number;
   batchPoll: { intervalSeconds: number; maxIntervalSeconds: number; timeoutSeconds: number };
+  /** Issues the signed receipt of a request as it ends (finalize, or a cancel the archive step finishes). */
+  receipts?: ReceiptIssuer;
 }
 
-export type RequestTaskDeps = Pick<TaskDeps, 'requests' | 'audit' | 'clock' | 'waitingPeriodSeconds'>;
+export type RequestTaskDeps = Pick<TaskDeps, 'requests' | 'audit' | 'clock' | 'waitingPeriodSeconds' | 'receipts'>;
 export type ReferralRockTaskDeps = Pick<TaskDeps, 'requests' | 'audit' | 'clock' | 'cipher' | 'referralRock'>;
 export type FirstPromoterTaskDeps = Pick<
   TaskDeps,
-  'requests' | 'audit' | 'clock' | 'cipher' | 'firstPromoter' | 'batchPoll'
+  'requests' | 'audit' | 'clock' | 'cipher' | 'firstPromoter' | 'batchPoll' | 'receipts'
 >;
 
 export const ACTOR = 'workflow';

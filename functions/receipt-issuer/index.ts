@@ -1,0 +1,19 @@
+import { KMSClient } from '@aws-sdk/client-kms';
+import { S3Client } from '@aws-sdk/client-s3';
+import { S3TreeHeadPublisher } from '#shared/adapters/publishing/s3-tree-heads';
+import { KmsSigner } from '#shared/adapters/signing/kms-signer';
+import { resolveSecret } from '#shared/aws/secrets';
+import { createAuditStores, createDocumentClient, createTransparencyLog, receiptIssuerName } from '#shared/composition';
+import { loadConfig, required } from '#shared/config';
+import { makeHandler } from './handler.ts';
+
+const config = await loadConfig(process.env, resolveSecret);
+const db = createDocumentClient(config);
+
+export const handler = makeHandler({
+  ...createAuditStores(config, db),
+  log: createTransparencyLog(config, db),
+  signer: new KmsSigner(new KMSClient({}), required(config.receipts.kmsKeyId, 'RECEIPT_KMS_KEY_ID')),
+  publisher: new S3TreeHeadPublisher(new S3Client({}), required(config.receipts.treeHeadsBucket, 'TREE_HEADS_BUCKET')),
+  issuer: receiptIssuerName(config),
+});

@@ -1,0 +1,139 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
+import { DynamoTransparencyLog } from '#shared/adapters/dynamodb/transparency-log';
+import { FileTreeHeadPublisher } from '#shared/adapters/publishing/file-tree-heads';
+import { generateReceiptSigningKey, KeySigner } from '#shared/adapters/signing/key-signer';
+import { createDocumentClient } from '#shared/composition';
+import { issueReceipt, latestTreeHead, readReceipt, receiptJwks, treeConsistency } from '#shared/domain/receipts';
+import { type ReceiptBundle, ReceiptNotReadyError } from '#shared/evidence/receipt';
+import { checkConsistency, checkReceipt } from '#shared/evidence/verify';
+import { SealedRequests } from '#test/support/receipt-fixtures';
+
+/**
+ * The receipt issuer against the DynamoDB log (dynalite): concurrent finishing requests each get one leaf, every receipt
+ * is proven against a signed head, a retry returns the receipt already signed, and published heads are consistent.
+ */
+
+let dynamo: LocalDynamo;
+let dir: string;
+let tableNo = 0;
+const signer = new KeySigner(generateReceiptSigningKey());
+
+beforeAll(async () => {
+  dynamo = await startLocalDynamo();
+  dir = await mkdtemp(join(tmpdir(), 'transparency-log-'));
+});
+afterAll(async () => {
+  await dynamo.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function freshLog() {
+  tableNo += 1;
+  const table = `transparency-log-${tableNo}`;
+  await dynamo.ensureTables({ transparencyLog: table });
+  const log = new DynamoTransparencyLog(createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client), table);
+  const sealed = new SealedRequests();
+  const headsFile = join(dir, `${table}.jsonl`);
+  const deps = {
+    ...sealed.stores,
+    clock: { now: () => new Date() },
+    log,
+    signer,
+    publisher: new FileTreeHeadPublisher(headsFile),
+    issuer: 'https://erasure.example',
+  };
+  return { log, sealed, deps, headsFile };
+}
+
+const ids = (n: number) => Array.from({ length: n }, (_, i) => `er_${String(i).padStart(32, '0')}`);
+
+describe('issuing receipts into the transparency log', () => {
+  it('gives each of many requests finishing at once its own leaf, each receipt proven against a signed head', async () => {
+    const { log, sealed, deps } = await freshLog();
+    const requestIds = ids(8);
+    for (const id of requestIds) sealed.add(id);
+
+    const bundles = await Promise.all(requestIds.map((id) => issueReceipt(deps, id)));
+
+    expect(bundles.map((b) => b.transparencyLog.leafIndex).sort((a, b) => a - b)).toEqual([...Array(8).keys()]);
+    expect(await log.treeSize()).toBe(8);
+    const jwks = await receiptJwks(deps);
+    for (const bundle of bundles) {
+      const { checks } = await checkReceipt(bundle, jwks);
+      expect(checks.filter((c) => !c.ok)).toEqual([]);
+    }
+  });
+
+  it('signs a receipt once: issued again, or concurrently, it is the same receipt at the same leaf', async () => {
+    const { log, sealed, deps } = await freshLog();
+    const [id] = ids(1) as [string];
+    sealed.add(id);
+
+    const concurrent = await Promise.all([issueReceipt(deps, id), issueReceipt(deps, id), issueReceipt(deps, id)]);
+    const again = await issueReceipt(deps, id);
+
+    expect(new Set(concurrent.map((b) => b.receipt)).size).toBe(1);
+    expect(again).toEqual(concurrent[0]);
+    expect(await readReceipt(deps, id)).toEqual(again);
+    expect(await log.treeSize()).toBe(1);
+  });
+
+  it('refuses to issue for a request whose trail has not ended, and stores nothing', async () => {
+    const { log, sealed, deps } = await freshLog();
+    const [id] = ids(1) as [string];
+    sealed.add(id, { sealed: false });
+
+    await expect(issueReceipt(deps, id)).rejects.toBeInstanceOf(ReceiptNotReadyError);
+    expect(await log.getReceipt(id)).toBeUndefined();
+    await expect(readReceipt(deps, id)).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  it('states the facts of the request with the pseudonym only, for a canceled request too', async () => {
+    const { sealed, deps } = await freshLog();
+    const [done, canceled] = ids(2) as [string, string];
+    sealed.add(done, { status: 'partially_completed' });
+    sealed.add(canceled, { status: 'canceled' });
+
+    const bundles = [await issueReceipt(deps, done), await issueReceipt(deps, canceled)];
+    const jwks = await receiptJwks(deps);
+    const first = await checkReceipt(bundles[0] as ReceiptBundle, jwks);
+    const second = await checkReceipt(bundles[1] as ReceiptBundle, jwks);
+
+    expect(first.claims).toMatchObject({
+      requestId: done,
+      status: 'partially_completed',
+      subject: { pseudonym: `pseudonym-of-${done}`, identifiers: ['email'] },
+      withinDeadline: true,
+      actions: [{ provider: 'referralrock', outcome: 'deleted', verification: { stillFound: 0 } }],
+      chainHead: { seq: 3, hash: sealed.events.get(done)?.at(-1)?.hash },
+    });
+    expect(second.claims).toMatchObject({ requestId: canceled, status: 'canceled' });
+  });
+
+  it('publishes every signed head, serves the latest, and proves the heads consistent', async () => {
+    const { sealed, deps, headsFile } = await freshLog();
+    const requestIds = ids(5);
+    for (const id of requestIds) {
+      sealed.add(id);
+      await issueReceipt(deps, id);
+    }
+    const published = (await readFile(headsFile, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { treeSize: number; treeHead: string });
+    const latest = await latestTreeHead(deps);
+    const first = published[0] as { treeSize: number; treeHead: string };
+
+    expect(published.map((h) => h.treeSize)).toEqual([1, 2, 3, 4, 5]);
+    expect(latest.treeSize).toBe(5);
+    const { consistencyProof } = await treeConsistency(deps, '1', '5');
+    const checks = await checkConsistency(first.treeHead, latest.treeHead, consistencyProof, await receiptJwks(deps));
+    expect(checks).toEqual([expect.objectContaining({ name: 'consistency', ok: true })]);
+    await expect(treeConsistency(deps, '2', '6')).rejects.toMatchObject({ statusCode: 422 });
+    await expect(treeConsistency(deps, 'x', '2')).rejects.toMatchObject({ statusCode: 422 });
+  });
+});

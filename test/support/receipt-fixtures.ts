@@ -1,0 +1,76 @@
+import { hashEvent } from '#shared/domain/chain';
+import type { AuditEvent, ErasureRequest } from '#shared/domain/model';
+import type { AuditLog, RequestRepository } from '#shared/ports/audit';
+
+/**
+ * Finished requests with real hash chains, held in memory: what the receipt issuer reads, without running workflows.
+ */
+export class SealedRequests {
+  readonly requests = new Map<string, ErasureRequest>();
+  readonly events = new Map<string, AuditEvent[]>();
+
+  /** A request ended `status` (or canceled), its trail sealed; `sealed: false` leaves the trail open. */
+  add(id: string, options: { status?: ErasureRequest['status']; sealed?: boolean } = {}): ErasureRequest {
+    const status = options.status ?? 'completed';
+    const request: ErasureRequest = {
+      id,
+      status: options.sealed === false ? 'processing' : status,
+      reference: `DSR-${id.slice(-4)}`,
+      receivedAt: '2026-11-01T10:00:00.000Z',
+      dueAt: '2026-12-01T23:59:59.999Z',
+      completedAt: '2026-11-01T10:05:00.000Z',
+      webhookIdHash: 'w',
+      payloadHash: 'p',
+      signedWith: 'sender',
+      subject: { pseudonym: `pseudonym-of-${id}`, identifiers: ['email'] },
+      actions: {
+        'referralrock.members': {
+          provider: 'referralrock',
+          action: 'delete_members',
+          outcome: 'deleted',
+          count: 2,
+          verification: { checkedAt: '2026-11-01T10:04:00.000Z', formsSearched: 1, stillFound: 0, outcome: 'deleted' },
+          updatedAt: '2026-11-01T10:04:00.000Z',
+        },
+      },
+      expiresAt: 0,
+    };
+    const events: AuditEvent[] = [];
+    const add = (type: string, data: Record<string, unknown>) => {
+      const prev = events.at(-1);
+      const unsigned = {
+        requestId: id,
+        seq: events.length + 1,
+        type,
+        at: `2026-11-01T10:0${events.length}:00.000Z`,
+        actor: 'workflow',
+        data,
+        key: type,
+        prevHash: prev?.hash ?? '0'.repeat(64),
+      };
+      events.push({ ...unsigned, hash: hashEvent(unsigned), expiresAt: 0 });
+    };
+    add('request.received', { reference: request.reference });
+    add('action.recorded', { key: 'referralrock.members', outcome: 'deleted', count: 2 });
+    if (options.sealed !== false) {
+      if (status === 'canceled') add('request.canceled', {});
+      else
+        add('request.completed', {
+          status,
+          completedAt: request.completedAt,
+          dueAt: request.dueAt,
+          withinDeadline: true,
+        });
+    }
+    this.requests.set(id, request);
+    this.events.set(id, events);
+    return request;
+  }
+
+  get stores(): { requests: Pick<RequestRepository, 'get'>; audit: Pick<AuditLog, 'list'> } {
+    return {
+      requests: { get: async (id) => structuredClone(this.requests.get(id)) },
+      audit: { list: async (id) => structuredClone(this.events.get(id) ?? []) },
+    };
+  }
+}
