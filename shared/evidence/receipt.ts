@@ -32,8 +32,11 @@ export interface ReceiptClaims {
   status: RequestStatus;
   /** Whether it ended by `dueAt` (absent for a canceled request, which has no erasure to judge). */
   withinDeadline?: boolean;
-  /** Deadline extensions (Art. 12(3)): each `request.extended` event's time and data. */
-  extensions?: Array<Record<string, unknown> & { at: string }>;
+  /**
+   * The deadline extension (Art. 12(3)), from the `request.extended` event: when, by how many months, the reason code,
+   * the first and the extended due date. Its free-text note is left out: a receipt names nobody.
+   */
+  extension?: { extendedAt: string; months: unknown; reasonCode: unknown; previousDueAt: unknown; dueAt: unknown };
   actions: ReceiptAction[];
   /** The last event of the request's hash chain: its sealing event. */
   chainHead: { seq: number; hash: string };
@@ -87,7 +90,14 @@ export function buildReceiptClaims(
   const status = (sealed?.status as RequestStatus | undefined) ?? 'canceled';
   if (!FINAL_STATUSES.includes(status)) throw new ReceiptNotReadyError(`${request.id} ended in no final status`);
   const completedAt = (sealed?.completedAt as string | undefined) ?? request.completedAt ?? last.at;
-  const extensions = events.filter((e) => e.type === 'request.extended').map((e) => ({ ...e.data, at: e.at }));
+  const extended = events.findLast((e) => e.type === 'request.extended');
+  const extension = extended && {
+    extendedAt: extended.at,
+    months: extended.data.months,
+    reasonCode: extended.data.reasonCode,
+    previousDueAt: extended.data.previousDueAt,
+    dueAt: extended.data.dueAt,
+  };
   return {
     iss: issuer,
     iat: Math.floor(issuedAt.getTime() / 1000),
@@ -99,7 +109,7 @@ export function buildReceiptClaims(
     completedAt,
     status,
     ...(typeof sealed?.withinDeadline === 'boolean' ? { withinDeadline: sealed.withinDeadline } : {}),
-    ...(extensions.length > 0 ? { extensions } : {}),
+    ...(extension ? { extension } : {}),
     actions: ACTION_KEYS.flatMap((key) => {
       const record = request.actions[key];
       if (!record) return [];

@@ -95,7 +95,7 @@ describe('issuing receipts into the transparency log', () => {
   it('states the facts of the request with the pseudonym only, for a canceled request too', async () => {
     const { sealed, deps } = await freshLog();
     const [done, canceled] = ids(2) as [string, string];
-    sealed.add(done, { status: 'partially_completed' });
+    sealed.add(done, { status: 'partially_completed', extended: true });
     sealed.add(canceled, { status: 'canceled' });
 
     const bundles = [await issueReceipt(deps, done), await issueReceipt(deps, canceled)];
@@ -109,8 +109,17 @@ describe('issuing receipts into the transparency log', () => {
       subject: { pseudonym: `pseudonym-of-${done}`, identifiers: ['email'] },
       withinDeadline: true,
       actions: [{ provider: 'referralrock', outcome: 'deleted', verification: { stillFound: 0 } }],
-      chainHead: { seq: 3, hash: sealed.events.get(done)?.at(-1)?.hash },
+      extension: {
+        extendedAt: expect.any(String),
+        months: 2,
+        reasonCode: 'complexity',
+        previousDueAt: '2026-12-01T23:59:59.999Z',
+        dueAt: '2027-02-01T23:59:59.999Z',
+      },
+      chainHead: { seq: 4, hash: sealed.events.get(done)?.at(-1)?.hash },
     });
+    // The extension's free-text note may name someone: never in a receipt.
+    expect(JSON.stringify(first.claims)).not.toContain('Jane Roe');
     expect(second.claims).toMatchObject({ requestId: canceled, status: 'canceled' });
   });
 

@@ -10,7 +10,10 @@ export class SealedRequests {
   readonly events = new Map<string, AuditEvent[]>();
 
   /** A request ended `status` (or canceled), its trail sealed; `sealed: false` leaves the trail open. */
-  add(id: string, options: { status?: ErasureRequest['status']; sealed?: boolean } = {}): ErasureRequest {
+  add(
+    id: string,
+    options: { status?: ErasureRequest['status']; sealed?: boolean; extended?: boolean } = {},
+  ): ErasureRequest {
     const status = options.status ?? 'completed';
     const request: ErasureRequest = {
       id,
@@ -51,6 +54,15 @@ export class SealedRequests {
       events.push({ ...unsigned, hash: hashEvent(unsigned), expiresAt: 0 });
     };
     add('request.received', { reference: request.reference });
+    if (options.extended) {
+      add('request.extended', {
+        previousDueAt: request.dueAt,
+        dueAt: '2027-02-01T23:59:59.999Z',
+        months: 2,
+        reasonCode: 'complexity',
+        note: 'a note an operator typed: Jane Roe called',
+      });
+    }
     add('action.recorded', { key: 'referralrock.members', outcome: 'deleted', count: 2 });
     if (options.sealed !== false) {
       if (status === 'canceled') add('request.canceled', {});
