@@ -103,6 +103,15 @@ export class ProviderBadResponseError extends ProviderError {
   }
 }
 
+/**
+ * A receipt could not be issued (the issuer function failed, or the log or the key did not answer). The step that ends
+ * the request fails with it and is retried (the state machine's Retry lists it): issuing is idempotent, and the
+ * request keeps its non-final status until its receipt exists.
+ */
+export class ReceiptIssueError extends Error {
+  override name = 'ReceiptIssueError';
+}
+
 /** An event for a request whose audit trail already ended (`request.completed` / `request.canceled`): refused. */
 export class AuditTrailSealedError extends Error {
   override name = 'AuditTrailSealedError';

@@ -24,6 +24,7 @@ import {
 } from '#shared/composition';
 import { type Config, parseConfig, required } from '#shared/config';
 import { issueReceipt } from '#shared/domain/receipts';
+import { ReceiptIssueError } from '#shared/errors';
 import { createLogger, describeError, SERVICE_NAME } from '#shared/observability';
 import type { Clock } from '#shared/ports/audit';
 import { systemClock } from '#shared/ports/audit';
@@ -173,7 +174,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   // The stack's receipt-issuer function, called in process.
   const receipts: ReceiptIssuer = {
     issue: async (requestId) => {
-      await issueReceipt(receiptDeps, requestId);
+      try {
+        await issueReceipt(receiptDeps, requestId);
+      } catch (error) {
+        // As the Lambda adapter reports a failed invocation: one error the state machine retries.
+        throw new ReceiptIssueError(`The receipt of ${requestId} was not issued`, { cause: error });
+      }
     },
   };
 

@@ -9,7 +9,7 @@ import {
   SEALING_EVENTS,
 } from '#shared/domain/model';
 import { archivePromoters, finalizeRequest, pollFirstPromoterBatch } from '#shared/domain/workflow-tasks';
-import { AuditTrailSealedError } from '#shared/errors';
+import { AuditTrailSealedError, ReceiptIssueError } from '#shared/errors';
 import type { ActionGuard, AuditLog, RequestRepository } from '#shared/ports/audit';
 import type { Batch, FirstPromoterPort } from '#shared/ports/providers';
 
@@ -332,6 +332,38 @@ describe('finalizeRequest', () => {
       actor: 'operator:abc',
       data: { previousDueAt: '2026-06-01T00:00:00.000Z', dueAt: '2026-08-01T23:59:59.999Z', reasonCode: 'complexity' },
     });
+  });
+
+  it('issues the receipt after the seal and before the final status; a failed issue leaves the request closing', async () => {
+    const actions = {
+      'firstpromoter.promoters': record('archived'),
+      'referralrock.members': record('deleted'),
+      'referralrock.referrals': record('deleted'),
+      'firstpromoter.referrals': record('deleted'),
+    };
+    const { deps, requests, audit } = setup({ now: '2026-05-02T00:00:00.000Z', actions });
+    const issued: string[] = [];
+    let failNext = true;
+    const receipts = {
+      issue: async (requestId: string) => {
+        if (failNext) {
+          failNext = false;
+          throw new ReceiptIssueError('KMS did not answer');
+        }
+        // What the issuer sees: the trail sealed, the status not yet final.
+        issued.push(`${audit.events.at(-1)?.type} while ${requests.items.get(requestId)?.status}`);
+      },
+    };
+
+    await expect(finalizeRequest({ ...deps, receipts }, { requestId: 'er_1' })).rejects.toThrow(ReceiptIssueError);
+    const statusAfterFailure = requests.items.get('er_1')?.status;
+    const retried = await finalizeRequest({ ...deps, receipts }, { requestId: 'er_1' });
+
+    expect(statusAfterFailure).toBe('closing');
+    expect(issued).toEqual(['request.completed while closing']);
+    expect(retried.status).toBe('completed');
+    expect(requests.items.get('er_1')?.status).toBe('completed');
+    expect(audit.events.filter((e) => e.type === 'request.completed')).toHaveLength(1);
   });
 
   it('does not call a request completed when archiving the promoters failed', async () => {

@@ -164,10 +164,12 @@ export class DynamoTransparencyLog implements TransparencyLogStore {
           ...(receipt.claiming === undefined ? {} : { ':before': receipt.claiming }),
         },
       });
-      if (!moved) continue;
-      if (await this.#create({ key: `node#0#${free}`, hash: leafHash.toString('hex'), requestId })) {
+      if (moved && (await this.#create({ key: `node#0#${free}`, hash: leafHash.toString('hex'), requestId }))) {
         return this.#settle(requestId, free);
       }
+      // Another request took the index (or another attempt of this one moved its claim): back off a little, with
+      // jitter, so requests ending together do not all retry in step and crowd the table.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * Math.min(attempt, 20)));
     }
     throw new Error('Transparency log: too much contention to append');
   }

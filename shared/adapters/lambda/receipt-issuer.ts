@@ -1,10 +1,6 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { ReceiptIssueError } from '#shared/errors';
 import type { ReceiptIssuer } from '#shared/ports/evidence';
-
-/** Raised when the receipt issuer function failed: the caller's step fails and is retried (issuing is idempotent). */
-export class ReceiptIssueError extends Error {
-  override name = 'ReceiptIssueError';
-}
 
 /**
  * Asks the receipt-issuer function to issue a request's receipt, synchronously: only that function may sign with the

@@ -25,15 +25,24 @@ export class FileTreeHeadPublisher implements TreeHeadPublisher {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       }
-      const published = existing
-        .split('\n')
-        .filter(Boolean)
-        .some((line) => (JSON.parse(line) as { treeSize: number }).treeSize === treeSize);
+      const published = existing.split('\n').some((line) => sizeOf(line) === treeSize);
       if (!published) {
-        await appendFile(this.#file, `${JSON.stringify({ treeSize, treeHead: jws })}\n`, { mode: 0o600, flag: 'a' });
+        // After a line a crash cut short, start on a line of its own.
+        const separator = existing === '' || existing.endsWith('\n') ? '' : '\n';
+        const line = `${separator}${JSON.stringify({ treeSize, treeHead: jws })}\n`;
+        await appendFile(this.#file, line, { mode: 0o600, flag: 'a' });
       }
     });
     this.#queue = next.catch(() => undefined);
     return next;
+  }
+}
+
+/** The tree size of a published line; undefined for a line a crash cut short (the head is then appended again). */
+function sizeOf(line: string): number | undefined {
+  try {
+    return (JSON.parse(line) as { treeSize?: number }).treeSize;
+  } catch {
+    return undefined;
   }
 }
