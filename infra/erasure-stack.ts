@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { SecretVariable } from '#shared/config';
 import { isTimeZone } from '#shared/domain/dates';
+import { parseSenders } from '#shared/http/senders/config';
 import { SERVICE_NAME } from '#shared/observability';
 import type { FunctionName } from '#shared/routes';
 import { AuditTables } from './constructs/audit-tables.ts';
@@ -46,6 +47,11 @@ export interface ErasureSettings {
    * from one shared budget per provider account (the rate budgets table). 0: no reservation.
    */
   readonly providerConcurrency: number;
+  /**
+   * The sender profiles (`SENDERS` of sender-intake), as JSON; their secrets go into the `SENDER_SECRETS` secret.
+   * Context `senders`: an object in cdk.json, or its JSON text with `-c`.
+   */
+  readonly senders?: string;
 }
 
 /** The defaults, mirrored in `cdk.json` so operators see every knob (a test keeps the two equal). */
@@ -98,6 +104,9 @@ export function readSettings(scope: Construct): ErasureSettings {
     if (value !== undefined) optional[key] = value;
   }
 
+  const senders = sendersOf(context('senders'));
+  if (senders !== undefined) optional.senders = senders;
+
   return {
     auditRetentionDays: numberOf('auditRetentionDays', DEFAULT_SETTINGS.auditRetentionDays) as number,
     logRetentionDays,
@@ -124,6 +133,26 @@ function deadlineTimeZoneOf(value: string): string {
   return value;
 }
 
+/**
+ * The `senders` context as the JSON text of SENDERS, checked at synth with the service's own parser, so a deploy
+ * never ships a configuration the function would refuse at start (the secrets are checked there, at cold start).
+ * @throws Error naming the sender and field at fault
+ */
+function sendersOf(raw: unknown): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const text = typeof raw === 'string' ? raw : JSON.stringify(raw);
+  let names: string[] = [];
+  try {
+    names = Object.keys(JSON.parse(text) as object);
+  } catch {
+    throw new Error('Context senders must be a JSON object of sender profiles');
+  }
+  const standIn = JSON.stringify(Object.fromEntries(names.map((name) => [name, 'x'.repeat(32)])));
+  const { problems } = parseSenders(text, standIn);
+  if (problems.length > 0) throw new Error(`Context senders: ${problems.join('; ')}`);
+  return text;
+}
+
 export interface ErasureStackProps extends StackProps {
   readonly settings: ErasureSettings;
 }
@@ -140,6 +169,7 @@ export type HandlerName =
 /** Memory and timeout per function: API functions answer within API Gateway's 30 s; provider calls retry longer. */
 const SIZING: Record<HandlerName, { memorySize: number; timeout: Duration }> = {
   intake: { memorySize: 512, timeout: Duration.seconds(10) },
+  'sender-intake': { memorySize: 512, timeout: Duration.seconds(10) },
   'get-request': { memorySize: 256, timeout: Duration.seconds(10) },
   // Restores archived FirstPromoter promoters inside API Gateway's limit: see SHORT_PROVIDER_CALLS.
   'cancel-request': { memorySize: 512, timeout: Duration.seconds(28) },
@@ -160,6 +190,8 @@ const SIZING: Record<HandlerName, { memorySize: number; timeout: Duration }> = {
 /** The secret variables each function reads: least privilege, one secret at a time. */
 export const FUNCTION_SECRETS: Record<HandlerName, readonly SecretVariable[]> = {
   intake: ['PSEUDONYM_KEY', 'IDENTITY_KEY', 'WEBHOOK_SECRET'],
+  // The senders' secrets only: a sender's key cannot sign Standard Webhooks requests, nor the other way round.
+  'sender-intake': ['PSEUDONYM_KEY', 'IDENTITY_KEY', 'SENDER_SECRETS'],
   'get-request': ['AUDIT_TOKENS'],
   // Audit tokens only to tell an auditor's cancel (403) from an unknown token (401); no identity key: a cancel destroys
   // the stored identity without decrypting it.
@@ -336,10 +368,19 @@ export class ErasureStack extends Stack {
       ...(settings.publicBaseUrl ? { PUBLIC_BASE_URL: settings.publicBaseUrl } : {}),
       DEADLINE_TIME_ZONE: settings.deadlineTimeZone,
     });
-    this.tables.grantRequests(intake, ['GetItem', 'PutItem', 'UpdateItem']);
-    this.tables.grantEventsAppend(intake);
-    identities.grantPut(intake);
-    this.workflow.grantStart(intake);
+    // The same pipeline as intake after verification and mapping, so the same grants.
+    const senderIntake = define('sender-intake', {
+      ...stateMachineArn,
+      ...(settings.publicBaseUrl ? { PUBLIC_BASE_URL: settings.publicBaseUrl } : {}),
+      DEADLINE_TIME_ZONE: settings.deadlineTimeZone,
+      ...(settings.senders ? { SENDERS: settings.senders } : {}),
+    });
+    for (const fn of [intake, senderIntake]) {
+      this.tables.grantRequests(fn, ['GetItem', 'PutItem', 'UpdateItem']);
+      this.tables.grantEventsAppend(fn);
+      identities.grantPut(fn);
+      this.workflow.grantStart(fn);
+    }
 
     const getRequest = define('get-request');
     this.tables.grantRequests(getRequest, ['GetItem']);
@@ -377,6 +418,7 @@ export class ErasureStack extends Stack {
 
     const functions: Partial<Record<HandlerName, HandlerFunction>> = {
       intake,
+      'sender-intake': senderIntake,
       'get-request': getRequest,
       'cancel-request': cancelRequest,
       'extend-request': extendRequest,
@@ -392,6 +434,7 @@ export class ErasureStack extends Stack {
     this.api = new ErasureApi(this, 'Api', {
       handlers: {
         intake,
+        'sender-intake': senderIntake,
         'get-request': getRequest,
         'cancel-request': cancelRequest,
         'extend-request': extendRequest,

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { parseReceiptSigningKey } from '#shared/adapters/signing/key-signer';
 import { isTimeZone } from '#shared/domain/dates';
+import { parseSenders } from '#shared/http/senders/config';
+import type { SenderConfig } from '#shared/http/senders/profile';
 
 /**
  * The only reader of `process.env`. Parsed once per process, frozen, typed; a bad value fails at start with the variable's
@@ -86,6 +88,7 @@ export const SECRET_VARIABLES = [
   'REFERRALROCK_PRIVATE_KEY',
   'FIRSTPROMOTER_API_KEY',
   'FIRSTPROMOTER_ACCOUNT_ID',
+  'SENDER_SECRETS',
 ] as const;
 export type SecretVariable = (typeof SECRET_VARIABLES)[number];
 
@@ -166,6 +169,9 @@ const schema = z
     DYNAMODB_ENDPOINT: optionalUrl,
     MAX_CONCURRENT_WORKFLOWS: z.coerce.number().int().min(1).default(DEFAULT_MAX_CONCURRENT_WORKFLOWS),
     LOCAL_WORKFLOW_RETRY_SCALE: z.coerce.number().gt(0).max(1).default(1),
+    // Parsed with SENDER_SECRETS by parseSenders, which names each problem by sender and field.
+    SENDERS: z.string().optional(),
+    SENDER_SECRETS: z.string().optional(),
     DEADLINE_TIME_ZONE: z
       .string()
       .trim()
@@ -242,6 +248,8 @@ export interface Config {
   dynamoDbEndpoint: string | undefined;
   /** IANA time zone of the controller's calendar, in which due dates are counted. */
   deadlineTimeZone: string;
+  /** The sender profiles of `SENDERS`, each with its secrets from `SENDER_SECRETS`; none when SENDERS is unset. */
+  senders: readonly SenderConfig[];
 }
 
 /** Raised at start when the environment is wrong; the message names every bad variable and never echoes a value. */
@@ -273,11 +281,13 @@ export async function loadConfig(
 /** Synchronous variant for when every secret is already in `env` (local runtime, tests). */
 export function parseConfig(env: Record<string, string | undefined>): Readonly<Config> {
   const result = schema.safeParse(env);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
-  }
-  return deepFreeze(toConfig(result.data));
+  const problems = result.success
+    ? []
+    : result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+  const senders = parseSenders(env.SENDERS, env.SENDER_SECRETS);
+  problems.push(...senders.problems);
+  if (!result.success || problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  return deepFreeze({ ...toConfig(result.data), senders: senders.senders });
 }
 
 function deepFreeze<T extends object>(value: T): Readonly<T> {
@@ -287,7 +297,7 @@ function deepFreeze<T extends object>(value: T): Readonly<T> {
   return Object.freeze(value);
 }
 
-function toConfig(e: Env): Config {
+function toConfig(e: Env): Omit<Config, 'senders'> {
   return {
     webhookSecrets: e.WEBHOOK_SECRET,
     auditTokens: e.AUDIT_TOKENS,

@@ -4,6 +4,7 @@
  */
 export type FunctionName =
   | 'intake'
+  | 'sender-intake'
   | 'get-request'
   | 'cancel-request'
   | 'extend-request'
@@ -16,8 +17,11 @@ export interface Route {
   /** API Gateway path syntax: `{name}` is a path parameter. */
   path: string;
   function: FunctionName;
-  /** How the caller proves who it is: a Standard Webhooks signature, a bearer token, or not at all (public keys). */
-  auth: 'webhook-signature' | 'bearer-token' | 'none';
+  /**
+   * How the caller proves who it is: a Standard Webhooks signature, a named sender's own signature or API key (its
+   * profile's), a bearer token, or not at all (public keys).
+   */
+  auth: 'webhook-signature' | 'sender-profile' | 'bearer-token' | 'none';
   summary: string;
 }
 
@@ -28,6 +32,14 @@ export const ROUTES: readonly Route[] = [
     function: 'intake',
     auth: 'webhook-signature',
     summary: 'Submit an erasure request (signed webhook)',
+  },
+  {
+    method: 'POST',
+    path: '/v1/senders/{name}/erasure-requests',
+    function: 'sender-intake',
+    auth: 'sender-profile',
+    summary:
+      'Submit an erasure request from a named sender (Zendesk, HubSpot, Typeform, API key), as its vendor signs it',
   },
   {
     method: 'GET',

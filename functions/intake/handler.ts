@@ -1,7 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type RequestDeps, submitErasureRequest } from '#shared/domain/erasure-requests';
 import { parseErasureRequestBody } from '#shared/domain/subject';
-import { apiHandler, header, json, parseJson, rawJsonBody } from '#shared/http/api';
+import { apiHandler, header, json, parseJson, rawJsonBody, statusUrlFor } from '#shared/http/api';
 import { verifyWebhook } from '#shared/http/webhook-signature';
 import { createLogger } from '#shared/observability';
 
@@ -31,9 +31,6 @@ export const makeHandler = (deps: IntakeDeps, logger: Logger = createLogger('int
       pseudonym: request.subject.pseudonym,
       status: request.status,
     });
-    // API Gateway sets X-Forwarded-Proto (https); the local server sets it to http.
-    const base =
-      deps.publicBaseUrl ?? `${header(event, 'x-forwarded-proto') ?? 'https'}://${event.requestContext.domainName}`;
-    const statusUrl = `${base.replace(/\/$/, '')}/v1/erasure-requests/${request.id}`;
+    const statusUrl = statusUrlFor(event, request.id, deps.publicBaseUrl);
     return json(202, { id: request.id, status: request.status, statusUrl }, { location: statusUrl });
   });

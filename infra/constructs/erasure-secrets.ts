@@ -79,6 +79,10 @@ const SPECS: Record<SecretVariable, SecretSpec> = {
   REFERRALROCK_PRIVATE_KEY: { description: 'Referral Rock API private key' },
   FIRSTPROMOTER_API_KEY: { description: 'FirstPromoter API key' },
   FIRSTPROMOTER_ACCOUNT_ID: { description: 'FirstPromoter account id' },
+  // Issued by each vendor (Zendesk, HubSpot) or agreed with it (Typeform, API keys): only a person can set them.
+  SENDER_SECRETS: {
+    description: 'Secrets of the sender profiles in SENDERS, JSON: {"<sender>": "secret" or ["new", "old"]}',
+  },
 };
 
 export interface ErasureSecretsProps {

@@ -1,5 +1,22 @@
 import { ConfigError } from '#shared/config';
-import { startLocalRuntime } from './runtime.ts';
+import { type LocalRuntime, startLocalRuntime } from './runtime.ts';
+
+/** The sender routes of SENDERS, and where their secrets are (never the secrets: the README shows how to read one). */
+function senderLines(runtime: LocalRuntime): string[] {
+  if (runtime.config.senders.length === 0) return [];
+  const where =
+    runtime.senderSecretsFrom === 'file'
+      ? `SENDER_SECRETS in ${runtime.secretsFile}`
+      : 'SENDER_SECRETS in the environment';
+  return [
+    '',
+    `Senders (secrets: ${where}):`,
+    ...runtime.config.senders.map(
+      (sender) =>
+        `  ${sender.name} (${sender.profile}): POST ${runtime.url}/v1/senders/${sender.name}/erasure-requests`,
+    ),
+  ];
+}
 
 /** `npm start`: the whole service on this machine. */
 try {
@@ -19,6 +36,7 @@ try {
     runtime.secretsCreated
       ? `(generated now and kept in ${runtime.secretsFile}, outside the data directory)`
       : `(from the environment or ${runtime.secretsFile})`,
+    ...senderLines(runtime),
     '',
     'Send a signed erasure request for a demo subject (in another terminal):',
     '  npm run submit -- --email jane@example.com',

@@ -9,6 +9,7 @@ import { makeHandler as intake } from '#functions/intake/handler';
 import { makeHandler as referralRockTasks } from '#functions/referralrock-tasks/handler';
 import { makeHandler as requestSweeper } from '#functions/request-sweeper/handler';
 import { makeHandler as requestTasks } from '#functions/request-tasks/handler';
+import { makeHandler as senderIntake } from '#functions/sender-intake/handler';
 import { makeHandler as subjectLookup } from '#functions/subject-lookup/handler';
 import { makeHandler as suppressionCheck } from '#functions/suppression-check/handler';
 import { FileTreeHeadPublisher } from '#shared/adapters/publishing/file-tree-heads';
@@ -34,7 +35,12 @@ import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
 import { ReferralRockSimulator } from '#test/simulators/referralrock';
 import { startLocalDynamo } from './dynamodb.ts';
 import { lambdaContext } from './lambda-context.ts';
-import { ensurePrivateDirectory, type LocalSecrets, loadOrCreateLocalSecrets } from './secrets.ts';
+import {
+  ensurePrivateDirectory,
+  type LocalSecrets,
+  loadOrCreateLocalSecrets,
+  loadOrCreateSenderSecrets,
+} from './secrets.ts';
 import { localSecretsFile, moveLegacySecrets } from './secrets-file.ts';
 import { type ApiFunction, startApiServer } from './server.ts';
 import { LocalWorkflowEngine, scaledRetryIntervals, type TaskFunction } from './workflow-engine.ts';
@@ -65,6 +71,8 @@ export interface LocalRuntime {
   secretsFile: string;
   secrets: LocalSecrets;
   secretsCreated: boolean;
+  /** Where the senders' secrets are: the local secrets file, or the environment (SENDER_SECRETS). */
+  senderSecretsFrom: 'file' | 'environment';
   simulators: { referralRock?: ReferralRockSimulator; firstPromoter?: FirstPromoterSimulator };
   workflow: LocalWorkflowEngine;
   resumed: string[];
@@ -72,6 +80,16 @@ export interface LocalRuntime {
   sweep(): Promise<Record<string, number>>;
   /** Stops everything; with `crash`, running executions are aborted mid-way as a killed process would leave them. */
   stop(options?: { crash?: boolean }): Promise<void>;
+}
+
+/** The sender names of a SENDERS value; none when it is not a JSON object (parseConfig then names the problem). */
+function namesOf(senders: string | undefined): string[] {
+  try {
+    const value: unknown = senders ? JSON.parse(senders) : undefined;
+    return value && typeof value === 'object' && !Array.isArray(value) ? Object.keys(value) : [];
+  } catch {
+    return [];
+  }
 }
 
 const seeded = <T>(simulator: T, seed: (simulator: T) => void): T => {
@@ -104,7 +122,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     logger.info('Moved the generated secrets out of DATA_DIR', { secretsFile });
   }
   const { secrets, created } = await loadOrCreateLocalSecrets(secretsFile);
-  for (const [name, value] of Object.entries(secrets)) env[name] ??= value;
+  for (const [name, value] of Object.entries(secrets)) {
+    if (typeof value === 'string') env[name] ??= value;
+  }
+  // Sender profiles without SENDER_SECRETS in the environment get theirs from (and generated into) the same file.
+  const senderNames = namesOf(env.SENDERS);
+  const senderSecretsInFile = senderNames.length > 0 && env.SENDER_SECRETS === undefined;
+  if (senderSecretsInFile) env.SENDER_SECRETS = await loadOrCreateSenderSecrets(secretsFile, senderNames);
 
   // A provider without a base URL is served by its simulator, with demo data and demo credentials unless given.
   const simulators = { ...options.simulators };
@@ -237,6 +261,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         webhookSecrets: required(config.webhookSecrets, 'WEBHOOK_SECRET'),
         publicBaseUrl: config.publicBaseUrl,
       }) as ApiFunction,
+      'sender-intake': senderIntake({
+        ...requestDeps,
+        senders: config.senders,
+        publicBaseUrl: config.publicBaseUrl,
+      }) as ApiFunction,
       'get-request': getRequest({ ...stores, auditTokens }) as ApiFunction,
       'cancel-request': cancelRequest({
         ...stores,
@@ -304,6 +333,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       RECEIPT_SIGNING_KEY: env.RECEIPT_SIGNING_KEY as string,
     },
     secretsCreated: created,
+    senderSecretsFrom: senderSecretsInFile ? 'file' : 'environment',
     simulators,
     workflow,
     resumed,

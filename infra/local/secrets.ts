@@ -62,3 +62,23 @@ export async function loadOrCreateLocalSecrets(file: string): Promise<{ secrets:
   await chmod(file, 0o600);
   return { secrets, created: stored === undefined };
 }
+
+/**
+ * The local secrets of the senders named in `SENDERS` (when `SENDER_SECRETS` is not in the environment): kept in the
+ * same file under `SENDER_SECRETS`, one generated for each sender that has none yet (32 random bytes, base64url: long
+ * enough for a signing secret or an API key). Locally they stand in for what the vendor issues (Zendesk's signing
+ * secret, HubSpot's client secret) or what you give it (Typeform's secret, an API key), so each sender can be tried.
+ * @returns the JSON text of SENDER_SECRETS
+ */
+export async function loadOrCreateSenderSecrets(file: string, senders: readonly string[]): Promise<string> {
+  const stored = JSON.parse(await readFile(file, 'utf8')) as { SENDER_SECRETS?: Record<string, string | string[]> };
+  const senderSecrets = { ...stored.SENDER_SECRETS };
+  const missing = senders.filter((name) => !Object.hasOwn(senderSecrets, name));
+  for (const name of missing) senderSecrets[name] = randomBytes(32).toString('base64url');
+  if (missing.length > 0) {
+    await writeFile(file, `${JSON.stringify({ ...stored, SENDER_SECRETS: senderSecrets }, null, 2)}\n`, {
+      mode: 0o600,
+    });
+  }
+  return JSON.stringify(senderSecrets);
+}

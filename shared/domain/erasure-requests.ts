@@ -46,6 +46,8 @@ export interface SubmitInput {
   body: ErasureRequestBody;
   /** Fingerprint of the webhook secret that verified the signature. */
   signedWith: string;
+  /** A named sender's request: which sender, verified how (`signedWith` is its key's fingerprint). */
+  sender?: { name: string; verification: string };
 }
 
 export interface SubmitResult {
@@ -79,6 +81,7 @@ export async function submitErasureRequest(deps: RequestDeps, input: SubmitInput
     webhookIdHash: webhookIdHash(deps.pseudonymKey, input.webhookId),
     payloadHash,
     signedWith: input.signedWith,
+    ...(input.sender ? { sender: input.sender } : {}),
     subject: subjectRef(deps.pseudonymKey, identity),
     identity: deps.cipher.encrypt(JSON.stringify(identity), id),
     actions: {},
@@ -102,9 +105,11 @@ export async function submitErasureRequest(deps: RequestDeps, input: SubmitInput
 export function receivedEvent(request: ErasureRequest): NewAuditEvent {
   return {
     type: 'request.received',
-    actor: `webhook:${request.signedWith}`,
+    // Which sender and which of its keys: `sender:<name>:<key fingerprint>`; Standard Webhooks senders `webhook:<…>`.
+    actor: request.sender ? `sender:${request.sender.name}:${request.signedWith}` : `webhook:${request.signedWith}`,
     key: 'request.received',
     data: {
+      ...(request.sender ? { sender: request.sender.name, verification: request.sender.verification } : {}),
       webhookIdHash: request.webhookIdHash,
       reference: request.reference ?? null,
       subject: request.subject,

@@ -126,6 +126,11 @@ export interface ErasureRequest {
   payloadHash: string;
   /** Fingerprint of the webhook secret that verified the request: which sender asked. */
   signedWith: string;
+  /**
+   * A request from a named sender profile (`POST /v1/senders/{name}/erasure-requests`): the sender's name and how it
+   * was verified (e.g. `zendesk-signature`); `signedWith` is then the fingerprint of that sender's secret or key.
+   */
+  sender?: { name: string; verification: string };
   subject: SubjectRef;
   /** AES-256-GCM ciphertext of the identity; removed when the request ends. */
   identity?: string;

@@ -32,6 +32,7 @@ afterAll(removeSynthesized);
 
 const API_FUNCTIONS: HandlerName[] = [
   'intake',
+  'sender-intake',
   'get-request',
   'cancel-request',
   'extend-request',
@@ -315,6 +316,7 @@ describe('DynamoDB tables', () => {
   it('denies putting audit events to every principal except the roles of the functions that append them', () => {
     const writers: HandlerName[] = [
       'intake',
+      'sender-intake',
       'cancel-request',
       'extend-request',
       'request-tasks',

@@ -55,6 +55,7 @@ describe('The audit events table is append-only', () => {
     const eventsTable = logicalIdOf(synth.stack.tables.events);
     const writers: HandlerName[] = [
       'intake',
+      'sender-intake',
       'cancel-request',
       'request-tasks',
       'referralrock-tasks',
@@ -155,14 +156,14 @@ describe('Rate budgets table permissions', () => {
 describe('Step Functions permissions', () => {
   const machine = () => ({ Ref: logicalIdOf(synth.stack.workflow.stateMachine) });
 
-  it('lets intake start executions of the erasure state machine and do nothing else with Step Functions', () => {
-    const statements = statementsOf(synth.template, roleOf('intake')).filter(
-      (s) => actionsOf([s], 'states').length > 0,
-    );
+  it('lets the intakes start executions of the erasure state machine and do nothing else with Step Functions', () => {
+    for (const name of ['intake', 'sender-intake'] as const) {
+      const statements = statementsOf(synth.template, roleOf(name)).filter((s) => actionsOf([s], 'states').length > 0);
 
-    expect(statements).toEqual([
-      expect.objectContaining({ Effect: 'Allow', Action: 'states:StartExecution', Resource: machine() }),
-    ]);
+      expect(statements, name).toEqual([
+        expect.objectContaining({ Effect: 'Allow', Action: 'states:StartExecution', Resource: machine() }),
+      ]);
+    }
   });
 
   it('lets cancel-request stop executions of the erasure state machine only', () => {
@@ -192,7 +193,7 @@ describe('Step Functions permissions', () => {
   });
 
   it('gives no other function any Step Functions permission', () => {
-    const allowed = ['intake', 'cancel-request', 'request-sweeper'];
+    const allowed = ['intake', 'sender-intake', 'cancel-request', 'request-sweeper'];
     for (const name of handlerNames(synth.stack).filter((n) => !allowed.includes(n))) {
       expect(actionsOf(statementsOf(synth.template, roleOf(name)), 'states'), name).toEqual([]);
     }

@@ -90,6 +90,7 @@ describe('identities table', () => {
     const functions = synth.template.findResources('AWS::Lambda::Function');
     for (const name of [
       'intake',
+      'sender-intake',
       'request-tasks',
       'referralrock-tasks',
       'firstpromoter-tasks',
@@ -102,9 +103,10 @@ describe('identities table', () => {
 });
 
 describe('identities table permissions', () => {
-  it('lets intake put, the provider steps get, and the functions that end a request delete, nothing more', () => {
+  it('lets the intakes put, the provider steps get, and the functions that end a request delete, nothing more', () => {
     const expected: Record<HandlerName, string[]> = {
       intake: ['dynamodb:PutItem'],
+      'sender-intake': ['dynamodb:PutItem'],
       'referralrock-tasks': ['dynamodb:GetItem'],
       'firstpromoter-tasks': ['dynamodb:GetItem'],
       'request-tasks': ['dynamodb:DeleteItem'],

@@ -54,7 +54,28 @@ describe('parseConfig', () => {
       publicBaseUrl: undefined,
       dynamoDbEndpoint: undefined,
       deadlineTimeZone: 'UTC',
+      senders: [],
     });
+  });
+
+  it('parses SENDERS with SENDER_SECRETS, and fails at start naming the sender and field of a bad one', () => {
+    const config = parseConfig({
+      SENDERS: '{"zendesk":{}}',
+      SENDER_SECRETS: '{"zendesk":"zendesk-signing-secret-01"}',
+    });
+    expect(config.senders.map((s) => [s.name, s.profile])).toEqual([['zendesk', 'zendesk']]);
+
+    const error = thrown(() =>
+      parseConfig({
+        SENDERS: '{"form":{"profile":"api-key"}}',
+        SENDER_SECRETS: '{"form":"k-0123456789abcdef0123456789abcdef"}',
+      }),
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toBe(
+      'Invalid configuration: SENDERS.form.header: is required: the header that carries the API key',
+    );
+    expect((error as Error).message).not.toContain('k-0123');
   });
 
   it('coerces numeric variables from their string values', () => {

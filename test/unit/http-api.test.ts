@@ -341,17 +341,22 @@ describe('apiHandler', () => {
 });
 
 describe('matchRoute', () => {
-  const concrete = (path: string) => path.replace('{id}', 'er_abc%2F1%20x');
+  const concrete = (path: string) => path.replace('{id}', 'er_abc%2F1%20x').replace('{name}', 'zen%2Ddesk');
+  const parametersOf = (path: string) => ({
+    ...(path.includes('{id}') ? { id: 'er_abc/1 x' } : {}),
+    ...(path.includes('{name}') ? { name: 'zen-desk' } : {}),
+  });
 
   it.each(ROUTES.map((route) => [route.method, route.path, route] as const))('matches %s %s', (method, path, route) => {
     const matched = matchRoute(method, concrete(path));
 
     expect(matched?.route).toBe(route);
-    expect(matched?.pathParameters).toEqual(path.includes('{id}') ? { id: 'er_abc/1 x' } : {});
+    expect(matched?.pathParameters).toEqual(parametersOf(path));
   });
 
   it('routes each method and path to its own function', () => {
     expect(matchRoute('POST', '/v1/erasure-requests')?.route.function).toBe('intake');
+    expect(matchRoute('POST', '/v1/senders/zendesk/erasure-requests')?.route.function).toBe('sender-intake');
     expect(matchRoute('GET', '/v1/erasure-requests/er_1')?.route.function).toBe('get-request');
     expect(matchRoute('POST', '/v1/erasure-requests/er_1/cancel')?.route.function).toBe('cancel-request');
     expect(matchRoute('POST', '/v1/subject-lookups')?.route.function).toBe('subject-lookup');
