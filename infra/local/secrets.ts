@@ -80,5 +80,7 @@ export async function loadOrCreateSenderSecrets(file: string, senders: readonly 
       mode: 0o600,
     });
   }
+  // writeFile's mode applies only to a file it creates: one named by LOCAL_SECRETS_FILE may exist with looser bits.
+  await chmod(file, 0o600);
   return JSON.stringify(senderSecrets);
 }

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadOrCreateSenderSecrets } from '#infra/local/secrets';
 import { localSecretsFile, moveLegacySecrets } from '#infra/local/secrets-file';
 import { ConfigError } from '#shared/config';
 
@@ -79,5 +80,24 @@ describe('moveLegacySecrets', () => {
     await writeFile(join(data, 'secrets.json'), '{"IDENTITY_KEY":"b3RoZXI="}\n');
     await expect(moveLegacySecrets(data, file)).rejects.toBeInstanceOf(ConfigError);
     expect(await readFile(join(data, 'secrets.json'), 'utf8')).toContain('b3RoZXI=');
+  });
+});
+
+describe('loadOrCreateSenderSecrets', () => {
+  it("generates a secret for each sender that has none, keeps the others' and every other secret, mode 600", async () => {
+    const file = join(root, 'secrets.json');
+    await writeFile(file, JSON.stringify({ WEBHOOK_SECRET: 'whsec_x', SENDER_SECRETS: { zendesk: 'kept-secret' } }));
+
+    const json = await loadOrCreateSenderSecrets(file, ['zendesk', 'typeform', 'webform']);
+
+    const secrets = JSON.parse(json) as Record<string, string>;
+    expect(secrets.zendesk).toBe('kept-secret');
+    expect(secrets.typeform).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(secrets.webform).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(secrets.webform).not.toBe(secrets.typeform);
+    const stored = JSON.parse(await readFile(file, 'utf8'));
+    expect(stored).toEqual({ WEBHOOK_SECRET: 'whsec_x', SENDER_SECRETS: secrets });
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect(await loadOrCreateSenderSecrets(file, ['zendesk', 'typeform', 'webform'])).toBe(json);
   });
 });
