@@ -4,6 +4,13 @@ import { IdentityCipher } from '#shared/crypto/identity-cipher';
 import { startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
 import { captureOutput, type OutputCapture } from '#test/support/output-capture';
 import { findPersonalData, identifiersOf, scanForPersonalData } from '#test/support/personal-data-scan';
+import {
+  apiKeyRequest,
+  senderFixture,
+  typeformRequest,
+  type VendorRequest,
+  zendeskRequest,
+} from '#test/support/senders';
 
 /**
  * Personal data never leaves the request: subjects with distinctive identifiers go through every path (success,
@@ -30,7 +37,32 @@ const SUBJECTS = {
    * ({@link SENDER_CANARIES}); Referral Rock holds her address with the domain in Unicode, FirstPromoter in Punycode.
    */
   golf: { email: 'PII.Canary.Golf@Bücher.Example', externalId: 'CANARY-EXT-9090' },
+  /** Sent by a Zendesk trigger, with a canary in every header and unmapped payload field ({@link SENDER_PROFILE_CANARIES}). */
+  hotel: { email: 'pii.canary.hotel@example.com' },
+  /** Sent by a Typeform webhook: email answer by ref, external id as a hidden field, canaries in the other answers. */
+  india: { email: 'pii.canary.india@example.com', externalId: 'CANARY-EXT-5150' },
 } as const;
+
+/** Named senders (`/v1/senders/{name}/erasure-requests`) and their secrets, for hotel and india. */
+const SENDERS = { zendesk: {}, typeform: {}, webform: { profile: 'api-key', header: 'X-Api-Key' } };
+const SENDER_SECRETS = {
+  zendesk: 'zendesk-signing-secret-0123456789',
+  typeform: 'typeform-webhook-secret-0123',
+  webform: 'webform-api-key-0123456789abcdefghijkl',
+};
+
+/**
+ * What else a named sender controls: its delivery ids (the idempotency keys: Zendesk's invocation id header,
+ * Typeform's event_id), its other headers, and every payload field the mapping does not take.
+ */
+const SENDER_PROFILE_CANARIES = {
+  invocationId: 'pii.canary.invocation@example.com',
+  zendeskWebhookId: 'pii.canary.zdwebhook',
+  ticketSubject: 'Please delete pii.canary.ticket@example.com',
+  eventId: 'pii.canary.event@example.com',
+  otherAnswer: 'pii.canary.answer@example.com',
+  hiddenField: 'pii.canary.hidden@example.com',
+};
 
 /**
  * What else a sender controls besides the identifiers: the webhook-id (kept only as a keyed hash), unknown body members
@@ -58,6 +90,10 @@ const REFUSED = {
   badTimestamp: 'pii.canary.timestamp',
   badToken: 'pii.canary.token.0123456789abcdef0123456789',
   pathId: 'pii.canary.path@example.com',
+  /** A Zendesk request whose body was changed after signing: refused before anything reads it. */
+  senderTampered: 'pii.canary.sendertampered@example.com',
+  /** An API-key sender's request with a wrong key (the key itself is a canary too). */
+  senderApiKey: 'pii.canary.senderkey.0123456789abcdef',
 };
 
 /** Emails and names the providers hold for the subjects, which the service reads but was never sent. */
@@ -90,6 +126,15 @@ const IDENTIFIERS = [
   'pii.canary.timestamp',
   'pii.canary.token',
   'pii.canary.path',
+  ...Object.values(SENDER_PROFILE_CANARIES),
+  'pii.canary.invocation',
+  'pii.canary.zdwebhook',
+  'pii.canary.ticket',
+  'pii.canary.event',
+  'pii.canary.answer',
+  'pii.canary.hidden',
+  'pii.canary.sendertampered',
+  'pii.canary.senderkey',
   // Every seeded value shares this: whatever else leaks, this finds it.
   'canary',
 ];
@@ -156,6 +201,8 @@ interface Collected {
   refused: Record<keyof typeof REFUSED | 'longExternalIdLookup' | 'cancelPathId', { status: number; json: any }>;
   /** Golf's answer and its redelivery, with every sender canary. */
   golfSubmissions: { status: number; json: any }[];
+  /** Hotel's (Zendesk) and india's (Typeform) answers, hotel's Zendesk retry last. */
+  senderSubmissions: { status: number; json: any }[];
   /** The tables of each runtime once everything ended. */
   tables: Tables[];
   /** The tables of runtime B while foxtrot was in her waiting period, her identity still stored (encrypted). */
@@ -200,7 +247,17 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
 
   async function runEverything(): Promise<Collected> {
     // --- Runtime A: no waiting period. ---
-    const a = await startTestRuntime();
+    const a = await startTestRuntime({
+      env: { SENDERS: JSON.stringify(SENDERS), SENDER_SECRETS: JSON.stringify(SENDER_SECRETS) },
+    });
+    const send = async (name: string, request: VendorRequest) => {
+      const response = await fetch(`${a.runtime.url}/v1/senders/${name}/erasure-requests`, {
+        method: 'POST',
+        headers: request.headers,
+        body: request.body,
+      });
+      return { status: response.status, json: (await response.json()) as any };
+    };
     started.push(a);
     const { referralRock: rr, firstPromoter: fp } = a;
     const spring = rr.addProgram({ name: 'Spring' });
@@ -282,6 +339,41 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
     golfSubmissions.push(await a.submit({}, golfOptions));
     const golf = (await a.get(golfSubmissions[0]?.json.id)).json;
 
+    rr.addMember({ email: SUBJECTS.hotel.email, programId: spring.id, ...NAMES });
+    rr.addMember({ email: SUBJECTS.india.email, externalIdentifier: SUBJECTS.india.externalId, programId: spring.id });
+    const zendeskBody = JSON.stringify({
+      email: SUBJECTS.hotel.email,
+      externalId: '',
+      reference: 'ZD-4242',
+      ticket: { id: 4242, subject: SENDER_PROFILE_CANARIES.ticketSubject, requester: NAMES },
+    });
+    const zendesk = () => {
+      const request = zendeskRequest(SENDER_SECRETS.zendesk, zendeskBody, {
+        invocationId: SENDER_PROFILE_CANARIES.invocationId,
+      });
+      request.headers['x-zendesk-webhook-id'] = SENDER_PROFILE_CANARIES.zendeskWebhookId;
+      return request;
+    };
+    const typeformBody = senderFixture('typeform-form-response.json')
+      .replace('01KB0J4ZQ8M1WNKC0XK8T2VV0Y', SENDER_PROFILE_CANARIES.eventId)
+      .replace('"email":"jane@example.com"', `"email":"${SUBJECTS.india.email}"`)
+      .replace(
+        '"external_id":"crm-1001"',
+        `"external_id":"${SUBJECTS.india.externalId}","utm":"${SENDER_PROFILE_CANARIES.hiddenField}"`,
+      )
+      .replace(
+        '"label":"Erase my data","ref":"erase"',
+        `"label":"${SENDER_PROFILE_CANARIES.otherAnswer}","ref":"erase"`,
+      );
+    const senderSubmissions = [
+      await send('zendesk', zendesk()),
+      await send('typeform', typeformRequest(SENDER_SECRETS.typeform, typeformBody)),
+    ];
+    await a.runtime.workflow.idle();
+    senderSubmissions.push(await send('zendesk', zendesk()));
+    const hotel = (await a.get(senderSubmissions[0]?.json.id)).json;
+    const india = (await a.get(senderSubmissions[1]?.json.id)).json;
+
     // Last in this runtime: more faults than any retry policy uses, so none is left for another subject.
     const echoBody = { message: `upstream failure for ${SUBJECTS.echo.email}` };
     rr.harness.injectFault('GET /api/referrals', { kind: 'status', status: 500, body: echoBody }, 50);
@@ -311,6 +403,14 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
       badToken: await a.get(`er_${'0'.repeat(32)}`, REFUSED.badToken),
       pathId: await a.get(encodeURIComponent(REFUSED.pathId)),
       cancelPathId: await a.cancel(encodeURIComponent(REFUSED.pathId)),
+      senderTampered: await send('zendesk', {
+        ...zendesk(),
+        body: zendeskBody.replace(SUBJECTS.hotel.email, REFUSED.senderTampered),
+      }),
+      senderApiKey: await send(
+        'webform',
+        apiKeyRequest('X-Api-Key', REFUSED.senderApiKey, JSON.stringify({ email: REFUSED.senderTampered })),
+      ),
     };
 
     const lookups: Collected['lookups'] = {};
@@ -358,8 +458,9 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
       logs: '',
       logLines: [],
       workflowEvents: [...a.workflowEvents, ...b.workflowEvents],
-      views: { alpha, bravo, charlie, delta, echo, foxtrot, golf },
+      views: { alpha, bravo, charlie, delta, echo, foxtrot, golf, hotel, india },
       golfSubmissions,
+      senderSubmissions,
       lookups,
       canceled,
       refused,
@@ -429,6 +530,31 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
     const received = golf.events.find((e: any) => e.type === 'request.received');
     expect(Object.keys(received.data).sort()).toEqual(['dueAt', 'receivedAt', 'reference', 'subject', 'webhookIdHash']);
     expect(scanForPersonalData({ golf, answers: collected.golfSubmissions }, IDENTIFIERS)).toEqual([]);
+  });
+
+  it('accepts a Zendesk and a Typeform request with canaries in every header and unmapped field, and keeps none', () => {
+    const { hotel, india } = collected.views;
+    const [zendesk, typeform, retry] = collected.senderSubmissions;
+
+    expect([zendesk?.status, typeform?.status, retry?.status]).toEqual([202, 202, 202]);
+    expect(retry?.json.id).toBe(hotel.id);
+    expect(hotel).toMatchObject({ status: 'completed', reference: 'ZD-4242' });
+    expect(india).toMatchObject({ status: 'completed', reference: 'a3a12ec67a1365927098a606107fac15' });
+    expect(india.subject.identifiers).toEqual(['email', 'externalId']);
+    expect(action(hotel, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(action(india, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
+    const received = hotel.events.find((e: any) => e.type === 'request.received');
+    expect(received.actor).toMatch(/^sender:zendesk:[0-9a-f]{12}$/);
+    expect(Object.keys(received.data).sort()).toEqual([
+      'dueAt',
+      'receivedAt',
+      'reference',
+      'sender',
+      'subject',
+      'verification',
+      'webhookIdHash',
+    ]);
+    expect(scanForPersonalData({ hotel, india, answers: collected.senderSubmissions }, IDENTIFIERS)).toEqual([]);
   });
 
   it('scans something real: many log lines from the API and the workflow tasks at every level, many workflow events', () => {
@@ -518,7 +644,7 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
     expect(findPersonalData('identity', waitingIdentityItem?.identity?.S ?? '', IDENTIFIERS)).toEqual([]);
     const ended = collected.tables.flatMap((tables) => tables.requests);
     expect(ended.map((item) => item.status?.S)).toEqual(ended.map(() => expect.toBeOneOf(FINAL_STATUSES)));
-    expect(ended).toHaveLength(7);
+    expect(ended).toHaveLength(9);
     for (const item of ended) expect(item.identity, `identity of ${item.id?.S}`).toBeUndefined();
     expect(collected.tables.flatMap((tables) => tables.identities)).toEqual([]);
   });
@@ -526,7 +652,7 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
   it('keeps no identifier in the raw items of any table', () => {
     const [a, b] = collected.tables;
 
-    expect(a?.requests).toHaveLength(6);
+    expect(a?.requests).toHaveLength(8);
     expect(a?.auditEvents.length).toBeGreaterThan(30);
     expect(b?.requests).toHaveLength(1);
     expect(b?.auditEvents.length).toBeGreaterThan(3);
@@ -558,6 +684,8 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
     expect(refused.longExternalIdLookup).toMatchObject({ status: 422, json: { error: { code: 'invalid_request' } } });
     expect(refused.referenceEmail).toMatchObject({ status: 422, json: { error: { code: 'invalid_request' } } });
     expect(refused.referenceEmail.json.error.message).toContain('reference');
+    expect(refused.senderTampered).toMatchObject({ status: 401, json: { error: { code: 'unauthorized' } } });
+    expect(refused.senderApiKey).toMatchObject({ status: 401, json: { error: { code: 'unauthorized' } } });
     expect(refused.badSignature).toMatchObject({ status: 401, json: { error: { code: 'unauthorized' } } });
     expect(refused.badTimestamp).toMatchObject({ status: 401, json: { error: { code: 'unauthorized' } } });
     expect(refused.badToken).toMatchObject({ status: 401, json: { error: { code: 'unauthorized' } } });
