@@ -1,14 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import cliProgress from 'cli-progress';
 import { Webhook } from 'standardwebhooks';
+import { BulkFileError, parseBulkCsv, resultsCsv, submitBulk, summaryOf } from './bulk-submit.ts';
 import { localSecretsFile } from './secrets-file.ts';
 
 /**
  * `npm run submit -- --email jane@example.com [--external-id ID] [--reference TICKET] [--url URL]`: signs an erasure
  * request the way a privacy form or CRM would (Standard Webhooks) and sends it to the running service.
+ * `npm run submit -- --file subjects.csv [--rate 10] [--out results.csv]`: one request per CSV row (a backlog).
  */
+const USAGE = [
+  'Usage: npm run submit -- --email ADDRESS [--external-id ID] [--reference TICKET] [--url URL]',
+  '       npm run submit -- --file subjects.csv [--rate PER_SECOND] [--out RESULTS.csv] [--url URL]',
+].join('\n');
+
 const { values } = parseArgs({
   options: {
     email: { type: 'string' },
@@ -16,10 +24,14 @@ const { values } = parseArgs({
     reference: { type: 'string' },
     url: { type: 'string' },
     'webhook-id': { type: 'string' },
+    file: { type: 'string' },
+    rate: { type: 'string' },
+    out: { type: 'string' },
+    attempts: { type: 'string' },
   },
 });
-if (!values.email && !values['external-id']) {
-  console.error('Usage: npm run submit -- --email ADDRESS [--external-id ID] [--reference TICKET] [--url URL]');
+if (!values.file && !values.email && !values['external-id']) {
+  console.error(USAGE);
   process.exit(64);
 }
 
@@ -37,30 +49,100 @@ const url = (values.url ?? process.env.SERVICE_URL ?? `http://127.0.0.1:${proces
   /\/$/,
   '',
 );
-const body = JSON.stringify({
-  ...(values.email ? { email: values.email } : {}),
-  ...(values['external-id'] ? { externalId: values['external-id'] } : {}),
-  ...(values.reference ? { reference: values.reference } : {}),
-});
-const webhookId = values['webhook-id'] ?? `msg_${randomUUID()}`;
-const timestamp = new Date();
-const signature = new Webhook(secret).sign(webhookId, timestamp, body);
 
-const response = await fetch(`${url}/v1/erasure-requests`, {
-  method: 'POST',
-  headers: {
-    'content-type': 'application/json',
-    'webhook-id': webhookId,
-    'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
-    'webhook-signature': signature,
-  },
-  body,
-});
-const text = await response.text();
-process.stdout.write(`${response.status} ${text}\n`);
-const token = (process.env.AUDIT_TOKENS ?? stored.AUDIT_TOKENS)?.split(',')[0];
-if (response.status === 202 && token) {
-  const { statusUrl } = JSON.parse(text) as { statusUrl: string };
-  process.stdout.write(`\nFollow it:\n  curl -s -H "Authorization: Bearer ${token}" ${statusUrl}\n`);
+if (values.file) await submitFile(values.file);
+else await submitOne();
+
+async function submitOne(): Promise<never> {
+  const body = JSON.stringify({
+    ...(values.email ? { email: values.email } : {}),
+    ...(values['external-id'] ? { externalId: values['external-id'] } : {}),
+    ...(values.reference ? { reference: values.reference } : {}),
+  });
+  const webhookId = values['webhook-id'] ?? `msg_${randomUUID()}`;
+  const timestamp = new Date();
+  const signature = new Webhook(secret as string).sign(webhookId, timestamp, body);
+
+  const response = await fetch(`${url}/v1/erasure-requests`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'webhook-id': webhookId,
+      'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+      'webhook-signature': signature,
+    },
+    body,
+  });
+  const text = await response.text();
+  process.stdout.write(`${response.status} ${text}\n`);
+  const token = (process.env.AUDIT_TOKENS ?? stored.AUDIT_TOKENS)?.split(',')[0];
+  if (response.status === 202 && token) {
+    const { statusUrl } = JSON.parse(text) as { statusUrl: string };
+    process.stdout.write(`\nFollow it:\n  curl -s -H "Authorization: Bearer ${token}" ${statusUrl}\n`);
+  }
+  process.exit(response.ok ? 0 : 1);
 }
-process.exit(response.ok ? 0 : 1);
+
+/** A positive number option, or the default. @returns undefined (after printing why) when it is not one */
+function positive(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (Number.isFinite(parsed) && parsed > 0) return parsed;
+  console.error(`--${name} must be a positive number`);
+  process.exit(64);
+}
+
+async function submitFile(file: string): Promise<never> {
+  const rate = positive('rate', values.rate, 10);
+  const attempts = Math.floor(positive('attempts', values.attempts, 3));
+  const out = values.out ?? file.replace(/(\.csv)?$/i, '.results.csv');
+  let rows: ReturnType<typeof parseBulkCsv>;
+  try {
+    rows = parseBulkCsv(await readFile(file, 'utf8'));
+  } catch (error) {
+    if (error instanceof BulkFileError) {
+      console.error(`${file}: ${error.message}`);
+      process.exit(65);
+    }
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      console.error(`${file}: no such file`);
+      process.exit(66);
+    }
+    throw error;
+  }
+
+  process.stderr.write(`Submitting ${rows.length} line(s) of ${file} to ${url} at ${rate} a second\n`);
+  // On stderr, so stdout keeps only the summary; outside a terminal it prints its state every second instead.
+  const bar = new cliProgress.SingleBar(
+    {
+      format: 'submit [{bar}] {value}/{total} | {accepted} accepted, {failed} not | {eta_formatted} left',
+      noTTYOutput: true,
+      notTTYSchedule: 1000,
+      stream: process.stderr,
+      hideCursor: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let accepted = 0;
+  let failed = 0;
+  bar.start(rows.length, 0, { accepted, failed });
+  const started = Date.now();
+  const results = await submitBulk(rows, {
+    url,
+    secret: secret as string,
+    rate,
+    attempts,
+    onResult: (result) => {
+      if (result.status === 202) accepted++;
+      else failed++;
+      bar.increment({ accepted, failed });
+    },
+  });
+  bar.stop();
+  await writeFile(out, resultsCsv(results));
+  process.stdout.write(`${summaryOf(results, Date.now() - started)}\nResults: ${out}\n`);
+  for (const result of results.filter((r) => r.status !== 202).slice(0, 5)) {
+    process.stdout.write(`  line ${result.line}: ${result.status || 'no answer'} ${result.error}\n`);
+  }
+  process.exit(failed === 0 ? 0 : 1);
+}

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { AssetStaging } from 'aws-cdk-lib';
@@ -58,5 +58,18 @@ describe('Function bundles', () => {
     );
 
     for (const [name, outcome] of results) expect(['started', 'ConfigError'], name).toContain(outcome);
+  });
+
+  it('keeps the CLI-only and test-only libraries out of every bundle', () => {
+    // The bulk submit's CSV and progress bar libraries, and HubSpot's client used to check our verification.
+    const cliOnly = /node_modules\/(cli-progress|csv-parse|csv-stringify|@hubspot)\//;
+    for (const { name, file } of bundles) {
+      const { sources } = JSON.parse(readFileSync(`${file}.map`, 'utf8')) as { sources: string[] };
+      expect(sources.length, name).toBeGreaterThan(10);
+      expect(sources.filter((source) => cliOnly.test(source)), name).toEqual([]);
+    }
+    const senderIntake = bundles.find((b) => b.name === 'sender-intake');
+    const { sources } = JSON.parse(readFileSync(`${senderIntake?.file}.map`, 'utf8')) as { sources: string[] };
+    expect(sources.some((source) => source.includes('shared/http/senders/zendesk.ts'))).toBe(true);
   });
 });
