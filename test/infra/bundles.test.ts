@@ -66,7 +66,10 @@ describe('Function bundles', () => {
     for (const { name, file } of bundles) {
       const { sources } = JSON.parse(readFileSync(`${file}.map`, 'utf8')) as { sources: string[] };
       expect(sources.length, name).toBeGreaterThan(10);
-      expect(sources.filter((source) => cliOnly.test(source)), name).toEqual([]);
+      expect(
+        sources.filter((source) => cliOnly.test(source)),
+        name,
+      ).toEqual([]);
     }
     const senderIntake = bundles.find((b) => b.name === 'sender-intake');
     const { sources } = JSON.parse(readFileSync(`${senderIntake?.file}.map`, 'utf8')) as { sources: string[] };
