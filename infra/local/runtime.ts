@@ -302,8 +302,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   });
   const sweep = () => sweeper({}, lambdaContext('request-sweeper', 120_000)) as Promise<Record<string, number>>;
   const sweepEveryMs = options.sweepIntervalMs ?? 300_000;
-  const sweepTimer =
-    sweepEveryMs > 0 ? setInterval(() => void sweep().catch(() => undefined), sweepEveryMs) : undefined;
+  // Sweeps under way: a stop lets them end before it closes DynamoDB under them.
+  const sweeps = new Set<Promise<unknown>>();
+  const sweepInBackground = () => {
+    const run: Promise<unknown> = sweep()
+      .catch((error: unknown) => logger.warn('Sweep failed', describeError(error)))
+      .finally(() => sweeps.delete(run));
+    sweeps.add(run);
+  };
+  const sweepTimer = sweepEveryMs > 0 ? setInterval(sweepInBackground, sweepEveryMs) : undefined;
   sweepTimer?.unref();
 
   // Resume what a crash or stop left unfinished: every step is idempotent, so running it again is safe.
@@ -314,7 +321,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       resumed.push(request.id);
     }
     if (resumed.length) logger.info('Resumed unfinished requests', { count: resumed.length, requestIds: resumed });
-    if (sweepEveryMs > 0) await sweep();
+    // The first sweep runs while the service already serves: its scans take seconds under a backlog, and neither the
+    // intake nor the resumed workflows depend on it (it starts only requests stalled for minutes).
+    if (sweepEveryMs > 0) sweepInBackground();
   }
 
   return {
@@ -341,6 +350,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     stop: async ({ crash = false } = {}) => {
       if (sweepTimer) clearInterval(sweepTimer);
       await api.stop();
+      if (!crash) await Promise.allSettled([...sweeps]);
       if (crash) await workflow.abortAll();
       else await workflow.idle();
       try {
