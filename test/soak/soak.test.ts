@@ -3,8 +3,9 @@ import { runSoak } from '#bench/soak/run';
 
 /**
  * `npm run soak` at 100 requests, inside `npm test`: the same harness (simulators in their own process, 20 % of provider
- * calls faulted, the service killed with SIGKILL three times and restarted on its DATA_DIR), with ceilings, timeouts and
- * retry pauses scaled down so it runs in well under a minute. It asserts issue 7's invariants, not speed.
+ * calls faulted, the service killed with SIGKILL three times and restarted on its DATA_DIR), with the ceilings raised
+ * (a whole run makes fewer calls than a minute's ceiling, so the budget's spacing is all they would cost) and the
+ * retry pauses scaled down, so it runs in about 40 s on two idle cores. It asserts issue 7's invariants, not speed.
  */
 describe('soak, 100 requests', () => {
   it('loses nothing, records nothing wrongly, writes nothing after the end, never exceeds a ceiling', async () => {
@@ -13,14 +14,16 @@ describe('soak, 100 requests', () => {
       seed: 11,
       faultRate: 0.2,
       kills: 3,
-      rateLimitPerMinute: { referralRock: 1200, firstPromoter: 2400 },
+      rateLimitPerMinute: { referralRock: 6000, firstPromoter: 12000 },
       waitingPeriodSeconds: 1,
-      providerTimeoutMs: 500,
+      // A hang costs this much; shorter, a busy machine's slow answers would time out as hangs do.
+      providerTimeoutMs: 1000,
       providerMaxAttempts: 4,
       batchMs: 500,
       batchPollIntervalSeconds: 1,
-      retryScale: 0.02,
-      timeoutMs: 150_000,
+      retryScale: 0.01,
+      // On two idle cores the run takes about 40 s; shared with other work, several times that.
+      timeoutMs: 300_000,
       burstShare: 0.9,
       submitConcurrency: 16,
     });
@@ -48,12 +51,15 @@ describe('soak, 100 requests', () => {
       collateral: 0,
       brokenChains: 0,
     });
-    // Every request ends erased, or canceled where the run canceled it in its waiting period.
+    // Every request ends erased, or canceled where the run canceled it in its waiting period. The retries outlast the
+    // faults: a step is recorded failed only after five invocations each ran out of attempts (a batch start, not
+    // repeated after a hang, has one attempt each), about once in a million steps at 20 % faults. A request ending
+    // otherwise is a defect to look into (its actions and errors are in the message), not bad luck.
     expect(result.completed + (result.otherFinal.canceled ?? 0), JSON.stringify(problems)).toBe(result.requests);
     expect(result.otherFinal.canceled ?? 0).toBe(result.cancels.accepted);
     // The run did what it says: faults met, kills done, cancels sent.
     expect(result.kills).toHaveLength(3);
     expect(result.cancels.accepted).toBeGreaterThan(0);
     expect(result.provider429s).toBeGreaterThan(0);
-  }, 240_000);
+  }, 420_000);
 });
