@@ -363,7 +363,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         const answer = r.id ? await client.get(r.id).catch(() => undefined) : undefined;
         const now = answer?.json?.status;
         if (now === 'waiting') {
-          r.cancelAnswer = (await client.cancel(r.id as string).catch(() => ({ status: 0 }))).status;
+          const answer = (await client.cancel(r.id as string).catch(() => ({ status: 0 }))).status;
+          // A cancel whose answer was lost (a kill, or 30 s without one on a busy machine) is sent again and meets its
+          // own effect: 409. The request's status then tells whether it took.
+          const after = answer === 409 ? (await client.get(r.id as string).catch(() => undefined))?.json?.status : '';
+          r.cancelAnswer = after === 'canceling' || after === 'canceled' ? 200 : answer;
         } else if (now && now !== 'received') {
           r.cancelAnswer = 0; // missed: the waiting period was over before it was seen
         } else {
