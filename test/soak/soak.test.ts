@@ -22,8 +22,9 @@ describe('soak, 100 requests', () => {
       batchMs: 500,
       batchPollIntervalSeconds: 1,
       retryScale: 0.01,
-      // On two idle cores the run takes about 40 s; shared with other work, several times that.
-      timeoutMs: 300_000,
+      // About 45 s on two idle cores; up to five minutes and more while the machine is shared with other test runs
+      // (load 15-20 here). The bound only stops a service that makes no progress at all.
+      timeoutMs: 600_000,
       burstShare: 0.9,
       submitConcurrency: 16,
     });
@@ -61,5 +62,5 @@ describe('soak, 100 requests', () => {
     expect(result.kills).toHaveLength(3);
     expect(result.cancels.accepted).toBeGreaterThan(0);
     expect(result.provider429s).toBeGreaterThan(0);
-  }, 420_000);
+  }, 900_000);
 });
