@@ -5,12 +5,14 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import type { SecretVariable } from '#shared/config';
+import { REQUESTS_TABLE } from '#shared/adapters/dynamodb/tables';
+import { isAllowedCallbackUrl, type SecretVariable } from '#shared/config';
 import { isTimeZone } from '#shared/domain/dates';
 import { parseSenders } from '#shared/http/senders/config';
 import { SERVICE_NAME } from '#shared/observability';
 import type { FunctionName } from '#shared/routes';
 import { AuditTables } from './constructs/audit-tables.ts';
+import { CallbackWorkflow } from './constructs/callback-workflow.ts';
 import { ErasureApi } from './constructs/erasure-api.ts';
 import { ErasureSecrets } from './constructs/erasure-secrets.ts';
 import { ErasureWorkflow } from './constructs/erasure-workflow.ts';
@@ -37,6 +39,11 @@ export interface ErasureSettings {
   readonly batchPollTimeoutSeconds: number;
   readonly alarmEmail?: string;
   readonly publicBaseUrl?: string;
+  /**
+   * Completion callback targets (CALLBACK_URLS), comma-separated HTTPS URLs; none by default. Set the
+   * `CALLBACK_SECRET` secret before setting these.
+   */
+  readonly callbackUrls?: string;
   /** IANA time zone of the controller's calendar, in which due dates are counted (DEADLINE_TIME_ZONE). */
   readonly deadlineTimeZone: string;
   readonly referralRockBaseUrl?: string;
@@ -74,7 +81,13 @@ export const DEFAULT_SETTINGS = {
   deadlineTimeZone: 'UTC',
 } as const satisfies Partial<ErasureSettings>;
 
-const OPTIONAL_STRINGS = ['alarmEmail', 'publicBaseUrl', 'referralRockBaseUrl', 'firstPromoterBaseUrl'] as const;
+const OPTIONAL_STRINGS = [
+  'alarmEmail',
+  'publicBaseUrl',
+  'referralRockBaseUrl',
+  'firstPromoterBaseUrl',
+  'callbackUrls',
+] as const;
 
 /**
  * Reads the settings from context, falling back to {@link DEFAULT_SETTINGS}. Values given with `-c` arrive as strings.
@@ -106,6 +119,11 @@ export function readSettings(scope: Construct): ErasureSettings {
 
   const senders = sendersOf(context('senders'));
   if (senders !== undefined) optional.senders = senders;
+  const callbackUrls = optional.callbackUrls?.split(',').map((url) => url.trim()) ?? [];
+  // In AWS a callback goes over HTTPS only, never to a loopback or plain-HTTP address.
+  if (callbackUrls.some((url) => !isAllowedCallbackUrl(url, false))) {
+    throw new Error('Context callbackUrls must be comma-separated https:// URLs without credentials');
+  }
 
   return {
     auditRetentionDays: numberOf('auditRetentionDays', DEFAULT_SETTINGS.auditRetentionDays) as number,
@@ -164,7 +182,8 @@ export type HandlerName =
   | 'referralrock-tasks'
   | 'firstpromoter-tasks'
   | 'request-sweeper'
-  | 'receipt-issuer';
+  | 'receipt-issuer'
+  | 'callback-delivery';
 
 /** Memory and timeout per function: API functions answer within API Gateway's 30 s; provider calls retry longer. */
 const SIZING: Record<HandlerName, { memorySize: number; timeout: Duration }> = {
@@ -175,6 +194,8 @@ const SIZING: Record<HandlerName, { memorySize: number; timeout: Duration }> = {
   'cancel-request': { memorySize: 512, timeout: Duration.seconds(28) },
   'subject-lookup': { memorySize: 256, timeout: Duration.seconds(10) },
   'extend-request': { memorySize: 256, timeout: Duration.seconds(10) },
+  // A page merges up to nine status streams and may examine 2,000 rows.
+  'list-requests': { memorySize: 512, timeout: Duration.seconds(28) },
   // Up to 1,000 pseudonyms (HMACs) and index queries, 16 at once.
   'suppression-check': { memorySize: 512, timeout: Duration.seconds(28) },
   evidence: { memorySize: 256, timeout: Duration.seconds(10) },
@@ -185,6 +206,8 @@ const SIZING: Record<HandlerName, { memorySize: number; timeout: Duration }> = {
   'firstpromoter-tasks': { memorySize: 512, timeout: Duration.seconds(120) },
   // Restores pending promoters one by one with short provider calls, and stops starting new ones 20 s before the end.
   'request-sweeper': { memorySize: 256, timeout: Duration.seconds(120) },
+  // One POST per target, 10 s at most each, all at once.
+  'callback-delivery': { memorySize: 256, timeout: Duration.seconds(30) },
 };
 
 /** The secret variables each function reads: least privilege, one secret at a time. */
@@ -199,6 +222,7 @@ export const FUNCTION_SECRETS: Record<HandlerName, readonly SecretVariable[]> = 
   'subject-lookup': ['AUDIT_TOKENS', 'PSEUDONYM_KEY'],
   // Audit tokens only to answer an auditor 403 rather than 401, as cancel does.
   'extend-request': ['OPERATOR_TOKENS', 'AUDIT_TOKENS'],
+  'list-requests': ['AUDIT_TOKENS'],
   'suppression-check': ['SUPPRESSION_TOKENS', 'AUDIT_TOKENS', 'PSEUDONYM_KEY'],
   evidence: ['AUDIT_TOKENS'],
   // Signs through KMS: no secret at all.
@@ -207,6 +231,8 @@ export const FUNCTION_SECRETS: Record<HandlerName, readonly SecretVariable[]> = 
   'referralrock-tasks': ['IDENTITY_KEY', 'REFERRALROCK_PUBLIC_KEY', 'REFERRALROCK_PRIVATE_KEY'],
   'firstpromoter-tasks': ['IDENTITY_KEY', 'FIRSTPROMOTER_API_KEY', 'FIRSTPROMOTER_ACCOUNT_ID'],
   'request-sweeper': ['FIRSTPROMOTER_API_KEY', 'FIRSTPROMOTER_ACCOUNT_ID'],
+  // CALLBACK_SECRET only once callbackUrls are set (see the stack): until then it holds the placeholder.
+  'callback-delivery': [],
 };
 
 /**
@@ -243,6 +269,7 @@ export class ErasureStack extends Stack {
   readonly secrets: ErasureSecrets;
   readonly api: ErasureApi;
   readonly workflow: ErasureWorkflow;
+  readonly callbacks: CallbackWorkflow;
   readonly functions: Readonly<Partial<Record<HandlerName, HandlerFunction>>>;
   readonly operations: Operations;
   readonly transparencyLog: TransparencyLog;
@@ -416,10 +443,15 @@ export class ErasureStack extends Stack {
     const evidence = define('evidence', transparencyLogTable);
     this.transparencyLog.grantRead(evidence);
 
+    // Reads the status index only (a summary of each request); no item, no event, no identity.
+    const listRequests = define('list-requests');
+    this.tables.grantRequests(listRequests, ['Query'], [REQUESTS_TABLE.indexes.byStatus.name]);
+
     const functions: Partial<Record<HandlerName, HandlerFunction>> = {
       intake,
       'sender-intake': senderIntake,
       'get-request': getRequest,
+      'list-requests': listRequests,
       'cancel-request': cancelRequest,
       'extend-request': extendRequest,
       'subject-lookup': subjectLookup,
@@ -436,6 +468,7 @@ export class ErasureStack extends Stack {
         intake,
         'sender-intake': senderIntake,
         'get-request': getRequest,
+        'list-requests': listRequests,
         'cancel-request': cancelRequest,
         'extend-request': extendRequest,
         'subject-lookup': subjectLookup,
@@ -474,6 +507,26 @@ export class ErasureStack extends Stack {
       targets: [new targets.LambdaFunction(sweeper.function, { retryAttempts: 2 })],
     });
     functions['request-sweeper'] = sweeper;
+
+    // Completion callbacks: their own state machine, started (named by request id) where a request ends: finalize,
+    // a cancel, a cancel the archive step or the sweeper finishes. The delivery function reads the request and writes
+    // the request's delivery log; it has no write on the request, so a callback can never change an erasure.
+    const callbackUrls = settings.callbackUrls?.split(',').map((url) => url.trim()) ?? [];
+    const callbackDelivery = define('callback-delivery', {
+      PUBLIC_BASE_URL: settings.publicBaseUrl ?? this.api.url,
+      ...(callbackUrls.length ? { CALLBACK_URLS: callbackUrls.join(',') } : {}),
+    });
+    if (callbackUrls.length) secrets.grantTo(callbackDelivery, ['CALLBACK_SECRET']);
+    this.tables.grantRequests(callbackDelivery, ['GetItem']);
+    this.tables.grantEventsAppend(callbackDelivery);
+    this.callbacks = new CallbackWorkflow(this, 'Callbacks', { deliveryFunction: callbackDelivery, logRetention });
+    if (callbackUrls.length) {
+      for (const fn of [requestTasks, firstPromoterTasks, cancelRequest, sweeper]) {
+        fn.function.addEnvironment('CALLBACK_STATE_MACHINE_ARN', this.callbacks.stateMachine.stateMachineArn);
+        this.callbacks.grantStart(fn);
+      }
+    }
+    functions['callback-delivery'] = callbackDelivery;
     this.functions = functions;
 
     const sm = this.workflow.stateMachine;

@@ -115,6 +115,7 @@ const schema = z
     // Comma-separated: every value signs each callback (Standard Webhooks allows several signatures), for rotation.
     CALLBACK_SECRET: webhookSecrets.optional(),
     CALLBACK_URLS: list.optional(),
+    CALLBACK_STATE_MACHINE_ARN: z.string().min(1).optional(),
     AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
     PSEUDONYM_KEY: base64Key(32, false).optional(),
     IDENTITY_KEY: base64Key(32, true).optional(),
@@ -209,7 +210,12 @@ export interface Config {
   /** Suppression checks only (`POST /v1/suppression-checks`): the sync jobs that must not re-create an erased person. */
   suppressionTokens: readonly string[] | undefined;
   /** Completion callbacks: where (operator-configured only) and the Standard Webhooks secrets that sign them. */
-  callbacks: { urls: readonly string[]; secrets: readonly string[] | undefined };
+  callbacks: {
+    urls: readonly string[];
+    secrets: readonly string[] | undefined;
+    /** In AWS, the callback state machine the functions that end requests start (set only when URLs are). */
+    stateMachineArn: string | undefined;
+  };
   pseudonymKey: Buffer | undefined;
   identityKey: Buffer | undefined;
   waitingPeriodSeconds: number;
@@ -303,7 +309,11 @@ function toConfig(e: Env): Omit<Config, 'senders'> {
     auditTokens: e.AUDIT_TOKENS,
     operatorTokens: e.OPERATOR_TOKENS,
     suppressionTokens: e.SUPPRESSION_TOKENS,
-    callbacks: { urls: e.CALLBACK_URLS ?? [], secrets: e.CALLBACK_SECRET },
+    callbacks: {
+      urls: e.CALLBACK_URLS ?? [],
+      secrets: e.CALLBACK_SECRET,
+      stateMachineArn: e.CALLBACK_STATE_MACHINE_ARN,
+    },
     pseudonymKey: e.PSEUDONYM_KEY === undefined ? undefined : Buffer.from(e.PSEUDONYM_KEY, 'base64'),
     identityKey: e.IDENTITY_KEY === undefined ? undefined : Buffer.from(e.IDENTITY_KEY, 'base64'),
     waitingPeriodSeconds: e.WAITING_PERIOD_SECONDS,

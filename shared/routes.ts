@@ -8,6 +8,7 @@ export type FunctionName =
   | 'get-request'
   | 'cancel-request'
   | 'extend-request'
+  | 'list-requests'
   | 'subject-lookup'
   | 'suppression-check'
   | 'evidence';
@@ -40,6 +41,13 @@ export const ROUTES: readonly Route[] = [
     auth: 'sender-profile',
     summary:
       'Submit an erasure request from a named sender (Zendesk, HubSpot, Typeform, API key), as its vendor signs it',
+  },
+  {
+    method: 'GET',
+    path: '/v1/erasure-requests',
+    function: 'list-requests',
+    auth: 'bearer-token',
+    summary: 'Requests by status, overdue and received period, oldest first, paged with an opaque cursor',
   },
   {
     method: 'GET',

@@ -1,4 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { CallbackScheduler } from '#shared/callbacks/delivery';
 import { cancelErasureRequest, type RequestDeps } from '#shared/domain/erasure-requests';
 import { NotFoundError } from '#shared/errors';
 import { apiHandler, json, requireBearer } from '#shared/http/api';
@@ -9,6 +10,8 @@ import type { FirstPromoterPort } from '#shared/ports/providers';
 /** No identity key: a cancel destroys the stored identity without reading it. */
 export interface CancelRequestDeps extends Pick<RequestDeps, 'requests' | 'audit' | 'clock' | 'workflow'> {
   firstPromoter: FirstPromoterPort;
+  /** Completion callbacks, started when the cancel ends the request. */
+  callbacks?: CallbackScheduler;
   /** Who may cancel. */
   operatorTokens: readonly string[];
   /** Known only to answer an auditor's cancel with 403 rather than 401. */

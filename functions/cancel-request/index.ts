@@ -1,6 +1,7 @@
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { LambdaReceiptIssuer } from '#shared/adapters/lambda/receipt-issuer';
+import { withCallbacks } from '#shared/adapters/workflow/callback-scheduler';
 import { StepFunctionsWorkflowEngine } from '#shared/adapters/workflow/step-functions';
 import { resolveSecret } from '#shared/aws/secrets';
 import { createAuditStores, createDocumentClient, createFirstPromoter } from '#shared/composition';
@@ -15,6 +16,7 @@ export const handler = makeHandler({
   workflow: new StepFunctionsWorkflowEngine(new SFNClient({}), required(config.stateMachineArn, 'STATE_MACHINE_ARN')),
   firstPromoter: createFirstPromoter(config, db),
   operatorTokens: required(config.operatorTokens, 'OPERATOR_TOKENS'),
+  ...withCallbacks(config.callbacks.stateMachineArn),
   auditTokens: required(config.auditTokens, 'AUDIT_TOKENS'),
   receipts: new LambdaReceiptIssuer(
     new LambdaClient({}),

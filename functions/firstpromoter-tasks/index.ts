@@ -1,5 +1,6 @@
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { LambdaReceiptIssuer } from '#shared/adapters/lambda/receipt-issuer';
+import { withCallbacks } from '#shared/adapters/workflow/callback-scheduler';
 import { resolveSecret } from '#shared/aws/secrets';
 import {
   createAuditStores,
@@ -23,4 +24,5 @@ export const handler = makeHandler({
     new LambdaClient({}),
     required(config.receipts.issuerFunction, 'RECEIPT_ISSUER_FUNCTION'),
   ),
+  ...withCallbacks(config.callbacks.stateMachineArn),
 });

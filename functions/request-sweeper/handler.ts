@@ -2,6 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import type { CallbackScheduler } from '#shared/callbacks/delivery';
 import { sweepRequests } from '#shared/domain/sweep';
 import { createLogger } from '#shared/observability';
 import type { AuditLog, Clock, RequestRepository, WorkflowEngine } from '#shared/ports/audit';
@@ -16,6 +17,8 @@ export interface RequestSweeperDeps {
   firstPromoter: FirstPromoterPort;
   /** Issues the receipt of each cancel it finishes. */
   receipts?: ReceiptIssuer;
+  /** Completion callbacks of the cancels this sweep finishes. */
+  callbacks?: CallbackScheduler;
   metrics: Metrics;
   /** A request still `received` this long after intake had its workflow start lost; it is started again. */
   stalledAfterSeconds: number;

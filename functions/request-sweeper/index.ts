@@ -2,6 +2,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { LambdaReceiptIssuer } from '#shared/adapters/lambda/receipt-issuer';
+import { withCallbacks } from '#shared/adapters/workflow/callback-scheduler';
 import { StepFunctionsWorkflowEngine } from '#shared/adapters/workflow/step-functions';
 import { resolveSecret } from '#shared/aws/secrets';
 import { createAuditStores, createDocumentClient, createFirstPromoter } from '#shared/composition';
@@ -17,6 +18,7 @@ export const handler = makeHandler({
   firstPromoter: createFirstPromoter(config, db),
   workflow: new StepFunctionsWorkflowEngine(new SFNClient({}), required(config.stateMachineArn, 'STATE_MACHINE_ARN')),
   metrics: new Metrics({ serviceName: SERVICE_NAME }),
+  ...withCallbacks(config.callbacks.stateMachineArn),
   stalledAfterSeconds: 300,
   receipts: new LambdaReceiptIssuer(
     new LambdaClient({}),

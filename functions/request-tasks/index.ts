@@ -1,5 +1,6 @@
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { LambdaReceiptIssuer } from '#shared/adapters/lambda/receipt-issuer';
+import { withCallbacks } from '#shared/adapters/workflow/callback-scheduler';
 import { resolveSecret } from '#shared/aws/secrets';
 import { createAuditStores, createDocumentClient } from '#shared/composition';
 import { loadConfig, required } from '#shared/config';
@@ -14,4 +15,5 @@ export const handler = makeHandler({
     new LambdaClient({}),
     required(config.receipts.issuerFunction, 'RECEIPT_ISSUER_FUNCTION'),
   ),
+  ...withCallbacks(config.callbacks.stateMachineArn),
 });

@@ -3,7 +3,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { AUDIT_EVENTS_TABLE, REQUESTS_TABLE } from '#shared/adapters/dynamodb/tables';
+import { AUDIT_EVENTS_TABLE, projectionOf, REQUESTS_TABLE } from '#shared/adapters/dynamodb/tables';
 
 /** Item writes that could change or remove an audit event once written: never allowed on the events table. */
 export const EVENT_MUTATING_ACTIONS = [
@@ -28,6 +28,12 @@ export interface AuditTablesProps {
 }
 
 type RequestAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'Query' | 'Scan';
+
+/** The indexes that find a person's requests by pseudonym. */
+export const PSEUDONYM_INDEXES: readonly string[] = [
+  REQUESTS_TABLE.indexes.byEmailPseudonym.name,
+  REQUESTS_TABLE.indexes.byExternalIdPseudonym.name,
+];
 
 /**
  * The two tables of the audit trail, keyed as `shared/adapters/dynamodb/tables.ts` describes them (the local runtime
@@ -67,7 +73,7 @@ export class AuditTables extends Construct {
         partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
         sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
         projectionType: dynamodb.ProjectionType.INCLUDE,
-        nonKeyAttributes: [...REQUESTS_TABLE.indexProjection],
+        nonKeyAttributes: [...projectionOf(index.name)],
       });
     }
 
@@ -109,9 +115,14 @@ export class AuditTables extends Construct {
   }
 
   /**
-   * Allows actions on the requests table. `Query` is granted on the two pseudonym indexes, by name, not `index/*`.
+   * Allows actions on the requests table. `Query` is granted on the indexes named in `queryIndexes` (by default the two
+   * pseudonym indexes), by name, never `index/*`.
    */
-  grantRequests(grantee: iam.IGrantable, actions: readonly RequestAction[]): void {
+  grantRequests(
+    grantee: iam.IGrantable,
+    actions: readonly RequestAction[],
+    queryIndexes: readonly string[] = PSEUDONYM_INDEXES,
+  ): void {
     const tableActions = actions.filter((a) => a !== 'Query');
     if (tableActions.length > 0) {
       grantee.grantPrincipal.addToPrincipalPolicy(
@@ -125,9 +136,7 @@ export class AuditTables extends Construct {
       grantee.grantPrincipal.addToPrincipalPolicy(
         new iam.PolicyStatement({
           actions: ['dynamodb:Query'],
-          resources: Object.values(REQUESTS_TABLE.indexes).map(
-            (index) => `${this.requests.tableArn}/index/${index.name}`,
-          ),
+          resources: queryIndexes.map((name) => `${this.requests.tableArn}/index/${name}`),
         }),
       );
     }

@@ -3,14 +3,20 @@ import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import {
+  type AttributeValue,
   CreateTableCommand,
   type CreateTableCommandInput,
+  DeleteTableCommand,
+  DescribeTableCommand,
   DynamoDBClient,
+  PutItemCommand,
   ResourceInUseException,
+  ScanCommand,
 } from '@aws-sdk/client-dynamodb';
 import {
   AUDIT_EVENTS_TABLE,
   IDENTITIES_TABLE,
+  projectionOf,
   RATE_BUDGETS_TABLE,
   REQUESTS_TABLE,
   TRANSPARENCY_LOG_TABLE,
@@ -193,27 +199,8 @@ function compactor(store: DynaliteStore | undefined): (table: string) => Promise
 
 /** Creates the tables as the stack defines them (same keys and indexes), if they do not exist yet. */
 async function ensureTables(client: DynamoDBClient, names: TableNames) {
-  const { indexes, indexProjection } = REQUESTS_TABLE;
   const definitions: CreateTableCommandInput[] = [
-    {
-      TableName: names.requests ?? '',
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: REQUESTS_TABLE.partitionKey, AttributeType: 'S' },
-        { AttributeName: indexes.byEmailPseudonym.partitionKey, AttributeType: 'S' },
-        { AttributeName: indexes.byExternalIdPseudonym.partitionKey, AttributeType: 'S' },
-        { AttributeName: indexes.byEmailPseudonym.sortKey, AttributeType: 'S' },
-      ],
-      KeySchema: [{ AttributeName: REQUESTS_TABLE.partitionKey, KeyType: 'HASH' }],
-      GlobalSecondaryIndexes: [indexes.byEmailPseudonym, indexes.byExternalIdPseudonym].map((index) => ({
-        IndexName: index.name,
-        KeySchema: [
-          { AttributeName: index.partitionKey, KeyType: 'HASH' },
-          { AttributeName: index.sortKey, KeyType: 'RANGE' },
-        ],
-        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...indexProjection] },
-      })),
-    },
+    requestsTableDefinition(names.requests ?? ''),
     {
       TableName: names.auditEvents ?? '',
       BillingMode: 'PAY_PER_REQUEST',
@@ -259,4 +246,53 @@ async function ensureTables(client: DynamoDBClient, names: TableNames) {
       if (!(error instanceof ResourceInUseException)) throw error;
     }
   }
+  if (names.requests) await addMissingIndexes(client, names.requests);
+}
+
+function requestsTableDefinition(tableName: string): CreateTableCommandInput {
+  const { indexes } = REQUESTS_TABLE;
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: REQUESTS_TABLE.partitionKey, AttributeType: 'S' },
+      { AttributeName: indexes.byEmailPseudonym.partitionKey, AttributeType: 'S' },
+      { AttributeName: indexes.byExternalIdPseudonym.partitionKey, AttributeType: 'S' },
+      { AttributeName: indexes.byStatus.partitionKey, AttributeType: 'S' },
+      { AttributeName: indexes.byEmailPseudonym.sortKey, AttributeType: 'S' },
+    ],
+    KeySchema: [{ AttributeName: REQUESTS_TABLE.partitionKey, KeyType: 'HASH' }],
+    GlobalSecondaryIndexes: Object.values(indexes).map((index) => ({
+      IndexName: index.name,
+      KeySchema: [
+        { AttributeName: index.partitionKey, KeyType: 'HASH' },
+        { AttributeName: index.sortKey, KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...projectionOf(index.name)] },
+    })),
+  };
+}
+
+/**
+ * A requests table written by an earlier version may lack an index added since (the status index). DynamoDB adds one
+ * to a live table (the stack does, through CloudFormation); dynalite cannot, so the table is rebuilt: its items are
+ * read, the table is created anew with every index, and the items are written back. Requests hold no identity (the
+ * identities table does), and all happens before the service accepts anything.
+ */
+async function addMissingIndexes(client: DynamoDBClient, tableName: string): Promise<void> {
+  const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+  const present = new Set((Table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+  if (Object.values(REQUESTS_TABLE.indexes).every((index) => present.has(index.name))) return;
+  const items: Record<string, AttributeValue>[] = [];
+  let startKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await client.send(
+      new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: startKey }),
+    );
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  await client.send(new DeleteTableCommand({ TableName: tableName }));
+  await client.send(new CreateTableCommand(requestsTableDefinition(tableName)));
+  for (const item of items) await client.send(new PutItemCommand({ TableName: tableName, Item: item }));
 }

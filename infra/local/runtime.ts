@@ -1,20 +1,25 @@
 import { join, resolve } from 'node:path';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { makeHandler as callbackDelivery } from '#functions/callback-delivery/handler';
 import { makeHandler as cancelRequest } from '#functions/cancel-request/handler';
 import { makeHandler as evidence } from '#functions/evidence/handler';
 import { makeHandler as extendRequest } from '#functions/extend-request/handler';
 import { makeHandler as firstPromoterTasks } from '#functions/firstpromoter-tasks/handler';
 import { makeHandler as getRequest } from '#functions/get-request/handler';
 import { makeHandler as intake } from '#functions/intake/handler';
+import { makeHandler as listRequests } from '#functions/list-requests/handler';
 import { makeHandler as referralRockTasks } from '#functions/referralrock-tasks/handler';
 import { makeHandler as requestSweeper } from '#functions/request-sweeper/handler';
 import { makeHandler as requestTasks } from '#functions/request-tasks/handler';
 import { makeHandler as senderIntake } from '#functions/sender-intake/handler';
 import { makeHandler as subjectLookup } from '#functions/subject-lookup/handler';
 import { makeHandler as suppressionCheck } from '#functions/suppression-check/handler';
+import { createWebhookSender } from '#shared/adapters/callbacks/webhook-sender';
 import { FileTreeHeadPublisher } from '#shared/adapters/publishing/file-tree-heads';
 import { KeySigner } from '#shared/adapters/signing/key-signer';
+import { type CallbackScheduler, callbackTarget } from '#shared/callbacks/delivery';
 import {
+  type AuditStores,
   createAuditStores,
   createDocumentClient,
   createFirstPromoter,
@@ -43,7 +48,7 @@ import {
 } from './secrets.ts';
 import { localSecretsFile, moveLegacySecrets } from './secrets-file.ts';
 import { type ApiFunction, startApiServer } from './server.ts';
-import { LocalWorkflowEngine, scaledRetryIntervals, type TaskFunction } from './workflow-engine.ts';
+import { CALLBACK_ASL_PATH, LocalWorkflowEngine, scaledRetryIntervals, type TaskFunction } from './workflow-engine.ts';
 
 export interface LocalRuntimeOptions {
   env?: NodeJS.ProcessEnv;
@@ -75,6 +80,10 @@ export interface LocalRuntime {
   senderSecretsFrom: 'file' | 'environment';
   simulators: { referralRock?: ReferralRockSimulator; firstPromoter?: FirstPromoterSimulator };
   workflow: LocalWorkflowEngine;
+  /** The completion callbacks' state machine, when CALLBACK_URLS is set. */
+  callbacks: LocalWorkflowEngine | undefined;
+  /** The stores the functions use (tests read the delivery logs through them). */
+  stores: AuditStores;
   resumed: string[];
   /** Runs the request sweeper once: stalled starts, pending promoter restores, overdue count. */
   sweep(): Promise<Record<string, number>>;
@@ -182,6 +191,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   // Only the provider task functions read identities, as in AWS.
   const identityStores = createAuditStores(config, db, clock, { makeDeletionFinal, readIdentity: true });
   const cipher = createIdentityCipher(config);
+  // Completion callbacks run in a state machine of their own, as in AWS; bound once the API's address is known.
+  let callbackEngine: LocalWorkflowEngine | undefined;
+  const callbacks: CallbackScheduler | undefined = config.callbacks.urls.length
+    ? { schedule: async (requestId) => callbackEngine?.start(requestId) }
+    : undefined;
+  const withCallbacks = callbacks ? { callbacks } : {};
   // The same shared rate budgets as in AWS: one item per provider account in DynamoDB.
   const referralRock = createReferralRock(config, db);
   const firstPromoter = createFirstPromoter(config, db);
@@ -211,7 +226,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const workflowFunctions: Record<string, { name: string; handler: TaskFunction }> = {
     RequestTasksFunctionArn: {
       name: 'request-tasks',
-      handler: requestTasks({ ...stores, waitingPeriodSeconds: config.waitingPeriodSeconds, receipts }),
+      handler: requestTasks({
+        ...stores,
+        waitingPeriodSeconds: config.waitingPeriodSeconds,
+        receipts,
+        ...withCallbacks,
+      }),
     },
     ReferralRockTasksFunctionArn: {
       name: 'referralrock-tasks',
@@ -219,7 +239,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     },
     FirstPromoterTasksFunctionArn: {
       name: 'firstpromoter-tasks',
-      handler: firstPromoterTasks({ ...identityStores, cipher, firstPromoter, batchPoll: config.batchPoll, receipts }),
+      handler: firstPromoterTasks({
+        ...identityStores,
+        cipher,
+        firstPromoter,
+        batchPoll: config.batchPoll,
+        receipts,
+        ...withCallbacks,
+      }),
     },
   };
   const workflow = new LocalWorkflowEngine({
@@ -267,10 +294,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         publicBaseUrl: config.publicBaseUrl,
       }) as ApiFunction,
       'get-request': getRequest({ ...stores, auditTokens }) as ApiFunction,
+      'list-requests': listRequests({ ...stores, auditTokens }) as ApiFunction,
       'cancel-request': cancelRequest({
         ...stores,
         workflow,
         firstPromoter,
+        ...withCallbacks,
         operatorTokens,
         auditTokens,
         receipts,
@@ -291,12 +320,38 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       evidence: evidence({ log, auditTokens }) as ApiFunction,
     },
   });
+  if (callbacks) {
+    callbackEngine = new LocalWorkflowEngine({
+      aslPath: CALLBACK_ASL_PATH,
+      functions: {
+        CallbackDeliveryFunctionArn: {
+          name: 'callback-delivery',
+          handler: callbackDelivery({
+            requests: stores.requests,
+            audit: stores.audit,
+            sender: createWebhookSender({
+              secrets: required(config.callbacks.secrets, 'CALLBACK_SECRET'),
+              timeoutMs: 10_000,
+            }),
+            targets: config.callbacks.urls.map(callbackTarget),
+            publicBaseUrl: config.publicBaseUrl ?? api.url,
+          }),
+        },
+      },
+      logger,
+      ...(config.localWorkflowRetryScale < 1
+        ? { retryIntervalOverrides: scaledRetryIntervals(config.localWorkflowRetryScale, CALLBACK_ASL_PATH) }
+        : {}),
+      ...(options.taskTimeoutMs ? { taskTimeoutMs: options.taskTimeoutMs } : {}),
+    });
+  }
   // The request sweeper the stack schedules hourly: here at start and then every few minutes.
   const sweeper = requestSweeper({
     ...stores,
     workflow,
     firstPromoter,
     receipts,
+    ...withCallbacks,
     metrics: new Metrics({ serviceName: SERVICE_NAME, namespace: 'GdprErasureLocal' }),
     stalledAfterSeconds: 300,
   });
@@ -345,6 +400,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     senderSecretsFrom: senderSecretsInFile ? 'file' : 'environment',
     simulators,
     workflow,
+    callbacks: callbackEngine,
+    stores,
     resumed,
     sweep,
     stop: async ({ crash = false } = {}) => {
@@ -353,6 +410,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       if (!crash) await Promise.allSettled([...sweeps]);
       if (crash) await workflow.abortAll();
       else await workflow.idle();
+      // Callbacks still retrying (for up to a day) are not waited for; locally they end with the process.
+      await callbackEngine?.abortAll();
       try {
         await dynamo.stop();
       } catch (error) {

@@ -11,13 +11,17 @@ import { outsideInvocation } from '#shared/workflow/invocation-budget';
 import type { TaskEvent } from '#shared/workflow/task-handler';
 import { lambdaContext } from './lambda-context.ts';
 
-/** The one workflow definition: deployed by the CDK stack, run here by aws-local-stepfunctions. */
+/** The erasure workflow definition: deployed by the CDK stack, run here by aws-local-stepfunctions. */
 export const ASL_PATH = new URL('../state-machines/erasure.asl.json', import.meta.url);
+/** The completion callbacks' definition, likewise. */
+export const CALLBACK_ASL_PATH = new URL('../state-machines/callback.asl.json', import.meta.url);
 
 /** A Lambda handler as the stack deploys it: the same middy-wrapped function, invoked in-process. */
 export type TaskFunction = (event: TaskEvent, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
 
 export interface LocalWorkflowOptions {
+  /** The state machine definition to run (default the erasure workflow, {@link ASL_PATH}). */
+  aslPath?: URL;
   /** Functions by the substitution name the ASL uses for their ARN, e.g. `RequestTasksFunctionArn`. */
   functions: Record<string, { name: string; handler: TaskFunction }>;
   logger: Logger;
@@ -86,7 +90,7 @@ export class LocalWorkflowEngine implements WorkflowEngine {
     if (!Number.isSafeInteger(this.#maxConcurrent) || this.#maxConcurrent < 1) {
       throw new Error('maxConcurrent must be a positive integer');
     }
-    const source = readFileSync(ASL_PATH, 'utf8');
+    const source = readFileSync(options.aslPath ?? ASL_PATH, 'utf8');
     const placeholders = new Set([...source.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1] as string));
     for (const name of placeholders) {
       if (!options.functions[name]) throw new Error(`No local function for ASL substitution ${name}`);
@@ -279,7 +283,7 @@ type AslState = {
  * Retry pauses for every Task state: each retrier's first interval times `scale`, in milliseconds (a fixed pause: the
  * local engine takes an override as the whole wait). Shortens a test's or soak run's retries without editing the ASL.
  */
-export function scaledRetryIntervals(scale: number): Record<string, number[]> {
+export function scaledRetryIntervals(scale: number, aslPath: URL = ASL_PATH): Record<string, number[]> {
   const found: Record<string, number[]> = {};
   const walk = (states: Record<string, AslState>) => {
     for (const [name, state] of Object.entries(states)) {
@@ -289,7 +293,7 @@ export function scaledRetryIntervals(scale: number): Record<string, number[]> {
       for (const branch of state.Branches ?? []) walk(branch.States);
     }
   };
-  walk(JSON.parse(readFileSync(ASL_PATH, 'utf8')).States);
+  walk(JSON.parse(readFileSync(aslPath, 'utf8')).States);
   return found;
 }
 

@@ -1,5 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import { type CallbackScheduler, deliveryLogId } from '#shared/callbacks/delivery';
 import type { IdentityCipher } from '#shared/crypto/identity-cipher';
 import type { IdentifierKind } from '#shared/crypto/pseudonym';
 import { ConflictError, NotFoundError } from '#shared/errors';
@@ -143,6 +144,11 @@ export interface RequestView {
   integrity: { chainValid: boolean; events: number; brokenAt?: number };
   /** Everything each event's hash covers (with the request id), so an auditor can recompute the chain. */
   events: Array<Pick<AuditEvent, 'seq' | 'type' | 'at' | 'actor' | 'data' | 'key' | 'prevHash' | 'hash'>>;
+  /**
+   * The completion callbacks' delivery log, once it has an event: a chain of its own (hashed with `logId` in place of
+   * the request id), written after the request's trail was sealed and never part of it.
+   */
+  callbackDeliveries?: { logId: string } & Pick<RequestView, 'integrity' | 'events'>;
 }
 
 /** What an auditor sees of one request: never the identity, only pseudonyms, outcomes and the verified event chain. */
@@ -150,13 +156,17 @@ export async function getRequestView(deps: Pick<RequestDeps, 'requests' | 'audit
   if (!isRequestId(id)) throw new NotFoundError();
   const request = await deps.requests.get(id);
   if (!request) throw new NotFoundError();
-  return toView(request, await deps.audit.list(id), deps.clock.now());
+  const [events, deliveries] = await Promise.all([deps.audit.list(id), deps.audit.list(deliveryLogId(id))]);
+  return toView(request, events, deps.clock.now(), deliveries);
 }
 
 const withoutActor = ({ extendedBy: _by, ...extension }: DeadlineExtension) => extension;
 
-export function toView(request: ErasureRequest, events: AuditEvent[], now: Date): RequestView {
-  const chain = verifyChain(events);
+/** A request as lists and exports show it: the status view without its events and chain check. */
+export type RequestSummary = Omit<RequestView, 'integrity' | 'events' | 'callbackDeliveries'>;
+
+/** The summary of a request; `now` decides whether an open request is overdue. */
+export function toSummary(request: ErasureRequest, now: Date): RequestSummary {
   const end = request.completedAt ? new Date(request.completedAt) : now;
   return {
     id: request.id,
@@ -174,6 +184,27 @@ export function toView(request: ErasureRequest, events: AuditEvent[], now: Date)
       const { updatedAt: _u, ...view } = record;
       return [view];
     }),
+  };
+}
+
+export function toView(
+  request: ErasureRequest,
+  events: AuditEvent[],
+  now: Date,
+  deliveries: AuditEvent[] = [],
+): RequestView {
+  return {
+    ...toSummary(request, now),
+    ...chainView(events),
+    ...(deliveries.length
+      ? { callbackDeliveries: { logId: deliveryLogId(request.id), ...chainView(deliveries) } }
+      : {}),
+  };
+}
+
+function chainView(events: AuditEvent[]): Pick<RequestView, 'integrity' | 'events'> {
+  const chain = verifyChain(events);
+  return {
     integrity: {
       chainValid: chain.valid,
       events: chain.events,
@@ -202,6 +233,7 @@ export async function cancelErasureRequest(
   deps: Pick<RequestDeps, 'requests' | 'audit' | 'clock' | 'workflow'> & {
     firstPromoter: FirstPromoterPort;
     receipts?: ReceiptIssuer;
+    callbacks?: CallbackScheduler;
   },
   id: string,
   actor: string,
@@ -224,6 +256,8 @@ type CancelDeps = Pick<RequestDeps, 'requests' | 'audit' | 'clock'> & {
   workflow?: WorkflowEngine;
   /** Issues the receipt of the canceled request before it is set `canceled`. */
   receipts?: ReceiptIssuer;
+  /** Starts its completion callbacks (after the receipt, which they link to). */
+  callbacks?: CallbackScheduler;
 };
 
 /**
@@ -286,6 +320,9 @@ export async function finishCancel(
     // Left `canceling`, as a failed restore is: the request sweeper finishes it, receipt first.
     return { restore: 'awaiting-receipt' };
   }
+  // Before the final status: should the start fail, the request stays `canceling` and the sweeper finishes the cancel,
+  // this included. The callback waits for the `canceled` status before it says so.
+  await deps.callbacks?.schedule(request.id);
   await deps.requests.transition(request.id, ['canceling'], 'canceled');
   return { restore: 'done', chainHead: { seq: last.seq, hash: last.hash } };
 }

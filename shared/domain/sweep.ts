@@ -1,3 +1,4 @@
+import type { CallbackScheduler } from '#shared/callbacks/delivery';
 import type { AuditLog, Clock, RequestRepository, WorkflowEngine } from '#shared/ports/audit';
 import type { ReceiptIssuer } from '#shared/ports/evidence';
 import type { FirstPromoterPort } from '#shared/ports/providers';
@@ -41,6 +42,7 @@ export async function sweepRequests(
     workflow: WorkflowEngine;
     firstPromoter: FirstPromoterPort;
     receipts?: ReceiptIssuer;
+    callbacks?: CallbackScheduler;
   },
   options: {
     stalledAfterSeconds: number;

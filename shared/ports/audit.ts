@@ -96,8 +96,22 @@ export interface RequestRepository {
     id: string,
     change: { dueAt: string; extension: DeadlineExtension; now: string },
   ): Promise<ErasureRequest | undefined>;
+  /**
+   * One page of the requests in `status` received in [`from`, `to`), oldest first, from the status index (the summary
+   * attributes only: no identity, no plans). `next` continues the read; undefined at the end.
+   */
+  listByStatus(
+    status: RequestStatus,
+    range: { from?: string; to?: string; limit: number; startKey?: Record<string, unknown> },
+  ): Promise<RequestListPage>;
   /** Requests not in a final status: what a restarted local runtime resumes. */
   listUnfinished(): Promise<ErasureRequest[]>;
+}
+
+/** A page of one status's requests; `next` is the store's own continuation key. */
+export interface RequestListPage {
+  items: ErasureRequest[];
+  next?: Record<string, unknown>;
 }
 
 /** One request of a subject as a pseudonym index holds it. */

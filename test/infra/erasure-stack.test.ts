@@ -11,7 +11,7 @@ import {
   STUCK_REQUESTS_METRIC_NAME,
 } from '#infra/constructs/operations';
 import { DEFAULT_SETTINGS, type HandlerName, readSettings, retentionAtLeast } from '#infra/erasure-stack';
-import { AUDIT_EVENTS_TABLE, RATE_BUDGETS_TABLE, REQUESTS_TABLE } from '#shared/adapters/dynamodb/tables';
+import { AUDIT_EVENTS_TABLE, projectionOf, RATE_BUDGETS_TABLE, REQUESTS_TABLE } from '#shared/adapters/dynamodb/tables';
 import { ROUTES } from '#shared/routes';
 import {
   asArray,
@@ -36,6 +36,7 @@ const API_FUNCTIONS: HandlerName[] = [
   'get-request',
   'cancel-request',
   'extend-request',
+  'list-requests',
   'subject-lookup',
   'suppression-check',
 ];
@@ -275,7 +276,7 @@ describe('DynamoDB tables', () => {
     }
   });
 
-  it('keys the requests table and its pseudonym indexes as shared/adapters/dynamodb/tables.ts describes', () => {
+  it('keys the requests table, its pseudonym indexes and its status index as shared/adapters/dynamodb/tables.ts describes', () => {
     const props = tableProps(synth.stack.tables.requests).Properties;
 
     expect(props.KeySchema).toEqual([{ AttributeName: REQUESTS_TABLE.partitionKey, KeyType: 'HASH' }]);
@@ -286,9 +287,12 @@ describe('DynamoDB tables', () => {
           { AttributeName: index.partitionKey, KeyType: 'HASH' },
           { AttributeName: index.sortKey, KeyType: 'RANGE' },
         ],
-        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...REQUESTS_TABLE.indexProjection] },
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...projectionOf(index.name)] },
       })),
     );
+    // The list route reads a summary from the status index; the pseudonym indexes carry less.
+    expect(projectionOf(REQUESTS_TABLE.indexes.byStatus.name)).toContain('actions');
+    expect(projectionOf(REQUESTS_TABLE.indexes.byEmailPseudonym.name)).not.toContain('actions');
   });
 
   it('keys the audit events table by request id and numeric sequence', () => {
@@ -319,6 +323,7 @@ describe('DynamoDB tables', () => {
       'sender-intake',
       'cancel-request',
       'extend-request',
+      'callback-delivery',
       'request-tasks',
       'referralrock-tasks',
       'firstpromoter-tasks',

@@ -118,6 +118,8 @@ describe('identities table permissions', () => {
       'suppression-check': [],
       evidence: [],
       'receipt-issuer': [],
+      'list-requests': [],
+      'callback-delivery': [],
     };
 
     for (const name of handlerNames(synth.stack)) {

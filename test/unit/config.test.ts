@@ -31,7 +31,7 @@ describe('parseConfig', () => {
       auditTokens: undefined,
       operatorTokens: undefined,
       suppressionTokens: undefined,
-      callbacks: { urls: [], secrets: undefined },
+      callbacks: { urls: [], secrets: undefined, stateMachineArn: undefined },
       pseudonymKey: undefined,
       identityKey: undefined,
       waitingPeriodSeconds: 0,
@@ -231,6 +231,7 @@ describe('parseConfig', () => {
     expect(local.callbacks).toEqual({
       urls: ['https://hooks.example.com/erasures', 'http://127.0.0.1:9000/cb'],
       secrets: [secret],
+      stateMachineArn: undefined,
     });
 
     for (const env of [

@@ -360,6 +360,7 @@ describe('matchRoute', () => {
     expect(matchRoute('GET', '/v1/erasure-requests/er_1')?.route.function).toBe('get-request');
     expect(matchRoute('POST', '/v1/erasure-requests/er_1/cancel')?.route.function).toBe('cancel-request');
     expect(matchRoute('POST', '/v1/subject-lookups')?.route.function).toBe('subject-lookup');
+    expect(matchRoute('GET', '/v1/erasure-requests')?.route.function).toBe('list-requests');
   });
 
   it.each([
@@ -372,7 +373,7 @@ describe('matchRoute', () => {
   });
 
   it.each([
-    ['GET', '/v1/erasure-requests'],
+    ['PUT', '/v1/erasure-requests'],
     ['DELETE', '/v1/erasure-requests/er_1'],
     ['GET', '/v1/erasure-requests/er_1/cancel'],
     ['get', '/v1/erasure-requests/er_1'],

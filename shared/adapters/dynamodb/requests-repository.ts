@@ -25,6 +25,7 @@ import { ConflictError } from '#shared/errors';
 import type {
   ActionGuard,
   CreateResult,
+  RequestListPage,
   RequestRepository,
   SubjectRequestStatus,
   TransitionOptions,
@@ -346,6 +347,43 @@ export class DynamoRequestRepository implements RequestRepository {
       );
     });
     return found;
+  }
+
+  async listByStatus(
+    status: RequestStatus,
+    range: { from?: string; to?: string; limit: number; startKey?: Record<string, unknown> },
+  ): Promise<RequestListPage> {
+    const index = REQUESTS_TABLE.indexes.byStatus;
+    const values: Record<string, unknown> = { ':status': status };
+    let condition = '#status = :status';
+    // `to` is exclusive; receivedAt is ISO 8601 with milliseconds, so the millisecond before it is the last included.
+    const before = range.to ? new Date(Date.parse(range.to) - 1).toISOString() : undefined;
+    if (range.from && before) {
+      condition += ' AND receivedAt BETWEEN :from AND :before';
+      Object.assign(values, { ':from': range.from, ':before': before });
+    } else if (range.from) {
+      condition += ' AND receivedAt >= :from';
+      values[':from'] = range.from;
+    } else if (before) {
+      condition += ' AND receivedAt <= :before';
+      values[':before'] = before;
+    }
+    if (range.from && before && before < range.from) return { items: [] };
+    const page = await this.#db.send(
+      new QueryCommand({
+        TableName: this.#table,
+        IndexName: index.name,
+        KeyConditionExpression: condition,
+        ExpressionAttributeNames: { '#status': index.partitionKey },
+        ExpressionAttributeValues: values,
+        Limit: range.limit,
+        ...(range.startKey ? { ExclusiveStartKey: range.startKey } : {}),
+      }),
+    );
+    return {
+      items: (page.Items ?? []).map((item) => toRequest(item as Item)),
+      ...(page.LastEvaluatedKey ? { next: page.LastEvaluatedKey } : {}),
+    };
   }
 
   async extendDeadline(

@@ -14,10 +14,24 @@ export const REQUESTS_TABLE = {
       partitionKey: 'externalIdPseudonym',
       sortKey: 'receivedAt',
     },
+    /**
+     * The list route and the exports: each status's requests by time of receipt, so a page reads a range of one
+     * partition per status asked for, never the whole table. Its keys are attributes every request has, so every
+     * request is in it from the start (no backfill).
+     */
+    byStatus: { name: 'by-status', partitionKey: 'status', sortKey: 'receivedAt' },
   },
   /** What the pseudonym indexes carry: enough to list a subject's requests, never the encrypted identity. */
   indexProjection: ['status', 'reference', 'dueAt', 'completedAt', 'subject'],
+  /** What the status index carries: a request's summary (the status view without its events), nothing more. */
+  statusIndexProjection: ['reference', 'dueAt', 'completedAt', 'subject', 'actions', 'extension'],
 } as const;
+
+/** The non-key attributes an index of the requests table projects. */
+export const projectionOf = (indexName: string): readonly string[] =>
+  indexName === REQUESTS_TABLE.indexes.byStatus.name
+    ? REQUESTS_TABLE.statusIndexProjection
+    : REQUESTS_TABLE.indexProjection;
 
 export const AUDIT_EVENTS_TABLE = {
   partitionKey: 'requestId',

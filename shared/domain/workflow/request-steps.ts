@@ -130,6 +130,9 @@ export async function finalizeRequest(deps: RequestTaskDeps, { requestId }: Requ
   // state machine retries; the receipt already signed is never signed again.
   await deps.receipts?.issue(requestId);
   await deps.requests.transition(requestId, ['closing'], status, { completedAt });
+  // Once the end is recorded, so the callback states it; a failed start fails this task, which is retried (and is
+  // idempotent up to here), so no end goes unannounced.
+  await deps.callbacks?.schedule(requestId);
   // The chain head leaves the database in the task's log line and the execution history, both kept apart from the
   // tables: rewriting the events table afterwards, even consistently re-hashed, would no longer contain it.
   return { requestId, status, chainHead: { seq: last.seq, hash: last.hash } };

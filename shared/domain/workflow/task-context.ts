@@ -1,3 +1,4 @@
+import type { CallbackScheduler } from '#shared/callbacks/delivery';
 import type { IdentityCipher } from '#shared/crypto/identity-cipher';
 import type { ActionGuard, AuditLog, Clock, RequestRepository } from '#shared/ports/audit';
 import type { ReceiptIssuer } from '#shared/ports/evidence';
@@ -29,13 +30,18 @@ export interface TaskDeps {
   batchPoll: { intervalSeconds: number; maxIntervalSeconds: number; timeoutSeconds: number };
   /** Issues the signed receipt of a request as it ends (finalize, or a cancel the archive step finishes). */
   receipts?: ReceiptIssuer;
+  /** Completion callbacks, started where a request ends; absent when none are configured. */
+  callbacks?: CallbackScheduler;
 }
 
-export type RequestTaskDeps = Pick<TaskDeps, 'requests' | 'audit' | 'clock' | 'waitingPeriodSeconds' | 'receipts'>;
+export type RequestTaskDeps = Pick<
+  TaskDeps,
+  'requests' | 'audit' | 'clock' | 'waitingPeriodSeconds' | 'receipts' | 'callbacks'
+>;
 export type ReferralRockTaskDeps = Pick<TaskDeps, 'requests' | 'audit' | 'clock' | 'cipher' | 'referralRock'>;
 export type FirstPromoterTaskDeps = Pick<
   TaskDeps,
-  'requests' | 'audit' | 'clock' | 'cipher' | 'firstPromoter' | 'batchPoll' | 'receipts'
+  'requests' | 'audit' | 'clock' | 'cipher' | 'firstPromoter' | 'batchPoll' | 'receipts' | 'callbacks'
 >;
 
 export const ACTOR = 'workflow';

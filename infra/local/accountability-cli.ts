@@ -1,0 +1,206 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { SingleBar } from 'cli-progress';
+import type { RequestSummary } from '#shared/domain/erasure-requests';
+import {
+  buildAccountabilityReport,
+  monthRange,
+  reportCsv,
+  reportMarkdown,
+} from '#shared/reporting/accountability-report';
+import { exportCsvHeader, exportCsvRecord, exportJsonLine } from '#shared/reporting/export-rows';
+import { localSecretsFile } from './secrets-file.ts';
+
+/** A user's mistake on the command line: printed as one line, exit code 64, no stack trace. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface CliIo {
+  stdout: Writable;
+  stderr: Writable & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+}
+
+const PROCESS_IO: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env };
+
+interface Service {
+  url: string;
+  token: string;
+}
+
+/**
+ * Where the API is and the audit token to read it with: `--url` / `SERVICE_URL` (default the local service), `--token`
+ * / `AUDIT_TOKEN`, else the first of `AUDIT_TOKENS` in the environment or the local secrets file `npm start` keeps.
+ */
+async function serviceOf(values: { url?: string | undefined; token?: string | undefined }, env: NodeJS.ProcessEnv) {
+  const url = (values.url ?? env.SERVICE_URL ?? `http://127.0.0.1:${env.PORT ?? 3000}`).replace(/\/$/, '');
+  let token = values.token ?? env.AUDIT_TOKEN ?? env.AUDIT_TOKENS?.split(',')[0];
+  if (!token) {
+    const file = localSecretsFile(resolve(env.DATA_DIR ?? '.data'), env);
+    const stored = await readFile(file, 'utf8')
+      .then((text) => JSON.parse(text) as { AUDIT_TOKENS?: string })
+      .catch(() => ({}) as { AUDIT_TOKENS?: string });
+    token = stored.AUDIT_TOKENS?.split(',')[0];
+  }
+  if (!token) throw new UsageError('No audit token: pass --token, set AUDIT_TOKEN, or start the local service first');
+  return { url, token } satisfies Service;
+}
+
+/**
+ * Every request the list route returns for `query`, page by page (`nextCursor`), oldest received first.
+ * @throws Error naming the HTTP status and the API's error code when a page is refused
+ */
+export async function* listAll(service: Service, query: Record<string, string>): AsyncGenerator<RequestSummary[]> {
+  let cursor: string | null = null;
+  do {
+    const params = new URLSearchParams({ ...query, limit: '500', ...(cursor ? { cursor } : {}) });
+    const response = await fetch(`${service.url}/v1/erasure-requests?${params}`, {
+      headers: { authorization: `Bearer ${service.token}` },
+    });
+    const body = (await response.json().catch(() => undefined)) as
+      | { requests: RequestSummary[]; nextCursor: string | null; error?: { code: string; message: string } }
+      | undefined;
+    if (!response.ok || !body) {
+      throw new Error(
+        `The service answered ${response.status}${body?.error ? ` ${body.error.code}: ${body.error.message}` : ''}`,
+      );
+    }
+    yield body.requests;
+    cursor = body.nextCursor;
+  } while (cursor);
+}
+
+const dayOrInstant = (value: string, name: string): string => {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(value)) {
+    throw new UsageError(`--${name} must be a date (YYYY-MM-DD) or an ISO 8601 instant`);
+  }
+  return date.toISOString();
+};
+
+const write = (stream: Writable, text: string) =>
+  new Promise<void>((resolveWrite, reject) => {
+    stream.write(text, (error) => (error ? reject(error) : resolveWrite()));
+  });
+
+/**
+ * `npm run export -- --format csv|jsonl --from 2026-11-01 [--to 2026-12-01] [--status s,s] [--overdue true|false]
+ * [--out file] [--url URL] [--token T]`: every request received in the period, one line each, to `--out` or stdout,
+ * with a progress bar on stderr (the share of the period read so far, and the rows written).
+ * @returns the number of requests written
+ */
+export async function runExport(args: string[], io: CliIo = PROCESS_IO): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      format: { type: 'string', default: 'csv' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      status: { type: 'string' },
+      overdue: { type: 'string' },
+      out: { type: 'string' },
+      url: { type: 'string' },
+      token: { type: 'string' },
+    },
+  });
+  if (values.format !== 'csv' && values.format !== 'jsonl') throw new UsageError('--format must be csv or jsonl');
+  if (!values.from) throw new UsageError('--from is required: the start of the period (YYYY-MM-DD)');
+  const from = dayOrInstant(values.from, 'from');
+  const to = values.to ? dayOrInstant(values.to, 'to') : new Date().toISOString();
+  if (to <= from) throw new UsageError('--to must be after --from');
+  const service = await serviceOf(values, io.env);
+  const out = values.out ? createWriteStream(values.out, { mode: 0o600 }) : io.stdout;
+  const bar = new SingleBar({
+    stream: io.stderr,
+    format: 'Exporting |{bar}| {percentage}% of the period | {rows} requests',
+    // Piped or redirected, stderr still gets a line every 2 s and the final one.
+    noTTYOutput: true,
+    notTTYSchedule: 2000,
+    hideCursor: true,
+  });
+  const span = Date.parse(to) - Date.parse(from);
+  bar.start(1000, 0, { rows: 0 });
+  let rows = 0;
+  try {
+    if (values.format === 'csv') await write(out, exportCsvHeader());
+    const query = {
+      from,
+      to,
+      ...(values.status ? { status: values.status } : {}),
+      ...(values.overdue ? { overdue: values.overdue } : {}),
+    };
+    for await (const page of listAll(service, query)) {
+      for (const request of page) {
+        await write(out, values.format === 'csv' ? exportCsvRecord(request) : exportJsonLine(request));
+      }
+      rows += page.length;
+      const last = page.at(-1);
+      const progress = last ? Math.floor(((Date.parse(last.receivedAt) - Date.parse(from)) / span) * 1000) : 0;
+      bar.update(Math.min(999, Math.max(0, progress)), { rows });
+    }
+    bar.update(1000, { rows });
+  } finally {
+    bar.stop();
+    if (out !== io.stdout) await new Promise<void>((done) => out.end(done));
+  }
+  await write(
+    io.stderr,
+    `${rows} request(s) received from ${from} to ${to} exported${values.out ? ` to ${values.out}` : ''}\n`,
+  );
+  return rows;
+}
+
+/**
+ * `npm run report -- --month 2026-11 [--out-dir DIR] [--url URL] [--token T]`: the accountability report of the
+ * requests received in that month (UTC), printed as Markdown and written as `accountability-report-<month>.md` and
+ * `.csv` in `--out-dir` (default: the current directory).
+ * @returns the paths written
+ */
+export async function runReport(args: string[], io: CliIo = PROCESS_IO, now = new Date()): Promise<string[]> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      month: { type: 'string' },
+      'out-dir': { type: 'string', default: '.' },
+      url: { type: 'string' },
+      token: { type: 'string' },
+    },
+  });
+  if (!values.month) throw new UsageError('--month is required, e.g. --month 2026-11');
+  let range: { from: string; to: string };
+  try {
+    range = monthRange(values.month);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const service = await serviceOf(values, io.env);
+  const requests: RequestSummary[] = [];
+  for await (const page of listAll(service, range)) requests.push(...page);
+  const report = buildAccountabilityReport(values.month, requests, now);
+  const dir = resolve(values['out-dir'] ?? '.');
+  await mkdir(dir, { recursive: true });
+  const markdown = reportMarkdown(report);
+  const paths = [
+    join(dir, `accountability-report-${values.month}.md`),
+    join(dir, `accountability-report-${values.month}.csv`),
+  ];
+  await writeFile(paths[0] as string, markdown);
+  await writeFile(paths[1] as string, reportCsv(report));
+  await write(io.stdout, markdown);
+  await write(io.stderr, `Written: ${paths.join(', ')}\n`);
+  return paths;
+}
+
+/** Runs a CLI entry: a usage error is one line and exit code 64, a failure one line and 1. */
+export async function runCli(main: () => Promise<unknown>): Promise<void> {
+  try {
+    await main();
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(error instanceof UsageError ? 64 : 1);
+  }
+}

@@ -1,0 +1,174 @@
+import { createHash } from 'node:crypto';
+import { FINAL_STATUSES, type RequestStatus } from '#shared/domain/model';
+import type { AuditLog, RequestRepository } from '#shared/ports/audit';
+
+/**
+ * Completion callbacks (Standard Webhooks), sent when a request ends. The request's own trail is sealed at its end and
+ * nothing is written to it afterwards; what happens to its announcement is recorded in a trail of its own, the
+ * request's *delivery log*: the same append-only, hash-chained events table under the partition
+ * `callback-deliveries/<request id>`, with `callback.delivered` and `callback.failed` per target. It never touches the
+ * request or its trail, so a callback can neither change an erasure's status nor reopen its record.
+ */
+export const deliveryLogId = (requestId: string): string => `callback-deliveries/${requestId}`;
+
+/** The body POSTed to every target (issue 9): nothing about the person, only the request's own facts. */
+export interface CallbackPayload {
+  id: string;
+  reference: string | null;
+  status: RequestStatus;
+  completedAt: string;
+  /** `GET /v1/erasure-requests/{id}/receipt` on the service's public base URL (audit token required). */
+  receiptUrl: string;
+}
+
+/** A callback target as recorded: never its full URL, whose path or query may hold the receiver's own secret. */
+export interface CallbackTarget {
+  url: string;
+  /** SHA-256 of the URL, first 12 hex digits: tells targets apart in the log. */
+  fingerprint: string;
+  /** Scheme, host and port. */
+  origin: string;
+}
+
+export const callbackTarget = (url: string): CallbackTarget => ({
+  url,
+  fingerprint: createHash('sha256').update(url).digest('hex').slice(0, 12),
+  origin: new URL(url).origin,
+});
+
+/**
+ * Starts the callbacks of a request that is ending: idempotent (an execution named by the request id), so every place
+ * a request ends may call it, and call it again on a retry.
+ */
+export interface CallbackScheduler {
+  schedule(requestId: string): Promise<void>;
+}
+
+/** What a POST to a target came to: delivered (2xx), or why not (a status, a network error name), non-personal. */
+export type SendResult = { delivered: true; status: number } | { delivered: false; reason: string };
+
+/** Sends one signed callback. The message id is the same on every attempt, so a receiver can drop a repeat. */
+export interface CallbackSender {
+  send(target: CallbackTarget, messageId: string, payload: CallbackPayload): Promise<SendResult>;
+}
+
+export interface CallbackDeps {
+  requests: Pick<RequestRepository, 'get'>;
+  audit: AuditLog;
+  sender: CallbackSender;
+  targets: readonly CallbackTarget[];
+  /** Base of `receiptUrl`: PUBLIC_BASE_URL, or the API's own address. */
+  publicBaseUrl: string;
+}
+
+/**
+ * Not every target took the callback (yet): the state machine retries the task with backoff (1 minute doubling to
+ * an hour, then hourly, for a day), then records the targets still failing as `callback.failed`.
+ */
+export class CallbackNotDeliveredError extends Error {
+  override name = 'CallbackNotDeliveredError';
+}
+
+/** The request has not reached its final status yet (its end is being recorded): the same retries wait for it. */
+export class RequestNotEndedError extends CallbackNotDeliveredError {
+  override name = 'CallbackNotDeliveredError';
+}
+
+const ACTOR = 'callbacks';
+
+/**
+ * Delivers the callback of an ended request to every target that has no outcome in the delivery log yet, and records
+ * each delivery. Idempotent: a retry, or a second execution, sends only to targets still waiting.
+ * @throws CallbackNotDeliveredError while a target has not taken it (or the request's end is not yet recorded)
+ */
+export async function deliverCallbacks(deps: CallbackDeps, { requestId }: { requestId: string }) {
+  const request = await deps.requests.get(requestId);
+  if (!request) return { requestId, delivered: 0, pending: 0 };
+  if (!FINAL_STATUSES.includes(request.status) || !request.completedAt) {
+    throw new RequestNotEndedError(`${requestId} is ${request.status}: its callback waits for its end`);
+  }
+  const payload: CallbackPayload = {
+    id: request.id,
+    reference: request.reference ?? null,
+    status: request.status,
+    completedAt: request.completedAt,
+    receiptUrl: `${deps.publicBaseUrl.replace(/\/$/, '')}/v1/erasure-requests/${request.id}/receipt`,
+  };
+  const logId = deliveryLogId(requestId);
+  const settled = settledTargets(await deps.audit.list(logId));
+  const waiting = deps.targets.filter((t) => !settled.has(t.fingerprint));
+  const failures: string[] = [];
+  await Promise.all(
+    waiting.map(async (target) => {
+      const result = await deps.sender.send(target, `callback_${requestId}`, payload);
+      if (!result.delivered) {
+        failures.push(`${target.fingerprint} (${result.reason})`);
+        return;
+      }
+      await deps.audit.append(logId, {
+        type: 'callback.delivered',
+        actor: ACTOR,
+        key: `callback.delivered:${target.fingerprint}`,
+        data: { target: target.fingerprint, origin: target.origin, status: payload.status, httpStatus: result.status },
+      });
+    }),
+  );
+  if (failures.length > 0) {
+    throw new CallbackNotDeliveredError(
+      `${failures.length} of ${deps.targets.length} callback target(s) not delivered: ${failures.sort().join(', ')}`,
+    );
+  }
+  return { requestId, delivered: waiting.length, pending: 0 };
+}
+
+/**
+ * After the last retry: records `callback.failed` for each target that never took the callback, with the last
+ * reason. The erasure itself is untouched: a failed callback never changes its status.
+ */
+export async function recordCallbacksFailed(
+  deps: Pick<CallbackDeps, 'audit' | 'targets'>,
+  input: { requestId: string; failure?: { Error?: string; Cause?: string } },
+) {
+  const logId = deliveryLogId(input.requestId);
+  const settled = settledTargets(await deps.audit.list(logId));
+  const failed = deps.targets.filter((t) => !settled.has(t.fingerprint));
+  const cause = lastReason(input.failure);
+  for (const target of failed) {
+    await deps.audit.append(logId, {
+      type: 'callback.failed',
+      actor: ACTOR,
+      key: `callback.failed:${target.fingerprint}`,
+      data: {
+        target: target.fingerprint,
+        origin: target.origin,
+        error: input.failure?.Error ?? 'unknown',
+        reason: cause,
+      },
+    });
+  }
+  return { requestId: input.requestId, failed: failed.length };
+}
+
+/** Targets with an outcome in the delivery log: delivered, or given up on. */
+function settledTargets(events: ReadonlyArray<{ type: string; data: Record<string, unknown> }>): Set<string> {
+  return new Set(
+    events
+      .filter((e) => e.type === 'callback.delivered' || e.type === 'callback.failed')
+      .map((e) => String(e.data.target)),
+  );
+}
+
+/**
+ * The error message of the last attempt, from the Catch's `Cause`: in AWS Lambda's JSON of the error
+ * (`errorMessage`), locally the message itself. Our own text (target fingerprints and HTTP statuses), capped.
+ */
+function lastReason(failure: { Cause?: string } | undefined): string {
+  const cause = failure?.Cause;
+  if (!cause) return 'unknown';
+  try {
+    const message = (JSON.parse(cause) as { errorMessage?: unknown }).errorMessage;
+    return typeof message === 'string' ? message.slice(0, 300) : 'unknown';
+  } catch {
+    return cause.slice(0, 300);
+  }
+}

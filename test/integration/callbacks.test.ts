@@ -1,0 +1,125 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
+import { afterEach, describe, expect, it } from 'vitest';
+import { deliveryLogId } from '#shared/callbacks/delivery';
+import { startTestRuntime, TEST_OPERATOR_TOKEN, type TestRuntime } from '#test/support/local-runtime';
+
+// Completion callbacks (issue 9, item 6) end to end on the local runtime: signed with Standard Webhooks and checked
+// with the `standardwebhooks` package as a receiver would; retried with backoff (shortened here) until delivered;
+// a final failure recorded in the delivery log, never in the request's sealed trail, and never changing its status.
+const CALLBACK_SECRET = `whsec_${Buffer.from('callback-secret-for-tests-32-bytes!').toString('base64')}`;
+
+interface Received {
+  headers: IncomingMessage['headers'];
+  body: string;
+  verified: unknown;
+}
+
+/** A receiver that answers `failures` times with 503, then 204, verifying every signature with `standardwebhooks`. */
+async function receiver(failures: number): Promise<{ url: string; received: Received[]; server: Server }> {
+  const received: Received[] = [];
+  let left = failures;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      let verified: unknown;
+      try {
+        verified = new Webhook(CALLBACK_SECRET).verify(body, req.headers as Record<string, string>);
+      } catch (error) {
+        verified = error;
+      }
+      received.push({ headers: req.headers, body, verified });
+      if (left-- > 0) res.writeHead(503).end();
+      else res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/erasures`, received, server };
+}
+
+let t: TestRuntime | undefined;
+const servers: Server[] = [];
+
+afterEach(async () => {
+  await t?.stop();
+  t = undefined;
+  for (const server of servers.splice(0)) await new Promise((resolve) => server.close(resolve));
+});
+
+async function start(urls: string[], env: Record<string, string> = {}) {
+  t = await startTestRuntime({
+    env: {
+      CALLBACK_URLS: urls.join(','),
+      CALLBACK_SECRET,
+      // The callback retries (1 minute doubling to an hour) become a few milliseconds each.
+      LOCAL_WORKFLOW_RETRY_SCALE: '0.0001',
+      ...env,
+    },
+  });
+  return t;
+}
+
+describe('completion callbacks', () => {
+  it('POSTs the end of a request, signed, to every target; a receiver failing twice gets it on the third try', async () => {
+    const steady = await receiver(0);
+    const flaky = await receiver(2);
+    servers.push(steady.server, flaky.server);
+    const runtime = await start([steady.url, flaky.url]);
+
+    const view = await runtime.erase({ email: 'callback.me@example.com', reference: 'DSR-CB-1' });
+    await runtime.runtime.callbacks?.settled(view.id);
+
+    expect(steady.received).toHaveLength(1);
+    expect(flaky.received).toHaveLength(3);
+    for (const delivery of [...steady.received, ...flaky.received]) {
+      expect(delivery.verified).toEqual({
+        id: view.id,
+        reference: 'DSR-CB-1',
+        status: 'completed',
+        completedAt: view.completedAt,
+        receiptUrl: `${runtime.runtime.url}/v1/erasure-requests/${view.id}/receipt`,
+      });
+      // The same message id on every attempt: a receiver drops repeats by it.
+      expect(delivery.headers['webhook-id']).toBe(`callback_${view.id}`);
+    }
+    expect(JSON.stringify([...steady.received, ...flaky.received].map((d) => d.body))).not.toContain('@');
+    const log = await runtime.runtime.stores.audit.list(deliveryLogId(view.id));
+    expect(log.map((e) => e.type)).toEqual(['callback.delivered', 'callback.delivered']);
+    // The request's own trail ended at its seal: nothing was added to it. The status view shows the delivery log.
+    const after = (await runtime.get(view.id)).json;
+    expect(after.events.at(-1).type).toBe('request.completed');
+    expect(after.events).toHaveLength(view.events.length);
+    expect(after.callbackDeliveries).toMatchObject({
+      logId: deliveryLogId(view.id),
+      integrity: { chainValid: true, events: 2 },
+    });
+  });
+
+  it('records a final failure after the last retry, and the erasure keeps its status', async () => {
+    const down = await receiver(Number.POSITIVE_INFINITY);
+    servers.push(down.server);
+    const runtime = await start([down.url], { WAITING_PERIOD_SECONDS: '3600' });
+
+    const { json: submitted } = await runtime.submit({ email: 'cancel.callback@example.com' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await runtime.cancel(submitted.id, TEST_OPERATOR_TOKEN)).json.status).toBe('canceled');
+    await runtime.runtime.callbacks?.settled(submitted.id);
+
+    // 1 try and 29 retries, then given up; a first try made while the cancel was still being recorded waited for it
+    // instead of sending (a callback states the end only once it is recorded).
+    expect(down.received.length).toBeGreaterThanOrEqual(29);
+    expect(down.received.length).toBeLessThanOrEqual(30);
+    expect(JSON.parse(down.received[0]?.body ?? '{}')).toMatchObject({ id: submitted.id, status: 'canceled' });
+    const log = await runtime.runtime.stores.audit.list(deliveryLogId(submitted.id));
+    expect(log.map((e) => e.type)).toEqual(['callback.failed']);
+    expect(log[0]?.data).toMatchObject({
+      origin: new URL(down.url).origin,
+      reason: expect.stringContaining('HTTP 503'),
+    });
+    expect(JSON.stringify(log)).not.toContain('/hooks/erasures');
+    expect((await runtime.get(submitted.id)).json.status).toBe('canceled');
+  });
+});
