@@ -191,10 +191,38 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   // Only the provider task functions read identities, as in AWS.
   const identityStores = createAuditStores(config, db, clock, { makeDeletionFinal, readIdentity: true });
   const cipher = createIdentityCipher(config);
-  // Completion callbacks run in a state machine of their own, as in AWS; bound once the API's address is known.
-  let callbackEngine: LocalWorkflowEngine | undefined;
-  const callbacks: CallbackScheduler | undefined = config.callbacks.urls.length
-    ? { schedule: async (requestId) => callbackEngine?.start(requestId) }
+  // Completion callbacks run in a state machine of their own, as in AWS.
+  let apiUrl: string | undefined;
+  const callbackEngine = config.callbacks.urls.length
+    ? new LocalWorkflowEngine({
+        aslPath: CALLBACK_ASL_PATH,
+        functions: {
+          CallbackDeliveryFunctionArn: {
+            name: 'callback-delivery',
+            handler: callbackDelivery({
+              requests: stores.requests,
+              audit: stores.audit,
+              sender: createWebhookSender({
+                secrets: required(config.callbacks.secrets, 'CALLBACK_SECRET'),
+                timeoutMs: 10_000,
+              }),
+              targets: config.callbacks.urls.map(callbackTarget),
+              // Read when a callback is sent: the API's address is known once its server listens.
+              get publicBaseUrl() {
+                return config.publicBaseUrl ?? apiUrl ?? '';
+              },
+            }),
+          },
+        },
+        logger,
+        ...(config.localWorkflowRetryScale < 1
+          ? { retryIntervalOverrides: scaledRetryIntervals(config.localWorkflowRetryScale, CALLBACK_ASL_PATH) }
+          : {}),
+        ...(options.taskTimeoutMs ? { taskTimeoutMs: options.taskTimeoutMs } : {}),
+      })
+    : undefined;
+  const callbacks: CallbackScheduler | undefined = callbackEngine
+    ? { schedule: (requestId) => callbackEngine.start(requestId) }
     : undefined;
   const withCallbacks = callbacks ? { callbacks } : {};
   // The same shared rate budgets as in AWS: one item per provider account in DynamoDB.
@@ -320,31 +348,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       evidence: evidence({ log, auditTokens }) as ApiFunction,
     },
   });
-  if (callbacks) {
-    callbackEngine = new LocalWorkflowEngine({
-      aslPath: CALLBACK_ASL_PATH,
-      functions: {
-        CallbackDeliveryFunctionArn: {
-          name: 'callback-delivery',
-          handler: callbackDelivery({
-            requests: stores.requests,
-            audit: stores.audit,
-            sender: createWebhookSender({
-              secrets: required(config.callbacks.secrets, 'CALLBACK_SECRET'),
-              timeoutMs: 10_000,
-            }),
-            targets: config.callbacks.urls.map(callbackTarget),
-            publicBaseUrl: config.publicBaseUrl ?? api.url,
-          }),
-        },
-      },
-      logger,
-      ...(config.localWorkflowRetryScale < 1
-        ? { retryIntervalOverrides: scaledRetryIntervals(config.localWorkflowRetryScale, CALLBACK_ASL_PATH) }
-        : {}),
-      ...(options.taskTimeoutMs ? { taskTimeoutMs: options.taskTimeoutMs } : {}),
-    });
-  }
+  apiUrl = api.url;
   // The request sweeper the stack schedules hourly: here at start and then every few minutes.
   const sweeper = requestSweeper({
     ...stores,
