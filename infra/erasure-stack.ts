@@ -201,6 +201,7 @@ const SIZING: Record<HandlerName, { memorySize: number; timeout: Duration }> = {
   evidence: { memorySize: 256, timeout: Duration.seconds(10) },
   // Invoked synchronously by the functions that end requests: it must end well within their own time limits.
   'receipt-issuer': { memorySize: 256, timeout: Duration.seconds(15) },
+  'api-document': { memorySize: 128, timeout: Duration.seconds(5) },
   'request-tasks': { memorySize: 256, timeout: Duration.seconds(30) },
   'referralrock-tasks': { memorySize: 512, timeout: Duration.seconds(120) },
   'firstpromoter-tasks': { memorySize: 512, timeout: Duration.seconds(120) },
@@ -227,6 +228,7 @@ export const FUNCTION_SECRETS: Record<HandlerName, readonly SecretVariable[]> = 
   evidence: ['AUDIT_TOKENS'],
   // Signs through KMS: no secret at all.
   'receipt-issuer': [],
+  'api-document': [],
   'request-tasks': [],
   'referralrock-tasks': ['IDENTITY_KEY', 'REFERRALROCK_PUBLIC_KEY', 'REFERRALROCK_PRIVATE_KEY'],
   'firstpromoter-tasks': ['IDENTITY_KEY', 'FIRSTPROMOTER_API_KEY', 'FIRSTPROMOTER_ACCOUNT_ID'],
@@ -305,6 +307,7 @@ export class ErasureStack extends Stack {
     const define = (name: HandlerName, environment: Record<string, string> = {}) => {
       const fn = new HandlerFunction(this, toPascalCase(name), {
         name,
+        ...(name === 'api-document' ? { withApiDocument: true } : {}),
         ...SIZING[name],
         environment: { ...common, ...environment },
         logRetention: CHAIN_ANCHOR_FUNCTIONS.includes(name) ? anchorRetention : logRetention,
@@ -447,6 +450,9 @@ export class ErasureStack extends Stack {
     const listRequests = define('list-requests');
     this.tables.grantRequests(listRequests, ['Query'], [REQUESTS_TABLE.indexes.byStatus.name]);
 
+    // The API's own description, public: no table, no secret, only the document bundled beside it.
+    const apiDocument = define('api-document');
+
     const functions: Partial<Record<HandlerName, HandlerFunction>> = {
       intake,
       'sender-intake': senderIntake,
@@ -458,6 +464,7 @@ export class ErasureStack extends Stack {
       'suppression-check': suppressionCheck,
       evidence,
       'receipt-issuer': receiptIssuer,
+      'api-document': apiDocument,
       'request-tasks': requestTasks,
       'referralrock-tasks': referralRockTasks,
       'firstpromoter-tasks': firstPromoterTasks,
@@ -474,6 +481,7 @@ export class ErasureStack extends Stack {
         'subject-lookup': subjectLookup,
         'suppression-check': suppressionCheck,
         evidence,
+        'api-document': apiDocument,
       },
       throttle: { rateLimit: settings.apiRateLimit, burstLimit: settings.apiBurstLimit },
       logRetention,

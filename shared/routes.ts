@@ -11,7 +11,8 @@ export type FunctionName =
   | 'list-requests'
   | 'subject-lookup'
   | 'suppression-check'
-  | 'evidence';
+  | 'evidence'
+  | 'api-document';
 
 export interface Route {
   method: 'GET' | 'POST';
@@ -111,6 +112,13 @@ export const ROUTES: readonly Route[] = [
     function: 'evidence',
     auth: 'none',
     summary: 'The public keys of receipts and tree heads, retired ones included',
+  },
+  {
+    method: 'GET',
+    path: '/openapi.json',
+    function: 'api-document',
+    auth: 'none',
+    summary: 'The OpenAPI document of this API (docs/openapi.yaml), as JSON',
   },
 ];
 

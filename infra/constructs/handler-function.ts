@@ -46,7 +46,23 @@ export interface HandlerFunctionProps {
   readonly metricsNamespace: string;
   /** Caps concurrent instances, e.g. to keep a provider's rate limit across containers. */
   readonly reservedConcurrentExecutions?: number;
+  /** Ship `docs/openapi.yaml` as `openapi.json` beside the bundle (the api-document function reads it at cold start). */
+  readonly withApiDocument?: boolean;
 }
+
+/**
+ * Writes the OpenAPI document as JSON into the bundle's folder, with the Node.js that runs this CDK app (22, which runs
+ * the TypeScript script as it is). The asset hash covers the bundle's output, so a changed document is deployed.
+ */
+const API_DOCUMENT_HOOKS: NonNullable<BundlingOptions['commandHooks']> = {
+  beforeBundling: () => [],
+  beforeInstall: () => [],
+  afterBundling: (inputDir, outputDir) => [
+    [process.execPath, path.join(inputDir, 'infra', 'api-document.ts'), path.join(outputDir, 'openapi.json')]
+      .map((part) => `'${part.replaceAll("'", `'\\''`)}'`)
+      .join(' '),
+  ],
+};
 
 /**
  * The house Lambda function: Node.js 22 on arm64, an ESM bundle with source maps, active X-Ray tracing, its own log
@@ -100,7 +116,7 @@ export class HandlerFunction extends Construct implements iam.IGrantable {
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },
-      bundling: BUNDLING,
+      bundling: props.withApiDocument ? { ...BUNDLING, commandHooks: API_DOCUMENT_HOOKS } : BUNDLING,
     });
 
     const validations = Validations.of(this);

@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { makeHandler as apiDocument } from '#functions/api-document/handler';
 import { makeHandler as callbackDelivery } from '#functions/callback-delivery/handler';
 import { makeHandler as cancelRequest } from '#functions/cancel-request/handler';
 import { makeHandler as evidence } from '#functions/evidence/handler';
@@ -38,6 +39,7 @@ import type { ReceiptIssuer } from '#shared/ports/evidence';
 import { seedFirstPromoter, seedReferralRock } from '#test/simulators/demo-data';
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
 import { ReferralRockSimulator } from '#test/simulators/referralrock';
+import { loadApiDocument } from '../api-document.ts';
 import { startLocalDynamo } from './dynamodb.ts';
 import { lambdaContext } from './lambda-context.ts';
 import {
@@ -346,6 +348,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         otherRoleTokens: auditTokens,
       }) as ApiFunction,
       evidence: evidence({ log, auditTokens }) as ApiFunction,
+      'api-document': apiDocument({ document: loadApiDocument(), publicBaseUrl: config.publicBaseUrl }),
     },
   });
   apiUrl = api.url;

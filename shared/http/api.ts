@@ -12,7 +12,10 @@ import {
 } from '#shared/errors';
 import { describeError } from '#shared/observability';
 import { runWithinInvocation } from '#shared/workflow/invocation-budget';
+import { apiBaseUrl, header } from './headers.ts';
 import { parseJsonBody } from './json-body.ts';
+
+export { apiBaseUrl, header } from './headers.ts';
 
 export type ApiEvent = APIGatewayProxyEventV2;
 export type ApiResult = APIGatewayProxyStructuredResultV2;
@@ -83,30 +86,12 @@ export function rawJsonBody(event: ApiEvent, maxBytes = MAX_BODY_BYTES): Buffer 
   return raw;
 }
 
-/**
- * The API's own base URL: `PUBLIC_BASE_URL` when set, else the scheme API Gateway forwarded (the local server sets
- * http) and the API's domain — never the request's `Host` header, which the caller chooses.
- */
-export const apiBaseUrl = (event: ApiEvent, publicBaseUrl?: string): string =>
-  (publicBaseUrl ?? `${header(event, 'x-forwarded-proto') ?? 'https'}://${event.requestContext.domainName}`).replace(
-    /\/$/,
-    '',
-  );
-
 /** Where a request's status is read (`GET /v1/erasure-requests/{id}`): the intake's `statusUrl` and `location`. */
 export const statusUrlFor = (event: ApiEvent, id: string, publicBaseUrl?: string): string =>
   `${apiBaseUrl(event, publicBaseUrl)}/v1/erasure-requests/${id}`;
 
 /** The parsed JSON of a body: see {@link parseJsonBody} (400 for non-UTF-8 or non-JSON, 422 for repeated names). */
 export const parseJson = (raw: Buffer | string): unknown => parseJsonBody(raw);
-
-export function header(event: ApiEvent, name: string): string | undefined {
-  const wanted = name.toLowerCase();
-  for (const [key, value] of Object.entries(event.headers ?? {})) {
-    if (key.toLowerCase() === wanted) return value;
-  }
-  return undefined;
-}
 
 /**
  * Who holds a bearer token: auditors read (AUDIT_TOKENS), operators act on requests (OPERATOR_TOKENS), sync jobs ask

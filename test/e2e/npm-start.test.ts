@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localSecretsFile } from '#infra/local/secrets-file';
 import { SECRET_VARIABLES } from '#shared/config';
+import { fetchDocumented } from '#test/support/api-document';
 import { signHeaders } from '#test/support/local-runtime';
 import { findPersonalData } from '#test/support/personal-data-scan';
 
@@ -121,7 +122,7 @@ async function freePort(): Promise<number> {
 }
 
 async function call(url: string, init: RequestInit = {}): Promise<{ status: number; json: any }> {
-  const response = await fetch(url, init);
+  const response = await fetchDocumented(url, init);
   const text = await response.text();
   return { status: response.status, json: text ? JSON.parse(text) : undefined };
 }

@@ -39,6 +39,7 @@ const API_FUNCTIONS: HandlerName[] = [
   'list-requests',
   'subject-lookup',
   'suppression-check',
+  'api-document',
 ];
 const TASK_FUNCTIONS: HandlerName[] = ['request-tasks', 'referralrock-tasks', 'firstpromoter-tasks'];
 // The functions whose last log line for a request carries `chainHead`, the anchor of its audit chain.

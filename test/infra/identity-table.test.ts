@@ -120,6 +120,7 @@ describe('identities table permissions', () => {
       'receipt-issuer': [],
       'list-requests': [],
       'callback-delivery': [],
+      'api-document': [],
     };
 
     for (const name of handlerNames(synth.stack)) {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
+import { fetchDocumented } from '#test/support/api-document';
 import { signHeaders, startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
 
 /**
@@ -213,7 +214,7 @@ describe('intake refusals', () => {
     const rt = t;
     const valid = JSON.stringify({ email: 'refused@example.com' });
     const post = (body: string, headers: Record<string, string>) =>
-      fetch(`${rt.runtime.url}/v1/erasure-requests`, { method: 'POST', body, headers }).then(async (r) => ({
+      fetchDocumented(`${rt.runtime.url}/v1/erasure-requests`, { method: 'POST', body, headers }).then(async (r) => ({
         status: r.status,
         json: (await r.json()) as { error: { code: string; message: string } },
       }));
@@ -258,9 +259,9 @@ describe('intake refusals', () => {
 
     expect((await t.get('er_unknown')).status).toBe(404);
     expect((await t.get('er_unknown', 'wrong-token-wrong-token')).status).toBe(401);
-    expect((await fetch(`${t.runtime.url}/v1/erasure-requests/er_unknown`)).status).toBe(401);
+    expect((await fetchDocumented(`${t.runtime.url}/v1/erasure-requests/er_unknown`)).status).toBe(401);
     expect((await t.cancel('er_unknown')).status).toBe(404);
-    expect((await fetch(`${t.runtime.url}/v1/nothing-here`)).status).toBe(404);
+    expect((await fetchDocumented(`${t.runtime.url}/v1/nothing-here`)).status).toBe(404);
   });
 
   it('lets an auditor holding an identifier find the requests through its pseudonym', async () => {

@@ -1,6 +1,7 @@
 import { type AttributeValue, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityCipher } from '#shared/crypto/identity-cipher';
+import { fetchDocumented } from '#test/support/api-document';
 import { startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
 import { captureOutput, type OutputCapture } from '#test/support/output-capture';
 import { findPersonalData, identifiersOf, scanForPersonalData } from '#test/support/personal-data-scan';
@@ -383,7 +384,7 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
     const refused = {
       invalidEmail: await a.submit({ email: REFUSED.invalidEmail }),
       longExternalId: await a.submit({ externalId: REFUSED.longExternalId }),
-      unsignedEmail: await fetch(`${a.runtime.url}/v1/erasure-requests`, {
+      unsignedEmail: await fetchDocumented(`${a.runtime.url}/v1/erasure-requests`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ email: REFUSED.unsignedEmail }),

@@ -8,6 +8,7 @@ import { workflowTaskStateNames } from '#infra/local/workflow-engine';
 import type { Clock } from '#shared/ports/audit';
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
 import { ReferralRockSimulator } from '#test/simulators/referralrock';
+import { fetchDocumented } from '#test/support/api-document';
 
 export const TEST_WEBHOOK_SECRET = `whsec_${Buffer.from('test-webhook-secret-32-bytes-long!!').toString('base64')}`;
 export const TEST_AUDIT_TOKEN = 'audit_test_token_0123456789abcdef';
@@ -94,7 +95,8 @@ export async function startTestRuntime(
     path: string,
     init: { body?: string | Buffer; headers?: Record<string, string> } = {},
   ) => {
-    const response = await fetch(`${runtime.url}${path}`, { method, ...init });
+    // Every response a test sees is first checked against docs/openapi.yaml.
+    const response = await fetchDocumented(`${runtime.url}${path}`, { method, ...init });
     const text = await response.text();
     return { status: response.status, json: text ? JSON.parse(text) : undefined };
   };
