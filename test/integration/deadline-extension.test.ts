@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fetchDocumented } from '#test/support/api-document';
 import { startTestRuntime, TEST_AUDIT_TOKEN, TEST_OPERATOR_TOKEN, type TestRuntime } from '#test/support/local-runtime';
 
 // Deadline extension (issue 9, item 7; GDPR Art. 12(3)) end to end on the local runtime: a request in its waiting
@@ -8,7 +9,7 @@ let now = new Date('2026-11-03T10:00:00.000Z');
 const clock = { now: () => now };
 
 const extend = async (id: string, body: unknown, token = TEST_OPERATOR_TOKEN) => {
-  const response = await fetch(`${t.runtime.url}/v1/erasure-requests/${id}/extend`, {
+  const response = await fetchDocumented(`${t.runtime.url}/v1/erasure-requests/${id}/extend`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify(body),

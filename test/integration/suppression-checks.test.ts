@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fetchDocumented } from '#test/support/api-document';
 import { findInFiles } from '#test/support/data-dir-scan';
 import { startTestRuntime, TEST_AUDIT_TOKEN, type TestRuntime } from '#test/support/local-runtime';
 import { captureOutput, type OutputCapture } from '#test/support/output-capture';
@@ -10,7 +11,7 @@ let output: OutputCapture;
 let token: string;
 
 const check = async (body: unknown, bearer = token) => {
-  const response = await fetch(`${t.runtime.url}/v1/suppression-checks`, {
+  const response = await fetchDocumented(`${t.runtime.url}/v1/suppression-checks`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
     body: JSON.stringify(body),
