@@ -136,6 +136,7 @@ export interface RequestView {
   receivedAt: string;
   dueAt: string;
   completedAt?: string;
+  canceledAt?: string;
   overdue: boolean;
   /** Present once the due date was extended (Art. 12(3)); `dueAt` is then the extended one. */
   extension?: Omit<DeadlineExtension, 'extendedBy'>;
@@ -167,7 +168,8 @@ export type RequestSummary = Omit<RequestView, 'integrity' | 'events' | 'callbac
 
 /** The summary of a request; `now` decides whether an open request is overdue. */
 export function toSummary(request: ErasureRequest, now: Date): RequestSummary {
-  const end = request.completedAt ? new Date(request.completedAt) : now;
+  const ended = request.completedAt ?? request.canceledAt;
+  const end = ended ? new Date(ended) : now;
   return {
     id: request.id,
     status: request.status,
@@ -175,6 +177,7 @@ export function toSummary(request: ErasureRequest, now: Date): RequestSummary {
     receivedAt: request.receivedAt,
     dueAt: request.dueAt,
     ...(request.completedAt ? { completedAt: request.completedAt } : {}),
+    ...(request.canceledAt ? { canceledAt: request.canceledAt } : {}),
     overdue: end.getTime() > new Date(request.dueAt).getTime(),
     ...(request.extension ? { extension: withoutActor(request.extension) } : {}),
     subject: { pseudonym: request.subject.pseudonym, identifiers: request.subject.identifiers },
@@ -242,7 +245,7 @@ export async function cancelErasureRequest(
   const current = await deps.requests.get(id);
   if (!current) throw new NotFoundError();
   const canceling = await deps.requests.transition(id, CANCELABLE_STATUSES, 'canceling', {
-    completedAt: deps.clock.now().toISOString(),
+    canceledAt: deps.clock.now().toISOString(),
     destroyIdentity: true,
     set: { canceledBy: actor },
   });
@@ -342,8 +345,8 @@ function archiveStepSettled(request: ErasureRequest, now: Date): boolean {
   if (!plan || plan.ids.length === 0 || request.archivedPromoterIds) return true;
   // Recorded before the cancel: by the step or its read-back (after the cancel, only the cancel's restore records).
   const recorded = request.actions['firstpromoter.promoters']?.updatedAt;
-  if (recorded !== undefined && request.completedAt !== undefined && recorded < request.completedAt) return true;
-  return now.getTime() - new Date(request.completedAt ?? 0).getTime() > STEP_GRACE_MS;
+  if (recorded !== undefined && request.canceledAt !== undefined && recorded < request.canceledAt) return true;
+  return now.getTime() - new Date(request.canceledAt ?? 0).getTime() > STEP_GRACE_MS;
 }
 
 /**

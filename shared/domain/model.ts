@@ -119,7 +119,10 @@ export interface ErasureRequest {
   reference?: string;
   receivedAt: string;
   dueAt: string;
+  /** When the erasures ended: set with `completed`, `partially_completed` or `failed`. */
   completedAt?: string;
+  /** When a cancel was accepted (the move to `canceling`); a canceled request has no `completedAt`. */
+  canceledAt?: string;
   /** HMAC of the Standard Webhooks `webhook-id` (the idempotency key) under PSEUDONYM_KEY: never the id itself. */
   webhookIdHash: string;
   /** HMAC of the canonical JSON body, to tell a redelivery from a different payload reusing the same webhook-id. */

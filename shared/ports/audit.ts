@@ -18,7 +18,10 @@ export interface ActionGuard {
 }
 
 export interface TransitionOptions {
+  /** When the request ended with its erasures (completed, partially completed, failed). */
   completedAt?: string;
+  /** When it was canceled: the cancel's status write. */
+  canceledAt?: string;
   /** Destroys the encrypted identity once the status is written (only then: a refused transition keeps it). */
   destroyIdentity?: boolean;
   /** Further attributes set in the same write. */

@@ -66,12 +66,25 @@ describe('requests table', () => {
     expect(await requests.transition(r.id, ['waiting'], 'processing')).toBeUndefined();
     expect((await requests.transition(r.id, ['received'], 'waiting'))?.status).toBe('waiting');
     const done = await requests.transition(r.id, ['waiting'], 'canceled', {
-      completedAt: '2026-03-02T00:00:00.000Z',
+      canceledAt: '2026-03-02T00:00:00.000Z',
       destroyIdentity: true,
     });
-    expect(done).toMatchObject({ status: 'canceled', completedAt: '2026-03-02T00:00:00.000Z' });
+    expect(done).toMatchObject({ status: 'canceled', canceledAt: '2026-03-02T00:00:00.000Z' });
+    expect(done).not.toHaveProperty('completedAt');
     expect(done?.identity).toBeUndefined();
     expect(await requests.transition('er_missing', ['received'], 'waiting')).toBeUndefined();
+  });
+
+  it('reads a cancel stored before canceledAt existed (its time in completedAt) as canceledAt', async () => {
+    const r = request();
+    await requests.create(r);
+    // What earlier versions wrote on cancel.
+    await requests.transition(r.id, ['received'], 'canceled', { completedAt: '2026-03-02T00:00:00.000Z' });
+
+    const read = await requests.get(r.id);
+
+    expect(read).toMatchObject({ status: 'canceled', canceledAt: '2026-03-02T00:00:00.000Z' });
+    expect(read).not.toHaveProperty('completedAt');
   });
 
   it('keeps the first planned promoter set on a retried archive step', async () => {

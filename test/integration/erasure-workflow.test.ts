@@ -300,6 +300,9 @@ describe('waiting period and cancel', () => {
 
     expect(canceled.status).toBe(200);
     expect(canceled.json.status).toBe('canceled');
+    // Canceled, not completed: the time is the cancel's.
+    expect(canceled.json.canceledAt).toEqual(expect.any(String));
+    expect(canceled.json).not.toHaveProperty('completedAt');
     expect(action(canceled.json, 'firstpromoter', 'archive_promoters')).toMatchObject({
       outcome: 'restored',
       count: 1,

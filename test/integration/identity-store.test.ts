@@ -192,7 +192,7 @@ describe('identities table', () => {
     await requests.create(r);
     // The cancel's status write, then a crash: the identity is still stored.
     await requests.transition(r.id, ['received'], 'canceling', {
-      completedAt: '2026-03-01T10:01:00.000Z',
+      canceledAt: '2026-03-01T10:01:00.000Z',
       set: { canceledBy: 'operator:test' },
     });
     const audit = new DynamoAuditLog(db, tables.auditEvents, { clock: { now: () => new Date() }, retentionDays: 1 });

@@ -74,6 +74,7 @@ class MemoryRequests
     if (!item || !from.includes(item.status)) return undefined;
     item.status = to;
     if (options.completedAt) item.completedAt = options.completedAt;
+    if (options.canceledAt) item.canceledAt = options.canceledAt;
     if (options.destroyIdentity) delete item.identity;
     return item;
   }

@@ -152,6 +152,10 @@ export class DynamoRequestRepository implements RequestRepository {
       update += ', completedAt = :completedAt';
       values[':completedAt'] = options.completedAt;
     }
+    if (options.canceledAt) {
+      update += ', canceledAt = :canceledAt';
+      values[':canceledAt'] = options.canceledAt;
+    }
     Object.entries(options.set ?? {}).forEach(([name, value], i) => {
       update += `, #set${i} = :set${i}`;
       names[`#set${i}`] = name;
@@ -483,6 +487,11 @@ function toRequest(item: Item, keepLegacyIdentity = false): ErasureRequest {
     } else request[name] = value;
   }
   const typed = request as unknown as ErasureRequest;
+  // Stored before canceledAt existed, a cancel's time was kept as completedAt: read it as what it was.
+  if ((typed.status === 'canceling' || typed.status === 'canceled') && typed.completedAt && !typed.canceledAt) {
+    const { completedAt, ...canceled } = typed;
+    return toRequest({ ...canceled, canceledAt: completedAt } as Item, keepLegacyIdentity);
+  }
   return {
     ...typed,
     actions: typed.actions ?? {},

@@ -24,7 +24,7 @@ export const REQUESTS_TABLE = {
   /** What the pseudonym indexes carry: enough to list a subject's requests, never the encrypted identity. */
   indexProjection: ['status', 'reference', 'dueAt', 'completedAt', 'subject'],
   /** What the status index carries: a request's summary (the status view without its events), nothing more. */
-  statusIndexProjection: ['reference', 'dueAt', 'completedAt', 'subject', 'actions', 'extension'],
+  statusIndexProjection: ['reference', 'dueAt', 'completedAt', 'canceledAt', 'subject', 'actions', 'extension'],
 } as const;
 
 /** The non-key attributes an index of the requests table projects. */
