@@ -1,0 +1,20 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { expect, it } from 'vitest';
+import { PROJECT_ROOT } from '#infra/constructs/handler-function';
+
+const run = promisify(execFile);
+
+it('shows the service’s logs only for a test that fails', async () => {
+  const vitest = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'vitest');
+  const result = await run(vitest, ['run', '--config', 'test/fixtures/quiet-output/vitest.config.ts'], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, CI: 'true', NO_COLOR: '1' },
+  }).catch((error: { stdout: string; stderr: string; code: number }) => error);
+  const output = `${result.stdout}${result.stderr}`;
+
+  expect(output).toContain('1 failed');
+  expect(output).toContain('log line of the failing test');
+  expect(output).not.toContain('log line of the passing test');
+});
