@@ -1,38 +1,53 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hashEvent, verifyChain } from '#shared/domain/chain';
 import type { AuditEvent } from '#shared/domain/model';
+import { localSecretsFile } from './secrets-file.ts';
 
 /**
- * `npm run verify-trail -- FILE` or `npm run verify-trail -- --url STATUS_URL --token TOKEN`: recomputes, outside the
- * service, every hash of a request's audit chain from the auditor's view (`GET /v1/erasure-requests/{id}`), so the
- * service's own `integrity` verdict need not be taken on trust. `--head HASH` also checks that the chain still holds
- * an event with the hash an anchor recorded (the `chainHead` of the finalize task's or the cancel's log line, or the
- * execution history): a trail cut short, or rewritten and re-hashed, no longer does.
+ * `npm run verify-trail -- FILE` or `npm run verify-trail -- --url STATUS_URL [--token TOKEN] [--save FILE]`:
+ * recomputes, outside the service, every hash of a request's audit chain from the auditor's view
+ * (`GET /v1/erasure-requests/{id}`), so the service's own `integrity` verdict need not be taken on trust. With `--url`
+ * the view is fetched (the token defaults to AUDIT_TOKENS, or the local runtime's secrets file) and saved — to
+ * `--save FILE`, by default `<id>.view.json` — so it can be verified again later, against a later view. `--head HASH`
+ * also checks that the chain still holds an event with the hash an anchor recorded (the `chainHead` of the finalize
+ * task's or the cancel's log line, or the execution history): a trail cut short, or rewritten and re-hashed, no
+ * longer does. Whatever stops it is said in one line (exit 1; 64 for wrong usage).
  */
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: { url: { type: 'string' }, token: { type: 'string' }, head: { type: 'string' } },
-});
+const USAGE =
+  'Usage: npm run verify-trail -- FILE | --url STATUS_URL [--token AUDIT_TOKEN] [--save FILE]  [--head HASH]';
 
-let text: string;
-if (values.url) {
-  const response = await fetch(values.url, {
-    headers: values.token ? { authorization: `Bearer ${values.token}` } : {},
-  });
-  text = await response.text();
-  if (!response.ok) {
-    console.error(`${response.status} ${text}`);
-    process.exit(1);
-  }
-} else if (positionals[0]) {
-  text = await readFile(positionals[0], 'utf8');
-} else {
-  console.error('Usage: npm run verify-trail -- FILE | --url STATUS_URL --token TOKEN [--head HASH]');
-  process.exit(64);
+type SavedEvent = Omit<AuditEvent, 'requestId' | 'expiresAt'>;
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(code);
 }
 
-const view = JSON.parse(text) as { id: string; events: Array<Omit<AuditEvent, 'requestId' | 'expiresAt'>> };
+let values: { url?: string; token?: string; head?: string; save?: string };
+let positionals: string[];
+try {
+  ({ values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { url: { type: 'string' }, token: { type: 'string' }, head: { type: 'string' }, save: { type: 'string' } },
+  }));
+} catch (error) {
+  fail(`${(error as Error).message}\n${USAGE}`, 64);
+}
+
+const source = values.url ?? positionals[0];
+if (!source || (values.url && positionals.length > 0)) fail(USAGE, 64);
+const text = values.url ? await fetchView(values.url, values.token) : await readView(source);
+const view = parseView(text, source);
+if (values.url) {
+  const saved = resolve(values.save ?? `${view.id}.view.json`);
+  await writeFile(saved, text).catch((error: NodeJS.ErrnoException) =>
+    fail(`Cannot save the view to ${saved}: ${error.code ?? error.message}`),
+  );
+  process.stdout.write(`saved the view to ${saved} (verify it again later: npm run verify-trail -- ${saved})\n`);
+}
+
 const events = view.events.map((event) => ({ ...event, requestId: view.id, expiresAt: 0 }));
 const result = verifyChain(events);
 const last = events.at(-1);
@@ -42,6 +57,7 @@ for (const event of events) {
   lines.push(`  ${ok ? 'ok ' : 'BAD'} #${event.seq} ${event.type} ${event.at} ${event.hash.slice(0, 16)}…`);
 }
 lines.push(result.valid ? 'chain: valid' : `chain: BROKEN at event #${result.brokenAt}`);
+if (last) lines.push(`last event: #${last.seq} ${last.hash}`);
 const anchored = values.head === undefined ? undefined : events.find((event) => event.hash === values.head);
 const headMatches = values.head === undefined || anchored !== undefined;
 if (values.head !== undefined) {
@@ -53,3 +69,72 @@ if (values.head !== undefined) {
 }
 process.stdout.write(`${lines.join('\n')}\n`);
 process.exit(result.valid && headMatches ? 0 : 1);
+
+async function readView(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      fail(`No file ${file}: save a request's view first, e.g. npm run verify-trail -- --url <statusUrl> (saves it)`);
+    }
+    fail(`Cannot read ${file}: ${code ?? (error as Error).message}`);
+  }
+}
+
+/** The auditor's view at `url`, with the given token, else AUDIT_TOKENS, else the local runtime's secrets file. */
+async function fetchView(url: string, token: string | undefined): Promise<string> {
+  if (!URL.canParse(url)) fail(`--url must be a request's status URL (http://…/v1/erasure-requests/<id>)`, 64);
+  const bearer = token ?? process.env.AUDIT_TOKENS?.split(',')[0] ?? (await localAuditToken());
+  if (!bearer) fail('No token: give --token <AUDIT_TOKENS value> (or set AUDIT_TOKENS)', 64);
+  let response: Response;
+  try {
+    response = await fetch(url, { headers: { authorization: `Bearer ${bearer}` } });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code;
+    fail(`Cannot reach ${url}: ${cause ?? (error as Error).message} (is the service running?)`);
+  }
+  const body = await response.text();
+  if (!response.ok) fail(`${url} answered ${response.status}: ${errorOf(body) ?? 'no error message'}`);
+  return body;
+}
+
+async function localAuditToken(): Promise<string | undefined> {
+  const file = localSecretsFile(resolve(process.env.DATA_DIR ?? '.data'), process.env);
+  try {
+    const stored = JSON.parse(await readFile(file, 'utf8')) as { AUDIT_TOKENS?: string };
+    return stored.AUDIT_TOKENS?.split(',')[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The service's `{ error: { code, message } }`, as one phrase. */
+function errorOf(body: string): string | undefined {
+  try {
+    const { error } = JSON.parse(body) as { error?: { code?: string; message?: string } };
+    return error?.code ? `${error.code}: ${error.message ?? ''}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseView(body: string, from: string): { id: string; events: SavedEvent[] } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    fail(`${from} is not JSON: it must hold a request's view as GET /v1/erasure-requests/{id} answers it`);
+  }
+  const error = errorOf(body);
+  if (error) fail(`${from} holds an error answer (${error}), not a request's view: fetch it again with an audit token`);
+  const view = parsed as { id?: unknown; events?: unknown };
+  const wellFormed =
+    typeof view?.id === 'string' &&
+    Array.isArray(view.events) &&
+    view.events.every((e) => e && typeof e === 'object' && typeof (e as SavedEvent).hash === 'string');
+  if (!wellFormed) {
+    fail(`${from} is not a request's view: it needs an "id" and "events" (as GET /v1/erasure-requests/{id} answers)`);
+  }
+  return view as { id: string; events: SavedEvent[] };
+}

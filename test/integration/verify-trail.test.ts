@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
+import { startTestRuntime, TEST_AUDIT_TOKEN, type TestRuntime } from '#test/support/local-runtime';
 
 /** `npm run verify-trail`: an auditor recomputes the chain of a saved view outside the service. */
 
@@ -21,12 +21,29 @@ afterAll(() => t.stop());
 
 async function verify(saved: unknown, ...args: string[]) {
   const file = join(t.dataDir, `view-${Math.random()}.json`);
-  await writeFile(file, JSON.stringify(saved));
-  return run(process.execPath, [script, file, ...args]).then(
-    ({ stdout }) => ({ code: 0, stdout }),
-    (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
+  await writeFile(file, typeof saved === 'string' ? saved : JSON.stringify(saved));
+  return verifyTrail(file, ...args);
+}
+
+function verifyTrail(...args: string[]) {
+  // No AUDIT_TOKENS or local secrets file of the caller's stands in for --token.
+  const env = { ...process.env, AUDIT_TOKENS: '', XDG_CONFIG_HOME: t.dataDir };
+  return run(process.execPath, [script, ...args], { cwd: t.dataDir, env }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => ({
+      code: error.code,
+      stdout: error.stdout,
+      stderr: error.stderr,
+    }),
   );
 }
+
+/** One line on stderr, no stack. */
+const oneLine = (stderr: string) => {
+  expect(stderr.trimEnd().split('\n')).toHaveLength(1);
+  expect(stderr).not.toMatch(/\n\s+at /);
+  return stderr.trim();
+};
 
 describe('verify-trail', () => {
   it('accepts an untouched trail and its anchored head', async () => {
@@ -54,5 +71,45 @@ describe('verify-trail', () => {
 
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('head: NO event has the anchored hash');
+  });
+
+  it('says in one line that the file is missing, and how to save a view', async () => {
+    const result = await verifyTrail(join(t.dataDir, 'saved-view.json'));
+
+    expect(result.code).toBe(1);
+    expect(oneLine(result.stderr)).toMatch(/^No file .*saved-view\.json: save a request's view first/);
+  });
+
+  it('says that a saved error answer is not a view, and that a file is not JSON', async () => {
+    const error = await verify({ error: { code: 'unauthorized', message: 'A valid bearer token is required' } });
+    const garbage = await verify('<html>');
+
+    expect(error.code).toBe(1);
+    expect(oneLine(error.stderr)).toContain('holds an error answer (unauthorized: A valid bearer token is required)');
+    expect(garbage.code).toBe(1);
+    expect(oneLine(garbage.stderr)).toContain('is not JSON');
+  });
+
+  it('fetches the view with --url and --token, saves it, and verifies it', async () => {
+    const statusUrl = `${t.runtime.url}/v1/erasure-requests/${view.id}`;
+    const saved = join(t.dataDir, 'fetched.json');
+
+    const result = await verifyTrail('--url', statusUrl, '--token', TEST_AUDIT_TOKEN, '--save', saved);
+    const again = await verifyTrail(saved);
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`saved the view to ${saved}`);
+    expect(result.stdout).toContain('chain: valid');
+    expect(JSON.parse(await readFile(saved, 'utf8')).events).toEqual(view.events);
+    expect(again.code).toBe(0);
+  });
+
+  it('says what the service answered when the token is refused', async () => {
+    const statusUrl = `${t.runtime.url}/v1/erasure-requests/${view.id}`;
+
+    const result = await verifyTrail('--url', statusUrl, '--token', 'not-a-token-of-this-service-at-all');
+
+    expect(result.code).toBe(1);
+    expect(oneLine(result.stderr)).toBe(`${statusUrl} answered 401: unauthorized: A valid bearer token is required`);
   });
 });
