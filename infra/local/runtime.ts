@@ -29,7 +29,7 @@ import {
   createTransparencyLog,
   receiptIssuerName,
 } from '#shared/composition';
-import { type Config, parseConfig, required } from '#shared/config';
+import { type Config, ConfigError, parseConfig, required } from '#shared/config';
 import { issueReceipt } from '#shared/domain/receipts';
 import { ReceiptIssueError } from '#shared/errors';
 import { createLogger, describeError, SERVICE_NAME } from '#shared/observability';
@@ -40,6 +40,7 @@ import { seedFirstPromoter, seedReferralRock } from '#test/simulators/demo-data'
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
 import { ReferralRockSimulator } from '#test/simulators/referralrock';
 import { loadApiDocument } from '../api-document.ts';
+import { DataDirInUseError, dataDirHolder, lockDataDir } from './data-dir-lock.ts';
 import { startLocalDynamo } from './dynamodb.ts';
 import { lambdaContext } from './lambda-context.ts';
 import {
@@ -47,9 +48,11 @@ import {
   type LocalSecrets,
   loadOrCreateLocalSecrets,
   loadOrCreateSenderSecrets,
+  SECRET_NAMES,
+  type SecretSource,
 } from './secrets.ts';
 import { localSecretsFile, moveLegacySecrets } from './secrets-file.ts';
-import { type ApiFunction, startApiServer } from './server.ts';
+import { type ApiFunction, type ApiServer, startApiServer } from './server.ts';
 import { CALLBACK_ASL_PATH, LocalWorkflowEngine, scaledRetryIntervals, type TaskFunction } from './workflow-engine.ts';
 
 export interface LocalRuntimeOptions {
@@ -68,6 +71,11 @@ export interface LocalRuntimeOptions {
   resume?: boolean;
   /** How often the request sweeper runs (default 5 minutes; 0: never on its own, tests call `sweep()`). */
   sweepIntervalMs?: number;
+  /**
+   * Called once the API answers, before unfinished requests are resumed and swept (whose logs follow): `npm start`
+   * prints its banner here, so the banner comes first.
+   */
+  onListening?: (runtime: LocalRuntime) => void;
 }
 
 export interface LocalRuntime {
@@ -80,6 +88,12 @@ export interface LocalRuntime {
   secretsCreated: boolean;
   /** Where the senders' secrets are: the local secrets file, or the environment (SENDER_SECRETS). */
   senderSecretsFrom: 'file' | 'environment';
+  /** Where each secret came from: the environment's are never printed. */
+  secretSources: Record<keyof LocalSecrets, SecretSource>;
+  /** Whether this start moved the secrets an earlier version kept in DATA_DIR out to `secretsFile`. */
+  movedLegacySecrets: boolean;
+  /** The process whose stale DATA_DIR lock this start took over (it ended without stopping), if any. */
+  dataDirTakenOverFrom: number | undefined;
   simulators: { referralRock?: ReferralRockSimulator; firstPromoter?: FirstPromoterSimulator };
   workflow: LocalWorkflowEngine;
   /** The completion callbacks' state machine, when CALLBACK_URLS is set. */
@@ -124,15 +138,67 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const env = { ...(options.env ?? process.env) };
   const logger = createLogger('local-runtime');
   const dataDir = resolve(env.DATA_DIR ?? '.data');
+  // Everything that can be refused is checked before anything is written: the settings (the secrets come later; a
+  // missing one is no error yet), the secrets file's place, who holds DATA_DIR, and the port.
+  const port = parsePort(env.PORT);
+  // SENDERS is checked with its secrets, which may come from the secrets file: once that is read.
+  parseConfig({ ...env, SENDERS: undefined });
+  const secretsFile = localSecretsFile(dataDir, env);
+  const holder = await dataDirHolder(dataDir);
+  if (holder !== undefined) throw new DataDirInUseError(dataDir, holder);
+  const api = await startApiServer({
+    logger,
+    port,
+    // As the stack sizes them (infra/erasure-stack.ts SIZING): a 1,000-identifier suppression check takes seconds.
+    timeoutsMs: { 'suppression-check': 28_000 },
+  });
+
+  const stops: Array<() => Promise<void>> = [() => api.stop()];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) await stop();
+  };
+  try {
+    return await startOn(api, { env, logger, dataDir, secretsFile, stops, stopAll }, options);
+  } catch (error) {
+    await stopAll().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** `PORT`: 0 (any free port) to 65535. @throws ConfigError naming PORT, never its value */
+function parsePort(value: string | undefined): number {
+  if (value === undefined || value.trim() === '') return DEFAULT_PORT;
+  const port = /^\d{1,5}$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!(port >= 0 && port <= 65_535)) {
+    throw new ConfigError('Invalid configuration: PORT: must be a port number from 0 to 65535');
+  }
+  return port;
+}
+
+const DEFAULT_PORT = 3000;
+
+async function startOn(
+  api: ApiServer,
+  started: {
+    env: NodeJS.ProcessEnv;
+    logger: ReturnType<typeof createLogger>;
+    dataDir: string;
+    secretsFile: string;
+    stops: Array<() => Promise<void>>;
+    stopAll: () => Promise<void>;
+  },
+  options: LocalRuntimeOptions,
+): Promise<LocalRuntime> {
+  const { env, logger, dataDir, secretsFile, stops } = started;
   // Everything this process creates from now on (dynalite's LevelDB files included, which it writes as it pleases) is
   // its owner's alone: 0600 files, 0700 directories. The local runtime owns its process, as a Lambda owns its sandbox.
   process.umask(0o077);
   await ensurePrivateDirectory(dataDir);
-  const secretsFile = localSecretsFile(dataDir, env);
-  if (await moveLegacySecrets(dataDir, secretsFile)) {
-    logger.info('Moved the generated secrets out of DATA_DIR', { secretsFile });
-  }
-  const { secrets, created } = await loadOrCreateLocalSecrets(secretsFile);
+  const lock = await lockDataDir(dataDir);
+  stops.push(() => lock.release());
+  const movedSecrets = await moveLegacySecrets(dataDir, secretsFile);
+  const given = SECRET_NAMES.filter((name) => env[name] !== undefined && env[name] !== '');
+  const { secrets, created, sources } = await loadOrCreateLocalSecrets(secretsFile, given);
   for (const [name, value] of Object.entries(secrets)) {
     if (typeof value === 'string') env[name] ??= value;
   }
@@ -143,7 +209,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
   // A provider without a base URL is served by its simulator, with demo data and demo credentials unless given.
   const simulators = { ...options.simulators };
-  const stops: Array<() => Promise<void>> = [];
   if (!env.REFERRALROCK_BASE_URL) {
     env.REFERRALROCK_PUBLIC_KEY ??= DEMO_CREDENTIALS.REFERRALROCK_PUBLIC_KEY;
     env.REFERRALROCK_PRIVATE_KEY ??= DEMO_CREDENTIALS.REFERRALROCK_PRIVATE_KEY;
@@ -168,17 +233,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   }
 
   const dynamo = await startLocalDynamo(options.inMemory ? undefined : resolve(dataDir, 'dynamodb'));
+  stops.push(async () => {
+    try {
+      await dynamo.stop();
+    } catch (error) {
+      logger.warn('DynamoDB stop failed', describeError(error));
+    }
+  });
   env.DYNAMODB_ENDPOINT = dynamo.endpoint;
-  const port = Number(env.PORT ?? 3000);
-
-  let config: Readonly<Config>;
-  try {
-    config = parseConfig(env);
-  } catch (error) {
-    await dynamo.stop();
-    await Promise.all(stops.map((stop) => stop()));
-    throw error;
-  }
+  const config = parseConfig(env);
 
   await dynamo.ensureTables(config.tables);
   // What an earlier run deleted but a crash kept from being purged leaves the disk now (identities; and the identity
@@ -307,49 +370,43 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     retentionDays: config.auditRetentionDays,
     deadlineTimeZone: config.deadlineTimeZone,
   };
-  const api = await startApiServer({
-    logger,
-    port,
-    // As the stack sizes them (infra/erasure-stack.ts SIZING): a 1,000-identifier suppression check takes seconds.
-    timeoutsMs: { 'suppression-check': 28_000 },
-    functions: {
-      intake: intake({
-        ...requestDeps,
-        webhookSecrets: required(config.webhookSecrets, 'WEBHOOK_SECRET'),
-        publicBaseUrl: config.publicBaseUrl,
-      }) as ApiFunction,
-      'sender-intake': senderIntake({
-        ...requestDeps,
-        senders: config.senders,
-        publicBaseUrl: config.publicBaseUrl,
-      }) as ApiFunction,
-      'get-request': getRequest({ ...stores, auditTokens }) as ApiFunction,
-      'list-requests': listRequests({ ...stores, auditTokens }) as ApiFunction,
-      'cancel-request': cancelRequest({
-        ...stores,
-        workflow,
-        firstPromoter,
-        ...withCallbacks,
-        operatorTokens,
-        auditTokens,
-        receipts,
-      }) as ApiFunction,
-      'extend-request': extendRequest({
-        ...stores,
-        deadlineTimeZone: config.deadlineTimeZone,
-        operatorTokens,
-        auditTokens,
-      }) as ApiFunction,
-      'subject-lookup': subjectLookup({ ...stores, pseudonymKey, auditTokens }) as ApiFunction,
-      'suppression-check': suppressionCheck({
-        requests: stores.requests,
-        pseudonymKey,
-        suppressionTokens: required(config.suppressionTokens, 'SUPPRESSION_TOKENS'),
-        otherRoleTokens: auditTokens,
-      }) as ApiFunction,
-      evidence: evidence({ log, auditTokens }) as ApiFunction,
-      'api-document': apiDocument({ document: loadApiDocument(), publicBaseUrl: config.publicBaseUrl }),
-    },
+  api.serve({
+    intake: intake({
+      ...requestDeps,
+      webhookSecrets: required(config.webhookSecrets, 'WEBHOOK_SECRET'),
+      publicBaseUrl: config.publicBaseUrl,
+    }) as ApiFunction,
+    'sender-intake': senderIntake({
+      ...requestDeps,
+      senders: config.senders,
+      publicBaseUrl: config.publicBaseUrl,
+    }) as ApiFunction,
+    'get-request': getRequest({ ...stores, auditTokens }) as ApiFunction,
+    'list-requests': listRequests({ ...stores, auditTokens }) as ApiFunction,
+    'cancel-request': cancelRequest({
+      ...stores,
+      workflow,
+      firstPromoter,
+      ...withCallbacks,
+      operatorTokens,
+      auditTokens,
+      receipts,
+    }) as ApiFunction,
+    'extend-request': extendRequest({
+      ...stores,
+      deadlineTimeZone: config.deadlineTimeZone,
+      operatorTokens,
+      auditTokens,
+    }) as ApiFunction,
+    'subject-lookup': subjectLookup({ ...stores, pseudonymKey, auditTokens }) as ApiFunction,
+    'suppression-check': suppressionCheck({
+      requests: stores.requests,
+      pseudonymKey,
+      suppressionTokens: required(config.suppressionTokens, 'SUPPRESSION_TOKENS'),
+      otherRoleTokens: auditTokens,
+    }) as ApiFunction,
+    evidence: evidence({ log, auditTokens }) as ApiFunction,
+    'api-document': apiDocument({ document: loadApiDocument(), publicBaseUrl: config.publicBaseUrl }),
   });
   apiUrl = api.url;
   // The request sweeper the stack schedules hourly: here at start and then every few minutes.
@@ -375,20 +432,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const sweepTimer = sweepEveryMs > 0 ? setInterval(sweepInBackground, sweepEveryMs) : undefined;
   sweepTimer?.unref();
 
-  // Resume what a crash or stop left unfinished: every step is idempotent, so running it again is safe.
   const resumed: string[] = [];
-  if (options.resume ?? true) {
-    for (const request of await stores.requests.listUnfinished()) {
-      await workflow.start(request.id, { dueAt: request.dueAt, receivedAt: request.receivedAt });
-      resumed.push(request.id);
-    }
-    if (resumed.length) logger.info('Resumed unfinished requests', { count: resumed.length, requestIds: resumed });
-    // The first sweep runs while the service already serves: its scans take seconds under a backlog, and neither the
-    // intake nor the resumed workflows depend on it (it starts only requests stalled for minutes).
-    if (sweepEveryMs > 0) sweepInBackground();
-  }
-
-  return {
+  const runtime: LocalRuntime = {
     url: api.url,
     config,
     dataDir,
@@ -405,6 +450,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     },
     secretsCreated: created,
     senderSecretsFrom: senderSecretsInFile ? 'file' : 'environment',
+    secretSources: sources,
+    movedLegacySecrets: movedSecrets,
+    dataDirTakenOverFrom: lock.tookOverFrom,
     simulators,
     workflow,
     callbacks: callbackEngine,
@@ -419,12 +467,21 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       else await workflow.idle();
       // Callbacks still retrying (for up to a day) are not waited for; locally they end with the process.
       await callbackEngine?.abortAll();
-      try {
-        await dynamo.stop();
-      } catch (error) {
-        logger.warn('DynamoDB stop failed', describeError(error));
-      }
-      await Promise.all(stops.map((stop) => stop()));
+      await started.stopAll();
     },
   };
+  options.onListening?.(runtime);
+
+  // Resume what a crash or stop left unfinished: every step is idempotent, so running it again is safe.
+  if (options.resume ?? true) {
+    for (const request of await stores.requests.listUnfinished()) {
+      await workflow.start(request.id, { dueAt: request.dueAt, receivedAt: request.receivedAt });
+      resumed.push(request.id);
+    }
+    if (resumed.length) logger.info('Resumed unfinished requests', { count: resumed.length, requestIds: resumed });
+    // The first sweep runs while the service already serves: its scans take seconds under a backlog, and neither the
+    // intake nor the resumed workflows depend on it (it starts only requests stalled for minutes).
+    if (sweepEveryMs > 0) sweepInBackground();
+  }
+  return runtime;
 }

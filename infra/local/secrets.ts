@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { generateReceiptSigningKey } from '#shared/adapters/signing/key-signer';
+import { ConfigError } from '#shared/config';
 
 /** The secrets the local runtime generates when they are not in the environment. */
 export interface LocalSecrets {
@@ -38,29 +39,66 @@ export async function ensurePrivateDirectory(dir: string): Promise<void> {
   await chmod(dir, 0o700);
 }
 
+/** The secrets the local runtime keeps, by name. */
+export const SECRET_NAMES = Object.keys(generators) as (keyof LocalSecrets)[];
+
+/** Where a secret the local runtime uses came from: the environment (never printed), the secrets file, or made now. */
+export type SecretSource = 'environment' | 'file' | 'generated';
+
 /**
  * Generated once and kept in `file` (mode 0600, in a directory created 0700; outside DATA_DIR, see `secrets-file.ts`):
  * the pseudonyms and the encrypted identities in the local audit trail stay readable across restarts only while the
- * same keys are used. A secret added by a later version (OPERATOR_TOKENS, SUPPRESSION_TOKENS, CALLBACK_SECRET,
- * RECEIPT_SIGNING_KEY) is generated and added to an existing file; the others are never changed.
+ * same keys are used. Secrets the environment provides (`provided`) are neither generated nor written. A secret added
+ * by a later version (OPERATOR_TOKENS, SUPPRESSION_TOKENS, CALLBACK_SECRET, RECEIPT_SIGNING_KEY) is generated and
+ * added to an existing file; the others are never changed.
+ * @returns the secrets of the file (and those generated now), and where each secret the runtime uses comes from
+ * @throws ConfigError naming the file when it is not a JSON object (it holds the data's keys: never overwritten)
  */
-export async function loadOrCreateLocalSecrets(file: string): Promise<{ secrets: LocalSecrets; created: boolean }> {
-  // Only a directory created here is made private: the file may be named anywhere (LOCAL_SECRETS_FILE), e.g. in /tmp.
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+export async function loadOrCreateLocalSecrets(
+  file: string,
+  provided: readonly string[] = [],
+): Promise<{ secrets: Partial<LocalSecrets>; created: boolean; sources: Record<keyof LocalSecrets, SecretSource> }> {
   let stored: Partial<LocalSecrets> | undefined;
+  let text: string | undefined;
   try {
-    stored = JSON.parse(await readFile(file, 'utf8')) as Partial<LocalSecrets>;
+    text = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  const secrets = { ...stored } as LocalSecrets;
-  const missing = (Object.keys(generators) as (keyof LocalSecrets)[]).filter((name) => !secrets[name]);
+  if (text !== undefined) stored = parseSecretsFile(file, text);
+  const secrets = { ...stored };
+  const missing = SECRET_NAMES.filter((name) => !secrets[name] && !provided.includes(name));
   for (const name of missing) secrets[name] = generators[name]();
   if (missing.length > 0) {
+    // Only a directory created here is made private: the file may be named anywhere (LOCAL_SECRETS_FILE), e.g. in /tmp.
+    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
     await writeFile(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600, flag: stored ? 'w' : 'wx' });
   }
-  await chmod(file, 0o600);
-  return { secrets, created: stored === undefined };
+  if (stored || missing.length > 0) await chmod(file, 0o600);
+  const sources = Object.fromEntries(
+    SECRET_NAMES.map((name) => [
+      name,
+      provided.includes(name) ? 'environment' : missing.includes(name) ? 'generated' : 'file',
+    ]),
+  ) as Record<keyof LocalSecrets, SecretSource>;
+  return { secrets, created: stored === undefined && missing.length > 0, sources };
+}
+
+function parseSecretsFile(file: string, text: string): Partial<LocalSecrets> {
+  const refuse = (what: string) =>
+    new ConfigError(
+      `Invalid configuration: ${file} (the local secrets file) ${what}. It holds the keys the data in DATA_DIR was ` +
+        'written with: restore it from a copy, or remove it to start with new keys (the existing data then stays ' +
+        'unreadable).',
+    );
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw refuse('is not valid JSON');
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw refuse('is not a JSON object');
+  return parsed as Partial<LocalSecrets>;
 }
 
 /**

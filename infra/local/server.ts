@@ -16,19 +16,38 @@ export type ApiFunction = (
 /** API Gateway's own payload cap (10 MB for HTTP APIs) is far above the intake's 16 KiB; locally 1 MiB is plenty. */
 const MAX_LOCAL_BODY_BYTES = 1024 * 1024;
 
+/** The port could not be listened on (in use, or needs privileges): said in one line, naming PORT. */
+export class PortUnavailableError extends Error {
+  override name = 'PortUnavailableError';
+}
+
+export interface ApiServer {
+  url: string;
+  server: Server;
+  /** Starts answering with these functions; requests that arrived before wait for them. */
+  serve(functions: Record<FunctionName, ApiFunction>): void;
+  stop(): Promise<void>;
+}
+
 /**
  * A `node:http` server standing in for API Gateway: each request becomes the HTTP API (payload 2.0) event that API
- * Gateway would send, routed by the shared route table to the same handler the stack deploys.
+ * Gateway would send, routed by the shared route table to the same handler the stack deploys. It listens at once, so
+ * the local runtime learns that its port is taken before it writes anything; it answers once `serve` gives it the
+ * functions.
+ * @throws PortUnavailableError when the port is in use or not allowed
  */
 export async function startApiServer(options: {
-  functions: Record<FunctionName, ApiFunction>;
   logger: Logger;
   port: number;
   host?: string;
   /** Each function's time limit, as its Lambda timeout in the stack (default 10 s). */
   timeoutsMs?: Partial<Record<FunctionName, number>>;
-}): Promise<{ url: string; server: Server; stop: () => Promise<void> }> {
+}): Promise<ApiServer> {
   const host = options.host ?? '127.0.0.1';
+  let serve!: (functions: Record<FunctionName, ApiFunction>) => void;
+  const ready = new Promise<Record<FunctionName, ApiFunction>>((resolve) => {
+    serve = resolve;
+  });
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       options.logger.error('Local API server error', describeError(error));
@@ -52,13 +71,22 @@ export async function startApiServer(options: {
       return send(res, { statusCode: 413, body: errorBody('payload_too_large', 'The request body is too large') });
     }
     const event = toApiGatewayEvent(req, url, matched.route.path, matched.pathParameters, body, boundAuthority);
-    const fn = options.functions[matched.route.function];
+    const fn = (await ready)[matched.route.function];
     const timeoutMs = options.timeoutsMs?.[matched.route.function] ?? 10_000;
     send(res, await fn(event, lambdaContext(matched.route.function, timeoutMs)));
   }
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      const where = `${host}:${options.port}`;
+      if (error.code === 'EADDRINUSE') {
+        reject(
+          new PortUnavailableError(`Port ${where} is already in use (PORT): stop what listens there, or set PORT`),
+        );
+      } else if (error.code === 'EACCES') {
+        reject(new PortUnavailableError(`Port ${where} is not allowed for this user (PORT): choose one above 1023`));
+      } else reject(error);
+    });
     server.listen(options.port, host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
@@ -66,6 +94,7 @@ export async function startApiServer(options: {
   return {
     url: `http://${boundAuthority}`,
     server,
+    serve,
     stop: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

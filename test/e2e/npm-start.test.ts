@@ -27,7 +27,9 @@ interface Banner {
   webhookSecret: string;
   auditTokens: string;
   dataDir: string;
+  /** The banner's `Secrets (secrets file: …)` line and, per secret, where it came from. */
   secretsNote: string;
+  sources: Record<string, string>;
 }
 
 /** One `npm start` child in a process group of its own (as a terminal's Ctrl-C or a supervisor's SIGTERM reaches it). */
@@ -67,9 +69,12 @@ class ServiceProcess {
       const webhookSecret = /^WEBHOOK_SECRET=(\S+)$/m.exec(this.stdout)?.[1];
       const auditTokens = /^AUDIT_TOKENS=(\S+)$/m.exec(this.stdout)?.[1];
       const dataDir = /^ {2}data: +(\S+)/m.exec(this.stdout)?.[1];
-      const secretsNote = /^\((generated now|from the environment)[^\n]*\)$/m.exec(this.stdout)?.[0];
+      const secretsNote = /^Secrets \(secrets file: [^\n]*\):$/m.exec(this.stdout)?.[0];
       if (url && webhookSecret && auditTokens && dataDir && secretsNote) {
-        return { url, webhookSecret, auditTokens, dataDir, secretsNote };
+        const sources = Object.fromEntries(
+          [...this.stdout.matchAll(/^ {2}([A-Z_]+) {2,}(\S[^\n]*)$/gm)].map((m) => [m[1] as string, m[2] as string]),
+        );
+        return { url, webhookSecret, auditTokens, dataDir, secretsNote, sources };
       }
       if (this.#isClosed) throw new Error(`npm start ended before its banner:\n${this.output}`);
       await sleep(50);
@@ -181,6 +186,7 @@ describe('npm start', { timeout: 120_000 }, () => {
       'LOCAL_SECRETS_FILE',
       'POWERTOOLS_DEV',
       'LOG_LEVEL',
+      'LOG_FORMAT',
       'AWS_LAMBDA_LOG_LEVEL',
     ]) {
       delete env[name];
@@ -204,7 +210,16 @@ describe('npm start', { timeout: 120_000 }, () => {
     expect(service?.stdout).toMatch(/^OPERATOR_TOKENS=operator_[A-Za-z0-9_-]{32,}$/m);
     const secretsFile = localSecretsFile(dataDir, env);
     expect(secretsFile.startsWith(join(configHome, 'gdpr-erasure', 'secrets'))).toBe(true);
-    expect(first.secretsNote).toBe(`(generated now and kept in ${secretsFile}, outside the data directory)`);
+    expect(first.secretsNote).toBe(`Secrets (secrets file: ${secretsFile}, outside the data directory):`);
+    for (const name of ['WEBHOOK_SECRET', 'AUDIT_TOKENS', 'OPERATOR_TOKENS', 'PSEUDONYM_KEY', 'IDENTITY_KEY']) {
+      expect(first.sources[name], name).toBe('generated now, kept in the secrets file');
+    }
+    // The banner comes first: before any log line (and the metrics the start-up sweep publishes).
+    // (npm itself prints the script's name before it.)
+    const stdout = service?.stdout ?? '';
+    const bannerAt = stdout.indexOf('GDPR erasure service listening on ');
+    expect(bannerAt).toBeGreaterThanOrEqual(0);
+    expect(stdout.slice(0, bannerAt)).not.toMatch(/^\{/m);
     expect(service?.stdout).toMatch(/Referral Rock: +simulator at http:\/\/127\.0\.0\.1:\d+ \(demo data\)/);
     expect(service?.stdout).toMatch(/FirstPromoter: +simulator at http:\/\/127\.0\.0\.1:\d+\/api\/v2\/company/);
     expect(service?.stdout).toContain('waiting period: 0s');
@@ -340,7 +355,10 @@ describe('npm start', { timeout: 120_000 }, () => {
     expect(second.url).toBe(first.url);
     expect(second.webhookSecret).toBe(first.webhookSecret);
     expect(second.auditTokens).toBe(first.auditTokens);
-    expect(second.secretsNote).toBe(`(from the environment or ${localSecretsFile(dataDir, env)})`);
+    expect(second.secretsNote).toBe(
+      `Secrets (secrets file: ${localSecretsFile(dataDir, env)}, outside the data directory):`,
+    );
+    expect(second.sources.WEBHOOK_SECRET).toBe('from the secrets file');
     expect(after.status).toBe(200);
     expect(after.json).toEqual(view);
     expect(after.json.status).toBe('completed');

@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** The lock file in DATA_DIR: the process id of the service that uses the directory. */
+export const LOCK_FILE = 'service.lock';
+
+/** Another running service uses the data directory: two would corrupt its database. */
+export class DataDirInUseError extends Error {
+  override name = 'DataDirInUseError';
+  readonly pid: number;
+  constructor(dataDir: string, pid: number) {
+    super(
+      `${dataDir} is in use by another running instance of the service (process ${pid}): stop that one first, ` +
+        'or give this one another DATA_DIR',
+    );
+    this.pid = pid;
+  }
+}
+
+export interface DataDirLock {
+  /** The process whose lock was left behind (it died without stopping: SIGKILL, a crash) and has been taken over. */
+  tookOverFrom: number | undefined;
+  /** Removes the lock, if it is still this process's. */
+  release(): Promise<void>;
+}
+
+/** Whether a process with this id exists (EPERM: it does, under another user). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function readHolder(file: string): Promise<number | undefined | 'gone'> {
+  try {
+    const pid = Number((await readFile(file, 'utf8')).trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+    throw error;
+  }
+}
+
+/**
+ * The running process that holds the data directory's lock, if one does; reads only, so a start can say who holds
+ * the directory before it writes anything.
+ */
+export async function dataDirHolder(dataDir: string): Promise<number | undefined> {
+  const holder = await readHolder(join(dataDir, LOCK_FILE));
+  return typeof holder === 'number' && isRunning(holder) ? holder : undefined;
+}
+
+/**
+ * Takes the data directory for this process. The lock is a file holding the process id, written whole under a
+ * temporary name and hard-linked into place: `link` fails when the lock exists, so of two starts exactly one wins,
+ * and nobody reads a half-written id. A lock whose process no longer runs (killed with SIGKILL, crashed) is stale: it
+ * is renamed aside (atomic) and checked to be the very one found stale before it is discarded; a live lock taken in
+ * between is put back, and the start then finds it held.
+ * @throws DataDirInUseError naming the process that holds the directory
+ */
+export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
+  const file = join(dataDir, LOCK_FILE);
+  const mine = String(process.pid);
+  let tookOverFrom: number | undefined;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const temporary = `${file}.${randomUUID()}`;
+    await writeFile(temporary, `${mine}\n`, { mode: 0o600 });
+    try {
+      await link(temporary, file);
+      return {
+        tookOverFrom,
+        release: async () => {
+          if ((await readHolder(file)) === process.pid) await unlink(file).catch(() => undefined);
+        },
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    } finally {
+      await unlink(temporary).catch(() => undefined);
+    }
+    const holder = await readHolder(file);
+    if (holder === 'gone') continue;
+    if (holder !== undefined && isRunning(holder)) throw new DataDirInUseError(dataDir, holder);
+    const aside = `${file}.stale-${randomUUID()}`;
+    try {
+      await rename(file, aside);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
+    const moved = await readHolder(aside);
+    if (moved !== holder) {
+      // Another start replaced the stale lock between the read and the rename: its lock goes back where it was.
+      await link(aside, file).catch(() => undefined);
+    } else if (typeof holder === 'number') {
+      tookOverFrom = holder;
+    }
+    await unlink(aside).catch(() => undefined);
+  }
+  throw new Error(`Could not take the lock ${file}: other starts keep replacing it`);
+}

@@ -1,0 +1,159 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCK_FILE } from '#infra/local/data-dir-lock';
+import { SECRET_VARIABLES } from '#shared/config';
+
+/**
+ * What a newcomer meets when `npm start` cannot start, or starts on what another run left: the service itself
+ * (`node infra/local/main.ts`, what `npm start` runs), each case in a fresh directory.
+ */
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const NODE = join(REPO, 'node_modules', '.bin', 'node');
+let root: string;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'erasure-start-up-'));
+});
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+interface Run {
+  child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  exited: Promise<number | null>;
+}
+
+function run(env: Record<string, string>): Run {
+  const base = { ...process.env };
+  for (const name of [...SECRET_VARIABLES, 'REFERRALROCK_BASE_URL', 'FIRSTPROMOTER_BASE_URL', 'LOG_FORMAT']) {
+    delete base[name];
+  }
+  const child = spawn(NODE, ['infra/local/main.ts'], { cwd: REPO, env: { ...base, ...env }, stdio: 'pipe' });
+  const result: Run = { child, stdout: '', stderr: '', exited: Promise.resolve(null) };
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    result.stdout += chunk;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    result.stderr += chunk;
+  });
+  result.exited = new Promise((resolve) => child.once('close', (code) => resolve(code)));
+  return result;
+}
+
+/** A fresh data directory and secrets file under the test's root (neither exists yet). */
+let cases = 0;
+const fresh = () => {
+  cases++;
+  return { DATA_DIR: join(root, `data-${cases}`), LOCAL_SECRETS_FILE: join(root, `secrets-${cases}.json`) };
+};
+
+/** Refused at start: exactly one line on stderr, no stack, nothing on stdout. */
+async function refusal(env: Record<string, string>): Promise<{ code: number | null; line: string }> {
+  const started = run(env);
+  const code = await started.exited;
+  expect(started.stdout).toBe('');
+  expect(started.stderr.trimEnd().split('\n')).toHaveLength(1);
+  expect(started.stderr).not.toMatch(/\n\s+at /);
+  return { code, line: started.stderr.trim() };
+}
+
+/** Waits until the banner is out (`listening on`), then stops the service with SIGTERM. */
+async function bannerOf(started: Run): Promise<string> {
+  for (let waited = 0; !/Cancel one in its waiting period[^\n]*\n[^\n]*\n/.test(started.stdout); waited += 50) {
+    if (started.child.exitCode !== null || waited > 60_000)
+      throw new Error(`no banner:\n${started.stdout}${started.stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  started.child.kill('SIGTERM');
+  await started.exited;
+  return started.stdout;
+}
+
+describe('npm start refuses, in one line and before writing anything', { timeout: 60_000 }, () => {
+  it.concurrent('a PORT that is no port number, naming PORT', async () => {
+    const env = { ...fresh(), PORT: 'abc' };
+    const { code, line } = await refusal(env);
+
+    expect(code).toBe(78);
+    expect(line).toBe('Invalid configuration: PORT: must be a port number from 0 to 65535');
+    expect(existsSync(env.DATA_DIR)).toBe(false);
+  });
+
+  it.concurrent('a port in use, writing no secrets file', async () => {
+    const server: Server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const env = { ...fresh(), PORT: String(port) };
+    try {
+      const { code, line } = await refusal(env);
+
+      expect(code).toBe(1);
+      expect(line).toBe(`Port 127.0.0.1:${port} is already in use (PORT): stop what listens there, or set PORT`);
+      expect(existsSync(env.LOCAL_SECRETS_FILE)).toBe(false);
+      expect(existsSync(env.DATA_DIR)).toBe(false);
+    } finally {
+      server.close();
+    }
+  });
+
+  it.concurrent('a corrupt secrets file, naming it and leaving it as it was', async () => {
+    const env = { ...fresh(), PORT: '0' };
+    await writeFile(env.LOCAL_SECRETS_FILE, '{"WEBHOOK_SECRET": "whsec_');
+    const { code, line } = await refusal(env);
+
+    expect(code).toBe(78);
+    expect(line).toMatch(
+      new RegExp(`^Invalid configuration: ${env.LOCAL_SECRETS_FILE} \\(the local secrets file\\) is not valid JSON\\.`),
+    );
+    expect(await readFile(env.LOCAL_SECRETS_FILE, 'utf8')).toBe('{"WEBHOOK_SECRET": "whsec_');
+  });
+
+  it.concurrent('a DATA_DIR another running instance holds, naming its process', async () => {
+    const env = { ...fresh(), PORT: '0' };
+    // The lock a running service holds: this test's own process stands in for it.
+    await mkdir(env.DATA_DIR, { recursive: true, mode: 0o700 });
+    await writeFile(join(env.DATA_DIR, LOCK_FILE), `${process.pid}\n`);
+    const { code, line } = await refusal(env);
+
+    expect(code).toBe(1);
+    expect(line).toBe(
+      `${env.DATA_DIR} is in use by another running instance of the service (process ${process.pid}): stop that ` +
+        'one first, or give this one another DATA_DIR',
+    );
+    expect(existsSync(env.LOCAL_SECRETS_FILE)).toBe(false);
+  });
+});
+
+describe('npm start', { timeout: 90_000 }, () => {
+  it('takes over the lock a killed instance left, and prints a truthful banner first, never a secret from the environment', async () => {
+    const env = { ...fresh(), PORT: '0', WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')}` };
+    // What a SIGKILLed instance leaves: its lock, naming a process that no longer runs.
+    const gone = spawn(NODE, ['-e', '']);
+    const deadPid = gone.pid as number;
+    await new Promise((resolve) => gone.once('close', resolve));
+    await mkdir(env.DATA_DIR, { recursive: true, mode: 0o700 });
+    await writeFile(join(env.DATA_DIR, LOCK_FILE), `${deadPid}\n`);
+
+    const started = run(env);
+    const banner = await bannerOf(started);
+
+    expect(banner.startsWith('GDPR erasure service listening on http://127.0.0.1:')).toBe(true);
+    expect(banner).toContain(`(taken over from process ${deadPid}, which ended without stopping)`);
+    expect(banner).toMatch(/^ {2}WEBHOOK_SECRET +from the environment \(not shown\)$/m);
+    expect(banner).toMatch(/^ {2}AUDIT_TOKENS +generated now, kept in the secrets file$/m);
+    expect(`${started.stdout}${started.stderr}`).not.toContain(env.WEBHOOK_SECRET);
+    expect(banner).not.toMatch(/^WEBHOOK_SECRET=/m);
+    expect(banner).toMatch(/^AUDIT_TOKENS=audit_/m);
+    // The environment's secret is not copied into the secrets file either.
+    expect(JSON.parse(await readFile(env.LOCAL_SECRETS_FILE, 'utf8'))).not.toHaveProperty('WEBHOOK_SECRET');
+    // Stopped cleanly: the lock is gone.
+    expect(existsSync(join(env.DATA_DIR, LOCK_FILE))).toBe(false);
+  });
+});
