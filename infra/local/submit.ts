@@ -72,10 +72,15 @@ async function submitOne(): Promise<never> {
       'webhook-signature': signature,
     },
     body,
+  }).catch((error: { cause?: { code?: string }; message: string }) => {
+    // One line, not a stack: the usual cause is a service that is not running (or on another PORT).
+    console.error(`Cannot reach ${url}: ${error.cause?.code ?? error.message} (is npm start running? --url or PORT)`);
+    process.exit(1);
   });
   const text = await response.text();
   process.stdout.write(`${response.status} ${text}\n`);
-  const token = (process.env.AUDIT_TOKENS ?? stored.AUDIT_TOKENS)?.split(',')[0];
+  // A token from the environment is not printed (whoever set it has it), as in npm start's banner.
+  const token = process.env.AUDIT_TOKENS ? '<AUDIT_TOKENS value>' : stored.AUDIT_TOKENS?.split(',')[0];
   if (response.status === 202 && token) {
     const { statusUrl } = JSON.parse(text) as { statusUrl: string };
     process.stdout.write(`\nFollow it:\n  curl -s -H "Authorization: Bearer ${token}" ${statusUrl}\n`);

@@ -36,12 +36,15 @@ try {
   fail(`${(error as Error).message}\n${USAGE}`, 64);
 }
 
+// Paths are the user's, relative to where they typed the command: npm runs scripts in the project's root and says
+// where it was invoked in INIT_CWD.
+const here = (path: string) => resolve(process.env.INIT_CWD ?? process.cwd(), path);
 const source = values.url ?? positionals[0];
 if (!source || (values.url && positionals.length > 0)) fail(USAGE, 64);
-const text = values.url ? await fetchView(values.url, values.token) : await readView(source);
+const text = values.url ? await fetchView(values.url, values.token) : await readView(here(source));
 const view = parseView(text, source);
 if (values.url) {
-  const saved = resolve(values.save ?? `${view.id}.view.json`);
+  const saved = here(values.save ?? `${view.id}.view.json`);
   await writeFile(saved, text).catch((error: NodeJS.ErrnoException) =>
     fail(`Cannot save the view to ${saved}: ${error.code ?? error.message}`),
   );
