@@ -89,7 +89,9 @@ export function buildReceiptClaims(
   const sealed = last.type === 'request.completed' ? last.data : undefined;
   const status = (sealed?.status as RequestStatus | undefined) ?? 'canceled';
   if (!FINAL_STATUSES.includes(status)) throw new ReceiptNotReadyError(`${request.id} ended in no final status`);
-  const completedAt = (sealed?.completedAt as string | undefined) ?? request.completedAt ?? last.at;
+  // A canceled request ended when its cancel was accepted (`canceledAt`; stored as `completedAt` before it existed).
+  const completedAt =
+    (sealed?.completedAt as string | undefined) ?? request.completedAt ?? request.canceledAt ?? last.at;
   const extended = events.findLast((e) => e.type === 'request.extended');
   const extension = extended && {
     extendedAt: extended.at,

@@ -22,6 +22,8 @@ export interface ViewForReceipt {
   id: string;
   status: string;
   completedAt?: string;
+  /** Where a canceled request's view has its end: the receipt's `completedAt` says when the request ended. */
+  canceledAt?: string;
   actions: unknown[];
   events: Array<Omit<AuditEvent, 'requestId' | 'expiresAt'>>;
 }
@@ -126,7 +128,7 @@ function checkAgainstView(claims: ReceiptClaims | undefined, view: ViewForReceip
   ];
   const differences = [
     view.status !== claims.status ? `status ${view.status} vs ${claims.status}` : '',
-    (view.completedAt ?? '') !== claims.completedAt ? 'completedAt differs' : '',
+    (view.completedAt ?? view.canceledAt ?? '') !== claims.completedAt ? 'completedAt differs' : '',
     canonicalJson(view.actions) !== canonicalJson(claims.actions) ? 'actions differ' : '',
   ].filter(Boolean);
   checks.push({

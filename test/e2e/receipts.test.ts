@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { calculateJwkThumbprint } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkConsistency, checkReceipt } from '#shared/evidence/verify';
+import { fetchDocumented } from '#test/support/api-document';
 import { verifyWithJoseOnly } from '#test/support/jose-only-verify';
 import { startTestRuntime, TEST_AUDIT_TOKEN, type TestRuntime } from '#test/support/local-runtime';
 
@@ -13,7 +14,7 @@ import { startTestRuntime, TEST_AUDIT_TOKEN, type TestRuntime } from '#test/supp
 
 let t: TestRuntime;
 const call = async (path: string, token?: string) => {
-  const response = await fetch(`${t.runtime.url}${path}`, {
+  const response = await fetchDocumented(`${t.runtime.url}${path}`, {
     headers: token ? { authorization: `Bearer ${token}` } : {},
   });
   const text = await response.text();
