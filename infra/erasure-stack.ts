@@ -202,6 +202,8 @@ const SIZING: Record<HandlerName, { memorySize: number; timeout: Duration }> = {
   // Invoked synchronously by the functions that end requests: it must end well within their own time limits.
   'receipt-issuer': { memorySize: 256, timeout: Duration.seconds(15) },
   'api-document': { memorySize: 128, timeout: Duration.seconds(5) },
+  // Serves a few files held in memory since the cold start.
+  console: { memorySize: 128, timeout: Duration.seconds(5) },
   'request-tasks': { memorySize: 256, timeout: Duration.seconds(30) },
   'referralrock-tasks': { memorySize: 512, timeout: Duration.seconds(120) },
   'firstpromoter-tasks': { memorySize: 512, timeout: Duration.seconds(120) },
@@ -229,6 +231,8 @@ export const FUNCTION_SECRETS: Record<HandlerName, readonly SecretVariable[]> = 
   // Signs through KMS: no secret at all.
   'receipt-issuer': [],
   'api-document': [],
+  // Static files only: the page's API calls carry the auditor's token to the functions that check it.
+  console: [],
   'request-tasks': [],
   'referralrock-tasks': ['IDENTITY_KEY', 'REFERRALROCK_PUBLIC_KEY', 'REFERRALROCK_PRIVATE_KEY'],
   'firstpromoter-tasks': ['IDENTITY_KEY', 'FIRSTPROMOTER_API_KEY', 'FIRSTPROMOTER_ACCOUNT_ID'],
@@ -304,12 +308,17 @@ export class ErasureStack extends Stack {
       IDENTITIES_TABLE: identities.table.tableName,
       AUDIT_RETENTION_DAYS: String(settings.auditRetentionDays),
     };
-    const define = (name: HandlerName, environment: Record<string, string> = {}) => {
+    const define = (
+      name: HandlerName,
+      environment: Record<string, string> = {},
+      options: { tables?: boolean; assetsFolder?: string } = {},
+    ) => {
       const fn = new HandlerFunction(this, toPascalCase(name), {
         name,
         ...(name === 'api-document' ? { withApiDocument: true } : {}),
         ...SIZING[name],
-        environment: { ...common, ...environment },
+        environment: options.tables === false ? environment : { ...common, ...environment },
+        ...(options.assetsFolder ? { assetsFolder: options.assetsFolder } : {}),
         logRetention: CHAIN_ANCHOR_FUNCTIONS.includes(name) ? anchorRetention : logRetention,
         logLevel: settings.logLevel,
         metricsNamespace: settings.metricsNamespace,
@@ -452,6 +461,9 @@ export class ErasureStack extends Stack {
 
     // The API's own description, public: no table, no secret, only the document bundled beside it.
     const apiDocument = define('api-document');
+    // The console from the API itself (not S3 + CloudFront): same origin as the API it calls, so no CORS and the
+    // token goes nowhere else; one route table for AWS and `npm start`. See docs/deploy.md.
+    const consoleFiles = define('console', {}, { tables: false, assetsFolder: 'assets' });
 
     const functions: Partial<Record<HandlerName, HandlerFunction>> = {
       intake,
@@ -465,6 +477,7 @@ export class ErasureStack extends Stack {
       evidence,
       'receipt-issuer': receiptIssuer,
       'api-document': apiDocument,
+      console: consoleFiles,
       'request-tasks': requestTasks,
       'referralrock-tasks': referralRockTasks,
       'firstpromoter-tasks': firstPromoterTasks,
@@ -482,6 +495,7 @@ export class ErasureStack extends Stack {
         'suppression-check': suppressionCheck,
         evidence,
         'api-document': apiDocument,
+        console: consoleFiles,
       },
       throttle: { rateLimit: settings.apiRateLimit, burstLimit: settings.apiBurstLimit },
       logRetention,

@@ -12,7 +12,8 @@ export type FunctionName =
   | 'subject-lookup'
   | 'suppression-check'
   | 'evidence'
-  | 'api-document';
+  | 'api-document'
+  | 'console';
 
 export interface Route {
   method: 'GET' | 'POST';
@@ -21,7 +22,8 @@ export interface Route {
   function: FunctionName;
   /**
    * How the caller proves who it is: a Standard Webhooks signature, a named sender's own signature or API key (its
-   * profile's), a bearer token, or not at all (public keys).
+   * profile's), a bearer token, or not at all: public keys, and the console's static files, which hold no data (every
+   * API call the page makes carries the auditor's token).
    */
   auth: 'webhook-signature' | 'sender-profile' | 'bearer-token' | 'none';
   summary: string;
@@ -119,6 +121,20 @@ export const ROUTES: readonly Route[] = [
     function: 'api-document',
     auth: 'none',
     summary: 'The OpenAPI document of this API (docs/openapi.yaml), as JSON',
+  },
+  {
+    method: 'GET',
+    path: '/console',
+    function: 'console',
+    auth: 'none',
+    summary: "The auditor's console: a read-only web page over this API",
+  },
+  {
+    method: 'GET',
+    path: '/console/{asset}',
+    function: 'console',
+    auth: 'none',
+    summary: "A static file of the auditor's console (script, style sheet)",
   },
 ];
 

@@ -47,7 +47,7 @@ export class ErasureApi extends Construct {
 
     this.api = new apigwv2.HttpApi(this, 'HttpApi', {
       description: 'GDPR erasure requests: signed webhooks in, auditor queries out',
-      // Server-to-server only; no browser calls this API, so no CORS.
+      // No CORS: the only browser client, the auditor's console, is served by this same API (same origin).
       createDefaultStage: false,
     });
 
@@ -83,7 +83,8 @@ export class ErasureApi extends Construct {
       reason:
         'Every route authenticates in its handler, before any work: intake verifies a Standard Webhooks HMAC ' +
         'signature over the raw body (API Gateway has no authorizer that can), the auditor routes compare bearer ' +
-        'tokens in constant time. A Lambda authorizer would repeat the same check at extra latency and cost.',
+        'tokens in constant time. A Lambda authorizer would repeat the same check at extra latency and cost. The ' +
+        "console's two routes serve static files holding no data; the API calls the page makes carry the token.",
     });
   }
 

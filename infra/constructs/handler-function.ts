@@ -2,7 +2,13 @@ import path from 'node:path';
 import { type Duration, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { type BundlingOptions, NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import {
+  type BundlingOptions,
+  type ICommandHooks,
+  NodejsFunction,
+  OutputFormat,
+  SourceMapMode,
+} from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { SERVICE_NAME } from '#shared/observability';
@@ -48,6 +54,11 @@ export interface HandlerFunctionProps {
   readonly reservedConcurrentExecutions?: number;
   /** Ship `docs/openapi.yaml` as `openapi.json` beside the bundle (the api-document function reads it at cold start). */
   readonly withApiDocument?: boolean;
+  /**
+   * A folder under the function's own (e.g. `assets`) copied beside the bundle's `index.mjs`, for files the function
+   * reads at start rather than imports (the console's page, script and style sheet).
+   */
+  readonly assetsFolder?: string;
 }
 
 /**
@@ -116,7 +127,11 @@ export class HandlerFunction extends Construct implements iam.IGrantable {
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },
-      bundling: props.withApiDocument ? { ...BUNDLING, commandHooks: API_DOCUMENT_HOOKS } : BUNDLING,
+      bundling: props.withApiDocument
+        ? { ...BUNDLING, commandHooks: API_DOCUMENT_HOOKS }
+        : props.assetsFolder
+          ? { ...BUNDLING, commandHooks: copyBesideBundle(props.name, props.assetsFolder) }
+          : BUNDLING,
     });
 
     const validations = Validations.of(this);
@@ -138,4 +153,16 @@ export class HandlerFunction extends Construct implements iam.IGrantable {
   get functionArn(): string {
     return this.function.functionArn;
   }
+}
+
+/** Copies `functions/<name>/<folder>` into the bundle's output folder after esbuild ran (local bundling: no Docker). */
+function copyBesideBundle(name: string, folder: string): ICommandHooks {
+  if (!/^[\w-]+$/.test(name) || !/^[\w-]+$/.test(folder)) throw new Error(`Unsafe assets folder ${name}/${folder}`);
+  return {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (inputDir, outputDir) => [
+      `cp -R "${path.join(inputDir, 'functions', name, folder)}" "${path.join(outputDir, folder)}"`,
+    ],
+  };
 }

@@ -57,6 +57,7 @@ export function startBanner(runtime: LocalRuntime, logFormat: string): string {
     `  waiting period: ${config.waitingPeriodSeconds}s`,
     `  logs:           ${logFormat} (LOG_FORMAT=pretty|json)`,
     `  API document:   ${url}/openapi.json`,
+    `  console:        ${url}/console (sign in with an AUDIT_TOKENS value)`,
     '',
     `Secrets (secrets file: ${runtime.secretsFile}, outside the data directory):`,
     ...(runtime.movedLegacySecrets

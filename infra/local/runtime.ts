@@ -3,6 +3,8 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { makeHandler as apiDocument } from '#functions/api-document/handler';
 import { makeHandler as callbackDelivery } from '#functions/callback-delivery/handler';
 import { makeHandler as cancelRequest } from '#functions/cancel-request/handler';
+import { makeHandler as consoleFiles } from '#functions/console/handler';
+import { loadStaticFiles } from '#functions/console/static-files';
 import { makeHandler as evidence } from '#functions/evidence/handler';
 import { makeHandler as extendRequest } from '#functions/extend-request/handler';
 import { makeHandler as firstPromoterTasks } from '#functions/firstpromoter-tasks/handler';
@@ -407,6 +409,7 @@ async function startOn(
     }) as ApiFunction,
     evidence: evidence({ log, auditTokens }) as ApiFunction,
     'api-document': apiDocument({ document: loadApiDocument(), publicBaseUrl: config.publicBaseUrl }),
+    console: consoleFiles({ files: loadStaticFiles() }) as ApiFunction,
   });
   apiUrl = api.url;
   // The request sweeper the stack schedules hourly: here at start and then every few minutes.

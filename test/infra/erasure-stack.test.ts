@@ -21,6 +21,7 @@ import {
   logicalIdOf,
   removeSynthesized,
   type Synthesized,
+  statementsOf,
   synthesize,
 } from './synth.ts';
 
@@ -381,6 +382,25 @@ describe('HTTP API', () => {
         IntegrationUri: { 'Fn::GetAtt': [logicalIdOf(handlerOf(synth.stack, route.function).function), 'Arn'] },
       });
     }
+  });
+
+  it('serves the console from a function that holds no table name and may do nothing but write its own logs', () => {
+    const consoleRoutes = ROUTES.filter((route) => route.function === 'console');
+    const role = logicalIdOf(handlerOf(synth.stack, 'console').role);
+
+    expect(consoleRoutes.map((route) => `${route.method} ${route.path}`)).toEqual([
+      'GET /console',
+      'GET /console/{asset}',
+    ]);
+    expect(consoleRoutes.every((route) => route.auth === 'none')).toBe(true);
+    expect(Object.keys(envOf(synth, 'console')).filter((name) => !name.startsWith('POWERTOOLS_'))).toEqual([
+      'NODE_OPTIONS',
+    ]);
+    expect(
+      statementsOf(synth.template, role)
+        .flatMap((s) => asArray(s.Action))
+        .sort(),
+    ).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
   });
 
   it('throttles the stage with the rate and burst from context', () => {

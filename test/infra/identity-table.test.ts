@@ -121,6 +121,7 @@ describe('identities table permissions', () => {
       'list-requests': [],
       'callback-delivery': [],
       'api-document': [],
+      console: [],
     };
 
     for (const name of handlerNames(synth.stack)) {

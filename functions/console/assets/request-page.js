@@ -1,0 +1,244 @@
+import { call } from './api.js';
+import { verifyTrail } from './chain.js';
+import { badge, h, time } from './dom.js';
+
+/** @typedef {{ show: (...nodes: Node[]) => void, failure: (error: unknown) => HTMLElement }} Shell */
+
+/** Events after which the audit log refuses any other: a trail ending with one is complete. */
+const SEALING_EVENTS = ['request.completed', 'request.canceled'];
+
+/**
+ * One request's story: its facts, each provider action, the audit events as a timeline, and the chain recomputed
+ * here, in the browser, from the events as served.
+ * @param {string} id
+ * @param {Shell} shell
+ */
+export async function renderRequest(id, shell) {
+  const body = h('div', { 'aria-live': 'polite', 'aria-busy': 'true' }, h('p', {}, 'Loading the request…'));
+  shell.show(h('h1', {}, 'Erasure request'), h('p', { class: 'mono muted' }, id), body);
+  let view;
+  try {
+    view = await call(`v1/erasure-requests/${id}`);
+  } catch (error) {
+    body.replaceChildren(shell.failure(error));
+    body.setAttribute('aria-busy', 'false');
+    return;
+  }
+  const integrity = h(
+    'div',
+    { class: 'integrity pending', role: 'status' },
+    'Verifying the audit chain in this browser…',
+  );
+  const timeline = h('ol', { class: 'timeline' });
+  body.replaceChildren(
+    facts(view),
+    integrity,
+    h('div', { class: 'actions-bar' }, downloadButton(view)),
+    h(
+      'section',
+      { 'aria-labelledby': 'actions-title' },
+      h('h2', { id: 'actions-title' }, 'Provider actions'),
+      actionsTable(view.actions ?? []),
+    ),
+    h('section', { 'aria-labelledby': 'timeline-title' }, h('h2', { id: 'timeline-title' }, 'Audit trail'), timeline),
+  );
+  body.setAttribute('aria-busy', 'false');
+
+  let verification;
+  try {
+    verification = await verifyTrail(view);
+  } catch (error) {
+    integrity.className = 'integrity broken';
+    integrity.textContent =
+      typeof crypto === 'undefined' || !crypto.subtle
+        ? 'The chain cannot be verified here: browsers offer Web Crypto only on HTTPS pages (or localhost).'
+        : `The chain could not be verified: ${String(error)}`;
+    timeline.replaceChildren(...view.events.map((/** @type {any} */ e) => eventItem(e, undefined)));
+    return;
+  }
+  const bySeq = new Map(verification.checks.map((c) => [c.seq, c]));
+  timeline.replaceChildren(...view.events.map((/** @type {any} */ e) => eventItem(e, bySeq.get(e.seq))));
+  integrity.replaceChildren(...integrityReport(view, verification));
+  integrity.className = `integrity ${verification.valid ? 'verified' : 'broken'}`;
+}
+
+/** @param {any} view */
+function facts(view) {
+  /** @type {[string, Node | string][]} */
+  const rows = [
+    ['Status', badge(view.status)],
+    ['Reference', view.reference ?? h('span', { class: 'muted' }, 'none')],
+    ['Pseudonym of the data subject', h('span', { class: 'mono break' }, view.subject?.pseudonym ?? '—')],
+    ['Identifiers searched', (view.subject?.identifiers ?? []).join(', ') || '—'],
+    ['Received', time(view.receivedAt)],
+    [
+      'Due',
+      h('span', {}, time(view.dueAt), view.overdue ? h('strong', { class: 'tag tag-overdue' }, 'overdue') : null),
+    ],
+    [view.canceledAt ? 'Canceled' : 'Completed', time(view.completedAt ?? view.canceledAt)],
+  ];
+  return h(
+    'dl',
+    { class: 'facts' },
+    rows.map(([term, value]) => h('div', {}, h('dt', {}, term), h('dd', {}, value))),
+  );
+}
+
+/**
+ * @param {any} view
+ * @param {import('./chain.js').TrailVerification} verification
+ */
+function integrityReport(view, verification) {
+  const sealed = SEALING_EVENTS.includes(view.events.at(-1)?.type);
+  const service = view.integrity?.chainValid;
+  const agreement =
+    service === undefined
+      ? ''
+      : service === verification.valid
+        ? h('p', {}, `The service’s own check agrees (${service ? 'valid' : 'broken'}).`)
+        : h(
+            'p',
+            {},
+            h(
+              'strong',
+              {},
+              `The service reports the chain ${service ? 'valid' : 'broken'}: it disagrees with this browser.`,
+            ),
+          );
+  if (verification.valid) {
+    return [
+      h('p', { class: 'verdict' }, '✔ Chain verified'),
+      h(
+        'p',
+        {},
+        `All ${verification.events} events recomputed in this browser (SHA-256 over RFC 8785 canonical JSON), each linked to the one before. `,
+        sealed ? 'The trail ends with its sealing event: nothing can follow it.' : 'The trail is still open.',
+      ),
+      h('p', {}, 'Head: ', h('code', { class: 'break' }, verification.head ?? '—')),
+      agreement,
+    ];
+  }
+  const why = {
+    sequence: 'it is out of sequence (an event is missing or was inserted)',
+    link: 'its link to the previous event does not match that event’s hash',
+    hash: 'its content does not match its hash (it was changed after it was recorded)',
+  }[verification.problem ?? 'hash'];
+  return [
+    h('p', { class: 'verdict' }, `✘ Chain broken at event #${verification.brokenAt}`),
+    h('p', {}, `Recomputed in this browser: event #${verification.brokenAt} fails because ${why}.`),
+    agreement,
+  ];
+}
+
+/** @param {any[]} actions */
+function actionsTable(actions) {
+  if (actions.length === 0) return h('p', {}, 'No provider action recorded yet.');
+  return h(
+    'table',
+    {},
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ['Provider', 'Action', 'Outcome', 'Records', 'Batch', 'Read-back', 'Remarks'].map((t) =>
+          h('th', { scope: 'col' }, t),
+        ),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      actions.map((a) =>
+        h(
+          'tr',
+          {},
+          h('th', { scope: 'row' }, a.provider),
+          h('td', {}, String(a.action).replace(/_/g, ' ')),
+          h('td', {}, h('span', { class: `outcome outcome-${a.outcome}` }, String(a.outcome).replace(/_/g, ' '))),
+          h('td', { class: 'num' }, String(a.count ?? '—')),
+          h('td', { class: 'mono' }, a.batchId === undefined ? '—' : String(a.batchId)),
+          h('td', {}, readBack(a)),
+          h('td', {}, remarks(a)),
+        ),
+      ),
+    ),
+  );
+}
+
+/**
+ * The action's read-back proof, when the service records one: when it searched again, in how many forms, and how
+ * many records it still found.
+ * @param {any} action
+ */
+function readBack(action) {
+  const proof = action.readBack ?? action.verification;
+  if (!proof || typeof proof !== 'object') return h('span', { class: 'muted' }, '—');
+  const parts = Object.entries(proof).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`);
+  return h('span', { class: 'small' }, parts.join('; '));
+}
+
+/** @param {any} action */
+function remarks(action) {
+  const items = [
+    ...(action.errors ?? []).map((/** @type {string} */ e) => h('li', { class: 'error-text' }, e)),
+    ...(action.notes ?? []).map((/** @type {string} */ n) => h('li', {}, n)),
+  ];
+  return items.length ? h('ul', { class: 'plain small' }, items) : h('span', { class: 'muted' }, '—');
+}
+
+/**
+ * @param {any} event
+ * @param {import('./chain.js').EventCheck | undefined} check
+ */
+function eventItem(event, check) {
+  const data = Object.entries(event.data ?? {});
+  return h(
+    'li',
+    { class: check && !check.ok ? 'bad' : undefined },
+    h(
+      'div',
+      { class: 'event-head' },
+      h('span', { class: 'seq' }, `#${event.seq}`),
+      h('strong', {}, event.type),
+      time(event.at),
+      h('span', { class: 'muted' }, `by ${event.actor}`),
+      check
+        ? h('span', { class: check.ok ? 'ok' : 'tag tag-overdue' }, check.ok ? '✔ hash ok' : `✘ ${check.problem}`)
+        : null,
+    ),
+    data.length
+      ? h(
+          'dl',
+          { class: 'event-data' },
+          data.map(([k, v]) =>
+            h('div', {}, h('dt', {}, k), h('dd', {}, typeof v === 'object' ? JSON.stringify(v) : String(v))),
+          ),
+        )
+      : null,
+    h('p', { class: 'hash mono small' }, `hash ${event.hash}`),
+  );
+}
+
+/**
+ * The view exactly as served, as a file `npm run verify-trail` checks offline.
+ * @param {any} view
+ */
+function downloadButton(view) {
+  return h(
+    'button',
+    {
+      type: 'button',
+      onclick: () => {
+        const url = URL.createObjectURL(new Blob([JSON.stringify(view, null, 2)], { type: 'application/json' }));
+        const link = h('a', { href: url, download: `${view.id}.json` });
+        document.body.append(link);
+        link.click();
+        link.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 0);
+      },
+    },
+    'Download this view (JSON, for npm run verify-trail)',
+  );
+}

@@ -1,0 +1,97 @@
+import canonicalize from 'canonicalize';
+import { describe, expect, it } from 'vitest';
+import { GENESIS_HASH, hashEvent, canonicalJson as serviceCanonicalJson } from '#shared/domain/chain';
+import type { AuditEvent } from '#shared/domain/model';
+import { canonicalJson, verifyTrail } from '../../functions/console/assets/chain.js';
+
+/** The console's in-browser chain check must agree with the service's to the byte; Node's Web Crypto stands in. */
+
+const REQUEST_ID = `er_${'ab'.repeat(16)}`;
+
+function trail(): AuditEvent[] {
+  const events: AuditEvent[] = [];
+  const contents: Array<Pick<AuditEvent, 'type' | 'actor' | 'data'>> = [
+    {
+      type: 'request.received',
+      actor: 'webhook:9c10eabc998d',
+      data: { reference: 'DSR-1042', subject: { identifiers: ['email'] } },
+    },
+    {
+      type: 'action.recorded',
+      actor: 'workflow',
+      data: { outcome: 'deleted', count: 7, batchId: 9002, ratio: 0.5, big: 1e21 },
+    },
+    {
+      type: 'request.completed',
+      actor: 'workflow',
+      data: { status: 'completed', withinDeadline: true, note: 'ünïcode ☃ \u2028' },
+    },
+  ];
+  for (const [index, content] of contents.entries()) {
+    const base = {
+      requestId: REQUEST_ID,
+      seq: index + 1,
+      at: new Date(Date.UTC(2026, 10, 21, 5, 20, index)).toISOString(),
+      key: `k${index}`,
+      prevHash: events.at(-1)?.hash ?? GENESIS_HASH,
+      ...content,
+    };
+    events.push({ ...base, hash: hashEvent(base), expiresAt: 0 });
+  }
+  return events;
+}
+
+/** The auditor's view of a trail, as `GET /v1/erasure-requests/{id}` serves it. */
+const viewOf = (events: AuditEvent[]) => ({
+  id: REQUEST_ID,
+  events: events.map(({ requestId: _r, expiresAt: _e, ...event }) => event),
+});
+
+describe("The console's chain check", () => {
+  it.each([
+    ['keys in UTF-16 code unit order, astral before high BMP', { '\uFB01': 1, '😀': 2, é: 3, z: 4, A: 5 }],
+    ['numbers as ECMAScript prints them', [1e21, 1e-7, -0, 0.1 + 0.2, 10, -3.5]],
+    ['strings with escapes', { s: 'quote " backslash \\ tab \t line sep \u2028 nul \u0000 é' }],
+    ['nesting and literals', { b: [true, false, null, { y: [], x: {} }], a: 'x' }],
+  ])('serializes %s exactly as the service and RFC 8785 (canonicalize) do', (_name, value) => {
+    const browser = canonicalJson(value);
+
+    expect(browser).toBe(serviceCanonicalJson(value));
+    expect(browser).toBe(canonicalize(value));
+  });
+
+  it("verifies a trail the service hashed, ending at the service's head", async () => {
+    const events = trail();
+
+    const result = await verifyTrail(viewOf(events));
+
+    expect(result).toMatchObject({ valid: true, events: 3, head: events[2]?.hash });
+    expect(result.checks.every((check) => check.ok)).toBe(true);
+  });
+
+  it('finds the one event whose content changed after it was hashed', async () => {
+    const view = viewOf(trail());
+    (view.events[1] as { data: Record<string, unknown> }).data.count = 6;
+
+    const result = await verifyTrail(view);
+
+    expect(result).toMatchObject({ valid: false, brokenAt: 2, problem: 'hash' });
+    expect(result.checks.map((check) => check.ok)).toEqual([true, false, true]);
+  });
+
+  it('finds a removed event (out of sequence) and a re-hashed event whose successor no longer links to it', async () => {
+    const removed = viewOf(trail());
+    removed.events.splice(1, 1);
+    const rehashed = trail();
+    const second = rehashed[1] as AuditEvent;
+    second.data = { ...second.data, count: 6 };
+    second.hash = hashEvent(second);
+
+    expect(await verifyTrail(removed)).toMatchObject({ valid: false, brokenAt: 3, problem: 'sequence' });
+    expect(await verifyTrail(viewOf(rehashed))).toMatchObject({ valid: false, brokenAt: 3, problem: 'link' });
+  });
+
+  it('takes an empty trail as nothing to verify, without a head', async () => {
+    expect(await verifyTrail({ id: REQUEST_ID, events: [] })).toEqual({ valid: true, events: 0, checks: [] });
+  });
+});
