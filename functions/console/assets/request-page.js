@@ -168,15 +168,21 @@ function actionsTable(actions) {
 }
 
 /**
- * The action's read-back proof, when the service records one: when it searched again, in how many forms, and how
- * many records it still found.
+ * The action's read-back proof, when the service records one: when it searched again after acting, in how many forms
+ * of the identifiers, and how many of the subject's records it still found (0 for a person erased or never there).
  * @param {any} action
  */
 function readBack(action) {
-  const proof = action.readBack ?? action.verification;
+  const proof = action.verification ?? action.readBack;
   if (!proof || typeof proof !== 'object') return h('span', { class: 'muted' }, '—');
-  const parts = Object.entries(proof).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`);
-  return h('span', { class: 'small' }, parts.join('; '));
+  const found = Number(proof.stillFound);
+  return h(
+    'span',
+    { class: 'small' },
+    h('span', { class: found === 0 ? 'ok' : 'error-text' }, `${Number.isFinite(found) ? found : '?'} still found`),
+    `, ${proof.formsSearched ?? '?'} form${proof.formsSearched === 1 ? '' : 's'} searched, `,
+    time(proof.checkedAt),
+  );
 }
 
 /** @param {any} action */
