@@ -138,6 +138,7 @@ describe("The auditor's console", () => {
     await poll(() => page.locator('.integrity .verdict').textContent()).toBe('✘ Chain broken at event #2');
     expect(await page.locator('.integrity').textContent()).toContain('disagrees with this browser');
     expect(await page.locator('.timeline > li.bad').count()).toBe(1);
+    expect(await page.locator('.facts').textContent()).toContain('by 2 months, number of requests (TICKET-7)');
     await screenshot(page, 'request-tampered');
     await closePage(page);
   });
@@ -273,6 +274,13 @@ async function startApiDouble(view: any): Promise<{ url: string; server: Server;
   ];
   const tampered = structuredClone(view);
   tampered.events[1].data = { ...tampered.events[1].data, tampered: true };
+  tampered.extension = {
+    months: 2,
+    reasonCode: 'number_of_requests',
+    note: 'TICKET-7',
+    previousDueAt: view.dueAt,
+    extendedAt: view.receivedAt,
+  };
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://double');

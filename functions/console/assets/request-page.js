@@ -73,10 +73,32 @@ function facts(view) {
     ['Received', time(view.receivedAt)],
     [
       'Due',
-      h('span', {}, time(view.dueAt), view.overdue ? h('strong', { class: 'tag tag-overdue' }, 'overdue') : null),
+      h(
+        'span',
+        {},
+        time(view.dueAt),
+        view.extension ? h('span', { class: 'tag' }, 'extended') : null,
+        view.overdue ? h('strong', { class: 'tag tag-overdue' }, 'overdue') : null,
+      ),
     ],
     [view.canceledAt ? 'Canceled' : 'Completed', time(view.completedAt ?? view.canceledAt)],
   ];
+  const extension = view.extension;
+  if (extension) {
+    rows.push([
+      'Deadline extended (Art. 12(3))',
+      h(
+        'span',
+        {},
+        `by ${extension.months} month${extension.months === 1 ? '' : 's'}, ${String(extension.reasonCode).replace(/_/g, ' ')}`,
+        extension.note ? ` (${extension.note})` : '',
+        ', on ',
+        time(extension.extendedAt),
+        '; first deadline ',
+        time(extension.previousDueAt),
+      ),
+    ]);
+  }
   return h(
     'dl',
     { class: 'facts' },
