@@ -1,8 +1,8 @@
-import type { Logger } from '@aws-lambda-powertools/logger';
-import { NotFoundError } from '#shared/errors';
-import { type ApiEvent, type ApiResult, apiHandler, header } from '#shared/http/api';
-import { createLogger } from '#shared/observability';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { StaticFile, StaticFiles } from './static-files.ts';
+
+type ApiEvent = APIGatewayProxyEventV2;
+type ApiResult = APIGatewayProxyStructuredResultV2;
 
 export interface ConsoleDeps {
   files: StaticFiles;
@@ -35,19 +35,31 @@ const SECURITY_HEADERS = {
 /**
  * `GET /console` and `GET /console/{asset}`: the auditor's console, static files read once at start. No token is
  * needed for the files themselves; they hold no data, and every API call the page makes carries the auditor's token.
+ * Nothing here can fail on input, so the handler is a plain function: no middleware chain, no configuration, a bundle
+ * of a few kilobytes (the house API chain would bring the domain and Powertools along, 474 KiB).
  */
-export const makeHandler = (deps: ConsoleDeps, logger: Logger = createLogger('console')) =>
-  apiHandler(logger, async (event) => {
+export const makeHandler =
+  (deps: ConsoleDeps) =>
+  async (event: ApiEvent): Promise<ApiResult> => {
     const asset = event.pathParameters?.asset;
     if (asset === undefined && event.rawPath.endsWith('/')) {
       // Relative links in index.html resolve against `/console`; `../console` keeps any base path in front of it.
       return { statusCode: 308, headers: { location: '../console', ...SECURITY_HEADERS }, body: '' };
     }
     const file = deps.files.get(asset ?? 'index.html');
-    if (!file || (asset !== undefined && file.name === 'index.html'))
-      throw new NotFoundError('No such file in the console');
+    if (!file || (asset !== undefined && file.name === 'index.html')) {
+      return {
+        statusCode: 404,
+        headers: { 'content-type': 'application/json; charset=utf-8', ...SECURITY_HEADERS },
+        body: JSON.stringify({ error: { code: 'not_found', message: 'No such file in the console' } }),
+      };
+    }
     return serve(event, file);
-  });
+  };
+
+/** A header by its name in any case (API Gateway lowercases them; a local caller may not). */
+const header = (event: ApiEvent, name: string) =>
+  Object.entries(event.headers ?? {}).find(([key]) => key.toLowerCase() === name)?.[1];
 
 function serve(event: ApiEvent, file: StaticFile): ApiResult {
   const headers = { 'content-type': file.contentType, etag: file.etag, vary: 'accept-encoding', ...SECURITY_HEADERS };

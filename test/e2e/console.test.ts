@@ -5,7 +5,6 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeHandler as consoleHandler } from '#functions/console/handler';
 import { loadStaticFiles } from '#functions/console/static-files';
-import { lambdaContext } from '#infra/local/lambda-context';
 import type { ApiEvent } from '#shared/http/api';
 import { seedFirstPromoter, seedReferralRock } from '#test/simulators/demo-data';
 import { ARTIFACTS_DIR, launchBrowser } from '#test/support/browser';
@@ -296,7 +295,7 @@ async function startApiDouble(view: any): Promise<{ url: string; server: Server;
         headers: { ...req.headers },
         ...(asset ? { pathParameters: { asset } } : {}),
       } as unknown as ApiEvent;
-      void (files(event, lambdaContext('console')) as Promise<any>).then((result) => {
+      void files(event).then((result: any) => {
         res.writeHead(result.statusCode, result.headers);
         res.end(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
       });

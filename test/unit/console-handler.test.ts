@@ -5,7 +5,6 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTENT_SECURITY_POLICY, makeHandler } from '#functions/console/handler';
 import { loadStaticFiles } from '#functions/console/static-files';
-import { lambdaContext } from '#infra/local/lambda-context';
 import type { ApiEvent, ApiResult } from '#shared/http/api';
 
 let dir: string;
@@ -23,7 +22,7 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 const get = (rawPath: string, headers: Record<string, string> = {}): Promise<ApiResult> => {
   const asset = rawPath.startsWith('/console/') ? rawPath.slice('/console/'.length) : '';
   const event = { rawPath, headers, ...(asset ? { pathParameters: { asset } } : {}) } as unknown as ApiEvent;
-  return handler(event, lambdaContext('console')) as Promise<ApiResult>;
+  return handler(event);
 };
 const text = (result: ApiResult) => Buffer.from(result.body ?? '', result.isBase64Encoded ? 'base64' : 'utf8');
 
