@@ -117,6 +117,10 @@ describe("The auditor's console", () => {
     expect(await page.locator('.facts').textContent()).toContain('DSR-2001');
     expect(await page.locator('.timeline > li').count()).toBe(completed.events.length);
     expect(await page.locator('#actions-title + table tbody tr').count()).toBe(completed.actions.length);
+    // Each action's read-back: the search after acting found none of the subject's records.
+    const readBacks = await page.locator('#actions-title + table tbody tr td:nth-child(6)').allTextContents();
+    expect(readBacks).toHaveLength(completed.actions.length);
+    for (const text of readBacks) expect(text).toMatch(/^0 still found, \d+ forms? searched, /);
     await screenshot(page, 'request-verified');
     expect(await accessibilityProblems(page)).toEqual([]);
 
