@@ -341,17 +341,19 @@ describe('apiHandler', () => {
 });
 
 describe('matchRoute', () => {
-  const concrete = (path: string) => path.replace('{id}', 'er_abc%2F1%20x').replace('{name}', 'zen%2Ddesk');
-  const parametersOf = (path: string) => ({
-    ...(path.includes('{id}') ? { id: 'er_abc/1 x' } : {}),
-    ...(path.includes('{name}') ? { name: 'zen-desk' } : {}),
+  /** Every `{name}` of a route's path filled with an encoded value, and the parameters that must come out decoded. */
+  const concrete = (path: string) => ({
+    path: path.replace(/\{(\w+)\}/g, (_, name) => `${name}_abc%2F1%20x`),
+    parameters: Object.fromEntries([...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => [name, `${name}_abc/1 x`])),
   });
 
   it.each(ROUTES.map((route) => [route.method, route.path, route] as const))('matches %s %s', (method, path, route) => {
-    const matched = matchRoute(method, concrete(path));
+    const { path: concretePath, parameters } = concrete(path);
+
+    const matched = matchRoute(method, concretePath);
 
     expect(matched?.route).toBe(route);
-    expect(matched?.pathParameters).toEqual(parametersOf(path));
+    expect(matched?.pathParameters).toEqual(parameters);
   });
 
   it('routes each method and path to its own function', () => {
@@ -361,6 +363,8 @@ describe('matchRoute', () => {
     expect(matchRoute('POST', '/v1/erasure-requests/er_1/cancel')?.route.function).toBe('cancel-request');
     expect(matchRoute('POST', '/v1/subject-lookups')?.route.function).toBe('subject-lookup');
     expect(matchRoute('GET', '/v1/erasure-requests')?.route.function).toBe('list-requests');
+    expect(matchRoute('GET', '/console')?.route.function).toBe('console');
+    expect(matchRoute('GET', '/console/app.js')?.pathParameters).toEqual({ asset: 'app.js' });
   });
 
   it.each([
