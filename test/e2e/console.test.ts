@@ -121,6 +121,13 @@ describe("The auditor's console", () => {
     const readBacks = await page.locator('#actions-title + table tbody tr td:nth-child(6)').allTextContents();
     expect(readBacks).toHaveLength(completed.actions.length);
     for (const text of readBacks) expect(text).toMatch(/^0 still found, \d+ forms? searched, /);
+    await poll(() => page.locator('.receipt-verdict').textContent()).toBe('✔ Receipt verified');
+    expect(await page.locator('.receipt li').allTextContents()).toEqual([
+      expect.stringMatching(/^✔ Receipt signature: signed by key /),
+      expect.stringMatching(/^✔ Tree head signature: log of \d+ receipts$/),
+      expect.stringMatching(/^✔ In the transparency log: leaf \d+ of \d+/),
+      expect.stringMatching(/^✔ Agrees with this trail: /),
+    ]);
     await screenshot(page, 'request-verified');
     expect(await accessibilityProblems(page)).toEqual([]);
 

@@ -1,6 +1,7 @@
-import { call } from './api.js';
+import { ApiError, call } from './api.js';
 import { verifyTrail } from './chain.js';
 import { badge, h, time } from './dom.js';
+import { checkReceipt } from './receipt.js';
 
 /** @typedef {{ show: (...nodes: Node[]) => void, failure: (error: unknown) => HTMLElement }} Shell */
 
@@ -30,10 +31,17 @@ export async function renderRequest(id, shell) {
     'Verifying the audit chain in this browser…',
   );
   const timeline = h('ol', { class: 'timeline' });
+  const receipt = h('div', { class: 'receipt', role: 'status' });
+  const downloads = h(
+    'div',
+    { class: 'actions-bar' },
+    downloadButton(view, `${view.id}.json`, 'Download this view (JSON, for npm run verify-trail)'),
+  );
   body.replaceChildren(
     facts(view),
     integrity,
-    h('div', { class: 'actions-bar' }, downloadButton(view)),
+    receipt,
+    downloads,
     h(
       'section',
       { 'aria-labelledby': 'actions-title' },
@@ -44,6 +52,7 @@ export async function renderRequest(id, shell) {
   );
   body.setAttribute('aria-busy', 'false');
 
+  const receiptShown = FINAL_STATUSES.includes(view.status) ? showReceipt(view, receipt, downloads) : undefined;
   let verification;
   try {
     verification = await verifyTrail(view);
@@ -60,6 +69,48 @@ export async function renderRequest(id, shell) {
   timeline.replaceChildren(...view.events.map((/** @type {any} */ e) => eventItem(e, bySeq.get(e.seq))));
   integrity.replaceChildren(...integrityReport(view, verification));
   integrity.className = `integrity ${verification.valid ? 'verified' : 'broken'}`;
+  await receiptShown;
+}
+
+/** Statuses in which a request has ended, and so has a signed receipt. */
+const FINAL_STATUSES = ['completed', 'partially_completed', 'failed', 'canceled'];
+
+/**
+ * Fetches the request's receipt and the service's public keys, checks them here (signatures, inclusion in the
+ * transparency log, agreement with this trail) and offers the receipt for `npm run verify`.
+ * @param {any} view
+ * @param {HTMLElement} panel
+ * @param {HTMLElement} downloads
+ */
+async function showReceipt(view, panel, downloads) {
+  panel.className = 'receipt pending';
+  panel.textContent = 'Fetching and verifying the signed receipt…';
+  let bundle;
+  let jwks;
+  try {
+    [bundle, jwks] = await Promise.all([call(`v1/erasure-requests/${view.id}/receipt`), call('.well-known/jwks.json')]);
+  } catch (error) {
+    panel.className = 'receipt';
+    panel.textContent =
+      error instanceof ApiError && (error.status === 404 || error.status === 409)
+        ? 'No signed receipt for this request (requests that ended before this service issued receipts have none).'
+        : `The receipt could not be fetched: ${error instanceof Error ? error.message : String(error)}`;
+    return;
+  }
+  const checks = await checkReceipt(bundle, jwks, view);
+  const valid = checks.every((check) => check.ok);
+  panel.className = `receipt ${valid ? 'verified' : 'broken'}`;
+  panel.replaceChildren(
+    h('p', { class: 'receipt-verdict' }, valid ? '✔ Receipt verified' : '✘ Receipt does not verify'),
+    h(
+      'ul',
+      { class: 'plain' },
+      checks.map((check) => h('li', {}, `${check.ok ? '✔' : '✘'} ${check.name}: ${check.detail}`)),
+    ),
+  );
+  downloads.append(
+    downloadButton(bundle, `${view.id}.receipt.json`, 'Download the receipt (JSON, for npm run verify)'),
+  );
 }
 
 /** @param {any} view */
@@ -250,23 +301,26 @@ function eventItem(event, check) {
 }
 
 /**
- * The view exactly as served, as a file `npm run verify-trail` checks offline.
- * @param {any} view
+ * Saves a document exactly as the service served it: the view for `npm run verify-trail`, the receipt for
+ * `npm run verify`.
+ * @param {unknown} content
+ * @param {string} name
+ * @param {string} label
  */
-function downloadButton(view) {
+function downloadButton(content, name, label) {
   return h(
     'button',
     {
       type: 'button',
       onclick: () => {
-        const url = URL.createObjectURL(new Blob([JSON.stringify(view, null, 2)], { type: 'application/json' }));
-        const link = h('a', { href: url, download: `${view.id}.json` });
+        const url = URL.createObjectURL(new Blob([JSON.stringify(content, null, 2)], { type: 'application/json' }));
+        const link = h('a', { href: url, download: name });
         document.body.append(link);
         link.click();
         link.remove();
         setTimeout(() => URL.revokeObjectURL(url), 0);
       },
     },
-    'Download this view (JSON, for npm run verify-trail)',
+    label,
   );
 }
