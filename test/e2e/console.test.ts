@@ -53,13 +53,23 @@ describe("The auditor's console", () => {
     await closePage(page);
   });
 
-  it('signs in once per tab and says so when the service has no request list to draw the overview from', async () => {
+  it("signs in once per tab and draws the overview from the service's own request list", async () => {
     const page = await openConsole(service.runtime.url);
 
     await signIn(page, TEST_AUDIT_TOKEN);
 
     await poll(() => page.locator('main h1').textContent()).toBe('Overview');
-    await poll(() => page.locator('main [role=status]').first().textContent()).toContain('no request list');
+    // The one request this service holds (JOHN's, completed), from GET /v1/erasure-requests.
+    await poll(() => page.locator('.figure dd').first().textContent()).toBe('1');
+    const figures = Object.fromEntries(
+      await page
+        .locator('.figure')
+        .evaluateAll((nodes) =>
+          nodes.map((n) => [n.querySelector('dt')?.textContent, n.querySelector('dd')?.textContent]),
+        ),
+    );
+    expect(figures).toMatchObject({ Requests: '1', Open: '0' });
+    expect(figures['Median time to complete']).not.toBe('—');
     await page.reload();
     await poll(() => page.locator('main h1').textContent()).toBe('Overview');
     await closePage(page);
