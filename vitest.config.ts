@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -8,5 +9,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Every core: vitest's default leaves one free (one worker on a 2-core machine), and most files spend their time
+    // waiting on loopback servers, not computing.
+    maxWorkers: Math.max(2, availableParallelism()),
   },
 });

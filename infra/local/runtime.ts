@@ -65,6 +65,8 @@ export interface LocalRuntimeOptions {
   /** Observer of every workflow execution event (state inputs/outputs). */
   onWorkflowEvent?: (requestId: string, event: unknown) => void;
   retryIntervalOverrides?: Record<string, number | number[]>;
+  /** Milliseconds a Wait state pauses, by state name (tests shorten the batch poll wait). */
+  waitTimeOverrides?: Record<string, number>;
   /** Time limit of each workflow task invocation (default 60 s, as the local Task states' timeout). */
   taskTimeoutMs?: number;
   /** Simulators to use instead of starting demo ones (tests seed their own). */
@@ -354,6 +356,7 @@ async function startOn(
         ? { retryIntervalOverrides: scaledRetryIntervals(config.localWorkflowRetryScale) }
         : {}),
     ...(options.taskTimeoutMs ? { taskTimeoutMs: options.taskTimeoutMs } : {}),
+    ...(options.waitTimeOverrides ? { waitTimeOverrides: options.waitTimeOverrides } : {}),
     maxConcurrent: config.maxConcurrentWorkflows,
     scheduleOf: async (requestId) => {
       const request = await stores.requests.get(requestId);

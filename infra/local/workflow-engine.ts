@@ -29,6 +29,11 @@ export interface LocalWorkflowOptions {
   onEvent?: (requestId: string, event: unknown) => void;
   /** Milliseconds between retries, by state name; tests shorten them (AWS uses the ASL's intervals). */
   retryIntervalOverrides?: Record<string, number | number[]>;
+  /**
+   * Milliseconds a Wait state pauses, by state name, instead of its `Seconds(Path)`; tests shorten the batch poll wait,
+   * whose seconds the configuration cannot bring under one.
+   */
+  waitTimeOverrides?: Record<string, number>;
   /** Each task invocation's time limit, as a Lambda function's timeout (default 60 s); tests shorten it. */
   taskTimeoutMs?: number;
   /** Executions run at once (default {@link DEFAULT_MAX_CONCURRENT_WORKFLOWS}); further starts wait in the queue. */
@@ -188,6 +193,7 @@ export class LocalWorkflowEngine implements WorkflowEngine {
           ...(this.#options.retryIntervalOverrides
             ? { retryIntervalOverrides: this.#options.retryIntervalOverrides }
             : {}),
+          ...(this.#options.waitTimeOverrides ? { waitTimeOverrides: this.#options.waitTimeOverrides } : {}),
         },
       },
     );

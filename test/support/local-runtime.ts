@@ -56,6 +56,11 @@ export async function startTestRuntime(
     resume?: boolean;
     clock?: Clock;
     taskTimeoutMs?: number;
+    /**
+     * Milliseconds each Wait state pauses, by state name. By default the batch poll wait is 20 ms instead of 1 s, unless
+     * the test sets BATCH_POLL_INTERVAL_SECONDS itself (it then means that wait, e.g. to crash in the middle of it).
+     */
+    waitTimeOverrides?: Record<string, number>;
   } = {},
 ): Promise<TestRuntime> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'erasure-test-')));
@@ -84,6 +89,9 @@ export async function startTestRuntime(
     simulators: { referralRock, firstPromoter },
     onWorkflowEvent: (_id, event) => workflowEvents.push(event),
     retryIntervalOverrides,
+    // BATCH_POLL_INTERVAL_SECONDS cannot go under 1 s; the poll loop's logic does not depend on how long it waits.
+    waitTimeOverrides:
+      options.waitTimeOverrides ?? (options.env?.BATCH_POLL_INTERVAL_SECONDS ? {} : { WaitForBatch: 20 }),
     sweepIntervalMs: 0,
     ...(options.resume === undefined ? {} : { resume: options.resume }),
     ...(options.clock ? { clock: options.clock } : {}),
