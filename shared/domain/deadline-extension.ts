@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '#shared/errors';
 import type { AuditLog, Clock, RequestRepository } from '#shared/ports/audit';
 import { deadlineFor } from './dates.ts';
@@ -23,12 +23,10 @@ export const MAX_EXTENSION_MONTHS = 2;
 
 export const extensionBody = z.object({
   reasonCode: z.enum(EXTENSION_REASONS, { message: `must be one of ${EXTENSION_REASONS.join(', ')}` }),
-  note: z
-    .string()
-    .trim()
-    .regex(EXTENSION_NOTE_PATTERN, 'must be 1-160 letters, digits, spaces or -_.:#/,()')
-    .optional(),
-  months: z.number().int().min(1).max(MAX_EXTENSION_MONTHS).default(MAX_EXTENSION_MONTHS),
+  note: z.optional(
+    z.string().check(z.trim(), z.regex(EXTENSION_NOTE_PATTERN, 'must be 1-160 letters, digits, spaces or -_.:#/,()')),
+  ),
+  months: z._default(z.int().check(z.minimum(1), z.maximum(MAX_EXTENSION_MONTHS)), MAX_EXTENSION_MONTHS),
 });
 export type ExtensionBody = z.output<typeof extensionBody>;
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { IdentifierKind } from '#shared/crypto/pseudonym';
 import { pseudonymize } from '#shared/crypto/pseudonym';
 import { ValidationError } from '#shared/errors';
@@ -28,25 +28,31 @@ export const REFERENCE_PATTERN = /^[A-Za-z0-9\-_.:#/]{1,128}$/;
  */
 export const erasureRequestBody = z
   .object({
-    email: z
-      .string()
-      .trim()
-      .refine((v) => parseEmailAddress(v) !== undefined, 'must be a valid email address')
-      .optional(),
-    externalId: z
-      .string()
-      .trim()
-      .min(1)
-      .max(256)
-      .refine((v) => !LONE_SURROGATE.test(v), 'must be well-formed Unicode')
-      .refine((v) => !DOT_SEGMENT.test(v), 'cannot be "." or ".."')
-      .optional(),
-    reference: z.string().trim().regex(REFERENCE_PATTERN, 'must be 1-128 letters, digits or -_.:#/').optional(),
+    email: z.optional(
+      z.string().check(
+        z.trim(),
+        z.refine((v) => parseEmailAddress(v) !== undefined, 'must be a valid email address'),
+      ),
+    ),
+    externalId: z.optional(
+      z.string().check(
+        z.trim(),
+        z.minLength(1),
+        z.maxLength(256),
+        z.refine((v) => !LONE_SURROGATE.test(v), 'must be well-formed Unicode'),
+        z.refine((v) => !DOT_SEGMENT.test(v), 'cannot be "." or ".."'),
+      ),
+    ),
+    reference: z.optional(
+      z.string().check(z.trim(), z.regex(REFERENCE_PATTERN, 'must be 1-128 letters, digits or -_.:#/')),
+    ),
   })
-  .refine((body) => body.email !== undefined || body.externalId !== undefined, {
-    message: 'at least one of email or externalId is required',
-    path: ['email'],
-  });
+  .check(
+    z.refine((body) => body.email !== undefined || body.externalId !== undefined, {
+      message: 'at least one of email or externalId is required',
+      path: ['email'],
+    }),
+  );
 
 export type ErasureRequestBody = z.output<typeof erasureRequestBody>;
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { IdentifierKind } from '#shared/crypto/pseudonym';
 import { ValidationError } from '#shared/errors';
 import type { RequestRepository, SubjectRequestStatus } from '#shared/ports/audit';
@@ -31,17 +31,17 @@ export interface SuppressionAnswer {
   externalIds: SuppressionResult[];
 }
 
-const identifiers = z.array(z.unknown()).max(MAX_SUPPRESSION_IDENTIFIERS);
-const suppressionBody = z
-  .object({ emails: identifiers.optional(), externalIds: identifiers.optional() })
-  .refine((b) => (b.emails?.length ?? 0) + (b.externalIds?.length ?? 0) > 0, {
+const identifiers = z.array(z.unknown()).check(z.maxLength(MAX_SUPPRESSION_IDENTIFIERS));
+const suppressionBody = z.object({ emails: z.optional(identifiers), externalIds: z.optional(identifiers) }).check(
+  z.refine((b) => (b.emails?.length ?? 0) + (b.externalIds?.length ?? 0) > 0, {
     message: 'at least one of emails or externalIds must list an identifier',
     path: ['emails'],
-  })
-  .refine((b) => (b.emails?.length ?? 0) + (b.externalIds?.length ?? 0) <= MAX_SUPPRESSION_IDENTIFIERS, {
+  }),
+  z.refine((b) => (b.emails?.length ?? 0) + (b.externalIds?.length ?? 0) <= MAX_SUPPRESSION_IDENTIFIERS, {
     message: `at most ${MAX_SUPPRESSION_IDENTIFIERS} identifiers in all`,
     path: ['emails'],
-  });
+  }),
+);
 
 export interface SuppressionQuery {
   emails: unknown[];
@@ -62,8 +62,8 @@ export function parseSuppressionBody(json: unknown): SuppressionQuery {
 }
 
 // The intake's own rules for each identifier, so a check matches exactly what an erasure request would have stored.
-const emailRule = erasureRequestBody.shape.email.unwrap();
-const externalIdRule = erasureRequestBody.shape.externalId.unwrap();
+const emailRule = erasureRequestBody.shape.email.def.innerType;
+const externalIdRule = erasureRequestBody.shape.externalId.def.innerType;
 
 /**
  * Answers a suppression check: for each identifier, whether an erasure of it completed and when. Identifiers become
@@ -75,7 +75,7 @@ export async function checkSuppression(
   deps: { requests: Pick<RequestRepository, 'subjectStatuses'>; pseudonymKey: Buffer },
   query: SuppressionQuery,
 ): Promise<SuppressionAnswer> {
-  const pseudonymsOf = (kind: IdentifierKind, values: unknown[], rule: z.ZodType<string>) =>
+  const pseudonymsOf = (kind: IdentifierKind, values: unknown[], rule: z.ZodMiniType<string>) =>
     values.map((value) => {
       const parsed = rule.safeParse(value);
       return parsed.success ? identifierPseudonym(deps.pseudonymKey, kind, parsed.data) : undefined;

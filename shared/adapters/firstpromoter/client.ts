@@ -1,5 +1,5 @@
 import axios, { type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
-import type { z } from 'zod';
+import type { z } from 'zod/mini';
 import { defaultRetryPolicy, HttpTransport, type RetryPolicy } from '#shared/adapters/http/transport';
 import { emailMatcher, emailSearchForms } from '#shared/domain/search-forms';
 import { ProviderBadResponseError, type ProviderName, ProviderRequestError } from '#shared/errors';
@@ -225,7 +225,7 @@ export class FirstPromoterClient implements FirstPromoterPort {
     operation: string,
     url: string,
     params: Record<string, string>,
-    schema: z.ZodType<T[]>,
+    schema: z.ZodMiniType<T[]>,
   ): Promise<T[]> {
     const all: T[] = [];
     for (let page = 1; page <= MAX_PAGES; page++) {
@@ -267,7 +267,7 @@ export function createFirstPromoterClient(
 }
 
 /** The zod error is dropped, not attached: its issues may quote the offending values, which can be personal data. */
-function parse<T>(operation: string, schema: z.ZodType<T>, response: AxiosResponse): T {
+function parse<T>(operation: string, schema: z.ZodMiniType<T>, response: AxiosResponse): T {
   const result = schema.safeParse(response.data);
   if (!result.success) throw new ProviderBadResponseError({ provider: PROVIDER, operation, status: response.status });
   return result.data;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { Batch, FirstPromoterPromoter, FirstPromoterReferral } from '#shared/ports/providers';
 
 /*
@@ -8,83 +8,86 @@ import type { Batch, FirstPromoterPromoter, FirstPromoterReferral } from '#share
  */
 
 /** An id or code the provider may send as a string or a number; compared as a string. */
-const looseString = z
-  .union([z.string(), z.number()])
-  .nullish()
-  .transform((value) => (value === null || value === undefined ? null : String(value)));
+const looseString = z.pipe(
+  z.nullish(z.union([z.string(), z.number()])),
+  z.transform((value) => (value === null || value === undefined ? null : String(value))),
+);
 
-const count = z
-  .number()
-  .nullish()
-  .transform((value) => value ?? 0);
+const count = z.pipe(
+  z.nullish(z.number()),
+  z.transform((value) => value ?? 0),
+);
 
-export const batchSchema = z
-  .object({
-    id: z.number().int(),
+/** A text the provider may null or omit, as `''`. */
+const text = z.pipe(
+  z.nullish(z.string()),
+  z.transform((value) => value ?? ''),
+);
+
+export const batchSchema = z.pipe(
+  z.object({
+    id: z.int(),
     status: z.enum(['pending', 'in_progress', 'completed', 'failed', 'stopped']),
     total: count,
     selected_total: count,
     processed_count: count,
     failed_count: count,
-    action_label: z
-      .string()
-      .nullish()
-      .transform((value) => value ?? ''),
-    created_at: z
-      .string()
-      .nullish()
-      .transform((value) => value ?? ''),
-    updated_at: z
-      .string()
-      .nullish()
-      .transform((value) => value ?? ''),
-    meta: z
-      .record(z.string(), z.unknown())
-      .nullish()
-      .transform((value) => value ?? {}),
+    action_label: text,
+    created_at: text,
+    updated_at: text,
+    meta: z.pipe(
+      z.nullish(z.record(z.string(), z.unknown())),
+      z.transform((value) => value ?? {}),
+    ),
     progress: count,
     // Documented as string[]; anything else is still counted, because a failure must not vanish from the summary.
-    processing_errors: z
-      .array(z.unknown())
-      .nullish()
-      .transform((items) => (items ?? []).map((item) => (typeof item === 'string' ? item : JSON.stringify(item)))),
-  })
-  .transform((batch): Batch => batch);
+    processing_errors: z.pipe(
+      z.nullish(z.array(z.unknown())),
+      z.transform((items) => (items ?? []).map((item) => (typeof item === 'string' ? item : JSON.stringify(item)))),
+    ),
+  }),
+  z.transform((batch): Batch => batch),
+);
 
-const referralSchema = z
-  .object({
-    id: z.number().int(),
-    email: z.string().nullish(),
+const referralSchema = z.pipe(
+  z.object({
+    id: z.int(),
+    email: z.nullish(z.string()),
     uid: looseString,
-    state: z.string().nullish(),
-  })
-  .transform((r): FirstPromoterReferral => ({ id: r.id, email: r.email ?? null, uid: r.uid, state: r.state ?? null }));
+    state: z.nullish(z.string()),
+  }),
+  z.transform((r): FirstPromoterReferral => ({ id: r.id, email: r.email ?? null, uid: r.uid, state: r.state ?? null })),
+);
 
 /** `GET /referrals`: a bare array [doc]. */
 export const referralPageSchema = z.array(referralSchema);
 
-export const promoterSchema = z
-  .object({
-    id: z.number().int(),
-    email: z.string().nullish(),
+export const promoterSchema = z.pipe(
+  z.object({
+    id: z.int(),
+    email: z.nullish(z.string()),
     cust_id: looseString,
-    archived_at: z.string().nullish(),
-  })
-  .transform(
+    archived_at: z.nullish(z.string()),
+  }),
+  z.transform(
     (p): FirstPromoterPromoter => ({
       id: p.id,
       email: p.email ?? null,
       cust_id: p.cust_id,
       archived_at: p.archived_at ?? null,
     }),
-  );
+  ),
+);
 
 /**
  * `GET /promoters`: the current OpenAPI spec wraps the list as `{ data, meta: { pending_count } }`; an older rendering
  * of the same page shows a bare array, so both are accepted.
  */
-export const promoterPageSchema: z.ZodType<FirstPromoterPromoter[]> = z.union([
-  z.object({ data: z.array(promoterSchema) }).transform((page) => page.data),
+export const promoterPageSchema: z.ZodMiniType<FirstPromoterPromoter[]> = z.union([
+  z.pipe(
+    z.object({ data: z.array(promoterSchema) }),
+    z.transform((page) => page.data),
+  ),
   z.array(promoterSchema),
 ]);
 

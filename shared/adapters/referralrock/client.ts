@@ -1,5 +1,5 @@
 import axios, { type AxiosInstance } from 'axios';
-import type { z } from 'zod';
+import type { z } from 'zod/mini';
 import {
   defaultRetryPolicy,
   HttpTransport,
@@ -171,7 +171,7 @@ export class ReferralRockClient implements ReferralRockPort {
   async #searchAll<P extends { total: number }, T>(
     operation: SearchOperation,
     path: string,
-    schema: z.ZodType<P>,
+    schema: z.ZodMiniType<P>,
     query: string,
     itemsOf: (page: P) => readonly T[] | null,
   ): Promise<T[]> {
@@ -297,7 +297,7 @@ function toReferral(record: ReferralRecord): ReferralRockReferral {
 }
 
 /** Parses a 2xx body; a mismatch names only the schema path, never a value (values are personal data). */
-function parseOrThrow<T>(schema: z.ZodType<T>, data: unknown, operation: string, status: number): T {
+function parseOrThrow<T>(schema: z.ZodMiniType<T>, data: unknown, operation: string, status: number): T {
   const parsed = schema.safeParse(data);
   if (parsed.success) return parsed.data;
   const path = parsed.error.issues[0]?.path.filter((key) => typeof key !== 'symbol').join('.');

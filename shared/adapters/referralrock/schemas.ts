@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * Response shapes of the Referral Rock endpoints the erasure service calls, reduced to the fields it reads. Objects are
@@ -6,10 +6,10 @@ import { z } from 'zod';
  */
 
 /** Referral Rock omits or nulls fields a record has no value for. */
-const optionalText = z.string().nullish();
+const optionalText = z.nullish(z.string());
 
 export const memberSchema = z.looseObject({
-  id: z.string().min(1),
+  id: z.string().check(z.minLength(1)),
   email: optionalText,
   externalIdentifier: optionalText,
   programId: optionalText,
@@ -19,14 +19,14 @@ export const memberSchema = z.looseObject({
 /** `GET /api/members` [doc]: `{ members, offset, total, message }`. `total` drives paging, so it is required. */
 export const membersPageSchema = z.looseObject({
   // A .NET list with nothing in it may serialize as null rather than [].
-  members: z.array(memberSchema).nullable(),
-  offset: z.number().int().nonnegative().optional(),
-  total: z.number().int().nonnegative(),
+  members: z.nullable(z.array(memberSchema)),
+  offset: z.optional(z.int().check(z.nonnegative())),
+  total: z.int().check(z.nonnegative()),
   message: optionalText,
 });
 
 export const referralSchema = z.looseObject({
-  id: z.string().min(1),
+  id: z.string().check(z.minLength(1)),
   email: optionalText,
   externalIdentifier: optionalText,
   programId: optionalText,
@@ -36,9 +36,9 @@ export const referralSchema = z.looseObject({
 
 /** `GET /api/referrals` [client]: `{ referrals, offset, total, message }`. */
 export const referralsPageSchema = z.looseObject({
-  referrals: z.array(referralSchema).nullable(),
-  offset: z.number().int().nonnegative().optional(),
-  total: z.number().int().nonnegative(),
+  referrals: z.nullable(z.array(referralSchema)),
+  offset: z.optional(z.int().check(z.nonnegative())),
+  total: z.int().check(z.nonnegative()),
   message: optionalText,
 });
 
@@ -48,7 +48,7 @@ export const referralsPageSchema = z.looseObject({
  */
 export const removeResultsSchema = z.array(
   z.looseObject({
-    query: z.unknown().optional(),
+    query: z.optional(z.unknown()),
     resultInfo: z.looseObject({
       Status: z.string(),
       Message: optionalText,
@@ -58,12 +58,12 @@ export const removeResultsSchema = z.array(
 
 /** The part of an echoed member query that says which member a result belongs to. */
 export const memberQueryEchoSchema = z.looseObject({
-  primaryInfo: z.looseObject({ memberId: optionalText }).nullish(),
+  primaryInfo: z.nullish(z.looseObject({ memberId: optionalText })),
 });
 
 /** The part of an echoed referral query that says which referral a result belongs to. */
 export const referralQueryEchoSchema = z.looseObject({
-  primaryInfo: z.looseObject({ referralId: optionalText }).nullish(),
+  primaryInfo: z.nullish(z.looseObject({ referralId: optionalText })),
 });
 
 export type MemberRecord = z.infer<typeof memberSchema>;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { isJsonPointer } from './json-pointer.ts';
 import {
   type FieldMapping,
@@ -21,36 +21,46 @@ const MIN_API_KEY_LENGTH = 32;
 /** A signing secret shorter than this could be found offline from one signed request. */
 const MIN_SIGNING_SECRET_LENGTH = 16;
 
-const pointer = z.string().refine(isJsonPointer, 'must be a JSON Pointer (RFC 6901), e.g. "/email"');
+const pointer = z.string().check(z.refine(isJsonPointer, 'must be a JSON Pointer (RFC 6901), e.g. "/email"'));
 const fieldSource = z.union(
-  [pointer.transform((p): FieldSource => ({ pointer: p })), z.strictObject({ answerRef: z.string().min(1) }), z.null()],
+  [
+    z.pipe(
+      pointer,
+      z.transform((p): FieldSource => ({ pointer: p })),
+    ),
+    z.strictObject({ answerRef: z.string().check(z.minLength(1)) }),
+    z.null(),
+  ],
   { error: 'must be a JSON Pointer (RFC 6901) such as "/email", {"answerRef": "<Typeform field ref>"}, or null' },
 );
 
 const senderSchema = z.strictObject({
-  profile: z.enum(PROFILE_NAMES).optional(),
+  profile: z.optional(z.enum(PROFILE_NAMES)),
   /** Over the profile's defaults; `null` drops a default. */
-  fields: z
-    .strictObject({
-      email: fieldSource.optional(),
-      externalId: fieldSource.optional(),
-      reference: fieldSource.optional(),
-    })
-    .optional(),
+  fields: z.optional(
+    z.strictObject({
+      email: z.optional(fieldSource),
+      externalId: z.optional(fieldSource),
+      reference: z.optional(fieldSource),
+    }),
+  ),
   /** A JSON Pointer into the payload, `header:<name>`, or `body` (its SHA-256). */
-  idempotencyKey: z
-    .string()
-    .refine(
-      (v) => v === 'body' || isJsonPointer(v) || (v.startsWith('header:') && HEADER_NAME.test(v.slice(7))),
-      'must be a JSON Pointer, "header:<name>" or "body"',
-    )
-    .optional(),
-  header: z.string().regex(HEADER_NAME, 'must be an HTTP header name').optional(),
-  mode: z.enum(['signature', 'api-key']).optional(),
-  url: z.url({ protocol: /^https?$/ }).optional(),
+  idempotencyKey: z.optional(
+    z
+      .string()
+      .check(
+        z.refine(
+          (v) => v === 'body' || isJsonPointer(v) || (v.startsWith('header:') && HEADER_NAME.test(v.slice(7))),
+          'must be a JSON Pointer, "header:<name>" or "body"',
+        ),
+      ),
+  ),
+  header: z.optional(z.string().check(z.regex(HEADER_NAME, 'must be an HTTP header name'))),
+  mode: z.optional(z.enum(['signature', 'api-key'])),
+  url: z.optional(z.url({ protocol: /^https?$/ })),
 });
 
-const secretList = z.union([z.string(), z.array(z.string()).min(1, 'must list at least one secret')]);
+const secretList = z.union([z.string(), z.array(z.string()).check(z.minLength(1, 'must list at least one secret'))]);
 
 const jsonObject = (text: string, variable: string, problems: string[]): Record<string, unknown> | undefined => {
   try {
