@@ -131,7 +131,7 @@ const schema = z
     // Comma-separated: every value signs each callback (Standard Webhooks allows several signatures), for rotation.
     CALLBACK_SECRET: z.optional(webhookSecrets),
     CALLBACK_URLS: z.optional(list),
-    CALLBACK_STATE_MACHINE_ARN: z.optional(nonEmpty),
+    CALLBACK_STATE_MACHINE_ARN: nonEmpty,
     AWS_LAMBDA_FUNCTION_NAME: z.optional(z.string()),
     PSEUDONYM_KEY: z.optional(base64Key(32, false)),
     IDENTITY_KEY: z.optional(base64Key(32, true)),

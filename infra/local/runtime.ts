@@ -73,6 +73,8 @@ export interface LocalRuntimeOptions {
   simulators?: { referralRock?: ReferralRockSimulator; firstPromoter?: FirstPromoterSimulator };
   /** Whether to resume unfinished requests at start (default true). */
   resume?: boolean;
+  /** Observer of every DynamoDB command the service sends (`npm run bench` counts round trips per erasure). */
+  observeDynamoDb?: (command: { name: string; table: string | undefined }) => void;
   /** How often the request sweeper runs (default 5 minutes; 0: never on its own, tests call `sweep()`). */
   sweepIntervalMs?: number;
   /**
@@ -245,6 +247,17 @@ async function startOn(
     }
   });
   env.DYNAMODB_ENDPOINT = dynamo.endpoint;
+  const observe = options.observeDynamoDb;
+  if (observe) {
+    dynamo.client.middlewareStack.add(
+      (next, context) => (args) => {
+        const table = (args.input as { TableName?: unknown }).TableName;
+        observe({ name: String(context.commandName), table: typeof table === 'string' ? table : undefined });
+        return next(args);
+      },
+      { step: 'initialize', name: 'observeDynamoDb' },
+    );
+  }
   const config = parseConfig(env);
 
   await dynamo.ensureTables(config.tables);

@@ -94,8 +94,11 @@ export async function submitErasureRequest(deps: RequestDeps, input: SubmitInput
     throw new ConflictError('This webhook-id was already used for a different request');
   }
   // Appended on both paths with a fixed key: a crash after the put still leaves exactly one `request.received`.
-  await deps.audit.append(id, receivedEvent(request));
-  if (request.status === 'received') await deps.workflow.start(id);
+  // A request this call created has no events yet: the append then writes without reading the trail first.
+  await deps.audit.append(id, receivedEvent(request), created ? { chain: [] } : {});
+  if (request.status === 'received') {
+    await deps.workflow.start(id, { dueAt: request.dueAt, receivedAt: request.receivedAt });
+  }
   return { request, created };
 }
 

@@ -15,6 +15,8 @@ export interface ActionGuard {
   /** The request's status must be one of these (`OPEN_STATUSES` for the workflow's steps). */
   whileIn: readonly RequestStatus[];
   unlessOutcome?: ActionOutcome;
+  /** The action has no plan (no earlier attempt wrote down ids to act on). */
+  unlessPlanned?: boolean;
 }
 
 export interface TransitionOptions {
@@ -73,8 +75,11 @@ export interface RequestRepository {
     record: ActionRecord,
     whileIn: readonly RequestStatus[],
   ): Promise<boolean>;
-  /** Destroys the encrypted identity for good (idempotent): it cannot be read or restored afterwards. */
-  destroyIdentity(id: string): Promise<void>;
+  /**
+   * Destroys the encrypted identity for good (idempotent): it cannot be read or restored afterwards. With
+   * `forgetProviderIds`, also does what {@link forgetProviderIds} does, in the same write.
+   */
+  destroyIdentity(id: string, options?: { forgetProviderIds?: boolean }): Promise<void>;
   /**
    * Destroys identities no open request needs: those of ended requests, and those without a request that were written
    * before `createdBefore` (ISO; a crash between intake's two writes). Returns their request ids.
@@ -131,8 +136,16 @@ export interface AuditLog {
    * Appends an event at the end of the request's chain; an event whose `key` is already there is not appended twice
    * (the stored one is returned). Throws `AuditTrailSealedError` when a sealing event (`SEALING_EVENTS`) ends the chain.
    */
-  append(requestId: string, event: NewAuditEvent): Promise<AuditEvent>;
+  append(requestId: string, event: NewAuditEvent, options?: AppendOptions): Promise<AuditEvent>;
   list(requestId: string): Promise<AuditEvent[]>;
+}
+
+export interface AppendOptions {
+  /**
+   * The request's events as the caller knows them (e.g. `[]` for a request it has just created), so the append need
+   * not read them first. A wrong view costs a re-read, never a wrong chain: the write is conditional on the next place.
+   */
+  chain?: readonly AuditEvent[];
 }
 
 /** What `ensureRunning` found and did. */
@@ -140,7 +153,8 @@ export type EnsureRunningResult = 'running' | 'started' | 'redriven' | 'ended' |
 
 /** Starts and stops the erasure workflow of a request. Both are idempotent. */
 export interface WorkflowEngine {
-  start(requestId: string): Promise<void>;
+  /** @param schedule the request's deadline, where the engine orders its queue by it (locally) and the caller has it */
+  start(requestId: string, schedule?: { dueAt: string; receivedAt: string }): Promise<void>;
   stop(requestId: string): Promise<void>;
   /**
    * For a request that should be in progress: leaves a running workflow alone, starts one that never started, and

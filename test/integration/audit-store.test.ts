@@ -1,3 +1,4 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
 import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
@@ -6,7 +7,9 @@ import { createDocumentClient } from '#shared/composition';
 import { verifyChain } from '#shared/domain/chain';
 import type { ErasureRequest } from '#shared/domain/model';
 import { sweepRequests } from '#shared/domain/sweep';
+import { AuditTrailSealedError } from '#shared/errors';
 import type { FirstPromoterPort } from '#shared/ports/providers';
+import { runWithinBudget } from '#shared/workflow/invocation-budget';
 
 /** The audit store against dynalite: conditional writes, the event chain under contention, the pseudonym indexes. */
 
@@ -241,5 +244,84 @@ describe('audit events table', () => {
     const tampered = events.map((e) => (e.seq === 1 ? { ...e, data: { n: 99 } } : e));
 
     expect(verifyChain(tampered)).toEqual({ valid: false, events: 2, brokenAt: 1 });
+  });
+
+  describe('round trips', () => {
+    /** An audit log whose DynamoDB commands are counted by name. */
+    function countedAudit() {
+      const sent: string[] = [];
+      const client = new DynamoDBClient({
+        endpoint: dynamo.endpoint,
+        region: 'local',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      });
+      client.middlewareStack.add(
+        (next, context) => (args) => {
+          sent.push(String(context.commandName));
+          return next(args);
+        },
+        { step: 'initialize' },
+      );
+      const db = createDocumentClient({ dynamoDbEndpoint: undefined }, client);
+      return { log: new DynamoAuditLog(db, tables.auditEvents, { clock, retentionDays: 1096 }), sent };
+    }
+
+    it('appends with one write per event within a task invocation, once the chain was read', async () => {
+      const { log, sent } = countedAudit();
+      const id = 'er_round_trips';
+
+      await runWithinBudget(60_000, async () => {
+        await log.append(id, { type: 'a', actor: 't', key: 'a', data: {} });
+        await log.append(id, { type: 'b', actor: 't', key: 'b', data: {} });
+        await log.append(id, { type: 'a', actor: 't', key: 'a', data: {} });
+        await log.append(id, { type: 'c', actor: 't', data: {} });
+      });
+
+      expect(sent).toEqual(['QueryCommand', 'PutItemCommand', 'PutItemCommand', 'PutItemCommand']);
+      expect(verifyChain(await audit.list(id))).toEqual({ valid: true, events: 3 });
+    });
+
+    it('appends the first event of a request it has just created without reading its trail', async () => {
+      const { log, sent } = countedAudit();
+
+      const first = await log.append('er_fresh', { type: 'request.received', actor: 't', data: {} }, { chain: [] });
+
+      expect(sent).toEqual(['PutItemCommand']);
+      expect(first.seq).toBe(1);
+    });
+
+    it('re-reads a chain another writer extended since, and links after its events', async () => {
+      const { log } = countedAudit();
+      const id = 'er_stale_view';
+
+      await runWithinBudget(60_000, async () => {
+        await log.append(id, { type: 'a', actor: 't', data: {} });
+        // Another function (another branch) appends meanwhile: this invocation's view is now one event short.
+        await audit.append(id, { type: 'b', actor: 'other', data: {} });
+        await log.append(id, { type: 'c', actor: 't', data: {} });
+      });
+      await log.append('er_fresh_wrong', { type: 'x', actor: 't', data: {} });
+      const wrong = await log.append('er_fresh_wrong', { type: 'y', actor: 't', data: {} }, { chain: [] });
+
+      const events = await audit.list(id);
+      expect(events.map((e) => e.type)).toEqual(['a', 'b', 'c']);
+      expect(verifyChain(events)).toEqual({ valid: true, events: 3 });
+      expect(wrong.seq).toBe(2);
+      expect(verifyChain(await audit.list('er_fresh_wrong')).valid).toBe(true);
+    });
+
+    it('refuses an append after a seal another writer added since the chain was read', async () => {
+      const { log } = countedAudit();
+      const id = 'er_sealed_meanwhile';
+
+      const error = await runWithinBudget(60_000, async () => {
+        await log.append(id, { type: 'a', actor: 't', data: {} });
+        await audit.append(id, { type: 'request.completed', actor: 'other', key: 'request.completed', data: {} });
+        return log.append(id, { type: 'late', actor: 't', data: {} }).catch((e: unknown) => e);
+      });
+
+      expect(error).toBeInstanceOf(AuditTrailSealedError);
+      expect((await audit.list(id)).map((e) => e.type)).toEqual(['a', 'request.completed']);
+    });
   });
 });

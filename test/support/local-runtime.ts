@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
-import { type LocalRuntime, startLocalRuntime } from '#infra/local/runtime';
+import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '#infra/local/runtime';
 import { workflowTaskStateNames } from '#infra/local/workflow-engine';
 import type { Clock } from '#shared/ports/audit';
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
@@ -61,6 +61,7 @@ export async function startTestRuntime(
      * the test sets BATCH_POLL_INTERVAL_SECONDS itself (it then means that wait, e.g. to crash in the middle of it).
      */
     waitTimeOverrides?: Record<string, number>;
+    observeDynamoDb?: LocalRuntimeOptions['observeDynamoDb'];
   } = {},
 ): Promise<TestRuntime> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'erasure-test-')));
@@ -95,6 +96,7 @@ export async function startTestRuntime(
     sweepIntervalMs: 0,
     ...(options.resume === undefined ? {} : { resume: options.resume }),
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.observeDynamoDb ? { observeDynamoDb: options.observeDynamoDb } : {}),
     ...(options.taskTimeoutMs === undefined ? {} : { taskTimeoutMs: options.taskTimeoutMs }),
   });
 

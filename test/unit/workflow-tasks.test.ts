@@ -78,8 +78,9 @@ class MemoryRequests
     if (options.destroyIdentity) delete item.identity;
     return item;
   }
-  async destroyIdentity(id: string) {
+  async destroyIdentity(id: string, options: { forgetProviderIds?: boolean } = {}) {
     delete this.items.get(id)?.identity;
+    if (options.forgetProviderIds) await this.forgetProviderIds(id);
   }
 }
 

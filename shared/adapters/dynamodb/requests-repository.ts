@@ -273,13 +273,22 @@ export class DynamoRequestRepository implements RequestRepository {
     return (await this.#update(input)) !== undefined;
   }
 
-  async destroyIdentity(id: string): Promise<void> {
-    // A request stored before the identities table held its identity itself; only such an item is written.
+  async destroyIdentity(id: string, options: { forgetProviderIds?: boolean } = {}): Promise<void> {
+    // A request stored before the identities table held its identity itself; only such an item is written, unless the
+    // provider ids go in the same write (then always: one round trip instead of two).
+    const names: Record<string, string> = { '#identity': 'identity' };
+    let remove = 'REMOVE #identity';
+    if (options.forgetProviderIds) {
+      ACTION_KEYS.forEach((key, i) => {
+        names[`#p${i}`] = planAttribute(key);
+      });
+      remove += `, archivedPromoterIds, ${ACTION_KEYS.map((_, i) => `#p${i}`).join(', ')}`;
+    }
     await this.#update({
       Key: { id },
-      UpdateExpression: 'REMOVE #identity',
-      ConditionExpression: 'attribute_exists(#identity)',
-      ExpressionAttributeNames: { '#identity': 'identity' },
+      UpdateExpression: remove,
+      ConditionExpression: options.forgetProviderIds ? 'attribute_exists(id)' : 'attribute_exists(#identity)',
+      ExpressionAttributeNames: names,
     });
     await this.#identities.delete(id);
   }
@@ -448,7 +457,7 @@ export class DynamoRequestRepository implements RequestRepository {
 
 /**
  * Conditions of a guarded write: the request is in one of `whileIn` (never empty: a write without a status condition
- * could land after the request ended); the action's outcome is not `unlessOutcome`.
+ * could land after the request ended); the action's outcome is not `unlessOutcome`; no plan, with `unlessPlanned`.
  */
 function guardConditions(
   guard: ActionGuard,
@@ -467,6 +476,10 @@ function guardConditions(
     names['#outcome'] = 'outcome';
     values[':unless'] = guard.unlessOutcome;
     conditions.push('(attribute_not_exists(actions.#guardKey.#outcome) OR actions.#guardKey.#outcome <> :unless)');
+  }
+  if (guard.unlessPlanned) {
+    names['#guardPlan'] = planAttribute(key);
+    conditions.push('attribute_not_exists(#guardPlan)');
   }
   return conditions;
 }

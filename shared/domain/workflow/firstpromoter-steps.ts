@@ -21,6 +21,7 @@ import {
   type RequestInput,
   RequestMissingError,
   record,
+  recordNothingFound,
 } from './task-context.ts';
 
 /** Statuses in which the archive step may plan: before erasure begins, and never after a cancel. */
@@ -43,6 +44,10 @@ export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId 
   const identity = identityOf(deps, request);
   const promoters = await deps.firstPromoter.findPromoters(identity);
   const searchedAt = deps.clock.now();
+  const nothing = readBackProof(identity, 0, 'not_found', searchedAt);
+  if (promoters.length === 0 && (await recordNothingFound(deps, request, PROMOTERS, ARCHIVE_STAGE, nothing))) {
+    return { outcome: 'not_found' as const, count: 0 };
+  }
   const archived = promoters.filter((p) => p.archived_at !== null).map((p) => p.id);
   const held =
     archived.length === 0
@@ -175,6 +180,10 @@ export async function startFirstPromoterReferralDeletion(
 
   const identity = identityOf(deps, request);
   const found = (await deps.firstPromoter.findReferrals(identity)).map((r) => r.id);
+  const nothing = readBackProof(identity, 0, 'not_found', deps.clock.now());
+  if (found.length === 0 && (await recordNothingFound(deps, request, key, ['processing'], nothing))) {
+    return { requestId, done: true, polls: 0, waitSeconds: 0 };
+  }
   const plan = await deps.requests.planAction(requestId, key, found, deps.clock.now().toISOString(), {
     whileIn: ['processing'],
   });

@@ -1,7 +1,14 @@
 import type { RemoveResult } from '#shared/ports/providers';
 import type { Identity } from '../model.ts';
 import { type FailureInput, judgeByReadBack, readBackProof, settleAction } from './read-back.ts';
-import { identityOf, load, type ReferralRockTaskDeps, type RequestInput, record } from './task-context.ts';
+import {
+  identityOf,
+  load,
+  type ReferralRockTaskDeps,
+  type RequestInput,
+  record,
+  recordNothingFound,
+} from './task-context.ts';
 
 type ReferralRockAction = 'referralrock.members' | 'referralrock.referrals';
 
@@ -26,6 +33,11 @@ async function eraseReferralRock(deps: ReferralRockTaskDeps, requestId: string, 
   const search = () => searchReferralRock(deps, key, identity);
 
   const found = await search();
+  // The search that found nothing to act on is the proof: nothing of the subject's is there.
+  const nothing = readBackProof(identity, 0, 'not_found', deps.clock.now());
+  if (found.length === 0 && (await recordNothingFound(deps, request, key, ['processing'], nothing))) {
+    return { outcome: 'not_found' as const, count: 0 };
+  }
   // Only while processing: a step still running after the workflow moved on (finalized) must not start acting.
   const plan = await deps.requests.planAction(requestId, key, found, deps.clock.now().toISOString(), {
     whileIn: ['processing'],

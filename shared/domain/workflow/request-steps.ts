@@ -83,9 +83,11 @@ export async function finalizeRequest(deps: RequestTaskDeps, { requestId }: Requ
 
   if (request.status === 'closing') {
     // An action still pending here had its branch cut short (the Parallel state's Catch): it did not finish.
+    let recordedHere = false;
     for (const key of ERASURE_ACTIONS) {
       const action = request.actions[key];
       if (action?.outcome !== 'pending') continue;
+      recordedHere = true;
       await record(
         deps,
         request,
@@ -100,7 +102,8 @@ export async function finalizeRequest(deps: RequestTaskDeps, { requestId }: Requ
         { whileIn: ['closing'] },
       );
     }
-    request = await load(deps, requestId);
+    // `closing` stops every other writer of outcomes: only what was recorded here can have changed since the read.
+    if (recordedHere) request = await load(deps, requestId);
     // A step whose outcome landed just before `closing` may not have appended its event yet: appended here (keyed, so
     // once), before the trail ends; the step's own append then finds it.
     for (const key of ACTION_KEYS) {
@@ -114,9 +117,9 @@ export async function finalizeRequest(deps: RequestTaskDeps, { requestId }: Requ
   const completedAt =
     (recorded?.completedAt as string | undefined) ?? request.completedAt ?? deps.clock.now().toISOString();
 
-  await deps.requests.destroyIdentity(requestId);
-  // Provider record ids are personal data too (they point at the person's records): kept no longer than needed.
-  await deps.requests.forgetProviderIds(requestId);
+  // Provider record ids are personal data too (they point at the person's records): kept no longer than needed, and
+  // forgotten in the same write that removes any identity the request item itself held.
+  await deps.requests.destroyIdentity(requestId, { forgetProviderIds: true });
   await deps.audit.append(requestId, { type: 'identity.destroyed', actor: ACTOR, key: 'identity.destroyed', data: {} });
   // An extension whose route crashed before its event: in the trail before the seal (keyed: once).
   await appendExtensionEvent(deps, request);

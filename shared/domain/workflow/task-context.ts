@@ -11,6 +11,8 @@ import {
   type ErasureRequest,
   type Identity,
   OPEN_STATUSES,
+  type ReadBackProof,
+  type RequestStatus,
 } from '../model.ts';
 
 /**
@@ -86,6 +88,31 @@ export async function record(
   if (!(await deps.requests.recordAction(request.id, key, entry, guard))) return { outcome: 'skipped', count: 0 };
   await appendActionEvent(deps, request, key, entry);
   return { outcome: fields.outcome, count: fields.count };
+}
+
+/**
+ * Records `not_found` in one write, with the search as its proof (`verification`), when the search found nothing and no attempt wrote down ids to act on: with neither,
+ * there is nothing to plan and nothing a retry could have deleted. False (nothing written) when a plan exists or the
+ * request is no longer in `whileIn`: the caller then goes the planned way, which decides from the plan.
+ */
+export async function recordNothingFound(
+  deps: Pick<TaskDeps, 'requests' | 'audit' | 'clock'>,
+  request: ErasureRequest,
+  key: ActionKey,
+  whileIn: readonly RequestStatus[],
+  verification: ReadBackProof,
+): Promise<boolean> {
+  if (request.plans?.[key]) return false;
+  const entry: ActionRecord = {
+    ...ACTIONS[key],
+    outcome: 'not_found',
+    count: 0,
+    verification,
+    updatedAt: deps.clock.now().toISOString(),
+  };
+  if (!(await deps.requests.recordAction(request.id, key, entry, { whileIn, unlessPlanned: true }))) return false;
+  await appendActionEvent(deps, request, key, entry);
+  return true;
 }
 
 export async function appendActionEvent(
