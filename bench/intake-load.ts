@@ -1,0 +1,95 @@
+import { Agent, request } from 'node:http';
+import { Webhook } from 'standardwebhooks';
+
+export interface LoadResult {
+  rate: number;
+  seconds: number;
+  sent: number;
+  /** Answered 202. */
+  accepted: number;
+  /** Any other answer, a connection error, or no answer by the end of the drain. */
+  lost: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/**
+ * Open-loop load: `rate` signed submits a second for `seconds`, each sent at its scheduled time whether or not earlier
+ * ones were answered (a closed loop would slow down with the server and hide its queueing). Latency is counted from the
+ * scheduled send time to the end of the answer, in milliseconds. Every request has its own `webhook-id` and subject,
+ * Standard Webhooks-signed just before the run (signing is the sender's cost, not the server's).
+ */
+export async function openLoop(options: {
+  url: string;
+  secret: string;
+  rate: number;
+  seconds: number;
+  label: string;
+}): Promise<LoadResult> {
+  const count = Math.round(options.rate * options.seconds);
+  const webhook = new Webhook(options.secret);
+  const target = new URL('/v1/erasure-requests', options.url);
+  const now = new Date();
+  const requests = Array.from({ length: count }, (_, i) => {
+    const id = `msg_bench_${options.label}_${options.rate}_${i}_${crypto.randomUUID()}`;
+    const body = JSON.stringify({
+      email: `bench-${crypto.randomUUID().slice(0, 8)}@example.com`,
+      reference: `BENCH-${i}`,
+    });
+    return {
+      body,
+      headers: {
+        'content-type': 'application/json',
+        'content-length': String(Buffer.byteLength(body)),
+        'webhook-id': id,
+        'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+        'webhook-signature': webhook.sign(id, now, body),
+      },
+    };
+  });
+
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const latencies: number[] = [];
+  let accepted = 0;
+  const start = performance.now() + 50;
+  const send = (i: number) =>
+    new Promise<void>((resolve) => {
+      const scheduled = start + (i * 1000) / options.rate;
+      const spec = requests[i] as (typeof requests)[number];
+      const req = request(target, { method: 'POST', agent, headers: spec.headers }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          latencies.push(performance.now() - scheduled);
+          if (res.statusCode === 202) accepted++;
+          resolve();
+        });
+      });
+      req.setTimeout(30_000, () => req.destroy());
+      req.on('error', () => resolve());
+      req.end(spec.body);
+    });
+
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < count; i++) {
+    const due = start + (i * 1000) / options.rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    inflight.push(send(i));
+  }
+  await Promise.all(inflight);
+  agent.destroy();
+
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
+  return {
+    rate: options.rate,
+    seconds: options.seconds,
+    sent: count,
+    accepted,
+    lost: count - accepted,
+    p50: at(0.5),
+    p99: at(0.99),
+    max: latencies.at(-1) ?? Number.NaN,
+  };
+}

@@ -1,0 +1,183 @@
+import { statSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { bundleAll, MAX_BUNDLE_RATIO } from './bundles.ts';
+import { importTime } from './import-times.ts';
+import { type LoadResult, openLoop } from './intake-load.ts';
+import { BenchProcess, REPO } from './processes.ts';
+import { measureRoundTrips } from './round-trips.ts';
+
+/**
+ * `npm run bench`: the service against its floors, on this machine, in one run. A benchmark, not a test: it prints
+ * what it measured and writes it as JSON (bench/results/), so runs can be compared; it fails only if it cannot measure.
+ *
+ * 1. Intake: the local service (`node infra/local/main.ts`, as `npm start` runs it) and a bare node:http server that
+ *    answers 202, each driven by open-loop signed load at each rate; p50/p99/max, requests lost, RSS and CPU.
+ * 2. Start: milliseconds from spawning the service to its first answer.
+ * 3. Bundles: each function's size and import time in a fresh `node`, next to the reference handler's.
+ * 4. Round trips per erasure: DynamoDB and provider calls for the demo subjects, against the minimum.
+ */
+const { values } = parseArgs({
+  options: {
+    rates: { type: 'string', default: '10,50,100' },
+    seconds: { type: 'string', default: '10' },
+    json: { type: 'string' },
+    skip: { type: 'string', default: '' },
+  },
+});
+const rates = (values.rates ?? '').split(',').map(Number);
+const seconds = Number(values.seconds);
+const skip = new Set((values.skip ?? '').split(',').filter(Boolean));
+const ms = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
+const out = (line = '') => process.stdout.write(`${line}\n`);
+
+const work = await mkdtemp(join(tmpdir(), 'erasure-bench-'));
+const results: Record<string, unknown> = {
+  at: new Date().toISOString(),
+  node: process.version,
+  cpus: (await import('node:os')).availableParallelism(),
+  loadAverage: (await import('node:os')).loadavg(),
+};
+try {
+  if (!skip.has('intake')) results.intake = await intake();
+  if (!skip.has('bundles')) results.bundles = await bundles();
+  if (!skip.has('round-trips')) results.roundTrips = await roundTrips();
+  const file = values.json ?? join(REPO, 'bench', 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await mkdir(join(file, '..'), { recursive: true });
+  await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+  out(`\nResults as JSON: ${file}`);
+} finally {
+  await rm(work, { recursive: true, force: true });
+}
+
+async function intake() {
+  const secret = `whsec_${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64')}`;
+  const dataDir = join(work, 'data');
+  const service = new BenchProcess(
+    'infra/local/main.ts',
+    {
+      PATH: process.env.PATH ?? '',
+      HOME: work,
+      PORT: '0',
+      DATA_DIR: dataDir,
+      LOCAL_SECRETS_FILE: join(work, 'secrets.json'),
+      WEBHOOK_SECRET: secret,
+    },
+    join(work, 'service.log'),
+  );
+  const banner = await service.ready(/GDPR erasure service listening on (http:\/\/\S+)/);
+  let firstAnswerMs = Number.NaN;
+  while (Number.isNaN(firstAnswerMs)) {
+    try {
+      await fetch(new URL('/v1/erasure-requests/er_00000000000000000000000000000000', banner.url));
+      firstAnswerMs = performance.now() - service.startedAt;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+  const floor = new BenchProcess('bench/floor-server.ts', { PATH: process.env.PATH ?? '' }, join(work, 'floor.log'));
+  const { url: floorUrl } = await floor.ready(/floor listening on (http:\/\/\S+)/);
+
+  const rows: Array<{ rate: number; floor: LoadResult & Usage; service: LoadResult & Usage; p99Ratio: number }> = [];
+  try {
+    for (const rate of rates) {
+      const floorRun = await measured(floor, () => openLoop({ url: floorUrl, secret, rate, seconds, label: 'floor' }));
+      const serviceRun = await measured(service, () =>
+        openLoop({ url: banner.url, secret, rate, seconds, label: 'service' }),
+      );
+      rows.push({ rate, floor: floorRun, service: serviceRun, p99Ratio: serviceRun.p99 / floorRun.p99 });
+    }
+  } finally {
+    await floor.stop();
+    await service.stop();
+  }
+
+  out(`\nLocal intake, signed POST -> 202, open loop for ${seconds} s per rate (latency in ms):`);
+  out('rate/s | server  |   p50 |   p99 |    max | lost | RSS MiB | CPU %  | p99 / floor');
+  for (const row of rows) {
+    for (const [name, r] of [
+      ['floor', row.floor],
+      ['service', row.service],
+    ] as const) {
+      out(
+        `${String(row.rate).padStart(6)} | ${name.padEnd(7)} | ${ms(r.p50).padStart(5)} | ${ms(r.p99).padStart(5)} | ${ms(r.max).padStart(6)} | ${String(r.lost).padStart(4)} | ${r.rssMiB.toFixed(0).padStart(7)} | ${r.cpuPercent.toFixed(0).padStart(6)} | ${name === 'service' ? row.p99Ratio.toFixed(1) : ''}`,
+      );
+    }
+  }
+  out(`Start: banner after ${banner.ms.toFixed(0)} ms, first answer after ${firstAnswerMs.toFixed(0)} ms`);
+  return { rows, start: { bannerMs: banner.ms, firstAnswerMs } };
+}
+
+interface Usage {
+  rssMiB: number;
+  peakRssMiB: number;
+  /** CPU time over wall time during the run, in % of one core. */
+  cpuPercent: number;
+}
+
+async function measured(server: BenchProcess, load: () => Promise<LoadResult>): Promise<LoadResult & Usage> {
+  const before = await server.usage();
+  const started = performance.now();
+  const result = await load();
+  const after = await server.usage();
+  const wall = (performance.now() - started) / 1000;
+  return {
+    ...result,
+    rssMiB: after.rssMiB,
+    peakRssMiB: after.peakRssMiB,
+    cpuPercent: ((after.cpuSeconds - before.cpuSeconds) / wall) * 100,
+  };
+}
+
+async function bundles() {
+  out('\nBundling every function as cdk synth does ...');
+  const built = bundleAll();
+  try {
+    const referenceSize = statSync(built.reference.file).size;
+    const referenceImport = await importTime(built.reference.file);
+    const rows = [];
+    for (const { name, file } of built.functions) {
+      const size = statSync(file).size;
+      const importMs = await importTime(file);
+      rows.push({
+        name,
+        bytes: size,
+        sizeRatio: size / referenceSize,
+        importMs,
+        importRatio: importMs / referenceImport,
+      });
+    }
+    out(`\nBundles (minified ESM) and import in a fresh node (median of 3), against the reference handler:`);
+    out('function             |    KiB | x ref | import ms | x ref');
+    out(
+      `${'reference handler'.padEnd(20)} | ${(referenceSize / 1024).toFixed(0).padStart(6)} |  1.00 | ${referenceImport.toFixed(0).padStart(9)} |  1.00`,
+    );
+    for (const r of rows) {
+      out(
+        `${r.name.padEnd(20)} | ${(r.bytes / 1024).toFixed(0).padStart(6)} | ${r.sizeRatio.toFixed(2).padStart(5)} | ${r.importMs.toFixed(0).padStart(9)} | ${r.importRatio.toFixed(2).padStart(5)}`,
+      );
+    }
+    out(`Budget (test/infra/bundles.test.ts): at most ${MAX_BUNDLE_RATIO} x the reference's size`);
+    return {
+      reference: { bytes: referenceSize, importMs: referenceImport },
+      functions: rows,
+      budgetRatio: MAX_BUNDLE_RATIO,
+    };
+  } finally {
+    built.remove();
+  }
+}
+
+async function roundTrips() {
+  const rows = await measureRoundTrips();
+  out('\nRound trips per erasure (local runtime, the same handlers and ASL as in AWS):');
+  out('subject | status    | DynamoDB | + rate-budget takes | provider calls | minimum');
+  for (const r of rows) {
+    out(
+      `${r.subject.padEnd(7)} | ${r.status.padEnd(9)} | ${String(r.dynamoDb.calls).padStart(8)} | ${String(r.dynamoDb.rateBudgetTakes).padStart(19)} | ${String(r.provider.calls).padStart(14)} | ${String(r.provider.minimum).padStart(7)}`,
+    );
+  }
+  return rows;
+}
