@@ -25,6 +25,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     json: { type: 'string' },
     skip: { type: 'string', default: '' },
+    'max-workflows': { type: 'string' },
   },
 });
 const rates = (values.rates ?? '').split(',').map(Number);
@@ -64,6 +65,8 @@ async function intake() {
       DATA_DIR: dataDir,
       LOCAL_SECRETS_FILE: join(work, 'secrets.json'),
       WEBHOOK_SECRET: secret,
+      ...(values['max-workflows'] ? { MAX_CONCURRENT_WORKFLOWS: values['max-workflows'] } : {}),
+      ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
     },
     join(work, 'service.log'),
   );

@@ -64,7 +64,8 @@ export class BenchProcess {
   }
 
   async stop(): Promise<void> {
-    if (!this.#ended) this.#child.kill('SIGKILL');
+    // SIGINT: the service's shutdown path; a profile (NODE_OPTIONS=--cpu-prof) is written on exit.
+    if (!this.#ended) this.#child.kill(process.env.BENCH_NODE_OPTIONS ? 'SIGINT' : 'SIGKILL');
     await this.#exited;
   }
 }

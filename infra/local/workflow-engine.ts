@@ -100,11 +100,12 @@ export class LocalWorkflowEngine implements WorkflowEngine {
     for (const name of placeholders) {
       if (!options.functions[name]) throw new Error(`No local function for ASL substitution ${name}`);
     }
-    // Substituted as CDK does, with ARN-shaped values so the definition validates; the Tasks are then bound locally.
-    const definition = JSON.parse(
-      source.replace(/\$\{(\w+)\}/g, (_, name: string) => `arn:aws:lambda:us-east-1:000000000000:function:${name}`),
-    );
-    this.#machine = new StateMachine(definition);
+    // Substituted as CDK does, with ARN-shaped values; the Tasks are then bound locally.
+    const definition = localDefinition();
+    // Not validated here: asl-validator compiles its JSON schemas on every start (about 0.2 s on a quiet 2-core machine,
+    // seconds on a busy one, and in every test that starts a runtime). The file is validated once, by
+    // test/unit/asl-definition.test.ts, and by Step Functions when the stack deploys it.
+    this.#machine = new StateMachine(definition, { validationOptions: { noValidate: true } });
     this.#taskHandlers = {};
     for (const [stateName, resource] of taskStates(definition)) {
       const fn = options.functions[resource.split(':').at(-1) as string] as { name: string; handler: TaskFunction };
@@ -301,6 +302,16 @@ export function scaledRetryIntervals(scale: number, aslPath: URL = ASL_PATH): Re
   };
   walk(JSON.parse(readFileSync(aslPath, 'utf8')).States);
   return found;
+}
+
+/** The workflow definition with each function ARN substituted by an ARN-shaped value, as the engine runs it. */
+export function localDefinition(): ConstructorParameters<typeof StateMachine>[0] & {
+  States: Record<string, AslState>;
+} {
+  const source = readFileSync(ASL_PATH, 'utf8');
+  return JSON.parse(
+    source.replace(/\$\{(\w+)\}/g, (_, name: string) => `arn:aws:lambda:us-east-1:000000000000:function:${name}`),
+  );
 }
 
 /** The names of every Task state in the workflow definition (tests shorten their retry intervals). */

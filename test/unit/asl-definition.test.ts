@@ -1,0 +1,19 @@
+import { StateMachine } from 'aws-local-stepfunctions';
+import { describe, expect, it } from 'vitest';
+import { localDefinition } from '#infra/local/workflow-engine';
+
+/**
+ * The local engine runs the workflow without validating it at every start (see LocalWorkflowEngine): it is validated
+ * here, once, with the validator aws-local-stepfunctions would have run.
+ */
+describe('the workflow definition', () => {
+  it('is a valid state machine for aws-local-stepfunctions, as the local runtime runs it', () => {
+    expect(() => new StateMachine(localDefinition())).not.toThrow();
+  });
+
+  it('would be refused if it were not (the check can fail)', () => {
+    const broken = { ...localDefinition(), StartAt: 'NoSuchState' };
+
+    expect(() => new StateMachine(broken)).toThrow();
+  });
+});
