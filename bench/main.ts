@@ -173,10 +173,10 @@ async function bundles() {
 async function roundTrips() {
   const rows = await measureRoundTrips();
   out('\nRound trips per erasure (local runtime, the same handlers and ASL as in AWS):');
-  out('subject | status    | DynamoDB | + rate-budget takes | provider calls | minimum');
+  out('subject | status    | DynamoDB | + rate-budget takes | + receipt log | provider calls | minimum');
   for (const r of rows) {
     out(
-      `${r.subject.padEnd(7)} | ${r.status.padEnd(9)} | ${String(r.dynamoDb.calls).padStart(8)} | ${String(r.dynamoDb.rateBudgetTakes).padStart(19)} | ${String(r.provider.calls).padStart(14)} | ${String(r.provider.minimum).padStart(7)}`,
+      `${r.subject.padEnd(7)} | ${r.status.padEnd(9)} | ${String(r.dynamoDb.calls).padStart(8)} | ${String(r.dynamoDb.rateBudgetTakes).padStart(19)} | ${String(r.dynamoDb.transparencyLog).padStart(13)} | ${String(r.provider.calls).padStart(14)} | ${String(r.provider.minimum).padStart(7)}`,
     );
   }
   return rows;
