@@ -101,7 +101,7 @@ export class LocalWorkflowEngine implements WorkflowEngine {
       if (!options.functions[name]) throw new Error(`No local function for ASL substitution ${name}`);
     }
     // Substituted as CDK does, with ARN-shaped values; the Tasks are then bound locally.
-    const definition = localDefinition();
+    const definition = localDefinition(options.aslPath ?? ASL_PATH);
     // Not validated here: asl-validator compiles its JSON schemas on every start (about 0.2 s on a quiet 2-core machine,
     // seconds on a busy one, and in every test that starts a runtime). The file is validated once, by
     // test/unit/asl-definition.test.ts, and by Step Functions when the stack deploys it.
@@ -304,11 +304,14 @@ export function scaledRetryIntervals(scale: number, aslPath: URL = ASL_PATH): Re
   return found;
 }
 
-/** The workflow definition with each function ARN substituted by an ARN-shaped value, as the engine runs it. */
-export function localDefinition(): ConstructorParameters<typeof StateMachine>[0] & {
+/**
+ * A workflow definition (the erasure's by default; the callbacks' is the other) with each function ARN substituted by
+ * an ARN-shaped value, as the engine runs it.
+ */
+export function localDefinition(aslPath: URL = ASL_PATH): ConstructorParameters<typeof StateMachine>[0] & {
   States: Record<string, AslState>;
 } {
-  const source = readFileSync(ASL_PATH, 'utf8');
+  const source = readFileSync(aslPath, 'utf8');
   return JSON.parse(
     source.replace(/\$\{(\w+)\}/g, (_, name: string) => `arn:aws:lambda:us-east-1:000000000000:function:${name}`),
   );

@@ -1,6 +1,6 @@
 import { StateMachine } from 'aws-local-stepfunctions';
 import { describe, expect, it } from 'vitest';
-import { localDefinition } from '#infra/local/workflow-engine';
+import { CALLBACK_ASL_PATH, localDefinition } from '#infra/local/workflow-engine';
 
 /**
  * The local engine runs the workflow without validating it at every start (see LocalWorkflowEngine): it is validated
@@ -9,6 +9,10 @@ import { localDefinition } from '#infra/local/workflow-engine';
 describe('the workflow definition', () => {
   it('is a valid state machine for aws-local-stepfunctions, as the local runtime runs it', () => {
     expect(() => new StateMachine(localDefinition())).not.toThrow();
+  });
+
+  it('and so is the completion callbacks definition', () => {
+    expect(() => new StateMachine(localDefinition(CALLBACK_ASL_PATH))).not.toThrow();
   });
 
   it('would be refused if it were not (the check can fail)', () => {
