@@ -16,6 +16,7 @@ export interface CallbackPayload {
   id: string;
   reference: string | null;
   status: RequestStatus;
+  /** When the request ended: for a canceled one, its `canceledAt` (the callback's field name is fixed by issue 9). */
   completedAt: string;
   /** `GET /v1/erasure-requests/{id}/receipt` on the service's public base URL (audit token required). */
   receiptUrl: string;
@@ -84,14 +85,16 @@ const ACTOR = 'callbacks';
 export async function deliverCallbacks(deps: CallbackDeps, { requestId }: { requestId: string }) {
   const request = await deps.requests.get(requestId);
   if (!request) return { requestId, delivered: 0, pending: 0 };
-  if (!FINAL_STATUSES.includes(request.status) || !request.completedAt) {
+  // A canceled request records when it ended as `canceledAt`, a finished one as `completedAt`.
+  const endedAt = request.completedAt ?? request.canceledAt;
+  if (!FINAL_STATUSES.includes(request.status) || !endedAt) {
     throw new RequestNotEndedError(`${requestId} is ${request.status}: its callback waits for its end`);
   }
   const payload: CallbackPayload = {
     id: request.id,
     reference: request.reference ?? null,
     status: request.status,
-    completedAt: request.completedAt,
+    completedAt: endedAt,
     receiptUrl: `${deps.publicBaseUrl.replace(/\/$/, '')}/v1/erasure-requests/${request.id}/receipt`,
   };
   const logId = deliveryLogId(requestId);
