@@ -53,8 +53,16 @@ export function createAuditStores(
   options: RequestRepositoryOptions = {},
 ): AuditStores {
   return {
-    requests: new DynamoRequestRepository(db, config.tables, options),
-    audit: new DynamoAuditLog(db, config.tables.auditEvents, { clock, retentionDays: config.auditRetentionDays }),
+    requests: new DynamoRequestRepository(db, config.tables, {
+      ...options,
+      audit: { clock, retentionDays: config.auditRetentionDays },
+    }),
+    // The requests table holds each chain's head (an append reads no event).
+    audit: new DynamoAuditLog(
+      db,
+      { requests: config.tables.requests, auditEvents: config.tables.auditEvents },
+      { clock, retentionDays: config.auditRetentionDays },
+    ),
     clock,
   };
 }

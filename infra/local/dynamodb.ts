@@ -21,6 +21,7 @@ import {
   REQUESTS_TABLE,
   TRANSPARENCY_LOG_TABLE,
 } from '#shared/adapters/dynamodb/tables';
+import { addTransactWriteItems, type DynaliteTables } from './dynalite-transactions.ts';
 
 const require = createRequire(import.meta.url);
 const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
@@ -88,6 +89,7 @@ async function startDynalite(
     dynaliteStore.create = create;
   }
   if (store) closeIteratorsAtEnd(store.db);
+  if (store) addTransactWriteItems(server, store as unknown as DynaliteTables);
   // Deleted values must not survive on disk (see compact()): fail at start rather than keep them if dynalite changed.
   if (path && typeof store?.db.compactRange !== 'function') {
     throw new Error('dynalite no longer exposes its LevelDB: deleted identities could not be purged from disk');

@@ -89,13 +89,13 @@ export async function submitErasureRequest(deps: RequestDeps, input: SubmitInput
     expiresAt: epochSeconds(addDays(receivedAt, deps.retentionDays)),
   };
 
-  const { created, request } = await deps.requests.create(candidate);
+  // One write: the request, its identity and its first event, so none of them exists without the others.
+  const { created, request } = await deps.requests.create(candidate, { events: [receivedEvent(candidate)] });
   if (!created && request.payloadHash !== payloadHash) {
     throw new ConflictError('This webhook-id was already used for a different request');
   }
-  // Appended on both paths with a fixed key: a crash after the put still leaves exactly one `request.received`.
-  // A request this call created has no events yet: the append then writes without reading the trail first.
-  await deps.audit.append(id, receivedEvent(request), created ? { chain: [] } : {});
+  // A redelivery: keyed, so appended only where a request stored by an earlier version lacks it.
+  if (!created) await deps.audit.append(id, receivedEvent(request));
   if (request.status === 'received') {
     await deps.workflow.start(id, { dueAt: request.dueAt, receivedAt: request.receivedAt });
   }

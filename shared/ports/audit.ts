@@ -35,10 +35,10 @@ export type CreateResult = { created: true; request: ErasureRequest } | { create
 /** The mutable record of each request. Every write is conditional, so concurrent deliveries and retries cannot clash. */
 export interface RequestRepository {
   /**
-   * Stores a new request and its encrypted identity unless a request with this id exists, in which case the existing
-   * one is returned and no identity is written.
+   * Stores a new request, its encrypted identity and `events` (the first of its audit trail) in one atomic write,
+   * unless a request with this id exists, in which case the existing one is returned and nothing is written.
    */
-  create(request: ErasureRequest): Promise<CreateResult>;
+  create(request: ErasureRequest, options?: WithEvents): Promise<CreateResult>;
   /** A request; with its encrypted `identity` only where the repository was built to read identities. */
   get(id: string): Promise<ErasureRequest | undefined>;
   /**
@@ -51,8 +51,17 @@ export interface RequestRepository {
     to: RequestStatus,
     options?: TransitionOptions,
   ): Promise<ErasureRequest | undefined>;
-  /** Records an action's outcome, only while the guard holds (false when it did not). */
-  recordAction(id: string, key: ActionKey, record: ActionRecord, guard: ActionGuard): Promise<boolean>;
+  /**
+   * Records an action's outcome, only while the guard holds (false when it did not), with `events` appended in the
+   * same write (those already in the trail are not appended again): both land, or neither.
+   */
+  recordAction(
+    id: string,
+    key: ActionKey,
+    record: ActionRecord,
+    guard: ActionGuard,
+    options?: WithEvents,
+  ): Promise<boolean>;
   /**
    * Writes down the provider ids an action is about to act on, once: the plan stored first wins and is returned, with
    * `created` telling whether it is this call's (false: an earlier attempt got this far).
@@ -68,18 +77,24 @@ export interface RequestRepository {
   forgetProviderIds(id: string): Promise<void>;
   /** Requests whose cancel has not finished (status `canceling`): their promoter restore is still to do or to check. */
   listPendingRestores(): Promise<ErasureRequest[]>;
-  /** Records what was archived and its outcome in one write, only while the request is in `whileIn`; else false. */
+  /**
+   * Records what was archived and its outcome in one write (with `events`, as {@link recordAction}), only while the
+   * request is in `whileIn`; else false.
+   */
   recordArchivedPromoters(
     id: string,
     promoterIds: readonly number[],
     record: ActionRecord,
     whileIn: readonly RequestStatus[],
+    options?: WithEvents,
   ): Promise<boolean>;
   /**
    * Destroys the encrypted identity for good (idempotent): it cannot be read or restored afterwards. With
-   * `forgetProviderIds`, also does what {@link forgetProviderIds} does, in the same write.
+   * `forgetProviderIds`, also does what {@link forgetProviderIds} does, in the same write; with `events`, appends them
+   * in that write too, and returns their places in the chain (in order).
+   * @throws AuditTrailSealedError when events are given and the trail has ended (the identity is destroyed all the same)
    */
-  destroyIdentity(id: string, options?: { forgetProviderIds?: boolean }): Promise<void>;
+  destroyIdentity(id: string, options?: { forgetProviderIds?: boolean } & WithEvents): Promise<ChainLink[]>;
   /**
    * Destroys identities no open request needs: those of ended requests, and those without a request that were written
    * before `createdBefore` (ISO; a crash between intake's two writes). Returns their request ids.
@@ -116,6 +131,11 @@ export interface RequestRepository {
   listUnfinished(): Promise<ErasureRequest[]>;
 }
 
+/** Audit events a write appends to the request's trail in the same atomic write. */
+export interface WithEvents {
+  events?: readonly NewAuditEvent[];
+}
+
 /** A page of one status's requests; `next` is the store's own continuation key. */
 export interface RequestListPage {
   items: ErasureRequest[];
@@ -136,17 +156,14 @@ export interface AuditLog {
    * Appends an event at the end of the request's chain; an event whose `key` is already there is not appended twice
    * (the stored one is returned). Throws `AuditTrailSealedError` when a sealing event (`SEALING_EVENTS`) ends the chain.
    */
-  append(requestId: string, event: NewAuditEvent, options?: AppendOptions): Promise<AuditEvent>;
+  append(requestId: string, event: NewAuditEvent): Promise<ChainLink>;
+  /** The event with idempotency key `key`, if the trail has one (without reading the whole trail where it can). */
+  find(requestId: string, key: string): Promise<AuditEvent | undefined>;
   list(requestId: string): Promise<AuditEvent[]>;
 }
 
-export interface AppendOptions {
-  /**
-   * The request's events as the caller knows them (e.g. `[]` for a request it has just created), so the append need
-   * not read them first. A wrong view costs a re-read, never a wrong chain: the write is conditional on the next place.
-   */
-  chain?: readonly AuditEvent[];
-}
+/** An event's place in its chain: what a caller keeps of an append (e.g. the chain head a step returns). */
+export type ChainLink = Pick<AuditEvent, 'seq' | 'hash'>;
 
 /** What `ensureRunning` found and did. */
 export type EnsureRunningResult = 'running' | 'started' | 'redriven' | 'ended' | 'gave-up';

@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
 import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
@@ -246,9 +247,9 @@ describe('audit events table', () => {
     expect(verifyChain(tampered)).toEqual({ valid: false, events: 2, brokenAt: 1 });
   });
 
-  describe('round trips', () => {
-    /** An audit log whose DynamoDB commands are counted by name. */
-    function countedAudit() {
+  describe('chain head on the request item', () => {
+    /** A headed audit log and repository whose DynamoDB commands are counted by name. */
+    function counted() {
       const sent: string[] = [];
       const client = new DynamoDBClient({
         endpoint: dynamo.endpoint,
@@ -257,71 +258,167 @@ describe('audit events table', () => {
       });
       client.middlewareStack.add(
         (next, context) => (args) => {
-          sent.push(String(context.commandName));
+          sent.push(String(context.commandName).replace(/Command$/, ''));
           return next(args);
         },
         { step: 'initialize' },
       );
       const db = createDocumentClient({ dynamoDbEndpoint: undefined }, client);
-      return { log: new DynamoAuditLog(db, tables.auditEvents, { clock, retentionDays: 1096 }), sent };
+      const options = { clock, retentionDays: 1096 };
+      return {
+        log: new DynamoAuditLog(db, headed, options),
+        repo: new DynamoRequestRepository(db, headed, { audit: options }),
+        sent,
+      };
     }
+    const headed = { ...tables };
+    const received = { type: 'request.received', actor: 't', key: 'request.received', data: {} };
 
-    it('appends with one write per event within a task invocation, once the chain was read', async () => {
-      const { log, sent } = countedAudit();
-      const id = 'er_round_trips';
+    it('stores a request, its identity and its first event in one write', async () => {
+      const { repo, log, sent } = counted();
+      const r = request();
+
+      const result = await repo.create(r, { events: [received] });
+
+      expect(result.created).toBe(true);
+      expect(sent).toEqual(['TransactWriteItems']);
+      expect(verifyChain(await log.list(r.id))).toEqual({ valid: true, events: 1 });
+      expect(await requests.get(r.id)).not.toHaveProperty('chainSeq');
+    });
+
+    it('appends with one write per event within a task invocation, once the request item was read', async () => {
+      const { repo, log, sent } = counted();
+      const r = request();
+      await repo.create(r, { events: [received] });
+      sent.length = 0;
 
       await runWithinBudget(60_000, async () => {
-        await log.append(id, { type: 'a', actor: 't', key: 'a', data: {} });
-        await log.append(id, { type: 'b', actor: 't', key: 'b', data: {} });
-        await log.append(id, { type: 'a', actor: 't', key: 'a', data: {} });
-        await log.append(id, { type: 'c', actor: 't', data: {} });
+        await log.append(r.id, { type: 'a', actor: 't', key: 'a', data: {} });
+        await log.append(r.id, { type: 'b', actor: 't', key: 'b', data: {} });
+        await log.append(r.id, { type: 'a', actor: 't', key: 'a', data: {} });
+        await log.append(r.id, { type: 'c', actor: 't', data: {} });
       });
 
-      expect(sent).toEqual(['QueryCommand', 'PutItemCommand', 'PutItemCommand', 'PutItemCommand']);
-      expect(verifyChain(await audit.list(id))).toEqual({ valid: true, events: 3 });
+      expect(sent).toEqual(['GetItem', 'TransactWriteItems', 'TransactWriteItems', 'TransactWriteItems']);
+      expect(verifyChain(await log.list(r.id))).toEqual({ valid: true, events: 4 });
     });
 
-    it('appends the first event of a request it has just created without reading its trail', async () => {
-      const { log, sent } = countedAudit();
-
-      const first = await log.append('er_fresh', { type: 'request.received', actor: 't', data: {} }, { chain: [] });
-
-      expect(sent).toEqual(['PutItemCommand']);
-      expect(first.seq).toBe(1);
-    });
-
-    it('re-reads a chain another writer extended since, and links after its events', async () => {
-      const { log } = countedAudit();
-      const id = 'er_stale_view';
+    it('re-reads a head another writer moved since, and links after its events', async () => {
+      const { repo, log } = counted();
+      const other = counted().log;
+      const r = request();
+      await repo.create(r, { events: [received] });
 
       await runWithinBudget(60_000, async () => {
-        await log.append(id, { type: 'a', actor: 't', data: {} });
+        await log.append(r.id, { type: 'a', actor: 't', data: {} });
         // Another function (another branch) appends meanwhile: this invocation's view is now one event short.
-        await audit.append(id, { type: 'b', actor: 'other', data: {} });
-        await log.append(id, { type: 'c', actor: 't', data: {} });
+        await other.append(r.id, { type: 'b', actor: 'other', data: {} });
+        await log.append(r.id, { type: 'c', actor: 't', data: {} });
       });
-      await log.append('er_fresh_wrong', { type: 'x', actor: 't', data: {} });
-      const wrong = await log.append('er_fresh_wrong', { type: 'y', actor: 't', data: {} }, { chain: [] });
 
-      const events = await audit.list(id);
-      expect(events.map((e) => e.type)).toEqual(['a', 'b', 'c']);
-      expect(verifyChain(events)).toEqual({ valid: true, events: 3 });
-      expect(wrong.seq).toBe(2);
-      expect(verifyChain(await audit.list('er_fresh_wrong')).valid).toBe(true);
+      const events = await log.list(r.id);
+      expect(events.map((e) => e.type)).toEqual(['request.received', 'a', 'b', 'c']);
+      expect(verifyChain(events)).toEqual({ valid: true, events: 4 });
     });
 
-    it('refuses an append after a seal another writer added since the chain was read', async () => {
-      const { log } = countedAudit();
-      const id = 'er_sealed_meanwhile';
+    it('appends a keyed event once when racing writers append it at once', async () => {
+      const { repo } = counted();
+      const r = request();
+      await repo.create(r, { events: [received] });
+
+      const links = await Promise.all(
+        Array.from({ length: 5 }, () => counted().log.append(r.id, { type: 'x', actor: 't', key: 'x', data: {} })),
+      );
+
+      expect(new Set(links.map((l) => l.seq))).toEqual(new Set([2]));
+      expect(verifyChain(await audit.list(r.id))).toEqual({ valid: true, events: 2 });
+    });
+
+    it('refuses an append after a seal another writer added since the head was read', async () => {
+      const { repo, log } = counted();
+      const other = counted().log;
+      const r = request();
+      await repo.create(r, { events: [received] });
 
       const error = await runWithinBudget(60_000, async () => {
-        await log.append(id, { type: 'a', actor: 't', data: {} });
-        await audit.append(id, { type: 'request.completed', actor: 'other', key: 'request.completed', data: {} });
-        return log.append(id, { type: 'late', actor: 't', data: {} }).catch((e: unknown) => e);
+        await log.append(r.id, { type: 'a', actor: 't', data: {} });
+        await other.append(r.id, { type: 'request.completed', actor: 'other', key: 'request.completed', data: {} });
+        return log.append(r.id, { type: 'late', actor: 't', data: {} }).catch((e: unknown) => e);
       });
 
       expect(error).toBeInstanceOf(AuditTrailSealedError);
-      expect((await audit.list(id)).map((e) => e.type)).toEqual(['a', 'request.completed']);
+      expect((await log.list(r.id)).map((e) => e.type)).toEqual(['request.received', 'a', 'request.completed']);
+    });
+
+    it('records an outcome and its event in one write, and neither when the guard refuses', async () => {
+      const { repo, log, sent } = counted();
+      const r = request({ status: 'processing' });
+      await repo.create(r, { events: [received] });
+      const outcome = {
+        provider: 'referralrock' as const,
+        action: 'delete_members',
+        outcome: 'deleted' as const,
+        count: 1,
+        updatedAt: '2026-03-01T10:00:00.000Z',
+      };
+      const event = { type: 'action.recorded', actor: 't', key: 'action:members:deleted', data: {} };
+      sent.length = 0;
+
+      const recorded = await runWithinBudget(60_000, async () => {
+        await repo.get(r.id);
+        return repo.recordAction(
+          r.id,
+          'referralrock.members',
+          outcome,
+          { whileIn: ['processing'] },
+          { events: [event] },
+        );
+      });
+      await requests.transition(r.id, ['processing'], 'closing');
+      const late = await repo.recordAction(
+        r.id,
+        'referralrock.members',
+        { ...outcome, outcome: 'failed' },
+        { whileIn: ['processing'] },
+        { events: [{ ...event, key: 'action:members:failed' }] },
+      );
+
+      expect(recorded).toBe(true);
+      expect(late).toBe(false);
+      expect(sent.slice(0, 2)).toEqual(['GetItem', 'TransactWriteItems']);
+      expect((await log.list(r.id)).map((e) => e.key)).toEqual(['request.received', 'action:members:deleted']);
+      expect((await requests.get(r.id))?.actions['referralrock.members']?.outcome).toBe('deleted');
+    });
+
+    it('continues a trail written before heads were kept, from its events', async () => {
+      const { log } = counted();
+      const r = request();
+      // As an earlier version stored them: the request item without a head, its events apart.
+      const { identity: _identity, ...item } = r;
+      await createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client).send(
+        new PutCommand({ TableName: tables.requests, Item: item }),
+      );
+      await audit.append(r.id, received);
+
+      await log.append(r.id, { type: 'a', actor: 't', data: {} });
+      await log.append(r.id, { type: 'b', actor: 't', data: {} });
+
+      expect(verifyChain(await log.list(r.id))).toEqual({ valid: true, events: 3 });
+    });
+
+    it('links after events found ahead of the head (a write cut off between its items)', async () => {
+      const { repo, log } = counted();
+      const r = request();
+      await repo.create(r, { events: [received] });
+      // An event whose head update never landed: the events table is one ahead of the request item.
+      await audit.append(r.id, { type: 'orphan', actor: 't', data: {} });
+
+      await log.append(r.id, { type: 'a', actor: 't', data: {} });
+      await log.append(r.id, { type: 'b', actor: 't', data: {} });
+
+      const events = await log.list(r.id);
+      expect(events.map((e) => e.type)).toEqual(['request.received', 'orphan', 'a', 'b']);
+      expect(verifyChain(events)).toEqual({ valid: true, events: 4 });
     });
   });
 });

@@ -29,6 +29,16 @@ class MemoryRequests
     >
 {
   readonly items = new Map<string, ErasureRequest>();
+  readonly audit: MemoryAudit;
+  constructor(audit: MemoryAudit) {
+    this.audit = audit;
+  }
+  /** Appends a write's events as the DynamoDB repository does, in the same (here: synchronous) step. */
+  async #append(id: string, events: readonly NewAuditEvent[] = []) {
+    const links = [];
+    for (const event of events) links.push(await this.audit.append(id, event));
+    return links;
+  }
   async planAction<T extends string | number>(
     id: string,
     key: ActionKey,
@@ -48,20 +58,29 @@ class MemoryRequests
     promoterIds: readonly number[],
     record: ActionRecord,
     whileIn: readonly string[],
+    options: { events?: readonly NewAuditEvent[] } = {},
   ) {
     const item = this.items.get(id) as ErasureRequest;
     if (!whileIn.includes(item.status)) return false;
     item.archivedPromoterIds = [...promoterIds];
     item.actions['firstpromoter.promoters'] = record;
+    await this.#append(id, options.events);
     return true;
   }
   async get(id: string) {
     return structuredClone(this.items.get(id));
   }
-  async recordAction(id: string, key: ActionKey, record: ActionRecord, guard: ActionGuard) {
+  async recordAction(
+    id: string,
+    key: ActionKey,
+    record: ActionRecord,
+    guard: ActionGuard,
+    options: { events?: readonly NewAuditEvent[] } = {},
+  ) {
     const item = this.items.get(id) as ErasureRequest;
     if (!guard.whileIn.includes(item.status)) return false;
     item.actions[key] = record;
+    await this.#append(id, options.events);
     return true;
   }
   async forgetProviderIds(id: string) {
@@ -78,9 +97,10 @@ class MemoryRequests
     if (options.destroyIdentity) delete item.identity;
     return item;
   }
-  async destroyIdentity(id: string, options: { forgetProviderIds?: boolean } = {}) {
+  async destroyIdentity(id: string, options: { forgetProviderIds?: boolean; events?: readonly NewAuditEvent[] } = {}) {
     delete this.items.get(id)?.identity;
     if (options.forgetProviderIds) await this.forgetProviderIds(id);
+    return this.#append(id, options.events);
   }
 }
 
@@ -96,6 +116,9 @@ class MemoryAudit implements AuditLog {
     const stored = { ...event, key: event.key ?? `${event.type}#${seq}`, requestId, seq, hash: `hash-${seq}` };
     this.events.push(stored as AuditEvent);
     return stored as AuditEvent;
+  }
+  async find(_requestId: string, key: string) {
+    return this.events.find((e) => e.key === key);
   }
   async list() {
     return [...this.events];
@@ -121,8 +144,8 @@ const batch = (status: Batch['status'], extra: Partial<Batch> = {}): Batch => ({
 const cipher = new IdentityCipher(Buffer.alloc(32));
 
 function setup(options: { now: string; batch?: Batch; actions?: ErasureRequest['actions']; remaining?: number[] }) {
-  const requests = new MemoryRequests();
   const audit = new MemoryAudit();
+  const requests = new MemoryRequests(audit);
   requests.items.set('er_1', {
     id: 'er_1',
     status: 'processing',

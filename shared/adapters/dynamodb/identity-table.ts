@@ -75,6 +75,11 @@ export class DynamoIdentityTable {
   /** Deletes a request's identity (idempotent) and makes the deletion final before returning. */
   async delete(id: string): Promise<void> {
     await this.#db.send(new DeleteCommand({ TableName: this.#table, Key: { id } }));
+    await this.makeFinal();
+  }
+
+  /** Makes the deletions written so far final (after a deletion written with other items, in one transaction). */
+  async makeFinal(): Promise<void> {
     await this.#makeDeletionFinal?.();
   }
 

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
   ScanCommand,
+  TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { IdentifierKind } from '#shared/crypto/pseudonym';
@@ -18,18 +19,24 @@ import {
   type ActionRecord,
   type ErasureRequest,
   FINAL_STATUSES,
+  type NewAuditEvent,
   OPEN_STATUSES,
   type RequestStatus,
 } from '#shared/domain/model';
-import { ConflictError } from '#shared/errors';
+import { AuditTrailSealedError, ConflictError } from '#shared/errors';
 import type {
   ActionGuard,
+  ChainLink,
+  Clock,
   CreateResult,
   RequestListPage,
   RequestRepository,
   SubjectRequestStatus,
   TransitionOptions,
 } from '#shared/ports/audit';
+import { systemClock } from '#shared/ports/audit';
+import { AuditChain, type RequestWrite } from './audit-chain.ts';
+import { emptyChain, rememberChain, rememberChainOf, withoutChain } from './chain-head.ts';
 import { DynamoIdentityTable, type MakeDeletionFinal } from './identity-table.ts';
 import { allItems, mapWithConcurrency } from './paging.ts';
 import { REQUESTS_TABLE } from './tables.ts';
@@ -53,6 +60,8 @@ export interface RequestRepositoryOptions {
   readIdentity?: boolean;
   /** Runs after each identity deletion (see {@link MakeDeletionFinal}): the local runtime compacts dynalite here. */
   makeDeletionFinal?: MakeDeletionFinal;
+  /** The clock and retention of the audit events a write appends with it (`events` options). */
+  audit?: { clock: Clock; retentionDays: number };
 }
 
 /**
@@ -64,60 +73,100 @@ export class DynamoRequestRepository implements RequestRepository {
   readonly #db: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #identities: DynamoIdentityTable;
+  readonly #identitiesTable: string;
   readonly #readIdentity: boolean;
+  readonly #chain: AuditChain | undefined;
+  readonly #audit: { clock: Clock; retentionDays: number };
 
+  /** @param tables with `auditEvents`, writes can append audit events in the same atomic write (`events` options) */
   constructor(
     db: DynamoDBDocumentClient,
-    tables: { requests: string; identities: string },
+    tables: { requests: string; identities: string; auditEvents?: string },
     options: RequestRepositoryOptions = {},
   ) {
     this.#db = db;
     this.#table = tables.requests;
+    this.#identitiesTable = tables.identities;
     this.#identities = new DynamoIdentityTable(db, tables.identities, options.makeDeletionFinal);
     this.#readIdentity = options.readIdentity ?? false;
+    this.#audit = options.audit ?? { clock: systemClock, retentionDays: 1096 };
+    this.#chain = tables.auditEvents
+      ? new AuditChain(db, { requests: tables.requests, auditEvents: tables.auditEvents }, this.#audit)
+      : undefined;
+  }
+
+  #chainFor(events: readonly NewAuditEvent[] | undefined): AuditChain {
+    if (!this.#chain) throw new Error(`No audit events table to append ${events?.[0]?.type ?? 'events'} to`);
+    return this.#chain;
   }
 
   /**
-   * Identity first, then the request: a request item then never exists without its identity, and a crash in between
-   * leaves only an identity without a request, which the sender's redelivery completes (or the sweeper removes). A
-   * request already stored (a redelivery, even of a finished request) is returned without writing any identity, so an
-   * identity destroyed at the end is never written again.
+   * One atomic write: the identity, the request item (holding its chain head) and `events` (its first audit events),
+   * each only if absent. A request already stored (a redelivery, even of a finished request) cancels the whole write
+   * and is returned, so no identity is written again for it (an identity destroyed at the end stays destroyed).
    * @throws ConflictError when this id's identity was stored for a different payload and no request exists yet
    */
-  async create(request: ErasureRequest): Promise<CreateResult> {
-    const stored = await this.#getRequest(request.id);
-    if (stored) return { created: false, request: stored };
+  async create(request: ErasureRequest, options: { events?: readonly NewAuditEvent[] } = {}): Promise<CreateResult> {
     const { identity, ...rest } = request;
-    if (identity !== undefined) {
-      const put = await this.#identities.put({
-        id: request.id,
-        identity,
-        payloadHash: request.payloadHash,
-        createdAt: request.receivedAt,
-        expiresAt: epochSeconds(addDays(new Date(request.dueAt), IDENTITY_LIFE_AFTER_DUE_DAYS)),
-      });
-      if (!put) {
-        const existing = await this.#getRequest(request.id);
-        if (existing) return { created: false, request: existing };
-        throw new ConflictError('This webhook-id was already used for a different request');
-      }
-    }
-    const item: Item = {
+    const events = options.events ?? [];
+    const chain = events.length ? this.#chainFor(events).plan(request.id, emptyChain(), events) : undefined;
+    const head = chain?.next ?? emptyChain();
+    const item: Item & Record<string, unknown> = {
       ...rest,
       // Top-level copies feed the pseudonym indexes (an index key cannot be a nested attribute).
       ...(request.subject.emailPseudonym ? { emailPseudonym: request.subject.emailPseudonym } : {}),
       ...(request.subject.externalIdPseudonym ? { externalIdPseudonym: request.subject.externalIdPseudonym } : {}),
+      chainSeq: head.seq,
+      chainHash: head.hash,
+      chainKeys: head.keys,
+      ...(head.sealed ? { chainSealed: true } : {}),
     };
+    const writes = [
+      ...(identity === undefined
+        ? []
+        : [
+            {
+              Put: {
+                TableName: this.#identitiesTable,
+                Item: {
+                  id: request.id,
+                  identity,
+                  payloadHash: request.payloadHash,
+                  createdAt: request.receivedAt,
+                  expiresAt: epochSeconds(addDays(new Date(request.dueAt), IDENTITY_LIFE_AFTER_DUE_DAYS)),
+                },
+                // The same payload's identity (a crashed earlier attempt's) is replaced: it decrypts to the same.
+                ConditionExpression: 'attribute_not_exists(id) OR payloadHash = :payloadHash',
+                ExpressionAttributeValues: { ':payloadHash': request.payloadHash },
+              },
+            },
+          ]),
+      ...(chain?.pending ?? []).map((event) => ({
+        Put: {
+          TableName: this.#chainFor(events).eventsTable,
+          Item: event,
+          ConditionExpression: 'attribute_not_exists(seq)',
+        },
+      })),
+      { Put: { TableName: this.#table, Item: item, ConditionExpression: 'attribute_not_exists(id)' } },
+    ];
     try {
-      await this.#db.send(
-        new PutCommand({ TableName: this.#table, Item: item, ConditionExpression: 'attribute_not_exists(id)' }),
-      );
+      if (writes.length === 1) await this.#db.send(new PutCommand(writes[0]?.Put as never));
+      else await this.#db.send(new TransactWriteCommand({ TransactItems: writes }));
+      rememberChain(request.id, { ...head, itemSeq: head.seq });
       return { created: true, request };
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const identityRefused =
+        identity !== undefined &&
+        error instanceof TransactionCanceledException &&
+        error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed';
+      if (!(error instanceof ConditionalCheckFailedException || error instanceof TransactionCanceledException)) {
+        throw error;
+      }
       const existing = await this.#getRequest(request.id);
-      if (!existing) throw error;
-      return { created: false, request: existing };
+      if (existing) return { created: false, request: existing };
+      if (identityRefused) throw new ConflictError('This webhook-id was already used for a different request');
+      throw error;
     }
   }
 
@@ -133,6 +182,7 @@ export class DynamoRequestRepository implements RequestRepository {
 
   async #getRequest(id: string, keepLegacyIdentity = false): Promise<ErasureRequest | undefined> {
     const { Item } = await this.#db.send(new GetCommand({ TableName: this.#table, Key: { id }, ConsistentRead: true }));
+    rememberChainOf(Item);
     return Item ? toRequest(Item as Item, keepLegacyIdentity) : undefined;
   }
 
@@ -179,10 +229,25 @@ export class DynamoRequestRepository implements RequestRepository {
     return toRequest(updated as unknown as Item);
   }
 
-  async recordAction(id: string, key: ActionKey, record: ActionRecord, guard: ActionGuard): Promise<boolean> {
+  async recordAction(
+    id: string,
+    key: ActionKey,
+    record: ActionRecord,
+    guard: ActionGuard,
+    options: { events?: readonly NewAuditEvent[] } = {},
+  ): Promise<boolean> {
     const names: Record<string, string> = { '#key': key };
     const values: Record<string, unknown> = { ':record': stripUndefined(record) };
-    const conditions = ['attribute_exists(id)', ...guardConditions(guard, names, values, key)];
+    const guarded = guardConditions(guard, names, values, key);
+    if (options.events?.length) {
+      return this.#writeWithEvents(id, options.events, {
+        set: ['actions.#key = :record'],
+        condition: guarded.join(' AND '),
+        names,
+        values,
+      });
+    }
+    const conditions = ['attribute_exists(id)', ...guarded];
     return this.#updated({
       Key: { id },
       UpdateExpression: 'SET actions.#key = :record',
@@ -239,9 +304,18 @@ export class DynamoRequestRepository implements RequestRepository {
     promoterIds: readonly number[],
     record: ActionRecord,
     whileIn: readonly RequestStatus[],
+    options: { events?: readonly NewAuditEvent[] } = {},
   ): Promise<boolean> {
     const names: Record<string, string> = { '#key': 'firstpromoter.promoters' };
     const values: Record<string, unknown> = { ':ids': [...promoterIds], ':record': stripUndefined(record) };
+    if (options.events?.length) {
+      return this.#writeWithEvents(id, options.events, {
+        set: ['archivedPromoterIds = :ids', 'actions.#key = :record'],
+        condition: guardConditions({ whileIn }, names, values, 'firstpromoter.promoters').join(' AND '),
+        names,
+        values,
+      });
+    }
     return this.#updated({
       Key: { id },
       // One write for both: a cancel that reads the ids also sees the outcome, and a cancel that came first blocks both.
@@ -250,6 +324,11 @@ export class DynamoRequestRepository implements RequestRepository {
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
     });
+  }
+
+  /** A guarded write of the request item and its events, all or nothing: false when the guard did not hold. */
+  async #writeWithEvents(id: string, events: readonly NewAuditEvent[], request: RequestWrite): Promise<boolean> {
+    return (await this.#chainFor(events).write(id, { events, request })).written;
   }
 
   /**
@@ -261,6 +340,7 @@ export class DynamoRequestRepository implements RequestRepository {
   ): Promise<Record<string, unknown> | undefined> {
     try {
       const { Attributes } = await this.#db.send(new UpdateCommand({ TableName: this.#table, ...input }));
+      if (input.ReturnValues === 'ALL_NEW') rememberChainOf(Attributes);
       return Attributes ?? {};
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return undefined;
@@ -273,24 +353,44 @@ export class DynamoRequestRepository implements RequestRepository {
     return (await this.#update(input)) !== undefined;
   }
 
-  async destroyIdentity(id: string, options: { forgetProviderIds?: boolean } = {}): Promise<void> {
+  async destroyIdentity(
+    id: string,
+    options: { forgetProviderIds?: boolean; events?: readonly NewAuditEvent[] } = {},
+  ): Promise<ChainLink[]> {
     // A request stored before the identities table held its identity itself; only such an item is written, unless the
-    // provider ids go in the same write (then always: one round trip instead of two).
+    // provider ids or events go in the same write (then always: one round trip instead of two).
     const names: Record<string, string> = { '#identity': 'identity' };
-    let remove = 'REMOVE #identity';
+    const remove = ['#identity'];
     if (options.forgetProviderIds) {
       ACTION_KEYS.forEach((key, i) => {
         names[`#p${i}`] = planAttribute(key);
       });
-      remove += `, archivedPromoterIds, ${ACTION_KEYS.map((_, i) => `#p${i}`).join(', ')}`;
+      remove.push('archivedPromoterIds', ...ACTION_KEYS.map((_, i) => `#p${i}`));
+    }
+    if (options.events?.length) {
+      // The identity's deletion, the request item's change and the events land together: the trail records the
+      // destruction in the very write that makes it.
+      const result = await this.#chainFor(options.events).write(id, {
+        events: options.events,
+        request: { remove, names },
+        also: [{ Delete: { TableName: this.#identitiesTable, Key: { id } } }],
+      });
+      if (result.written) {
+        await this.#identities.makeFinal();
+        return result.links;
+      }
+      // Refused: the chain ended meanwhile. The identity goes all the same; the events cannot.
+      await this.destroyIdentity(id, { forgetProviderIds: options.forgetProviderIds });
+      throw new AuditTrailSealedError(id, options.events[0]?.type ?? 'event');
     }
     await this.#update({
       Key: { id },
-      UpdateExpression: remove,
+      UpdateExpression: `REMOVE ${remove.join(', ')}`,
       ConditionExpression: options.forgetProviderIds ? 'attribute_exists(id)' : 'attribute_exists(#identity)',
       ExpressionAttributeNames: names,
     });
     await this.#identities.delete(id);
+    return [];
   }
 
   async destroyStrayIdentities(createdBefore: string): Promise<string[]> {
@@ -489,7 +589,12 @@ const planAttribute = (key: ActionKey) => `plan:${key}`;
 
 /** The request an item holds; a legacy `identity` attribute only when asked for (see `get`). */
 function toRequest(item: Item, keepLegacyIdentity = false): ErasureRequest {
-  const { emailPseudonym: _e, externalIdPseudonym: _x, identity, ...rest } = item;
+  const {
+    emailPseudonym: _e,
+    externalIdPseudonym: _x,
+    identity,
+    ...rest
+  } = withoutChain(item as Item & Record<string, unknown>);
   if (keepLegacyIdentity && identity !== undefined) Object.assign(rest, { identity });
   const plans: Partial<Record<ActionKey, ActionPlan>> = {};
   const request: Record<string, unknown> = {};

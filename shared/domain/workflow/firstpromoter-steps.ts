@@ -14,7 +14,7 @@ import { otherRequestsOfSubject, promotersHeldByOthers } from '../same-subject.t
 import { type FailureInput, judgeByReadBack, readBackProof, settleAction } from './read-back.ts';
 import {
   ACTOR,
-  appendActionEvent,
+  actionEvent,
   type FirstPromoterTaskDeps,
   identityOf,
   load,
@@ -139,8 +139,8 @@ async function recordArchive(
   ids: readonly number[],
   entry: ActionRecord,
 ): Promise<{ outcome: ActionOutcome; count: number; chainHead?: { seq: number; hash: string } }> {
-  if (await deps.requests.recordArchivedPromoters(request.id, ids, entry, OPEN_STATUSES)) {
-    await appendActionEvent(deps, request, PROMOTERS, entry);
+  const events = [actionEvent(request, PROMOTERS, entry)];
+  if (await deps.requests.recordArchivedPromoters(request.id, ids, entry, OPEN_STATUSES, { events })) {
     return { outcome: entry.outcome, count: entry.count };
   }
   const current = await load(deps, request.id);

@@ -1,5 +1,6 @@
 import { AuditTrailSealedError } from '#shared/errors';
-import { appendExtensionEvent } from '../deadline-extension.ts';
+import type { ChainLink } from '#shared/ports/audit';
+import { extendedEvent } from '../deadline-extension.ts';
 import { receivedEvent } from '../erasure-requests.ts';
 import {
   ACTION_KEYS,
@@ -79,7 +80,7 @@ export async function finalizeRequest(deps: RequestTaskDeps, { requestId }: Requ
   const ended =
     request.status === 'completed' || request.status === 'partially_completed' || request.status === 'failed';
   if (request.status !== 'closing' && !ended) return { requestId, status: request.status };
-  const recorded = (await deps.audit.list(requestId)).find((e) => e.key === 'request.completed')?.data;
+  const recorded = (await deps.audit.find(requestId, 'request.completed'))?.data;
 
   if (request.status === 'closing') {
     // An action still pending here had its branch cut short (the Parallel state's Catch): it did not finish.
@@ -118,17 +119,23 @@ export async function finalizeRequest(deps: RequestTaskDeps, { requestId }: Requ
     (recorded?.completedAt as string | undefined) ?? request.completedAt ?? deps.clock.now().toISOString();
 
   // Provider record ids are personal data too (they point at the person's records): kept no longer than needed, and
-  // forgotten in the same write that removes any identity the request item itself held.
-  await deps.requests.destroyIdentity(requestId, { forgetProviderIds: true });
-  await deps.audit.append(requestId, { type: 'identity.destroyed', actor: ACTOR, key: 'identity.destroyed', data: {} });
-  // An extension whose route crashed before its event: in the trail before the seal (keyed: once).
-  await appendExtensionEvent(deps, request);
-  const last = await deps.audit.append(requestId, {
-    type: 'request.completed',
-    actor: ACTOR,
-    key: 'request.completed',
-    data: { status, completedAt, dueAt: request.dueAt, withinDeadline: completedAt <= request.dueAt },
+  // forgotten in the write that destroys the identity. The same write appends `identity.destroyed`, an extension
+  // whose route crashed before its event (keyed: once), and the sealing `request.completed`: the audit log refuses
+  // anything after it.
+  const links = await deps.requests.destroyIdentity(requestId, {
+    forgetProviderIds: true,
+    events: [
+      { type: 'identity.destroyed', actor: ACTOR, key: 'identity.destroyed', data: {} },
+      ...(request.extension ? [extendedEvent({ ...request, extension: request.extension })] : []),
+      {
+        type: 'request.completed',
+        actor: ACTOR,
+        key: 'request.completed',
+        data: { status, completedAt, dueAt: request.dueAt, withinDeadline: completedAt <= request.dueAt },
+      },
+    ],
   });
+  const last = links.at(-1) as ChainLink;
   // Before the final status: whoever sees a request ended can fetch its receipt. A failure fails the step, which the
   // state machine retries; the receipt already signed is never signed again.
   await deps.receipts?.issue(requestId);

@@ -10,6 +10,7 @@ import {
   type ActionRecord,
   type ErasureRequest,
   type Identity,
+  type NewAuditEvent,
   OPEN_STATUSES,
   type ReadBackProof,
   type RequestStatus,
@@ -73,9 +74,9 @@ export function identityOf(deps: Pick<TaskDeps, 'cipher'>, request: ErasureReque
 }
 
 /**
- * Records an action's outcome and its `action.recorded` event, only while the request is open (by default): a step
- * still running after finalize or a cancel began finds its write refused by the store, records nothing and appends
- * nothing. Returns what was recorded, or `skipped` when the write was refused.
+ * Records an action's outcome and its `action.recorded` event in one write, only while the request is open (by
+ * default): a step still running after finalize or a cancel began finds its write refused by the store, records
+ * nothing and appends nothing. Returns what was recorded, or `skipped` when the write was refused.
  */
 export async function record(
   deps: Pick<TaskDeps, 'requests' | 'audit' | 'clock'>,
@@ -85,8 +86,10 @@ export async function record(
   guard: ActionGuard = { whileIn: OPEN_STATUSES },
 ): Promise<{ outcome: ActionOutcome; count: number }> {
   const entry: ActionRecord = { ...ACTIONS[key], ...fields, updatedAt: deps.clock.now().toISOString() };
-  if (!(await deps.requests.recordAction(request.id, key, entry, guard))) return { outcome: 'skipped', count: 0 };
-  await appendActionEvent(deps, request, key, entry);
+  const events = [actionEvent(request, key, entry)];
+  if (!(await deps.requests.recordAction(request.id, key, entry, guard, { events }))) {
+    return { outcome: 'skipped', count: 0 };
+  }
   return { outcome: fields.outcome, count: fields.count };
 }
 
@@ -110,22 +113,30 @@ export async function recordNothingFound(
     verification,
     updatedAt: deps.clock.now().toISOString(),
   };
-  if (!(await deps.requests.recordAction(request.id, key, entry, { whileIn, unlessPlanned: true }))) return false;
-  await appendActionEvent(deps, request, key, entry);
-  return true;
+  const events = [actionEvent(request, key, entry)];
+  return deps.requests.recordAction(request.id, key, entry, { whileIn, unlessPlanned: true }, { events });
 }
 
+/** The `action.recorded` event of an action's outcome: keyed by action and outcome, so each is in the trail once. */
+export function actionEvent(request: ErasureRequest, key: ActionKey, entry: ActionRecord): NewAuditEvent {
+  const { updatedAt: _u, ...data } = entry;
+  return {
+    type: 'action.recorded',
+    actor: ACTOR,
+    key: `action:${key}:${entry.outcome}`,
+    data: { key, ...data, searched: request.subject.identifiers },
+  };
+}
+
+/**
+ * Appends an outcome's event where the outcome was recorded without it (by an earlier version, which wrote the two
+ * apart); keyed, so an event already in the trail is not appended again.
+ */
 export async function appendActionEvent(
   deps: Pick<TaskDeps, 'audit'>,
   request: ErasureRequest,
   key: ActionKey,
   entry: ActionRecord,
 ): Promise<void> {
-  const { updatedAt: _u, ...data } = entry;
-  await deps.audit.append(request.id, {
-    type: 'action.recorded',
-    actor: ACTOR,
-    key: `action:${key}:${entry.outcome}`,
-    data: { key, ...data, searched: request.subject.identifiers },
-  });
+  await deps.audit.append(request.id, actionEvent(request, key, entry));
 }

@@ -1,0 +1,83 @@
+import { GENESIS_HASH } from '#shared/domain/chain';
+import { type AuditEvent, SEALING_EVENTS } from '#shared/domain/model';
+import type { ChainLink } from '#shared/ports/audit';
+import { currentInvocationBudget } from '#shared/workflow/invocation-budget';
+
+/**
+ * The head of a request's hash chain, kept on its request item so that a writer learns it from the one read of that
+ * item it makes anyway (or from its own previous append) instead of reading every event. Attributes of the item:
+ * `chainSeq` (the last event's seq; 0 before the first), `chainHash` (its hash), `chainKeys` (each idempotency key in
+ * the chain, with the seq and hash of its event) and `chainSealed` (present once a sealing event ended the chain).
+ */
+export interface ChainView {
+  /** What the request item's `chainSeq` holds (undefined: an item written before the head was kept there). */
+  itemSeq: number | undefined;
+  /** The last event of the chain. */
+  seq: number;
+  hash: string;
+  keys: Record<string, ChainLink>;
+  sealed: boolean;
+}
+
+export const CHAIN_ATTRIBUTES = ['chainSeq', 'chainHash', 'chainKeys', 'chainSealed'] as const;
+
+/** The chain of a request with no event yet. */
+export const emptyChain = (): ChainView => ({ itemSeq: 0, seq: 0, hash: GENESIS_HASH, keys: {}, sealed: false });
+
+/** The head a request item holds, or undefined for an item that does not hold one (written by an earlier version). */
+export function chainOfItem(item: Record<string, unknown>): ChainView | undefined {
+  if (typeof item.chainSeq !== 'number') return undefined;
+  return {
+    itemSeq: item.chainSeq,
+    seq: item.chainSeq,
+    hash: typeof item.chainHash === 'string' ? item.chainHash : GENESIS_HASH,
+    keys: { ...((item.chainKeys as Record<string, ChainLink> | undefined) ?? {}) },
+    sealed: item.chainSealed === true,
+  };
+}
+
+/** The head as the events themselves give it (a trail from before heads were kept, or events ahead of the item's). */
+export function chainOfEvents(events: readonly AuditEvent[], itemSeq: number | undefined): ChainView {
+  const last = events.at(-1);
+  return {
+    itemSeq,
+    seq: last?.seq ?? 0,
+    hash: last?.hash ?? GENESIS_HASH,
+    keys: Object.fromEntries(events.map((e) => [e.key, { seq: e.seq, hash: e.hash }])),
+    sealed: events.some((e) => SEALING_EVENTS.includes(e.type)),
+  };
+}
+
+/** Item attributes without the head (what a request's readers see). */
+export function withoutChain<T extends Record<string, unknown>>(item: T): T {
+  const { chainSeq: _s, chainHash: _h, chainKeys: _k, chainSealed: _x, ...rest } = item;
+  return rest as T;
+}
+
+/**
+ * The heads each invocation read or wrote, by chain id; gone with the invocation, so a warm Lambda container never
+ * starts from another invocation's view. A view may be stale (another branch appended since): the write that uses it
+ * is conditional on the head it names, so a stale view costs a re-read, never a wrong chain. `null` marks a chain
+ * without a request item (a callback delivery log).
+ */
+const views = new WeakMap<object, Map<string, ChainView | null>>();
+
+export function knownChain(chainId: string): ChainView | null | undefined {
+  const invocation = currentInvocationBudget();
+  return invocation ? views.get(invocation)?.get(chainId) : undefined;
+}
+
+export function rememberChain(chainId: string, view: ChainView | null): void {
+  const invocation = currentInvocationBudget();
+  if (!invocation) return;
+  const known = views.get(invocation) ?? new Map<string, ChainView | null>();
+  views.set(invocation, known);
+  known.set(chainId, view);
+}
+
+/** Remembers the head of a request item just read or written (nothing for an item that holds none). */
+export function rememberChainOf(item: Record<string, unknown> | undefined): void {
+  if (!item || typeof item.id !== 'string') return;
+  const view = chainOfItem(item);
+  if (view) rememberChain(item.id, view);
+}

@@ -1,0 +1,101 @@
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
+import { createDocumentClient } from '#shared/composition';
+
+/** The local DynamoDB's TransactWriteItems (dynalite has none; infra/local/dynalite-transactions.ts adds it). */
+
+const tables = { requests: 'tx-requests', auditEvents: 'tx-events' };
+let dynamo: LocalDynamo;
+let db: ReturnType<typeof createDocumentClient>;
+
+beforeAll(async () => {
+  dynamo = await startLocalDynamo();
+  await dynamo.ensureTables(tables);
+  db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
+});
+
+afterAll(async () => {
+  await dynamo.stop();
+});
+
+const get = async (table: string, key: Record<string, unknown>) =>
+  (await db.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item;
+
+const appendEvent = (id: string, seq: number, expected: number | undefined) =>
+  new TransactWriteCommand({
+    TransactItems: [
+      {
+        Put: {
+          TableName: tables.auditEvents,
+          Item: { requestId: id, seq, type: 'x' },
+          ConditionExpression: 'attribute_not_exists(seq)',
+        },
+      },
+      {
+        Update: {
+          TableName: tables.requests,
+          Key: { id },
+          UpdateExpression: 'SET chainSeq = :next',
+          ConditionExpression: expected === undefined ? 'attribute_not_exists(chainSeq)' : 'chainSeq = :expected',
+          ExpressionAttributeValues: { ':next': seq, ...(expected === undefined ? {} : { ':expected': expected }) },
+        },
+      },
+    ],
+  });
+
+describe('TransactWriteItems on the local DynamoDB', () => {
+  it('applies every write when every condition holds', async () => {
+    await db.send(appendEvent('tx-1', 1, undefined));
+
+    expect(await get(tables.requests, { id: 'tx-1' })).toEqual({ id: 'tx-1', chainSeq: 1 });
+    expect(await get(tables.auditEvents, { requestId: 'tx-1', seq: 1 })).toEqual({
+      requestId: 'tx-1',
+      seq: 1,
+      type: 'x',
+    });
+  });
+
+  it('writes nothing when one condition fails, and says which one', async () => {
+    await db.send(appendEvent('tx-2', 1, undefined));
+
+    const failure = await db.send(appendEvent('tx-2', 2, 5)).catch((error: unknown) => error);
+
+    expect(failure).toBeInstanceOf(TransactionCanceledException);
+    expect((failure as TransactionCanceledException).CancellationReasons?.map((r) => r.Code)).toEqual([
+      'None',
+      'ConditionalCheckFailed',
+    ]);
+    expect(await get(tables.auditEvents, { requestId: 'tx-2', seq: 2 })).toBeUndefined();
+    expect(await get(tables.requests, { id: 'tx-2' })).toEqual({ id: 'tx-2', chainSeq: 1 });
+  });
+
+  it('lets one of two racing transactions on the same head win', async () => {
+    await db.send(appendEvent('tx-3', 1, undefined));
+
+    const results = await Promise.allSettled(Array.from({ length: 8 }, () => db.send(appendEvent('tx-3', 2, 1))));
+
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(await get(tables.requests, { id: 'tx-3' })).toEqual({ id: 'tx-3', chainSeq: 2 });
+  });
+
+  it('refuses two operations on one item', async () => {
+    const twice = new TransactWriteCommand({
+      TransactItems: [
+        { Put: { TableName: tables.requests, Item: { id: 'tx-4', n: 1 } } },
+        {
+          Update: {
+            TableName: tables.requests,
+            Key: { id: 'tx-4' },
+            UpdateExpression: 'SET n = :n',
+            ExpressionAttributeValues: { ':n': 2 },
+          },
+        },
+      ],
+    });
+
+    await expect(db.send(twice)).rejects.toThrow(/multiple operations on one item/);
+    expect(await get(tables.requests, { id: 'tx-4' })).toBeUndefined();
+  });
+});
