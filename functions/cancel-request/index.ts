@@ -4,11 +4,24 @@ import { LambdaReceiptIssuer } from '#shared/adapters/lambda/receipt-issuer';
 import { withCallbacks } from '#shared/adapters/workflow/callback-scheduler';
 import { StepFunctionsWorkflowEngine } from '#shared/adapters/workflow/step-functions';
 import { resolveSecret } from '#shared/aws/secrets';
-import { createAuditStores, createDocumentClient, createFirstPromoter } from '#shared/composition';
-import { loadConfig, required } from '#shared/config';
+import { createFirstPromoter } from '#shared/composition/providers';
+import { createAuditStores, createDocumentClient } from '#shared/composition/stores';
+import { loadSections, required } from '#shared/config/environment';
+import { access, callbacks, providers, receipts, storage, workflow } from '#shared/config/sections';
 import { makeHandler } from './handler.ts';
 
-const config = await loadConfig(process.env, resolveSecret);
+const config = await loadSections(
+  (env) => ({
+    ...storage(env),
+    ...access(env),
+    ...workflow(env),
+    ...providers(env),
+    ...callbacks(env),
+    ...receipts(env),
+  }),
+  process.env,
+  resolveSecret,
+);
 const db = createDocumentClient(config);
 
 export const handler = makeHandler({

@@ -2,17 +2,25 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { LambdaReceiptIssuer } from '#shared/adapters/lambda/receipt-issuer';
 import { withCallbacks } from '#shared/adapters/workflow/callback-scheduler';
 import { resolveSecret } from '#shared/aws/secrets';
-import {
-  createAuditStores,
-  createDocumentClient,
-  createFirstPromoter,
-  createIdentityCipher,
-} from '#shared/composition';
-import { loadConfig, required } from '#shared/config';
+import { createFirstPromoter } from '#shared/composition/providers';
+import { createAuditStores, createDocumentClient, createIdentityCipher } from '#shared/composition/stores';
+import { loadSections, required } from '#shared/config/environment';
+import { callbacks, keys, providers, receipts, storage, workflow } from '#shared/config/sections';
 import { systemClock } from '#shared/ports/audit';
 import { makeHandler } from './handler.ts';
 
-const config = await loadConfig(process.env, resolveSecret);
+const config = await loadSections(
+  (env) => ({
+    ...storage(env),
+    ...keys(env),
+    ...providers(env),
+    ...workflow(env),
+    ...callbacks(env),
+    ...receipts(env),
+  }),
+  process.env,
+  resolveSecret,
+);
 const db = createDocumentClient(config);
 
 export const handler = makeHandler({

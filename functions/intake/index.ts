@@ -1,11 +1,16 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { StepFunctionsWorkflowEngine } from '#shared/adapters/workflow/step-functions';
 import { resolveSecret } from '#shared/aws/secrets';
-import { createAuditStores, createDocumentClient, createIdentityCipher } from '#shared/composition';
-import { loadConfig, required } from '#shared/config';
+import { createAuditStores, createDocumentClient, createIdentityCipher } from '#shared/composition/stores';
+import { loadSections, required } from '#shared/config/environment';
+import { keys, service, storage, webhooks, workflow } from '#shared/config/sections';
 import { makeHandler } from './handler.ts';
 
-const config = await loadConfig(process.env, resolveSecret);
+const config = await loadSections(
+  (env) => ({ ...storage(env), ...keys(env), ...webhooks(env), ...workflow(env), ...service(env) }),
+  process.env,
+  resolveSecret,
+);
 
 export const handler = makeHandler({
   ...createAuditStores(config, createDocumentClient(config)),

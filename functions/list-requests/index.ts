@@ -1,9 +1,10 @@
 import { resolveSecret } from '#shared/aws/secrets';
-import { createAuditStores, createDocumentClient } from '#shared/composition';
-import { loadConfig, required } from '#shared/config';
+import { createAuditStores, createDocumentClient } from '#shared/composition/stores';
+import { loadSections, required } from '#shared/config/environment';
+import { access, storage } from '#shared/config/sections';
 import { makeHandler } from './handler.ts';
 
-const config = await loadConfig(process.env, resolveSecret);
+const config = await loadSections((env) => ({ ...storage(env), ...access(env) }), process.env, resolveSecret);
 const { requests, clock } = createAuditStores(config, createDocumentClient(config));
 
 export const handler = makeHandler({ requests, clock, auditTokens: required(config.auditTokens, 'AUDIT_TOKENS') });

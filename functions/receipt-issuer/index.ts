@@ -3,11 +3,21 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { S3TreeHeadPublisher } from '#shared/adapters/publishing/s3-tree-heads';
 import { KmsSigner } from '#shared/adapters/signing/kms-signer';
 import { resolveSecret } from '#shared/aws/secrets';
-import { createAuditStores, createDocumentClient, createTransparencyLog, receiptIssuerName } from '#shared/composition';
-import { loadConfig, required } from '#shared/config';
+import {
+  createAuditStores,
+  createDocumentClient,
+  createTransparencyLog,
+  receiptIssuerName,
+} from '#shared/composition/stores';
+import { loadSections, required } from '#shared/config/environment';
+import { receipts, service, storage } from '#shared/config/sections';
 import { makeHandler } from './handler.ts';
 
-const config = await loadConfig(process.env, resolveSecret);
+const config = await loadSections(
+  (env) => ({ ...storage(env), ...receipts(env), ...service(env) }),
+  process.env,
+  resolveSecret,
+);
 const db = createDocumentClient(config);
 
 export const handler = makeHandler({

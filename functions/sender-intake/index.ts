@@ -1,11 +1,17 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { StepFunctionsWorkflowEngine } from '#shared/adapters/workflow/step-functions';
 import { resolveSecret } from '#shared/aws/secrets';
-import { createAuditStores, createDocumentClient, createIdentityCipher } from '#shared/composition';
-import { loadConfig, required } from '#shared/config';
+import { createAuditStores, createDocumentClient, createIdentityCipher } from '#shared/composition/stores';
+import { loadSections, required } from '#shared/config/environment';
+import { keys, service, storage, workflow } from '#shared/config/sections';
+import { senders } from '#shared/config/senders';
 import { makeHandler } from './handler.ts';
 
-const config = await loadConfig(process.env, resolveSecret);
+const config = await loadSections(
+  (env) => ({ ...storage(env), ...keys(env), ...workflow(env), ...service(env), ...senders(env) }),
+  process.env,
+  resolveSecret,
+);
 
 export const handler = makeHandler({
   ...createAuditStores(config, createDocumentClient(config)),

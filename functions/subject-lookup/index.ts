@@ -1,9 +1,14 @@
 import { resolveSecret } from '#shared/aws/secrets';
-import { createAuditStores, createDocumentClient } from '#shared/composition';
-import { loadConfig, required } from '#shared/config';
+import { createAuditStores, createDocumentClient } from '#shared/composition/stores';
+import { loadSections, required } from '#shared/config/environment';
+import { access, keys, storage } from '#shared/config/sections';
 import { makeHandler } from './handler.ts';
 
-const config = await loadConfig(process.env, resolveSecret);
+const config = await loadSections(
+  (env) => ({ ...storage(env), ...access(env), ...keys(env) }),
+  process.env,
+  resolveSecret,
+);
 
 export const handler = makeHandler({
   ...createAuditStores(config, createDocumentClient(config)),

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseConfig, required, type SecretResolver } from '#shared/config';
+import { ConfigError, loadConfig, loadSections, parseConfig, required, type SecretResolver } from '#shared/config';
+import { access, keys, providers, storage } from '#shared/config/sections';
 import { thrown } from '#test/support/thrown';
 
 const key = (bytes: number) => randomBytes(bytes).toString('base64');
@@ -390,5 +391,68 @@ describe('parseConfig immutability', () => {
     expect(() => {
       (config.batchPoll as { intervalSeconds: number }).intervalSeconds = 1;
     }).toThrow(TypeError);
+  });
+});
+
+describe('loadSections (one function’s configuration)', () => {
+  it('fetches every secret given as <NAME>_SECRET_ARN at once, not one after another', async () => {
+    const values: Record<string, string> = { 'arn:audit': TOKEN_A, 'arn:operator': TOKEN_B };
+    const asked: Array<{ secretId: string; answer: (value: string) => void }> = [];
+    const resolve: SecretResolver = (secretId) => new Promise((answer) => asked.push({ secretId, answer }));
+    const nextTurn = () => new Promise((done) => setImmediate(done));
+
+    const loading = loadSections(
+      access,
+      { AUDIT_TOKENS_SECRET_ARN: 'arn:audit', OPERATOR_TOKENS_SECRET_ARN: 'arn:operator' },
+      resolve,
+    );
+    await nextTurn();
+    const askedBeforeAnyAnswer = asked.length;
+    // Answer whatever is asked until loading ends: a resolver called one secret after another asks again each time.
+    let ended = false;
+    void loading.finally(() => {
+      ended = true;
+    });
+    while (!ended) {
+      for (const { secretId, answer } of asked.splice(0)) answer(values[secretId] as string);
+      await nextTurn();
+    }
+    const config = await loading;
+
+    expect(askedBeforeAnyAnswer).toBe(2);
+    expect(config.auditTokens).toEqual([TOKEN_A]);
+    expect(config.operatorTokens).toEqual([TOKEN_B]);
+  });
+
+  it('reads only the sections asked for: another section’s bad variable is not this function’s concern', async () => {
+    const config = await loadSections((env) => ({ ...storage(env), ...access(env) }), {
+      REQUESTS_TABLE: 'requests-dev',
+      AUDIT_TOKENS: TOKEN_A,
+      IDENTITY_KEY: key(8),
+    });
+
+    expect(config).toEqual({
+      tables: expect.objectContaining({ requests: 'requests-dev' }),
+      auditRetentionDays: 3 * 365 + 1,
+      dynamoDbEndpoint: undefined,
+      auditTokens: [TOKEN_A],
+      operatorTokens: undefined,
+      suppressionTokens: undefined,
+    });
+    expect(Object.isFrozen(config.tables)).toBe(true);
+  });
+
+  it('fails at start naming every bad variable of its sections, never echoing a value', async () => {
+    const error = await loadSections((env) => ({ ...keys(env), ...providers(env) }), {
+      IDENTITY_KEY: key(8),
+      PROVIDER_TIMEOUT_MS: 'soon',
+      REFERRALROCK_BASE_URL: 'ftp://user:hunter2@example.com',
+    }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    for (const name of ['IDENTITY_KEY', 'PROVIDER_TIMEOUT_MS', 'REFERRALROCK_BASE_URL'])
+      expect(message).toContain(name);
+    expect(message).not.toContain('hunter2');
   });
 });
