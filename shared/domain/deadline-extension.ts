@@ -21,14 +21,19 @@ export const EXTENSION_NOTE_PATTERN = /^[A-Za-z0-9 \-_.:#/,()]{1,160}$/;
 /** Art. 12(3): "extended by two further months". */
 export const MAX_EXTENSION_MONTHS = 2;
 
-export const extensionBody = z.object({
-  reasonCode: z.enum(EXTENSION_REASONS, { message: `must be one of ${EXTENSION_REASONS.join(', ')}` }),
-  note: z.optional(
-    z.string().check(z.trim(), z.regex(EXTENSION_NOTE_PATTERN, 'must be 1-160 letters, digits, spaces or -_.:#/,()')),
-  ),
-  months: z._default(z.int().check(z.minimum(1), z.maximum(MAX_EXTENSION_MONTHS)), MAX_EXTENSION_MONTHS),
-});
-export type ExtensionBody = z.output<typeof extensionBody>;
+/** The extension's body; built on first use (see `erasureRequestBody`: no validator built or bundled where unused). */
+export const extensionBody = () => (extensionBodySchema ??= buildExtensionBody());
+let extensionBodySchema: ReturnType<typeof buildExtensionBody> | undefined;
+
+const buildExtensionBody = () =>
+  z.object({
+    reasonCode: z.enum(EXTENSION_REASONS, { message: `must be one of ${EXTENSION_REASONS.join(', ')}` }),
+    note: z.optional(
+      z.string().check(z.trim(), z.regex(EXTENSION_NOTE_PATTERN, 'must be 1-160 letters, digits, spaces or -_.:#/,()')),
+    ),
+    months: z._default(z.int().check(z.minimum(1), z.maximum(MAX_EXTENSION_MONTHS)), MAX_EXTENSION_MONTHS),
+  });
+export type ExtensionBody = z.output<ReturnType<typeof extensionBody>>;
 
 /** What the request keeps of its extension (and the `request.extended` event states). */
 export interface DeadlineExtension {
@@ -55,7 +60,7 @@ export function parseExtensionBody(json: unknown): ExtensionBody {
   if (!json || typeof json !== 'object' || Array.isArray(json)) {
     throw new ValidationError('The body must be a JSON object');
   }
-  const result = extensionBody.safeParse(json);
+  const result = extensionBody().safeParse(json);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
     throw new ValidationError(`Invalid fields: ${problems.join('; ')}`);

@@ -24,44 +24,50 @@ export const REFERENCE_PATTERN = /^[A-Za-z0-9\-_.:#/]{1,128}$/;
 /**
  * The intake body: at least one identifier; `reference` is the caller's ticket. The email is validated as an address
  * (RFC 5321/6531, {@link parseEmailAddress}) and kept as given, trimmed: the providers are searched with its forms,
- * and its pseudonym comes from its canonical form.
+ * and its pseudonym comes from its canonical form. Built on first use rather than at import, so that the functions
+ * which never parse an intake body (most of them import this module) do not bundle or build the validator.
  */
-export const erasureRequestBody = z
-  .object({
-    email: z.optional(
-      z.string().check(
-        z.trim(),
-        z.refine((v) => parseEmailAddress(v) !== undefined, 'must be a valid email address'),
-      ),
-    ),
-    externalId: z.optional(
-      z.string().check(
-        z.trim(),
-        z.minLength(1),
-        z.maxLength(256),
-        z.refine((v) => !LONE_SURROGATE.test(v), 'must be well-formed Unicode'),
-        z.refine((v) => !DOT_SEGMENT.test(v), 'cannot be "." or ".."'),
-      ),
-    ),
-    reference: z.optional(
-      z.string().check(z.trim(), z.regex(REFERENCE_PATTERN, 'must be 1-128 letters, digits or -_.:#/')),
-    ),
-  })
-  .check(
-    z.refine((body) => body.email !== undefined || body.externalId !== undefined, {
-      message: 'at least one of email or externalId is required',
-      path: ['email'],
-    }),
-  );
+export const erasureRequestBody = () => (erasureRequestBodySchema ??= buildErasureRequestBody());
+let erasureRequestBodySchema: ReturnType<typeof buildErasureRequestBody> | undefined;
 
-export type ErasureRequestBody = z.output<typeof erasureRequestBody>;
+function buildErasureRequestBody() {
+  return z
+    .object({
+      email: z.optional(
+        z.string().check(
+          z.trim(),
+          z.refine((v) => parseEmailAddress(v) !== undefined, 'must be a valid email address'),
+        ),
+      ),
+      externalId: z.optional(
+        z.string().check(
+          z.trim(),
+          z.minLength(1),
+          z.maxLength(256),
+          z.refine((v) => !LONE_SURROGATE.test(v), 'must be well-formed Unicode'),
+          z.refine((v) => !DOT_SEGMENT.test(v), 'cannot be "." or ".."'),
+        ),
+      ),
+      reference: z.optional(
+        z.string().check(z.trim(), z.regex(REFERENCE_PATTERN, 'must be 1-128 letters, digits or -_.:#/')),
+      ),
+    })
+    .check(
+      z.refine((body) => body.email !== undefined || body.externalId !== undefined, {
+        message: 'at least one of email or externalId is required',
+        path: ['email'],
+      }),
+    );
+}
+
+export type ErasureRequestBody = z.output<ReturnType<typeof erasureRequestBody>>;
 
 /** Validates a parsed JSON body. @throws ValidationError naming the fields at fault, never echoing their values */
 export function parseErasureRequestBody(json: unknown): ErasureRequestBody {
   if (!json || typeof json !== 'object' || Array.isArray(json)) {
     throw new ValidationError('The body must be a JSON object');
   }
-  const result = erasureRequestBody.safeParse(json);
+  const result = erasureRequestBody().safeParse(json);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
     throw new ValidationError(`Invalid fields: ${problems.join('; ')}`);

@@ -31,17 +31,22 @@ export interface SuppressionAnswer {
   externalIds: SuppressionResult[];
 }
 
-const identifiers = z.array(z.unknown()).check(z.maxLength(MAX_SUPPRESSION_IDENTIFIERS));
-const suppressionBody = z.object({ emails: z.optional(identifiers), externalIds: z.optional(identifiers) }).check(
-  z.refine((b) => (b.emails?.length ?? 0) + (b.externalIds?.length ?? 0) > 0, {
-    message: 'at least one of emails or externalIds must list an identifier',
-    path: ['emails'],
-  }),
-  z.refine((b) => (b.emails?.length ?? 0) + (b.externalIds?.length ?? 0) <= MAX_SUPPRESSION_IDENTIFIERS, {
-    message: `at most ${MAX_SUPPRESSION_IDENTIFIERS} identifiers in all`,
-    path: ['emails'],
-  }),
-);
+// Built on first use, as the intake's (see `erasureRequestBody`).
+const suppressionBody = () => (suppressionBodySchema ??= buildSuppressionBody());
+let suppressionBodySchema: ReturnType<typeof buildSuppressionBody> | undefined;
+function buildSuppressionBody() {
+  const identifiers = z.array(z.unknown()).check(z.maxLength(MAX_SUPPRESSION_IDENTIFIERS));
+  return z.object({ emails: z.optional(identifiers), externalIds: z.optional(identifiers) }).check(
+    z.refine((b) => (b.emails?.length ?? 0) + (b.externalIds?.length ?? 0) > 0, {
+      message: 'at least one of emails or externalIds must list an identifier',
+      path: ['emails'],
+    }),
+    z.refine((b) => (b.emails?.length ?? 0) + (b.externalIds?.length ?? 0) <= MAX_SUPPRESSION_IDENTIFIERS, {
+      message: `at most ${MAX_SUPPRESSION_IDENTIFIERS} identifiers in all`,
+      path: ['emails'],
+    }),
+  );
+}
 
 export interface SuppressionQuery {
   emails: unknown[];
@@ -53,17 +58,13 @@ export function parseSuppressionBody(json: unknown): SuppressionQuery {
   if (!json || typeof json !== 'object' || Array.isArray(json)) {
     throw new ValidationError('The body must be a JSON object');
   }
-  const result = suppressionBody.safeParse(json);
+  const result = suppressionBody().safeParse(json);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
     throw new ValidationError(`Invalid fields: ${problems.join('; ')}`);
   }
   return { emails: result.data.emails ?? [], externalIds: result.data.externalIds ?? [] };
 }
-
-// The intake's own rules for each identifier, so a check matches exactly what an erasure request would have stored.
-const emailRule = erasureRequestBody.shape.email.def.innerType;
-const externalIdRule = erasureRequestBody.shape.externalId.def.innerType;
 
 /**
  * Answers a suppression check: for each identifier, whether an erasure of it completed and when. Identifiers become
@@ -80,8 +81,10 @@ export async function checkSuppression(
       const parsed = rule.safeParse(value);
       return parsed.success ? identifierPseudonym(deps.pseudonymKey, kind, parsed.data) : undefined;
     });
-  const emailPseudonyms = pseudonymsOf('email', query.emails, emailRule);
-  const externalIdPseudonyms = pseudonymsOf('externalId', query.externalIds, externalIdRule);
+  // The intake's own rules for each identifier, so a check matches exactly what an erasure request would have stored.
+  const { email, externalId } = erasureRequestBody().shape;
+  const emailPseudonyms = pseudonymsOf('email', query.emails, email.def.innerType);
+  const externalIdPseudonyms = pseudonymsOf('externalId', query.externalIds, externalId.def.innerType);
   const defined = (list: (string | undefined)[]) => list.filter((p): p is string => p !== undefined);
   const [byEmail, byExternalId] = await Promise.all([
     deps.requests.subjectStatuses('email', defined(emailPseudonyms), SUPPRESSION_QUERY_CONCURRENCY),
