@@ -25,9 +25,11 @@ export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
  * - The AWS SDK is bundled rather than taken from the runtime: the deployed code then runs the SDK versions the
  *   lockfile pins and the tests ran, not whatever the runtime ships that month; minified and tree-shaken, it usually
  *   also loads faster than the runtime's full copy.
- * - Two packages axios drags along are swapped for stand-ins in `infra/bundling/` (paths relative to the project root,
- *   where esbuild runs): `form-data` (and with it mime-db, 134 KiB) for Node's own FormData, and `debug` for loggers
- *   that do nothing. Measured in `test/infra/bundles.test.ts`.
+ * - Packages axios drags along are swapped for stand-ins in `infra/bundling/` (paths relative to the project root,
+ *   where esbuild runs): `form-data` (and with it mime-db, 134 KiB) for Node's own FormData, `debug` for loggers that
+ *   do nothing, and the redirect and proxy libraries (`follow-redirects`, `proxy-from-env`, `https-proxy-agent` with
+ *   `agent-base`: 16 KiB) for stand-ins that refuse, since provider requests neither follow redirects nor use a proxy
+ *   (`createProviderHttp`). Measured in `test/infra/bundles.test.ts`.
  */
 export const BUNDLING: BundlingOptions = {
   format: OutputFormat.ESM,
@@ -42,7 +44,13 @@ export const BUNDLING: BundlingOptions = {
   bundleAwsSDK: true,
   externalModules: [],
   esbuildArgs: {
-    '--alias': ['form-data=./infra/bundling/form-data.mjs', 'debug=./infra/bundling/debug.cjs'],
+    '--alias': [
+      'form-data=./infra/bundling/form-data.mjs',
+      'debug=./infra/bundling/debug.cjs',
+      'follow-redirects=./infra/bundling/follow-redirects.mjs',
+      'proxy-from-env=./infra/bundling/proxy-from-env.mjs',
+      'https-proxy-agent=./infra/bundling/https-proxy-agent.mjs',
+    ],
   },
 };
 

@@ -3,7 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import axios, { AxiosError, AxiosHeaders, type InternalAxiosRequestConfig } from 'axios';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { HttpTransport, parseRetryAfter, type TransportOptions } from '#shared/adapters/http/transport';
+import {
+  createProviderHttp,
+  HttpTransport,
+  parseRetryAfter,
+  type TransportOptions,
+} from '#shared/adapters/http/transport';
 import {
   ProviderAuthError,
   ProviderRateLimitError,
@@ -352,12 +357,14 @@ describe('HttpTransport over a real HTTP server', () => {
   type Behaviour = { status: number; headers?: Record<string, string>; body?: string } | 'reset';
   const behaviours: Behaviour[] = [];
   const seen: string[] = [];
+  const authorizations: Array<string | undefined> = [];
   let server: Server;
   let baseURL: string;
 
   beforeAll(async () => {
     server = createServer((req, res) => {
       seen.push(req.url ?? '');
+      authorizations.push(req.headers.authorization);
       const next = behaviours.shift() ?? { status: 500 };
       if (next === 'reset') {
         req.socket.destroy();
@@ -378,11 +385,12 @@ describe('HttpTransport over a real HTTP server', () => {
   beforeEach(() => {
     behaviours.length = 0;
     seen.length = 0;
+    authorizations.length = 0;
   });
 
   function realTransport() {
     const sleeps: number[] = [];
-    const transport = new HttpTransport(axios.create({ baseURL }), {
+    const transport = new HttpTransport(createProviderHttp({ baseURL }), {
       provider: 'firstpromoter',
       timeoutMs: 5000,
       retry: { maxAttempts: 3, baseDelayMs: 250, maxDelayMs: 10_000, maxRetryAfterMs: 30_000 },
@@ -416,6 +424,20 @@ describe('HttpTransport over a real HTTP server', () => {
     expect(response.data).toEqual([]);
     expect(seen).toHaveLength(2);
     expect(sleeps).toEqual([125]);
+  });
+
+  it('does not follow a redirect, which would carry the credentials elsewhere: the 3xx fails the call', async () => {
+    behaviours.push({ status: 302, headers: { Location: '/elsewhere' } }, { status: 200, body: '[]' });
+    const { transport } = realTransport();
+
+    const error = await transport
+      .send('promoters.list', { url: '/promoters', headers: { Authorization: 'Bearer provider-key' } })
+      .catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ProviderRequestError);
+    expect(error).toMatchObject({ status: 302, attempts: 1 });
+    expect(seen).toEqual(['/promoters']);
+    expect(authorizations).toEqual(['Bearer provider-key']);
   });
 
   it('reports resets that outlast the retries without the URL', async () => {

@@ -1,6 +1,11 @@
-import axios, { type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
+import type { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
 import type { z } from 'zod/mini';
-import { defaultRetryPolicy, HttpTransport, type RetryPolicy } from '#shared/adapters/http/transport';
+import {
+  createProviderHttp,
+  defaultRetryPolicy,
+  HttpTransport,
+  type RetryPolicy,
+} from '#shared/adapters/http/transport';
 import { emailMatcher, emailSearchForms } from '#shared/domain/search-forms';
 import { ProviderBadResponseError, type ProviderName, ProviderRequestError } from '#shared/errors';
 import type {
@@ -263,7 +268,7 @@ export function createFirstPromoterClient(
   config: FirstPromoterClientConfig,
   overrides?: FirstPromoterClientOverrides,
 ): FirstPromoterClient {
-  return new FirstPromoterClient(axios.create(), config, overrides);
+  return new FirstPromoterClient(createProviderHttp(), config, overrides);
 }
 
 /** The zod error is dropped, not attached: its issues may quote the offending values, which can be personal data. */

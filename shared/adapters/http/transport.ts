@@ -1,4 +1,10 @@
-import { type AxiosInstance, type AxiosRequestConfig, type AxiosResponse, isAxiosError } from 'axios';
+import axios, {
+  type AxiosInstance,
+  type AxiosRequestConfig,
+  type AxiosResponse,
+  type CreateAxiosDefaults,
+  isAxiosError,
+} from 'axios';
 import {
   InvocationTimeoutError,
   ProviderAuthError,
@@ -46,6 +52,17 @@ export interface TransportOptions {
   random?: () => number;
   now?: () => number;
 }
+
+/**
+ * The axios instance a provider client sends through. Redirects are not followed: a provider API answers in place, and
+ * a redirect would carry the account's credentials (the Authorization header) wherever it points; the 3xx is returned
+ * and fails the call (ProviderRequestError). No proxy from the environment: the service calls the providers directly
+ * (Lambda has no proxy; locally they are simulators on loopback). Both keep axios's redirect and proxy libraries
+ * (follow-redirects, proxy-from-env, https-proxy-agent) unused, so the Lambda bundles leave them out (BUNDLING in
+ * `infra/constructs/handler-function.ts`).
+ */
+export const createProviderHttp = (defaults: CreateAxiosDefaults = {}): AxiosInstance =>
+  axios.create({ ...defaults, maxRedirects: 0, proxy: false });
 
 export const defaultRetryPolicy: RetryPolicy = {
   maxAttempts: 5,

@@ -1,6 +1,7 @@
-import axios, { type AxiosInstance } from 'axios';
+import type { AxiosInstance } from 'axios';
 import type { z } from 'zod/mini';
 import {
+  createProviderHttp,
   defaultRetryPolicy,
   HttpTransport,
   type RetryPolicy,
@@ -251,7 +252,7 @@ export function createReferralRockClient(
   config: ReferralRockClientConfig,
   overrides?: ReferralRockClientOverrides,
 ): ReferralRockClient {
-  return new ReferralRockClient(axios.create(), config, overrides);
+  return new ReferralRockClient(createProviderHttp(), config, overrides);
 }
 
 /**
