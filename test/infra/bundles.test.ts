@@ -1,9 +1,14 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Bundles, bundleAll, MAX_BUNDLE_RATIO } from '#bench/bundles';
+import { BUNDLING, PROJECT_ROOT } from '#infra/constructs/handler-function';
 
 const run = promisify(execFile);
 
@@ -55,6 +60,82 @@ describe('Function bundles', () => {
     );
 
     for (const [name, outcome] of results) expect(['started', 'ConfigError'], name).toContain(outcome);
+  });
+
+  it('bundles in each function only the libraries and configuration it runs', () => {
+    // What a function bundles but never runs still costs every cold start its parse; each of these belongs to a few.
+    const providerFunctions = ['referralrock-tasks', 'firstpromoter-tasks', 'cancel-request', 'request-sweeper'];
+    const onlyIn: Array<[what: string, source: RegExp, functions: string[]]> = [
+      ['axios (the provider clients)', /node_modules\/axios\//, providerFunctions],
+      [
+        'zod (request and provider bodies, validated at the edges)',
+        /node_modules\/zod\//,
+        [...providerFunctions, 'intake', 'sender-intake', 'extend-request', 'subject-lookup', 'suppression-check'],
+      ],
+      ['the sender profiles', /shared\/http\/senders\/config\.ts$/, ['sender-intake']],
+      ['the local receipt signing key', /shared\/adapters\/signing\/key-signer\.ts$/, []],
+      ['KMS and S3 (signing and publishing receipts)', /node_modules\/@aws-sdk\/client-(kms|s3)\//, ['receipt-issuer']],
+      ['Powertools parameters (secrets are read once, by the SDK client)', /@aws-lambda-powertools\/parameters\//, []],
+    ];
+    const found: Record<string, string[]> = {};
+    for (const { name, file } of bundles.functions) {
+      const { sources } = JSON.parse(readFileSync(`${file}.map`, 'utf8')) as { sources: string[] };
+      for (const [what, source] of onlyIn) {
+        if (sources.some((s) => source.test(s))) found[what] = [...(found[what] ?? []), name];
+      }
+    }
+    for (const [what, , functions] of onlyIn) {
+      expect(
+        (found[what] ?? []).filter((name) => !functions.includes(name)),
+        what,
+      ).toEqual([]);
+    }
+  });
+
+  it('sends a provider request through the bundled axios, whose redirect and proxy libraries are stand-ins', async () => {
+    // The stand-ins exist in bundles only: this bundles the provider HTTP instance with the same options and sends.
+    const server = createServer((_, res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"ok":1}'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const dir = mkdtempSync(path.join(tmpdir(), 'erasure-provider-http-'));
+    try {
+      const aliases = Object.fromEntries(
+        ([] as string[])
+          .concat(BUNDLING.esbuildArgs?.['--alias'] as string[])
+          .map((a) => a.split('=') as [string, string]),
+      );
+      await build({
+        stdin: {
+          contents: `import { createProviderHttp } from '#shared/adapters/http/transport';
+            const { status, data } = await createProviderHttp().get(process.argv[2]);
+            console.log(JSON.stringify({ status, data }));`,
+          resolveDir: PROJECT_ROOT,
+          loader: 'ts',
+        },
+        absWorkingDir: PROJECT_ROOT,
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        banner: { js: BUNDLING.banner ?? '' },
+        alias: aliases,
+        outfile: path.join(dir, 'index.mjs'),
+        metafile: true,
+        logLevel: 'silent',
+      }).then(({ metafile }) => {
+        const inputs = Object.keys(metafile.inputs);
+        expect(inputs.some((input) => input.includes('node_modules/follow-redirects/'))).toBe(false);
+        expect(inputs.some((input) => input.includes('infra/bundling/follow-redirects.mjs'))).toBe(true);
+      });
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/members`;
+      const node = path.join(process.cwd(), 'node_modules', '.bin', 'node');
+      const { stdout } = await run(node, [path.join(dir, 'index.mjs'), url]);
+
+      expect(JSON.parse(stdout)).toEqual({ status: 200, data: { ok: 1 } });
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('keeps the CLI-only and test-only libraries out of every bundle', () => {
