@@ -86,12 +86,19 @@ export class TransparencyLog extends Construct {
     });
   }
 
-  /** The receipt issuer: signs with the key, reads and writes the log (no delete), and puts tree heads. */
+  /**
+   * The receipt issuer: signs with the key, reads and writes the log (no delete; an append reads its receipt, the tree
+   * and the keys in one BatchGetItem), and puts tree heads.
+   */
   grantIssue(grantee: iam.IGrantable & { readonly role: iam.IRole }): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['kms:Sign', 'kms:GetPublicKey'], resources: [this.signingKey.keyArn] }),
     );
-    this.#grantTable(grantee, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], true);
+    this.#grantTable(
+      grantee,
+      ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      true,
+    );
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects('tree-heads/*')] }),
     );

@@ -47,7 +47,8 @@ const TARGET = 'DynamoDB_20120810.TransactWriteItems';
  * write). This adds it to a dynalite server, with DynamoDB's semantics for what the service uses: every condition is
  * checked against the stored items (with dynalite's own parser and evaluator), and only if all hold are the writes
  * applied (with dynalite's own actions); otherwise nothing is written and the answer is a
- * `TransactionCanceledException` whose `CancellationReasons` say, item by item, which condition failed.
+ * `TransactionCanceledException` whose `CancellationReasons` say, item by item, which condition failed (with the
+ * item as stored, for an item that asked for it with `ReturnValuesOnConditionCheckFailure: ALL_OLD`).
  *
  * Isolation: a transaction runs alone. Every other request waits until it is done, and it waits until the requests
  * in flight are done, so no reader sees half of it and no writer slips between its check and its writes. What it does
@@ -98,15 +99,21 @@ async function transact(store: DynaliteTables, req: IncomingMessage, res: Server
           throw error;
         },
       );
-      prepared.push({ ...item, failed: db.checkConditional(item.data, existing) != null });
+      prepared.push({ ...item, existing, failed: db.checkConditional(item.data, existing) != null });
     }
     if (prepared.some((item) => item.failed)) {
       const codes = prepared.map((item) => (item.failed ? 'ConditionalCheckFailed' : 'None'));
       return send(res, 400, {
         __type: 'com.amazonaws.dynamodb.v20120810#TransactionCanceledException',
         message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${codes.join(', ')}]`,
-        CancellationReasons: codes.map((Code) =>
-          Code === 'None' ? { Code } : { Code, Message: 'The conditional request failed' },
+        CancellationReasons: prepared.map((item) =>
+          item.failed
+            ? {
+                Code: 'ConditionalCheckFailed',
+                Message: 'The conditional request failed',
+                ...(item.returnOld && item.existing ? { Item: item.existing } : {}),
+              }
+            : { Code: 'None' },
         ),
       });
     }
@@ -126,14 +133,14 @@ async function transact(store: DynaliteTables, req: IncomingMessage, res: Server
 }
 
 /** One TransactItem as the single-item request it stands for, validated and parsed as dynalite parses that request. */
-function parse(transactItem: Item, store: DynaliteTables): { operation: Operation; data: Item } {
+function parse(transactItem: Item, store: DynaliteTables): { operation: Operation; data: Item; returnOld: boolean } {
   const entries = Object.entries(transactItem).filter(([name]) => name in operations);
   if (entries.length !== 1) throw validationError('Each TransactItem must name exactly one operation');
   const [[operation, raw]] = entries as [[Operation, Item]];
   const validation = require(`dynalite/validations/${operations[operation].validation}.js`) as ActionValidation;
   const data = validations.checkTypes({ ...raw }, validation.types);
   validations.checkValidations(data, validation.types, validation.custom, store);
-  return { operation, data };
+  return { operation, data, returnOld: raw.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' };
 }
 
 function call<T>(start: (cb: Callback<T>) => void): Promise<T> {

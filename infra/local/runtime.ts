@@ -38,6 +38,7 @@ import { createLogger, describeError, SERVICE_NAME } from '#shared/observability
 import type { Clock } from '#shared/ports/audit';
 import { systemClock } from '#shared/ports/audit';
 import type { ReceiptIssuer } from '#shared/ports/evidence';
+import { currentInvocationBudget } from '#shared/workflow/invocation-budget';
 import { seedFirstPromoter, seedReferralRock } from '#test/simulators/demo-data';
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
 import { ReferralRockSimulator } from '#test/simulators/referralrock';
@@ -74,7 +75,11 @@ export interface LocalRuntimeOptions {
   /** Whether to resume unfinished requests at start (default true). */
   resume?: boolean;
   /** Observer of every DynamoDB command the service sends (`npm run bench` counts round trips per erasure). */
-  observeDynamoDb?: (command: { name: string; table: string | undefined }) => void;
+  /**
+   * Sees every DynamoDB command: its name, its table (a transaction's or batch's tables, sorted and joined by `+`), and
+   * the task or function it ran in, if any.
+   */
+  observeDynamoDb?: (command: { name: string; table: string | undefined; invocation?: string }) => void;
   /** How often the request sweeper runs (default 5 minutes; 0: never on its own, tests call `sweep()`). */
   sweepIntervalMs?: number;
   /**
@@ -251,8 +256,11 @@ async function startOn(
   if (observe) {
     dynamo.client.middlewareStack.add(
       (next, context) => (args) => {
-        const table = (args.input as { TableName?: unknown }).TableName;
-        observe({ name: String(context.commandName), table: typeof table === 'string' ? table : undefined });
+        observe({
+          name: String(context.commandName),
+          table: tablesOf(args.input),
+          ...(currentInvocationBudget()?.name ? { invocation: currentInvocationBudget()?.name } : {}),
+        });
         return next(args);
       },
       { step: 'initialize', name: 'observeDynamoDb' },
@@ -503,4 +511,19 @@ async function startOn(
     if (sweepEveryMs > 0) sweepInBackground();
   }
   return runtime;
+}
+
+/** The table a command names, or the tables of a transaction's or batch's items (sorted, joined by `+`). */
+function tablesOf(input: unknown): string | undefined {
+  const { TableName, TransactItems, RequestItems } = input as {
+    TableName?: unknown;
+    TransactItems?: Array<Record<string, { TableName?: string }>>;
+    RequestItems?: Record<string, unknown>;
+  };
+  if (typeof TableName === 'string') return TableName;
+  const names = new Set<string>(Object.keys(RequestItems ?? {}));
+  for (const item of TransactItems ?? []) {
+    for (const operation of Object.values(item)) if (operation?.TableName) names.add(operation.TableName);
+  }
+  return names.size ? [...names].sort().join('+') : undefined;
 }

@@ -1,6 +1,13 @@
 import { NotFoundError, ValidationError } from '#shared/errors';
 import { RECEIPT_TYPE, signCompactJws, TREE_HEAD_TYPE } from '#shared/evidence/jws';
-import { consistencyProof, inclusionProof, leafHash, rootHash } from '#shared/evidence/merkle';
+import {
+  appendToFrontier,
+  consistencyProof,
+  frontierRoot,
+  inclusionProof,
+  leafHash,
+  newestLeafProof,
+} from '#shared/evidence/merkle';
 import { buildReceiptClaims, type ReceiptBundle, type TreeHeadClaims } from '#shared/evidence/receipt';
 import type { AuditLog, Clock, RequestRepository } from '#shared/ports/audit';
 import type {
@@ -26,58 +33,82 @@ export interface ReceiptDeps {
 
 export type ReceiptReadDeps = Pick<ReceiptDeps, 'log'>;
 
+const MAX_APPEND_ATTEMPTS = 200;
+
 /**
- * Issues the receipt of a request whose trail is sealed, and proves it in the transparency log: signs the receipt once
- * (stored first-wins, so a retry never signs a different one: ECDSA signatures differ each time), appends its bytes as a
- * leaf (once per request, safe against concurrent appends), signs a tree head covering it, binds the receipt to that
- * head, and publishes the head where the service cannot rewrite it. Every step resumes where a crashed attempt stopped.
+ * Issues the receipt of a request whose trail is sealed, and proves it in the transparency log, in one read and one
+ * conditional write of the log: signs the receipt, appends its bytes as the next leaf together with the signed head of
+ * the tree that then ends with it (root, frontier and the leaf's inclusion proof all follow from the tree's frontier,
+ * RFC 9162 §2.1), then publishes that head where the service cannot rewrite it. A receipt is in the log once: a
+ * request whose receipt is there gets it back as stored, never signed anew. Where another request took the place
+ * meanwhile, the same receipt is appended after it. A head stored but not yet published (a crash in between) is
+ * published when the receipt is asked for again.
  * @throws ReceiptNotReadyError (from `buildReceiptClaims`) when the request's trail has not ended
  */
 export async function issueReceipt(deps: ReceiptDeps, requestId: string): Promise<ReceiptBundle> {
-  let stored = await deps.log.getReceipt(requestId);
-  if (!stored) {
-    const request = await deps.requests.get(requestId);
-    if (!request) throw new NotFoundError();
-    const claims = buildReceiptClaims(request, await deps.audit.list(requestId), deps.clock.now(), deps.issuer);
-    // The key is listed before anything it signs exists: a JWKS fetched after any receipt can verify it.
-    await deps.log.putKey(await deps.signer.publicJwk(), deps.clock.now().toISOString());
-    stored = await deps.log.putReceipt(requestId, await signCompactJws(deps.signer, claims, RECEIPT_TYPE));
-  }
-  if (stored.leafIndex === undefined) {
-    const leafIndex = await deps.log.appendLeaf(requestId, leafHash(Buffer.from(stored.jws, 'ascii')));
-    stored = { ...stored, leafIndex };
-  }
-  if (stored.treeSize === undefined) {
-    // A head covering the leaf: the tree has at least leafIndex + 1 leaves now; it may have more (others appended).
-    const head = await signedTreeHead(deps, await deps.log.treeSize());
-    stored = await deps.log.bindReceipt(requestId, head.treeSize);
-  }
-  const head = await signedTreeHead(deps, stored.treeSize as number);
-  return bundleOf(deps, stored, head);
-}
-
-/**
- * The signed head of the tree at `treeSize`, signed once (first-wins) and published; a head stored but not yet
- * published (a crash in between) is published now.
- */
-async function signedTreeHead(deps: ReceiptDeps, treeSize: number): Promise<StoredTreeHead> {
-  let head = await deps.log.getTreeHead(treeSize);
-  if (!head) {
+  let state = await deps.log.state(requestId);
+  let receipt = state.unappended;
+  let jwk: PublicJwk | undefined;
+  for (let attempt = 1; !state.receipt; attempt++) {
+    if (attempt > MAX_APPEND_ATTEMPTS) throw new Error('Transparency log: too much contention to append');
+    receipt ??= await signReceipt(deps, requestId);
+    jwk ??= await deps.signer.publicJwk();
+    const { tree } = state;
+    const { frontier, completed } = appendToFrontier(tree.frontier, tree.size, leafHash(Buffer.from(receipt, 'ascii')));
     const claims: TreeHeadClaims = {
       iss: deps.issuer,
-      treeSize,
-      rootHash: (await rootHash(deps.log.reader(), treeSize)).toString('hex'),
+      treeSize: tree.size + 1,
+      rootHash: frontierRoot(frontier).toString('hex'),
       timestamp: deps.clock.now().getTime(),
     };
-    await deps.log.putKey(await deps.signer.publicJwk(), deps.clock.now().toISOString());
-    head = await deps.log.putTreeHead(treeSize, await signCompactJws(deps.signer, claims, TREE_HEAD_TYPE));
+    const treeHead = await signCompactJws(deps.signer, claims, TREE_HEAD_TYPE);
+    const key = state.keyIds.includes(jwk.kid) ? undefined : { jwk, at: deps.clock.now().toISOString() };
+    const appended = await deps.log.append({
+      requestId,
+      receipt,
+      tree,
+      frontier,
+      completed,
+      treeHead,
+      ...(key ? { key } : {}),
+    });
+    if (appended) {
+      await publish(deps, { treeSize: tree.size + 1, jws: treeHead, published: false });
+      return {
+        receipt,
+        transparencyLog: {
+          leafIndex: tree.size,
+          treeSize: tree.size + 1,
+          treeHead,
+          inclusionProof: newestLeafProof(tree.frontier).map((hash) => hash.toString('hex')),
+        },
+      };
+    }
+    // Another leaf took the place, or another attempt of this request stored its receipt: read again. Requests ending
+    // together back off with jitter, so they do not all retry in step.
+    state = await deps.log.state(requestId);
+    receipt = state.unappended ?? receipt;
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * Math.min(attempt, 20)));
   }
-  if (!head.published) {
-    await deps.publisher.publish(head.treeSize, head.jws);
-    await deps.log.markPublished(head.treeSize);
-    head = { ...head, published: true };
-  }
-  return head;
+  const head = await deps.log.getTreeHead(state.receipt.treeSize);
+  if (!head) throw new Error(`Transparency log: the head of size ${state.receipt.treeSize} is missing`);
+  return bundleOf(deps, state.receipt, await publish(deps, head));
+}
+
+/** The signed receipt of a request whose trail is sealed, from its request item and its trail. */
+async function signReceipt(deps: ReceiptDeps, requestId: string): Promise<string> {
+  const request = await deps.requests.get(requestId);
+  if (!request) throw new NotFoundError();
+  const claims = buildReceiptClaims(request, await deps.audit.list(requestId), deps.clock.now(), deps.issuer);
+  return signCompactJws(deps.signer, claims, RECEIPT_TYPE);
+}
+
+/** Publishes a stored head unless it was published already, and records that it was. */
+async function publish(deps: ReceiptDeps, head: StoredTreeHead): Promise<StoredTreeHead> {
+  if (head.published) return head;
+  await deps.publisher.publish(head.treeSize, head.jws);
+  await deps.log.markPublished(head.treeSize);
+  return { ...head, published: true };
 }
 
 async function bundleOf(deps: ReceiptReadDeps, stored: StoredReceipt, head: StoredTreeHead): Promise<ReceiptBundle> {

@@ -192,6 +192,58 @@ export async function subtreesCompletedBy(
   return completed;
 }
 
+/**
+ * The tree's frontier: the roots of its perfect subtrees, the largest (leftmost) first, one per bit set in `size`
+ * (RFC 9162 §2.1's split, applied until every part is perfect). From it alone come the root, the next append and the
+ * inclusion proof of the newest leaf, so a store that keeps it with the size appends in O(1) reads.
+ */
+export async function frontierOf(read: SubtreeReader, size: number): Promise<Buffer[]> {
+  const frontier: Buffer[] = [];
+  let start = 0;
+  for (let level = Math.floor(Math.log2(Math.max(size, 1))); level >= 0 && start < size; level--) {
+    const width = 2 ** level;
+    if (start + width > size) continue;
+    frontier.push(await read(level, start / width));
+    start += width;
+  }
+  return frontier;
+}
+
+/** The root of the tree whose frontier this is: each subtree hashed onto the root of those right of it. */
+export function frontierRoot(frontier: readonly Buffer[]): Buffer {
+  let root = frontier.at(-1);
+  if (!root) return EMPTY_ROOT;
+  for (let i = frontier.length - 2; i >= 0; i--) root = nodeHash(frontier[i] as Buffer, root);
+  return root;
+}
+
+/**
+ * Appends leaf hash `leaf` as leaf `size` of the tree with frontier `frontier`: the new frontier, and the perfect
+ * subtrees the leaf completes (as {@link subtreesCompletedBy} gives them), which a store writes for later proofs.
+ */
+export function appendToFrontier(
+  frontier: readonly Buffer[],
+  size: number,
+  leaf: Buffer,
+): { frontier: Buffer[]; completed: Array<{ level: number; index: number; hash: Buffer }> } {
+  const next = [...frontier];
+  const completed = [{ level: 0, index: size, hash: leaf }];
+  let current = leaf;
+  for (let level = 1; (size + 1) % 2 ** level === 0; level++) {
+    current = nodeHash(next.pop() as Buffer, current);
+    completed.push({ level, index: (size + 1) / 2 ** level - 1, hash: current });
+  }
+  next.push(current);
+  return { frontier: next, completed };
+}
+
+/**
+ * RFC 9162 §2.1.3.1's inclusion proof of the newest leaf (index `size`) in the tree of `size + 1` leaves, from the
+ * frontier of the `size` leaves before it: its siblings on the path to the root are exactly those subtrees, nearest
+ * first.
+ */
+export const newestLeafProof = (frontierBefore: readonly Buffer[]): Buffer[] => [...frontierBefore].reverse();
+
 /** A reader over leaf hashes held in memory (tests, and the offline verifier's own checks). */
 export function memoryReader(leafHashes: readonly Buffer[]): SubtreeReader {
   const cache = new Map<string, Buffer>();

@@ -35,32 +35,62 @@ export interface StoredTreeHead {
   published: boolean;
 }
 
+/** The tree as its head item holds it: the number of leaves and the frontier (`merkle.ts`, `frontierOf`). */
+export interface TreeState {
+  size: number;
+  frontier: Buffer[];
+}
+
+/** What an issuer reads before it appends, in one read: the request's receipt, the tree, and the keys listed. */
+export interface LogState {
+  /** The request's receipt once it is in the tree, bound to the signed head it is proven against. */
+  receipt?: StoredReceipt & { leafIndex: number; treeSize: number };
+  /** A receipt stored but not in the tree (a local write cut off between its items): appended again, as signed. */
+  unappended?: string;
+  tree: TreeState;
+  /** The `kid` of every key in the JWKS. */
+  keyIds: string[];
+}
+
+/** One append: the receipt as leaf `tree.size`, the head it makes, the subtrees it completes; all or nothing. */
+export interface LeafAppend {
+  requestId: string;
+  /** The receipt's compact JWS: the leaf. */
+  receipt: string;
+  /** The tree it is appended to: the write holds only if the tree still has this size. */
+  tree: TreeState;
+  /** The frontier once it is in. */
+  frontier: Buffer[];
+  /** The perfect subtrees it completes, the leaf first (written for the proofs of other leaves and sizes). */
+  completed: Array<{ level: number; index: number; hash: Buffer }>;
+  /** The signed head of the tree of `tree.size + 1` leaves. */
+  treeHead: string;
+  /** A key to list in the JWKS with it (the first thing it signs is in the same write). */
+  key?: { jwk: PublicJwk; at: string };
+}
+
 /**
- * The transparency log's storage: receipts, the leaves and perfect subtree hashes of one append-only Merkle tree, the
- * signed tree heads, and every public key that ever signed. Each write is first-wins: a retry reads what was stored.
+ * The transparency log's storage: receipts, the leaves and perfect subtree hashes of one append-only Merkle tree with
+ * its frontier, the signed tree heads, and every public key that ever signed.
  */
 export interface TransparencyLogStore {
   getReceipt(requestId: string): Promise<StoredReceipt | undefined>;
-  /** Stores a receipt unless one exists for the request; returns the stored one. */
-  putReceipt(requestId: string, jws: string): Promise<StoredReceipt>;
+  /** The request's receipt, the tree and the keys listed, in one read. */
+  state(requestId: string): Promise<LogState>;
+  /** The tree alone (after an append found it moved). */
+  tree(): Promise<TreeState>;
   /**
-   * Appends the request's leaf hash at the end of the tree, once per request, safely against concurrent appends;
-   * returns its index. A request already in the log gets its existing index.
+   * Appends a receipt as the next leaf with its signed head, in one conditional write. False when it did not hold
+   * (another leaf took the place, or the request's receipt is there already): nothing was written.
    */
-  appendLeaf(requestId: string, leafHash: Buffer): Promise<number>;
+  append(entry: LeafAppend): Promise<boolean>;
   /** Leaves in the tree: every perfect subtree of them can be read. */
   treeSize(): Promise<number>;
   reader(): SubtreeReader;
-  /** Binds the receipt to the tree head of `treeSize` unless it is bound already; returns the stored receipt. */
-  bindReceipt(requestId: string, treeSize: number): Promise<StoredReceipt>;
   getTreeHead(treeSize: number): Promise<StoredTreeHead | undefined>;
-  /** Stores a signed head unless one of that size exists; returns the stored one. */
-  putTreeHead(treeSize: number, jws: string): Promise<StoredTreeHead>;
   markPublished(treeSize: number): Promise<void>;
   /** The signed head of the largest size. */
   latestTreeHead(): Promise<StoredTreeHead | undefined>;
-  /** Records a signing key once (first use), so the JWKS keeps it after it is retired. */
-  putKey(jwk: PublicJwk, at: string): Promise<void>;
   /** Every key that signed, the most recently added first. */
   listKeys(): Promise<PublicJwk[]>;
 }

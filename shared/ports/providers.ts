@@ -98,8 +98,11 @@ export interface FirstPromoterPort {
   getBatch(batchId: number): Promise<Batch>;
   /** The account's batches, newest first. */
   listBatches(): Promise<Batch[]>;
-  /** The subject's promoter records: by exact email, and by `cust_id` = external id. */
-  findPromoters(subject: Subject): Promise<FirstPromoterPromoter[]>;
+  /**
+   * The subject's promoter records: by exact email, and by `cust_id` = external id; archived ones too unless
+   * `activeOnly` (what a read-back asks: which are still not archived).
+   */
+  findPromoters(subject: Subject, options?: { activeOnly?: boolean }): Promise<FirstPromoterPromoter[]>;
   archivePromoters(ids: readonly number[]): Promise<Batch>;
   restorePromoters(ids: readonly number[]): Promise<Batch>;
 }

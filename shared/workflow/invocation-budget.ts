@@ -13,6 +13,8 @@ export interface InvocationBudget {
   readonly deadline: number;
   /** Aborted at the deadline, with an {@link InvocationTimeoutError} as its reason. */
   readonly signal: AbortSignal;
+  /** What runs in it (a workflow task's name, or the function's): for measurements that attribute work to a step. */
+  readonly name?: string;
 }
 
 const storage = new AsyncLocalStorage<InvocationBudget>();
@@ -49,13 +51,14 @@ export async function runWithinBudget<T>(
   remainingMs: number,
   work: () => Promise<T>,
   now: () => number = Date.now,
+  name?: string,
 ): Promise<T> {
   const controller = new AbortController();
   const startedAt = now();
   const deadline = startedAt + remainingMs - safetyMarginMs(remainingMs);
   const timer = setTimeout(() => controller.abort(new InvocationTimeoutError()), Math.max(0, deadline - now()));
   try {
-    return await storage.run({ startedAt, deadline, signal: controller.signal }, work);
+    return await storage.run({ startedAt, deadline, signal: controller.signal, ...(name ? { name } : {}) }, work);
   } finally {
     clearTimeout(timer);
     if (!controller.signal.aborted) controller.abort(new InvocationTimeoutError('The invocation has ended'));
@@ -67,11 +70,12 @@ export async function runWithinBudget<T>(
  * `getRemainingTimeInMillis()`; without one (an in-process caller passing no context), unbounded.
  */
 export function runWithinInvocation<T>(
-  context: { getRemainingTimeInMillis?: () => number } | undefined,
+  context: { getRemainingTimeInMillis?: () => number; functionName?: string } | undefined,
   work: () => Promise<T>,
+  name: string | undefined = context?.functionName,
 ) {
   const remainingMs = context?.getRemainingTimeInMillis?.();
-  return remainingMs === undefined ? work() : runWithinBudget(remainingMs, work);
+  return remainingMs === undefined ? work() : runWithinBudget(remainingMs, work, Date.now, name);
 }
 
 /** @throws InvocationTimeoutError when the current invocation's budget has ended */

@@ -62,7 +62,7 @@ export function taskHandler<D>(logger: Logger, tasks: Record<string, Task<D>>, d
       if (!task) throw new UnknownTaskError(`Unknown task ${event.task}`);
       let result: unknown;
       try {
-        result = await runWithinInvocation(context, () => task(deps, event.input));
+        result = await runWithinInvocation(context, () => task(deps, event.input), event.task);
       } catch (error) {
         if (!(error instanceof RetryLaterError)) throw error;
         const deferral: Deferral = { retryAfterSeconds: error.retryAfterSeconds };

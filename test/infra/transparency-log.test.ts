@@ -72,7 +72,12 @@ describe('receipts and the transparency log in AWS', () => {
         .filter((s) => JSON.stringify(s.Resource).includes(`"${logTable}"`))
         .flatMap((s) => asArray(s.Action))
         .sort();
-    expect(onLog('receipt-issuer')).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    expect(onLog('receipt-issuer')).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
     expect(onLog('evidence')).toEqual(['dynamodb:GetItem']);
     for (const name of handlerNames(synth.stack).filter((n) => n !== 'receipt-issuer' && n !== 'evidence')) {
       expect(onLog(name), name).toEqual([]);

@@ -287,6 +287,17 @@ describe('promoters', () => {
     ]);
   });
 
+  it('asks for the active promoters only, with one search per email form, when a read-back needs no more', async () => {
+    const active = sim.addPromoter({ email: EMAIL });
+    sim.addPromoter({ email: 'JANE@example.com', archived_at: '2024-01-02T03:04:05Z' });
+    sim.addPromoter({ cust_id: EXTERNAL_ID, archived_at: '2024-01-02T03:04:05Z' });
+
+    const found = await client().findPromoters({ email: EMAIL, externalId: EXTERNAL_ID }, { activeOnly: true });
+
+    expect(found.map((p) => p.id)).toEqual([active.id]);
+    expect(sim.harness.requestsTo('GET /promoters').map((r) => r.query.get('filters[archived]'))).toEqual(['false']);
+  });
+
   it('finds a promoter by cust_id with an URL-encoded external id', async () => {
     const externalId = 'cust/42 ü?x';
     const promoter = sim.addPromoter({ cust_id: externalId });

@@ -1,6 +1,8 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
 import { DynamoTransparencyLog } from '#shared/adapters/dynamodb/transparency-log';
@@ -8,6 +10,7 @@ import { FileTreeHeadPublisher } from '#shared/adapters/publishing/file-tree-hea
 import { generateReceiptSigningKey, KeySigner } from '#shared/adapters/signing/key-signer';
 import { createDocumentClient } from '#shared/composition';
 import { issueReceipt, latestTreeHead, readReceipt, receiptJwks, treeConsistency } from '#shared/domain/receipts';
+import { leafHash } from '#shared/evidence/merkle';
 import { type ReceiptBundle, ReceiptNotReadyError } from '#shared/evidence/receipt';
 import { checkConsistency, checkReceipt } from '#shared/evidence/verify';
 import { SealedRequests } from '#test/support/receipt-fixtures';
@@ -46,7 +49,7 @@ async function freshLog() {
     publisher: new FileTreeHeadPublisher(headsFile),
     issuer: 'https://erasure.example',
   };
-  return { log, sealed, deps, headsFile };
+  return { log, sealed, deps, headsFile, table };
 }
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `er_${String(i).padStart(32, '0')}`);
@@ -145,4 +148,96 @@ describe('issuing receipts into the transparency log', () => {
     await expect(treeConsistency(deps, '2', '6')).rejects.toMatchObject({ statusCode: 422 });
     await expect(treeConsistency(deps, 'x', '2')).rejects.toMatchObject({ statusCode: 422 });
   });
+
+  it('appends a receipt with one read and one write of the log, and marks its head published', async () => {
+    const { sealed, deps, table } = await freshLog();
+    const [first, second] = ids(2) as [string, string];
+    sealed.add(first);
+    sealed.add(second);
+    await issueReceipt(deps, first);
+    const sent: string[] = [];
+    const counted = new DynamoTransparencyLog(countingClient(sent), table);
+
+    const bundle = await issueReceipt({ ...deps, log: counted }, second);
+
+    expect(sent).toEqual(['BatchGetItem', 'TransactWriteItems', 'UpdateItem']);
+    expect(bundle.transparencyLog).toMatchObject({ leafIndex: 1, treeSize: 2 });
+    expect(await readReceipt(deps, second)).toEqual(bundle);
+    const { checks } = await checkReceipt(bundle, await receiptJwks(deps));
+    expect(checks.filter((c) => !c.ok)).toEqual([]);
+  });
+
+  it('continues a tree stored before its frontier was kept, with proofs consistent across the two', async () => {
+    const { sealed, deps, table } = await freshLog();
+    const requestIds = ids(6);
+    for (const id of requestIds) sealed.add(id);
+    for (const id of requestIds.slice(0, 3)) await issueReceipt(deps, id);
+    const before = await latestTreeHead(deps);
+    // As an earlier version kept it: the size, no frontier.
+    await rawClient().send(
+      new UpdateCommand({ TableName: table, Key: { key: 'tree' }, UpdateExpression: 'REMOVE frontier' }),
+    );
+
+    const later = await Promise.all(requestIds.slice(3).map((id) => issueReceipt(deps, id)));
+
+    const latest = await latestTreeHead(deps);
+    expect(latest.treeSize).toBe(6);
+    const jwks = await receiptJwks(deps);
+    for (const bundle of later) expect((await checkReceipt(bundle, jwks)).checks.filter((c) => !c.ok)).toEqual([]);
+    const { consistencyProof } = await treeConsistency(deps, String(before.treeSize), '6');
+    expect(await checkConsistency(before.treeHead, latest.treeHead, consistencyProof, jwks)).toEqual([
+      expect.objectContaining({ name: 'consistency', ok: true }),
+    ]);
+  });
+
+  it('appends again, as signed, a receipt whose write was cut off before the tree moved', async () => {
+    const { sealed, deps, table, log } = await freshLog();
+    const [first, cut, other] = ids(3) as [string, string, string];
+    for (const id of [first, cut, other]) sealed.add(id);
+    await issueReceipt(deps, first);
+    // What a local transaction cut off after its first items leaves: the receipt (leaf 1) and its leaf, the tree at 1.
+    const stranded = await issueReceipt(deps, cut);
+    await rawClient().send(
+      new UpdateCommand({
+        TableName: table,
+        Key: { key: 'tree' },
+        UpdateExpression: 'SET #s = :one, frontier = :frontier, latestHead = :one',
+        ExpressionAttributeNames: { '#s': 'size' },
+        ExpressionAttributeValues: { ':one': 1, ':frontier': [leafHashOf(await readReceipt(deps, first))] },
+      }),
+    );
+    // Another request takes leaf 1 meanwhile, writing over the stranded leaf.
+    await issueReceipt(deps, other);
+
+    const again = await issueReceipt(deps, cut);
+
+    expect(again.receipt).toBe(stranded.receipt);
+    expect(again.transparencyLog).toMatchObject({ leafIndex: 2, treeSize: 3 });
+    expect(await log.treeSize()).toBe(3);
+    const jwks = await receiptJwks(deps);
+    expect((await checkReceipt(again, jwks)).checks.filter((c) => !c.ok)).toEqual([]);
+  });
 });
+
+function rawClient() {
+  return createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
+}
+
+/** A document client whose commands are recorded by name. */
+function countingClient(sent: string[]) {
+  const client = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: 'local',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      sent.push(String(context.commandName).replace(/Command$/, ''));
+      return next(args);
+    },
+    { step: 'initialize' },
+  );
+  return createDocumentClient({ dynamoDbEndpoint: undefined }, client);
+}
+
+const leafHashOf = (bundle: ReceiptBundle) => leafHash(Buffer.from(bundle.receipt, 'ascii')).toString('hex');

@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
+  appendToFrontier,
   consistencyProof,
   EMPTY_ROOT,
+  frontierOf,
+  frontierRoot,
   inclusionProof,
   leafHash,
   memoryReader,
+  newestLeafProof,
   nodeHash,
   rootHash,
   type SubtreeReader,
@@ -234,5 +238,30 @@ describe('appending', () => {
       '2/1',
       '3/0',
     ]);
+  });
+});
+
+describe('the frontier (O(1) appends)', () => {
+  it('gives the root, the next append and the newest leaf proof of every size up to 40, as the stored tree does', async () => {
+    const leaves = Array.from({ length: 40 }, (_, i) => leafHash(Buffer.from([i])));
+    const read = memoryReader(leaves);
+    let frontier: Buffer[] = [];
+    for (let size = 0; size < leaves.length; size++) {
+      expect(frontier).toEqual(await frontierOf(read, size));
+      expect(frontierRoot(frontier)).toEqual(await rootHash(read, size));
+      const leaf = leaves[size] as Buffer;
+      const appended = appendToFrontier(frontier, size, leaf);
+      expect(appended.completed).toEqual(await subtreesCompletedBy(read, size, leaf));
+      expect(newestLeafProof(frontier)).toEqual(await inclusionProof(read, size, size + 1));
+      frontier = appended.frontier;
+    }
+  });
+
+  it('matches the Certificate Transparency roots', () => {
+    let frontier: Buffer[] = [];
+    LEAVES.forEach((leaf, size) => {
+      frontier = appendToFrontier(frontier, size, leafHash(leaf)).frontier;
+      expect(frontierRoot(frontier).toString('hex')).toBe(ROOTS[size + 1]);
+    });
   });
 });

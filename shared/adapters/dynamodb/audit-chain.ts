@@ -8,6 +8,7 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { hashEvent } from '#shared/domain/chain';
 import { addDays, epochSeconds } from '#shared/domain/dates';
 import { type AuditEvent, type NewAuditEvent, SEALING_EVENTS } from '#shared/domain/model';
@@ -105,7 +106,8 @@ export class AuditChain {
           Put: { TableName: this.#events, Item, ConditionExpression: 'attribute_not_exists(seq)' },
         })),
         ...(write.also ?? []),
-        ...(update ? [{ Update: update }] : []),
+        // A write that fails on a moved head gets the item back, so the retry needs no read.
+        ...(update ? [{ Update: { ...update, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const } }] : []),
       ];
       if (items.length === 0) return { written: true, links: plan.links };
       try {
@@ -113,23 +115,26 @@ export class AuditChain {
         rememberChain(chainId, plan.pending.length > 0 ? { ...plan.next, itemSeq: plan.next.seq } : view);
         return { written: true, links: plan.links, ...(item ? { item } : {}) };
       } catch (error) {
-        const failed = failedItems(error, items.length);
-        if (!failed) throw error;
-        if (failed === 'conflict') {
+        const failure = failedItems(error, items.length);
+        if (!failure) throw error;
+        if (failure === 'conflict') {
           view = undefined;
           await backoff(attempt);
           continue;
         }
-        if (plan.pending.some((_, i) => failed.has(i))) {
-          // The events table is ahead of the head the item holds: read the chain from the events.
+        const requestFailed = update !== undefined && failure.failed.has(items.length - 1);
+        if (!requestFailed) {
+          // An event's place is taken though the head the item holds said it was free: the events table is ahead
+          // of the head (see the class comment). Read the chain from the events.
           view = await this.#readEvents(chainId);
           continue;
         }
-        // The request's own condition, or the head the events link to: only a re-read tells which.
+        // The request's own condition, or the head the events link to: the item as it is now tells which (returned
+        // with the failure where the store does, else read).
         if (plan.pending.length === 0) return { written: false };
-        const fresh = await this.#read(chainId);
-        if (fresh === null || (fresh.itemSeq === view.itemSeq && fresh.sealed === view.sealed))
-          return { written: false };
+        const fresh = failure.item ? chainOfItem(failure.item) : await this.#read(chainId);
+        if (!fresh || (fresh.itemSeq === view.itemSeq && fresh.sealed === view.sealed)) return { written: false };
+        rememberChain(chainId, fresh);
         view = fresh;
       }
     }
@@ -246,8 +251,9 @@ export class AuditChain {
   async #send(items: TransactItem[], returnItem: boolean): Promise<Record<string, unknown> | undefined> {
     const only = items.length === 1 ? items[0] : undefined;
     if (only?.Update) {
+      const { ReturnValuesOnConditionCheckFailure: _old, ...update } = only.Update;
       const { Attributes } = await this.#db.send(
-        new UpdateCommand({ ...only.Update, ...(returnItem ? { ReturnValues: 'ALL_NEW' } : {}) }),
+        new UpdateCommand({ ...update, ...(returnItem ? { ReturnValues: 'ALL_NEW' } : {}) }),
       );
       return Attributes;
     }
@@ -331,16 +337,22 @@ export interface ChainPlan {
 }
 
 /**
- * Which items' conditions failed (by index), 'conflict' for a transaction that collided with another (DynamoDB
- * cancels one of two concurrent transactions on an item: retried), or undefined for any other error.
+ * Which items' conditions failed (by index) and the request item as it was (where the store returned it), 'conflict'
+ * for a transaction that collided with another (DynamoDB cancels one of two concurrent transactions on an item:
+ * retried), or undefined for any other error.
  */
-function failedItems(error: unknown, count: number): Set<number> | 'conflict' | undefined {
-  if (error instanceof ConditionalCheckFailedException) return new Set(count === 1 ? [0] : []);
+function failedItems(
+  error: unknown,
+  count: number,
+): { failed: Set<number>; item?: Record<string, unknown> } | 'conflict' | undefined {
+  if (error instanceof ConditionalCheckFailedException) return { failed: new Set(count === 1 ? [0] : []) };
   if (!(error instanceof TransactionCanceledException)) return undefined;
   const reasons = error.CancellationReasons ?? [];
   if (reasons.some((r) => r.Code === 'TransactionConflict')) return 'conflict';
   const failed = new Set(reasons.flatMap((r, i) => (r.Code === 'ConditionalCheckFailed' ? [i] : [])));
-  return failed.size > 0 ? failed : undefined;
+  if (failed.size === 0) return undefined;
+  const returned = reasons[count - 1]?.Item;
+  return { failed, ...(returned ? { item: unmarshall(returned) } : {}) };
 }
 
 /** Jittered, growing with the attempt: writers that collided do not retry in step. */

@@ -1,30 +1,48 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { addDays, epochSeconds } from '#shared/domain/dates';
-import { type SubtreeReader, subtreesCompletedBy } from '#shared/evidence/merkle';
+import { frontierOf, type SubtreeReader } from '#shared/evidence/merkle';
 import type { Clock } from '#shared/ports/audit';
-import type { PublicJwk, StoredReceipt, StoredTreeHead, TransparencyLogStore } from '#shared/ports/evidence';
+import type {
+  LeafAppend,
+  LogState,
+  PublicJwk,
+  StoredReceipt,
+  StoredTreeHead,
+  TransparencyLogStore,
+  TreeState,
+} from '#shared/ports/evidence';
 
-const MAX_APPEND_ATTEMPTS = 200;
+type Item = Record<string, unknown>;
+
+/** Attributes of the `keys` item that list one key each (`key:<kid>`); earlier versions kept them in its `keys` map. */
+const KEY_ATTRIBUTE = 'key:';
 
 /**
- * The transparency log in one DynamoDB table keyed by `key`: `tree` (the size: how many leaves the tree holds, and the
- * size of the latest signed head), `node#<level>#<index>` (the hash of each perfect subtree, written once, when its
- * last leaf arrives; level 0 are the leaves, with the request they belong to), `receipt#<requestId>`, `head#<size>`
- * and `keys`. Nothing is ever deleted or changed once written, except the counters moving forward and a receipt's
- * fields being filled in, each by a conditional write; receipts expire (TTL) with the audit retention.
+ * The transparency log in one DynamoDB table keyed by `key`: `tree` (the size, the frontier, the size of the latest
+ * signed head), `node#<level>#<index>` (the hash of each perfect subtree, written when its last leaf arrives; level 0
+ * are the leaves, with the request they belong to), `receipt#<requestId>`, `head#<size>` and `keys`. Nothing is ever
+ * deleted or changed once in the tree, except a head being marked published; receipts expire (TTL) with the audit
+ * retention.
  *
- * Appending is safe under concurrent finishing requests without transactions: a leaf is claimed by a conditional put
- * of `node#0#<n>` at the first free index n (one writer wins each index), and anyone who finds a claimed leaf beyond
- * the size first writes the subtrees it completes, then moves the size on by a conditional update. So the size never
- * passes a leaf whose subtrees are missing, and a crashed appender's leaf is finished by the next one. Each request
- * gets one leaf: before claiming, it records the index it claims on its receipt (a compare-and-set on the index it
- * claimed before), and checks, after catching up with the size, whether that earlier claim landed.
+ * An append is one read and one write. The issuer reads the request's receipt, the tree (size and frontier: RFC 9162
+ * §2.1's perfect subtrees, from which the new root, the new frontier and the new leaf's inclusion proof all follow)
+ * and the keys in one BatchGetItem; then one TransactWriteItems writes the receipt (with its leaf index and the head it
+ * is bound to), the leaf, the subtrees it completes, the signed head and the tree's new size and frontier, on the
+ * condition that the tree still has the size it read. Of issuers racing for the same place one wins; the others read
+ * again and append after it. The tree item is the transaction's last write: a local write cut off between its items
+ * (the local DynamoDB is not crash-atomic) leaves the tree where it was, and what it wrote is written over or found.
  */
 export class DynamoTransparencyLog implements TransparencyLogStore {
   readonly #db: DynamoDBDocumentClient;
   readonly #table: string;
-  // Subtree hashes never change once written: cached for the life of the process.
+  // Subtree hashes never change once in the tree: cached for the life of the process.
   readonly #nodes = new Map<string, Buffer>();
 
   readonly #retention: { clock: Clock; days: number } | undefined;
@@ -46,24 +64,6 @@ export class DynamoTransparencyLog implements TransparencyLogStore {
     return Item as T | undefined;
   }
 
-  /** A put that only creates; false when the item existed. */
-  async #create(item: Record<string, unknown>): Promise<boolean> {
-    try {
-      await this.#db.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: item,
-          ConditionExpression: 'attribute_not_exists(#k)',
-          ExpressionAttributeNames: { '#k': 'key' },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
-  }
-
   async #update(input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>): Promise<boolean> {
     try {
       await this.#db.send(new UpdateCommand({ TableName: this.#table, ...input }));
@@ -75,22 +75,138 @@ export class DynamoTransparencyLog implements TransparencyLogStore {
   }
 
   async getReceipt(requestId: string): Promise<StoredReceipt | undefined> {
-    const item = await this.#get<StoredReceipt & { key: string }>(`receipt#${requestId}`);
-    if (!item) return undefined;
-    return {
-      requestId: item.requestId,
-      jws: item.jws,
-      ...(item.leafIndex === undefined ? {} : { leafIndex: item.leafIndex }),
-      ...(item.treeSize === undefined ? {} : { treeSize: item.treeSize }),
-    };
+    const item = await this.#get<Item>(`receipt#${requestId}`);
+    return item && toReceipt(item);
   }
 
-  async putReceipt(requestId: string, jws: string): Promise<StoredReceipt> {
+  async state(requestId: string): Promise<LogState> {
+    const keys = [`receipt#${requestId}`, 'tree', 'keys'];
+    const items = new Map<string, Item>();
+    let pending: Array<{ key: string }> = keys.map((key) => ({ key }));
+    while (pending.length > 0) {
+      const { Responses, UnprocessedKeys } = await this.#db.send(
+        new BatchGetCommand({ RequestItems: { [this.#table]: { Keys: pending, ConsistentRead: true } } }),
+      );
+      for (const item of Responses?.[this.#table] ?? []) items.set(String(item.key), item);
+      pending = (UnprocessedKeys?.[this.#table]?.Keys as Array<{ key: string }> | undefined) ?? [];
+    }
+    const treeItem = items.get('tree');
+    const tree = await this.#treeOf(treeItem);
+    const keyIds = Object.keys(listedKeys(items.get('keys')));
+    const stored = items.get(`receipt#${requestId}`);
+    if (!stored) return { tree, keyIds };
+    const receipt = toReceipt(stored);
+    if (receipt.leafIndex === undefined || receipt.leafIndex >= tree.size || !(await this.#ownsLeaf(receipt))) {
+      return { tree, keyIds, unappended: receipt.jws };
+    }
+    if (receipt.treeSize !== undefined) {
+      return { tree, keyIds, receipt: { ...receipt, leafIndex: receipt.leafIndex, treeSize: receipt.treeSize } };
+    }
+    // Appended by an earlier version that stopped before binding it to a head: any head past its leaf covers it.
+    const latest = typeof treeItem?.latestHead === 'number' ? treeItem.latestHead : 0;
+    if (latest <= receipt.leafIndex) throw new Error(`Transparency log: no signed head covers ${requestId}'s leaf yet`);
+    await this.#update({
+      Key: { key: `receipt#${requestId}` },
+      UpdateExpression: 'SET treeSize = :t',
+      ConditionExpression: 'attribute_not_exists(treeSize)',
+      ExpressionAttributeValues: { ':t': latest },
+    });
+    return this.state(requestId);
+  }
+
+  /** Whether the leaf at the receipt's index is its own (not another's, written over a local write cut short). */
+  async #ownsLeaf(receipt: StoredReceipt): Promise<boolean> {
+    const leaf = await this.#get<{ requestId?: string }>(`node#0#${receipt.leafIndex}`);
+    return leaf?.requestId === receipt.requestId;
+  }
+
+  async tree(): Promise<TreeState> {
+    return this.#treeOf(await this.#get<Item>('tree'));
+  }
+
+  /** The tree an item holds; one written before the frontier was kept there gets it from its subtrees (once). */
+  async #treeOf(item: Item | undefined): Promise<TreeState> {
+    const size = typeof item?.size === 'number' ? item.size : 0;
+    const frontier = Array.isArray(item?.frontier)
+      ? (item.frontier as string[]).map((hash) => Buffer.from(hash, 'hex'))
+      : await frontierOf(this.reader(), size);
+    return { size, frontier };
+  }
+
+  async append(entry: LeafAppend): Promise<boolean> {
+    const { size } = entry.tree;
+    const next = size + 1;
     const expiresAt = this.#retention
       ? { expiresAt: epochSeconds(addDays(this.#retention.clock.now(), this.#retention.days)) }
       : {};
-    await this.#create({ key: `receipt#${requestId}`, requestId, jws, ...expiresAt });
-    return (await this.getReceipt(requestId)) as StoredReceipt;
+    const put = (Item: Item) => ({ Put: { TableName: this.#table, Item } });
+    const [leaf, ...subtrees] = entry.completed;
+    if (leaf?.level !== 0 || leaf.index !== size) throw new Error('Transparency log: the leaf must come first');
+    try {
+      await this.#db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            ...(entry.key
+              ? [
+                  {
+                    // Listed in the write of the first thing it signs: a JWKS read after any receipt verifies it.
+                    Update: {
+                      TableName: this.#table,
+                      Key: { key: 'keys' },
+                      UpdateExpression: 'SET #kid = if_not_exists(#kid, :entry)',
+                      ExpressionAttributeNames: { '#kid': `${KEY_ATTRIBUTE}${entry.key.jwk.kid}` },
+                      ExpressionAttributeValues: { ':entry': { jwk: entry.key.jwk, addedAt: entry.key.at } },
+                    },
+                  },
+                ]
+              : []),
+            {
+              Put: {
+                TableName: this.#table,
+                Item: {
+                  key: `receipt#${entry.requestId}`,
+                  requestId: entry.requestId,
+                  jws: entry.receipt,
+                  leafIndex: size,
+                  treeSize: next,
+                  ...expiresAt,
+                },
+                // One receipt per request: a new one only where none is stored, a stored one appended again as signed.
+                ConditionExpression: 'attribute_not_exists(#k) OR jws = :jws',
+                ExpressionAttributeNames: { '#k': 'key' },
+                ExpressionAttributeValues: { ':jws': entry.receipt },
+              },
+            },
+            // The leaf, its subtrees and the head are written over anything a cut-off local write left at their keys:
+            // nothing refers to them until the tree's size passes them, which only this write's last item does.
+            put({ key: `node#0#${size}`, hash: leaf.hash.toString('hex'), requestId: entry.requestId }),
+            ...subtrees.map((node) =>
+              put({ key: `node#${node.level}#${node.index}`, hash: node.hash.toString('hex') }),
+            ),
+            put({ key: `head#${next}`, treeSize: next, jws: entry.treeHead, published: false }),
+            {
+              Update: {
+                TableName: this.#table,
+                Key: { key: 'tree' },
+                UpdateExpression: 'SET #s = :next, frontier = :frontier, latestHead = :next',
+                ConditionExpression: size === 0 ? 'attribute_not_exists(#s)' : '#s = :size',
+                ExpressionAttributeNames: { '#s': 'size' },
+                ExpressionAttributeValues: {
+                  ':next': next,
+                  ':frontier': entry.frontier.map((hash) => hash.toString('hex')),
+                  ...(size === 0 ? {} : { ':size': size }),
+                },
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      if (error instanceof TransactionCanceledException) return false;
+      throw error;
+    }
+    for (const node of entry.completed) this.#nodes.set(`node#${node.level}#${node.index}`, node.hash);
+    return true;
   }
 
   async treeSize(): Promise<number> {
@@ -110,106 +226,9 @@ export class DynamoTransparencyLog implements TransparencyLogStore {
     };
   }
 
-  /**
-   * Moves the size past every claimed leaf at its end, writing the subtrees each completes first. Returns the first
-   * index without a leaf, and the owners of the leaves it passed (to recognize one's own).
-   */
-  async #catchUp(): Promise<number> {
-    for (;;) {
-      const size = await this.treeSize();
-      const leaf = await this.#get<{ hash: string }>(`node#0#${size}`);
-      if (!leaf) return size;
-      const completed = await subtreesCompletedBy(this.reader(), size, Buffer.from(leaf.hash, 'hex'));
-      for (const node of completed.slice(1)) {
-        // The same hash whoever writes it: a put that repeats another's changes nothing.
-        await this.#db.send(
-          new PutCommand({
-            TableName: this.#table,
-            Item: { key: `node#${node.level}#${node.index}`, hash: node.hash.toString('hex') },
-          }),
-        );
-      }
-      await this.#update({
-        Key: { key: 'tree' },
-        UpdateExpression: 'SET #s = :next',
-        ConditionExpression: size === 0 ? 'attribute_not_exists(#s)' : '#s = :size',
-        ExpressionAttributeNames: { '#s': 'size' },
-        ExpressionAttributeValues: { ':next': size + 1, ...(size === 0 ? {} : { ':size': size }) },
-      });
-    }
-  }
-
-  async appendLeaf(requestId: string, leafHash: Buffer): Promise<number> {
-    const receiptKey = `receipt#${requestId}`;
-    for (let attempt = 1; attempt <= MAX_APPEND_ATTEMPTS; attempt++) {
-      const receipt = await this.#get<{ leafIndex?: number; claiming?: number }>(receiptKey);
-      if (!receipt) throw new Error(`Transparency log: no receipt stored for ${requestId}`);
-      if (receipt.leafIndex !== undefined) return receipt.leafIndex;
-      const free = await this.#catchUp();
-      // Checked after catching up: a leaf claimed earlier (by a crashed or a concurrent attempt) that the size has
-      // passed is in the tree by now.
-      if (receipt.claiming !== undefined) {
-        const claimed = await this.#get<{ requestId: string }>(`node#0#${receipt.claiming}`);
-        if (claimed?.requestId === requestId) return this.#settle(requestId, receipt.claiming);
-      }
-      const moved = await this.#update({
-        Key: { key: receiptKey },
-        UpdateExpression: 'SET claiming = :free',
-        ConditionExpression:
-          receipt.claiming === undefined
-            ? 'attribute_not_exists(leafIndex) AND attribute_not_exists(claiming)'
-            : 'attribute_not_exists(leafIndex) AND claiming = :before',
-        ExpressionAttributeValues: {
-          ':free': free,
-          ...(receipt.claiming === undefined ? {} : { ':before': receipt.claiming }),
-        },
-      });
-      if (moved && (await this.#create({ key: `node#0#${free}`, hash: leafHash.toString('hex'), requestId }))) {
-        return this.#settle(requestId, free);
-      }
-      // Another request took the index (or another attempt of this one moved its claim): back off a little, with
-      // jitter, so requests ending together do not all retry in step and crowd the table.
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * Math.min(attempt, 20)));
-    }
-    throw new Error('Transparency log: too much contention to append');
-  }
-
-  /** Makes the tree include the leaf and records its index on the receipt. */
-  async #settle(requestId: string, leafIndex: number): Promise<number> {
-    while ((await this.treeSize()) <= leafIndex) await this.#catchUp();
-    await this.#update({
-      Key: { key: `receipt#${requestId}` },
-      UpdateExpression: 'SET leafIndex = :i',
-      ConditionExpression: 'attribute_not_exists(leafIndex)',
-      ExpressionAttributeValues: { ':i': leafIndex },
-    });
-    return leafIndex;
-  }
-
-  async bindReceipt(requestId: string, treeSize: number): Promise<StoredReceipt> {
-    await this.#update({
-      Key: { key: `receipt#${requestId}` },
-      UpdateExpression: 'SET treeSize = :t',
-      ConditionExpression: 'attribute_exists(leafIndex) AND attribute_not_exists(treeSize) AND leafIndex < :t',
-      ExpressionAttributeValues: { ':t': treeSize },
-    });
-    return (await this.getReceipt(requestId)) as StoredReceipt;
-  }
-
   async getTreeHead(treeSize: number): Promise<StoredTreeHead | undefined> {
     const item = await this.#get<StoredTreeHead>(`head#${treeSize}`);
     return item && { treeSize: item.treeSize, jws: item.jws, published: item.published === true };
-  }
-
-  async putTreeHead(treeSize: number, jws: string): Promise<StoredTreeHead> {
-    await this.#create({ key: `head#${treeSize}`, treeSize, jws, published: false });
-    await this.#update({
-      Key: { key: 'tree' },
-      UpdateExpression: 'SET latestHead = :t',
-      ConditionExpression: 'attribute_not_exists(latestHead) OR latestHead < :t',
-      ExpressionAttributeValues: { ':t': treeSize },
-    });
-    return (await this.getTreeHead(treeSize)) as StoredTreeHead;
   }
 
   async markPublished(treeSize: number): Promise<void> {
@@ -226,23 +245,27 @@ export class DynamoTransparencyLog implements TransparencyLogStore {
     return latest === undefined ? undefined : this.getTreeHead(latest);
   }
 
-  async putKey(jwk: PublicJwk, at: string): Promise<void> {
-    const keys = await this.#get<{ keys: Record<string, unknown> }>('keys');
-    if (keys?.keys[jwk.kid]) return;
-    if (!keys) await this.#create({ key: 'keys', keys: {} });
-    await this.#update({
-      Key: { key: 'keys' },
-      UpdateExpression: 'SET #keys.#kid = :entry',
-      ConditionExpression: 'attribute_not_exists(#keys.#kid)',
-      ExpressionAttributeNames: { '#keys': 'keys', '#kid': jwk.kid },
-      ExpressionAttributeValues: { ':entry': { jwk, addedAt: at } },
-    });
-  }
-
   async listKeys(): Promise<PublicJwk[]> {
-    const keys = (await this.#get<{ keys: Record<string, { jwk: PublicJwk; addedAt: string }> }>('keys'))?.keys ?? {};
-    return Object.values(keys)
+    return Object.values(listedKeys(await this.#get<Item>('keys')))
       .sort((a, b) => b.addedAt.localeCompare(a.addedAt))
       .map((entry) => entry.jwk);
   }
+}
+
+/** The keys the `keys` item lists, by kid: one attribute each, and those an earlier version kept in its `keys` map. */
+function listedKeys(item: Item | undefined): Record<string, { jwk: PublicJwk; addedAt: string }> {
+  const listed = { ...((item?.keys as Record<string, { jwk: PublicJwk; addedAt: string }> | undefined) ?? {}) };
+  for (const [name, value] of Object.entries(item ?? {})) {
+    if (name.startsWith(KEY_ATTRIBUTE)) listed[name.slice(KEY_ATTRIBUTE.length)] = value as never;
+  }
+  return listed;
+}
+
+function toReceipt(item: Item): StoredReceipt {
+  return {
+    requestId: String(item.requestId),
+    jws: String(item.jws),
+    ...(typeof item.leafIndex === 'number' ? { leafIndex: item.leafIndex } : {}),
+    ...(typeof item.treeSize === 'number' ? { treeSize: item.treeSize } : {}),
+  };
 }

@@ -147,17 +147,18 @@ export class FirstPromoterClient implements FirstPromoterPort {
 
   /**
    * The subject's promoter records, archived ones included, so a retried archive step finds what it already archived
-   * and a restore can find its targets.
+   * and a restore can find its targets; only the active ones with `activeOnly` (a read-back: one search per form).
    */
-  async findPromoters(subject: Subject): Promise<FirstPromoterPromoter[]> {
+  async findPromoters(subject: Subject, options: { activeOnly?: boolean } = {}): Promise<FirstPromoterPromoter[]> {
     const { emailForms, externalId } = normalize(subject);
     const isSubjectsEmail = emailMatcher(subject.email);
     const found = new Map<number, FirstPromoterPromoter>();
 
     for (const q of emailForms) {
-      // What the list returns without `filters[archived]` is not documented, so both documented values are asked for:
-      // we rely only on `false` selecting the active promoters and `true` the archived ones.
-      for (const archived of ['false', 'true']) {
+      // What the list returns without `filters[archived]` is not documented (the filter takes `true` or `false`, no
+      // value for both), so both documented values are asked for: we rely only on `false` selecting the active
+      // promoters and `true` the archived ones.
+      for (const archived of options.activeOnly ? ['false'] : ['false', 'true']) {
         const promoters: FirstPromoterPromoter[] = await this.#searchAll(
           'promoters.search',
           '/promoters',
@@ -172,7 +173,7 @@ export class FirstPromoterClient implements FirstPromoterPort {
 
     if (externalId !== undefined) {
       const promoter = await this.#promoterByCustId(externalId);
-      if (promoter) found.set(promoter.id, promoter);
+      if (promoter && !(options.activeOnly && promoter.archived_at !== null)) found.set(promoter.id, promoter);
     }
     return [...found.values()];
   }

@@ -88,7 +88,7 @@ export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId 
     summary.state === 'running'
       ? undefined
       : await (async () => {
-          const active = (await deps.firstPromoter.findPromoters(identity))
+          const active = (await deps.firstPromoter.findPromoters(identity, { activeOnly: true }))
             .filter((p) => p.archived_at === null && ids.includes(p.id))
             .map((p) => p.id);
           const checkedAt = deps.clock.now();
@@ -335,7 +335,7 @@ export async function settleFirstPromoterAction(deps: FirstPromoterTaskDeps, inp
     let active: number[] = [];
     return settleAction(deps, input, {
       search: async (identity) => {
-        const promoters = await deps.firstPromoter.findPromoters(identity);
+        const promoters = await deps.firstPromoter.findPromoters(identity, { activeOnly: true });
         active = promoters.filter((p) => p.archived_at === null).map((p) => p.id);
         return active;
       },
