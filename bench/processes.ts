@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -51,16 +51,44 @@ export class BenchProcess {
     return this.#output;
   }
 
-  /** CPU seconds used so far (user + system) and resident memory now and at its peak, in MiB (Linux /proc). */
-  async usage(): Promise<{ cpuSeconds: number; rssMiB: number; peakRssMiB: number }> {
+  /**
+   * CPU seconds used so far (user + system), in all and by thread name (`main` for the process's first thread, the
+   * name a thread gave itself otherwise, e.g. the local runtime's `dynamodb` and `workflows`; `libuv-worker` is the
+   * thread pool), and resident memory now and at its peak, in MiB (Linux /proc).
+   */
+  async usage(): Promise<{
+    cpuSeconds: number;
+    threadCpuSeconds: Record<string, number>;
+    rssMiB: number;
+    peakRssMiB: number;
+  }> {
     const pid = this.#child.pid;
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces) start at `state`: utime and stime are the 12th and 13th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
+    const cpuOf = (stat: string) => {
+      // Fields after the command name (which may hold spaces) start at `state`: utime and stime are the 12th and 13th.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+    };
+    const threadCpuSeconds: Record<string, number> = {};
+    for (const tid of await readdir(`/proc/${pid}/task`).catch(() => [])) {
+      try {
+        const [stat, comm] = await Promise.all([
+          readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8'),
+          readFile(`/proc/${pid}/task/${tid}/comm`, 'utf8'),
+        ]);
+        const name = tid === String(pid) ? 'main' : comm.trim();
+        threadCpuSeconds[name] = (threadCpuSeconds[name] ?? 0) + cpuOf(stat);
+      } catch {
+        // The thread ended between the listing and the read.
+      }
+    }
     const status = await readFile(`/proc/${pid}/status`, 'utf8');
     const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
-    return { cpuSeconds: ticks / TICKS_PER_SECOND, rssMiB: kb('VmRSS') / 1024, peakRssMiB: kb('VmHWM') / 1024 };
+    return {
+      cpuSeconds: cpuOf(await readFile(`/proc/${pid}/stat`, 'utf8')),
+      threadCpuSeconds,
+      rssMiB: kb('VmRSS') / 1024,
+      peakRssMiB: kb('VmHWM') / 1024,
+    };
   }
 
   async stop(): Promise<void> {
