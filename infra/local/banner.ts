@@ -1,8 +1,9 @@
 import type { LocalRuntime } from './runtime.ts';
 import type { LocalSecrets, SecretSource } from './secrets.ts';
+import type { LocalWorkflowControl } from './workflow-engine.ts';
 
 /** The sender routes of SENDERS, and where their secrets are (never the secrets: the README shows how to read one). */
-function senderLines(runtime: LocalRuntime): string[] {
+function senderLines(runtime: LocalRuntime<LocalWorkflowControl>): string[] {
   if (runtime.config.senders.length === 0) return [];
   const where =
     runtime.senderSecretsFrom === 'file'
@@ -39,7 +40,7 @@ const SOURCE_TEXT: Record<SecretSource, string> = {
  * IDENTITY_KEY) are never printed: nobody but the service uses them; nor is CALLBACK_SECRET, which the callback
  * receivers are given from the secrets file.
  */
-export function startBanner(runtime: LocalRuntime, logFormat: string): string {
+export function startBanner(runtime: LocalRuntime<LocalWorkflowControl>, logFormat: string): string {
   const { secrets, secretSources: sources, config, url } = runtime;
   const provider = (simulated: boolean, baseUrl: string | undefined) =>
     simulated ? `simulator at ${baseUrl} (demo data)` : (baseUrl ?? '');
@@ -52,8 +53,8 @@ export function startBanner(runtime: LocalRuntime, logFormat: string): string {
     ...(runtime.dataDirTakenOverFrom === undefined
       ? []
       : [`                  (taken over from process ${runtime.dataDirTakenOverFrom}, which ended without stopping)`]),
-    `  Referral Rock:  ${provider(runtime.simulators.referralRock !== undefined, config.referralRock.baseUrl)}`,
-    `  FirstPromoter:  ${provider(runtime.simulators.firstPromoter !== undefined, config.firstPromoter.baseUrl)}`,
+    `  Referral Rock:  ${provider(runtime.simulated.referralRock, config.referralRock.baseUrl)}`,
+    `  FirstPromoter:  ${provider(runtime.simulated.firstPromoter, config.firstPromoter.baseUrl)}`,
     `  waiting period: ${config.waitingPeriodSeconds}s`,
     `  logs:           ${logFormat} (LOG_FORMAT=pretty|json)`,
     `  API document:   ${url}/openapi.json`,

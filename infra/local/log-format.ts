@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { prettyFactory } from 'pino-pretty';
 import { ConfigError } from '#shared/config';
 
@@ -82,5 +83,43 @@ export function useLogFormat(format: LogFormat): void {
     const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
     stream.write = ((chunk: unknown, ...rest: unknown[]) =>
       write(typeof chunk === 'string' ? format(chunk) : chunk, ...rest)) as typeof stream.write;
+  }
+}
+
+/**
+ * In a worker thread: its stdout and stderr write straight to the process's file descriptors 1 and 2, formatted as
+ * {@link useLogFormat} would, instead of being relayed. Node relays a worker's output as messages that the main thread
+ * then writes out: a cost paid on the main thread's event loop, the one the intake answers on. Each write is one
+ * `write(2)` of whole lines, so lines of several threads do not mix below the pipe's atomic size (4 KiB).
+ * @param colorize whether each stream is a terminal, as the main thread sees it (a worker's streams are not)
+ */
+export function writeLogsFromThisThread(format: LogFormat, colorize: { stdout: boolean; stderr: boolean }): void {
+  for (const [stream, fd, color] of [
+    [process.stdout, 1, colorize.stdout],
+    [process.stderr, 2, colorize.stderr],
+  ] as const) {
+    const pretty = format === 'pretty' ? prettyLogLines({ colorize: color }) : undefined;
+    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8');
+      writeFully(fd, pretty ? pretty(text) : text);
+      const callback = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
+      callback?.();
+      return true;
+    }) as typeof stream.write;
+  }
+}
+
+/** Writes all of `text` to `fd`, waiting out a full pipe (EAGAIN: the descriptor may be non-blocking). */
+function writeFully(fd: number, text: string): void {
+  let bytes = Buffer.from(text, 'utf8');
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  while (bytes.length > 0) {
+    try {
+      bytes = bytes.subarray(writeSync(fd, bytes));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+      // The reader is behind: a millisecond's pause, as a blocking write would wait.
+      Atomics.wait(pause, 0, 0, 1);
+    }
   }
 }

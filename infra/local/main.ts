@@ -14,6 +14,8 @@ try {
   const logFormat = parseLogFormat(process.env.LOG_FORMAT, process.stdout.isTTY === true);
   useLogFormat(logFormat);
   const starting = startLocalRuntime({
+    threads: true,
+    logFormat,
     onListening: (started) => process.stdout.write(startBanner(started, logFormat)),
   });
   // Installed before the start ends: a stop asked for while unfinished requests resume still stops cleanly (the

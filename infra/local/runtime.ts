@@ -1,51 +1,34 @@
-import { join, resolve } from 'node:path';
-import { Metrics } from '@aws-lambda-powertools/metrics';
+import { resolve } from 'node:path';
 import { makeHandler as apiDocument } from '#functions/api-document/handler';
-import { makeHandler as callbackDelivery } from '#functions/callback-delivery/handler';
 import { makeHandler as cancelRequest } from '#functions/cancel-request/handler';
 import { makeHandler as consoleFiles } from '#functions/console/handler';
 import { loadStaticFiles } from '#functions/console/static-files';
 import { makeHandler as evidence } from '#functions/evidence/handler';
 import { makeHandler as extendRequest } from '#functions/extend-request/handler';
-import { makeHandler as firstPromoterTasks } from '#functions/firstpromoter-tasks/handler';
 import { makeHandler as getRequest } from '#functions/get-request/handler';
 import { makeHandler as intake } from '#functions/intake/handler';
 import { makeHandler as listRequests } from '#functions/list-requests/handler';
-import { makeHandler as referralRockTasks } from '#functions/referralrock-tasks/handler';
-import { makeHandler as requestSweeper } from '#functions/request-sweeper/handler';
-import { makeHandler as requestTasks } from '#functions/request-tasks/handler';
 import { makeHandler as senderIntake } from '#functions/sender-intake/handler';
 import { makeHandler as subjectLookup } from '#functions/subject-lookup/handler';
 import { makeHandler as suppressionCheck } from '#functions/suppression-check/handler';
-import { createWebhookSender } from '#shared/adapters/callbacks/webhook-sender';
-import { FileTreeHeadPublisher } from '#shared/adapters/publishing/file-tree-heads';
-import { KeySigner } from '#shared/adapters/signing/key-signer';
-import { type CallbackScheduler, callbackTarget } from '#shared/callbacks/delivery';
 import {
   type AuditStores,
   createAuditStores,
   createDocumentClient,
   createFirstPromoter,
   createIdentityCipher,
-  createReferralRock,
   createTransparencyLog,
-  receiptIssuerName,
 } from '#shared/composition';
 import { type Config, ConfigError, parseConfig, required } from '#shared/config';
-import { issueReceipt } from '#shared/domain/receipts';
-import { ReceiptIssueError } from '#shared/errors';
-import { createLogger, describeError, SERVICE_NAME } from '#shared/observability';
+import { createLogger, describeError } from '#shared/observability';
 import type { Clock } from '#shared/ports/audit';
 import { systemClock } from '#shared/ports/audit';
-import type { ReceiptIssuer } from '#shared/ports/evidence';
 import { currentInvocationBudget } from '#shared/workflow/invocation-budget';
-import { seedFirstPromoter, seedReferralRock } from '#test/simulators/demo-data';
-import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
-import { ReferralRockSimulator } from '#test/simulators/referralrock';
 import { loadApiDocument } from '../api-document.ts';
 import { DataDirInUseError, dataDirHolder, lockDataDir } from './data-dir-lock.ts';
+import { type Simulators, simulatorsWanted, startSimulators } from './demo-simulators.ts';
 import { startLocalDynamo } from './dynamodb.ts';
-import { lambdaContext } from './lambda-context.ts';
+import type { LogFormat } from './log-format.ts';
 import {
   ensurePrivateDirectory,
   type LocalSecrets,
@@ -56,7 +39,9 @@ import {
 } from './secrets.ts';
 import { localSecretsFile, moveLegacySecrets } from './secrets-file.ts';
 import { type ApiFunction, type ApiServer, startApiServer } from './server.ts';
-import { CALLBACK_ASL_PATH, LocalWorkflowEngine, scaledRetryIntervals, type TaskFunction } from './workflow-engine.ts';
+import { startWorkflowThread } from './threads/workflows.ts';
+import type { LocalWorkflowControl, LocalWorkflowEngine } from './workflow-engine.ts';
+import { composeWorkflows, type WorkflowSideControl } from './workflows.ts';
 
 export interface LocalRuntimeOptions {
   env?: NodeJS.ProcessEnv;
@@ -71,10 +56,9 @@ export interface LocalRuntimeOptions {
   /** Time limit of each workflow task invocation (default 60 s, as the local Task states' timeout). */
   taskTimeoutMs?: number;
   /** Simulators to use instead of starting demo ones (tests seed their own). */
-  simulators?: { referralRock?: ReferralRockSimulator; firstPromoter?: FirstPromoterSimulator };
+  simulators?: Simulators;
   /** Whether to resume unfinished requests at start (default true). */
   resume?: boolean;
-  /** Observer of every DynamoDB command the service sends (`npm run bench` counts round trips per erasure). */
   /**
    * Sees every DynamoDB command: its name, its table (a transaction's or batch's tables, sorted and joined by `+`), and
    * the task or function it ran in, if any.
@@ -86,10 +70,20 @@ export interface LocalRuntimeOptions {
    * Called once the API answers, before unfinished requests are resumed and swept (whose logs follow): `npm start`
    * prints its banner here, so the banner comes first.
    */
-  onListening?: (runtime: LocalRuntime) => void;
+  onListening?: (runtime: LocalRuntime<LocalWorkflowControl>) => void;
+  /**
+   * Run DynamoDB (dynalite) and the workflow side (both state machines, their task functions, the receipt issuer, the
+   * sweeper and the demo simulators) each in a worker thread of its own, leaving the main thread's event loop to the
+   * API: what `npm start` does (see {@link startLocalRuntime}). Options that are functions (`clock`,
+   * `onWorkflowEvent`, `observeDynamoDb`, `simulators`) cannot cross a thread boundary and are refused with it.
+   */
+  threads?: boolean;
+  /** How the workflow thread prints its logs (the main thread's are set by main.ts); default `json`. */
+  logFormat?: LogFormat;
 }
 
-export interface LocalRuntime {
+/** The local runtime; `W` is what its workflow engines are to the caller (at hand in-process, controls threaded). */
+export interface LocalRuntime<W extends LocalWorkflowControl = LocalWorkflowEngine> {
   url: string;
   config: Readonly<Config>;
   dataDir: string;
@@ -105,10 +99,15 @@ export interface LocalRuntime {
   movedLegacySecrets: boolean;
   /** The process whose stale DATA_DIR lock this start took over (it ended without stopping), if any. */
   dataDirTakenOverFrom: number | undefined;
-  simulators: { referralRock?: ReferralRockSimulator; firstPromoter?: FirstPromoterSimulator };
-  workflow: LocalWorkflowEngine;
+  /** The simulators in this thread (in-process only: threaded, they run in the workflow thread). */
+  simulators: Simulators;
+  /** Which providers are simulated on this machine. */
+  simulated: { referralRock: boolean; firstPromoter: boolean };
+  /** Whether DynamoDB and the workflow side run in threads of their own. */
+  threads: boolean;
+  workflow: W;
   /** The completion callbacks' state machine, when CALLBACK_URLS is set. */
-  callbacks: LocalWorkflowEngine | undefined;
+  callbacks: W | undefined;
   /** The stores the functions use (tests read the delivery logs through them). */
   stores: AuditStores;
   resumed: string[];
@@ -128,24 +127,36 @@ function namesOf(senders: string | undefined): string[] {
   }
 }
 
-const seeded = <T>(simulator: T, seed: (simulator: T) => void): T => {
-  seed(simulator);
-  return simulator;
-};
-
-const DEMO_CREDENTIALS = {
-  REFERRALROCK_PUBLIC_KEY: 'demo-public',
-  REFERRALROCK_PRIVATE_KEY: 'demo-private',
-  FIRSTPROMOTER_API_KEY: 'demo-api-key',
-  FIRSTPROMOTER_ACCOUNT_ID: 'demo-account',
-};
-
 /**
  * The one-machine runtime: dynalite for DynamoDB, the ASL run by aws-local-stepfunctions, a node:http API, and provider
  * simulators for any provider without a base URL. Every handler is the one the stack deploys, built by the same
  * factories; only the clients and the workflow engine differ.
+ *
+ * With `threads` (what `npm start` runs), three event loops share the work: the main thread holds the API (the intake
+ * and every other route, as API Gateway's Lambdas); a DynamoDB thread holds dynalite; a workflow thread holds both state
+ * machines with their task functions, the receipt issuer, the sweeper and the demo simulators. On one loop, a backlog's
+ * workflows (the engine, the SDK's request signing and parsing, dynalite's LevelDB reads, whose snapshots wait on
+ * LevelDB's lock on the calling thread) queued every intake request behind them: 11 s p99 at 50 requests a second,
+ * against 13 ms for a bare node:http server. Worker threads rather than child processes, because a SIGKILL of the
+ * process then ends them all at once, as it ends a single-threaded runtime (nothing survives to hold DATA_DIR's
+ * LevelDB), and they share the process's DATA_DIR lock; and rather than a bounded queue alone, which limits how many
+ * workflows run, not how much of the loop their DynamoDB and provider calls take. The threads talk as AWS services
+ * do: DynamoDB over HTTP, a workflow start posted without waiting (StartExecution), receipts and sweeps called.
  */
-export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+export async function startLocalRuntime(
+  options: LocalRuntimeOptions & { threads: true },
+): Promise<LocalRuntime<LocalWorkflowControl>>;
+export async function startLocalRuntime(options?: LocalRuntimeOptions & { threads?: false }): Promise<LocalRuntime>;
+export async function startLocalRuntime(
+  options: LocalRuntimeOptions = {},
+): Promise<LocalRuntime<LocalWorkflowControl>> {
+  if (options.threads) {
+    const functions = (['clock', 'onWorkflowEvent', 'observeDynamoDb', 'simulators'] as const).filter(
+      (name) => options[name] !== undefined,
+    );
+    if (functions.length)
+      throw new Error(`${functions.join(', ')} cannot reach the runtime's threads: start in-process`);
+  }
   const env = { ...(options.env ?? process.env) };
   const logger = createLogger('local-runtime');
   const dataDir = resolve(env.DATA_DIR ?? '.data');
@@ -199,8 +210,9 @@ async function startOn(
     stopAll: () => Promise<void>;
   },
   options: LocalRuntimeOptions,
-): Promise<LocalRuntime> {
+): Promise<LocalRuntime<LocalWorkflowControl>> {
   const { env, logger, dataDir, secretsFile, stops } = started;
+  const threads = options.threads === true;
   // Everything this process creates from now on (dynalite's LevelDB files included, which it writes as it pleases) is
   // its owner's alone: 0600 files, 0700 directories. The local runtime owns its process, as a Lambda owns its sandbox.
   process.umask(0o077);
@@ -218,32 +230,9 @@ async function startOn(
   const senderSecretsInFile = senderNames.length > 0 && env.SENDER_SECRETS === undefined;
   if (senderSecretsInFile) env.SENDER_SECRETS = await loadOrCreateSenderSecrets(secretsFile, senderNames);
 
-  // A provider without a base URL is served by its simulator, with demo data and demo credentials unless given.
-  const simulators = { ...options.simulators };
-  if (!env.REFERRALROCK_BASE_URL) {
-    env.REFERRALROCK_PUBLIC_KEY ??= DEMO_CREDENTIALS.REFERRALROCK_PUBLIC_KEY;
-    env.REFERRALROCK_PRIVATE_KEY ??= DEMO_CREDENTIALS.REFERRALROCK_PRIVATE_KEY;
-    simulators.referralRock ??= seeded(
-      new ReferralRockSimulator({ publicKey: env.REFERRALROCK_PUBLIC_KEY, privateKey: env.REFERRALROCK_PRIVATE_KEY }),
-      seedReferralRock,
-    );
-    const sim = simulators.referralRock;
-    env.REFERRALROCK_BASE_URL = await sim.start();
-    stops.push(() => sim.stop());
-  }
-  if (!env.FIRSTPROMOTER_BASE_URL) {
-    env.FIRSTPROMOTER_API_KEY ??= DEMO_CREDENTIALS.FIRSTPROMOTER_API_KEY;
-    env.FIRSTPROMOTER_ACCOUNT_ID ??= DEMO_CREDENTIALS.FIRSTPROMOTER_ACCOUNT_ID;
-    simulators.firstPromoter ??= seeded(
-      new FirstPromoterSimulator({ apiKey: env.FIRSTPROMOTER_API_KEY, accountId: env.FIRSTPROMOTER_ACCOUNT_ID }),
-      seedFirstPromoter,
-    );
-    const sim = simulators.firstPromoter;
-    env.FIRSTPROMOTER_BASE_URL = await sim.start();
-    stops.push(() => sim.stop());
-  }
-
-  const dynamo = await startLocalDynamo(options.inMemory ? undefined : resolve(dataDir, 'dynamodb'));
+  const dynamo = await startLocalDynamo(options.inMemory ? undefined : resolve(dataDir, 'dynamodb'), {
+    thread: threads,
+  });
   stops.push(async () => {
     try {
       await dynamo.stop();
@@ -252,6 +241,25 @@ async function startOn(
     }
   });
   env.DYNAMODB_ENDPOINT = dynamo.endpoint;
+  const workflowThread = threads ? startWorkflowThread(dynamo, { format: options.logFormat ?? 'json' }) : undefined;
+  if (workflowThread) stops.push(() => workflowThread.stop());
+
+  // A provider without a base URL is served by its simulator, with demo data and demo credentials unless given; in the
+  // workflow thread when threaded, where the provider task functions call it.
+  const wanted = simulatorsWanted(env);
+  let simulators: Simulators = {};
+  if (workflowThread) {
+    const urls = await workflowThread.startSimulators(wanted);
+    if (urls.referralRock) env.REFERRALROCK_BASE_URL = urls.referralRock;
+    if (urls.firstPromoter) env.FIRSTPROMOTER_BASE_URL = urls.firstPromoter;
+  } else {
+    const inProcess = await startSimulators(wanted, options.simulators);
+    stops.push(inProcess.stop);
+    simulators = inProcess.simulators;
+    if (inProcess.urls.referralRock) env.REFERRALROCK_BASE_URL = inProcess.urls.referralRock;
+    if (inProcess.urls.firstPromoter) env.FIRSTPROMOTER_BASE_URL = inProcess.urls.firstPromoter;
+  }
+
   const observe = options.observeDynamoDb;
   if (observe) {
     dynamo.client.middlewareStack.add(
@@ -278,112 +286,27 @@ async function startOn(
   const clock = options.clock ?? systemClock;
   const makeDeletionFinal = () => dynamo.compact(config.tables.identities);
   const stores = createAuditStores(config, db, clock, { makeDeletionFinal });
-  // Only the provider task functions read identities, as in AWS.
-  const identityStores = createAuditStores(config, db, clock, { makeDeletionFinal, readIdentity: true });
-  const cipher = createIdentityCipher(config);
-  // Completion callbacks run in a state machine of their own, as in AWS.
-  let apiUrl: string | undefined;
-  const callbackEngine = config.callbacks.urls.length
-    ? new LocalWorkflowEngine({
-        aslPath: CALLBACK_ASL_PATH,
-        functions: {
-          CallbackDeliveryFunctionArn: {
-            name: 'callback-delivery',
-            handler: callbackDelivery({
-              requests: stores.requests,
-              audit: stores.audit,
-              sender: createWebhookSender({
-                secrets: required(config.callbacks.secrets, 'CALLBACK_SECRET'),
-                timeoutMs: 10_000,
-              }),
-              targets: config.callbacks.urls.map(callbackTarget),
-              // Read when a callback is sent: the API's address is known once its server listens.
-              get publicBaseUrl() {
-                return config.publicBaseUrl ?? apiUrl ?? '';
-              },
-            }),
-          },
-        },
-        logger,
-        ...(config.localWorkflowRetryScale < 1
-          ? { retryIntervalOverrides: scaledRetryIntervals(config.localWorkflowRetryScale, CALLBACK_ASL_PATH) }
-          : {}),
-        ...(options.taskTimeoutMs ? { taskTimeoutMs: options.taskTimeoutMs } : {}),
-      })
-    : undefined;
-  const callbacks: CallbackScheduler | undefined = callbackEngine
-    ? { schedule: (requestId) => callbackEngine.start(requestId) }
-    : undefined;
-  const withCallbacks = callbacks ? { callbacks } : {};
-  // The same shared rate budgets as in AWS: one item per provider account in DynamoDB.
-  const referralRock = createReferralRock(config, db);
-  const firstPromoter = createFirstPromoter(config, db);
-  // Receipts: the same log table as in AWS; the key from the local secrets file instead of KMS; tree heads published
-  // to an append-only file under DATA_DIR instead of the Object Lock bucket.
-  const log = createTransparencyLog(config, db, clock);
-  const receiptDeps = {
-    ...stores,
-    log,
-    signer: new KeySigner(required(config.receipts.signingKey, 'RECEIPT_SIGNING_KEY')),
-    publisher: new FileTreeHeadPublisher(join(dataDir, 'transparency-log', 'tree-heads.jsonl')),
-    issuer: receiptIssuerName(config),
-  };
-  // The stack's receipt-issuer function, called in process.
-  const receipts: ReceiptIssuer = {
-    issue: async (requestId) => {
-      try {
-        await issueReceipt(receiptDeps, requestId);
-      } catch (error) {
-        // As the Lambda adapter reports a failed invocation: one error the state machine retries.
-        throw new ReceiptIssueError(`The receipt of ${requestId} was not issued`, { cause: error });
-      }
-    },
-  };
-
-  // The workflow functions, as Step Functions would invoke them.
-  const workflowFunctions: Record<string, { name: string; handler: TaskFunction }> = {
-    RequestTasksFunctionArn: {
-      name: 'request-tasks',
-      handler: requestTasks({
-        ...stores,
-        waitingPeriodSeconds: config.waitingPeriodSeconds,
-        receipts,
-        ...withCallbacks,
-      }),
-    },
-    ReferralRockTasksFunctionArn: {
-      name: 'referralrock-tasks',
-      handler: referralRockTasks({ ...identityStores, cipher, referralRock }),
-    },
-    FirstPromoterTasksFunctionArn: {
-      name: 'firstpromoter-tasks',
-      handler: firstPromoterTasks({
-        ...identityStores,
-        cipher,
-        firstPromoter,
-        batchPoll: config.batchPoll,
-        receipts,
-        ...withCallbacks,
-      }),
-    },
-  };
-  const workflow = new LocalWorkflowEngine({
-    functions: workflowFunctions,
-    logger,
-    ...(options.onWorkflowEvent ? { onEvent: options.onWorkflowEvent } : {}),
-    ...(options.retryIntervalOverrides
-      ? { retryIntervalOverrides: options.retryIntervalOverrides }
-      : config.localWorkflowRetryScale < 1
-        ? { retryIntervalOverrides: scaledRetryIntervals(config.localWorkflowRetryScale) }
-        : {}),
-    ...(options.taskTimeoutMs ? { taskTimeoutMs: options.taskTimeoutMs } : {}),
+  const sideOptions = {
+    ...(options.retryIntervalOverrides ? { retryIntervalOverrides: options.retryIntervalOverrides } : {}),
     ...(options.waitTimeOverrides ? { waitTimeOverrides: options.waitTimeOverrides } : {}),
-    maxConcurrent: config.maxConcurrentWorkflows,
-    scheduleOf: async (requestId) => {
-      const request = await stores.requests.get(requestId);
-      return request && { dueAt: request.dueAt, receivedAt: request.receivedAt };
-    },
-  });
+    ...(options.taskTimeoutMs ? { taskTimeoutMs: options.taskTimeoutMs } : {}),
+    ...(options.sweepIntervalMs === undefined ? {} : { sweepIntervalMs: options.sweepIntervalMs }),
+  };
+  const side: WorkflowSideControl = workflowThread
+    ? await workflowThread.compose(
+        env,
+        { dataDir, apiUrl: api.url, options: sideOptions },
+        config.callbacks.urls.length > 0,
+      )
+    : composeWorkflows(
+        { config, db, clock, dataDir, makeDeletionFinal, logger, apiUrl: () => api.url },
+        { ...sideOptions, ...(options.onWorkflowEvent ? { onWorkflowEvent: options.onWorkflowEvent } : {}) },
+      );
+  const { workflow, receipts } = side;
+  const withCallbacks = side.callbackScheduler ? { callbacks: side.callbackScheduler } : {};
+  // The cancel route restores archived promoters, through the same shared rate budget as the task functions.
+  const firstPromoter = createFirstPromoter(config, db);
+  const cipher = createIdentityCipher(config);
 
   const pseudonymKey = required(config.pseudonymKey, 'PSEUDONYM_KEY');
   const auditTokens = required(config.auditTokens, 'AUDIT_TOKENS');
@@ -431,36 +354,13 @@ async function startOn(
       suppressionTokens: required(config.suppressionTokens, 'SUPPRESSION_TOKENS'),
       otherRoleTokens: auditTokens,
     }) as ApiFunction,
-    evidence: evidence({ log, auditTokens }) as ApiFunction,
+    evidence: evidence({ log: createTransparencyLog(config, db, clock), auditTokens }) as ApiFunction,
     'api-document': apiDocument({ document: loadApiDocument(), publicBaseUrl: config.publicBaseUrl }),
     console: consoleFiles({ files: loadStaticFiles() }) as ApiFunction,
   });
-  apiUrl = api.url;
-  // The request sweeper the stack schedules hourly: here at start and then every few minutes.
-  const sweeper = requestSweeper({
-    ...stores,
-    workflow,
-    firstPromoter,
-    receipts,
-    ...withCallbacks,
-    metrics: new Metrics({ serviceName: SERVICE_NAME, namespace: 'GdprErasureLocal' }),
-    stalledAfterSeconds: 300,
-  });
-  const sweep = () => sweeper({}, lambdaContext('request-sweeper', 120_000)) as Promise<Record<string, number>>;
-  const sweepEveryMs = options.sweepIntervalMs ?? 300_000;
-  // Sweeps under way: a stop lets them end before it closes DynamoDB under them.
-  const sweeps = new Set<Promise<unknown>>();
-  const sweepInBackground = () => {
-    const run: Promise<unknown> = sweep()
-      .catch((error: unknown) => logger.warn('Sweep failed', describeError(error)))
-      .finally(() => sweeps.delete(run));
-    sweeps.add(run);
-  };
-  const sweepTimer = sweepEveryMs > 0 ? setInterval(sweepInBackground, sweepEveryMs) : undefined;
-  sweepTimer?.unref();
 
   const resumed: string[] = [];
-  const runtime: LocalRuntime = {
+  const runtime: LocalRuntime<LocalWorkflowControl> = {
     url: api.url,
     config,
     dataDir,
@@ -481,35 +381,23 @@ async function startOn(
     movedLegacySecrets: movedSecrets,
     dataDirTakenOverFrom: lock.tookOverFrom,
     simulators,
+    simulated: { referralRock: wanted.referralRock !== undefined, firstPromoter: wanted.firstPromoter !== undefined },
+    threads,
     workflow,
-    callbacks: callbackEngine,
+    callbacks: side.callbacks,
     stores,
     resumed,
-    sweep,
+    sweep: () => side.sweep(),
     stop: async ({ crash = false } = {}) => {
-      if (sweepTimer) clearInterval(sweepTimer);
       await api.stop();
-      if (!crash) await Promise.allSettled([...sweeps]);
-      if (crash) await workflow.abortAll();
-      else await workflow.idle();
-      // Callbacks still retrying (for up to a day) are not waited for; locally they end with the process.
-      await callbackEngine?.abortAll();
+      await side.stop({ crash });
       await started.stopAll();
     },
   };
   options.onListening?.(runtime);
 
   // Resume what a crash or stop left unfinished: every step is idempotent, so running it again is safe.
-  if (options.resume ?? true) {
-    for (const request of await stores.requests.listUnfinished()) {
-      await workflow.start(request.id, { dueAt: request.dueAt, receivedAt: request.receivedAt });
-      resumed.push(request.id);
-    }
-    if (resumed.length) logger.info('Resumed unfinished requests', { count: resumed.length, requestIds: resumed });
-    // The first sweep runs while the service already serves: its scans take seconds under a backlog, and neither the
-    // intake nor the resumed workflows depend on it (it starts only requests stalled for minutes).
-    if (sweepEveryMs > 0) sweepInBackground();
-  }
+  if (options.resume ?? true) resumed.push(...(await side.resume()));
   return runtime;
 }
 

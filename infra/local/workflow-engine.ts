@@ -51,6 +51,19 @@ export interface WorkflowSchedule {
   receivedAt: string;
 }
 
+/**
+ * What the local runtime's callers hold of a workflow engine, whether it runs in their thread or in the workflow
+ * thread: the port the handlers use, and what tests and the runtime's stop wait on.
+ */
+export interface LocalWorkflowControl extends WorkflowEngine {
+  /** Resolves when the request's execution (if any, queued or running) has ended. */
+  settled(requestId: string): Promise<void>;
+  /** Resolves when no execution is queued or running. */
+  idle(): Promise<void>;
+  /** Aborts everything, as a crash would; the next start resumes from the audit store. */
+  abortAll(): Promise<void>;
+}
+
 interface RunningExecution {
   abort: () => void;
   done: Promise<void>;
@@ -78,7 +91,7 @@ const UNKNOWN = '\uffff';
  * `receivedAt`, then arrival), so a backlog drains the requests due soonest first and never starves the intake of the
  * CPU and DynamoDB it shares with the workflows. (In AWS, reserved concurrency and the shared rate budget bound it.)
  */
-export class LocalWorkflowEngine implements WorkflowEngine {
+export class LocalWorkflowEngine implements LocalWorkflowControl {
   readonly #machine: StateMachine;
   readonly #taskHandlers: Record<string, (input: JSONValue) => Promise<JSONValue>>;
   readonly #options: LocalWorkflowOptions;

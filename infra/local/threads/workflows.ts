@@ -1,0 +1,88 @@
+import { MessageChannel, Worker } from 'node:worker_threads';
+import type { SimulatorsWanted } from '../demo-simulators.ts';
+import type { LocalDynamo } from '../dynamodb.ts';
+import type { LogFormat } from '../log-format.ts';
+import type { LocalWorkflowControl, WorkflowSchedule } from '../workflow-engine.ts';
+import type { WorkflowSideControl, WorkflowSideOptions } from '../workflows.ts';
+import { callerOf } from './rpc.ts';
+import { threadEnded } from './thread-end.ts';
+
+/** The erasure state machine or the completion callbacks' one. */
+export type EngineName = 'erasure' | 'callbacks';
+
+/** The calls the workflow thread answers (workflow-thread.ts). */
+export type WorkflowThreadMethods = {
+  startSimulators(wanted: SimulatorsWanted): Promise<{ referralRock?: string; firstPromoter?: string }>;
+  compose(
+    env: NodeJS.ProcessEnv,
+    settings: { dataDir: string; apiUrl: string; options: Omit<WorkflowSideOptions, 'onWorkflowEvent'> },
+  ): Promise<void>;
+  start(requestId: string, schedule?: WorkflowSchedule): Promise<void>;
+  stop(requestId: string): Promise<void>;
+  ensureRunning(requestId: string): ReturnType<LocalWorkflowControl['ensureRunning']>;
+  settled(engine: EngineName, requestId: string): Promise<void>;
+  idle(engine: EngineName): Promise<void>;
+  abortAll(engine: EngineName): Promise<void>;
+  scheduleCallback(requestId: string): Promise<void>;
+  issueReceipt(requestId: string): Promise<void>;
+  sweep(): Promise<Record<string, number>>;
+  resume(): Promise<string[]>;
+  shutdown(options: { crash: boolean }): Promise<void>;
+};
+
+/**
+ * Starts the workflow thread. Its first calls start the demo simulators (the main thread needs their addresses for the
+ * configuration) and then compose the workflow side; `side` is then what the main thread's handlers use.
+ */
+export function startWorkflowThread(dynamo: LocalDynamo, log: { format: LogFormat }) {
+  if (!dynamo.connect) throw new Error('The workflow thread needs DynamoDB in a thread of its own');
+  const { port1, port2 } = new MessageChannel();
+  dynamo.connect(port1);
+  const worker = new Worker(new URL('./workflow-thread.ts', import.meta.url), {
+    workerData: {
+      dynamoPort: port2,
+      logFormat: log.format,
+      colorize: { stdout: process.stdout.isTTY === true, stderr: process.stderr.isTTY === true },
+    },
+    transferList: [port2],
+  });
+  const thread = callerOf<WorkflowThreadMethods>(worker);
+  const ended = threadEnded(worker, 'workflow', thread);
+  const control = (engine: EngineName): LocalWorkflowControl => ({
+    // Posted, not called: the intake answers without waiting for the workflow thread to take the start, however busy
+    // that thread is. A start lost with the process is found by the sweeper, as a lost StartExecution is in AWS.
+    start: async (requestId, schedule) =>
+      engine === 'erasure' ? thread.post('start', requestId, schedule) : thread.post('scheduleCallback', requestId),
+    stop: (requestId) => thread.call('stop', requestId),
+    ensureRunning: (requestId) => thread.call('ensureRunning', requestId),
+    settled: (requestId) => thread.call('settled', engine, requestId),
+    idle: () => thread.call('idle', engine),
+    abortAll: () => thread.call('abortAll', engine),
+  });
+  return {
+    startSimulators: (wanted: SimulatorsWanted) => thread.call('startSimulators', wanted),
+    /** Builds the workflow side in the thread; `withCallbacks` when CALLBACK_URLS is set. */
+    compose: async (
+      env: NodeJS.ProcessEnv,
+      settings: Parameters<WorkflowThreadMethods['compose']>[1],
+      withCallbacks: boolean,
+    ): Promise<WorkflowSideControl> => {
+      await thread.call('compose', env, settings);
+      const callbacks = withCallbacks ? control('callbacks') : undefined;
+      return {
+        workflow: control('erasure'),
+        callbacks,
+        callbackScheduler: callbacks && { schedule: (requestId) => callbacks.start(requestId) },
+        receipts: { issue: (requestId) => thread.call('issueReceipt', requestId) },
+        sweep: () => thread.call('sweep'),
+        resume: () => thread.call('resume'),
+        stop: async ({ crash }) => {
+          await thread.call('shutdown', { crash });
+          await ended.stop();
+        },
+      };
+    },
+    /** Ends the thread (a start that failed before `compose`, or after its stop). */
+    stop: () => ended.stop(),
+  };
+}

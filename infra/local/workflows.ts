@@ -1,0 +1,247 @@
+import { join } from 'node:path';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { makeHandler as callbackDelivery } from '#functions/callback-delivery/handler';
+import { makeHandler as firstPromoterTasks } from '#functions/firstpromoter-tasks/handler';
+import { makeHandler as referralRockTasks } from '#functions/referralrock-tasks/handler';
+import { makeHandler as requestSweeper } from '#functions/request-sweeper/handler';
+import { makeHandler as requestTasks } from '#functions/request-tasks/handler';
+import { createWebhookSender } from '#shared/adapters/callbacks/webhook-sender';
+import { FileTreeHeadPublisher } from '#shared/adapters/publishing/file-tree-heads';
+import { KeySigner } from '#shared/adapters/signing/key-signer';
+import { type CallbackScheduler, callbackTarget } from '#shared/callbacks/delivery';
+import {
+  createAuditStores,
+  createFirstPromoter,
+  createIdentityCipher,
+  createReferralRock,
+  createTransparencyLog,
+  receiptIssuerName,
+} from '#shared/composition';
+import { type Config, required } from '#shared/config';
+import { issueReceipt } from '#shared/domain/receipts';
+import { ReceiptIssueError } from '#shared/errors';
+import { describeError, SERVICE_NAME } from '#shared/observability';
+import type { Clock } from '#shared/ports/audit';
+import type { ReceiptIssuer } from '#shared/ports/evidence';
+import { lambdaContext } from './lambda-context.ts';
+import {
+  CALLBACK_ASL_PATH,
+  type LocalWorkflowControl,
+  LocalWorkflowEngine,
+  scaledRetryIntervals,
+  type TaskFunction,
+} from './workflow-engine.ts';
+
+/** How the workflow side runs: test overrides, all of them data except the observer. */
+export interface WorkflowSideOptions {
+  /** Observer of every workflow execution event (state inputs/outputs); in-process only. */
+  onWorkflowEvent?: (requestId: string, event: unknown) => void;
+  retryIntervalOverrides?: Record<string, number | number[]>;
+  waitTimeOverrides?: Record<string, number>;
+  taskTimeoutMs?: number;
+  /** How often the request sweeper runs (default 5 minutes; 0: never on its own). */
+  sweepIntervalMs?: number;
+}
+
+/**
+ * The workflow side of the local runtime as its callers hold it, in the same thread or from another: both state
+ * machines, the receipt issuer and the request sweeper. `npm start` runs it in a thread of its own
+ * (threads/workflow-thread.ts); tests run it in-process ({@link WorkflowSide}).
+ */
+export interface WorkflowSideControl {
+  workflow: LocalWorkflowControl;
+  /** The completion callbacks' state machine, when CALLBACK_URLS is set. */
+  callbacks: LocalWorkflowControl | undefined;
+  callbackScheduler: CallbackScheduler | undefined;
+  /** The stack's receipt-issuer function: the one place receipts are issued (and tree heads published). */
+  receipts: ReceiptIssuer;
+  /** Runs the request sweeper once: stalled starts, pending promoter restores, overdue count. */
+  sweep(): Promise<Record<string, number>>;
+  /** Starts every unfinished request again, then sweeps once in the background; the ids started. */
+  resume(): Promise<string[]>;
+  /** Ends the sweeps and the executions: with `crash` aborted mid-way, as a killed process would leave them. */
+  stop(options: { crash: boolean }): Promise<void>;
+}
+
+/** The workflow side built in this thread: its engines at hand (tests read their queues). */
+export interface WorkflowSide extends WorkflowSideControl {
+  workflow: LocalWorkflowEngine;
+  callbacks: LocalWorkflowEngine | undefined;
+}
+
+/**
+ * Builds the workflow side from the same handler factories and ASL files as the stack.
+ * @param deps.apiUrl the API's address, read when a callback is sent (the API may listen only later)
+ */
+export function composeWorkflows(
+  deps: {
+    config: Readonly<Config>;
+    db: DynamoDBDocumentClient;
+    clock: Clock;
+    dataDir: string;
+    makeDeletionFinal: () => Promise<void>;
+    logger: Logger;
+    apiUrl: () => string | undefined;
+  },
+  options: WorkflowSideOptions,
+): WorkflowSide {
+  const { config, db, clock, logger, makeDeletionFinal } = deps;
+  const stores = createAuditStores(config, db, clock, { makeDeletionFinal });
+  // Only the provider task functions read identities, as in AWS.
+  const identityStores = createAuditStores(config, db, clock, { makeDeletionFinal, readIdentity: true });
+  const cipher = createIdentityCipher(config);
+  // Completion callbacks run in a state machine of their own, as in AWS.
+  const callbackEngine = config.callbacks.urls.length
+    ? new LocalWorkflowEngine({
+        aslPath: CALLBACK_ASL_PATH,
+        functions: {
+          CallbackDeliveryFunctionArn: {
+            name: 'callback-delivery',
+            handler: callbackDelivery({
+              requests: stores.requests,
+              audit: stores.audit,
+              sender: createWebhookSender({
+                secrets: required(config.callbacks.secrets, 'CALLBACK_SECRET'),
+                timeoutMs: 10_000,
+              }),
+              targets: config.callbacks.urls.map(callbackTarget),
+              get publicBaseUrl() {
+                return config.publicBaseUrl ?? deps.apiUrl() ?? '';
+              },
+            }),
+          },
+        },
+        logger,
+        ...(config.localWorkflowRetryScale < 1
+          ? { retryIntervalOverrides: scaledRetryIntervals(config.localWorkflowRetryScale, CALLBACK_ASL_PATH) }
+          : {}),
+        ...(options.taskTimeoutMs ? { taskTimeoutMs: options.taskTimeoutMs } : {}),
+      })
+    : undefined;
+  const callbacks: CallbackScheduler | undefined = callbackEngine
+    ? { schedule: (requestId) => callbackEngine.start(requestId) }
+    : undefined;
+  const withCallbacks = callbacks ? { callbacks } : {};
+  // The same shared rate budgets as in AWS: one item per provider account in DynamoDB.
+  const referralRock = createReferralRock(config, db);
+  const firstPromoter = createFirstPromoter(config, db);
+  // Receipts: the same log table as in AWS; the key from the local secrets file instead of KMS; tree heads published
+  // to an append-only file under DATA_DIR instead of the Object Lock bucket.
+  const receiptDeps = {
+    ...stores,
+    log: createTransparencyLog(config, db, clock),
+    signer: new KeySigner(required(config.receipts.signingKey, 'RECEIPT_SIGNING_KEY')),
+    publisher: new FileTreeHeadPublisher(join(deps.dataDir, 'transparency-log', 'tree-heads.jsonl')),
+    issuer: receiptIssuerName(config),
+  };
+  // The stack's receipt-issuer function, called in process.
+  const receipts: ReceiptIssuer = {
+    issue: async (requestId) => {
+      try {
+        await issueReceipt(receiptDeps, requestId);
+      } catch (error) {
+        // As the Lambda adapter reports a failed invocation: one error the state machine retries.
+        throw new ReceiptIssueError(`The receipt of ${requestId} was not issued`, { cause: error });
+      }
+    },
+  };
+
+  // The workflow functions, as Step Functions would invoke them.
+  const workflowFunctions: Record<string, { name: string; handler: TaskFunction }> = {
+    RequestTasksFunctionArn: {
+      name: 'request-tasks',
+      handler: requestTasks({
+        ...stores,
+        waitingPeriodSeconds: config.waitingPeriodSeconds,
+        receipts,
+        ...withCallbacks,
+      }),
+    },
+    ReferralRockTasksFunctionArn: {
+      name: 'referralrock-tasks',
+      handler: referralRockTasks({ ...identityStores, cipher, referralRock }),
+    },
+    FirstPromoterTasksFunctionArn: {
+      name: 'firstpromoter-tasks',
+      handler: firstPromoterTasks({
+        ...identityStores,
+        cipher,
+        firstPromoter,
+        batchPoll: config.batchPoll,
+        receipts,
+        ...withCallbacks,
+      }),
+    },
+  };
+  const workflow = new LocalWorkflowEngine({
+    functions: workflowFunctions,
+    logger,
+    ...(options.onWorkflowEvent ? { onEvent: options.onWorkflowEvent } : {}),
+    ...(options.retryIntervalOverrides
+      ? { retryIntervalOverrides: options.retryIntervalOverrides }
+      : config.localWorkflowRetryScale < 1
+        ? { retryIntervalOverrides: scaledRetryIntervals(config.localWorkflowRetryScale) }
+        : {}),
+    ...(options.taskTimeoutMs ? { taskTimeoutMs: options.taskTimeoutMs } : {}),
+    ...(options.waitTimeOverrides ? { waitTimeOverrides: options.waitTimeOverrides } : {}),
+    maxConcurrent: config.maxConcurrentWorkflows,
+    scheduleOf: async (requestId) => {
+      const request = await stores.requests.get(requestId);
+      return request && { dueAt: request.dueAt, receivedAt: request.receivedAt };
+    },
+  });
+
+  // The request sweeper the stack schedules hourly: here at start and then every few minutes.
+  const sweeper = requestSweeper({
+    ...stores,
+    workflow,
+    firstPromoter,
+    receipts,
+    ...withCallbacks,
+    metrics: new Metrics({ serviceName: SERVICE_NAME, namespace: 'GdprErasureLocal' }),
+    stalledAfterSeconds: 300,
+  });
+  const sweep = () => sweeper({}, lambdaContext('request-sweeper', 120_000)) as Promise<Record<string, number>>;
+  const sweepEveryMs = options.sweepIntervalMs ?? 300_000;
+  // Sweeps under way: a stop lets them end before it closes DynamoDB under them.
+  const sweeps = new Set<Promise<unknown>>();
+  const sweepInBackground = () => {
+    const run: Promise<unknown> = sweep()
+      .catch((error: unknown) => logger.warn('Sweep failed', describeError(error)))
+      .finally(() => sweeps.delete(run));
+    sweeps.add(run);
+  };
+  const sweepTimer = sweepEveryMs > 0 ? setInterval(sweepInBackground, sweepEveryMs) : undefined;
+  sweepTimer?.unref();
+
+  return {
+    workflow,
+    callbacks: callbackEngine,
+    callbackScheduler: callbacks,
+    receipts,
+    sweep,
+    resume: async () => {
+      // Every step is idempotent, so running what a crash or stop left unfinished again is safe.
+      const resumed: string[] = [];
+      for (const request of await stores.requests.listUnfinished()) {
+        await workflow.start(request.id, { dueAt: request.dueAt, receivedAt: request.receivedAt });
+        resumed.push(request.id);
+      }
+      if (resumed.length) logger.info('Resumed unfinished requests', { count: resumed.length, requestIds: resumed });
+      // The first sweep runs while the service already serves: its scans take seconds under a backlog, and neither the
+      // intake nor the resumed workflows depend on it (it starts only requests stalled for minutes).
+      if (sweepEveryMs > 0) sweepInBackground();
+      return resumed;
+    },
+    stop: async ({ crash }) => {
+      if (sweepTimer) clearInterval(sweepTimer);
+      if (!crash) await Promise.allSettled([...sweeps]);
+      if (crash) await workflow.abortAll();
+      else await workflow.idle();
+      // Callbacks still retrying (for up to a day) are not waited for; locally they end with the process.
+      await callbackEngine?.abortAll();
+    },
+  };
+}
