@@ -6,11 +6,17 @@ import { SECRET_VARIABLES } from '#shared/config';
 
 const run = promisify(execFile);
 
+/** The audit token every bench environment holds, so a route's first invocation gets past its bearer check. */
+const AUDIT_TOKEN = `audit_tokens_${randomBytes(24).toString('hex')}`;
+/** A well-formed request id that no table holds: a first invocation reads it and finds nothing. */
+const UNKNOWN_REQUEST = `er_${'0'.repeat(32)}`;
+
 /**
  * A complete environment for any function, secrets given as values (no Secrets Manager call): importing a bundle then
- * runs its whole cold start, configuration and client construction included, and nothing over the network.
+ * runs its whole cold start, configuration and client construction included, and nothing over the network. With
+ * `dynamoDbEndpoint`, every DynamoDB client (the functions' and the reference's) goes there.
  */
-export function functionEnvironment(): NodeJS.ProcessEnv {
+export function functionEnvironment(dynamoDbEndpoint?: string): NodeJS.ProcessEnv {
   const key = () => randomBytes(32).toString('base64');
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH ?? '',
@@ -25,6 +31,7 @@ export function functionEnvironment(): NodeJS.ProcessEnv {
     PUBLIC_BASE_URL: 'https://erasure.example.com',
     POWERTOOLS_SERVICE_NAME: 'gdpr-erasure',
     POWERTOOLS_LOG_LEVEL: 'WARN',
+    ...(dynamoDbEndpoint ? { DYNAMODB_ENDPOINT: dynamoDbEndpoint, AWS_ENDPOINT_URL_DYNAMODB: dynamoDbEndpoint } : {}),
   };
   // Every secret a function may require, each in its own valid form (token lists apart, as the roles require).
   for (const name of SECRET_VARIABLES) {
@@ -36,38 +43,97 @@ export function functionEnvironment(): NodeJS.ProcessEnv {
           ? key()
           : `bench-${name.toLowerCase()}`;
   }
+  env.AUDIT_TOKENS = AUDIT_TOKEN;
   return env;
 }
 
-/** Milliseconds `await import(bundle)` takes in a fresh `node`: what a Lambda cold start pays before the first request. */
-async function importOnce(file: string): Promise<number> {
-  const script = `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(file).href)}); console.log(performance.now() - t);`;
-  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { env: functionEnvironment() });
-  return Number(stdout.trim().split('\n').at(-1));
+const apiEvent = (method: string, path: string, pathParameters?: Record<string, string>) => ({
+  version: '2.0',
+  routeKey: `${method} ${path}`,
+  rawPath: path,
+  rawQueryString: '',
+  headers: { authorization: `Bearer ${AUDIT_TOKEN}`, host: 'erasure.example.com' },
+  ...(pathParameters ? { pathParameters } : {}),
+  requestContext: {
+    requestId: 'bench',
+    domainName: 'erasure.example.com',
+    http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'bench' },
+  },
+  isBase64Encoded: false,
+});
+const taskEvent = (task: string) => ({ task, input: { requestId: UNKNOWN_REQUEST } });
+
+/**
+ * The first invocation measured after the import, where one reads without writing: each reads an unknown request (or
+ * the log) and so pays the first DynamoDB call (credentials, endpoint, signing, connection) like the reference's
+ * GetItem. The other functions are measured by their import alone.
+ */
+export const FIRST_INVOCATIONS: Record<string, unknown> = {
+  reference: { id: 'bench' },
+  'get-request': apiEvent('GET', `/v1/erasure-requests/${UNKNOWN_REQUEST}`, { id: UNKNOWN_REQUEST }),
+  'list-requests': apiEvent('GET', '/v1/erasure-requests'),
+  evidence: apiEvent('GET', '/v1/log/tree-head'),
+  'request-tasks': taskEvent('loadRequest'),
+  'referralrock-tasks': taskEvent('eraseReferralRockMembers'),
+  'firstpromoter-tasks': taskEvent('archivePromoters'),
+  'receipt-issuer': taskEvent('issueReceipt'),
+};
+
+export interface StartTimes {
+  /** `await import(bundle)`: what a Lambda cold start pays before the first request. */
+  importMs: number;
+  /** The first `handler(event)` after it, until it answers or fails (NaN when the function has no bench event). */
+  firstInvocationMs: number;
+}
+
+/** Import, then one invocation, in a fresh `node`. */
+async function startOnce(file: string, event: unknown, env: NodeJS.ProcessEnv): Promise<StartTimes> {
+  const script = `const t = performance.now();
+    const { handler } = await import(${JSON.stringify(pathToFileURL(file).href)});
+    const imported = performance.now();
+    const event = ${JSON.stringify(event ?? null)};
+    const context = { awsRequestId: 'bench', functionName: 'bench', getRemainingTimeInMillis: () => 30000 };
+    // Answered or failed (an unknown request, a table the bench did not create): the first call was made either way.
+    if (event) await Promise.resolve(handler(event, context)).catch(() => {});
+    console.log(JSON.stringify({ importMs: imported - t, firstInvocationMs: event ? performance.now() - imported : null }));`;
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { env });
+  const times = JSON.parse(stdout.trim().split('\n').at(-1) as string) as {
+    importMs: number;
+    firstInvocationMs: number | null;
+  };
+  return { importMs: times.importMs, firstInvocationMs: times.firstInvocationMs ?? Number.NaN };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+const medians = (runs: StartTimes[]): StartTimes => ({
+  importMs: median(runs.map((r) => r.importMs)),
+  firstInvocationMs: median(runs.map((r) => r.firstInvocationMs)),
+});
 
 /**
- * Import time of `file` and of the reference handler, each the median of `runs` fresh processes, taken in turns
- * (reference, function, reference, ...) so that a machine whose load changes during the run weighs on both alike.
- * A function that does not start with {@link functionEnvironment} gets NaN (reported, not hidden as zero).
+ * Start times of `file` (function `name`) and of the reference handler, each the median of `runs` fresh processes,
+ * taken in turns (reference, function, reference, ...) so that a machine whose load changes during the run weighs on
+ * both alike. A function that does not start with {@link functionEnvironment} gets NaN (reported, not hidden as zero).
+ * @param dynamoDbEndpoint where the first invocations' DynamoDB calls go (a local DynamoDB); without, imports only
  */
-export async function importTimes(
+export async function startTimes(
+  name: string,
   file: string,
   reference: string,
-  runs = 3,
-): Promise<{ ms: number; referenceMs: number }> {
-  const own: number[] = [];
-  const ref: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    ref.push(await importOnce(reference));
+  options: { runs?: number; dynamoDbEndpoint?: string } = {},
+): Promise<{ own: StartTimes; reference: StartTimes }> {
+  const env = functionEnvironment(options.dynamoDbEndpoint);
+  const invoke = options.dynamoDbEndpoint !== undefined;
+  const own: StartTimes[] = [];
+  const ref: StartTimes[] = [];
+  for (let i = 0; i < (options.runs ?? 5); i++) {
+    ref.push(await startOnce(reference, invoke ? FIRST_INVOCATIONS.reference : undefined, env));
     try {
-      own.push(await importOnce(file));
+      own.push(await startOnce(file, invoke ? FIRST_INVOCATIONS[name] : undefined, env));
     } catch (error) {
-      process.stderr.write(`${file} did not import: ${String((error as Error).message).split('\n')[0]}\n`);
-      return { ms: Number.NaN, referenceMs: median(ref) };
+      process.stderr.write(`${file} did not start: ${String((error as Error).message).split('\n')[0]}\n`);
+      return { own: { importMs: Number.NaN, firstInvocationMs: Number.NaN }, reference: medians(ref) };
     }
   }
-  return { ms: median(own), referenceMs: median(ref) };
+  return { own: medians(own), reference: medians(ref) };
 }

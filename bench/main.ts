@@ -1,10 +1,13 @@
 import { statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bundleAll, MAX_BUNDLE_RATIO } from './bundles.ts';
-import { importTimes } from './import-times.ts';
+import { FIRST_INVOCATIONS, startTimes } from './import-times.ts';
 import { type LoadResult, openLoop } from './intake-load.ts';
 import { BenchProcess, REPO } from './processes.ts';
 import { measureRoundTrips } from './round-trips.ts';
@@ -26,6 +29,7 @@ const { values } = parseArgs({
     json: { type: 'string' },
     skip: { type: 'string', default: '' },
     'max-workflows': { type: 'string' },
+    'start-runs': { type: 'string', default: '5' },
   },
 });
 const rates = (values.rates ?? '').split(',').map(Number);
@@ -154,34 +158,54 @@ async function measured(server: BenchProcess, load: () => Promise<LoadResult>): 
 async function bundles() {
   out('\nBundling every function as cdk synth does ...');
   const built = bundleAll();
+  // The first invocations' DynamoDB calls: an in-memory dynalite with no tables (each read answers "no such table"
+  // after a full round trip, which is what a first call costs: credentials, endpoint, signing, connection).
+  const dynalite = createRequire(import.meta.url)('dynalite') as (options: object) => Server;
+  const dynamo = dynalite({ createTableMs: 0 });
+  await new Promise<void>((resolve) => dynamo.listen(0, '127.0.0.1', resolve));
+  const dynamoDbEndpoint = `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`;
+  const runs = Number(values['start-runs']);
   try {
     const referenceSize = statSync(built.reference.file).size;
     const rows = [];
     for (const { name, file } of built.functions) {
       const size = statSync(file).size;
-      const { ms: importMs, referenceMs } = await importTimes(file, built.reference.file);
-      rows.push({ name, bytes: size, sizeRatio: size / referenceSize, importMs, referenceImportMs: referenceMs });
+      const times = await startTimes(name, file, built.reference.file, { runs, dynamoDbEndpoint });
+      rows.push({
+        name,
+        bytes: size,
+        sizeRatio: size / referenceSize,
+        importMs: times.own.importMs,
+        referenceImportMs: times.reference.importMs,
+        firstInvocationMs: times.own.firstInvocationMs,
+        referenceFirstInvocationMs: times.reference.firstInvocationMs,
+      });
     }
     const referenceImport = median(rows.map((r) => r.referenceImportMs));
+    const referenceFirst = median(rows.map((r) => r.referenceFirstInvocationMs));
     out(
-      '\nBundles (minified ESM) and import in a fresh node (median of 3, each run next to one of the reference handler):',
+      `\nBundles (minified ESM); import, and import + first invocation, in a fresh node (median of ${runs}, each run next to one of the reference handler's; a first invocation reads an unknown request from DynamoDB, as the reference's GetItem does):`,
     );
-    out('function             |    KiB | x ref | import ms | x ref (same turns)');
+    out('function             |    KiB | x ref | import ms | x ref | + first call ms | x ref');
     out(
-      `${'reference handler'.padEnd(20)} | ${(referenceSize / 1024).toFixed(0).padStart(6)} |  1.00 | ${referenceImport.toFixed(0).padStart(9)} |  1.00`,
+      `${'reference handler'.padEnd(20)} | ${(referenceSize / 1024).toFixed(0).padStart(6)} |  1.00 | ${referenceImport.toFixed(0).padStart(9)} |  1.00 | ${(referenceImport + referenceFirst).toFixed(0).padStart(15)} |  1.00`,
     );
     for (const r of rows) {
+      const total = r.importMs + r.firstInvocationMs;
+      const referenceTotal = r.referenceImportMs + r.referenceFirstInvocationMs;
       out(
-        `${r.name.padEnd(20)} | ${(r.bytes / 1024).toFixed(0).padStart(6)} | ${r.sizeRatio.toFixed(2).padStart(5)} | ${r.importMs.toFixed(0).padStart(9)} | ${(r.importMs / r.referenceImportMs).toFixed(2).padStart(5)}`,
+        `${r.name.padEnd(20)} | ${(r.bytes / 1024).toFixed(0).padStart(6)} | ${r.sizeRatio.toFixed(2).padStart(5)} | ${r.importMs.toFixed(0).padStart(9)} | ${(r.importMs / r.referenceImportMs).toFixed(2).padStart(5)} | ${(r.name in FIRST_INVOCATIONS ? total.toFixed(0) : '-').padStart(15)} | ${r.name in FIRST_INVOCATIONS ? (total / referenceTotal).toFixed(2).padStart(5) : '    -'}`,
       );
     }
     out(`Budget (test/infra/bundles.test.ts): at most ${MAX_BUNDLE_RATIO} x the reference's size`);
     return {
-      reference: { bytes: referenceSize, importMs: referenceImport },
+      reference: { bytes: referenceSize, importMs: referenceImport, firstInvocationMs: referenceFirst },
       functions: rows,
       budgetRatio: MAX_BUNDLE_RATIO,
+      runs,
     };
   } finally {
+    dynamo.close();
     built.remove();
   }
 }
