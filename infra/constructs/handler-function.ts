@@ -25,11 +25,12 @@ export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
  * - The AWS SDK is bundled rather than taken from the runtime: the deployed code then runs the SDK versions the
  *   lockfile pins and the tests ran, not whatever the runtime ships that month; minified and tree-shaken, it usually
  *   also loads faster than the runtime's full copy.
- * - Packages axios drags along are swapped for stand-ins in `infra/bundling/` (paths relative to the project root,
- *   where esbuild runs): `form-data` (and with it mime-db, 134 KiB) for Node's own FormData, `debug` for loggers that
- *   do nothing, and the redirect and proxy libraries (`follow-redirects`, `proxy-from-env`, `https-proxy-agent` with
- *   `agent-base`: 16 KiB) for stand-ins that refuse, since provider requests neither follow redirects nor use a proxy
- *   (`createProviderHttp`). Measured in `test/infra/bundles.test.ts`.
+ * - `axios` is its fetch-only build (`dist/esm/axios.js`, the one its package gives browsers and React Native): the
+ *   provider clients send through axios's fetch adapter over Node's own `fetch` (`createProviderHttp`), so its Node.js
+ *   adapter, and the redirect, proxy and multipart libraries that adapter imports (follow-redirects, proxy-from-env,
+ *   https-proxy-agent, form-data with mime-db, debug) are left out: 57 KiB of axios where its Node.js build came to
+ *   100 KiB with them.
+ *   Measured, and a request sent through the bundled build, in `test/infra/bundles.test.ts`.
  */
 export const BUNDLING: BundlingOptions = {
   format: OutputFormat.ESM,
@@ -44,13 +45,8 @@ export const BUNDLING: BundlingOptions = {
   bundleAwsSDK: true,
   externalModules: [],
   esbuildArgs: {
-    '--alias': [
-      'form-data=./infra/bundling/form-data.mjs',
-      'debug=./infra/bundling/debug.cjs',
-      'follow-redirects=./infra/bundling/follow-redirects.mjs',
-      'proxy-from-env=./infra/bundling/proxy-from-env.mjs',
-      'https-proxy-agent=./infra/bundling/https-proxy-agent.mjs',
-    ],
+    // Relative to the project root, where esbuild runs.
+    '--alias': 'axios=./node_modules/axios/dist/esm/axios.js',
   },
 };
 

@@ -4,7 +4,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import axios, { AxiosHeaders } from 'axios';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lambdaContext } from '#infra/local/lambda-context';
-import { HttpTransport, type TransportOptions } from '#shared/adapters/http/transport';
+import { createProviderHttp, HttpTransport, type TransportOptions } from '#shared/adapters/http/transport';
 import {
   InvocationTimeoutError,
   ProviderRateLimitError,
@@ -201,7 +201,7 @@ describe('HttpTransport at the deadline, over a real server', () => {
   });
 
   it('aborts the request in flight with InvocationTimeoutError and does not retry it', async () => {
-    const transport = new HttpTransport(axios.create({ baseURL }), {
+    const transport = new HttpTransport(createProviderHttp({ baseURL }), {
       provider: 'referralrock',
       timeoutMs: 30_000,
       retry: { maxAttempts: 4, baseDelayMs: 10, maxDelayMs: 10, maxRetryAfterMs: 30_000 },

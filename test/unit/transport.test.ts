@@ -354,7 +354,7 @@ describe('HttpTransport.send', () => {
 });
 
 describe('HttpTransport over a real HTTP server', () => {
-  type Behaviour = { status: number; headers?: Record<string, string>; body?: string } | 'reset';
+  type Behaviour = { status: number; headers?: Record<string, string>; body?: string } | 'reset' | 'hang';
   const behaviours: Behaviour[] = [];
   const seen: string[] = [];
   const authorizations: Array<string | undefined> = [];
@@ -370,6 +370,7 @@ describe('HttpTransport over a real HTTP server', () => {
         req.socket.destroy();
         return;
       }
+      if (next === 'hang') return;
       res.writeHead(next.status, { 'Content-Type': 'application/json', ...next.headers });
       res.end(next.body ?? '{}');
     });
@@ -388,11 +389,11 @@ describe('HttpTransport over a real HTTP server', () => {
     authorizations.length = 0;
   });
 
-  function realTransport() {
+  function realTransport(url = baseURL, timeoutMs = 5000) {
     const sleeps: number[] = [];
-    const transport = new HttpTransport(createProviderHttp({ baseURL }), {
+    const transport = new HttpTransport(createProviderHttp({ baseURL: url }), {
       provider: 'firstpromoter',
-      timeoutMs: 5000,
+      timeoutMs,
       retry: { maxAttempts: 3, baseDelayMs: 250, maxDelayMs: 10_000, maxRetryAfterMs: 30_000 },
       rateLimit: { limit: 1000, intervalMs: 1000 },
       rateBudget: openBudget().budget,
@@ -438,6 +439,31 @@ describe('HttpTransport over a real HTTP server', () => {
     expect(error).toMatchObject({ status: 302, attempts: 1 });
     expect(seen).toEqual(['/promoters']);
     expect(authorizations).toEqual(['Bearer provider-key']);
+  });
+
+  it('retries even a call that must not run twice when the connection was refused: it was certainly not sent', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const { transport, sleeps } = realTransport(`http://127.0.0.1:${port}`);
+
+    const error = await transport
+      .send('batches.start', { url: '/batch', method: 'POST' }, { idempotent: false })
+      .catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ networkCode: 'ECONNREFUSED', attempts: 3 });
+    expect(sleeps).toHaveLength(2);
+  });
+
+  it('gives up on a provider that does not answer within the timeout, as a timeout', async () => {
+    behaviours.push('hang', 'hang', 'hang');
+    const { transport } = realTransport(baseURL, 100);
+
+    const error = await transport.send('promoters.list', { url: '/promoters' }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ProviderUnavailableError);
+    expect(error).toMatchObject({ networkCode: 'ETIMEDOUT', attempts: 3 });
   });
 
   it('reports resets that outlast the retries without the URL', async () => {

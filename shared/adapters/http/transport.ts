@@ -54,15 +54,38 @@ export interface TransportOptions {
 }
 
 /**
- * The axios instance a provider client sends through. Redirects are not followed: a provider API answers in place, and
- * a redirect would carry the account's credentials (the Authorization header) wherever it points; the 3xx is returned
- * and fails the call (ProviderRequestError). No proxy from the environment: the service calls the providers directly
- * (Lambda has no proxy; locally they are simulators on loopback). Both keep axios's redirect and proxy libraries
- * (follow-redirects, proxy-from-env, https-proxy-agent) unused, so the Lambda bundles leave them out (BUNDLING in
- * `infra/constructs/handler-function.ts`).
+ * The axios instance a provider client sends through: axios's fetch adapter, over Node's own `fetch`. Redirects are not
+ * followed: a provider API answers in place, and a redirect would carry the account's credentials (the Authorization
+ * header) wherever it points; the 3xx is returned and fails the call (ProviderRequestError). No proxy: the service
+ * calls the providers directly (Lambda has no proxy; locally they are simulators on loopback). With the fetch adapter
+ * the Lambda bundles take axios's fetch-only build and leave out its Node.js adapter with the redirect, proxy and
+ * multipart libraries it imports (BUNDLING in `infra/constructs/handler-function.ts`).
  */
 export const createProviderHttp = (defaults: CreateAxiosDefaults = {}): AxiosInstance =>
-  axios.create({ ...defaults, maxRedirects: 0, proxy: false });
+  axios.create({ ...defaults, adapter: 'fetch', maxRedirects: 0, proxy: false });
+
+/**
+ * Node's `fetch` (undici) reports a network failure as `TypeError: fetch failed` (axios: ERR_NETWORK) whose cause holds
+ * the code; undici's own codes are named here as the socket errors they are, so that retries and the "certainly not
+ * sent" rule read one vocabulary whatever the adapter.
+ */
+const UNDICI_NETWORK_CODES: Record<string, string> = {
+  UND_ERR_SOCKET: 'ECONNRESET',
+  UND_ERR_CLOSED: 'ECONNRESET',
+  UND_ERR_CONNECT_TIMEOUT: 'ETIMEDOUT',
+  UND_ERR_HEADERS_TIMEOUT: 'ETIMEDOUT',
+  UND_ERR_BODY_TIMEOUT: 'ETIMEDOUT',
+};
+
+/** The network code of a failed request: the socket's own (ECONNRESET, ECONNREFUSED, ...) where fetch wraps it. */
+function networkCodeOf(error: { code?: string; cause?: unknown }): string {
+  let cause = error.cause as { code?: unknown; cause?: unknown } | undefined;
+  // undici may nest the socket error one level deeper (a connect error's cause).
+  for (let depth = 0; cause && depth < 2; depth++, cause = cause.cause as typeof cause) {
+    if (typeof cause.code === 'string') return UNDICI_NETWORK_CODES[cause.code] ?? cause.code;
+  }
+  return error.code ?? 'ERR_NETWORK';
+}
 
 export const defaultRetryPolicy: RetryPolicy = {
   maxAttempts: 5,
@@ -247,7 +270,7 @@ export class HttpTransport {
     } catch (error) {
       if (invocation?.signal.aborted) throw new InvocationTimeoutError();
       // Keep only the error code: the axios error holds the request URL and headers (query and credentials).
-      if (isAxiosError(error)) return { networkCode: error.code ?? 'ERR_NETWORK' };
+      if (isAxiosError(error)) return { networkCode: networkCodeOf(error) };
       return { networkCode: 'ERR_UNKNOWN' };
     }
   }
