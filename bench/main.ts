@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { bundleAll, MAX_BUNDLE_RATIO } from './bundles.ts';
 import { FIRST_INVOCATIONS, startTimes } from './import-times.ts';
 import { type LoadResult, openLoop } from './intake-load.ts';
+import { measureIntakeSteps } from './intake-steps.ts';
 import { BenchProcess, REPO } from './processes.ts';
 import { measureRoundTrips } from './round-trips.ts';
 
@@ -17,8 +18,10 @@ import { measureRoundTrips } from './round-trips.ts';
  * what it measured and writes it as JSON (bench/results/), so runs can be compared; it fails only if it cannot measure.
  *
  * 1. Intake: the local service (`node infra/local/main.ts`, as `npm start` runs it) and a bare node:http server that
- *    answers 202, each driven by open-loop signed load at each rate; p50/p99/max, requests lost, RSS and CPU.
+ *    answers 202, each driven by open-loop signed load at each rate after a warm-up of 20 requests; p50/p99/max,
+ *    requests lost, RSS and CPU (by thread for the service); the first intake after the start apart.
  * 2. Start: milliseconds from spawning the service to its first answer.
+ * 2b. Intake steps (`intake-steps`): the CPU one intake costs the thread that answers it, step by step.
  * 3. Bundles: each function's size and import time in a fresh `node`, next to the reference handler's.
  * 4. Round trips per erasure: DynamoDB and provider calls for the demo subjects, against the minimum.
  */
@@ -48,6 +51,7 @@ const results: Record<string, unknown> = {
 };
 try {
   if (!skip.has('intake')) results.intake = await intake();
+  if (!skip.has('intake-steps')) results.intakeSteps = await intakeSteps();
   if (!skip.has('bundles')) results.bundles = await bundles();
   if (!skip.has('round-trips')) results.roundTrips = await roundTrips();
   const file = values.json ?? join(REPO, 'bench', 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
@@ -89,7 +93,14 @@ async function intake() {
   const { url: floorUrl } = await floor.ready(/floor listening on (http:\/\/\S+)/);
 
   const rows: Array<{ rate: number; floor: LoadResult & Usage; service: LoadResult & Usage; p99Ratio: number }> = [];
+  let warmUp: { floor: LoadResult; service: LoadResult } | undefined;
   try {
+    // Both servers take 20 requests first, not counted: the measured runs compare steady states, and the service's
+    // first intake after its start (code paths met for the first time) is reported apart.
+    warmUp = {
+      floor: await openLoop({ url: floorUrl, secret, rate: 10, seconds: 2, label: 'floor-warm-up' }),
+      service: await openLoop({ url: banner.url, secret, rate: 10, seconds: 2, label: 'service-warm-up' }),
+    };
     for (const rate of rates) {
       const floorRun = await measured(floor, () => openLoop({ url: floorUrl, secret, rate, seconds, label: 'floor' }));
       const serviceRun = await measured(service, () =>
@@ -115,7 +126,10 @@ async function intake() {
     }
   }
   out(`Start: banner after ${banner.ms.toFixed(0)} ms, first answer after ${firstAnswerMs.toFixed(0)} ms`);
-  return { rows, start: { bannerMs: banner.ms, firstAnswerMs } };
+  out(
+    `Warm-up (20 requests at 10/s, not counted above): the service's first intake ${ms(warmUp.service.first)} ms (floor ${ms(warmUp.floor.first)}), p99 ${ms(warmUp.service.p99)} ms, lost ${warmUp.service.lost}`,
+  );
+  return { rows, warmUp, start: { bannerMs: banner.ms, firstAnswerMs } };
 }
 
 /** The threads that used at least 1 % of a core, busiest first: `main 41 dynamodb 30 workflows 25`. */
@@ -219,5 +233,12 @@ async function roundTrips() {
       `${r.subject.padEnd(7)} | ${r.status.padEnd(9)} | ${String(r.dynamoDb.calls).padStart(8)} | ${String(r.dynamoDb.rateBudgetTakes).padStart(19)} | ${String(r.dynamoDb.transparencyLog).padStart(13)} | ${String(r.provider.calls).padStart(14)} | ${String(r.provider.minimum).padStart(7)}`,
     );
   }
+  return rows;
+}
+
+async function intakeSteps() {
+  const rows = await measureIntakeSteps();
+  out('\nIntake, step by step, on the thread that answers (no I/O; CPU microseconds a run, best of 5 rounds of 200):');
+  for (const row of rows) out(`${row.microseconds.toFixed(1).padStart(8)}  ${row.step}`);
   return rows;
 }

@@ -171,6 +171,14 @@ const LOCAL_AUTHORIZATION = {
   'x-amz-date': '20000101T000000Z',
 };
 
+/** Signs nothing: gives every request {@link LOCAL_AUTHORIZATION}. */
+export const localSigner = {
+  sign: async <R extends { headers: Record<string, string> }>(request: R): Promise<R> => {
+    Object.assign(request.headers, LOCAL_AUTHORIZATION);
+    return request;
+  },
+};
+
 /**
  * A DynamoDB client for the local endpoint, its requests not signed (see {@link LOCAL_AUTHORIZATION}).
  * @param options.maxSockets connections it keeps to dynalite at most (default: the SDK's 50); more calls wait in the
@@ -181,12 +189,7 @@ export function localDynamoClient(endpoint: string, options: { maxSockets?: numb
     endpoint,
     region: 'local',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    signer: {
-      sign: async (request) => {
-        Object.assign(request.headers, LOCAL_AUTHORIZATION);
-        return request;
-      },
-    },
+    signer: localSigner,
     ...(options.maxSockets
       ? { requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: options.maxSockets }) } }
       : {}),

@@ -45,6 +45,13 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
 
 /** The wall-clock reading of `epochMs` in `timeZone`, as if it were UTC (milliseconds dropped). */
 function wallClock(epochMs: number, timeZone: string): { day: CalendarDay; asUtcMs: number } {
+  // UTC, the default calendar, is read off the instant itself: Intl's formatToParts costs about 20 µs a call and a
+  // deadline takes up to nine, on the intake's path.
+  if (timeZone === 'UTC') {
+    const at = new Date(epochMs);
+    const day = { year: at.getUTCFullYear(), month: at.getUTCMonth() + 1, day: at.getUTCDate() };
+    return { day, asUtcMs: Math.floor(epochMs / 1000) * 1000 };
+  }
   const parts: Record<string, number> = {};
   for (const part of formatterFor(timeZone).formatToParts(new Date(epochMs))) {
     if (part.type !== 'literal') parts[part.type] = Number(part.value);

@@ -67,6 +67,29 @@ describe('deadlineFor an extended request (Art. 12(3): two further months)', () 
   });
 });
 
+describe('deadlineFor in UTC (read off the instant, without Intl)', () => {
+  it('gives what the zone-aware path gives for Etc/UTC, the same calendar, every 13 hours for two years (every hour of the day in turn)', () => {
+    // Prepare: every hour across a leap year, month ends, year ends, and the last millisecond of days
+    const instants: Date[] = [];
+    for (let t = Date.UTC(2027, 0, 1); t < Date.UTC(2029, 0, 1); t += 13 * 3_600_000) {
+      instants.push(new Date(t), new Date(t - 1));
+    }
+    for (const t of [Date.UTC(2028, 1, 29, 23, 59, 59, 999), Date.UTC(2028, 0, 31, 0, 0, 0, 1)])
+      instants.push(new Date(t));
+
+    // Act
+    const differing = instants.filter(
+      (at) =>
+        deadlineFor(at, 'UTC').getTime() !== deadlineFor(at, 'Etc/UTC').getTime() ||
+        deadlineFor(at, 'UTC', 3).getTime() !== deadlineFor(at, 'Etc/UTC', 3).getTime(),
+    );
+
+    // Assess
+    expect(differing).toEqual([]);
+    expect(deadlineFor(new Date('2028-01-31T23:59:59.999Z'), 'UTC').toISOString()).toBe('2028-02-29T23:59:59.999Z');
+  });
+});
+
 describe('isTimeZone', () => {
   it('knows IANA names and refuses others', () => {
     expect(isTimeZone('UTC')).toBe(true);
