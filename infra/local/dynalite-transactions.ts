@@ -11,7 +11,10 @@ interface DynaliteError extends Error {
 type Item = Record<string, unknown>;
 interface ItemDb {
   get(key: string, cb: Callback<Item>): void;
+  /** dynalite's lock of one item (the `lock` package): `exec` runs once it is held, `release(done)` wraps `done`. */
+  lock(key: string, exec: (release: Release) => void): void;
 }
+type Release = (done?: (...args: unknown[]) => void) => (...args: unknown[]) => void;
 /** dynalite's store (`dynalite/db/index.js` create()): its tables and items. */
 export interface DynaliteTables {
   getTable(name: string, cb: Callback<Record<string, unknown>>): void;
@@ -50,33 +53,33 @@ const TARGET = 'DynamoDB_20120810.TransactWriteItems';
  * `TransactionCanceledException` whose `CancellationReasons` say, item by item, which condition failed (with the
  * item as stored, for an item that asked for it with `ReturnValuesOnConditionCheckFailure: ALL_OLD`).
  *
- * Isolation: a transaction runs alone. Every other request waits until it is done, and it waits until the requests
- * in flight are done, so no reader sees half of it and no writer slips between its check and its writes. What it does
- * not have is DynamoDB's durability across a crash: a process killed between two of its writes keeps the first. The
- * writers that use transactions are ordered (the request's chain head is written last) and recover from that.
+ * Isolation, per item: a transaction takes the item locks dynalite's own PutItem, UpdateItem and DeleteItem take, for
+ * every item it names, in one global order (two transactions over common items cannot deadlock; a single-item write
+ * holds one lock and waits for none), then checks every condition, writes, and releases. No writer of those items
+ * slips between its checks and its writes, and transactions over other items, and every other request, go on
+ * meanwhile. (A gate that ran each transaction alone, after draining every request in flight, made dynalite
+ * sequential: at 100 intakes a second beside a draining backlog, the intake's p99 was 1.1-1.9 s against 0.13 s.) A
+ * reader is not held back: during the writes it may see some of them, as a crash between two of them would leave them.
+ * What it does not have is DynamoDB's durability across a crash: a process killed between two of its writes keeps the
+ * first. The writers that use transactions are ordered (the request's chain head is written last) and recover from
+ * both.
  */
 export function addTransactWriteItems(server: Server, store: DynaliteTables): void {
   const handlers = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
   server.removeAllListeners('request');
-  const gate = new ReadWriteGate();
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (req.headers['x-amz-target'] === TARGET) {
-      void gate.exclusive(() => transact(store, req, res));
+      void transact(store, req, res);
       return;
     }
-    void gate.shared(
-      () =>
-        new Promise<void>((resolve) => {
-          res.once('close', resolve);
-          for (const handler of handlers) handler.call(server, req, res);
-        }),
-    );
+    for (const handler of handlers) handler.call(server, req, res);
   });
 }
 
 async function transact(store: DynaliteTables, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
+  const held: Array<() => void> = [];
   try {
     const input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { TransactItems?: Item[] };
     const items = (input.TransactItems ?? []).map((item) => parse(item, store));
@@ -84,7 +87,7 @@ async function transact(store: DynaliteTables, req: IncomingMessage, res: Server
       throw validationError('Member must have length between 1 and 100 (TransactItems)');
     }
     const targets = new Set<string>();
-    const prepared = [];
+    const resolved = [];
     for (const item of items) {
       const table = await call<Record<string, unknown>>((cb) => store.getTable(String(item.data.TableName), cb));
       const key = db.createKey((item.data.Key ?? item.data.Item) as Item, table);
@@ -93,14 +96,20 @@ async function transact(store: DynaliteTables, req: IncomingMessage, res: Server
         throw validationError('Transaction request cannot include multiple operations on one item');
       }
       targets.add(target);
-      const existing = await call<Item>((cb) => store.getItemDb(String(item.data.TableName)).get(key, cb)).catch(
-        (error: DynaliteError) => {
+      resolved.push({ ...item, key, target, itemDb: store.getItemDb(String(item.data.TableName)) });
+    }
+    for (const item of [...resolved].sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0))) {
+      held.push(await lockItem(item.itemDb, item.key));
+    }
+    const prepared = await Promise.all(
+      resolved.map(async (item) => {
+        const existing = await call<Item>((cb) => item.itemDb.get(item.key, cb)).catch((error: DynaliteError) => {
           if (error.name === 'NotFoundError') return undefined;
           throw error;
-        },
-      );
-      prepared.push({ ...item, existing, failed: db.checkConditional(item.data, existing) != null });
-    }
+        });
+        return { ...item, existing, failed: db.checkConditional(item.data, existing) != null };
+      }),
+    );
     if (prepared.some((item) => item.failed)) {
       const codes = prepared.map((item) => (item.failed ? 'ConditionalCheckFailed' : 'None'));
       return send(res, 400, {
@@ -117,19 +126,42 @@ async function transact(store: DynaliteTables, req: IncomingMessage, res: Server
         ),
       });
     }
-    // Nothing can have changed since the checks (this runs alone), so each write's own condition holds again.
+    // Nothing can have changed since the checks (every item is locked), so each write's own condition holds again.
+    // The actions run on a view of the store whose item locks are this transaction's: they would wait for them.
+    const holding = holdingLocks(store);
     for (const item of prepared) {
       const name = operations[item.operation].action;
       if (!name) continue;
       const action = require(`dynalite/actions/${name}.js`) as Action;
-      await call<Item>((cb) => action(store, item.data, cb));
+      await call<Item>((cb) => action(holding, item.data, cb));
     }
     send(res, 200, {});
   } catch (error) {
     const failure = error as DynaliteError;
     if (failure.statusCode && failure.body) return send(res, failure.statusCode, failure.body);
     send(res, 500, { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: String(error) });
+  } finally {
+    for (const release of held) release();
   }
+}
+
+/** Takes dynalite's lock of one item; resolves with its release. */
+function lockItem(itemDb: ItemDb, key: string): Promise<() => void> {
+  return new Promise((resolve) => itemDb.lock(key, (release) => resolve(release())));
+}
+
+/**
+ * The store as seen by a transaction holding its items' locks: taking one of them again goes straight through.
+ * (dynalite's store and item databases are plain objects of closures, so a copy with one member replaced is enough.)
+ */
+function holdingLocks(store: DynaliteTables): DynaliteTables {
+  const passThrough: ItemDb['lock'] = (_key, exec) =>
+    exec(
+      (done) =>
+        (...args) =>
+          done?.(...args),
+    );
+  return { ...store, getItemDb: (name) => ({ ...store.getItemDb(name), lock: passThrough }) };
 }
 
 /** One TransactItem as the single-item request it stands for, validated and parsed as dynalite parses that request. */
@@ -160,54 +192,4 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.setHeader('Content-Type', 'application/x-amz-json-1.0');
   res.setHeader('Content-Length', Buffer.byteLength(text));
   res.end(text);
-}
-
-/** Many shared holders at once, or one exclusive holder; waiting exclusive holders go first (no starvation). */
-class ReadWriteGate {
-  #shared = 0;
-  #exclusive = false;
-  #waiting: Array<{ exclusive: boolean; start: () => void }> = [];
-
-  shared<T>(work: () => Promise<T>): Promise<T> {
-    return this.#run(false, work);
-  }
-
-  exclusive<T>(work: () => Promise<T>): Promise<T> {
-    return this.#run(true, work);
-  }
-
-  async #run<T>(exclusive: boolean, work: () => Promise<T>): Promise<T> {
-    if (!this.#admits(exclusive)) {
-      await new Promise<void>((start) => this.#waiting.push({ exclusive, start }));
-    } else this.#enter(exclusive);
-    try {
-      return await work();
-    } finally {
-      if (exclusive) this.#exclusive = false;
-      else this.#shared--;
-      this.#wake();
-    }
-  }
-
-  #admits(exclusive: boolean): boolean {
-    if (this.#exclusive) return false;
-    if (exclusive) return this.#shared === 0 && this.#waiting.length === 0;
-    return !this.#waiting.some((w) => w.exclusive);
-  }
-
-  #enter(exclusive: boolean): void {
-    if (exclusive) this.#exclusive = true;
-    else this.#shared++;
-  }
-
-  #wake(): void {
-    while (this.#waiting.length > 0 && !this.#exclusive) {
-      const next = this.#waiting[0] as { exclusive: boolean; start: () => void };
-      if (next.exclusive && this.#shared > 0) return;
-      this.#waiting.shift();
-      this.#enter(next.exclusive);
-      next.start();
-      if (next.exclusive) return;
-    }
-  }
 }

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,5 +98,42 @@ describe('TransactWriteItems on the local DynamoDB', () => {
 
     await expect(db.send(twice)).rejects.toThrow(/multiple operations on one item/);
     expect(await get(tables.requests, { id: 'tx-4' })).toBeUndefined();
+  });
+
+  it('holds back no request on other items: a transaction goes through while another request is still arriving', {
+    timeout: 30_000,
+  }, async () => {
+    // Prepare: a PutItem whose body is still on its way (a slow client), in dynalite's hands from its first bytes
+    const stalled = request(dynamo.endpoint, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-json-1.0',
+        'x-amz-target': 'DynamoDB_20120810.PutItem',
+        authorization:
+          'AWS4-HMAC-SHA256 Credential=local/20000101/local/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=0',
+        'x-amz-date': '20000101T000000Z',
+      },
+    });
+    const stalledAnswer = new Promise<number | undefined>((resolve) => {
+      stalled.on('response', (response) => {
+        response.resume();
+        resolve(response.statusCode);
+      });
+      stalled.on('error', () => resolve(undefined));
+    });
+    await new Promise((resolve) =>
+      stalled.write(`{"TableName":"${tables.requests}","Item":{"id":{"S":"tx-5-slow"}`, resolve),
+    );
+    // A round trip of another request after it: dynalite has read the stalled one's headers by now.
+    await get(tables.requests, { id: 'tx-5' });
+
+    // Act
+    await db.send(appendEvent('tx-5', 1, undefined));
+
+    // Assess: the transaction did not wait for the request in flight; that one still completes
+    expect(await get(tables.requests, { id: 'tx-5' })).toEqual({ id: 'tx-5', chainSeq: 1 });
+    stalled.end('}}');
+    expect(await stalledAnswer).toBe(200);
+    expect(await get(tables.requests, { id: 'tx-5-slow' })).toEqual({ id: 'tx-5-slow' });
   });
 });
