@@ -22,13 +22,20 @@ export interface Synthesized {
 /**
  * Builds the stack as `cdk synth` would (same context, plus `overrides`) into a temporary directory.
  * Bundling is skipped unless asked for: `aws:cdk:bundling-stacks` = [] makes every NodejsFunction skip esbuild, which
- * keeps these tests at a few seconds; the bundle test turns it back on.
+ * keeps these tests at a few seconds; the bundle test turns it back on. So is CloudFormation's built-in template
+ * validation (`@aws-cdk/core:validateAgainstDefaultRules` in cdk.json), unless `validate` asks for it: it costs 3 s
+ * of WebAssembly start-up per process and 1.3 s per template, and cloudformation-validation.test.ts runs it on the
+ * stacks `cdk synth` builds.
  */
-export function synthesize(overrides: Record<string, unknown> = {}, options: { bundle?: boolean } = {}): Synthesized {
+export function synthesize(
+  overrides: Record<string, unknown> = {},
+  options: { bundle?: boolean; validate?: boolean } = {},
+): Synthesized {
   const outdir = mkdtempSync(path.join(tmpdir(), 'erasure-cdk-'));
   outdirs.push(outdir);
   const app = new App({
     outdir,
+    builtinCloudFormationValidation: options.validate ?? false,
     context: {
       ...CDK_JSON_CONTEXT,
       ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
