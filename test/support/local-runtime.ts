@@ -83,6 +83,11 @@ export async function startTestRuntime(
       BATCH_POLL_MAX_INTERVAL_SECONDS: '1',
       PROVIDER_MAX_ATTEMPTS: '2',
       PROVIDER_TIMEOUT_MS: '2000',
+      // The simulators enforce no rate limit unless a test sets one, and at the real ceilings the shared budget spaces
+      // a provider's calls 0.5 s (Referral Rock) or 0.16 s (FirstPromoter) apart: waiting that proves nothing here.
+      // Tests of the budget set their own ceilings.
+      REFERRALROCK_RATE_LIMIT_PER_MINUTE: '60000',
+      FIRSTPROMOTER_RATE_LIMIT_PER_MINUTE: '60000',
       POWERTOOLS_LOG_LEVEL: 'WARN',
       ...options.env,
     },
