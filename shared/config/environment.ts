@@ -91,7 +91,10 @@ export class EnvironmentReader {
     const number = Number(value);
     if (!Number.isSafeInteger(number)) return this.fail(name, 'must be a whole number') ?? fallback;
     if (number < min || number > max) {
-      return this.fail(name, `must be ${min} to ${max === Number.MAX_SAFE_INTEGER ? 'any' : max}`) ?? fallback;
+      return (
+        this.fail(name, max === Number.MAX_SAFE_INTEGER ? `must be at least ${min}` : `must be ${min} to ${max}`) ??
+        fallback
+      );
     }
     return number;
   }

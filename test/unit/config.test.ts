@@ -126,6 +126,13 @@ describe('parseConfig', () => {
     expect((error as Error).message).toContain(name);
   });
 
+  it('says what a number out of bounds must be', () => {
+    const error = thrown(() => parseConfig({ PROVIDER_TIMEOUT_MS: '50', WAITING_PERIOD_SECONDS: '-1' }));
+
+    expect((error as Error).message).toContain('PROVIDER_TIMEOUT_MS: must be at least 100');
+    expect((error as Error).message).toContain(`WAITING_PERIOD_SECONDS: must be 0 to ${30 * 86_400}`);
+  });
+
   it('decodes base64 keys to bytes', () => {
     const identity = randomBytes(32);
     const pseudonym = randomBytes(48);
