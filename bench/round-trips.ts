@@ -17,6 +17,11 @@ export interface RoundTrips {
     rateBudgetTakes: number;
     /** Of `calls`, those on the transparency log's table (the receipt's leaf, tree head and proof). */
     transparencyLog: number;
+    /**
+     * Of `calls`, the conditional writes refused because a parallel branch had moved the chain head since the writer
+     * read it (each is retried once the item it got back says where the head is: one more write, no read).
+     */
+    lostRaces: number;
     /** `<command> <table(s)>` → count. */
     byCommand: Record<string, number>;
     /** The task (or function) that made them → `<command> <table(s)>` → count. */
@@ -41,7 +46,7 @@ export const MINIMUM_PROVIDER_CALLS = { nobody: 3 + 2, jane: 3 + 2 + 4 + 4 + 2 }
 
 /** Erases the demo subjects `nobody` (found nowhere) and `jane` (everywhere, an asynchronous batch), one at a time. */
 export async function measureRoundTrips(): Promise<RoundTrips[]> {
-  const commands: { name: string; table: string | undefined; invocation?: string }[] = [];
+  const commands: { name: string; table: string | undefined; invocation?: string; failed?: string }[] = [];
   const t = await startTestRuntime({
     observeDynamoDb: (command) => commands.push(command),
     // The ceilings the service runs with by default (the test runtime's own are raised out of the way): their spacing
@@ -80,6 +85,7 @@ export async function measureRoundTrips(): Promise<RoundTrips[]> {
           calls: calls.length,
           rateBudgetTakes: counted.length - calls.length,
           transparencyLog: calls.filter((c) => c.table?.split('+').includes(transparencyLog)).length,
+          lostRaces: calls.filter((c) => c.failed === 'TransactionCanceledException').length,
           byCommand: tally(calls.map(label)),
           byTask,
         },

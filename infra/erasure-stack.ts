@@ -354,7 +354,8 @@ export class ErasureStack extends Stack {
       ...(settings.publicBaseUrl ? { PUBLIC_BASE_URL: settings.publicBaseUrl } : {}),
     });
     this.transparencyLog.grantIssue(receiptIssuer);
-    this.tables.grantRequests(receiptIssuer, ['GetItem']);
+    // The request is read with the log's items in one BatchGetItem.
+    this.tables.grantRequests(receiptIssuer, ['GetItem', 'BatchGetItem']);
     this.tables.grantEventsRead(receiptIssuer);
     const issuesReceipts = { RECEIPT_ISSUER_FUNCTION: receiptIssuer.function.functionName };
     const grantIssueReceipts = (fn: HandlerFunction) =>
@@ -384,9 +385,12 @@ export class ErasureStack extends Stack {
     }
     this.rateBudgets.grantTake(referralRockTasks);
     this.rateBudgets.grantTake(firstPromoterTasks);
-    // The provider steps search with the identity; finalize destroys it.
-    identities.grantRead(referralRockTasks);
-    identities.grantRead(firstPromoterTasks);
+    // The provider steps search with the identity, read with their request item in one BatchGetItem; finalize
+    // destroys it.
+    for (const task of [referralRockTasks, firstPromoterTasks]) {
+      identities.grantRead(task);
+      this.tables.grantRequests(task, ['BatchGetItem']);
+    }
     identities.grantDestroy(requestTasks);
     // The archive step finds the other requests of the same person (pseudonym indexes): they share promoters.
     this.tables.grantRequests(firstPromoterTasks, ['Query']);

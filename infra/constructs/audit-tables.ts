@@ -27,7 +27,7 @@ export interface AuditTablesProps {
   readonly encryptionKey: kms.IKey;
 }
 
-type RequestAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'Query' | 'Scan';
+type RequestAction = 'GetItem' | 'BatchGetItem' | 'PutItem' | 'UpdateItem' | 'Query' | 'Scan';
 
 /** The indexes that find a person's requests by pseudonym. */
 export const PSEUDONYM_INDEXES: readonly string[] = [

@@ -53,9 +53,9 @@ export class IdentityTable extends Construct {
     this.#grant(grantee, ['dynamodb:PutItem']);
   }
 
-  /** Allows reading one identity by request id. */
+  /** Allows reading one identity by request id, in the one BatchGetItem that reads its request item with it. */
   grantRead(grantee: iam.IGrantable): void {
-    this.#grant(grantee, ['dynamodb:GetItem']);
+    this.#grant(grantee, ['dynamodb:BatchGetItem']);
   }
 
   /** Allows deleting identities by request id. */

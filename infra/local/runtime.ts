@@ -60,10 +60,16 @@ export interface LocalRuntimeOptions {
   /** Whether to resume unfinished requests at start (default true). */
   resume?: boolean;
   /**
-   * Sees every DynamoDB command: its name, its table (a transaction's or batch's tables, sorted and joined by `+`), and
-   * the task or function it ran in, if any.
+   * Sees every DynamoDB command once it is answered: its name, its table (a transaction's or batch's tables, sorted and
+   * joined by `+`), the task or function it ran in, if any, and the error's name if it failed (e.g. a conditional write
+   * that lost a race).
    */
-  observeDynamoDb?: (command: { name: string; table: string | undefined; invocation?: string }) => void;
+  observeDynamoDb?: (command: {
+    name: string;
+    table: string | undefined;
+    invocation?: string;
+    failed?: string;
+  }) => void;
   /** How often the request sweeper runs (default 5 minutes; 0: never on its own, tests call `sweep()`). */
   sweepIntervalMs?: number;
   /**
@@ -263,13 +269,21 @@ async function startOn(
   const observe = options.observeDynamoDb;
   if (observe) {
     dynamo.client.middlewareStack.add(
-      (next, context) => (args) => {
-        observe({
+      (next, context) => async (args) => {
+        const invocation = currentInvocationBudget()?.name;
+        const command = {
           name: String(context.commandName),
           table: tablesOf(args.input),
-          ...(currentInvocationBudget()?.name ? { invocation: currentInvocationBudget()?.name } : {}),
-        });
-        return next(args);
+          ...(invocation ? { invocation } : {}),
+        };
+        try {
+          const output = await next(args);
+          observe(command);
+          return output;
+        } catch (error) {
+          observe({ ...command, failed: error instanceof Error ? error.name : 'Error' });
+          throw error;
+        }
       },
       { step: 'initialize', name: 'observeDynamoDb' },
     );

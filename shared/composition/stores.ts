@@ -70,7 +70,14 @@ export const createTransparencyLog = (
   config: Pick<StorageConfig, 'tables' | 'auditRetentionDays'>,
   db: DynamoDBDocumentClient,
   clock: Clock = systemClock,
-) => new DynamoTransparencyLog(db, config.tables.transparencyLog, { clock, days: config.auditRetentionDays });
+) =>
+  new DynamoTransparencyLog(
+    db,
+    config.tables.transparencyLog,
+    { clock, days: config.auditRetentionDays },
+    // The issuer reads the request with the log, in one read.
+    config.tables.requests,
+  );
 
 /** `iss` of receipts and tree heads: the service's public address, or its name. */
 export const receiptIssuerName = (config: Pick<ServiceConfig, 'publicBaseUrl'>): string =>

@@ -1,3 +1,4 @@
+import type { AuditEvent } from '#shared/domain/model';
 import { NotFoundError, ValidationError } from '#shared/errors';
 import { RECEIPT_TYPE, signCompactJws, TREE_HEAD_TYPE } from '#shared/evidence/jws';
 import {
@@ -11,6 +12,7 @@ import {
 import { buildReceiptClaims, type ReceiptBundle, type TreeHeadClaims } from '#shared/evidence/receipt';
 import type { AuditLog, Clock, RequestRepository } from '#shared/ports/audit';
 import type {
+  LogState,
   PublicJwk,
   ReceiptSigner,
   StoredReceipt,
@@ -22,7 +24,7 @@ import { isRequestId } from './request-ids.ts';
 
 export interface ReceiptDeps {
   requests: Pick<RequestRepository, 'get'>;
-  audit: Pick<AuditLog, 'list'>;
+  audit: Pick<AuditLog, 'seal' | 'find'>;
   clock: Clock;
   log: TransparencyLogStore;
   signer: ReceiptSigner;
@@ -41,8 +43,9 @@ const MAX_APPEND_ATTEMPTS = 200;
  * the tree that then ends with it (root, frontier and the leaf's inclusion proof all follow from the tree's frontier,
  * RFC 9162 §2.1), then publishes that head where the service cannot rewrite it. A receipt is in the log once: a
  * request whose receipt is there gets it back as stored, never signed anew. Where another request took the place
- * meanwhile, the same receipt is appended after it. A head stored but not yet published (a crash in between) is
- * published when the receipt is asked for again.
+ * meanwhile, the same receipt is appended after it. Issued again (a retry of the step that ends the request), the
+ * receipt's head is published again, which the publisher makes a no-op once it holds it: so a crash between the write
+ * and the publication loses no head.
  * @throws ReceiptNotReadyError (from `buildReceiptClaims`) when the request's trail has not ended
  */
 export async function issueReceipt(deps: ReceiptDeps, requestId: string): Promise<ReceiptBundle> {
@@ -51,7 +54,7 @@ export async function issueReceipt(deps: ReceiptDeps, requestId: string): Promis
   let jwk: PublicJwk | undefined;
   for (let attempt = 1; !state.receipt; attempt++) {
     if (attempt > MAX_APPEND_ATTEMPTS) throw new Error('Transparency log: too much contention to append');
-    receipt ??= await signReceipt(deps, requestId);
+    receipt ??= await signReceipt(deps, requestId, state);
     jwk ??= await deps.signer.publicJwk();
     const { tree } = state;
     const { frontier, completed } = appendToFrontier(tree.frontier, tree.size, leafHash(Buffer.from(receipt, 'ascii')));
@@ -73,7 +76,7 @@ export async function issueReceipt(deps: ReceiptDeps, requestId: string): Promis
       ...(key ? { key } : {}),
     });
     if (appended) {
-      await publish(deps, { treeSize: tree.size + 1, jws: treeHead, published: false });
+      await deps.publisher.publish(tree.size + 1, treeHead);
       return {
         receipt,
         transparencyLog: {
@@ -92,23 +95,24 @@ export async function issueReceipt(deps: ReceiptDeps, requestId: string): Promis
   }
   const head = await deps.log.getTreeHead(state.receipt.treeSize);
   if (!head) throw new Error(`Transparency log: the head of size ${state.receipt.treeSize} is missing`);
-  return bundleOf(deps, state.receipt, await publish(deps, head));
-}
-
-/** The signed receipt of a request whose trail is sealed, from its request item and its trail. */
-async function signReceipt(deps: ReceiptDeps, requestId: string): Promise<string> {
-  const request = await deps.requests.get(requestId);
-  if (!request) throw new NotFoundError();
-  const claims = buildReceiptClaims(request, await deps.audit.list(requestId), deps.clock.now(), deps.issuer);
-  return signCompactJws(deps.signer, claims, RECEIPT_TYPE);
-}
-
-/** Publishes a stored head unless it was published already, and records that it was. */
-async function publish(deps: ReceiptDeps, head: StoredTreeHead): Promise<StoredTreeHead> {
-  if (head.published) return head;
+  // Published again (the publisher keeps the first copy): the attempt that stored it may have stopped before.
   await deps.publisher.publish(head.treeSize, head.jws);
-  await deps.log.markPublished(head.treeSize);
-  return { ...head, published: true };
+  return bundleOf(deps, state.receipt, head);
+}
+
+/**
+ * The signed receipt of a request whose trail is sealed, from its request item and the events it states: the sealing
+ * event (held with the request's chain head, so read with it) and the extension's, if any. Where the log's read
+ * brought the request along, nothing more is read.
+ */
+async function signReceipt(deps: ReceiptDeps, requestId: string, read: LogState): Promise<string> {
+  const request = read.request ?? (await deps.requests.get(requestId));
+  if (!request) throw new NotFoundError();
+  const seal = read.seal ?? (await deps.audit.seal(requestId));
+  const extended = request.extension ? await deps.audit.find(requestId, 'request.extended') : undefined;
+  const events = [extended, seal].filter((e): e is AuditEvent => e !== undefined);
+  const claims = buildReceiptClaims(request, events, deps.clock.now(), deps.issuer);
+  return signCompactJws(deps.signer, claims, RECEIPT_TYPE);
 }
 
 async function bundleOf(deps: ReceiptReadDeps, stored: StoredReceipt, head: StoredTreeHead): Promise<ReceiptBundle> {

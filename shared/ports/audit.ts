@@ -157,6 +157,8 @@ export interface AuditLog {
    * (the stored one is returned). Throws `AuditTrailSealedError` when a sealing event (`SEALING_EVENTS`) ends the chain.
    */
   append(requestId: string, event: NewAuditEvent): Promise<ChainLink>;
+  /** The event that ended the trail (`SEALING_EVENTS`), if it has ended (without reading the trail where it can). */
+  seal(requestId: string): Promise<AuditEvent | undefined>;
   /** The event with idempotency key `key`, if the trail has one (without reading the whole trail where it can). */
   find(requestId: string, key: string): Promise<AuditEvent | undefined>;
   list(requestId: string): Promise<AuditEvent[]>;

@@ -1,3 +1,4 @@
+import type { AuditEvent, ErasureRequest } from '#shared/domain/model';
 import type { SubtreeReader } from '#shared/evidence/merkle';
 
 /** A public key as published in the JWKS: EC P-256, `kid` its RFC 7638 thumbprint. */
@@ -28,11 +29,10 @@ export interface StoredReceipt {
   treeSize?: number;
 }
 
-/** A signed tree head as stored: its compact JWS, and whether it was published where the service cannot rewrite it. */
+/** A signed tree head as stored: its compact JWS. */
 export interface StoredTreeHead {
   treeSize: number;
   jws: string;
-  published: boolean;
 }
 
 /** The tree as its head item holds it: the number of leaves and the frontier (`merkle.ts`, `frontierOf`). */
@@ -41,8 +41,14 @@ export interface TreeState {
   frontier: Buffer[];
 }
 
-/** What an issuer reads before it appends, in one read: the request's receipt, the tree, and the keys listed. */
+/**
+ * What an issuer reads before it appends, in one read: the request's receipt, the tree, the keys listed, and (where the
+ * store reads the requests table too) the request and the event that ended its trail.
+ */
 export interface LogState {
+  request?: ErasureRequest;
+  /** The sealing event, where the request item holds it with its chain head. */
+  seal?: AuditEvent;
   /** The request's receipt once it is in the tree, bound to the signed head it is proven against. */
   receipt?: StoredReceipt & { leafIndex: number; treeSize: number };
   /** A receipt stored but not in the tree (a local write cut off between its items): appended again, as signed. */
@@ -88,7 +94,6 @@ export interface TransparencyLogStore {
   treeSize(): Promise<number>;
   reader(): SubtreeReader;
   getTreeHead(treeSize: number): Promise<StoredTreeHead | undefined>;
-  markPublished(treeSize: number): Promise<void>;
   /** The signed head of the largest size. */
   latestTreeHead(): Promise<StoredTreeHead | undefined>;
   /** Every key that signed, the most recently added first. */

@@ -103,12 +103,13 @@ describe('identities table', () => {
 });
 
 describe('identities table permissions', () => {
-  it('lets the intakes put, the provider steps get, and the functions that end a request delete, nothing more', () => {
+  it('lets the intakes put, the provider steps read, and the functions that end a request delete, nothing more', () => {
     const expected: Record<HandlerName, string[]> = {
       intake: ['dynamodb:PutItem'],
       'sender-intake': ['dynamodb:PutItem'],
-      'referralrock-tasks': ['dynamodb:GetItem'],
-      'firstpromoter-tasks': ['dynamodb:GetItem'],
+      // With their request item, in one BatchGetItem.
+      'referralrock-tasks': ['dynamodb:BatchGetItem'],
+      'firstpromoter-tasks': ['dynamodb:BatchGetItem'],
       'request-tasks': ['dynamodb:DeleteItem'],
       'cancel-request': ['dynamodb:DeleteItem'],
       'request-sweeper': ['dynamodb:DeleteItem', 'dynamodb:Scan'],

@@ -205,6 +205,7 @@ describe('identities table', () => {
     const watchedAudit = {
       list: (id: string) => audit.list(id),
       find: (id: string, key: string) => audit.find(id, key),
+      seal: (id: string) => audit.seal(id),
       append: async (id: string, event: Parameters<typeof audit.append>[1]) => {
         if (event.type === 'identity.destroyed') identityWhenRecorded = await rawItem(tables.identities, id);
         return audit.append(id, event);

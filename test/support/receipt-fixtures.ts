@@ -1,5 +1,5 @@
 import { hashEvent } from '#shared/domain/chain';
-import type { AuditEvent, ErasureRequest } from '#shared/domain/model';
+import { type AuditEvent, type ErasureRequest, SEALING_EVENTS } from '#shared/domain/model';
 import type { AuditLog, RequestRepository } from '#shared/ports/audit';
 
 /**
@@ -55,6 +55,14 @@ export class SealedRequests {
     };
     add('request.received', { reference: request.reference });
     if (options.extended) {
+      request.extension = {
+        months: 2,
+        reasonCode: 'complexity',
+        note: 'a note an operator typed: Jane Roe called',
+        previousDueAt: request.dueAt,
+        extendedAt: '2026-11-01T10:01:00.000Z',
+        extendedBy: 'operator:abc',
+      };
       add('request.extended', {
         previousDueAt: request.dueAt,
         dueAt: '2027-02-01T23:59:59.999Z',
@@ -79,10 +87,18 @@ export class SealedRequests {
     return request;
   }
 
-  get stores(): { requests: Pick<RequestRepository, 'get'>; audit: Pick<AuditLog, 'list'> } {
+  get stores(): {
+    requests: Pick<RequestRepository, 'get'>;
+    audit: Pick<AuditLog, 'list' | 'seal' | 'find'>;
+  } {
+    const events = (id: string) => structuredClone(this.events.get(id) ?? []);
     return {
       requests: { get: async (id) => structuredClone(this.requests.get(id)) },
-      audit: { list: async (id) => structuredClone(this.events.get(id) ?? []) },
+      audit: {
+        list: async (id) => events(id),
+        seal: async (id) => events(id).find((e) => SEALING_EVENTS.includes(e.type)),
+        find: async (id, key) => events(id).find((e) => e.key === key),
+      },
     };
   }
 }

@@ -120,6 +120,9 @@ class MemoryAudit implements AuditLog {
   async find(_requestId: string, key: string) {
     return this.events.find((e) => e.key === key);
   }
+  async seal() {
+    return this.events.find((e) => SEALING_EVENTS.includes(e.type));
+  }
   async list() {
     return [...this.events];
   }

@@ -141,6 +141,14 @@ export class AuditChain {
     throw new Error(`Could not append to the audit trail of ${chainId}: too much contention`);
   }
 
+  /** The event that ended the chain, if one did: from the request item's head where it holds it. */
+  async seal(chainId: string): Promise<AuditEvent | undefined> {
+    let view = knownChain(chainId);
+    if (view === undefined) view = await this.#read(chainId);
+    if (view?.seal || (view && !view.sealed)) return view.seal;
+    return (await this.list(chainId)).find((e) => SEALING_EVENTS.includes(e.type));
+  }
+
   /** The event with idempotency key `key`, read only when the chain's head lists the key. */
   async find(chainId: string, key: string): Promise<AuditEvent | undefined> {
     let view = knownChain(chainId);
@@ -206,7 +214,10 @@ export class AuditChain {
       next.seq = seq;
       next.hash = item.hash;
       next.keys[item.key] = { seq, hash: item.hash };
-      next.sealed ||= SEALING_EVENTS.includes(item.type);
+      if (SEALING_EVENTS.includes(item.type)) {
+        next.sealed = true;
+        next.seal = item;
+      }
     }
     return { pending, links, next };
   }
@@ -220,9 +231,9 @@ export class AuditChain {
     if (plan.pending.length > 0) {
       set.push('chainSeq = :chainSeq', 'chainHash = :chainHash', 'chainKeys = :chainKeys');
       Object.assign(values, { ':chainSeq': plan.next.seq, ':chainHash': plan.next.hash, ':chainKeys': plan.next.keys });
-      if (plan.next.sealed) {
+      if (plan.next.seal && !view.sealed) {
         set.push('chainSealed = :chainSealed');
-        values[':chainSealed'] = true;
+        values[':chainSealed'] = plan.next.seal;
       }
       if (view.itemSeq === undefined) conditions.push('attribute_not_exists(chainSeq)');
       else {

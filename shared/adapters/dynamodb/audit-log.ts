@@ -32,6 +32,10 @@ export class DynamoAuditLog implements AuditLog {
     return link;
   }
 
+  seal(requestId: string): Promise<AuditEvent | undefined> {
+    return this.#chain.seal(requestId);
+  }
+
   find(requestId: string, key: string): Promise<AuditEvent | undefined> {
     return this.#chain.find(requestId, key);
   }

@@ -7,7 +7,8 @@ import { currentInvocationBudget } from '#shared/workflow/invocation-budget';
  * The head of a request's hash chain, kept on its request item so that a writer learns it from the one read of that
  * item it makes anyway (or from its own previous append) instead of reading every event. Attributes of the item:
  * `chainSeq` (the last event's seq; 0 before the first), `chainHash` (its hash), `chainKeys` (each idempotency key in
- * the chain, with the seq and hash of its event) and `chainSealed` (present once a sealing event ended the chain).
+ * the chain, with the seq and hash of its event) and `chainSealed` (the sealing event, once one ended the chain: what
+ * a receipt states of the end, read with the request).
  */
 export interface ChainView {
   /** What the request item's `chainSeq` holds (undefined: an item written before the head was kept there). */
@@ -17,6 +18,8 @@ export interface ChainView {
   hash: string;
   keys: Record<string, ChainLink>;
   sealed: boolean;
+  /** The sealing event, where the item holds it (an item sealed by an earlier version holds only the flag). */
+  seal?: AuditEvent;
 }
 
 export const CHAIN_ATTRIBUTES = ['chainSeq', 'chainHash', 'chainKeys', 'chainSealed'] as const;
@@ -32,19 +35,24 @@ export function chainOfItem(item: Record<string, unknown>): ChainView | undefine
     seq: item.chainSeq,
     hash: typeof item.chainHash === 'string' ? item.chainHash : GENESIS_HASH,
     keys: { ...((item.chainKeys as Record<string, ChainLink> | undefined) ?? {}) },
-    sealed: item.chainSealed === true,
+    sealed: item.chainSealed !== undefined && item.chainSealed !== false,
+    ...(typeof item.chainSealed === 'object' && item.chainSealed !== null
+      ? { seal: item.chainSealed as AuditEvent }
+      : {}),
   };
 }
 
 /** The head as the events themselves give it (a trail from before heads were kept, or events ahead of the item's). */
 export function chainOfEvents(events: readonly AuditEvent[], itemSeq: number | undefined): ChainView {
   const last = events.at(-1);
+  const seal = events.find((e) => SEALING_EVENTS.includes(e.type));
   return {
     itemSeq,
     seq: last?.seq ?? 0,
     hash: last?.hash ?? GENESIS_HASH,
     keys: Object.fromEntries(events.map((e) => [e.key, { seq: e.seq, hash: e.hash }])),
     sealed: events.some((e) => SEALING_EVENTS.includes(e.type)),
+    ...(seal ? { seal } : {}),
   };
 }
 

@@ -57,7 +57,7 @@ export class DynamoIdentityTable {
     }
   }
 
-  /** The ciphertext stored for a request, if any. */
+  /** The ciphertext stored for a request, if any (the provider tasks read it with their request item instead). */
   async get(id: string): Promise<string | undefined> {
     const { Item } = await this.#db.send(
       new GetCommand({

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
+  type BatchGetCommandInput,
+  type BatchGetCommandOutput,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -172,12 +175,41 @@ export class DynamoRequestRepository implements RequestRepository {
 
   async get(id: string): Promise<ErasureRequest | undefined> {
     if (!this.#readIdentity) return this.#getRequest(id);
-    const [request, identity] = await Promise.all([this.#getRequest(id, true), this.#identities.get(id)]);
+    const { request: item, identity } = await this.#getWithIdentity(id);
+    rememberChainOf(item);
+    const request = item ? toRequest(item as unknown as Item, true) : undefined;
     if (!request) return undefined;
     // A request stored before the identities table existed still holds its identity itself, until it ends.
     const { identity: legacy, ...rest } = request;
     const found = identity ?? legacy;
     return found === undefined ? rest : { ...rest, identity: found };
+  }
+
+  /**
+   * The request item and its identity's ciphertext in one BatchGetItem (consistent reads of both tables): what every
+   * provider task reads first.
+   */
+  async #getWithIdentity(id: string): Promise<{ request?: Record<string, unknown>; identity?: string }> {
+    const found: { request?: Record<string, unknown>; identity?: string } = {};
+    let requestItems: BatchGetCommandInput['RequestItems'] = {
+      [this.#table]: { Keys: [{ id }], ConsistentRead: true },
+      [this.#identitiesTable]: {
+        Keys: [{ id }],
+        // Only the ciphertext: `identity` is a DynamoDB reserved word.
+        ProjectionExpression: '#identity',
+        ExpressionAttributeNames: { '#identity': 'identity' },
+        ConsistentRead: true,
+      },
+    };
+    while (requestItems && Object.keys(requestItems).length > 0) {
+      const page: BatchGetCommandOutput = await this.#db.send(new BatchGetCommand({ RequestItems: requestItems }));
+      const [request] = page.Responses?.[this.#table] ?? [];
+      const [identity] = page.Responses?.[this.#identitiesTable] ?? [];
+      if (request) found.request = request;
+      if (typeof identity?.identity === 'string') found.identity = identity.identity;
+      requestItems = page.UnprocessedKeys;
+    }
+    return found;
   }
 
   async #getRequest(id: string, keepLegacyIdentity = false): Promise<ErasureRequest | undefined> {
@@ -586,6 +618,9 @@ function guardConditions(
 
 /** Plans are top-level attributes (`plan:referralrock.members`): a nested map would need creating first, racily. */
 const planAttribute = (key: ActionKey) => `plan:${key}`;
+
+/** The request a request item holds, read by another adapter (with other items, in one BatchGetItem). */
+export const requestOfItem = (item: Record<string, unknown>): ErasureRequest => toRequest(item as unknown as Item);
 
 /** The request an item holds; a legacy `identity` attribute only when asked for (see `get`). */
 function toRequest(item: Item, keepLegacyIdentity = false): ErasureRequest {

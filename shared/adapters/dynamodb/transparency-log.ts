@@ -1,6 +1,8 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
+  type BatchGetCommandInput,
+  type BatchGetCommandOutput,
   type DynamoDBDocumentClient,
   GetCommand,
   TransactWriteCommand,
@@ -19,6 +21,9 @@ import type {
   TreeState,
 } from '#shared/ports/evidence';
 
+import { chainOfItem, rememberChainOf } from './chain-head.ts';
+import { requestOfItem } from './requests-repository.ts';
+
 type Item = Record<string, unknown>;
 
 /** Attributes of the `keys` item that list one key each (`key:<kid>`); earlier versions kept them in its `keys` map. */
@@ -28,8 +33,7 @@ const KEY_ATTRIBUTE = 'key:';
  * The transparency log in one DynamoDB table keyed by `key`: `tree` (the size, the frontier, the size of the latest
  * signed head), `node#<level>#<index>` (the hash of each perfect subtree, written when its last leaf arrives; level 0
  * are the leaves, with the request they belong to), `receipt#<requestId>`, `head#<size>` and `keys`. Nothing is ever
- * deleted or changed once in the tree, except a head being marked published; receipts expire (TTL) with the audit
- * retention.
+ * deleted or changed once in the tree; receipts expire (TTL) with the audit retention.
  *
  * An append is one read and one write. The issuer reads the request's receipt, the tree (size and frontier: RFC 9162
  * §2.1's perfect subtrees, from which the new root, the new frontier and the new leaf's inclusion proof all follow)
@@ -46,15 +50,23 @@ export class DynamoTransparencyLog implements TransparencyLogStore {
   readonly #nodes = new Map<string, Buffer>();
 
   readonly #retention: { clock: Clock; days: number } | undefined;
+  readonly #requests: string | undefined;
 
   /**
    * @param retention receipts (the only items that name a request's pseudonym) expire through TTL this long after they
    *   are stored, with the audit trail; the tree's hashes stay, so every proof can still be made.
+   * @param requestsTable where `state` reads the request (and the seal its chain head holds) in the same BatchGetItem
    */
-  constructor(db: DynamoDBDocumentClient, tableName: string, retention?: { clock: Clock; days: number }) {
+  constructor(
+    db: DynamoDBDocumentClient,
+    tableName: string,
+    retention?: { clock: Clock; days: number },
+    requestsTable?: string,
+  ) {
     this.#db = db;
     this.#table = tableName;
     this.#retention = retention;
+    this.#requests = requestsTable;
   }
 
   async #get<T>(key: string): Promise<T | undefined> {
@@ -80,24 +92,29 @@ export class DynamoTransparencyLog implements TransparencyLogStore {
   }
 
   async state(requestId: string): Promise<LogState> {
-    const keys = [`receipt#${requestId}`, 'tree', 'keys'];
     const items = new Map<string, Item>();
-    let pending: Array<{ key: string }> = keys.map((key) => ({ key }));
-    while (pending.length > 0) {
-      const { Responses, UnprocessedKeys } = await this.#db.send(
-        new BatchGetCommand({ RequestItems: { [this.#table]: { Keys: pending, ConsistentRead: true } } }),
-      );
-      for (const item of Responses?.[this.#table] ?? []) items.set(String(item.key), item);
-      pending = (UnprocessedKeys?.[this.#table]?.Keys as Array<{ key: string }> | undefined) ?? [];
+    let request: Item | undefined;
+    let pending: BatchGetCommandInput['RequestItems'] = {
+      [this.#table]: { Keys: [`receipt#${requestId}`, 'tree', 'keys'].map((key) => ({ key })), ConsistentRead: true },
+      ...(this.#requests ? { [this.#requests]: { Keys: [{ id: requestId }], ConsistentRead: true } } : {}),
+    };
+    while (pending && Object.keys(pending).length > 0) {
+      const page: BatchGetCommandOutput = await this.#db.send(new BatchGetCommand({ RequestItems: pending }));
+      for (const item of page.Responses?.[this.#table] ?? []) items.set(String(item.key), item);
+      if (this.#requests) request ??= page.Responses?.[this.#requests]?.[0];
+      pending = page.UnprocessedKeys;
     }
+    rememberChainOf(request);
+    const seal = request && chainOfItem(request)?.seal;
+    const ofRequest = { ...(request ? { request: requestOfItem(request) } : {}), ...(seal ? { seal } : {}) };
     const treeItem = items.get('tree');
     const tree = await this.#treeOf(treeItem);
     const keyIds = Object.keys(listedKeys(items.get('keys')));
     const stored = items.get(`receipt#${requestId}`);
-    if (!stored) return { tree, keyIds };
+    if (!stored) return { tree, keyIds, ...ofRequest };
     const receipt = toReceipt(stored);
     if (receipt.leafIndex === undefined || receipt.leafIndex >= tree.size || !(await this.#ownsLeaf(receipt))) {
-      return { tree, keyIds, unappended: receipt.jws };
+      return { tree, keyIds, unappended: receipt.jws, ...ofRequest };
     }
     if (receipt.treeSize !== undefined) {
       return { tree, keyIds, receipt: { ...receipt, leafIndex: receipt.leafIndex, treeSize: receipt.treeSize } };
@@ -183,7 +200,7 @@ export class DynamoTransparencyLog implements TransparencyLogStore {
             ...subtrees.map((node) =>
               put({ key: `node#${node.level}#${node.index}`, hash: node.hash.toString('hex') }),
             ),
-            put({ key: `head#${next}`, treeSize: next, jws: entry.treeHead, published: false }),
+            put({ key: `head#${next}`, treeSize: next, jws: entry.treeHead }),
             {
               Update: {
                 TableName: this.#table,
@@ -228,16 +245,7 @@ export class DynamoTransparencyLog implements TransparencyLogStore {
 
   async getTreeHead(treeSize: number): Promise<StoredTreeHead | undefined> {
     const item = await this.#get<StoredTreeHead>(`head#${treeSize}`);
-    return item && { treeSize: item.treeSize, jws: item.jws, published: item.published === true };
-  }
-
-  async markPublished(treeSize: number): Promise<void> {
-    await this.#update({
-      Key: { key: `head#${treeSize}` },
-      UpdateExpression: 'SET published = :yes',
-      ConditionExpression: 'attribute_exists(jws)',
-      ExpressionAttributeValues: { ':yes': true },
-    });
+    return item && { treeSize: item.treeSize, jws: item.jws };
   }
 
   async latestTreeHead(): Promise<StoredTreeHead | undefined> {

@@ -264,29 +264,35 @@ export async function pollFirstPromoterBatch(
   state: BatchPollState,
 ): Promise<BatchPollState> {
   const key = 'firstpromoter.referrals';
-  const request = await load(deps, state.requestId);
-  const current = request.actions[key];
-  if (current && current.outcome !== 'pending') return { ...state, done: true, waitSeconds: 0 };
   if (state.batchId === undefined) throw new RequestMissingError('No batch to poll');
-
   const batch = await deps.firstPromoter.getBatch(state.batchId);
   const summary = summarizeBatch(batch);
   const polls = state.polls + 1;
+  const startedAt = state.startedAt === undefined ? undefined : new Date(state.startedAt).getTime();
+  const elapsedSeconds = startedAt === undefined ? undefined : (deps.clock.now().getTime() - startedAt) / 1000;
+  const { intervalSeconds, maxIntervalSeconds } = deps.batchPoll;
+  const waitSeconds = Math.min(maxIntervalSeconds, intervalSeconds * 2 ** polls);
+  // A batch still running within its time needs nothing from the tables: only its end is recorded.
+  if (summary.state === 'running' && elapsedSeconds !== undefined && elapsedSeconds < deps.batchPoll.timeoutSeconds) {
+    return { ...state, polls, done: false, waitSeconds };
+  }
+
+  const request = await load(deps, state.requestId);
+  const current = request.actions[key];
+  if (current && current.outcome !== 'pending') return { ...state, done: true, waitSeconds: 0 };
   const planned = (request.plans?.[key]?.ids ?? []).map(Number);
   if (summary.state !== 'running') {
     await recordBatchEnd(deps, request, summary, planned);
     return { ...state, polls, done: true, waitSeconds: 0 };
   }
-  const startedAt = new Date(state.startedAt ?? current?.updatedAt ?? deps.clock.now().toISOString()).getTime();
-  const elapsedSeconds = (deps.clock.now().getTime() - startedAt) / 1000;
-  if (elapsedSeconds >= deps.batchPoll.timeoutSeconds) {
+  const since = new Date(state.startedAt ?? current?.updatedAt ?? deps.clock.now().toISOString()).getTime();
+  const elapsed = (deps.clock.now().getTime() - since) / 1000;
+  if (elapsed >= deps.batchPoll.timeoutSeconds) {
     await recordBatchEnd(deps, request, summary, planned, [
-      `batch still ${batch.status} after ${Math.round(elapsedSeconds)}s (poll timeout)`,
+      `batch still ${batch.status} after ${Math.round(elapsed)}s (poll timeout)`,
     ]);
     return { ...state, polls, done: true, waitSeconds: 0 };
   }
-  const { intervalSeconds, maxIntervalSeconds } = deps.batchPoll;
-  const waitSeconds = Math.min(maxIntervalSeconds, intervalSeconds * 2 ** polls);
   return { ...state, polls, done: false, waitSeconds };
 }
 

@@ -20,17 +20,17 @@ const GOES_ON: readonly RequestStatus[] = [...OPEN_STATUSES, 'closing'];
  * On a resumed run it returns only what is left of the window.
  */
 export async function loadRequest(deps: RequestTaskDeps, { requestId }: RequestInput) {
-  let request = await load(deps, requestId);
+  // The common case first: a request just received enters its waiting period with one write, which returns it. Any
+  // other (a resumed run, a cancel first) is read.
+  let request = (await deps.requests.transition(requestId, ['received'], 'waiting')) ?? (await load(deps, requestId));
   if (!GOES_ON.includes(request.status)) {
     return { requestId, proceed: false, status: request.status, waitSeconds: 0 };
   }
-  // Normally intake appended it; not when intake failed after storing the request and the sweeper started it.
+  // Intake stores it with the request; appended here for a request stored by an earlier version that crashed between
+  // its two writes (keyed: found in the chain's head otherwise, without a read).
   await deps.audit.append(requestId, receivedEvent(request));
   const waitEnds = new Date(request.receivedAt).getTime() + deps.waitingPeriodSeconds * 1000;
   const waitSeconds = Math.max(0, Math.ceil((waitEnds - deps.clock.now().getTime()) / 1000));
-  if (request.status === 'received') {
-    request = (await deps.requests.transition(requestId, ['received'], 'waiting')) ?? (await load(deps, requestId));
-  }
   // Keyed, and only while waiting: a resumed run appends it if the first run crashed before. A cancel that ended the
   // trail in the meantime makes the append refused: the request is over, and so is the workflow.
   if (request.status === 'waiting') {
@@ -73,10 +73,8 @@ export async function beginErasure(deps: RequestTaskDeps, { requestId }: Request
  * same values (the first `request.completed` decides them) and returns the same chain head.
  */
 export async function finalizeRequest(deps: RequestTaskDeps, { requestId }: RequestInput) {
-  let request = await load(deps, requestId);
-  if (request.status === 'processing') {
-    request = (await deps.requests.transition(requestId, ['processing'], 'closing')) ?? (await load(deps, requestId));
-  }
+  // The common case first: a request processing moves to closing with one write, which returns it; any other is read.
+  let request = (await deps.requests.transition(requestId, ['processing'], 'closing')) ?? (await load(deps, requestId));
   const ended =
     request.status === 'completed' || request.status === 'partially_completed' || request.status === 'failed';
   if (request.status !== 'closing' && !ended) return { requestId, status: request.status };
