@@ -227,11 +227,21 @@ async function bundles() {
 async function roundTrips() {
   const rows = await measureRoundTrips();
   out('\nRound trips per erasure (local runtime, the same handlers and ASL as in AWS):');
-  out('subject | status    | DynamoDB | + rate-budget takes | + receipt log | provider calls | minimum');
+  out(
+    'subject | status    | DynamoDB | of which receipt log | of which lost races | + rate-budget takes | provider calls | minimum',
+  );
   for (const r of rows) {
     out(
-      `${r.subject.padEnd(7)} | ${r.status.padEnd(9)} | ${String(r.dynamoDb.calls).padStart(8)} | ${String(r.dynamoDb.rateBudgetTakes).padStart(19)} | ${String(r.dynamoDb.transparencyLog).padStart(13)} | ${String(r.provider.calls).padStart(14)} | ${String(r.provider.minimum).padStart(7)}`,
+      `${r.subject.padEnd(7)} | ${r.status.padEnd(9)} | ${String(r.dynamoDb.calls).padStart(8)} | ${String(r.dynamoDb.transparencyLog).padStart(20)} | ${String(r.dynamoDb.lostRaces).padStart(19)} | ${String(r.dynamoDb.rateBudgetTakes).padStart(19)} | ${String(r.provider.calls).padStart(14)} | ${String(r.provider.minimum).padStart(7)}`,
     );
+  }
+  for (const r of rows) {
+    out(`\nDynamoDB calls of ${r.subject}, by task:`);
+    for (const [task, commands] of Object.entries(r.dynamoDb.byTask)) {
+      const count = Object.values(commands).reduce((sum, n) => sum + n, 0);
+      const detail = Object.entries(commands).map(([command, n]) => `${n}x ${command}`);
+      out(`  ${task.padEnd(36)} ${String(count).padStart(3)}  ${detail.join(', ')}`);
+    }
   }
   return rows;
 }
