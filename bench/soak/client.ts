@@ -82,6 +82,26 @@ export class ServiceClient {
     return this.#call('GET', `/v1/erasure-requests/${id}`, () => ({ headers: this.#bearer(this.#auditToken) }));
   }
 
+  /**
+   * Every request in one of `statuses` received at or after `from` (ISO 8601): `GET /v1/erasure-requests`, page after
+   * page. One listing answers for all of them, where a status read per request reads each one's events as well.
+   */
+  async list(statuses: readonly string[], from: string): Promise<ApiJson[]> {
+    const rows: ApiJson[] = [];
+    let cursor: string | undefined;
+    do {
+      const query = new URLSearchParams({ status: statuses.join(','), from, limit: '500' });
+      if (cursor) query.set('cursor', cursor);
+      const answer = await this.#call('GET', `/v1/erasure-requests?${query}`, () => ({
+        headers: this.#bearer(this.#auditToken),
+      }));
+      if (answer.status !== 200) throw new Error(`listing answered ${answer.status}`);
+      rows.push(...((answer.json?.requests as ApiJson[] | undefined) ?? []));
+      cursor = (answer.json?.nextCursor as string | null | undefined) ?? undefined;
+    } while (cursor);
+    return rows;
+  }
+
   /** Cancels with the operator token; a service without separate operator tokens takes the audit token. */
   async cancel(id: string): Promise<ApiAnswer> {
     const path = `/v1/erasure-requests/${id}/cancel`;
