@@ -9,29 +9,47 @@ import { beforeEach } from 'vitest';
  * `console.log` in a test goes through Vitest, which shows it as usual. Output outside any test (a `beforeAll` starting
  * a runtime) is dropped. A test that captures output itself (`captureOutput`) replaces these writers while it runs and
  * puts them back after.
+ *
+ * Vitest runs a setup file again before every test file, and without isolation (vitest.config.ts) the files of a
+ * worker share one process: the streams are wrapped once per process, and each run of this file only starts holding
+ * anew. Wrapping again would take the previous wrapper for the original writer, and a failed test's output would be
+ * held there instead of shown.
  */
 type Write = typeof process.stdout.write;
 type Chunk = { stream: NodeJS.WriteStream; chunk: string | Uint8Array };
+interface Holding {
+  originals: Map<NodeJS.WriteStream, Write>;
+  held: Chunk[];
+}
 
-const streams = [process.stdout, process.stderr] as const;
-const originals = new Map<NodeJS.WriteStream, Write>(streams.map((stream) => [stream, stream.write.bind(stream)]));
-let held: Chunk[] = [];
+const HOLDING = Symbol.for('gdpr-erasure.test.quiet-output');
+const processWide = globalThis as { [HOLDING]?: Holding };
+processWide[HOLDING] ??= holdStreams();
+const holding = processWide[HOLDING];
 
-for (const stream of streams) {
-  stream.write = ((chunk: string | Uint8Array, encoding?: unknown, callback?: unknown): boolean => {
-    held.push({ stream, chunk });
-    const done = typeof encoding === 'function' ? encoding : callback;
-    if (typeof done === 'function') process.nextTick(done as () => void);
-    return true;
-  }) as Write;
+function holdStreams(): Holding {
+  const streams = [process.stdout, process.stderr] as const;
+  const state: Holding = {
+    originals: new Map<NodeJS.WriteStream, Write>(streams.map((stream) => [stream, stream.write.bind(stream)])),
+    held: [],
+  };
+  for (const stream of streams) {
+    stream.write = ((chunk: string | Uint8Array, encoding?: unknown, callback?: unknown): boolean => {
+      state.held.push({ stream, chunk });
+      const done = typeof encoding === 'function' ? encoding : callback;
+      if (typeof done === 'function') process.nextTick(done as () => void);
+      return true;
+    }) as Write;
+  }
+  return state;
 }
 
 beforeEach((context) => {
-  held = [];
-  const mine = held;
+  holding.held = [];
+  const mine = holding.held;
   context.onTestFailed(() => {
     if (mine.length === 0) return;
-    const write = (stream: NodeJS.WriteStream, text: string | Uint8Array) => originals.get(stream)?.(text);
+    const write = (stream: NodeJS.WriteStream, text: string | Uint8Array) => holding.originals.get(stream)?.(text);
     write(process.stderr, `\n--- output of the failed test "${context.task.name}" ---\n`);
     for (const { stream, chunk } of mine) write(stream, chunk);
     write(process.stderr, '--- end of its output ---\n');

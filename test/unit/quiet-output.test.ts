@@ -14,7 +14,9 @@ it('shows the service’s logs only for a test that fails', async () => {
   }).catch((error: { stdout: string; stderr: string; code: number }) => error);
   const output = `${result.stdout}${result.stderr}`;
 
-  expect(output).toContain('1 failed');
-  expect(output).toContain('log line of the failing test');
+  expect(output).toContain('2 failed');
+  // As logged (a JSON line), not as quoted in the failure's code frame.
+  expect(output).toContain('"message":"log line of the failing test"');
+  expect(output).toContain('"message":"log line of the other file"');
   expect(output).not.toContain('log line of the passing test');
 });
