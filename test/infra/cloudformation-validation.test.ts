@@ -13,7 +13,9 @@ import { CDK_JSON_CONTEXT, removeSynthesized, synthesize } from './synth.ts';
  */
 afterAll(removeSynthesized);
 
-describe("CloudFormation's default validation rules", () => {
+// The validator's WebAssembly start-up (3 s of CPU on an idle core) comes first: more than the default 30 s when the
+// machine is shared with other test runs.
+describe("CloudFormation's default validation rules", { timeout: 120_000 }, () => {
   it.each([
     ['by default', {}],
     ['with completion callbacks', { callbackUrls: 'https://hooks.example.com/erasures' }],
