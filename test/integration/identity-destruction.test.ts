@@ -89,9 +89,12 @@ describe('a destroyed identity is unrecoverable from the data directory', () => 
     t = await startTestRuntime({ persistent: true, env: { WAITING_PERIOD_SECONDS: '3600' } });
     seed(t, 1);
     const id: string = (await t.submit(SUBJECT)).json.id;
+    // In the waiting period with the promoters' archive recorded: `waiting` alone comes before the archive step has
+    // ended, and a cancel that meets an archive still in flight stays `canceling` until the sweeper restores.
     await waitFor('the waiting period', async () => {
       const view = (await t?.get(id))?.json;
-      return view?.status === 'waiting' ? view : undefined;
+      const archive = view?.actions?.find((a: any) => a.action === 'archive_promoters');
+      return view?.status === 'waiting' && archive?.outcome && archive.outcome !== 'pending' ? view : undefined;
     });
     const needles = ciphertextPieces(await storedCiphertext(t, id));
     const whileOpen = await findInFiles(t.dataDir, needles);
