@@ -1,4 +1,3 @@
-import { getPriority, setPriority } from 'node:os';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { createDocumentClient } from '#shared/composition';
 import { parseConfig } from '#shared/config';
@@ -17,8 +16,6 @@ import type { EngineName, WorkflowThreadMethods } from './workflows.ts';
  * and the demo simulators, built by the same composition as in one thread (../workflows.ts). It reaches DynamoDB over
  * HTTP as the main thread does, and the DynamoDB thread's purge through `dynamoPort`.
  */
-/** How much nicer than the API the workflow thread is: about a tenth of its CPU weight (the kernel's 1.25x a step). */
-const WORKFLOW_NICENESS = 10;
 /** Connections from the workflows to dynalite; dynalite runs one call at a time on its loop, so a few keep it busy. */
 const WORKFLOW_DYNAMODB_CONNECTIONS = 4;
 if (!parentPort) throw new Error('workflow-thread.ts runs as a worker thread of the local runtime');
@@ -29,10 +26,6 @@ const { dynamoPort, logFormat, colorize } = workerData as {
 };
 nameThisThread('workflows');
 writeLogsFromThisThread(logFormat, colorize);
-// Backlog work yields to the API: when the cores are busy, the scheduler gives this thread the CPU the intake and
-// DynamoDB threads leave, and on an idle machine it takes what is free (Linux keeps a nice value per thread; 0 here
-// means this thread). Without it a draining backlog took two thirds of the process's CPU time from the intake.
-setPriority(0, Math.min(19, getPriority(0) + WORKFLOW_NICENESS));
 const logger = createLogger('local-runtime');
 const dynamo = callerOf<DynamoThreadMethods>(dynamoPort);
 const stops: Array<() => Promise<void>> = [];
