@@ -126,8 +126,6 @@ export interface LocalDynamo {
    * Concurrent calls share the work; each returns once a purge that started after the call has finished.
    */
   compact(table: string): Promise<void>;
-  /** In a thread of its own: serves `compact` on `port` too (for another thread of the runtime). */
-  connect: ((port: MessagePort) => void) | undefined;
   stop(): Promise<void>;
 }
 
@@ -144,8 +142,15 @@ export interface TableNames {
  * @param options.thread run dynalite in a worker thread of its own (`npm start`), so that its LevelDB work and request
  *   parsing never hold up the event loop of its callers; the default runs it on the caller's loop (tests)
  */
-export async function startLocalDynamo(path?: string, options: { thread?: boolean } = {}): Promise<LocalDynamo> {
-  const server = options.thread ? await startDynaliteThread(path) : await startDynalite(path);
+export async function startLocalDynamo(
+  path?: string,
+  options: {
+    thread?: boolean;
+    /** With `thread`: ports on which it serves `compact` too, for the runtime's other threads. */
+    serveOn?: MessagePort[];
+  } = {},
+): Promise<LocalDynamo> {
+  const server = options.thread ? await startDynaliteThread(path, options.serveOn ?? []) : await startDynalite(path);
   const compact = 'compact' in server ? server.compact : compactor(server.store);
   const client = localDynamoClient(server.endpoint);
   return {
@@ -153,7 +158,6 @@ export async function startLocalDynamo(path?: string, options: { thread?: boolea
     client,
     ensureTables: (names) => ensureTables(client, names),
     compact,
-    connect: 'connect' in server ? server.connect : undefined,
     stop: async () => {
       client.destroy();
       await server.stop();
@@ -203,15 +207,15 @@ export type DynamoThreadMethods = {
   stop(): Promise<void>;
 };
 
-async function startDynaliteThread(path: string | undefined) {
+async function startDynaliteThread(path: string | undefined, serveOn: MessagePort[]) {
   const worker = new Worker(new URL('./threads/dynamodb-thread.ts', import.meta.url));
   const dynamo = callerOf<DynamoThreadMethods>(worker);
   const ended = threadEnded(worker, 'DynamoDB', dynamo);
+  for (const port of serveOn) connectPort(worker, port);
   const endpoint = await dynamo.call('start', path);
   return {
     endpoint,
     compact: (table: string) => dynamo.call('compact', table),
-    connect: (port: MessagePort) => connectPort(worker, port),
     stop: async () => {
       await dynamo.call('stop');
       await ended.stop();

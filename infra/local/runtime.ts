@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { MessageChannel } from 'node:worker_threads';
 import { makeHandler as apiDocument } from '#functions/api-document/handler';
 import { makeHandler as cancelRequest } from '#functions/cancel-request/handler';
 import { makeHandler as consoleFiles } from '#functions/console/handler';
@@ -26,7 +27,6 @@ import { systemClock } from '#shared/ports/audit';
 import { currentInvocationBudget } from '#shared/workflow/invocation-budget';
 import { loadApiDocument } from '../api-document.ts';
 import { DataDirInUseError, dataDirHolder, lockDataDir } from './data-dir-lock.ts';
-import { type Simulators, simulatorsWanted, startSimulators } from './demo-simulators.ts';
 import { startLocalDynamo } from './dynamodb.ts';
 import type { LogFormat } from './log-format.ts';
 import {
@@ -39,9 +39,10 @@ import {
 } from './secrets.ts';
 import { localSecretsFile, moveLegacySecrets } from './secrets-file.ts';
 import { type ApiFunction, type ApiServer, startApiServer } from './server.ts';
+import { type Simulators, simulatorsWanted } from './simulated-providers.ts';
 import { startWorkflowThread } from './threads/workflows.ts';
 import type { LocalWorkflowControl, LocalWorkflowEngine } from './workflow-engine.ts';
-import { composeWorkflows, type WorkflowSideControl } from './workflows.ts';
+import type { WorkflowSideControl } from './workflows.ts';
 
 export interface LocalRuntimeOptions {
   env?: NodeJS.ProcessEnv;
@@ -236,8 +237,22 @@ async function startOn(
   const senderSecretsInFile = senderNames.length > 0 && env.SENDER_SECRETS === undefined;
   if (senderSecretsInFile) env.SENDER_SECRETS = await loadOrCreateSenderSecrets(secretsFile, senderNames);
 
+  // Threaded, both threads start at once: the workflow thread's imports (every task function) and simulators overlap
+  // dynalite's start.
+  const channel = threads ? new MessageChannel() : undefined;
+  const workflowThread = channel
+    ? startWorkflowThread(channel.port2, { format: options.logFormat ?? 'json' })
+    : undefined;
+  if (workflowThread) stops.push(() => workflowThread.stop());
+  // A provider without a base URL is served by its simulator, with demo data and demo credentials unless given; in the
+  // workflow thread when threaded, where the provider task functions call it.
+  const wanted = simulatorsWanted(env);
+  const threadSimulators = workflowThread?.startSimulators(wanted);
+  // Awaited below; a failed DynamoDB start must not leave it an unhandled rejection meanwhile.
+  threadSimulators?.catch(() => undefined);
   const dynamo = await startLocalDynamo(options.inMemory ? undefined : resolve(dataDir, 'dynamodb'), {
     thread: threads,
+    ...(channel ? { serveOn: [channel.port1] } : {}),
   });
   stops.push(async () => {
     try {
@@ -247,18 +262,14 @@ async function startOn(
     }
   });
   env.DYNAMODB_ENDPOINT = dynamo.endpoint;
-  const workflowThread = threads ? startWorkflowThread(dynamo, { format: options.logFormat ?? 'json' }) : undefined;
-  if (workflowThread) stops.push(() => workflowThread.stop());
-
-  // A provider without a base URL is served by its simulator, with demo data and demo credentials unless given; in the
-  // workflow thread when threaded, where the provider task functions call it.
-  const wanted = simulatorsWanted(env);
   let simulators: Simulators = {};
-  if (workflowThread) {
-    const urls = await workflowThread.startSimulators(wanted);
+  if (threadSimulators) {
+    const urls = await threadSimulators;
     if (urls.referralRock) env.REFERRALROCK_BASE_URL = urls.referralRock;
     if (urls.firstPromoter) env.FIRSTPROMOTER_BASE_URL = urls.firstPromoter;
   } else {
+    // Imported here, not at the top: threaded, only the workflow thread loads the simulators and task functions.
+    const { startSimulators } = await import('./demo-simulators.ts');
     const inProcess = await startSimulators(wanted, options.simulators);
     stops.push(inProcess.stop);
     simulators = inProcess.simulators;
@@ -312,7 +323,7 @@ async function startOn(
         { dataDir, apiUrl: api.url, options: sideOptions },
         config.callbacks.urls.length > 0,
       )
-    : composeWorkflows(
+    : (await import('./workflows.ts')).composeWorkflows(
         { config, db, clock, dataDir, makeDeletionFinal, logger, apiUrl: () => api.url },
         { ...sideOptions, ...(options.onWorkflowEvent ? { onWorkflowEvent: options.onWorkflowEvent } : {}) },
       );

@@ -1,7 +1,6 @@
-import { MessageChannel, Worker } from 'node:worker_threads';
-import type { SimulatorsWanted } from '../demo-simulators.ts';
-import type { LocalDynamo } from '../dynamodb.ts';
+import { type MessagePort, Worker } from 'node:worker_threads';
 import type { LogFormat } from '../log-format.ts';
+import type { SimulatorsWanted } from '../simulated-providers.ts';
 import type { LocalWorkflowControl, WorkflowSchedule } from '../workflow-engine.ts';
 import type { WorkflowSideControl, WorkflowSideOptions } from '../workflows.ts';
 import { callerOf } from './rpc.ts';
@@ -33,18 +32,16 @@ export type WorkflowThreadMethods = {
 /**
  * Starts the workflow thread. Its first calls start the demo simulators (the main thread needs their addresses for the
  * configuration) and then compose the workflow side; `side` is then what the main thread's handlers use.
+ * @param dynamoPort where it reaches the DynamoDB thread's `compact` (the other end given to that thread's `serveOn`)
  */
-export function startWorkflowThread(dynamo: LocalDynamo, log: { format: LogFormat }) {
-  if (!dynamo.connect) throw new Error('The workflow thread needs DynamoDB in a thread of its own');
-  const { port1, port2 } = new MessageChannel();
-  dynamo.connect(port1);
+export function startWorkflowThread(dynamoPort: MessagePort, log: { format: LogFormat }) {
   const worker = new Worker(new URL('./workflow-thread.ts', import.meta.url), {
     workerData: {
-      dynamoPort: port2,
+      dynamoPort,
       logFormat: log.format,
       colorize: { stdout: process.stdout.isTTY === true, stderr: process.stderr.isTTY === true },
     },
-    transferList: [port2],
+    transferList: [dynamoPort],
   });
   const thread = callerOf<WorkflowThreadMethods>(worker);
   const ended = threadEnded(worker, 'workflow', thread);
