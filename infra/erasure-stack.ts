@@ -302,6 +302,7 @@ export class ErasureStack extends Stack {
     const secrets = new ErasureSecrets(this, 'Secrets', { encryptionKey: dataKey });
     this.secrets = secrets;
 
+    const callbackUrls = settings.callbackUrls?.split(',').map((url) => url.trim()) ?? [];
     const common = {
       REQUESTS_TABLE: this.tables.requests.tableName,
       AUDIT_EVENTS_TABLE: this.tables.events.tableName,
@@ -320,6 +321,7 @@ export class ErasureStack extends Stack {
         environment: options.tables === false ? environment : { ...common, ...environment },
         ...(options.assetsFolder ? { assetsFolder: options.assetsFolder } : {}),
         logRetention: CHAIN_ANCHOR_FUNCTIONS.includes(name) ? anchorRetention : logRetention,
+        readsSecrets: FUNCTION_SECRETS[name].length > 0 || (name === 'callback-delivery' && callbackUrls.length > 0),
         logLevel: settings.logLevel,
         metricsNamespace: settings.metricsNamespace,
         ...((name === 'referralrock-tasks' || name === 'firstpromoter-tasks') && settings.providerConcurrency > 0
@@ -537,7 +539,6 @@ export class ErasureStack extends Stack {
     // Completion callbacks: their own state machine, started (named by request id) where a request ends: finalize,
     // a cancel, a cancel the archive step or the sweeper finishes. The delivery function reads the request and writes
     // the request's delivery log; it has no write on the request, so a callback can never change an erasure.
-    const callbackUrls = settings.callbackUrls?.split(',').map((url) => url.trim()) ?? [];
     const callbackDelivery = define('callback-delivery', {
       PUBLIC_BASE_URL: settings.publicBaseUrl ?? this.api.url,
       ...(callbackUrls.length ? { CALLBACK_URLS: callbackUrls.join(',') } : {}),

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { type Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import {
@@ -11,6 +11,7 @@ import {
 } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { SECRET_VARIABLES } from '#shared/config/environment';
 import { SERVICE_NAME } from '#shared/observability';
 
 /** Repository root: function entries, package.json `imports` (`#shared/*`) and the lockfile are resolved from here. */
@@ -69,7 +70,30 @@ export interface HandlerFunctionProps {
    * reads at start rather than imports (the console's page, script and style sheet).
    */
   readonly assetsFolder?: string;
+  /**
+   * The function reads Secrets Manager secrets (`<NAME>_SECRET_ARN`): it gets the AWS Parameters and Secrets Lambda
+   * Extension, which `shared/aws/secrets.ts` reads them from over localhost.
+   */
+  readonly readsSecrets?: boolean;
 }
+
+/**
+ * The AWS Parameters and Secrets Lambda Extension (an AWS-owned layer; CDK maps the version to the layer ARN of the
+ * stack's region and architecture): it serves the function's secrets on localhost, so no bundle carries a Secrets
+ * Manager client (13 KiB minified) and the cold start makes no TLS connection of its own to fetch them. Functions read
+ * each secret once per cold start, so the cache is of no use here and is off: a read is always Secrets Manager's
+ * current value. As many connections to Secrets Manager as there are secret variables, so a cold start's parallel
+ * reads never queue; a read that hangs fails after 10 s rather than at the function's timeout.
+ */
+export const SECRETS_EXTENSION = lambda.ParamsAndSecretsLayerVersion.fromVersion(
+  lambda.ParamsAndSecretsVersions.V1_0_103,
+  {
+    cacheEnabled: false,
+    maxConnections: SECRET_VARIABLES.length,
+    secretsManagerTimeout: Duration.seconds(10),
+    logLevel: lambda.ParamsAndSecretsLogLevel.WARN,
+  },
+);
 
 /**
  * Writes the OpenAPI document as JSON into the bundle's folder, with the Node.js that runs this CDK app (22, which runs
@@ -127,6 +151,7 @@ export class HandlerFunction extends Construct implements iam.IGrantable {
       logGroup: this.logGroup,
       role: this.role,
       description: `${SERVICE_NAME}: ${props.name}`,
+      ...(props.readsSecrets ? { paramsAndSecrets: SECRETS_EXTENSION } : {}),
       ...(props.reservedConcurrentExecutions === undefined
         ? {}
         : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),

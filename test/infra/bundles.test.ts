@@ -75,7 +75,16 @@ describe('Function bundles', () => {
       ['the sender profiles', /shared\/http\/senders\/config\.ts$/, ['sender-intake']],
       ['the local receipt signing key', /shared\/adapters\/signing\/key-signer\.ts$/, []],
       ['KMS and S3 (signing and publishing receipts)', /node_modules\/@aws-sdk\/client-(kms|s3)\//, ['receipt-issuer']],
-      ['Powertools parameters (secrets are read once, by the SDK client)', /@aws-lambda-powertools\/parameters\//, []],
+      [
+        'Powertools parameters (secrets are read once, from the secrets extension)',
+        /@aws-lambda-powertools\/parameters\//,
+        [],
+      ],
+      [
+        'the Secrets Manager client (the secrets extension serves them on localhost)',
+        /@aws-sdk\/client-secrets-manager\//,
+        [],
+      ],
     ];
     const found: Record<string, string[]> = {};
     for (const { name, file } of bundles.functions) {

@@ -54,6 +54,8 @@ describe('completion callbacks in the stack', () => {
 
     expect(env.CALLBACK_URLS).toBe(URLS);
     expect(env.CALLBACK_SECRET_SECRET_ARN).toEqual({ Ref: logicalIdOf(synth.stack.secrets.secrets.CALLBACK_SECRET) });
+    // Read, as every secret, from the secrets extension.
+    expect(env.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT).toBe('2773');
     expect(env.PUBLIC_BASE_URL).toBeDefined();
     expect(onRequests.flatMap((s) => asArray(s.Action))).toEqual(['dynamodb:GetItem']);
   });

@@ -327,6 +327,26 @@ describe('Secrets', () => {
       expect(readable.sort(), name).toEqual([...expected].sort());
     }
   });
+
+  it('gives the secrets extension to exactly the functions that read secrets, on its port, without its cache', () => {
+    const mappings: Record<string, Record<string, Record<string, string>>> = synth.template.toJSON().Mappings ?? {};
+    for (const name of handlerNames(synth.stack)) {
+      const fn = functions()[logicalIdOf(handler(name).function)];
+      const variables: Record<string, unknown> = fn?.Properties.Environment.Variables;
+      const readsSecrets = FUNCTION_SECRETS[name].length > 0;
+      // CDK writes the layer as a regional fact: a mapping from the region to the extension's arm64 layer there.
+      const layers = (fn?.Properties.Layers ?? []).map((layer: { 'Fn::FindInMap'?: [string, unknown, string] }) => {
+        const [map, , key] = layer['Fn::FindInMap'] ?? [];
+        return map ? mappings[map]?.['eu-west-1']?.[key as string] : layer;
+      });
+
+      expect(layers, name).toEqual(
+        readsSecrets ? [expect.stringMatching(/:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:\d+$/)] : [],
+      );
+      expect(variables.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT, name).toBe(readsSecrets ? '2773' : undefined);
+      if (readsSecrets) expect(variables.PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED, name).toBe('false');
+    }
+  });
 });
 
 describe('Least privilege from the template review (issue 8)', () => {
