@@ -25,7 +25,7 @@ export function functionEnvironment(dynamoDbEndpoint?: string): NodeJS.ProcessEn
     AWS_SECRET_ACCESS_KEY: 'bench',
     STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:000000000000:stateMachine:bench',
     // What the functions that end requests, the receipt issuer and the callback function require besides secrets.
-    RECEIPT_ISSUER_FUNCTION: 'bench-receipt-issuer',
+    RECEIPT_STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:000000000000:stateMachine:bench-receipts',
     RECEIPT_KMS_KEY_ID: 'arn:aws:kms:eu-west-1:000000000000:key/bench',
     TREE_HEADS_BUCKET: 'bench-tree-heads',
     PUBLIC_BASE_URL: 'https://erasure.example.com',

@@ -1,7 +1,6 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -20,6 +19,7 @@ import { HandlerFunction } from './constructs/handler-function.ts';
 import { IdentityTable } from './constructs/identity-table.ts';
 import { Operations } from './constructs/operations.ts';
 import { RateBudgetTable } from './constructs/rate-budget-table.ts';
+import { ReceiptWorkflow } from './constructs/receipt-workflow.ts';
 import { TransparencyLog } from './constructs/transparency-log.ts';
 
 /** Deployment settings, read from CDK context (`cdk.json`, or `-c key=value` on the command line). */
@@ -276,6 +276,8 @@ export class ErasureStack extends Stack {
   readonly api: ErasureApi;
   readonly workflow: ErasureWorkflow;
   readonly callbacks: CallbackWorkflow;
+  /** Receipt issuance, run synchronously by the functions that end requests. */
+  readonly receipts: ReceiptWorkflow;
   readonly functions: Readonly<Partial<Record<HandlerName, HandlerFunction>>>;
   readonly operations: Operations;
   readonly transparencyLog: TransparencyLog;
@@ -343,7 +345,8 @@ export class ErasureStack extends Stack {
     const firstPromoter = { ...firstPromoterUrl, ...rateBudgets };
 
     // Receipts: the only function that signs, writes the transparency log and publishes tree heads is the receipt
-    // issuer; the functions that end requests invoke it, synchronously, before they set a final status.
+    // issuer; the functions that end requests run it, synchronously, through the receipt state machine (Express)
+    // before they set a final status.
     this.transparencyLog = new TransparencyLog(this, 'TransparencyLog', {
       encryptionKey: dataKey,
       retentionDays: settings.auditRetentionDays,
@@ -359,15 +362,9 @@ export class ErasureStack extends Stack {
     // The request is read with the log's items in one BatchGetItem.
     this.tables.grantRequests(receiptIssuer, ['GetItem', 'BatchGetItem']);
     this.tables.grantEventsRead(receiptIssuer);
-    const issuesReceipts = { RECEIPT_ISSUER_FUNCTION: receiptIssuer.function.functionName };
-    const grantIssueReceipts = (fn: HandlerFunction) =>
-      fn.grantPrincipal.addToPrincipalPolicy(
-        // This function's ARN only: not `grantInvoke`, which adds every version and alias (`:*`).
-        new iam.PolicyStatement({
-          actions: ['lambda:InvokeFunction'],
-          resources: [receiptIssuer.function.functionArn],
-        }),
-      );
+    this.receipts = new ReceiptWorkflow(this, 'Receipts', { issuerFunction: receiptIssuer, logRetention });
+    const issuesReceipts = { RECEIPT_STATE_MACHINE_ARN: this.receipts.stateMachine.stateMachineArn };
+    const grantIssueReceipts = (fn: HandlerFunction) => this.receipts.grantIssue(fn);
 
     const requestTasks = define('request-tasks', {
       WAITING_PERIOD_SECONDS: String(settings.waitingPeriodSeconds),

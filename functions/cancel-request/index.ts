@@ -1,7 +1,6 @@
-import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { LambdaReceiptIssuer } from '#shared/adapters/lambda/receipt-issuer';
 import { withCallbacks } from '#shared/adapters/workflow/callback-scheduler';
+import { StepFunctionsReceiptIssuer } from '#shared/adapters/workflow/receipt-workflow';
 import { StepFunctionsWorkflowEngine } from '#shared/adapters/workflow/step-functions';
 import { resolveSecret } from '#shared/aws/secrets';
 import { createFirstPromoter } from '#shared/composition/providers';
@@ -23,16 +22,15 @@ const config = await loadSections(
   resolveSecret,
 );
 const db = createDocumentClient(config);
+// One client for the erasure workflow's stop, the receipt state machine and the callbacks.
+const sfn = new SFNClient({});
 
 export const handler = makeHandler({
   ...createAuditStores(config, db),
-  workflow: new StepFunctionsWorkflowEngine(new SFNClient({}), required(config.stateMachineArn, 'STATE_MACHINE_ARN')),
+  workflow: new StepFunctionsWorkflowEngine(sfn, required(config.stateMachineArn, 'STATE_MACHINE_ARN')),
   firstPromoter: createFirstPromoter(config, db),
   operatorTokens: required(config.operatorTokens, 'OPERATOR_TOKENS'),
-  ...withCallbacks(config.callbacks.stateMachineArn),
+  ...withCallbacks(sfn, config.callbacks.stateMachineArn),
   auditTokens: required(config.auditTokens, 'AUDIT_TOKENS'),
-  receipts: new LambdaReceiptIssuer(
-    new LambdaClient({}),
-    required(config.receipts.issuerFunction, 'RECEIPT_ISSUER_FUNCTION'),
-  ),
+  receipts: new StepFunctionsReceiptIssuer(sfn, required(config.receipts.stateMachineArn, 'RECEIPT_STATE_MACHINE_ARN')),
 });

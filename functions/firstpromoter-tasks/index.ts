@@ -1,6 +1,6 @@
-import { LambdaClient } from '@aws-sdk/client-lambda';
-import { LambdaReceiptIssuer } from '#shared/adapters/lambda/receipt-issuer';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { withCallbacks } from '#shared/adapters/workflow/callback-scheduler';
+import { StepFunctionsReceiptIssuer } from '#shared/adapters/workflow/receipt-workflow';
 import { resolveSecret } from '#shared/aws/secrets';
 import { createFirstPromoter } from '#shared/composition/providers';
 import { createAuditStores, createDocumentClient, createIdentityCipher } from '#shared/composition/stores';
@@ -22,15 +22,14 @@ const config = await loadSections(
   resolveSecret,
 );
 const db = createDocumentClient(config);
+// One client for the receipt state machine and the callbacks.
+const sfn = new SFNClient({});
 
 export const handler = makeHandler({
   ...createAuditStores(config, db, systemClock, { readIdentity: true }),
   cipher: createIdentityCipher(config),
   firstPromoter: createFirstPromoter(config, db),
   batchPoll: config.batchPoll,
-  receipts: new LambdaReceiptIssuer(
-    new LambdaClient({}),
-    required(config.receipts.issuerFunction, 'RECEIPT_ISSUER_FUNCTION'),
-  ),
-  ...withCallbacks(config.callbacks.stateMachineArn),
+  receipts: new StepFunctionsReceiptIssuer(sfn, required(config.receipts.stateMachineArn, 'RECEIPT_STATE_MACHINE_ARN')),
+  ...withCallbacks(sfn, config.callbacks.stateMachineArn),
 });

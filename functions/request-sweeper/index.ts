@@ -1,8 +1,7 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { LambdaReceiptIssuer } from '#shared/adapters/lambda/receipt-issuer';
 import { withCallbacks } from '#shared/adapters/workflow/callback-scheduler';
+import { StepFunctionsReceiptIssuer } from '#shared/adapters/workflow/receipt-workflow';
 import { StepFunctionsWorkflowEngine } from '#shared/adapters/workflow/step-functions';
 import { resolveSecret } from '#shared/aws/secrets';
 import { createFirstPromoter } from '#shared/composition/providers';
@@ -18,16 +17,15 @@ const config = await loadSections(
   resolveSecret,
 );
 const db = createDocumentClient(config);
+// One client for the erasure workflows, the receipt state machine and the callbacks.
+const sfn = new SFNClient({});
 
 export const handler = makeHandler({
   ...createAuditStores(config, db),
   firstPromoter: createFirstPromoter(config, db),
-  workflow: new StepFunctionsWorkflowEngine(new SFNClient({}), required(config.stateMachineArn, 'STATE_MACHINE_ARN')),
+  workflow: new StepFunctionsWorkflowEngine(sfn, required(config.stateMachineArn, 'STATE_MACHINE_ARN')),
   metrics: new Metrics({ serviceName: SERVICE_NAME }),
-  ...withCallbacks(config.callbacks.stateMachineArn),
+  ...withCallbacks(sfn, config.callbacks.stateMachineArn),
   stalledAfterSeconds: 300,
-  receipts: new LambdaReceiptIssuer(
-    new LambdaClient({}),
-    required(config.receipts.issuerFunction, 'RECEIPT_ISSUER_FUNCTION'),
-  ),
+  receipts: new StepFunctionsReceiptIssuer(sfn, required(config.receipts.stateMachineArn, 'RECEIPT_STATE_MACHINE_ARN')),
 });

@@ -1,6 +1,6 @@
-import { LambdaClient } from '@aws-sdk/client-lambda';
-import { LambdaReceiptIssuer } from '#shared/adapters/lambda/receipt-issuer';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { withCallbacks } from '#shared/adapters/workflow/callback-scheduler';
+import { StepFunctionsReceiptIssuer } from '#shared/adapters/workflow/receipt-workflow';
 import { resolveSecret } from '#shared/aws/secrets';
 import { createAuditStores, createDocumentClient } from '#shared/composition/stores';
 import { loadSections, required } from '#shared/config/environment';
@@ -12,13 +12,12 @@ const config = await loadSections(
   process.env,
   resolveSecret,
 );
+// One client for the receipt state machine and the callbacks.
+const sfn = new SFNClient({});
 
 export const handler = makeHandler({
   ...createAuditStores(config, createDocumentClient(config)),
   waitingPeriodSeconds: config.waitingPeriodSeconds,
-  receipts: new LambdaReceiptIssuer(
-    new LambdaClient({}),
-    required(config.receipts.issuerFunction, 'RECEIPT_ISSUER_FUNCTION'),
-  ),
-  ...withCallbacks(config.callbacks.stateMachineArn),
+  receipts: new StepFunctionsReceiptIssuer(sfn, required(config.receipts.stateMachineArn, 'RECEIPT_STATE_MACHINE_ARN')),
+  ...withCallbacks(sfn, config.callbacks.stateMachineArn),
 });

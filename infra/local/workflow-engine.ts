@@ -15,6 +15,8 @@ import { lambdaContext } from './lambda-context.ts';
 export const ASL_PATH = new URL('../state-machines/erasure.asl.json', import.meta.url);
 /** The completion callbacks' definition, likewise. */
 export const CALLBACK_ASL_PATH = new URL('../state-machines/callback.asl.json', import.meta.url);
+/** The receipt state machine's definition (Express, run synchronously by the functions that end requests), likewise. */
+export const RECEIPT_ASL_PATH = new URL('../state-machines/receipt.asl.json', import.meta.url);
 
 /** A Lambda handler as the stack deploys it: the same middy-wrapped function, invoked in-process. */
 export type TaskFunction = (event: TaskEvent, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
@@ -328,6 +330,29 @@ export function localDefinition(aslPath: URL = ASL_PATH): ConstructorParameters<
   return JSON.parse(
     source.replace(/\$\{(\w+)\}/g, (_, name: string) => `arn:aws:lambda:us-east-1:000000000000:function:${name}`),
   );
+}
+
+/**
+ * A short state machine run to its end for each call, as StartSyncExecution runs an Express one: each Task state calls
+ * the function its Resource's ASL substitution names, in process.
+ * @returns a runner that resolves to the execution's output
+ * @throws (the runner) the failed execution's error, whose `cause` is what the task threw
+ */
+export function syncWorkflow(
+  aslPath: URL,
+  functions: Record<string, (event: TaskEvent) => Promise<unknown>>,
+): (input: JSONValue) => Promise<JSONValue> {
+  const definition = localDefinition(aslPath);
+  // Validated once, by test/unit/asl-definition.test.ts, as the engine's definitions are.
+  const machine = new StateMachine(definition, { validationOptions: { noValidate: true } });
+  const taskResourceLocalHandlers = Object.fromEntries(
+    taskStates(definition).map(([stateName, resource]) => {
+      const fn = functions[resource.split(':').at(-1) as string];
+      if (!fn) throw new Error(`No local function for ASL substitution in ${stateName}`);
+      return [stateName, async (input: JSONValue) => (await fn(input as unknown as TaskEvent)) as JSONValue];
+    }),
+  );
+  return (input) => machine.run(input, { overrides: { taskResourceLocalHandlers } }).result;
 }
 
 /** The names of every Task state in the workflow definition (tests shorten their retry intervals). */

@@ -30,7 +30,9 @@ import {
   CALLBACK_ASL_PATH,
   type LocalWorkflowControl,
   LocalWorkflowEngine,
+  RECEIPT_ASL_PATH,
   scaledRetryIntervals,
+  syncWorkflow,
   type TaskFunction,
 } from './workflow-engine.ts';
 
@@ -136,14 +138,20 @@ export function composeWorkflows(
     publisher: new FileTreeHeadPublisher(join(deps.dataDir, 'transparency-log', 'tree-heads.jsonl')),
     issuer: receiptIssuerName(config),
   };
-  // The stack's receipt-issuer function, called in process.
+  // The receipt state machine, run synchronously as the functions that end requests run it in AWS; its one Task, the
+  // stack's receipt-issuer function, called in process.
+  const runReceiptWorkflow = syncWorkflow(RECEIPT_ASL_PATH, {
+    ReceiptIssuerFunctionArn: (event) => issueReceipt(receiptDeps, (event.input as { requestId: string }).requestId),
+  });
   const receipts: ReceiptIssuer = {
     issue: async (requestId) => {
       try {
-        await issueReceipt(receiptDeps, requestId);
+        await runReceiptWorkflow({ requestId });
       } catch (error) {
-        // As the Lambda adapter reports a failed invocation: one error the state machine retries.
-        throw new ReceiptIssueError(`The receipt of ${requestId} was not issued`, { cause: error });
+        // As the Step Functions adapter reports a failed execution: one error the state machine retries.
+        throw new ReceiptIssueError(`The receipt of ${requestId} was not issued`, {
+          cause: (error as Error).cause ?? error,
+        });
       }
     },
   };

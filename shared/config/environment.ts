@@ -201,7 +201,7 @@ export type RequiredVariable =
   | 'RECEIPT_SIGNING_KEY'
   | 'RECEIPT_KMS_KEY_ID'
   | 'TREE_HEADS_BUCKET'
-  | 'RECEIPT_ISSUER_FUNCTION'
+  | 'RECEIPT_STATE_MACHINE_ARN'
   | 'PUBLIC_BASE_URL';
 
 /** A value the caller's function cannot work without. @throws ConfigError naming the variable */

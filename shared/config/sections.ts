@@ -232,17 +232,20 @@ export interface ReceiptsConfig {
     kmsKeyId: string | undefined;
     /** AWS: the Object Lock bucket signed tree heads are published to (TREE_HEADS_BUCKET). */
     treeHeadsBucket: string | undefined;
-    /** AWS: the function the functions that end requests invoke to issue receipts (RECEIPT_ISSUER_FUNCTION). */
-    issuerFunction: string | undefined;
+    /**
+     * AWS: the Express state machine the functions that end requests run, synchronously, to issue a receipt
+     * (RECEIPT_STATE_MACHINE_ARN).
+     */
+    stateMachineArn: string | undefined;
   };
 }
 
-/** Where receipts are signed and published (AWS), and the function that issues them. */
+/** Where receipts are signed and published (AWS), and the state machine that issues them. */
 export const receipts = (env: EnvironmentReader): ReceiptsConfig => ({
   receipts: {
     kmsKeyId: env.text('RECEIPT_KMS_KEY_ID'),
     treeHeadsBucket: env.text('TREE_HEADS_BUCKET'),
-    issuerFunction: env.text('RECEIPT_ISSUER_FUNCTION'),
+    stateMachineArn: env.text('RECEIPT_STATE_MACHINE_ARN'),
   },
 });
 

@@ -80,6 +80,7 @@ describe('Function bundles', () => {
         /@aws-lambda-powertools\/parameters\//,
         [],
       ],
+      ['the Lambda client (receipts run through the receipt state machine)', /@aws-sdk\/client-lambda\//, []],
       [
         'the Secrets Manager client (the secrets extension serves them on localhost)',
         /@aws-sdk\/client-secrets-manager\//,

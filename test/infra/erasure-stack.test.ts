@@ -440,7 +440,9 @@ describe('Step Functions workflow', () => {
 
   it('substitutes every placeholder of the ASL file, and each with the function it names', () => {
     const placeholders = new Set([...readFileSync(ASL_FILE, 'utf8').matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]));
-    const machine = Object.values(synth.template.findResources('AWS::StepFunctions::StateMachine'))[0];
+    const machine = synth.template.findResources('AWS::StepFunctions::StateMachine')[
+      logicalIdOf(synth.stack.workflow.stateMachine)
+    ];
     const substitutions = machine?.Properties.DefinitionSubstitutions as Record<string, unknown>;
 
     expect(placeholders.size).toBeGreaterThan(0);

@@ -56,7 +56,7 @@ describe('receipts and the transparency log in AWS', () => {
     });
   });
 
-  it('lets only the receipt issuer sign, write the log and put tree heads; the others may only invoke it', () => {
+  it('lets only the receipt issuer sign, write the log and put tree heads; the others may only run its state machine', () => {
     const enders: HandlerName[] = ['request-tasks', 'cancel-request', 'request-sweeper', 'firstpromoter-tasks'];
     for (const name of handlerNames(synth.stack)) {
       const issuer = name === 'receipt-issuer';
@@ -64,7 +64,9 @@ describe('receipts and the transparency log in AWS', () => {
       expect(allows(name, 's3:PutObject'), name).toBe(issuer);
       expect(allows(name, 's3:DeleteObject'), name).toBe(false);
       expect(allows(name, 's3:PutObjectRetention'), name).toBe(false);
-      expect(allows(name, 'lambda:InvokeFunction'), name).toBe(enders.includes(name));
+      // Through the receipt state machine: no function invokes another.
+      expect(allows(name, 'lambda:InvokeFunction'), name).toBe(false);
+      expect(allows(name, 'states:StartSyncExecution'), name).toBe(enders.includes(name));
     }
     const logTable = logicalIdOf(synth.stack.transparencyLog.table);
     const onLog = (name: HandlerName) =>
@@ -84,11 +86,31 @@ describe('receipts and the transparency log in AWS', () => {
     }
   });
 
-  it('tells the functions that end requests which function issues receipts', () => {
-    const issuer = logicalIdOf(handlerOf(synth.stack, 'receipt-issuer').function);
+  it('tells the functions that end requests which state machine issues receipts, and lets them run it alone', () => {
+    const machine = logicalIdOf(synth.stack.receipts.stateMachine);
     for (const name of ['request-tasks', 'cancel-request', 'request-sweeper', 'firstpromoter-tasks'] as const) {
       const fn = synth.template.toJSON().Resources[logicalIdOf(handlerOf(synth.stack, name).function)];
-      expect(fn.Properties.Environment.Variables.RECEIPT_ISSUER_FUNCTION, name).toEqual({ Ref: issuer });
+      expect(fn.Properties.Environment.Variables.RECEIPT_STATE_MACHINE_ARN, name).toEqual({ Ref: machine });
+      const syncStarts = statementsOfFunction(name).filter((s) =>
+        asArray(s.Action).includes('states:StartSyncExecution'),
+      );
+      expect(
+        syncStarts.flatMap((s) => asArray(s.Resource)),
+        name,
+      ).toEqual([{ Ref: machine }]);
     }
+  });
+
+  it('runs the receipt state machine (Express) from receipt.asl.json, invoking the receipt issuer alone', () => {
+    const template = synth.template.toJSON();
+    const machine = template.Resources[logicalIdOf(synth.stack.receipts.stateMachine)];
+    const issuer = logicalIdOf(handlerOf(synth.stack, 'receipt-issuer').function);
+    const invokes = statementsOf(synth.template, logicalIdOf(synth.stack.receipts.stateMachine.role)).filter((s) =>
+      asArray(s.Action).includes('lambda:InvokeFunction'),
+    );
+
+    expect(machine.Properties.StateMachineType).toBe('EXPRESS');
+    expect(JSON.stringify(machine.Properties.DefinitionSubstitutions)).toContain(issuer);
+    expect(invokes.flatMap((s) => asArray(s.Resource))).toEqual([{ 'Fn::GetAtt': [issuer, 'Arn'] }]);
   });
 });

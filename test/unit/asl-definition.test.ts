@@ -1,6 +1,6 @@
 import { StateMachine } from 'aws-local-stepfunctions';
 import { describe, expect, it } from 'vitest';
-import { CALLBACK_ASL_PATH, localDefinition } from '#infra/local/workflow-engine';
+import { CALLBACK_ASL_PATH, localDefinition, RECEIPT_ASL_PATH } from '#infra/local/workflow-engine';
 
 /**
  * The local engine runs the workflow without validating it at every start (see LocalWorkflowEngine): it is validated
@@ -13,6 +13,10 @@ describe('the workflow definition', () => {
 
   it('and so is the completion callbacks definition', () => {
     expect(() => new StateMachine(localDefinition(CALLBACK_ASL_PATH))).not.toThrow();
+  });
+
+  it('and so is the receipt definition', () => {
+    expect(() => new StateMachine(localDefinition(RECEIPT_ASL_PATH))).not.toThrow();
   });
 
   it('would be refused if it were not (the check can fail)', () => {

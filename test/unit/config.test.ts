@@ -50,7 +50,7 @@ describe('parseConfig', () => {
         identities: 'erasure-identities',
         transparencyLog: 'erasure-transparency-log',
       },
-      receipts: { signingKey: undefined, kmsKeyId: undefined, treeHeadsBucket: undefined, issuerFunction: undefined },
+      receipts: { signingKey: undefined, kmsKeyId: undefined, treeHeadsBucket: undefined, stateMachineArn: undefined },
       stateMachineArn: undefined,
       publicBaseUrl: undefined,
       dynamoDbEndpoint: undefined,

@@ -1,19 +1,23 @@
-import { SFNClient } from '@aws-sdk/client-sfn';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { CallbackScheduler } from '#shared/callbacks/delivery';
 import { StepFunctionsWorkflowEngine } from './step-functions.ts';
 
 /**
  * The callback state machine in AWS, or nothing when no callback target is configured (the stack then sets no ARN).
  * An execution is named by the request id, so a second start (a retried finalize) is refused by Step Functions itself.
+ * @param sfn the function's one Step Functions client, shared with its other Step Functions calls
  */
-export function createCallbackScheduler(stateMachineArn: string | undefined): CallbackScheduler | undefined {
+export function createCallbackScheduler(
+  sfn: SFNClient,
+  stateMachineArn: string | undefined,
+): CallbackScheduler | undefined {
   if (!stateMachineArn) return undefined;
-  const engine = new StepFunctionsWorkflowEngine(new SFNClient({}), stateMachineArn);
+  const engine = new StepFunctionsWorkflowEngine(sfn, stateMachineArn);
   return { schedule: (requestId) => engine.start(requestId) };
 }
 
 /** `{ callbacks }` for a function's dependencies when a callback state machine is configured, else nothing. */
-export function withCallbacks(stateMachineArn: string | undefined): { callbacks?: CallbackScheduler } {
-  const callbacks = createCallbackScheduler(stateMachineArn);
+export function withCallbacks(sfn: SFNClient, stateMachineArn: string | undefined): { callbacks?: CallbackScheduler } {
+  const callbacks = createCallbackScheduler(sfn, stateMachineArn);
   return callbacks ? { callbacks } : {};
 }

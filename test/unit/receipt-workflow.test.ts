@@ -1,0 +1,80 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { afterEach, describe, expect, it } from 'vitest';
+import { StepFunctionsReceiptIssuer } from '#shared/adapters/workflow/receipt-workflow';
+import { ReceiptIssueError } from '#shared/errors';
+
+const MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:Receipts';
+
+let server: Server | undefined;
+afterEach(() => {
+  server?.close();
+  server = undefined;
+});
+
+/**
+ * Step Functions' JSON protocol on loopback, answering StartSyncExecution with `answer` (what an Express execution
+ * that succeeded, or failed, returns), through the real SDK client: the operation, its input and its answer's parsing.
+ */
+async function issuer(answer: Record<string, unknown>) {
+  const calls: Array<{ target: string | undefined; body: Record<string, unknown> }> = [];
+  const listening = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      calls.push({
+        target: req.headers['x-amz-target'] as string | undefined,
+        body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+      });
+      res.writeHead(200, { 'Content-Type': 'application/x-amz-json-1.0' }).end(JSON.stringify(answer));
+    });
+  });
+  server = listening;
+  await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
+  const sfn = new SFNClient({
+    region: 'eu-west-1',
+    endpoint: `http://127.0.0.1:${(listening.address() as AddressInfo).port}`,
+    credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' },
+    // StartSyncExecution goes to `sync-<host>`; a loopback address has no such name.
+    disableHostPrefix: true,
+  });
+  return { receipts: new StepFunctionsReceiptIssuer(sfn, MACHINE), calls };
+}
+
+const started = { executionArn: `${MACHINE.replace(':stateMachine:', ':express:')}:x:y`, startDate: 1, stopDate: 2 };
+
+describe('Receipts through the receipt state machine', () => {
+  it('runs it synchronously with the request id alone, and resolves when the execution succeeded', async () => {
+    const { receipts, calls } = await issuer({ ...started, status: 'SUCCEEDED', output: '{"treeSize":3}' });
+
+    await receipts.issue('er_1');
+
+    expect(calls).toEqual([
+      {
+        target: 'AWSStepFunctions.StartSyncExecution',
+        body: { stateMachineArn: MACHINE, input: '{"requestId":"er_1"}' },
+      },
+    ]);
+  });
+
+  it('fails with ReceiptIssueError naming the error kind, never the cause, when the execution failed', async () => {
+    const { receipts } = await issuer({
+      ...started,
+      status: 'FAILED',
+      error: 'ThrottlingException',
+      cause: '{"errorMessage":"Rate exceeded for er_1"}',
+    });
+
+    const failure = await receipts.issue('er_1').catch((error: unknown) => error);
+
+    expect(failure).toBeInstanceOf(ReceiptIssueError);
+    expect((failure as Error).message).toBe('The receipt of er_1 was not issued: ThrottlingException');
+  });
+
+  it('fails when the execution timed out, with its status', async () => {
+    const { receipts } = await issuer({ ...started, status: 'TIMED_OUT' });
+
+    await expect(receipts.issue('er_1')).rejects.toThrow('The receipt of er_1 was not issued: TIMED_OUT');
+  });
+});
