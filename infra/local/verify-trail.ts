@@ -1,14 +1,15 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { hashEvent, verifyChain } from '#shared/domain/chain';
+import { hashEvent, laneChainId, verifyTrail } from '#shared/domain/chain';
 import type { AuditEvent } from '#shared/domain/model';
 import { localSecretsFile } from './secrets-file.ts';
 
 /**
  * `npm run verify-trail -- FILE` or `npm run verify-trail -- --url STATUS_URL [--token TOKEN] [--save FILE]`:
- * recomputes, outside the service, every hash of a request's audit chain from the auditor's view
- * (`GET /v1/erasure-requests/{id}`), so the service's own `integrity` verdict need not be taken on trust. With `--url`
+ * recomputes, outside the service, every hash of a request's audit chain and of each of its lanes from the auditor's
+ * view (`GET /v1/erasure-requests/{id}`), and checks that every lane ends at the head the sealing event commits to,
+ * so the service's own `integrity` verdict need not be taken on trust. With `--url`
  * the view is fetched (the token defaults to AUDIT_TOKENS, or the local runtime's secrets file) and saved — to
  * `--save FILE`, by default `<id>.view.json` — so it can be verified again later, against a later view. `--head HASH`
  * also checks that the chain still holds an event with the hash an anchor recorded (the `chainHead` of the finalize
@@ -52,14 +53,37 @@ if (values.url) {
 }
 
 const events = view.events.map((event) => ({ ...event, requestId: view.id, expiresAt: 0 }));
-const result = verifyChain(events);
+// Each lane's chain id is recomputed from the request id, not taken from the view.
+const lanes = Object.fromEntries(
+  (view.lanes ?? []).map(({ lane, events: laneEvents }) => [
+    lane,
+    laneEvents.map((event) => ({ ...event, requestId: laneChainId(view.id, lane), expiresAt: 0 })),
+  ]),
+);
+const result = verifyTrail(events, lanes);
 const last = events.at(-1);
-const lines = [`request ${view.id}: ${events.length} event(s)`];
-for (const event of events) {
-  const ok = hashEvent(event) === event.hash;
-  lines.push(`  ${ok ? 'ok ' : 'BAD'} #${event.seq} ${event.type} ${event.at} ${event.hash.slice(0, 16)}…`);
+const laneCount = Object.values(lanes).reduce((n, l) => n + l.length, 0);
+const lines = [
+  `request ${view.id}: ${events.length} event(s)${laneCount ? `, ${laneCount} more in ${Object.keys(lanes).length} lane(s)` : ''}`,
+];
+const listed = (list: typeof events, indent: string) => {
+  for (const event of list) {
+    const ok = hashEvent(event) === event.hash;
+    lines.push(`${indent}${ok ? 'ok ' : 'BAD'} #${event.seq} ${event.type} ${event.at} ${event.hash.slice(0, 16)}…`);
+  }
+};
+listed(events, '  ');
+for (const [lane, laneEvents] of Object.entries(lanes)) {
+  lines.push(`  lane ${lane}:`);
+  listed(laneEvents, '    ');
 }
-lines.push(result.valid ? 'chain: valid' : `chain: BROKEN at event #${result.brokenAt}`);
+lines.push(
+  result.valid
+    ? 'chain: valid'
+    : result.problem === 'lane-head'
+      ? `chain: BROKEN: lane ${result.brokenLane} does not end at the head the sealing event #${result.brokenAt} commits to`
+      : `chain: BROKEN at ${result.brokenLane ? `lane ${result.brokenLane} ` : ''}event #${result.brokenAt}`,
+);
 if (last) lines.push(`last event: #${last.seq} ${last.hash}`);
 const anchored = values.head === undefined ? undefined : events.find((event) => event.hash === values.head);
 const headMatches = values.head === undefined || anchored !== undefined;
@@ -122,7 +146,13 @@ function errorOf(body: string): string | undefined {
   }
 }
 
-function parseView(body: string, from: string): { id: string; events: SavedEvent[] } {
+interface SavedView {
+  id: string;
+  events: SavedEvent[];
+  lanes?: Array<{ lane: string; events: SavedEvent[] }>;
+}
+
+function parseView(body: string, from: string): SavedView {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -131,13 +161,17 @@ function parseView(body: string, from: string): { id: string; events: SavedEvent
   }
   const error = errorOf(body);
   if (error) fail(`${from} holds an error answer (${error}), not a request's view: fetch it again with an audit token`);
-  const view = parsed as { id?: unknown; events?: unknown };
+  const view = parsed as { id?: unknown; events?: unknown; lanes?: unknown };
+  const eventList = (list: unknown) =>
+    Array.isArray(list) && list.every((e) => e && typeof e === 'object' && typeof (e as SavedEvent).hash === 'string');
   const wellFormed =
     typeof view?.id === 'string' &&
-    Array.isArray(view.events) &&
-    view.events.every((e) => e && typeof e === 'object' && typeof (e as SavedEvent).hash === 'string');
+    eventList(view.events) &&
+    (view.lanes === undefined ||
+      (Array.isArray(view.lanes) &&
+        view.lanes.every((l) => typeof l?.lane === 'string' && eventList((l as { events?: unknown }).events))));
   if (!wellFormed) {
     fail(`${from} is not a request's view: it needs an "id" and "events" (as GET /v1/erasure-requests/{id} answers)`);
   }
-  return view as { id: string; events: SavedEvent[] };
+  return view as SavedView;
 }

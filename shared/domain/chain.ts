@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AuditEvent } from './model.ts';
+import { type AuditEvent, SEALING_EVENTS } from './model.ts';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -40,4 +40,65 @@ export function verifyChain(events: readonly AuditEvent[]): ChainVerification {
     prevHash = event.hash;
   }
   return { valid: true, events: events.length };
+}
+
+/**
+ * The lanes of a request's trail. The workflow's parallel branches (one per erasure action) append concurrently; were
+ * they all to append to the request's chain, each write would be conditional on the one head the others move, and
+ * the branches would keep refusing each other's writes. So each branch appends to a lane of its own: a hash chain
+ * like the request's (seq from 1, `prevHash` from the genesis hash), under the chain id {@link laneChainId}, whose
+ * head no other branch writes. The sealing event (`request.completed`) commits to every lane's head in its
+ * `data.lanes` (`{ [lane]: { seq, hash } }`; absent: no lane has an event), and the store refuses every lane event
+ * after the seal, so a sealed trail is one tamper-evident whole: the request's chain, and through its seal each lane.
+ */
+export const CHAIN_LANES = ['referralrock.members', 'referralrock.referrals', 'firstpromoter.referrals'] as const;
+export type ChainLane = (typeof CHAIN_LANES)[number];
+
+/** The chain id of a request's lane: what its events hold as `requestId` (and hash with). */
+export const laneChainId = (requestId: string, lane: string): string => `${requestId}/lanes/${lane}`;
+
+/** The lane an action's events go to (each erasure action runs in a parallel branch of its own), if any. */
+export function laneOfAction(key: string): ChainLane | undefined {
+  return (CHAIN_LANES as readonly string[]).includes(key) ? (key as ChainLane) : undefined;
+}
+
+/** The lane heads a sealing event commits to: `{ [lane]: { seq, hash } }`. */
+export type LaneHeads = Record<string, { seq: number; hash: string }>;
+
+export interface TrailVerification extends ChainVerification {
+  /** The lane in which the trail broke; with `brokenAt` its event, or (for `problem: 'lane-head'`) the seal's seq. */
+  brokenLane?: string;
+  /** `lane-head`: the lane does not end where the request's sealing event says it does (cut off, or added to). */
+  problem?: 'lane-head';
+}
+
+/**
+ * Checks a request's whole trail: its chain (`events`), each lane's chain (`lanes`, by lane name; each event's
+ * `requestId` is the lane's chain id), and, once the trail is sealed, that every lane ends exactly at the head the
+ * sealing event commits to (a lane that is not named there must have no event). `events` counts every event checked.
+ */
+export function verifyTrail(
+  events: readonly AuditEvent[],
+  lanes: Readonly<Record<string, readonly AuditEvent[]>> = {},
+): TrailVerification {
+  const total = events.length + Object.values(lanes).reduce((n, lane) => n + lane.length, 0);
+  const main = verifyChain(events);
+  if (!main.valid) return { ...main, events: total };
+  const names = Object.keys(lanes).sort();
+  for (const lane of names) {
+    const checked = verifyChain(lanes[lane] ?? []);
+    if (!checked.valid) return { valid: false, events: total, brokenAt: checked.brokenAt as number, brokenLane: lane };
+  }
+  const seal = events.find((e) => SEALING_EVENTS.includes(e.type));
+  if (seal) {
+    const committed = (seal.data.lanes ?? {}) as LaneHeads;
+    for (const lane of [...new Set([...Object.keys(committed), ...names])].sort()) {
+      const last = lanes[lane]?.at(-1);
+      const head = committed[lane];
+      if ((last?.seq ?? 0) !== (head?.seq ?? 0) || (last && last.hash !== head?.hash)) {
+        return { valid: false, events: total, brokenAt: seal.seq, brokenLane: lane, problem: 'lane-head' };
+      }
+    }
+  }
+  return { valid: true, events: total };
 }

@@ -7,7 +7,7 @@ import { ConflictError, NotFoundError } from '#shared/errors';
 import type { AuditLog, Clock, RequestRepository, WorkflowEngine } from '#shared/ports/audit';
 import type { ReceiptIssuer } from '#shared/ports/evidence';
 import type { FirstPromoterPort } from '#shared/ports/providers';
-import { verifyChain } from './chain.ts';
+import { laneChainId, verifyTrail } from './chain.ts';
 import { addDays, deadlineFor, epochSeconds } from './dates.ts';
 import { appendExtensionEvent, type DeadlineExtension } from './deadline-extension.ts';
 import {
@@ -132,6 +132,8 @@ export interface ActionView {
   errors?: string[];
 }
 
+type ViewEvent = Pick<AuditEvent, 'seq' | 'type' | 'at' | 'actor' | 'data' | 'key' | 'prevHash' | 'hash'>;
+
 export interface RequestView {
   id: string;
   status: RequestStatus;
@@ -145,14 +147,23 @@ export interface RequestView {
   extension?: Omit<DeadlineExtension, 'extendedBy'>;
   subject: { pseudonym: string; identifiers: IdentifierKind[] };
   actions: ActionView[];
-  integrity: { chainValid: boolean; events: number; brokenAt?: number };
+  /**
+   * The verdict on the whole trail (its chain, each lane, and the lanes' heads against the seal); `events` counts
+   * every event checked, `brokenLane` names the lane where it broke.
+   */
+  integrity: { chainValid: boolean; events: number; brokenAt?: number; brokenLane?: string };
   /** Everything each event's hash covers (with the request id), so an auditor can recompute the chain. */
-  events: Array<Pick<AuditEvent, 'seq' | 'type' | 'at' | 'actor' | 'data' | 'key' | 'prevHash' | 'hash'>>;
+  events: ViewEvent[];
+  /**
+   * The lanes of the trail that have events (see `CHAIN_LANES`): each a chain of its own, hashed with `chainId` in
+   * place of the request id, whose head the sealing event's `data.lanes` commits to.
+   */
+  lanes?: Array<{ lane: string; chainId: string; events: ViewEvent[] }>;
   /**
    * The completion callbacks' delivery log, once it has an event: a chain of its own (hashed with `logId` in place of
    * the request id), written after the request's trail was sealed and never part of it.
    */
-  callbackDeliveries?: { logId: string } & Pick<RequestView, 'integrity' | 'events'>;
+  callbackDeliveries?: { logId: string; integrity: RequestView['integrity']; events: ViewEvent[] };
 }
 
 /** What an auditor sees of one request: never the identity, only pseudonyms, outcomes and the verified event chain. */
@@ -160,14 +171,18 @@ export async function getRequestView(deps: Pick<RequestDeps, 'requests' | 'audit
   if (!isRequestId(id)) throw new NotFoundError();
   const request = await deps.requests.get(id);
   if (!request) throw new NotFoundError();
-  const [events, deliveries] = await Promise.all([deps.audit.list(id), deps.audit.list(deliveryLogId(id))]);
-  return toView(request, events, deps.clock.now(), deliveries);
+  const [events, lanes, deliveries] = await Promise.all([
+    deps.audit.list(id),
+    deps.audit.lanes(id),
+    deps.audit.list(deliveryLogId(id)),
+  ]);
+  return toView(request, events, deps.clock.now(), deliveries, lanes);
 }
 
 const withoutActor = ({ extendedBy: _by, ...extension }: DeadlineExtension) => extension;
 
 /** A request as lists and exports show it: the status view without its events and chain check. */
-export type RequestSummary = Omit<RequestView, 'integrity' | 'events' | 'callbackDeliveries'>;
+export type RequestSummary = Omit<RequestView, 'integrity' | 'events' | 'lanes' | 'callbackDeliveries'>;
 
 /** The summary of a request; `now` decides whether an open request is overdue. */
 export function toSummary(request: ErasureRequest, now: Date): RequestSummary {
@@ -198,36 +213,53 @@ export function toView(
   events: AuditEvent[],
   now: Date,
   deliveries: AuditEvent[] = [],
+  lanes: Record<string, AuditEvent[]> = {},
 ): RequestView {
+  const laneNames = Object.keys(lanes).filter((lane) => lanes[lane]?.length);
   return {
     ...toSummary(request, now),
-    ...chainView(events),
+    integrity: integrityOf(verifyTrail(events, lanes)),
+    events: events.map(viewEvent),
+    ...(laneNames.length
+      ? {
+          lanes: laneNames.map((lane) => ({
+            lane,
+            chainId: laneChainId(request.id, lane),
+            events: (lanes[lane] ?? []).map(viewEvent),
+          })),
+        }
+      : {}),
     ...(deliveries.length
-      ? { callbackDeliveries: { logId: deliveryLogId(request.id), ...chainView(deliveries) } }
+      ? {
+          callbackDeliveries: {
+            logId: deliveryLogId(request.id),
+            integrity: integrityOf(verifyTrail(deliveries)),
+            events: deliveries.map(viewEvent),
+          },
+        }
       : {}),
   };
 }
 
-function chainView(events: AuditEvent[]): Pick<RequestView, 'integrity' | 'events'> {
-  const chain = verifyChain(events);
+function integrityOf(trail: ReturnType<typeof verifyTrail>): RequestView['integrity'] {
   return {
-    integrity: {
-      chainValid: chain.valid,
-      events: chain.events,
-      ...(chain.brokenAt === undefined ? {} : { brokenAt: chain.brokenAt }),
-    },
-    events: events.map(({ seq, type, at, actor, data, key, prevHash, hash }) => ({
-      seq,
-      type,
-      at,
-      actor,
-      data,
-      key,
-      prevHash,
-      hash,
-    })),
+    chainValid: trail.valid,
+    events: trail.events,
+    ...(trail.brokenAt === undefined ? {} : { brokenAt: trail.brokenAt }),
+    ...(trail.brokenLane === undefined ? {} : { brokenLane: trail.brokenLane }),
   };
 }
+
+const viewEvent = ({ seq, type, at, actor, data, key, prevHash, hash }: AuditEvent): ViewEvent => ({
+  seq,
+  type,
+  at,
+  actor,
+  data,
+  key,
+  prevHash,
+  hash,
+});
 
 /**
  * Cancels a request that has not begun erasing. The status change to `canceling` is one write, and the identity is
@@ -437,7 +469,10 @@ export async function restoreArchivedPromoters(
 export async function findRequestsBySubject(
   deps: Pick<RequestDeps, 'requests' | 'audit' | 'clock' | 'pseudonymKey'>,
   identity: Identity,
-): Promise<{ pseudonyms: Partial<Record<IdentifierKind, string>>; requests: Omit<RequestView, 'events'>[] }> {
+): Promise<{
+  pseudonyms: Partial<Record<IdentifierKind, string>>;
+  requests: Omit<RequestView, 'events' | 'lanes'>[];
+}> {
   const pseudonyms: Partial<Record<IdentifierKind, string>> = {};
   if (identity.email) pseudonyms.email = identifierPseudonym(deps.pseudonymKey, 'email', identity.email);
   if (identity.externalId) {
@@ -452,7 +487,8 @@ export async function findRequestsBySubject(
     [...found.values()]
       .sort((a, b) => a.receivedAt.localeCompare(b.receivedAt))
       .map(async (request) => {
-        const { events: _events, ...view } = toView(request, await deps.audit.list(request.id), now);
+        const [events, lanes] = await Promise.all([deps.audit.list(request.id), deps.audit.lanes(request.id)]);
+        const { events: _events, lanes: _lanes, ...view } = toView(request, events, now, [], lanes);
         return view;
       }),
   );

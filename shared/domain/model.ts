@@ -177,4 +177,8 @@ export interface AuditEvent {
   expiresAt: number;
 }
 
-export type NewAuditEvent = Pick<AuditEvent, 'type' | 'actor' | 'data'> & { key?: string };
+export type NewAuditEvent = Pick<AuditEvent, 'type' | 'actor' | 'data'> & {
+  key?: string;
+  /** The lane of the request's trail it goes to (`CHAIN_LANES`, see `chain.ts`); the request's own chain if absent. */
+  lane?: string;
+};

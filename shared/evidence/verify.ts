@@ -1,5 +1,5 @@
 import { compactVerify, createLocalJWKSet, type JSONWebKeySet } from 'jose';
-import { canonicalJson, verifyChain } from '#shared/domain/chain';
+import { canonicalJson, laneChainId, verifyTrail } from '#shared/domain/chain';
 import type { AuditEvent } from '#shared/domain/model';
 import { RECEIPT_TYPE, TREE_HEAD_TYPE } from './jws.ts';
 import { leafHash, verifyConsistency, verifyInclusion } from './merkle.ts';
@@ -26,6 +26,8 @@ export interface ViewForReceipt {
   canceledAt?: string;
   actions: unknown[];
   events: Array<Omit<AuditEvent, 'requestId' | 'expiresAt'>>;
+  /** The trail's lanes (see `CHAIN_LANES`), whose heads the sealing event commits to. */
+  lanes?: Array<{ lane: string; events: Array<Omit<AuditEvent, 'requestId' | 'expiresAt'>> }>;
 }
 
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));
@@ -47,7 +49,8 @@ export async function verifySigned<T>(
 /**
  * Checks a receipt bundle: the receipt's signature, its tree head's signature, and the inclusion of the receipt's
  * bytes at `leafIndex` in that tree (RFC 9162 §2.1.3.2). With the status view, also that the view's events form an
- * unbroken chain ending at the receipt's chain head, and that status, completion time and actions agree.
+ * unbroken chain ending at the receipt's chain head, each lane an unbroken chain ending where that head's sealing
+ * event commits to, and that status, completion time and actions agree.
  */
 export async function checkReceipt(
   bundle: ReceiptBundle,
@@ -109,13 +112,25 @@ function checkAgainstView(claims: ReceiptClaims | undefined, view: ViewForReceip
     return [{ name: 'view', ok: false, detail: `the view is of ${view.id}, the receipt of ${claims.requestId}` }];
   }
   const events = view.events.map((e) => ({ ...e, requestId: view.id, expiresAt: 0 }));
-  const chain = verifyChain(events);
+  // Each lane's chain id from the request id, not from the view.
+  const lanes = Object.fromEntries(
+    (view.lanes ?? []).map(({ lane, events: laneEvents }) => [
+      lane,
+      laneEvents.map((e) => ({ ...e, requestId: laneChainId(view.id, lane), expiresAt: 0 })),
+    ]),
+  );
+  const chain = verifyTrail(events, lanes);
   const head = events.find((e) => e.seq === claims.chainHead.seq);
+  const laneCount = Object.keys(lanes).length;
   const checks: Check[] = [
     {
       name: 'events chain',
       ok: chain.valid,
-      detail: chain.valid ? `${chain.events} event(s), every hash recomputed` : `broken at event #${chain.brokenAt}`,
+      detail: chain.valid
+        ? `${chain.events} event(s)${laneCount ? ` (${laneCount} lane(s), each ending where the seal says)` : ''}, every hash recomputed`
+        : chain.problem === 'lane-head'
+          ? `lane ${chain.brokenLane} does not end at the head the sealing event #${chain.brokenAt} commits to`
+          : `broken at ${chain.brokenLane ? `lane ${chain.brokenLane} ` : ''}event #${chain.brokenAt}`,
     },
     {
       name: 'chain head',

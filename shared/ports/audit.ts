@@ -162,6 +162,8 @@ export interface AuditLog {
   /** The event with idempotency key `key`, if the trail has one (without reading the whole trail where it can). */
   find(requestId: string, key: string): Promise<AuditEvent | undefined>;
   list(requestId: string): Promise<AuditEvent[]>;
+  /** The events of each lane of the request's trail that has any (`CHAIN_LANES`), by lane name. */
+  lanes(requestId: string): Promise<Record<string, AuditEvent[]>>;
 }
 
 /** An event's place in its chain: what a caller keeps of an append (e.g. the chain head a step returns). */

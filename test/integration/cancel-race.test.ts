@@ -41,7 +41,7 @@ beforeAll(async () => {
   );
   deps = {
     requests: new DynamoRequestRepository(db, tables, { readIdentity: true }),
-    audit: new DynamoAuditLog(db, tables.auditEvents, { clock, retentionDays: 1096 }),
+    audit: new DynamoAuditLog(db, tables, { clock, retentionDays: 1096 }),
     workflow,
     clock,
     cipher: new IdentityCipher(Buffer.alloc(32, 7)),

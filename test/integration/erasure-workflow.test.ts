@@ -56,7 +56,17 @@ describe('erasure end to end on one machine', () => {
     expect(t.firstPromoter.harness.requestsTo('DELETE /referrals')).toHaveLength(1);
     expect(t.firstPromoter.harness.requestsTo('GET /batch_processes/:id')).toHaveLength(0);
     expect(view.completedAt).toBeDefined();
-    expect(view.integrity).toEqual({ chainValid: true, events: view.events.length });
+    // The three erasure branches each appended to a lane of their own, whose heads the seal commits to.
+    const laneEvents = view.lanes.flatMap((l: any) => l.events);
+    expect(view.integrity).toEqual({ chainValid: true, events: view.events.length + laneEvents.length });
+    expect(view.lanes.map((l: any) => l.lane).sort()).toEqual([
+      'firstpromoter.referrals',
+      'referralrock.members',
+      'referralrock.referrals',
+    ]);
+    expect(view.events.at(-1).data.lanes).toEqual(
+      Object.fromEntries(view.lanes.map((l: any) => [l.lane, { seq: l.events.length, hash: l.events.at(-1).hash }])),
+    );
     expect(view.events.map((e: any) => e.type)).toEqual(
       expect.arrayContaining(['request.received', 'erasure.started', 'request.completed', 'identity.destroyed']),
     );
@@ -76,7 +86,8 @@ describe('erasure end to end on one machine', () => {
     expect(t.firstPromoter.harness.requestsTo('GET /batch_processes/:id').length).toBeGreaterThanOrEqual(2);
     expect(t.firstPromoter.referrals().filter((r) => r.email === 'jane@example.com')).toHaveLength(0);
     expect(view.status).toBe('completed');
-    const types = view.events.map((e: any) => `${e.type}:${e.data.key ?? ''}:${e.data.outcome ?? ''}`);
+    const lane = view.lanes.find((l: any) => l.lane === 'firstpromoter.referrals');
+    const types = lane.events.map((e: any) => `${e.type}:${e.data.key ?? ''}:${e.data.outcome ?? ''}`);
     expect(types).toContain('action.recorded:firstpromoter.referrals:pending');
     expect(types).toContain('action.recorded:firstpromoter.referrals:deleted');
   });

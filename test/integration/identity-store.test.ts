@@ -206,6 +206,7 @@ describe('identities table', () => {
       list: (id: string) => audit.list(id),
       find: (id: string, key: string) => audit.find(id, key),
       seal: (id: string) => audit.seal(id),
+      lanes: (id: string) => audit.lanes(id),
       append: async (id: string, event: Parameters<typeof audit.append>[1]) => {
         if (event.type === 'identity.destroyed') identityWhenRecorded = await rawItem(tables.identities, id);
         return audit.append(id, event);

@@ -6,6 +6,7 @@ import { createFirstPromoterClient } from '#shared/adapters/firstpromoter/client
 import { createReferralRockClient } from '#shared/adapters/referralrock/client';
 import { createDocumentClient } from '#shared/composition';
 import { IdentityCipher } from '#shared/crypto/identity-cipher';
+import { verifyTrail } from '#shared/domain/chain';
 import { cancelErasureRequest, submitErasureRequest } from '#shared/domain/erasure-requests';
 import { sweepRequests } from '#shared/domain/sweep';
 import {
@@ -48,7 +49,7 @@ beforeAll(async () => {
   const db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
   stores = {
     requests: new DynamoRequestRepository(db, tables, { readIdentity: true }),
-    audit: new DynamoAuditLog(db, tables.auditEvents, { clock, retentionDays: 1096 }),
+    audit: new DynamoAuditLog(db, tables, { clock, retentionDays: 1096 }),
   };
   const retry = { maxAttempts: 1, baseDelayMs: 1 };
   rr = createReferralRockClient({
@@ -111,6 +112,13 @@ async function eventTypes(requestId: string) {
   return (await stores.audit.list(requestId)).map((e) => e.type);
 }
 
+/** The whole trail checks out: every lane ends where the seal says, so no lane event came after it. */
+async function expectTrailWhole(requestId: string) {
+  const [events, lanes] = await Promise.all([stores.audit.list(requestId), stores.audit.lanes(requestId)]);
+  expect(verifyTrail(events, lanes)).toMatchObject({ valid: true });
+  return { events, lanes };
+}
+
 /** The events that end a trail (as the README lists them): nothing may follow the first of them. */
 const ENDS = ['request.completed', 'request.canceled'];
 
@@ -154,6 +162,8 @@ describe('no write after the end', () => {
     expect(after?.actions).toEqual(atTheEnd?.actions);
     expect(after?.actions['referralrock.members']).toBeUndefined();
     expectNothingAfterTheEnd(await eventTypes(requestId));
+    // Nor in its lane: the store refused the outcome and its event together.
+    expect((await expectTrailWhole(requestId)).lanes).toEqual({});
   });
 
   it('keeps the event of an outcome written just before finalize closed the request, ahead of the end', async () => {
@@ -180,8 +190,18 @@ describe('no write after the end', () => {
 
     const types = await eventTypes(requestId);
     expectNothingAfterTheEnd(types);
-    const events = await stores.audit.list(requestId);
-    expect(events.filter((e) => e.key === 'action:referralrock.members:deleted')).toHaveLength(1);
+    const { lanes } = await expectTrailWhole(requestId);
+    expect(lanes['referralrock.members']?.filter((e) => e.key === 'action:referralrock.members:deleted')).toHaveLength(
+      1,
+    );
+    await expect(
+      stores.audit.append(requestId, {
+        type: 'action.recorded',
+        actor: 'workflow',
+        data: {},
+        lane: 'referralrock.members',
+      }),
+    ).rejects.toBeInstanceOf(AuditTrailSealedError);
     await expect(
       stores.audit.append(requestId, { type: 'action.recorded', actor: 'workflow', data: {} }),
     ).rejects.toBeInstanceOf(AuditTrailSealedError);
@@ -203,6 +223,35 @@ describe('no write after the end', () => {
     const events = await stores.audit.list(requestId);
     expectNothingAfterTheEnd(events.map((e) => e.type));
     expect(events.at(-1)?.hash).toBe((final as { chainHead: { hash: string } }).chainHead.hash);
+  });
+
+  it('lets no lane event past a seal when the branches append to their lanes as the sealing event lands', async () => {
+    const requestId = await newRequest('racing.lanes@example.com');
+    await stores.requests.transition(requestId, ['waiting'], 'processing');
+    const lanes = ['referralrock.members', 'referralrock.referrals', 'firstpromoter.referrals'];
+    const racing = Array.from({ length: 9 }, (_, i) =>
+      stores.audit
+        .append(requestId, { type: 'test.late', actor: 'workflow', key: `late-${i}`, data: {}, lane: lanes[i % 3] })
+        .then(
+          () => 'appended',
+          (error) => (error instanceof AuditTrailSealedError ? 'refused' : Promise.reject(error)),
+        ),
+    );
+    const [final, ...outcomes] = await Promise.all([finalizeRequest(deps(), { requestId }), ...racing]);
+
+    // Every lane event that got in is one the seal commits to; every other was refused.
+    const { events, lanes: written } = await expectTrailWhole(requestId);
+    expectNothingAfterTheEnd(events.map((e) => e.type));
+    const seal = events.at(-1);
+    expect(seal?.hash).toBe((final as { chainHead: { hash: string } }).chainHead.hash);
+    const laneEvents = Object.values(written).flat().length;
+    expect(outcomes.filter((o) => o === 'appended')).toHaveLength(laneEvents);
+    for (const [lane, laneEventsOf] of Object.entries(written)) {
+      expect((seal?.data.lanes as Record<string, unknown> | undefined)?.[lane]).toEqual({
+        seq: laneEventsOf.length,
+        hash: laneEventsOf.at(-1)?.hash,
+      });
+    }
   });
 
   it('ends a cancel with request.canceled only after a late archive step landed and was restored', async () => {

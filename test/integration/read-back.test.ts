@@ -52,7 +52,7 @@ beforeAll(async () => {
   const db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
   stores = {
     requests: new DynamoRequestRepository(db, tables, { readIdentity: true }),
-    audit: new DynamoAuditLog(db, tables.auditEvents, { clock, retentionDays: 1096 }),
+    audit: new DynamoAuditLog(db, tables, { clock, retentionDays: 1096 }),
   };
   // Two tries per call and a short timeout: "retries exhausted" and "timed out" come quickly.
   const client = { retry: { maxAttempts: 2, baseDelayMs: 1 }, timeoutMs: 150 };

@@ -41,7 +41,7 @@ beforeAll(async () => {
   const retry = { maxAttempts: 1, baseDelayMs: 1 };
   deps = {
     requests: new DynamoRequestRepository(db, tables, { readIdentity: true }),
-    audit: new DynamoAuditLog(db, tables.auditEvents, { clock, retentionDays: 1096 }),
+    audit: new DynamoAuditLog(db, tables, { clock, retentionDays: 1096 }),
     workflow: { start: async () => undefined, stop: async () => undefined, ensureRunning: async () => 'running' },
     clock,
     cipher: new IdentityCipher(Buffer.alloc(32, 8)),

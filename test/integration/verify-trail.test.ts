@@ -64,6 +64,34 @@ describe('verify-trail', () => {
     expect(result.stdout).toContain('chain: BROKEN at event #1');
   });
 
+  it('verifies each lane of the trail, and rejects a trail whose lane event was changed', async () => {
+    expect(view.lanes.map((l: any) => l.lane)).toContain('referralrock.members');
+    const untouched = await verify(view);
+    const tampered = structuredClone(view);
+    const members = tampered.lanes.find((l: any) => l.lane === 'referralrock.members');
+    members.events[0].data.count = 0;
+
+    const result = await verify(tampered);
+
+    expect(untouched.stdout).toContain('lane referralrock.members:');
+    expect(untouched.stdout).toContain('chain: valid');
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('chain: BROKEN at lane referralrock.members event #1');
+  });
+
+  it('rejects a trail with a lane cut off: the sealing event commits to its head', async () => {
+    const cut = structuredClone(view);
+    cut.lanes = cut.lanes.filter((l: any) => l.lane !== 'referralrock.members');
+    const seal = view.events.at(-1);
+
+    const result = await verify(cut);
+
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(
+      `chain: BROKEN: lane referralrock.members does not end at the head the sealing event #${seal.seq} commits to`,
+    );
+  });
+
   it('rejects a trail cut short, against the anchored head', async () => {
     const truncated = { ...view, events: view.events.slice(0, -1) };
 

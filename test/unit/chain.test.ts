@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, GENESIS_HASH, hashEvent, verifyChain } from '#shared/domain/chain';
+import { canonicalJson, GENESIS_HASH, hashEvent, laneChainId, verifyChain, verifyTrail } from '#shared/domain/chain';
 import type { AuditEvent } from '#shared/domain/model';
+import { chain, laneTrail, rehashed } from '#test/support/lane-trail';
 
 const REQUEST_ID = 'er_0123456789abcdef0123456789abcdef';
 
@@ -147,5 +148,87 @@ describe('verifyChain', () => {
     const [first, second] = buildChain(['received', 'waiting']) as [AuditEvent, AuditEvent];
 
     expect(verifyChain([rehash({ ...first, prevHash: 'a'.repeat(64) }), second]).brokenAt).toBe(1);
+  });
+});
+
+describe('verifyTrail: the request chain and its lanes', () => {
+  const lane = 'firstpromoter.referrals';
+
+  it('accepts a sealed trail whose lanes end where the seal says, counting every event', () => {
+    const { events, lanes } = laneTrail(REQUEST_ID);
+
+    expect(verifyTrail(events, lanes)).toEqual({ valid: true, events: 6 });
+  });
+
+  it('finds an edited lane event, even re-hashed (its successor no longer links to it)', () => {
+    const edited = laneTrail(REQUEST_ID);
+    ((edited.lanes[lane] as AuditEvent[])[0] as AuditEvent).data.count = 6;
+    const rehashedTrail = laneTrail(REQUEST_ID);
+    const first = rehashedTrail.lanes[lane] as AuditEvent[];
+    first[0] = rehashed({ ...(first[0] as AuditEvent), data: { outcome: 'not_found', count: 0 } });
+
+    expect(verifyTrail(edited.events, edited.lanes)).toEqual({
+      valid: false,
+      events: 6,
+      brokenAt: 1,
+      brokenLane: lane,
+    });
+    expect(verifyTrail(rehashedTrail.events, rehashedTrail.lanes)).toMatchObject({ brokenAt: 2, brokenLane: lane });
+  });
+
+  it('finds lane events reordered or deleted in the middle', () => {
+    const reordered = laneTrail(REQUEST_ID);
+    reordered.lanes[lane]?.reverse();
+    const deleted = laneTrail(REQUEST_ID);
+    deleted.lanes[lane]?.splice(0, 1);
+
+    expect(verifyTrail(reordered.events, reordered.lanes)).toMatchObject({ valid: false, brokenLane: lane });
+    expect(verifyTrail(deleted.events, deleted.lanes)).toMatchObject({ valid: false, brokenLane: lane, brokenAt: 2 });
+  });
+
+  it('finds a lane cut short, a lane removed, and an event inserted after the seal: the seal commits to each head', () => {
+    const cut = laneTrail(REQUEST_ID);
+    cut.lanes[lane]?.pop();
+    const removed = laneTrail(REQUEST_ID);
+    delete removed.lanes[lane];
+    const appended = laneTrail(REQUEST_ID);
+    const tail = appended.lanes[lane] as AuditEvent[];
+    tail.push(
+      rehashed({ ...(tail[1] as AuditEvent), seq: 3, key: 'late', prevHash: (tail[1] as AuditEvent).hash, data: {} }),
+    );
+    const extra = laneTrail(REQUEST_ID);
+    extra.lanes['referralrock.referrals'] = chain(laneChainId(REQUEST_ID, 'referralrock.referrals'), [
+      ['action.recorded', { outcome: 'deleted' }],
+    ]);
+
+    for (const tampered of [cut, removed, appended]) {
+      expect(verifyTrail(tampered.events, tampered.lanes)).toMatchObject({
+        valid: false,
+        brokenAt: 3,
+        brokenLane: lane,
+        problem: 'lane-head',
+      });
+    }
+    expect(verifyTrail(extra.events, extra.lanes)).toMatchObject({
+      valid: false,
+      brokenLane: 'referralrock.referrals',
+      problem: 'lane-head',
+    });
+  });
+
+  it("finds a lane event moved into another lane or into the request's chain (each is hashed with its chain id)", () => {
+    const moved = laneTrail(REQUEST_ID);
+    const event = moved.lanes['referralrock.members']?.[0] as AuditEvent;
+    moved.lanes['referralrock.members'] = [{ ...event, requestId: laneChainId(REQUEST_ID, 'referralrock.referrals') }];
+
+    expect(verifyTrail(moved.events, moved.lanes)).toMatchObject({ valid: false, brokenLane: 'referralrock.members' });
+  });
+
+  it('checks each lane of a trail not sealed yet on its own (nothing commits to their heads before the seal)', () => {
+    const { events, lanes } = laneTrail(REQUEST_ID);
+    const open = events.slice(0, 2);
+    lanes[lane]?.pop();
+
+    expect(verifyTrail(open, lanes)).toEqual({ valid: true, events: 4 });
   });
 });

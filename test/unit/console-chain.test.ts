@@ -1,7 +1,13 @@
 import canonicalize from 'canonicalize';
 import { describe, expect, it } from 'vitest';
-import { GENESIS_HASH, hashEvent, canonicalJson as serviceCanonicalJson } from '#shared/domain/chain';
+import {
+  GENESIS_HASH,
+  hashEvent,
+  canonicalJson as serviceCanonicalJson,
+  verifyTrail as serviceVerifyTrail,
+} from '#shared/domain/chain';
 import type { AuditEvent } from '#shared/domain/model';
+import { laneTrail, rehashed } from '#test/support/lane-trail';
 import { canonicalJson, verifyTrail } from '../../functions/console/assets/chain.js';
 
 /** The console's in-browser chain check must agree with the service's to the byte; Node's Web Crypto stands in. */
@@ -93,5 +99,71 @@ describe("The console's chain check", () => {
 
   it('takes an empty trail as nothing to verify, without a head', async () => {
     expect(await verifyTrail({ id: REQUEST_ID, events: [] })).toEqual({ valid: true, events: 0, checks: [] });
+  });
+
+  describe('with lanes', () => {
+    const lane = 'firstpromoter.referrals';
+    /** The view of a sealed trail with lanes, as the service serves it. */
+    const laneView = () => {
+      const { events, lanes } = laneTrail(REQUEST_ID);
+      return {
+        ...viewOf(events),
+        lanes: Object.entries(lanes).map(([name, laneEvents]) => ({
+          lane: name,
+          chainId: `${REQUEST_ID}/lanes/${name}`,
+          events: viewOf(laneEvents).events,
+        })),
+      };
+    };
+    const laneOf = (view: ReturnType<typeof laneView>) => view.lanes.find((l) => l.lane === lane)?.events ?? [];
+
+    it('verifies every lane and its head against the seal, as the service does', async () => {
+      const { events, lanes } = laneTrail(REQUEST_ID);
+
+      const result = await verifyTrail(laneView());
+
+      expect(result).toMatchObject({ valid: true, events: 6, head: events.at(-1)?.hash });
+      expect(serviceVerifyTrail(events, lanes)).toEqual({ valid: true, events: 6 });
+      expect(result.checks.filter((c) => c.lane === lane).map((c) => c.seq)).toEqual([1, 2]);
+    });
+
+    it('finds an edited lane event, and a lane event hashed under another chain id', async () => {
+      const edited = laneView();
+      (laneOf(edited)[0] as { data: Record<string, unknown> }).data.count = 6;
+      const moved = laneView();
+      const members = moved.lanes.find((l) => l.lane === 'referralrock.members');
+      if (members) members.lane = 'referralrock.referrals';
+
+      expect(await verifyTrail(edited)).toMatchObject({ valid: false, brokenAt: 1, brokenLane: lane, problem: 'hash' });
+      expect(await verifyTrail(moved)).toMatchObject({ valid: false, brokenLane: 'referralrock.referrals' });
+    });
+
+    it('finds lane events reordered, deleted, or added after the seal', async () => {
+      const reordered = laneView();
+      laneOf(reordered).reverse();
+      const cut = laneView();
+      laneOf(cut).pop();
+      const added = laneView();
+      const tail = laneOf(added);
+      const last = tail.at(-1) as AuditEvent;
+      const late = rehashed({
+        ...last,
+        requestId: `${REQUEST_ID}/lanes/${lane}`,
+        seq: 3,
+        prevHash: last.hash,
+        key: 'x',
+      });
+      tail.push(viewOf([late]).events[0] as (typeof tail)[number]);
+
+      expect(await verifyTrail(reordered)).toMatchObject({ valid: false, brokenLane: lane, problem: 'sequence' });
+      for (const tampered of [cut, added]) {
+        expect(await verifyTrail(tampered)).toMatchObject({
+          valid: false,
+          brokenAt: 3,
+          brokenLane: lane,
+          problem: 'lane-head',
+        });
+      }
+    });
   });
 });

@@ -126,6 +126,9 @@ class MemoryAudit implements AuditLog {
   async list() {
     return [...this.events];
   }
+  async lanes() {
+    return {};
+  }
 }
 
 const batch = (status: Batch['status'], extra: Partial<Batch> = {}): Batch => ({

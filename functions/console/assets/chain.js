@@ -33,37 +33,41 @@ export async function sha256Hex(text) {
 }
 
 /**
- * @typedef {{ seq: number, type: string, at: string, actor: string, data: unknown, key: string,
+ * @typedef {{ seq: number, type: string, at: string, actor: string, data: any, key: string,
  *   prevHash: string, hash: string }} ViewEvent an event as `GET /v1/erasure-requests/{id}` shows it
- * @typedef {{ seq: number, ok: boolean, problem?: 'sequence' | 'link' | 'hash' }} EventCheck
- * @typedef {{ valid: boolean, events: number, brokenAt?: number, problem?: EventCheck['problem'],
- *   head?: string, checks: EventCheck[] }} TrailVerification
+ * @typedef {{ seq: number, lane?: string, ok: boolean, problem?: 'sequence' | 'link' | 'hash' }} EventCheck
+ * @typedef {{ valid: boolean, events: number, brokenAt?: number, brokenLane?: string,
+ *   problem?: EventCheck['problem'] | 'lane-head', head?: string, checks: EventCheck[] }} TrailVerification
  */
 
+/** Events after which nothing is appended, to the request's chain or to any lane. */
+const SEALING_EVENTS = ['request.completed', 'request.canceled'];
+
 /**
- * The hash the service must have stored for an event of request `requestId`: SHA-256 over the canonical JSON of
- * `requestId, seq, type, at, actor, data, key, prevHash`.
- * @param {string} requestId
+ * The hash the service must have stored for an event of the chain `chainId` (a request id, or a lane's
+ * `<request id>/lanes/<lane>`): SHA-256 over the canonical JSON of `requestId, seq, type, at, actor, data, key, prevHash`.
+ * @param {string} chainId
  * @param {ViewEvent} event
  */
-export function hashEvent(requestId, event) {
+export function hashEvent(chainId, event) {
   const { seq, type, at, actor, data, key, prevHash } = event;
-  return sha256Hex(canonicalJson({ requestId, seq, type, at, actor, data, key, prevHash }));
+  return sha256Hex(canonicalJson({ requestId: chainId, seq, type, at, actor, data, key, prevHash }));
 }
 
 /**
- * Checks every event of a request view: numbered 1, 2, 3…, each linked to the previous event's hash (64 zeros
- * for the first) and each hash recomputed from the event's content. The trail is valid when every event holds;
- * `brokenAt` is the first that does not, as the service's own check reports it.
- * @param {{ id: string, events: ViewEvent[] }} view
- * @returns {Promise<TrailVerification>}
+ * Checks one chain: numbered 1, 2, 3…, each linked to the previous event's hash (64 zeros for the first) and each
+ * hash recomputed from the event's content.
+ * @param {string} chainId
+ * @param {ViewEvent[]} events
+ * @param {string} [lane]
+ * @returns {Promise<EventCheck[]>}
  */
-export async function verifyTrail(view) {
+async function checkChain(chainId, events, lane) {
   /** @type {EventCheck[]} */
   const checks = [];
   let prevHash = GENESIS_HASH;
-  for (const [index, event] of view.events.entries()) {
-    const recomputed = await hashEvent(view.id, event);
+  for (const [index, event] of events.entries()) {
+    const recomputed = await hashEvent(chainId, event);
     /** @type {EventCheck['problem']} */
     const problem =
       event.seq !== index + 1
@@ -73,15 +77,55 @@ export async function verifyTrail(view) {
           : recomputed !== event.hash
             ? 'hash'
             : undefined;
-    checks.push(problem ? { seq: event.seq, ok: false, problem } : { seq: event.seq, ok: true });
+    const where = lane ? { lane } : {};
+    checks.push(problem ? { seq: event.seq, ...where, ok: false, problem } : { seq: event.seq, ...where, ok: true });
     prevHash = event.hash;
   }
-  const first = checks.find((check) => !check.ok);
-  return {
-    valid: first === undefined,
-    events: checks.length,
-    ...(first ? { brokenAt: first.seq, problem: first.problem } : {}),
-    ...(view.events.length ? { head: view.events.at(-1)?.hash } : {}),
-    checks,
-  };
+  return checks;
+}
+
+/**
+ * Checks every event of a request view: the request's chain, each lane's chain (its chain id recomputed from the
+ * request id, not taken from the view), and, once the trail is sealed, that every lane ends exactly at the head the
+ * sealing event commits to in `data.lanes` (a lane the seal does not name must have no event). The trail is valid
+ * when all of it holds; `brokenAt` (with `brokenLane`) is the first event that does not, as the service's own check
+ * reports it.
+ * @param {{ id: string, events: ViewEvent[], lanes?: { lane: string, events: ViewEvent[] }[] }} view
+ * @returns {Promise<TrailVerification>}
+ */
+export async function verifyTrail(view) {
+  const lanes = [...(view.lanes ?? [])].sort((a, b) => (a.lane < b.lane ? -1 : a.lane > b.lane ? 1 : 0));
+  const main = await checkChain(view.id, view.events);
+  const laneChecks = [];
+  for (const { lane, events } of lanes)
+    laneChecks.push(...(await checkChain(`${view.id}/lanes/${lane}`, events, lane)));
+  const checks = [...main, ...laneChecks];
+  const events = checks.length;
+  const head = view.events.length ? { head: view.events.at(-1)?.hash } : {};
+  const first = main.find((check) => !check.ok) ?? laneChecks.find((check) => !check.ok);
+  if (first) {
+    return {
+      valid: false,
+      events,
+      brokenAt: first.seq,
+      ...(first.lane ? { brokenLane: first.lane } : {}),
+      problem: first.problem,
+      ...head,
+      checks,
+    };
+  }
+  const seal = view.events.find((event) => SEALING_EVENTS.includes(event.type));
+  if (seal) {
+    /** @type {Record<string, { seq: number, hash: string }>} */
+    const committed = seal.data?.lanes ?? {};
+    const names = [...new Set([...Object.keys(committed), ...lanes.map((l) => l.lane)])].sort();
+    for (const lane of names) {
+      const last = lanes.find((l) => l.lane === lane)?.events.at(-1);
+      const promised = committed[lane];
+      if ((last?.seq ?? 0) !== (promised?.seq ?? 0) || (last && last.hash !== promised?.hash)) {
+        return { valid: false, events, brokenAt: seal.seq, brokenLane: lane, problem: 'lane-head', ...head, checks };
+      }
+    }
+  }
+  return { valid: true, events, ...head, checks };
 }

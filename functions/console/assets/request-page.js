@@ -31,6 +31,10 @@ export async function renderRequest(id, shell) {
     'Verifying the audit chain in this browser…',
   );
   const timeline = h('ol', { class: 'timeline' });
+  // The workflow's parallel branches each append to a lane of their own, whose head the sealing event commits to.
+  /** @type {{ lane: string, events: any[] }[]} */
+  const lanes = view.lanes ?? [];
+  const laneTimelines = lanes.map(() => h('ol', { class: 'timeline' }));
   const receipt = h('div', { class: 'receipt', role: 'status' });
   const downloads = h(
     'div',
@@ -49,6 +53,15 @@ export async function renderRequest(id, shell) {
       actionsTable(view.actions ?? []),
     ),
     h('section', { 'aria-labelledby': 'timeline-title' }, h('h2', { id: 'timeline-title' }, 'Audit trail'), timeline),
+    ...lanes.map(({ lane }, i) =>
+      h(
+        'section',
+        { 'aria-labelledby': `lane-title-${i}` },
+        h('h3', { id: `lane-title-${i}` }, `Lane ${lane}`),
+        h('p', { class: 'muted small' }, 'A branch that ran beside the others; the sealing event commits to its head.'),
+        laneTimelines[i] ?? null,
+      ),
+    ),
   );
   body.setAttribute('aria-busy', 'false');
 
@@ -63,10 +76,16 @@ export async function renderRequest(id, shell) {
         ? 'The chain cannot be verified here: browsers offer Web Crypto only on HTTPS pages (or localhost).'
         : `The chain could not be verified: ${String(error)}`;
     timeline.replaceChildren(...view.events.map((/** @type {any} */ e) => eventItem(e, undefined)));
+    for (const [i, { events }] of lanes.entries()) {
+      laneTimelines[i]?.replaceChildren(...events.map((e) => eventItem(e, undefined)));
+    }
     return;
   }
-  const bySeq = new Map(verification.checks.map((c) => [c.seq, c]));
-  timeline.replaceChildren(...view.events.map((/** @type {any} */ e) => eventItem(e, bySeq.get(e.seq))));
+  const bySeq = new Map(verification.checks.map((c) => [`${c.lane ?? ''}#${c.seq}`, c]));
+  timeline.replaceChildren(...view.events.map((/** @type {any} */ e) => eventItem(e, bySeq.get(`#${e.seq}`))));
+  for (const [i, { lane, events }] of lanes.entries()) {
+    laneTimelines[i]?.replaceChildren(...events.map((e) => eventItem(e, bySeq.get(`${lane}#${e.seq}`))));
+  }
   integrity.replaceChildren(...integrityReport(view, verification));
   integrity.className = `integrity ${verification.valid ? 'verified' : 'broken'}`;
   await receiptShown;
@@ -184,10 +203,23 @@ function integrityReport(view, verification) {
       h(
         'p',
         {},
-        `All ${verification.events} events recomputed in this browser (SHA-256 over RFC 8785 canonical JSON), each linked to the one before. `,
-        sealed ? 'The trail ends with its sealing event: nothing can follow it.' : 'The trail is still open.',
+        `All ${verification.events} events recomputed in this browser (SHA-256 over RFC 8785 canonical JSON), each linked to the one before${laneCount(view) ? `, in the request’s chain and its ${laneCount(view)} lane(s)` : ''}. `,
+        sealed
+          ? `The trail ends with its sealing event: nothing can follow it${laneCount(view) ? ', and every lane ends where it says' : ''}.`
+          : 'The trail is still open.',
       ),
       h('p', {}, 'Head: ', h('code', { class: 'break' }, verification.head ?? '—')),
+      agreement,
+    ];
+  }
+  if (verification.problem === 'lane-head') {
+    return [
+      h('p', { class: 'verdict' }, `✘ Lane ${verification.brokenLane} does not end where the seal says`),
+      h(
+        'p',
+        {},
+        `Recomputed in this browser: the sealing event #${verification.brokenAt} commits to another head of lane ${verification.brokenLane} (events were cut off from it, or added after the seal).`,
+      ),
       agreement,
     ];
   }
@@ -196,12 +228,16 @@ function integrityReport(view, verification) {
     link: 'its link to the previous event does not match that event’s hash',
     hash: 'its content does not match its hash (it was changed after it was recorded)',
   }[verification.problem ?? 'hash'];
+  const where = verification.brokenLane ? `lane ${verification.brokenLane}, event` : 'event';
   return [
-    h('p', { class: 'verdict' }, `✘ Chain broken at event #${verification.brokenAt}`),
-    h('p', {}, `Recomputed in this browser: event #${verification.brokenAt} fails because ${why}.`),
+    h('p', { class: 'verdict' }, `✘ Chain broken at ${where} #${verification.brokenAt}`),
+    h('p', {}, `Recomputed in this browser: ${where} #${verification.brokenAt} fails because ${why}.`),
     agreement,
   ];
 }
+
+/** @param {any} view */
+const laneCount = (view) => (view.lanes ?? []).length;
 
 /** @param {any[]} actions */
 function actionsTable(actions) {

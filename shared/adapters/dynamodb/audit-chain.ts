@@ -9,7 +9,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { hashEvent } from '#shared/domain/chain';
+import { CHAIN_LANES, GENESIS_HASH, hashEvent, type LaneHeads, laneChainId } from '#shared/domain/chain';
 import { addDays, epochSeconds } from '#shared/domain/dates';
 import { type AuditEvent, type NewAuditEvent, SEALING_EVENTS } from '#shared/domain/model';
 import { AuditTrailSealedError } from '#shared/errors';
@@ -20,6 +20,9 @@ import {
   chainOfEvents,
   chainOfItem,
   knownChain,
+  type LaneHead,
+  laneAttribute,
+  laneOfEvents,
   rememberChain,
 } from './chain-head.ts';
 import { allItems } from './paging.ts';
@@ -60,6 +63,11 @@ export type ChainWriteResult =
  * (`chain-head.ts`); a writer whose view was stale (a parallel branch appended meanwhile) re-reads the item and tries
  * again. The head holds the chain's idempotency keys, so a retried step's event is found there and not appended twice,
  * and the sealed flag, so once `request.completed`/`request.canceled` is in, the condition refuses every later event.
+ *
+ * An event with a `lane` goes to that lane of the trail (`CHAIN_LANES` in `chain.ts`): its own chain, whose head is an
+ * attribute of the request item apart (`lane:<lane>`), so the condition of a lane write names only that lane's head
+ * (and that the trail is not sealed): the parallel branches, one lane each, never refuse each other's writes. A
+ * sealing event commits to every lane's head (`data.lanes`), and its write holds only if no lane moved since.
  *
  * A chain with no request item (a callback delivery log) and a trail from before heads were kept are read from the
  * events (the next write of the latter stores its head); so are events found ahead of the head, which only a write
@@ -112,7 +120,7 @@ export class AuditChain {
       if (items.length === 0) return { written: true, links: plan.links };
       try {
         const item = await this.#send(items, write.request?.returnItem === true);
-        rememberChain(chainId, plan.pending.length > 0 ? { ...plan.next, itemSeq: plan.next.seq } : view);
+        rememberChain(chainId, plan.pending.length > 0 ? written(plan) : view);
         return { written: true, links: plan.links, ...(item ? { item } : {}) };
       } catch (error) {
         const failure = failedItems(error, items.length);
@@ -133,7 +141,7 @@ export class AuditChain {
         // with the failure where the store does, else read).
         if (plan.pending.length === 0) return { written: false };
         const fresh = failure.item ? chainOfItem(failure.item) : await this.#read(chainId);
-        if (!fresh || (fresh.itemSeq === view.itemSeq && fresh.sealed === view.sealed)) return { written: false };
+        if (!fresh || sameHeads(fresh, view)) return { written: false };
         rememberChain(chainId, fresh);
         view = fresh;
       }
@@ -154,12 +162,22 @@ export class AuditChain {
     let view = knownChain(chainId);
     if (view === undefined) view = await this.#read(chainId);
     if (view === null) return (await this.list(chainId)).find((e) => e.key === key);
-    const link = view.keys[key];
+    const lane = Object.keys(view.lanes).find((name) => view.lanes[name]?.keys[key]);
+    const link = view.keys[key] ?? (lane ? view.lanes[lane]?.keys[key] : undefined);
     if (!link) return undefined;
+    const partition = view.keys[key] || !lane ? chainId : laneChainId(chainId, lane);
     const { Item } = await this.#db.send(
-      new GetCommand({ TableName: this.#events, Key: { requestId: chainId, seq: link.seq }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.#events, Key: { requestId: partition, seq: link.seq }, ConsistentRead: true }),
     );
     return Item as AuditEvent | undefined;
+  }
+
+  /** The events of each lane of the request's trail that has any, by lane name (one query per lane, at once). */
+  async lanes(chainId: string): Promise<Record<string, AuditEvent[]>> {
+    const found = await Promise.all(
+      CHAIN_LANES.map(async (lane) => [lane, await this.list(laneChainId(chainId, lane))] as const),
+    );
+    return Object.fromEntries(found.filter(([, events]) => events.length > 0));
   }
 
   async list(chainId: string): Promise<AuditEvent[]> {
@@ -181,28 +199,47 @@ export class AuditChain {
     return this.#events;
   }
 
-  /** The events not in the chain yet, linked after the view's head, and the head they make (nothing is written). */
+  /**
+   * The events not in the trail yet, each linked after the head of its chain (the request's, or its lane's), and the
+   * heads they make (nothing is written). A sealing event's data gains the lane heads it commits to.
+   */
   plan(chainId: string, view: ChainView, events: readonly NewAuditEvent[]): ChainPlan {
-    const next: ChainView = { ...view, keys: { ...view.keys } };
+    const next: ChainView = {
+      ...view,
+      keys: { ...view.keys },
+      lanes: Object.fromEntries(
+        Object.entries(view.lanes).map(([lane, head]) => [lane, { ...head, keys: { ...head.keys } }]),
+      ),
+    };
     const pending: AuditEvent[] = [];
     const links: ChainLink[] = [];
+    const lanes = new Set<string>();
+    let main = false;
     const now = this.#clock.now();
     for (const event of events) {
-      const known = event.key === undefined ? undefined : next.keys[event.key];
+      // An action's event an earlier version appended to the request's chain is found there too.
+      const head: Pick<LaneHead, 'seq' | 'hash' | 'keys'> = event.lane
+        ? (next.lanes[event.lane] ?? { itemSeq: 0, seq: 0, hash: GENESIS_HASH, keys: {} })
+        : next;
+      const known = event.key === undefined ? undefined : (head.keys[event.key] ?? next.keys[event.key]);
       if (known) {
         links.push(known);
         continue;
       }
-      const seq = next.seq + 1;
+      const seq = head.seq + 1;
+      const sealing = !event.lane && SEALING_EVENTS.includes(event.type);
+      const committed: LaneHeads = Object.fromEntries(
+        Object.entries(next.lanes).map(([lane, { seq, hash }]) => [lane, { seq, hash }]),
+      );
       const unsigned = {
-        requestId: chainId,
+        requestId: event.lane ? laneChainId(chainId, event.lane) : chainId,
         seq,
         type: event.type,
         at: now.toISOString(),
         actor: event.actor,
-        data: event.data,
+        data: sealing && Object.keys(committed).length > 0 ? { ...event.data, lanes: committed } : event.data,
         key: event.key ?? `${event.type}#${seq}`,
-        prevHash: next.hash,
+        prevHash: head.hash,
       };
       const item: AuditEvent = {
         ...unsigned,
@@ -211,15 +248,19 @@ export class AuditChain {
       };
       pending.push(item);
       links.push({ seq, hash: item.hash });
-      next.seq = seq;
-      next.hash = item.hash;
-      next.keys[item.key] = { seq, hash: item.hash };
-      if (SEALING_EVENTS.includes(item.type)) {
+      head.seq = seq;
+      head.hash = item.hash;
+      head.keys[item.key] = { seq, hash: item.hash };
+      if (event.lane) {
+        next.lanes[event.lane] = head as LaneHead;
+        lanes.add(event.lane);
+      } else main = true;
+      if (sealing) {
         next.sealed = true;
         next.seal = item;
       }
     }
-    return { pending, links, next };
+    return { pending, links, next, main, lanes: [...lanes], itemSeq: main ? next.seq : view.itemSeq };
   }
 
   #requestUpdate(chainId: string, view: ChainView, plan: ChainPlan, request: RequestWrite | undefined) {
@@ -228,7 +269,7 @@ export class AuditChain {
     const names: Record<string, string> = { ...request?.names };
     const values: Record<string, unknown> = { ...request?.values };
     const conditions = ['attribute_exists(id)'];
-    if (plan.pending.length > 0) {
+    if (plan.main) {
       set.push('chainSeq = :chainSeq', 'chainHash = :chainHash', 'chainKeys = :chainKeys');
       Object.assign(values, { ':chainSeq': plan.next.seq, ':chainHash': plan.next.hash, ':chainKeys': plan.next.keys });
       if (plan.next.seal && !view.sealed) {
@@ -241,6 +282,25 @@ export class AuditChain {
         values[':chainExpected'] = view.itemSeq;
       }
     }
+    // A lane write names only its lane's head, and holds only while the trail is not sealed; the seal names every
+    // lane's head, so it commits to the heads as they are when it lands.
+    const sealing = plan.next.seal !== undefined && !view.sealed;
+    const lanes = sealing ? [...new Set([...CHAIN_LANES, ...Object.keys(view.lanes)])] : plan.lanes;
+    if (plan.lanes.length > 0 && !sealing) conditions.push('attribute_not_exists(chainSealed)');
+    lanes.forEach((lane, i) => {
+      names[`#chainLane${i}`] = laneAttribute(lane);
+      const expected = view.lanes[lane]?.itemSeq ?? 0;
+      if (expected > 0) {
+        names['#chainLaneSeq'] = 'seq';
+        conditions.push(`#chainLane${i}.#chainLaneSeq = :chainLaneExpected${i}`);
+        values[`:chainLaneExpected${i}`] = expected;
+      } else conditions.push(`attribute_not_exists(#chainLane${i})`);
+      const head = plan.next.lanes[lane];
+      if (plan.lanes.includes(lane) && head) {
+        set.push(`#chainLane${i} = :chainLane${i}`);
+        values[`:chainLane${i}`] = { seq: head.seq, hash: head.hash, keys: head.keys };
+      }
+    });
     if (request?.condition) conditions.push(`(${request.condition})`);
     const expression = [
       set.length ? `SET ${set.join(', ')}` : '',
@@ -279,11 +339,14 @@ export class AuditChain {
   /** The head the request item holds (read from the events for an item from before heads were kept); null: no item. */
   async #read(chainId: string): Promise<ChainView | null> {
     if (!this.#requests) return null;
+    // Lane attributes hold `:` and `.`: named, as every attribute of the projection is.
+    const names = Object.fromEntries(['id', ...CHAIN_ATTRIBUTES].map((name, i) => [`#a${i}`, name]));
     const { Item } = await this.#db.send(
       new GetCommand({
         TableName: this.#requests,
         Key: { id: chainId },
-        ProjectionExpression: ['id', ...CHAIN_ATTRIBUTES].join(', '),
+        ProjectionExpression: Object.keys(names).join(', '),
+        ExpressionAttributeNames: names,
         ConsistentRead: true,
       }),
     );
@@ -299,7 +362,14 @@ export class AuditChain {
   /** The head as the events give it, with what the item holds as the head to replace. */
   async #readEvents(chainId: string): Promise<ChainView> {
     const item = await this.#read(chainId);
-    const view = chainOfEvents(await this.list(chainId), item?.itemSeq);
+    // The heads to replace stay those the item holds: each write's condition names them.
+    const lanes = Object.fromEntries(
+      Object.entries(await this.lanes(chainId)).map(([lane, events]) => [
+        lane,
+        laneOfEvents(events, item?.lanes[lane]?.itemSeq ?? 0),
+      ]),
+    );
+    const view = chainOfEvents(await this.list(chainId), item?.itemSeq, lanes);
     rememberChain(chainId, view);
     return view;
   }
@@ -309,7 +379,10 @@ export class AuditChain {
    * at the next seq of the chain as read, so racing writers cannot take the same place; the loser reads again.
    */
   async #appendWithoutHead(chainId: string, write: ChainWrite, firstAttempt: number): Promise<ChainWriteResult> {
-    if (write.request || write.also?.length) throw new Error(`No request item holds the chain ${chainId}`);
+    // A lane is sealed with its request through the heads on the request item: without one it could not be.
+    if (write.request || write.also?.length || write.events.some((e) => e.lane)) {
+      throw new Error(`No request item holds the chain ${chainId}`);
+    }
     const links: ChainLink[] = [];
     for (const event of write.events) {
       for (let attempt = firstAttempt; ; attempt++) {
@@ -339,12 +412,36 @@ export class AuditChain {
 }
 
 export interface ChainPlan {
-  /** The events to put, linked in order after the view's head. */
+  /** The events to put, linked in order after the head of their chain (the request's or a lane's). */
   pending: AuditEvent[];
-  /** Each given event's place, appended now or found in the chain. */
+  /** Each given event's place in its chain, appended now or found there. */
   links: ChainLink[];
-  /** The head once the pending events are in. */
+  /** The heads once the pending events are in. */
   next: ChainView;
+  /** Whether events go to the request's own chain (its head on the item moves). */
+  main: boolean;
+  /** The lanes the pending events go to. */
+  lanes: string[];
+  /** What the request item's `chainSeq` holds once written (moved only by events of the request's chain). */
+  itemSeq: number | undefined;
+}
+
+/** The heads a plan makes, as the item holds them once it is written. */
+function written(plan: ChainPlan): ChainView {
+  const lanes = Object.fromEntries(
+    Object.entries(plan.next.lanes).map(([lane, head]) => [
+      lane,
+      plan.lanes.includes(lane) ? { ...head, itemSeq: head.seq } : head,
+    ]),
+  );
+  return { ...plan.next, itemSeq: plan.itemSeq, lanes };
+}
+
+/** Whether a fresh read of the heads is the view a refused write was planned on (then its own condition failed). */
+function sameHeads(fresh: ChainView, view: ChainView): boolean {
+  if (fresh.itemSeq !== view.itemSeq || fresh.sealed !== view.sealed) return false;
+  const lanes = new Set([...Object.keys(fresh.lanes), ...Object.keys(view.lanes)]);
+  return [...lanes].every((lane) => (fresh.lanes[lane]?.itemSeq ?? 0) === (view.lanes[lane]?.itemSeq ?? 0));
 }
 
 /**

@@ -7,7 +7,7 @@ import { AuditChain } from './audit-chain.ts';
  * The events table: append-only and hash-chained. A request's chain head lives on its request item, and an append is
  * one conditional write of the event together with the new head (`audit-chain.ts`): two writers racing (parallel
  * workflow branches) cannot both take the same place, and no event can follow a sealing event (`request.completed`,
- * `request.canceled`). The stack's IAM grants put/get/query only on this table, so not even this code could update or
+ * `request.canceled`); an event with a `lane` goes to that lane of the trail, whose head is apart. The stack's IAM grants put/get/query only on this table, so not even this code could update or
  * delete an event.
  */
 export class DynamoAuditLog implements AuditLog {
@@ -42,5 +42,9 @@ export class DynamoAuditLog implements AuditLog {
 
   list(requestId: string): Promise<AuditEvent[]> {
     return this.#chain.list(requestId);
+  }
+
+  lanes(requestId: string): Promise<Record<string, AuditEvent[]>> {
+    return this.#chain.lanes(requestId);
   }
 }

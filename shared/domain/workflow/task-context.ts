@@ -3,6 +3,7 @@ import type { IdentityCipher } from '#shared/crypto/identity-cipher';
 import type { ActionGuard, AuditLog, Clock, RequestRepository } from '#shared/ports/audit';
 import type { ReceiptIssuer } from '#shared/ports/evidence';
 import type { FirstPromoterPort, ReferralRockPort } from '#shared/ports/providers';
+import { laneOfAction } from '../chain.ts';
 import {
   ACTIONS,
   type ActionKey,
@@ -117,14 +118,19 @@ export async function recordNothingFound(
   return deps.requests.recordAction(request.id, key, entry, { whileIn, unlessPlanned: true }, { events });
 }
 
-/** The `action.recorded` event of an action's outcome: keyed by action and outcome, so each is in the trail once. */
+/**
+ * The `action.recorded` event of an action's outcome: keyed by action and outcome, so each is in the trail once; an
+ * erasure action's goes to its lane of the trail (its branch runs beside the others: see `CHAIN_LANES`).
+ */
 export function actionEvent(request: ErasureRequest, key: ActionKey, entry: ActionRecord): NewAuditEvent {
   const { updatedAt: _u, ...data } = entry;
+  const lane = laneOfAction(key);
   return {
     type: 'action.recorded',
     actor: ACTOR,
     key: `action:${key}:${entry.outcome}`,
     data: { key, ...data, searched: request.subject.identifiers },
+    ...(lane ? { lane } : {}),
   };
 }
 
