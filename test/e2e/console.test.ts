@@ -119,13 +119,17 @@ describe("The auditor's console", () => {
     await page.locator('#open-id').press('Enter');
 
     await poll(() => page.locator('.integrity .verdict').textContent()).toBe('✔ Chain verified');
+    // The request's chain and each lane of its parallel branches: every event recomputed, each shown.
+    const laneEvents = (completed.lanes ?? []).flatMap((lane: { events: unknown[] }) => lane.events).length;
+    expect(laneEvents).toBeGreaterThan(0);
     expect(await page.locator('.integrity').textContent()).toContain(
-      `All ${completed.events.length} events recomputed`,
+      `All ${completed.events.length + laneEvents} events recomputed`,
     );
+    expect(await page.locator('.integrity').textContent()).toContain('every lane ends where it says');
     expect(await page.locator('.integrity code').textContent()).toBe(completed.events.at(-1).hash);
     expect(await page.locator('.facts').textContent()).toContain(completed.subject.pseudonym);
     expect(await page.locator('.facts').textContent()).toContain('DSR-2001');
-    expect(await page.locator('.timeline > li').count()).toBe(completed.events.length);
+    expect(await page.locator('.timeline > li').count()).toBe(completed.events.length + laneEvents);
     expect(await page.locator('#actions-title + table tbody tr').count()).toBe(completed.actions.length);
     // Each action's read-back: the search after acting found none of the subject's records.
     const readBacks = await page.locator('#actions-title + table tbody tr td:nth-child(6)').allTextContents();
