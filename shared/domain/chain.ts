@@ -43,21 +43,28 @@ export function verifyChain(events: readonly AuditEvent[]): ChainVerification {
 }
 
 /**
- * The lanes of a request's trail. The workflow's parallel branches (one per erasure action) append concurrently; were
- * they all to append to the request's chain, each write would be conditional on the one head the others move, and
- * the branches would keep refusing each other's writes. So each branch appends to a lane of its own: a hash chain
- * like the request's (seq from 1, `prevHash` from the genesis hash), under the chain id {@link laneChainId}, whose
- * head no other branch writes. The sealing event (`request.completed`) commits to every lane's head in its
- * `data.lanes` (`{ [lane]: { seq, hash } }`; absent: no lane has an event), and the store refuses every lane event
- * after the seal, so a sealed trail is one tamper-evident whole: the request's chain, and through its seal each lane.
+ * The lanes of a request's trail: one per provider action. The workflow's erasure steps run in parallel branches, the
+ * archive step beside a cancel or an extension; were they all to append to the request's chain, each write would be
+ * conditional on the one head the others move, and they would keep refusing each other's writes. So each action's
+ * events go to a lane of its own: a hash chain like the request's (seq from 1, `prevHash` from the genesis hash),
+ * under the chain id {@link laneChainId}, whose head no other writer moves. The request's chain keeps its own story
+ * (received, waiting, erasure started, cancel, identity destroyed, the end). The sealing event (`request.completed`,
+ * `request.canceled`) commits to every lane's head in its `data.lanes` (`{ [lane]: { seq, hash } }`; absent: no lane
+ * has an event), and the store refuses every lane event after the seal, so a sealed trail is one tamper-evident
+ * whole: the request's chain, and through its seal each lane.
  */
-export const CHAIN_LANES = ['referralrock.members', 'referralrock.referrals', 'firstpromoter.referrals'] as const;
+export const CHAIN_LANES = [
+  'firstpromoter.promoters',
+  'referralrock.members',
+  'referralrock.referrals',
+  'firstpromoter.referrals',
+] as const;
 export type ChainLane = (typeof CHAIN_LANES)[number];
 
 /** The chain id of a request's lane: what its events hold as `requestId` (and hash with). */
 export const laneChainId = (requestId: string, lane: string): string => `${requestId}/lanes/${lane}`;
 
-/** The lane an action's events go to (each erasure action runs in a parallel branch of its own), if any. */
+/** The lane an action's events go to, if the key names an action. */
 export function laneOfAction(key: string): ChainLane | undefined {
   return (CHAIN_LANES as readonly string[]).includes(key) ? (key as ChainLane) : undefined;
 }

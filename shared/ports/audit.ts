@@ -52,6 +52,19 @@ export interface RequestRepository {
     options?: TransitionOptions,
   ): Promise<ErasureRequest | undefined>;
   /**
+   * {@link transition} and `events` in one atomic write (those already in the trail are not appended again): the move
+   * and the events that record it land together, or neither. `after`: the chain head an earlier step left, for a
+   * caller that has not read the request (a stale one costs a retry, never a wrong chain). Returns the events'
+   * places in the chain, or undefined when the request is not in one of `from` or its trail has ended (nothing was
+   * written).
+   */
+  transitionWithEvents(
+    id: string,
+    from: readonly RequestStatus[],
+    to: RequestStatus,
+    options: TransitionOptions & WithEvents & { events: readonly NewAuditEvent[]; after?: ChainLink },
+  ): Promise<ChainLink[] | undefined>;
+  /**
    * Records an action's outcome, only while the guard holds (false when it did not), with `events` appended in the
    * same write (those already in the trail are not appended again): both land, or neither.
    */

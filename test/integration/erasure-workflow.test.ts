@@ -56,10 +56,11 @@ describe('erasure end to end on one machine', () => {
     expect(t.firstPromoter.harness.requestsTo('DELETE /referrals')).toHaveLength(1);
     expect(t.firstPromoter.harness.requestsTo('GET /batch_processes/:id')).toHaveLength(0);
     expect(view.completedAt).toBeDefined();
-    // The three erasure branches each appended to a lane of their own, whose heads the seal commits to.
+    // Each action appended to a lane of its own, whose heads the seal commits to.
     const laneEvents = view.lanes.flatMap((l: any) => l.events);
     expect(view.integrity).toEqual({ chainValid: true, events: view.events.length + laneEvents.length });
     expect(view.lanes.map((l: any) => l.lane).sort()).toEqual([
+      'firstpromoter.promoters',
       'firstpromoter.referrals',
       'referralrock.members',
       'referralrock.referrals',

@@ -19,6 +19,7 @@ import {
   type ChainView,
   chainOfEvents,
   chainOfItem,
+  hintedChain,
   knownChain,
   type LaneHead,
   laneAttribute,
@@ -49,6 +50,12 @@ export interface ChainWrite {
   request?: RequestWrite;
   /** Further items of the same atomic write (e.g. deleting the identity), written before the request item. */
   also?: readonly TransactItem[];
+  /**
+   * The head of the request's chain as an earlier step left it (e.g. in the workflow's state), for a writer that has
+   * not read the request item: the write is planned on it and holds only if it is still the head, so a stale one
+   * costs a retry (the refused write returns the item), never a wrong chain.
+   */
+  after?: ChainLink;
 }
 
 export type ChainWriteResult =
@@ -100,6 +107,7 @@ export class AuditChain {
    */
   async write(chainId: string, write: ChainWrite): Promise<ChainWriteResult> {
     let view = knownChain(chainId);
+    if (view === undefined && write.after) view = hintedChain(write.after);
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (view === undefined) view = await this.#read(chainId);
       if (view === null) return this.#appendWithoutHead(chainId, write, attempt);
@@ -120,7 +128,8 @@ export class AuditChain {
       if (items.length === 0) return { written: true, links: plan.links };
       try {
         const item = await this.#send(items, write.request?.returnItem === true);
-        rememberChain(chainId, plan.pending.length > 0 ? written(plan) : view);
+        // A carried-over head does not know the chain's keys and lanes: the next write of this invocation reads them.
+        if (!view.hinted) rememberChain(chainId, plan.pending.length > 0 ? written(plan) : view);
         return { written: true, links: plan.links, ...(item ? { item } : {}) };
       } catch (error) {
         const failure = failedItems(error, items.length);
@@ -141,7 +150,8 @@ export class AuditChain {
         // with the failure where the store does, else read).
         if (plan.pending.length === 0) return { written: false };
         const fresh = failure.item ? chainOfItem(failure.item) : await this.#read(chainId);
-        if (!fresh || sameHeads(fresh, view)) return { written: false };
+        // A carried-over head is checked again against the item as it is (its keys and lanes were not known).
+        if (!fresh || (!view.hinted && sameHeads(fresh, view))) return { written: false };
         rememberChain(chainId, fresh);
         view = fresh;
       }
@@ -270,8 +280,20 @@ export class AuditChain {
     const values: Record<string, unknown> = { ...request?.values };
     const conditions = ['attribute_exists(id)'];
     if (plan.main) {
-      set.push('chainSeq = :chainSeq', 'chainHash = :chainHash', 'chainKeys = :chainKeys');
-      Object.assign(values, { ':chainSeq': plan.next.seq, ':chainHash': plan.next.hash, ':chainKeys': plan.next.keys });
+      set.push('chainSeq = :chainSeq', 'chainHash = :chainHash');
+      Object.assign(values, { ':chainSeq': plan.next.seq, ':chainHash': plan.next.hash });
+      if (view.hinted) {
+        // Not knowing the keys the chain holds, the write adds its own to them rather than replacing them.
+        plan.pending.forEach((event, i) => {
+          if (event.requestId !== chainId) return;
+          names[`#chainKey${i}`] = event.key;
+          set.push(`chainKeys.#chainKey${i} = :chainKey${i}`);
+          values[`:chainKey${i}`] = { seq: event.seq, hash: event.hash };
+        });
+      } else {
+        set.push('chainKeys = :chainKeys');
+        values[':chainKeys'] = plan.next.keys;
+      }
       if (plan.next.seal && !view.sealed) {
         set.push('chainSealed = :chainSealed');
         values[':chainSealed'] = plan.next.seal;
@@ -280,6 +302,13 @@ export class AuditChain {
       else {
         conditions.push('chainSeq = :chainExpected');
         values[':chainExpected'] = view.itemSeq;
+      }
+      if (view.hinted) {
+        plan.pending.forEach((event, i) => {
+          if (event.requestId !== chainId) return;
+          names[`#chainKey${i}`] = event.key;
+          conditions.push(`attribute_not_exists(chainKeys.#chainKey${i})`);
+        });
       }
     }
     // A lane write names only its lane's head, and holds only while the trail is not sealed; the seal names every

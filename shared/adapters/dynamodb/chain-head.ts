@@ -23,7 +23,23 @@ export interface ChainView {
   seal?: AuditEvent;
   /** The head of each lane with an event, by lane name. */
   lanes: Record<string, LaneHead>;
+  /**
+   * A head the caller carried over from an earlier step (`ChainWrite.after`), not read: its keys and lanes are
+   * unknown, so a write planned on it also requires that none of its events' keys is in the chain.
+   */
+  hinted?: boolean;
 }
+
+/** The view of a head a caller carried over (see `hinted`). */
+export const hintedChain = (head: ChainLink): ChainView => ({
+  itemSeq: head.seq,
+  seq: head.seq,
+  hash: head.hash,
+  keys: {},
+  sealed: false,
+  lanes: {},
+  hinted: true,
+});
 
 /** The head of one lane of a request's trail, as its `lane:<lane>` attribute holds it. */
 export interface LaneHead {

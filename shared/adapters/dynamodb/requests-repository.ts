@@ -224,41 +224,40 @@ export class DynamoRequestRepository implements RequestRepository {
     to: RequestStatus,
     options: TransitionOptions = {},
   ): Promise<ErasureRequest | undefined> {
-    const names: Record<string, string> = { '#status': 'status' };
-    const values: Record<string, unknown> = { ':to': to };
-    from.forEach((status, i) => {
-      values[`:from${i}`] = status;
-    });
-    let update = 'SET #status = :to';
-    if (options.completedAt) {
-      update += ', completedAt = :completedAt';
-      values[':completedAt'] = options.completedAt;
-    }
-    if (options.canceledAt) {
-      update += ', canceledAt = :canceledAt';
-      values[':canceledAt'] = options.canceledAt;
-    }
-    Object.entries(options.set ?? {}).forEach(([name, value], i) => {
-      update += `, #set${i} = :set${i}`;
-      names[`#set${i}`] = name;
-      values[`:set${i}`] = value;
-    });
-    // A request stored before the identities table held its identity itself. `identity` is a DynamoDB reserved word.
-    if (options.destroyIdentity) {
-      update += ' REMOVE #identity';
-      names['#identity'] = 'identity';
-    }
+    const move = statusMove(from, to, options);
     const updated = await this.#update({
       Key: { id },
-      UpdateExpression: update,
-      ConditionExpression: `attribute_exists(id) AND #status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
+      UpdateExpression: [`SET ${move.set.join(', ')}`, move.remove.length ? `REMOVE ${move.remove.join(', ')}` : '']
+        .filter(Boolean)
+        .join(' '),
+      ConditionExpression: `attribute_exists(id) AND ${move.condition}`,
+      ExpressionAttributeNames: move.names,
+      ExpressionAttributeValues: move.values,
       ReturnValues: 'ALL_NEW',
     });
     if (!updated) return undefined;
     if (options.destroyIdentity) await this.#identities.delete(id);
     return toRequest(updated as unknown as Item);
+  }
+
+  async transitionWithEvents(
+    id: string,
+    from: readonly RequestStatus[],
+    to: RequestStatus,
+    options: TransitionOptions & { events: readonly NewAuditEvent[]; after?: ChainLink },
+  ): Promise<ChainLink[] | undefined> {
+    const { events, after, ...transition } = options;
+    // The same write as `transition`, with the events and (to destroy the identity) its deletion: the chain mechanism
+    // of every write that records itself (`AuditChain.write`).
+    const result = await this.#chainFor(events).write(id, {
+      events,
+      request: statusMove(from, to, transition),
+      ...(transition.destroyIdentity ? { also: [{ Delete: { TableName: this.#identitiesTable, Key: { id } } }] } : {}),
+      ...(after ? { after } : {}),
+    });
+    if (!result.written) return undefined;
+    if (transition.destroyIdentity) await this.#identities.makeFinal();
+    return result.links;
   }
 
   async recordAction(
@@ -585,6 +584,41 @@ export class DynamoRequestRepository implements RequestRepository {
     );
     return items.map((item) => toRequest(item));
   }
+}
+
+/** A status move as a change of the request item: what is set and removed, and the status it requires. */
+function statusMove(
+  from: readonly RequestStatus[],
+  to: RequestStatus,
+  options: TransitionOptions,
+): Required<Pick<RequestWrite, 'set' | 'remove' | 'condition' | 'names' | 'values'>> {
+  const names: Record<string, string> = { '#status': 'status' };
+  const values: Record<string, unknown> = { ':to': to };
+  from.forEach((status, i) => {
+    values[`:from${i}`] = status;
+  });
+  const set = ['#status = :to'];
+  if (options.completedAt) {
+    set.push('completedAt = :completedAt');
+    values[':completedAt'] = options.completedAt;
+  }
+  if (options.canceledAt) {
+    set.push('canceledAt = :canceledAt');
+    values[':canceledAt'] = options.canceledAt;
+  }
+  Object.entries(options.set ?? {}).forEach(([name, value], i) => {
+    set.push(`#set${i} = :set${i}`);
+    names[`#set${i}`] = name;
+    values[`:set${i}`] = value;
+  });
+  const remove: string[] = [];
+  // A request stored before the identities table held its identity itself. `identity` is a DynamoDB reserved word.
+  if (options.destroyIdentity) {
+    remove.push('#identity');
+    names['#identity'] = 'identity';
+  }
+  const condition = `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`;
+  return { set, remove, condition, names, values };
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   type ActionOutcome,
   ERASURE_ACTIONS,
   type ErasureRequest,
+  type NewAuditEvent,
   OPEN_STATUSES,
   type RequestStatus,
 } from '../model.ts';
@@ -17,49 +18,76 @@ const GOES_ON: readonly RequestStatus[] = [...OPEN_STATUSES, 'closing'];
 
 /**
  * First step: checks the request may proceed and enters the waiting period (a window in which the sender may cancel).
- * On a resumed run it returns only what is left of the window.
+ * On a resumed run it returns only what is left of the window. Returns the head of the request's chain after
+ * `waiting.started` (not personal: an event's place and hash), which the workflow's state carries to `beginErasure`.
  */
 export async function loadRequest(deps: RequestTaskDeps, { requestId }: RequestInput) {
-  // The common case first: a request just received enters its waiting period with one write, which returns it. Any
-  // other (a resumed run, a cancel first) is read.
-  let request = (await deps.requests.transition(requestId, ['received'], 'waiting')) ?? (await load(deps, requestId));
+  let request = await load(deps, requestId);
   if (!GOES_ON.includes(request.status)) {
     return { requestId, proceed: false, status: request.status, waitSeconds: 0 };
   }
-  // Intake stores it with the request; appended here for a request stored by an earlier version that crashed between
-  // its two writes (keyed: found in the chain's head otherwise, without a read).
-  await deps.audit.append(requestId, receivedEvent(request));
   const waitEnds = new Date(request.receivedAt).getTime() + deps.waitingPeriodSeconds * 1000;
   const waitSeconds = Math.max(0, Math.ceil((waitEnds - deps.clock.now().getTime()) / 1000));
-  // Keyed, and only while waiting: a resumed run appends it if the first run crashed before. A cancel that ended the
-  // trail in the meantime makes the append refused: the request is over, and so is the workflow.
-  if (request.status === 'waiting') {
+  // Intake stores `request.received` with the request; here for a request stored by an earlier version that crashed
+  // between its two writes (keyed: found in the chain's head otherwise, without a write).
+  const events = [
+    receivedEvent(request),
+    {
+      type: 'waiting.started',
+      actor: ACTOR,
+      key: 'waiting.started',
+      data: { waitingPeriodSeconds: deps.waitingPeriodSeconds, until: new Date(waitEnds).toISOString() },
+    },
+  ];
+  let chainHead: ChainLink | undefined;
+  if (request.status === 'received') {
+    // The common case: the move and the events that record it in one write.
+    chainHead = (await deps.requests.transitionWithEvents(requestId, ['received'], 'waiting', { events }))?.at(-1);
+    if (chainHead) request = { ...request, status: 'waiting' };
+    else request = await load(deps, requestId);
+  }
+  if (!chainHead && GOES_ON.includes(request.status)) {
+    // A resumed run: keyed, and `waiting.started` only while waiting, so a run that crashed before appends what is
+    // missing. A cancel that ended the trail in the meantime makes the append refused: the request is over.
     try {
-      await deps.audit.append(requestId, {
-        type: 'waiting.started',
-        actor: ACTOR,
-        key: 'waiting.started',
-        data: { waitingPeriodSeconds: deps.waitingPeriodSeconds, until: new Date(waitEnds).toISOString() },
-      });
+      await deps.audit.append(requestId, receivedEvent(request));
+      if (request.status === 'waiting') chainHead = await deps.audit.append(requestId, events[1] as NewAuditEvent);
     } catch (error) {
       if (!(error instanceof AuditTrailSealedError)) throw error;
       request = await load(deps, requestId);
     }
   }
   const proceed = GOES_ON.includes(request.status);
-  return { requestId, proceed, status: request.status, waitSeconds: request.status === 'waiting' ? waitSeconds : 0 };
+  return {
+    requestId,
+    proceed,
+    status: request.status,
+    waitSeconds: request.status === 'waiting' ? waitSeconds : 0,
+    ...(chainHead ? { chainHead: { seq: chainHead.seq, hash: chainHead.hash } } : {}),
+  };
 }
 
-/** Ends the waiting period: only a request still waiting moves to processing; a canceled one stops here. */
-export async function beginErasure(deps: RequestTaskDeps, { requestId }: RequestInput) {
-  const moved = await deps.requests.transition(requestId, ['waiting', 'received'], 'processing');
-  const request = moved ?? (await load(deps, requestId));
+/**
+ * Ends the waiting period: only a request still waiting moves to processing, with `erasure.started` in the same write;
+ * a canceled one stops here. The chain head `loadRequest` left in the workflow's state spares the read of the request
+ * (the actions' events go to their lanes, so only a cancel or an extension moves that head meanwhile: then the refused
+ * write returns the item and is made again on it).
+ */
+export async function beginErasure(
+  deps: RequestTaskDeps,
+  { requestId, load: loaded }: RequestInput & { load?: { chainHead?: ChainLink } },
+) {
+  const started: NewAuditEvent = { type: 'erasure.started', actor: ACTOR, key: 'erasure.started', data: {} };
+  const moved = await deps.requests.transitionWithEvents(requestId, ['waiting', 'received'], 'processing', {
+    events: [started],
+    ...(loaded?.chainHead ? { after: loaded.chainHead } : {}),
+  });
+  if (moved) return { requestId, proceed: true, status: 'processing' as const };
+  const request = await load(deps, requestId);
   // A resumed run of a request already closing goes on to Finalize through the erasure steps, which act no more.
   const proceed = request.status === 'processing' || request.status === 'closing';
-  // Keyed, and whenever processing: a retry after a crash between the status write and the append still appends it.
-  if (request.status === 'processing') {
-    await deps.audit.append(requestId, { type: 'erasure.started', actor: ACTOR, key: 'erasure.started', data: {} });
-  }
+  // Keyed, and whenever processing: a request moved by an earlier version, which wrote the two apart, gets it here.
+  if (request.status === 'processing') await deps.audit.append(requestId, started);
   return { requestId, proceed, status: request.status };
 }
 

@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
+import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
+import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repository';
+import { createDocumentClient } from '#shared/composition';
+import { IdentityCipher } from '#shared/crypto/identity-cipher';
+import { verifyTrail } from '#shared/domain/chain';
+import { extendErasureRequest } from '#shared/domain/deadline-extension';
+import { cancelErasureRequest, submitErasureRequest } from '#shared/domain/erasure-requests';
+import { beginErasure, loadRequest } from '#shared/domain/workflow-tasks';
+import type { FirstPromoterPort } from '#shared/ports/providers';
+
+/**
+ * A status move and the event that records it land in one write (`transitionWithEvents`), and `beginErasure` writes
+ * on the chain head `loadRequest` left in the workflow's state, without reading the request: a head moved meanwhile
+ * (an extension, a cancel) costs a retry or a refusal, never a wrong or doubled event.
+ */
+
+const tables = { requests: 'moves-requests', auditEvents: 'moves-events', identities: 'moves-identities' };
+let dynamo: LocalDynamo;
+const clock = { now: () => new Date('2026-08-03T10:00:00Z') };
+let deps: Parameters<typeof submitErasureRequest>[0] & {
+  firstPromoter: FirstPromoterPort;
+  waitingPeriodSeconds: number;
+};
+let stores: { requests: DynamoRequestRepository; audit: DynamoAuditLog };
+
+beforeAll(async () => {
+  dynamo = await startLocalDynamo();
+  await dynamo.ensureTables(tables);
+  const db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
+  stores = {
+    requests: new DynamoRequestRepository(db, tables, { readIdentity: true }),
+    audit: new DynamoAuditLog(db, tables, { clock, retentionDays: 1096 }),
+  };
+  deps = {
+    ...stores,
+    workflow: { start: async () => undefined, stop: async () => undefined, ensureRunning: async () => 'running' },
+    clock,
+    cipher: new IdentityCipher(Buffer.alloc(32, 3)),
+    pseudonymKey: Buffer.alloc(32, 4),
+    retentionDays: 1096,
+    firstPromoter: {} as FirstPromoterPort,
+    waitingPeriodSeconds: 0,
+  };
+});
+afterAll(() => dynamo.stop());
+
+let n = 0;
+async function loaded() {
+  n += 1;
+  const body = { email: `moves.${n}@example.com` };
+  const { request } = await submitErasureRequest(deps, {
+    webhookId: `msg_moves_${n}`,
+    document: body,
+    body,
+    signedWith: 't',
+  });
+  return { requestId: request.id, load: await loadRequest(deps, { requestId: request.id }) };
+}
+
+async function trail(requestId: string) {
+  const [events, lanes] = await Promise.all([stores.audit.list(requestId), stores.audit.lanes(requestId)]);
+  expect(verifyTrail(events, lanes)).toMatchObject({ valid: true });
+  return events;
+}
+
+describe('status moves with their events', () => {
+  it("enters the waiting period with waiting.started in the move's own write, and leaves its head in the state", async () => {
+    const { requestId, load } = await loaded();
+
+    const events = await trail(requestId);
+    expect(load).toMatchObject({ proceed: true, status: 'waiting' });
+    expect(events.map((e) => e.type)).toEqual(['request.received', 'waiting.started']);
+    expect(load.chainHead).toEqual({ seq: 2, hash: events[1]?.hash });
+  });
+
+  it('begins the erasure on the carried head: the move and erasure.started together, once', async () => {
+    const { requestId, load } = await loaded();
+
+    const begun = await beginErasure(deps, { requestId, load });
+    const again = await beginErasure(deps, { requestId, load });
+
+    expect(begun).toEqual({ requestId, proceed: true, status: 'processing' });
+    expect(again).toEqual({ requestId, proceed: true, status: 'processing' });
+    expect((await stores.requests.get(requestId))?.status).toBe('processing');
+    const events = await trail(requestId);
+    expect(events.map((e) => e.type)).toEqual(['request.received', 'waiting.started', 'erasure.started']);
+    // The head still knows every key in the chain, those from before the carried head too: found, not appended again.
+    const received = { type: 'request.received', actor: 't', key: 'request.received', data: {} };
+    expect(await stores.audit.append(requestId, received)).toEqual({ seq: 1, hash: events[0]?.hash });
+    expect(await trail(requestId)).toHaveLength(3);
+  });
+
+  it('begins the erasure after the event an extension appended since the head was carried over', async () => {
+    const { requestId, load } = await loaded();
+    await extendErasureRequest(deps, requestId, { months: 1, reasonCode: 'complexity' }, 'operator:t');
+
+    const begun = await beginErasure(deps, { requestId, load });
+
+    expect(begun).toMatchObject({ proceed: true, status: 'processing' });
+    expect((await trail(requestId)).map((e) => e.type)).toEqual([
+      'request.received',
+      'waiting.started',
+      'request.extended',
+      'erasure.started',
+    ]);
+  });
+
+  it('does not begin a request canceled since the head was carried over, and writes nothing for it', async () => {
+    const { requestId, load } = await loaded();
+    await cancelErasureRequest(deps, requestId, 'operator:t');
+    const before = await trail(requestId);
+
+    const begun = await beginErasure(deps, { requestId, load });
+
+    expect(begun).toMatchObject({ proceed: false, status: 'canceled' });
+    expect(await trail(requestId)).toEqual(before);
+    expect(before.map((e) => e.type)).not.toContain('erasure.started');
+  });
+
+  it('writes neither the move nor its events when the request is not in a status it moves from', async () => {
+    const { requestId } = await loaded();
+
+    const links = await stores.requests.transitionWithEvents(requestId, ['processing'], 'closing', {
+      events: [{ type: 'test.moved', actor: 't', key: 'test.moved', data: {} }],
+    });
+
+    expect(links).toBeUndefined();
+    expect((await stores.requests.get(requestId))?.status).toBe('waiting');
+    expect((await trail(requestId)).map((e) => e.type)).not.toContain('test.moved');
+  });
+});
