@@ -22,6 +22,7 @@ import {
   REQUESTS_TABLE,
   TRANSPARENCY_LOG_TABLE,
 } from '#shared/adapters/dynamodb/tables';
+import { type ReadableLevel, readOnThisThread } from './dynalite-reads.ts';
 import { addTransactWriteItems, type DynaliteTables } from './dynalite-transactions.ts';
 import { callerOf, connectPort } from './threads/rpc.ts';
 import { threadEnded } from './threads/thread-end.ts';
@@ -92,6 +93,7 @@ export async function startDynalite(
     dynaliteStore.create = create;
   }
   if (store) closeIteratorsAtEnd(store.db);
+  if (store) readOnThisThread(store.db as unknown as ReadableLevel);
   if (store) addTransactWriteItems(server, store as unknown as DynaliteTables);
   // Deleted values must not survive on disk (see compact()): fail at start rather than keep them if dynalite changed.
   if (path && typeof store?.db.compactRange !== 'function') {
@@ -269,7 +271,7 @@ export function compactor(store: DynaliteStore | undefined): (table: string) => 
 }
 
 /** Creates the tables as the stack defines them (same keys and indexes), if they do not exist yet. */
-async function ensureTables(client: DynamoDBClient, names: TableNames) {
+export async function ensureTables(client: DynamoDBClient, names: TableNames) {
   const definitions: CreateTableCommandInput[] = [
     requestsTableDefinition(names.requests ?? ''),
     {

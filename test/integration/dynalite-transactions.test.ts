@@ -1,8 +1,15 @@
 import { request } from 'node:http';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
+import {
+  ensureTables,
+  type LocalDynamo,
+  localDynamoClient,
+  startDynalite,
+  startLocalDynamo,
+} from '#infra/local/dynamodb';
+import { REQUESTS_TABLE } from '#shared/adapters/dynamodb/tables';
 import { createDocumentClient } from '#shared/composition';
 
 /** The local DynamoDB's TransactWriteItems (dynalite has none; infra/local/dynalite-transactions.ts adds it). */
@@ -135,5 +142,131 @@ describe('TransactWriteItems on the local DynamoDB', () => {
     stalled.end('}}');
     expect(await stalledAnswer).toBe(200);
     expect(await get(tables.requests, { id: 'tx-5-slow' })).toEqual({ id: 'tx-5-slow' });
+  });
+});
+
+describe('the local DynamoDB store: its LevelDB work stays on its own thread', () => {
+  const requests = 'lv-requests';
+  let server: Awaited<ReturnType<typeof startDynalite>>;
+  let level: Record<string, (...args: unknown[]) => unknown>;
+  let client: ReturnType<typeof createDocumentClient>;
+  let raw: LocalDynamo['client'];
+
+  beforeAll(async () => {
+    server = await startDynalite();
+    level = server.store?.db as unknown as Record<string, (...args: unknown[]) => unknown>;
+    raw = localDynamoClient(server.endpoint);
+    client = createDocumentClient({ dynamoDbEndpoint: undefined }, raw);
+    await ensureTables(raw, { requests, auditEvents: 'lv-events' });
+  });
+
+  afterAll(async () => {
+    raw.destroy();
+    await server.stop();
+  });
+
+  /** Counts the LevelDB calls `run` makes, by method: `_get` is a read through the thread pool. */
+  async function levelCalls(run: () => Promise<unknown>): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    const originals = new Map<string, (...args: unknown[]) => unknown>();
+    for (const method of ['_get', '_put', '_del', '_batch']) {
+      const original = level[method] as (...args: unknown[]) => unknown;
+      originals.set(method, original);
+      level[method] = (...args: unknown[]) => {
+        counts[method] = (counts[method] ?? 0) + 1;
+        return original.apply(level, args);
+      };
+    }
+    try {
+      await run();
+    } finally {
+      for (const [method, original] of originals) level[method] = original;
+    }
+    return counts;
+  }
+
+  const submitted = (id: string) =>
+    new TransactWriteCommand({
+      TransactItems: [
+        {
+          Put: {
+            TableName: 'lv-events',
+            Item: { requestId: id, seq: 1, type: 'request.received' },
+            ConditionExpression: 'attribute_not_exists(seq)',
+          },
+        },
+        {
+          Put: {
+            TableName: requests,
+            Item: { id, status: 'received', emailPseudonym: `p-${id}`, receivedAt: '2026-11-30T00:00:00.000Z' },
+            ConditionExpression: 'attribute_not_exists(id)',
+          },
+        },
+      ],
+    });
+
+  it('writes a transaction, index entries included, in one LevelDB batch, and reads nothing through the pool', async () => {
+    const calls = await levelCalls(() => client.send(submitted('lv-1')));
+
+    expect(calls).toEqual({ _batch: 1 });
+    // What the batch wrote is what dynalite's own reads and queries find: the item and its index entry.
+    const found = await client.send(
+      new QueryCommand({
+        TableName: requests,
+        IndexName: REQUESTS_TABLE.indexes.byEmailPseudonym.name,
+        KeyConditionExpression: 'emailPseudonym = :p',
+        ExpressionAttributeValues: { ':p': 'p-lv-1' },
+      }),
+    );
+    expect(found.Items?.map((item) => item.id)).toEqual(['lv-1']);
+    expect(
+      (await client.send(new GetCommand({ TableName: requests, Key: { id: 'lv-1' }, ConsistentRead: true }))).Item,
+    ).toMatchObject({ status: 'received' });
+  });
+
+  it('leaves no write of a transaction behind when writing it fails (as a crash in the middle of it would)', async () => {
+    // Prepare: the store's next LevelDB write fails
+    const calls: string[] = [];
+    const originals = new Map<string, (...args: unknown[]) => unknown>();
+    for (const method of ['_put', '_batch']) {
+      const original = level[method] as (...args: unknown[]) => unknown;
+      originals.set(method, original);
+      level[method] = (...args: unknown[]) => {
+        calls.push(method);
+        if (calls.length === 2 || method === '_batch') return Promise.reject(new Error('disk full'));
+        return original.apply(level, args);
+      };
+    }
+
+    // Act
+    const failure = await client.send(submitted('lv-2')).catch((error: unknown) => error);
+    for (const [method, original] of originals) level[method] = original;
+
+    // Assess: neither the event nor the request is stored
+    expect(failure).toBeInstanceOf(Error);
+    expect(
+      (await client.send(new GetCommand({ TableName: 'lv-events', Key: { requestId: 'lv-2', seq: 1 } }))).Item,
+    ).toBeUndefined();
+    expect((await client.send(new GetCommand({ TableName: requests, Key: { id: 'lv-2' } }))).Item).toBeUndefined();
+  });
+
+  it('answers GetItem and the reads of a conditional write without the thread pool', async () => {
+    await client.send(new PutCommand({ TableName: requests, Item: { id: 'lv-3', status: 'received' } }));
+
+    const calls = await levelCalls(async () => {
+      await client.send(new GetCommand({ TableName: requests, Key: { id: 'lv-3' } }));
+      await client.send(
+        new UpdateCommand({
+          TableName: requests,
+          Key: { id: 'lv-3' },
+          UpdateExpression: 'SET #s = :s',
+          ConditionExpression: 'attribute_exists(id)',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':s': 'waiting' },
+        }),
+      );
+    });
+
+    expect(calls._get ?? 0).toBe(0);
   });
 });
