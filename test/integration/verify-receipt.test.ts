@@ -74,7 +74,8 @@ async function verify(...args: string[]) {
 beforeAll(async () => {
   dynamo = await startLocalDynamo();
   dir = await mkdtemp(join(tmpdir(), 'verify-receipt-'));
-  for (const id of requestIds) sealed.add(id);
+  // The target's trail has a lane, as every erasure's now has: the receipt's head commits to it through the seal.
+  for (const id of requestIds) sealed.add(id, { lanes: id === target });
   honest = await makeLog('honest-log', requestIds);
   // The same key, the same receipts, but the log rebuilt without the target's: what deleting a request from the log
   // and re-signing would give.
@@ -86,13 +87,16 @@ beforeAll(async () => {
   jwks = await receiptJwks(honest.deps);
   // The status views a service would answer: the target's untouched, any other id deleted (404).
   server = createServer((req, res) => {
-    const id = req.url?.split('/')[3];
+    const [path, query] = (req.url ?? '').split('?');
+    const id = path?.split('/')[3];
     const request = id === target ? sealed.requests.get(target) : undefined;
+    // `?lane=cut`: the view of a trail whose lane lost its event after the receipt was signed.
+    const lanes = query === 'lane=cut' ? {} : (sealed.lanes.get(target) ?? {});
     res.writeHead(request ? 200 : 404, { 'content-type': 'application/json' });
     res.end(
       JSON.stringify(
         request
-          ? toView(request as ErasureRequest, sealed.events.get(target) ?? [], new Date())
+          ? toView(request as ErasureRequest, sealed.events.get(target) ?? [], new Date(), [], lanes)
           : { error: { code: 'not_found', message: 'No such erasure request' } },
       ),
     );
@@ -131,6 +135,7 @@ describe('npm run verify', () => {
     );
 
     expect(result.stdout).toMatch(/^PASS receipt signature: request er_/m);
+    expect(result.stdout).toContain('PASS events chain: 3 event(s) (1 lane(s), each ending where the seal says)');
     for (const check of [
       'tree head signature',
       'inclusion',
@@ -143,6 +148,26 @@ describe('npm run verify', () => {
     }
     expect(result.stdout).not.toContain('FAIL');
     expect(result.code).toBe(0);
+  });
+
+  it("detects a lane of the trail cut after the receipt: the seal the receipt's head names commits to it", async () => {
+    const receipt = await save('receipt-lane.json', bundle);
+    const keys = await save('jwks-lane.json', jwks);
+
+    const cut = await verify(
+      '--receipt',
+      receipt,
+      '--jwks',
+      keys,
+      '--view',
+      `${baseUrl}/v1/erasure-requests/${target}?lane=cut`,
+    );
+
+    expect(cut.code).toBe(1);
+    expect(cut.stdout).toContain(
+      'FAIL events chain: lane referralrock.members does not end at the head the sealing event #2 commits to',
+    );
+    expect(cut.stdout).toContain('PASS chain head');
   });
 
   it('detects a tampered receipt', async () => {

@@ -1,4 +1,4 @@
-import { hashEvent } from '#shared/domain/chain';
+import { hashEvent, laneChainId } from '#shared/domain/chain';
 import { type AuditEvent, type ErasureRequest, SEALING_EVENTS } from '#shared/domain/model';
 import type { AuditLog, RequestRepository } from '#shared/ports/audit';
 
@@ -8,11 +8,16 @@ import type { AuditLog, RequestRepository } from '#shared/ports/audit';
 export class SealedRequests {
   readonly requests = new Map<string, ErasureRequest>();
   readonly events = new Map<string, AuditEvent[]>();
+  /** The lanes of requests added with `lanes: true`, by request id and lane. */
+  readonly lanes = new Map<string, Record<string, AuditEvent[]>>();
 
-  /** A request ended `status` (or canceled), its trail sealed; `sealed: false` leaves the trail open. */
+  /**
+   * A request ended `status` (or canceled), its trail sealed; `sealed: false` leaves the trail open; `lanes: true`
+   * puts the action's event in its lane, whose head the seal commits to (as the workflow does).
+   */
   add(
     id: string,
-    options: { status?: ErasureRequest['status']; sealed?: boolean; extended?: boolean } = {},
+    options: { status?: ErasureRequest['status']; sealed?: boolean; extended?: boolean; lanes?: boolean } = {},
   ): ErasureRequest {
     const status = options.status ?? 'completed';
     const request: ErasureRequest = {
@@ -71,15 +76,33 @@ export class SealedRequests {
         note: 'a note an operator typed: Jane Roe called',
       });
     }
-    add('action.recorded', { key: 'referralrock.members', outcome: 'deleted', count: 2 });
+    const actionData = { key: 'referralrock.members', outcome: 'deleted', count: 2 };
+    let committed: Record<string, unknown> = {};
+    if (options.lanes) {
+      const chainId = laneChainId(id, 'referralrock.members');
+      const unsigned = {
+        requestId: chainId,
+        seq: 1,
+        type: 'action.recorded',
+        at: '2026-11-01T10:04:00.000Z',
+        actor: 'workflow',
+        data: actionData,
+        key: 'action:referralrock.members:deleted',
+        prevHash: '0'.repeat(64),
+      };
+      const event = { ...unsigned, hash: hashEvent(unsigned), expiresAt: 0 };
+      this.lanes.set(id, { 'referralrock.members': [event] });
+      committed = { lanes: { 'referralrock.members': { seq: 1, hash: event.hash } } };
+    } else add('action.recorded', actionData);
     if (options.sealed !== false) {
-      if (status === 'canceled') add('request.canceled', {});
+      if (status === 'canceled') add('request.canceled', committed);
       else
         add('request.completed', {
           status,
           completedAt: request.completedAt,
           dueAt: request.dueAt,
           withinDeadline: true,
+          ...committed,
         });
     }
     this.requests.set(id, request);
@@ -89,7 +112,7 @@ export class SealedRequests {
 
   get stores(): {
     requests: Pick<RequestRepository, 'get'>;
-    audit: Pick<AuditLog, 'list' | 'seal' | 'find'>;
+    audit: Pick<AuditLog, 'list' | 'seal' | 'find' | 'lanes'>;
   } {
     const events = (id: string) => structuredClone(this.events.get(id) ?? []);
     return {
@@ -98,6 +121,7 @@ export class SealedRequests {
         list: async (id) => events(id),
         seal: async (id) => events(id).find((e) => SEALING_EVENTS.includes(e.type)),
         find: async (id, key) => events(id).find((e) => e.key === key),
+        lanes: async (id) => structuredClone(this.lanes.get(id) ?? {}),
       },
     };
   }
