@@ -51,6 +51,8 @@ export interface LocalWorkflowOptions {
 export interface WorkflowSchedule {
   dueAt: string;
   receivedAt: string;
+  /** Where intake left the chain head: carried, with `receivedAt`, in the execution's input (see `loadRequest`). */
+  lastEvent?: { seq: number; hash: string };
 }
 
 /**
@@ -200,8 +202,9 @@ export class LocalWorkflowEngine implements LocalWorkflowControl {
   }
 
   #launch(requestId: string, entry: QueuedExecution): void {
+    const { lastEvent, receivedAt } = entry.schedule ?? {};
     const execution = this.#machine.run(
-      { requestId },
+      lastEvent && receivedAt ? { requestId, receivedAt, lastEvent: { ...lastEvent } } : { requestId },
       {
         noThrowOnAbort: true,
         overrides: {

@@ -90,14 +90,19 @@ export async function submitErasureRequest(deps: RequestDeps, input: SubmitInput
   };
 
   // One write: the request, its identity and its first event, so none of them exists without the others.
-  const { created, request } = await deps.requests.create(candidate, { events: [receivedEvent(candidate)] });
+  const stored = await deps.requests.create(candidate, { events: [receivedEvent(candidate)] });
+  const { created, request } = stored;
   if (!created && request.payloadHash !== payloadHash) {
     throw new ConflictError('This webhook-id was already used for a different request');
   }
   // A redelivery: keyed, so appended only where a request stored by an earlier version lacks it.
   if (!created) await deps.audit.append(id, receivedEvent(request));
   if (request.status === 'received') {
-    await deps.workflow.start(id, { dueAt: request.dueAt, receivedAt: request.receivedAt });
+    await deps.workflow.start(id, {
+      dueAt: request.dueAt,
+      receivedAt: request.receivedAt,
+      ...(stored.created && stored.lastEvent ? { lastEvent: stored.lastEvent } : {}),
+    });
   }
   return { request, created };
 }

@@ -30,7 +30,14 @@ export interface TransitionOptions {
   set?: Record<string, unknown>;
 }
 
-export type CreateResult = { created: true; request: ErasureRequest } | { created: false; request: ErasureRequest };
+export type CreateResult =
+  | {
+      created: true;
+      request: ErasureRequest;
+      /** The last event written with it, the head of its chain (not personal: an event's place and hash). */
+      lastEvent?: ChainLink;
+    }
+  | { created: false; request: ErasureRequest };
 
 /** The mutable record of each request. Every write is conditional, so concurrent deliveries and retries cannot clash. */
 export interface RequestRepository {
@@ -187,8 +194,12 @@ export type EnsureRunningResult = 'running' | 'started' | 'redriven' | 'ended' |
 
 /** Starts and stops the erasure workflow of a request. Both are idempotent. */
 export interface WorkflowEngine {
-  /** @param schedule the request's deadline, where the engine orders its queue by it (locally) and the caller has it */
-  start(requestId: string, schedule?: { dueAt: string; receivedAt: string }): Promise<void>;
+  /**
+   * @param schedule the request's deadline, where the engine orders its queue by it (locally) and the caller has it;
+   *   with `lastEvent` (the chain head intake left), the workflow's input carries it and `receivedAt` to its first step,
+   *   which then enters the waiting period without reading the request (neither is personal)
+   */
+  start(requestId: string, schedule?: { dueAt: string; receivedAt: string; lastEvent?: ChainLink }): Promise<void>;
   stop(requestId: string): Promise<void>;
   /**
    * For a request that should be in progress: leaves a running workflow alone, starts one that never started, and

@@ -72,7 +72,43 @@ describe('status moves with their events', () => {
     const events = await trail(requestId);
     expect(load).toMatchObject({ proceed: true, status: 'waiting' });
     expect(events.map((e) => e.type)).toEqual(['request.received', 'waiting.started']);
-    expect(load.chainHead).toEqual({ seq: 2, hash: events[1]?.hash });
+    expect(load.lastEvent).toEqual({ seq: 2, hash: events[1]?.hash });
+  });
+
+  it('enters the waiting period on the head intake hands the workflow, and on a read when that head moved', async () => {
+    const starts: unknown[] = [];
+    const capturing = {
+      ...deps,
+      workflow: { ...deps.workflow, start: async (_id: string, s?: unknown) => void starts.push(s) },
+    };
+    const submit = async (tag: string) => {
+      const body = { email: `moves.${tag}@example.com` };
+      const { request } = await submitErasureRequest(capturing, {
+        webhookId: `msg_${tag}`,
+        document: body,
+        body,
+        signedWith: 't',
+      });
+      return request.id;
+    };
+    const fresh = await submit('carried');
+    const [handed] = starts as Array<{ receivedAt: string; lastEvent: { seq: number; hash: string } }>;
+    const extended = await submit('extended');
+    const stale = starts[1] as typeof handed;
+    await extendErasureRequest(deps, extended, { months: 1, reasonCode: 'complexity' }, 'operator:t');
+
+    const carried = await loadRequest(deps, { requestId: fresh, ...handed });
+    const reread = await loadRequest(deps, { requestId: extended, ...stale });
+
+    expect(handed).toMatchObject({ receivedAt: expect.any(String), lastEvent: { seq: 1, hash: expect.any(String) } });
+    expect(carried).toMatchObject({ proceed: true, status: 'waiting', lastEvent: { seq: 2 } });
+    expect((await trail(fresh)).map((e) => e.type)).toEqual(['request.received', 'waiting.started']);
+    expect(reread).toMatchObject({ proceed: true, status: 'waiting', lastEvent: { seq: 3 } });
+    expect((await trail(extended)).map((e) => e.type)).toEqual([
+      'request.received',
+      'request.extended',
+      'waiting.started',
+    ]);
   });
 
   it('begins the erasure on the carried head: the move and erasure.started together, once', async () => {

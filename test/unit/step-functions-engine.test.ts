@@ -47,6 +47,19 @@ describe('StepFunctionsWorkflowEngine', () => {
     });
   });
 
+  it('carries the chain head intake left and the receipt time, nothing else of the request, into the input', async () => {
+    const { engine: e, sent } = engine(() => ({}));
+    const lastEvent = { seq: 1, hash: 'a'.repeat(64) };
+
+    await e.start('er_1', { dueAt: '2026-12-01T00:00:00.000Z', receivedAt: '2026-11-01T00:00:00.000Z', lastEvent });
+
+    expect(JSON.parse((sent[0] as StartExecutionCommand).input.input ?? '')).toEqual({
+      requestId: 'er_1',
+      receivedAt: '2026-11-01T00:00:00.000Z',
+      lastEvent,
+    });
+  });
+
   it('treats a start of an existing execution as done', async () => {
     const { engine: e } = engine(() => new ExecutionAlreadyExists({ message: 'exists', ...meta }));
 

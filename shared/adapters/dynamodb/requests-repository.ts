@@ -157,7 +157,7 @@ export class DynamoRequestRepository implements RequestRepository {
       if (writes.length === 1) await this.#db.send(new PutCommand(writes[0]?.Put as never));
       else await this.#db.send(new TransactWriteCommand({ TransactItems: writes }));
       rememberChain(request.id, { ...head, itemSeq: head.seq });
-      return { created: true, request };
+      return { created: true, request, ...(head.seq > 0 ? { lastEvent: { seq: head.seq, hash: head.hash } } : {}) };
     } catch (error) {
       const identityRefused =
         identity !== undefined &&

@@ -7,7 +7,7 @@ import {
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import type { EnsureRunningResult, WorkflowEngine } from '#shared/ports/audit';
+import type { ChainLink, EnsureRunningResult, WorkflowEngine } from '#shared/ports/audit';
 
 /** Redrives per execution before a human has to look (a failure that repeats is a bug, not a blip). */
 const MAX_REDRIVES = 3;
@@ -25,14 +25,19 @@ export class StepFunctionsWorkflowEngine implements WorkflowEngine {
     this.#stateMachineArn = stateMachineArn;
   }
 
-  async start(requestId: string): Promise<void> {
+  async start(
+    requestId: string,
+    schedule?: { dueAt: string; receivedAt: string; lastEvent?: ChainLink },
+  ): Promise<void> {
     try {
-      // The input is the request id alone: Step Functions keeps execution input for 90 days after the end.
+      // Nothing personal in the input (Step Functions keeps it for 90 days after the end): the request id, and where
+      // intake left the chain head, with the receipt time, so the first step writes without reading the request.
+      const hint = schedule?.lastEvent ? { receivedAt: schedule.receivedAt, lastEvent: schedule.lastEvent } : {};
       await this.#sfn.send(
         new StartExecutionCommand({
           stateMachineArn: this.#stateMachineArn,
           name: requestId,
-          input: JSON.stringify({ requestId }),
+          input: JSON.stringify({ requestId, ...hint }),
         }),
       );
     } catch (error) {

@@ -18,40 +18,61 @@ const GOES_ON: readonly RequestStatus[] = [...OPEN_STATUSES, 'closing'];
 
 /**
  * First step: checks the request may proceed and enters the waiting period (a window in which the sender may cancel).
- * On a resumed run it returns only what is left of the window. Returns the head of the request's chain after
- * `waiting.started` (not personal: an event's place and hash), which the workflow's state carries to `beginErasure`.
+ * On a resumed run it returns only what is left of the window. Returns `lastEvent`, the head of the request's chain
+ * after `waiting.started` (not personal: an event's place and hash; `chainHead` names only the anchor a request's end
+ * logs), which the workflow's state carries to `beginErasure`. With the head intake left (`lastEvent`) and the receipt
+ * time in its input, the common case is one write and no read.
  */
-export async function loadRequest(deps: RequestTaskDeps, { requestId }: RequestInput) {
-  let request = await load(deps, requestId);
-  if (!GOES_ON.includes(request.status)) {
-    return { requestId, proceed: false, status: request.status, waitSeconds: 0 };
-  }
-  const waitEnds = new Date(request.receivedAt).getTime() + deps.waitingPeriodSeconds * 1000;
-  const waitSeconds = Math.max(0, Math.ceil((waitEnds - deps.clock.now().getTime()) / 1000));
-  // Intake stores `request.received` with the request; here for a request stored by an earlier version that crashed
-  // between its two writes (keyed: found in the chain's head otherwise, without a write).
-  const events = [
-    receivedEvent(request),
-    {
+export async function loadRequest(
+  deps: RequestTaskDeps,
+  input: RequestInput & { receivedAt?: string; lastEvent?: ChainLink },
+) {
+  const { requestId } = input;
+  const windowOf = (receivedAt: string) => {
+    const waitEnds = new Date(receivedAt).getTime() + deps.waitingPeriodSeconds * 1000;
+    const waitSeconds = Math.max(0, Math.ceil((waitEnds - deps.clock.now().getTime()) / 1000));
+    const started: NewAuditEvent = {
       type: 'waiting.started',
       actor: ACTOR,
       key: 'waiting.started',
       data: { waitingPeriodSeconds: deps.waitingPeriodSeconds, until: new Date(waitEnds).toISOString() },
-    },
-  ];
-  let chainHead: ChainLink | undefined;
+    };
+    return { waitSeconds, started };
+  };
+  if (input.lastEvent && input.receivedAt) {
+    // Intake's `request.received` is the head it carried: the move and `waiting.started` hold only on it (a request
+    // redelivered, resumed or canceled since is read below instead).
+    const { waitSeconds, started } = windowOf(input.receivedAt);
+    const links = await deps.requests.transitionWithEvents(requestId, ['received'], 'waiting', {
+      events: [started],
+      after: input.lastEvent,
+    });
+    const lastEvent = links?.at(-1);
+    if (lastEvent) {
+      return { requestId, proceed: true, status: 'waiting' as const, waitSeconds, lastEvent: linkOf(lastEvent) };
+    }
+  }
+  let request = await load(deps, requestId);
+  if (!GOES_ON.includes(request.status)) {
+    return { requestId, proceed: false, status: request.status, waitSeconds: 0 };
+  }
+  const { waitSeconds, started } = windowOf(request.receivedAt);
+  // Intake stores `request.received` with the request; here for a request stored by an earlier version that crashed
+  // between its two writes (keyed: found in the chain's head otherwise, without a write).
+  const events = [receivedEvent(request), started];
+  let lastEvent: ChainLink | undefined;
   if (request.status === 'received') {
     // The common case: the move and the events that record it in one write.
-    chainHead = (await deps.requests.transitionWithEvents(requestId, ['received'], 'waiting', { events }))?.at(-1);
-    if (chainHead) request = { ...request, status: 'waiting' };
+    lastEvent = (await deps.requests.transitionWithEvents(requestId, ['received'], 'waiting', { events }))?.at(-1);
+    if (lastEvent) request = { ...request, status: 'waiting' };
     else request = await load(deps, requestId);
   }
-  if (!chainHead && GOES_ON.includes(request.status)) {
+  if (!lastEvent && GOES_ON.includes(request.status)) {
     // A resumed run: keyed, and `waiting.started` only while waiting, so a run that crashed before appends what is
     // missing. A cancel that ended the trail in the meantime makes the append refused: the request is over.
     try {
       await deps.audit.append(requestId, receivedEvent(request));
-      if (request.status === 'waiting') chainHead = await deps.audit.append(requestId, events[1] as NewAuditEvent);
+      if (request.status === 'waiting') lastEvent = await deps.audit.append(requestId, started);
     } catch (error) {
       if (!(error instanceof AuditTrailSealedError)) throw error;
       request = await load(deps, requestId);
@@ -63,24 +84,27 @@ export async function loadRequest(deps: RequestTaskDeps, { requestId }: RequestI
     proceed,
     status: request.status,
     waitSeconds: request.status === 'waiting' ? waitSeconds : 0,
-    ...(chainHead ? { chainHead: { seq: chainHead.seq, hash: chainHead.hash } } : {}),
+    ...(lastEvent ? { lastEvent: linkOf(lastEvent) } : {}),
   };
 }
 
+/** An event's place and hash alone (what goes into the workflow's state). */
+const linkOf = ({ seq, hash }: ChainLink): ChainLink => ({ seq, hash });
+
 /**
  * Ends the waiting period: only a request still waiting moves to processing, with `erasure.started` in the same write;
- * a canceled one stops here. The chain head `loadRequest` left in the workflow's state spares the read of the request
- * (the actions' events go to their lanes, so only a cancel or an extension moves that head meanwhile: then the refused
- * write returns the item and is made again on it).
+ * a canceled one stops here. The chain head `loadRequest` left in the workflow's state (`lastEvent`) spares the read
+ * of the request (the actions' events go to their lanes, so only a cancel or an extension moves that head meanwhile:
+ * then the refused write returns the item and is made again on it).
  */
 export async function beginErasure(
   deps: RequestTaskDeps,
-  { requestId, load: loaded }: RequestInput & { load?: { chainHead?: ChainLink } },
+  { requestId, load: loaded }: RequestInput & { load?: { lastEvent?: ChainLink } },
 ) {
   const started: NewAuditEvent = { type: 'erasure.started', actor: ACTOR, key: 'erasure.started', data: {} };
   const moved = await deps.requests.transitionWithEvents(requestId, ['waiting', 'received'], 'processing', {
     events: [started],
-    ...(loaded?.chainHead ? { after: loaded.chainHead } : {}),
+    ...(loaded?.lastEvent ? { after: loaded.lastEvent } : {}),
   });
   if (moved) return { requestId, proceed: true, status: 'processing' as const };
   const request = await load(deps, requestId);
