@@ -66,22 +66,25 @@ describe('workflow tasks on their time budget', () => {
   });
 
   it('aborts a provider call still in flight at the deadline, writes nothing after, and completes on the retry', async () => {
-    // Each task invocation may last 3 s (its budget ends 0.3 s before); a request may take 5 s.
+    // Each task invocation may last 1.5 s (its budget ends 0.15 s before); a request may take 5 s.
     t = await startTestRuntime({
-      taskTimeoutMs: 3000,
+      taskTimeoutMs: 1500,
       env: { PROVIDER_TIMEOUT_MS: '5000', POWERTOOLS_LOG_LEVEL: 'INFO' },
     });
     const program = t.referralRock.addProgram({ name: 'Spring' });
     t.referralRock.addMember({ email: 'late@example.com', programId: program.id });
-    // The first remove is answered only after 4 s: after the invocation that sent it has ended.
-    t.referralRock.harness.injectFault('DELETE /api/members/remove', { kind: 'delay', ms: 4000 });
+    // The first remove is answered only after 2 s: after the invocation that sent it has ended.
+    const slowAnswerMs = 2000;
+    t.referralRock.harness.injectFault('DELETE /api/members/remove', { kind: 'delay', ms: slowAnswerMs });
 
     const submitted = await t.submit({ email: 'late@example.com' });
     await t.runtime.workflow.idle();
     // Past the slow answer, so that an invocation still running would have written by now.
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const slow = t.referralRock.harness.requestsTo('DELETE /api/members/remove')[0];
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, (slow?.at ?? 0) + slowAnswerMs + 300 - Date.now())));
     const view = (await t.get(submitted.json.id)).json;
 
+    expect(slow).toBeDefined();
     expect(view.status).toBe('completed');
     expect(action(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
     expect(t.referralRock.members()).toEqual([]);
@@ -94,10 +97,11 @@ describe('workflow tasks on their time budget', () => {
   }, 30_000);
 
   it('comes back later, and succeeds, when a Retry-After would carry the task past its budget', async () => {
-    t = await startTestRuntime({ taskTimeoutMs: 3000, env: { PROVIDER_TIMEOUT_MS: '1000' } });
+    // A budget of 1.35 s; a request may start until halfway through it, so a Retry-After of 1 s does not fit.
+    t = await startTestRuntime({ taskTimeoutMs: 1500, env: { PROVIDER_TIMEOUT_MS: '1000' } });
     const program = t.referralRock.addProgram({ name: 'Spring' });
     t.referralRock.addMember({ email: 'busy@example.com', programId: program.id });
-    t.referralRock.harness.injectFault('GET /api/members', { kind: 'status', status: 429, retryAfter: '4' });
+    t.referralRock.harness.injectFault('GET /api/members', { kind: 'status', status: 429, retryAfter: '1' });
 
     const view = await t.erase({ email: 'busy@example.com' });
 
@@ -108,13 +112,19 @@ describe('workflow tasks on their time budget', () => {
   }, 30_000);
 
   it('defers a task the shared rate budget cannot serve in time, and the request still ends completed', async () => {
-    // 60 calls a minute: about one a second. Each task may queue 0.27 s for its first slot, so of the two Referral Rock
-    // tasks starting together, one must come back later.
+    // 150 calls a minute: one each 400 ms. Each task may queue 135 ms (a tenth of its 1.35 s budget) for its first slot,
+    // so of the two Referral Rock tasks starting together, one must come back later. Its Wait lasts a slot's spacing
+    // instead of the whole seconds a Wait state counts in: what follows does not depend on how long it waits.
     t = await startTestRuntime({
-      taskTimeoutMs: 3000,
-      env: { PROVIDER_TIMEOUT_MS: '1000', REFERRALROCK_RATE_LIMIT_PER_MINUTE: '60' },
+      taskTimeoutMs: 1500,
+      env: { PROVIDER_TIMEOUT_MS: '1000', REFERRALROCK_RATE_LIMIT_PER_MINUTE: '150' },
+      waitTimeOverrides: {
+        WaitForBatch: 20,
+        EraseReferralRockMembersComeBackLater: 400,
+        EraseReferralRockReferralsComeBackLater: 400,
+      },
     });
-    t.referralRock.harness.setRateLimit({ limit: 60, windowMs: 60_000, retryAfter: '60' });
+    t.referralRock.harness.setRateLimit({ limit: 150, windowMs: 60_000, retryAfter: '60' });
     const program = t.referralRock.addProgram({ name: 'Spring' });
     t.referralRock.addMember({ email: 'queued@example.com', programId: program.id });
     t.referralRock.addReferral({ email: 'queued@example.com', programId: program.id });
