@@ -17,6 +17,11 @@ import { type GroundTruth, type JudgedRequest, judge, type RequestView, type Ver
 export interface SoakOptions {
   requests: number;
   seed: number;
+  /**
+   * Share of the people the providers hold records of (default 10 %): a short run raises it to keep as many present
+   * subjects, the requests that act, in fewer requests.
+   */
+  presentShare?: number;
   /** Share of provider calls faulted (per route), 0 to 1. */
   faultRate: number;
   /** SIGKILLs of the service, each followed by a restart on the same DATA_DIR. */
@@ -121,7 +126,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const random = seededRandom(options.seed);
   const runDir = await mkdtemp(join(tmpdir(), 'soak-'));
   const doubles = Math.max(2, Math.round(options.requests * 0.01));
-  const population = buildPopulation(options.seed, options.requests - doubles);
+  const population = buildPopulation(options.seed, options.requests - doubles, options.presentShare);
   const plan = planRequests(population.people, options, doubles, random);
 
   const credentials = {
@@ -133,6 +138,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const simulatorOptions: SimulatorProcessOptions = {
     seed: options.seed,
     subjects: population.people.length,
+    ...(options.presentShare === undefined ? {} : { presentShare: options.presentShare }),
     credentials,
     rateLimitPerMinute: options.rateLimitPerMinute,
     faultRate: options.faultRate,

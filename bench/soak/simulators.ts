@@ -15,6 +15,8 @@ import { buildPopulation, seededRandom, seedPopulation } from './population.ts';
 export interface SimulatorProcessOptions {
   seed: number;
   subjects: number;
+  /** Share of the subjects the providers hold records of (the population's default when undefined). */
+  presentShare?: number;
   credentials: { rrPublic: string; rrPrivate: string; fpApiKey: string; fpAccountId: string };
   /** Per-minute limits the simulators enforce (equal to the ceilings the service is configured with). */
   rateLimitPerMinute: { referralRock: number; firstPromoter: number };
@@ -123,7 +125,7 @@ async function main(options: SimulatorProcessOptions): Promise<void> {
     accountId: options.credentials.fpAccountId,
     batch: { msToComplete: options.batchMs },
   });
-  seedPopulation(buildPopulation(options.seed, options.subjects), rr, fp);
+  seedPopulation(buildPopulation(options.seed, options.subjects, options.presentShare), rr, fp);
   const random = seededRandom(options.seed ^ 0x5eed);
   for (const [harness, limit] of [
     [rr.harness, options.rateLimitPerMinute.referralRock],
