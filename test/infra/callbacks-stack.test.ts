@@ -8,6 +8,7 @@ import {
   logicalIdOf,
   removeSynthesized,
   type Synthesized,
+  sharedSynthesis,
   statementsOf,
   synthesize,
 } from './synth.ts';
@@ -82,7 +83,7 @@ describe('completion callbacks in the stack', () => {
   });
 
   it('starts nothing and grants no secret without targets', () => {
-    const plain = synthesize();
+    const plain = sharedSynthesis();
     const env =
       plain.template.findResources('AWS::Lambda::Function')[
         logicalIdOf(handlerOf(plain.stack, 'request-tasks').function)

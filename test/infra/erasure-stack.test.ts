@@ -21,13 +21,14 @@ import {
   logicalIdOf,
   removeSynthesized,
   type Synthesized,
+  sharedSynthesis,
   statementsOf,
   synthesize,
 } from './synth.ts';
 
 let synth: Synthesized;
 beforeAll(() => {
-  synth = synthesize();
+  synth = sharedSynthesis();
 });
 afterAll(removeSynthesized);
 

@@ -15,13 +15,13 @@ import {
   removeSynthesized,
   type Statement,
   type Synthesized,
+  sharedSynthesis,
   statementsOf,
-  synthesize,
 } from './synth.ts';
 
 let synth: Synthesized;
 beforeAll(() => {
-  synth = synthesize();
+  synth = sharedSynthesis();
 });
 afterAll(removeSynthesized);
 

@@ -11,8 +11,8 @@ import {
   logicalIdOf,
   removeSynthesized,
   type Synthesized,
+  sharedSynthesis,
   statementsOf,
-  synthesize,
 } from './synth.ts';
 
 /**
@@ -22,7 +22,7 @@ import {
 
 let synth: Synthesized;
 beforeAll(() => {
-  synth = synthesize();
+  synth = sharedSynthesis();
 });
 afterAll(removeSynthesized);
 

@@ -8,8 +8,8 @@ import {
   logicalIdOf,
   removeSynthesized,
   type Synthesized,
+  sharedSynthesis,
   statementsOf,
-  synthesize,
 } from './synth.ts';
 
 /**
@@ -19,7 +19,7 @@ import {
 
 let synth: Synthesized;
 beforeAll(() => {
-  synth = synthesize();
+  synth = sharedSynthesis();
 });
 afterAll(removeSynthesized);
 
