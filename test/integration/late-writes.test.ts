@@ -20,6 +20,7 @@ import { AuditTrailSealedError } from '#shared/errors';
 import type { FirstPromoterPort, ReferralRockPort } from '#shared/ports/providers';
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
 import { ReferralRockSimulator } from '#test/simulators/referralrock';
+import { UNSPACED_RATE_LIMIT } from '#test/support/open-rate-budget';
 
 /**
  * Nothing is recorded after a request's end. A step still running when finalize (or a cancel) ends the request — an
@@ -52,17 +53,20 @@ beforeAll(async () => {
     audit: new DynamoAuditLog(db, tables, { clock, retentionDays: 1096 }),
   };
   const retry = { maxAttempts: 1, baseDelayMs: 1 };
+  const rateLimit = UNSPACED_RATE_LIMIT;
   rr = createReferralRockClient({
     baseUrl: await rrSim.start(),
     publicKey: 'demo-public',
     privateKey: 'demo-private',
     retry,
+    rateLimit,
   });
   fp = createFirstPromoterClient({
     baseUrl: await fpSim.start(),
     apiKey: 'demo-api-key',
     accountId: 'demo-account',
     retry,
+    rateLimit,
   });
 });
 

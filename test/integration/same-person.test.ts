@@ -20,6 +20,7 @@ import {
 } from '#shared/domain/workflow-tasks';
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
 import { ReferralRockSimulator } from '#test/simulators/referralrock';
+import { UNSPACED_RATE_LIMIT } from '#test/support/open-rate-budget';
 
 /**
  * Two open requests for the same person (same email or external id, another webhook-id) share their work: a promoter
@@ -39,6 +40,7 @@ beforeAll(async () => {
   await dynamo.ensureTables(tables);
   const db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
   const retry = { maxAttempts: 1, baseDelayMs: 1 };
+  const rateLimit = UNSPACED_RATE_LIMIT;
   deps = {
     requests: new DynamoRequestRepository(db, tables, { readIdentity: true }),
     audit: new DynamoAuditLog(db, tables, { clock, retentionDays: 1096 }),
@@ -52,9 +54,10 @@ beforeAll(async () => {
       publicKey: 'demo-public',
       privateKey: 'demo-private',
       retry,
+      rateLimit,
     }),
     firstPromoter: createFirstPromoterClient(
-      { baseUrl: await fpSim.start(), apiKey: 'demo-api-key', accountId: 'demo-account', retry },
+      { baseUrl: await fpSim.start(), apiKey: 'demo-api-key', accountId: 'demo-account', retry, rateLimit },
       { sleep: async () => undefined },
     ),
     waitingPeriodSeconds: 3600,

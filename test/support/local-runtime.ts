@@ -9,6 +9,7 @@ import type { Clock } from '#shared/ports/audit';
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
 import { ReferralRockSimulator } from '#test/simulators/referralrock';
 import { fetchDocumented } from '#test/support/api-document';
+import { UNSPACED_RATE_LIMIT } from '#test/support/open-rate-budget';
 
 export const TEST_WEBHOOK_SECRET = `whsec_${Buffer.from('test-webhook-secret-32-bytes-long!!').toString('base64')}`;
 export const TEST_AUDIT_TOKEN = 'audit_test_token_0123456789abcdef';
@@ -86,8 +87,8 @@ export async function startTestRuntime(
       // The simulators enforce no rate limit unless a test sets one, and at the real ceilings the shared budget spaces
       // a provider's calls 0.5 s (Referral Rock) or 0.16 s (FirstPromoter) apart: waiting that proves nothing here.
       // Tests of the budget set their own ceilings.
-      REFERRALROCK_RATE_LIMIT_PER_MINUTE: '60000',
-      FIRSTPROMOTER_RATE_LIMIT_PER_MINUTE: '60000',
+      REFERRALROCK_RATE_LIMIT_PER_MINUTE: String(UNSPACED_RATE_LIMIT.limit),
+      FIRSTPROMOTER_RATE_LIMIT_PER_MINUTE: String(UNSPACED_RATE_LIMIT.limit),
       POWERTOOLS_LOG_LEVEL: 'WARN',
       ...options.env,
     },
