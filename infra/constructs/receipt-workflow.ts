@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -42,8 +42,6 @@ export class ReceiptWorkflow extends Construct {
       definitionBody: sfn.DefinitionBody.fromFile(RECEIPT_ASL_FILE),
       definitionSubstitutions: { ReceiptIssuerFunctionArn: props.issuerFunction.functionArn },
       role,
-      // The issuer's own timeout, its three retries and their waits, well inside it.
-      timeout: Duration.minutes(2),
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ERROR, includeExecutionData: false },
     });

@@ -15,8 +15,11 @@ describe('the workflow definition', () => {
     expect(() => new StateMachine(localDefinition(CALLBACK_ASL_PATH))).not.toThrow();
   });
 
-  it('and so is the receipt definition', () => {
+  it("and so is the receipt definition, which ends within StartSyncExecution's five minutes", () => {
+    const definition = localDefinition(RECEIPT_ASL_PATH) as { TimeoutSeconds?: number };
+
     expect(() => new StateMachine(localDefinition(RECEIPT_ASL_PATH))).not.toThrow();
+    expect(definition.TimeoutSeconds).toBeLessThanOrEqual(300);
   });
 
   it('would be refused if it were not (the check can fail)', () => {
