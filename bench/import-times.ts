@@ -82,6 +82,12 @@ export const FIRST_INVOCATIONS: Record<string, unknown> = {
 export interface StartTimes {
   /** `await import(bundle)`: what a Lambda cold start pays before the first request. */
   importMs: number;
+  /**
+   * The CPU time of that import (user + system): the import does no I/O but reading the file, so on an idle machine
+   * it is the wall time, and on a shared one it is what the wall time would be (other processes' load stretches the
+   * wall time of each run differently, the CPU time far less).
+   */
+  importCpuMs: number;
   /** The first `handler(event)` after it, until it answers or fails (NaN when the function has no bench event). */
   firstInvocationMs: number;
 }
@@ -89,24 +95,32 @@ export interface StartTimes {
 /** Import, then one invocation, in a fresh `node`. */
 async function startOnce(file: string, event: unknown, env: NodeJS.ProcessEnv): Promise<StartTimes> {
   const script = `const t = performance.now();
+    const cpu = process.cpuUsage();
     const { handler } = await import(${JSON.stringify(pathToFileURL(file).href)});
     const imported = performance.now();
+    const { user, system } = process.cpuUsage(cpu);
     const event = ${JSON.stringify(event ?? null)};
     const context = { awsRequestId: 'bench', functionName: 'bench', getRemainingTimeInMillis: () => 30000 };
     // Answered or failed (an unknown request, a table the bench did not create): the first call was made either way.
     if (event) await Promise.resolve(handler(event, context)).catch(() => {});
-    console.log(JSON.stringify({ importMs: imported - t, firstInvocationMs: event ? performance.now() - imported : null }));`;
+    console.log(JSON.stringify({ importMs: imported - t, importCpuMs: (user + system) / 1000, firstInvocationMs: event ? performance.now() - imported : null }));`;
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { env });
   const times = JSON.parse(stdout.trim().split('\n').at(-1) as string) as {
     importMs: number;
+    importCpuMs: number;
     firstInvocationMs: number | null;
   };
-  return { importMs: times.importMs, firstInvocationMs: times.firstInvocationMs ?? Number.NaN };
+  return {
+    importMs: times.importMs,
+    importCpuMs: times.importCpuMs,
+    firstInvocationMs: times.firstInvocationMs ?? Number.NaN,
+  };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 const medians = (runs: StartTimes[]): StartTimes => ({
   importMs: median(runs.map((r) => r.importMs)),
+  importCpuMs: median(runs.map((r) => r.importCpuMs)),
   firstInvocationMs: median(runs.map((r) => r.firstInvocationMs)),
 });
 
@@ -132,7 +146,10 @@ export async function startTimes(
       own.push(await startOnce(file, invoke ? FIRST_INVOCATIONS[name] : undefined, env));
     } catch (error) {
       process.stderr.write(`${file} did not start: ${String((error as Error).message).split('\n')[0]}\n`);
-      return { own: { importMs: Number.NaN, firstInvocationMs: Number.NaN }, reference: medians(ref) };
+      return {
+        own: { importMs: Number.NaN, importCpuMs: Number.NaN, firstInvocationMs: Number.NaN },
+        reference: medians(ref),
+      };
     }
   }
   return { own: medians(own), reference: medians(ref) };
