@@ -2,7 +2,6 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import { S3TreeHeadPublisher } from '#shared/adapters/publishing/s3-tree-heads';
 import { KmsSigner } from '#shared/adapters/signing/kms-signer';
-import { resolveSecret } from '#shared/aws/secrets';
 import {
   createAuditStores,
   createDocumentClient,
@@ -15,8 +14,9 @@ import { makeHandler } from './handler.ts';
 
 const config = await loadSections(
   (env) => ({ ...storage(env), ...receipts(env), ...service(env) }),
+  // No secret resolver: the function reads no secret (FUNCTION_SECRETS in infra/erasure-stack.ts), so a
+  // <NAME>_SECRET_ARN given to it by mistake is refused at start rather than read.
   process.env,
-  resolveSecret,
 );
 const db = createDocumentClient(config);
 

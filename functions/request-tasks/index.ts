@@ -1,7 +1,6 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { withCallbacks } from '#shared/adapters/workflow/callback-scheduler';
 import { StepFunctionsReceiptIssuer } from '#shared/adapters/workflow/receipt-workflow';
-import { resolveSecret } from '#shared/aws/secrets';
 import { createAuditStores, createDocumentClient } from '#shared/composition/stores';
 import { loadSections, required } from '#shared/config/environment';
 import { callbacks, receipts, storage, workflow } from '#shared/config/sections';
@@ -9,8 +8,9 @@ import { makeHandler } from './handler.ts';
 
 const config = await loadSections(
   (env) => ({ ...storage(env), ...workflow(env), ...callbacks(env), ...receipts(env) }),
+  // No secret resolver: the function reads no secret (FUNCTION_SECRETS in infra/erasure-stack.ts), so a
+  // <NAME>_SECRET_ARN given to it by mistake is refused at start rather than read.
   process.env,
-  resolveSecret,
 );
 // One client for the receipt state machine and the callbacks.
 const sfn = new SFNClient({});

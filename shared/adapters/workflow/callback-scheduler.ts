@@ -1,6 +1,6 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { CallbackScheduler } from '#shared/callbacks/delivery';
-import { StepFunctionsWorkflowEngine } from './step-functions.ts';
+import { startExecutionOf } from './step-functions.ts';
 
 /**
  * The callback state machine in AWS, or nothing when no callback target is configured (the stack then sets no ARN).
@@ -12,8 +12,7 @@ export function createCallbackScheduler(
   stateMachineArn: string | undefined,
 ): CallbackScheduler | undefined {
   if (!stateMachineArn) return undefined;
-  const engine = new StepFunctionsWorkflowEngine(sfn, stateMachineArn);
-  return { schedule: (requestId) => engine.start(requestId) };
+  return { schedule: (requestId) => startExecutionOf(sfn, stateMachineArn, requestId) };
 }
 
 /** `{ callbacks }` for a function's dependencies when a callback state machine is configured, else nothing. */

@@ -29,20 +29,9 @@ export class StepFunctionsWorkflowEngine implements WorkflowEngine {
     requestId: string,
     schedule?: { dueAt: string; receivedAt: string; lastEvent?: ChainLink },
   ): Promise<void> {
-    try {
-      // Nothing personal in the input (Step Functions keeps it for 90 days after the end): the request id, and where
-      // intake left the chain head, with the receipt time, so the first step writes without reading the request.
-      const hint = schedule?.lastEvent ? { receivedAt: schedule.receivedAt, lastEvent: schedule.lastEvent } : {};
-      await this.#sfn.send(
-        new StartExecutionCommand({
-          stateMachineArn: this.#stateMachineArn,
-          name: requestId,
-          input: JSON.stringify({ requestId, ...hint }),
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ExecutionAlreadyExists)) throw error;
-    }
+    // Where intake left the chain head, with the receipt time, so the first step writes without reading the request.
+    const hint = schedule?.lastEvent ? { receivedAt: schedule.receivedAt, lastEvent: schedule.lastEvent } : {};
+    await startExecutionOf(this.#sfn, this.#stateMachineArn, requestId, hint);
   }
 
   async ensureRunning(requestId: string): Promise<EnsureRunningResult> {
@@ -76,6 +65,28 @@ export class StepFunctionsWorkflowEngine implements WorkflowEngine {
     } catch (error) {
       if (!(error instanceof ExecutionDoesNotExist)) throw error;
     }
+  }
+}
+
+/**
+ * Starts the request's execution of a Standard state machine, named by the request id. A second start finds the name
+ * taken (`ExecutionAlreadyExists`), which is success: the execution runs once. A function of its own so that a
+ * function that only starts executions (the callbacks' scheduler) bundles none of the engine's other calls.
+ * @param hint more of the input beside the request id; nothing personal (Step Functions keeps the input for 90 days
+ *   after the end)
+ */
+export async function startExecutionOf(
+  sfn: Pick<SFNClient, 'send'>,
+  stateMachineArn: string,
+  requestId: string,
+  hint: Record<string, unknown> = {},
+): Promise<void> {
+  try {
+    await sfn.send(
+      new StartExecutionCommand({ stateMachineArn, name: requestId, input: JSON.stringify({ requestId, ...hint }) }),
+    );
+  } catch (error) {
+    if (!(error instanceof ExecutionAlreadyExists)) throw error;
   }
 }
 
