@@ -31,7 +31,7 @@ export async function renderRequest(id, shell) {
     'Verifying the audit chain in this browser…',
   );
   const timeline = h('ol', { class: 'timeline' });
-  // The workflow's parallel branches each append to a lane of their own, whose head the sealing event commits to.
+  // Each provider action appends to a lane of its own (the erasures run in parallel), whose head the seal commits to.
   /** @type {{ lane: string, events: any[] }[]} */
   const lanes = view.lanes ?? [];
   const laneTimelines = lanes.map(() => h('ol', { class: 'timeline' }));
@@ -58,7 +58,7 @@ export async function renderRequest(id, shell) {
         'section',
         { 'aria-labelledby': `lane-title-${i}` },
         h('h3', { id: `lane-title-${i}` }, `Lane ${lane}`),
-        h('p', { class: 'muted small' }, 'A branch that ran beside the others; the sealing event commits to its head.'),
+        h('p', { class: 'muted small' }, 'This action’s own chain; the sealing event commits to its head.'),
         laneTimelines[i] ?? null,
       ),
     ),
