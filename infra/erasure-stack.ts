@@ -199,7 +199,8 @@ const SIZING: Record<HandlerName, { memorySize: number; timeout: Duration }> = {
   // Up to 1,000 pseudonyms (HMACs) and index queries, 16 at once.
   'suppression-check': { memorySize: 512, timeout: Duration.seconds(28) },
   evidence: { memorySize: 256, timeout: Duration.seconds(10) },
-  // Invoked synchronously by the functions that end requests: it must end well within their own time limits.
+  // Run synchronously, through the receipt state machine, by the functions that end requests: it must end well within
+  // their own time limits (and the machine's 2 minutes, its retries included).
   'receipt-issuer': { memorySize: 256, timeout: Duration.seconds(15) },
   'api-document': { memorySize: 128, timeout: Duration.seconds(5) },
   // Serves a few files held in memory since the cold start.

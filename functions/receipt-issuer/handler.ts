@@ -4,7 +4,8 @@ import { taskHandler } from '#shared/workflow/task-handler';
 
 /**
  * Issues a finished request's receipt and proves it in the transparency log (`issueReceipt`). The only function that
- * signs with the receipt key, writes the log and publishes tree heads; the functions that end requests invoke it.
+ * signs with the receipt key, writes the log and publishes tree heads; the functions that end requests run it through
+ * the receipt state machine (`infra/state-machines/receipt.asl.json`).
  */
 export const makeHandler = (deps: ReceiptDeps, logger = createLogger('receipt-issuer')) =>
   taskHandler(
