@@ -267,9 +267,9 @@ const viewEvent = ({ seq, type, at, actor, data, key, prevHash, hash }: AuditEve
 });
 
 /**
- * Cancels a request that has not begun erasing. The status change to `canceling` is one write, and the identity is
- * destroyed right after it: whatever happens after that write (a crash, a timeout, FirstPromoter down), the workflow
- * can record nothing more and the request sweeper finishes the cancel, identity destruction included. A repeated
+ * Cancels a request that has not begun erasing. The status change to `canceling`, the identity's destruction and
+ * `cancel.requested` and `identity.destroyed` are one write: whatever happens after it (a crash, a timeout,
+ * FirstPromoter down), the workflow can record nothing more and the request sweeper finishes the cancel. A repeated
  * cancel answers 409.
  */
 export async function cancelErasureRequest(
@@ -284,12 +284,21 @@ export async function cancelErasureRequest(
   if (!isRequestId(id)) throw new NotFoundError();
   const current = await deps.requests.get(id);
   if (!current) throw new NotFoundError();
-  const canceling = await deps.requests.transition(id, CANCELABLE_STATUSES, 'canceling', {
+  // The move, the identity's destruction and the events that record both: one write (finishCancel, which the sweeper
+  // also runs, finds the events in the chain's head).
+  const moved = await deps.requests.transitionWithEvents(id, CANCELABLE_STATUSES, 'canceling', {
     canceledAt: deps.clock.now().toISOString(),
     destroyIdentity: true,
     set: { canceledBy: actor },
+    events: [
+      { type: 'cancel.requested', actor, key: 'cancel.requested', data: {} },
+      { type: 'identity.destroyed', actor, key: 'identity.destroyed', data: {} },
+    ],
   });
-  if (!canceling) throw new ConflictError(`The request is ${current.status} and can no longer be canceled`);
+  if (!moved) throw new ConflictError(`The request is ${current.status} and can no longer be canceled`);
+  // Read after the move: the promoters the archive step recorded up to it are the ones to restore.
+  const canceling = await deps.requests.get(id);
+  if (!canceling) throw new NotFoundError();
   await finishCancel(deps, canceling, { stopWorkflow: true });
   return getRequestView(deps, id);
 }

@@ -8,6 +8,7 @@ import { verifyTrail } from '#shared/domain/chain';
 import { extendErasureRequest } from '#shared/domain/deadline-extension';
 import { cancelErasureRequest, submitErasureRequest } from '#shared/domain/erasure-requests';
 import { beginErasure, loadRequest } from '#shared/domain/workflow-tasks';
+import type { AuditLog } from '#shared/ports/audit';
 import type { FirstPromoterPort } from '#shared/ports/providers';
 
 /**
@@ -153,6 +154,31 @@ describe('status moves with their events', () => {
     expect(begun).toMatchObject({ proceed: false, status: 'canceled' });
     expect(await trail(requestId)).toEqual(before);
     expect(before.map((e) => e.type)).not.toContain('erasure.started');
+  });
+
+  it('records a cancel and the identity it destroyed in the move itself: a cancel cut off right after has both', async () => {
+    const { requestId } = await loaded();
+    // The service dies right after the cancel's first write: every later write of it fails.
+    const audit: AuditLog = {
+      append: async () => Promise.reject(new Error('cut off')),
+      seal: (id) => stores.audit.seal(id),
+      find: (id, key) => stores.audit.find(id, key),
+      list: (id) => stores.audit.list(id),
+      lanes: (id) => stores.audit.lanes(id),
+    };
+    const cutOff = { ...deps, audit };
+
+    await expect(cancelErasureRequest(cutOff, requestId, 'operator:t')).rejects.toThrow('cut off');
+
+    const request = await stores.requests.get(requestId);
+    expect(request?.status).toBe('canceling');
+    expect(request?.identity).toBeUndefined();
+    expect((await trail(requestId)).map((e) => e.type)).toEqual([
+      'request.received',
+      'waiting.started',
+      'cancel.requested',
+      'identity.destroyed',
+    ]);
   });
 
   it('writes neither the move nor its events when the request is not in a status it moves from', async () => {
