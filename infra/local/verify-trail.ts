@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { hashEvent, laneChainId, verifyTrail } from '#shared/domain/chain';
+import { hashEvent, verifyViewTrail } from '#shared/domain/chain';
 import type { AuditEvent } from '#shared/domain/model';
 import { localSecretsFile } from './secrets-file.ts';
 
@@ -52,15 +52,8 @@ if (values.url) {
   process.stdout.write(`saved the view to ${saved} (verify it again later: npm run verify-trail -- ${saved})\n`);
 }
 
-const events = view.events.map((event) => ({ ...event, requestId: view.id, expiresAt: 0 }));
-// Each lane's chain id is recomputed from the request id, not taken from the view.
-const lanes = Object.fromEntries(
-  (view.lanes ?? []).map(({ lane, events: laneEvents }) => [
-    lane,
-    laneEvents.map((event) => ({ ...event, requestId: laneChainId(view.id, lane), expiresAt: 0 })),
-  ]),
-);
-const result = verifyTrail(events, lanes);
+// Each chain id is recomputed from the request id, not taken from the view; a lane listed twice breaks the trail.
+const { verification: result, events, lanes } = verifyViewTrail(view);
 const last = events.at(-1);
 const laneCount = Object.values(lanes).reduce((n, l) => n + l.length, 0);
 const lines = [
@@ -82,7 +75,9 @@ lines.push(
     ? 'chain: valid'
     : result.problem === 'lane-head'
       ? `chain: BROKEN: lane ${result.brokenLane} does not end at the head the sealing event #${result.brokenAt} commits to`
-      : `chain: BROKEN at ${result.brokenLane ? `lane ${result.brokenLane} ` : ''}event #${result.brokenAt}`,
+      : result.problem === 'lane-twice'
+        ? `chain: BROKEN: the view lists lane ${result.brokenLane} more than once`
+        : `chain: BROKEN at ${result.brokenLane ? `lane ${result.brokenLane} ` : ''}event #${result.brokenAt}`,
 );
 if (last) lines.push(`last event: #${last.seq} ${last.hash}`);
 const anchored = values.head === undefined ? undefined : events.find((event) => event.hash === values.head);

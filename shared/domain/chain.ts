@@ -75,8 +75,11 @@ export type LaneHeads = Record<string, { seq: number; hash: string }>;
 export interface TrailVerification extends ChainVerification {
   /** The lane in which the trail broke; with `brokenAt` its event, or (for `problem: 'lane-head'`) the seal's seq. */
   brokenLane?: string;
-  /** `lane-head`: the lane does not end where the request's sealing event says it does (cut off, or added to). */
-  problem?: 'lane-head';
+  /**
+   * `lane-head`: the lane does not end where the request's sealing event says it does (cut off, or added to).
+   * `lane-twice`: a view lists the lane more than once (see {@link verifyViewTrail}); `brokenAt` is absent.
+   */
+  problem?: 'lane-head' | 'lane-twice';
 }
 
 /**
@@ -108,4 +111,41 @@ export function verifyTrail(
     }
   }
   return { valid: true, events: total };
+}
+
+/** An event as a request's view (`GET /v1/erasure-requests/{id}`) shows it: its chain id and TTL left out. */
+export type ViewEvent = Omit<AuditEvent, 'requestId' | 'expiresAt'>;
+
+/** The parts of a request's view that its trail is checked from. */
+export interface TrailView {
+  id: string;
+  events: readonly ViewEvent[];
+  lanes?: ReadonlyArray<{ lane: string; events: readonly ViewEvent[] }>;
+}
+
+/**
+ * Checks a request's trail as its view shows it, taking nothing from the view but the events: each event's chain id
+ * is recomputed from the request id (a lane's with {@link laneChainId}), and a lane listed twice breaks the trail
+ * (`problem: 'lane-twice'`), for a verifier that checked one listing would vouch for the other, which a reader may be
+ * shown instead. Then as {@link verifyTrail}.
+ * @returns the verification, with the events and lanes as they were checked (chain ids filled in, TTL 0)
+ */
+export function verifyViewTrail(view: TrailView): {
+  verification: TrailVerification;
+  events: AuditEvent[];
+  lanes: Record<string, AuditEvent[]>;
+} {
+  const events = view.events.map((event) => ({ ...event, requestId: view.id, expiresAt: 0 }));
+  const lanes: Record<string, AuditEvent[]> = {};
+  let twice: string | undefined;
+  for (const { lane, events: laneEvents } of view.lanes ?? []) {
+    if (Object.hasOwn(lanes, lane)) twice ??= lane;
+    lanes[lane] = laneEvents.map((event) => ({ ...event, requestId: laneChainId(view.id, lane), expiresAt: 0 }));
+  }
+  const total = events.length + (view.lanes ?? []).reduce((n, lane) => n + lane.events.length, 0);
+  const verification: TrailVerification =
+    twice === undefined
+      ? verifyTrail(events, lanes)
+      : { valid: false, events: total, brokenLane: twice, problem: 'lane-twice' };
+  return { verification, events, lanes };
 }

@@ -1,5 +1,5 @@
 import { compactVerify, createLocalJWKSet, type JSONWebKeySet } from 'jose';
-import { canonicalJson, laneChainId, verifyTrail } from '#shared/domain/chain';
+import { canonicalJson, verifyViewTrail } from '#shared/domain/chain';
 import type { AuditEvent } from '#shared/domain/model';
 import { RECEIPT_TYPE, TREE_HEAD_TYPE } from './jws.ts';
 import { leafHash, verifyConsistency, verifyInclusion } from './merkle.ts';
@@ -111,15 +111,8 @@ function checkAgainstView(claims: ReceiptClaims | undefined, view: ViewForReceip
   if (view.id !== claims.requestId) {
     return [{ name: 'view', ok: false, detail: `the view is of ${view.id}, the receipt of ${claims.requestId}` }];
   }
-  const events = view.events.map((e) => ({ ...e, requestId: view.id, expiresAt: 0 }));
-  // Each lane's chain id from the request id, not from the view.
-  const lanes = Object.fromEntries(
-    (view.lanes ?? []).map(({ lane, events: laneEvents }) => [
-      lane,
-      laneEvents.map((e) => ({ ...e, requestId: laneChainId(view.id, lane), expiresAt: 0 })),
-    ]),
-  );
-  const chain = verifyTrail(events, lanes);
+  // Chain ids from the request id, not from the view; a lane listed twice is refused (verifyViewTrail).
+  const { verification: chain, events, lanes } = verifyViewTrail(view);
   const head = events.find((e) => e.seq === claims.chainHead.seq);
   const laneCount = Object.keys(lanes).length;
   const checks: Check[] = [
@@ -130,7 +123,9 @@ function checkAgainstView(claims: ReceiptClaims | undefined, view: ViewForReceip
         ? `${chain.events} event(s)${laneCount ? ` (${laneCount} lane(s), each ending where the seal says)` : ''}, every hash recomputed`
         : chain.problem === 'lane-head'
           ? `lane ${chain.brokenLane} does not end at the head the sealing event #${chain.brokenAt} commits to`
-          : `broken at ${chain.brokenLane ? `lane ${chain.brokenLane} ` : ''}event #${chain.brokenAt}`,
+          : chain.problem === 'lane-twice'
+            ? `the view lists lane ${chain.brokenLane} more than once`
+            : `broken at ${chain.brokenLane ? `lane ${chain.brokenLane} ` : ''}event #${chain.brokenAt}`,
     },
     {
       name: 'chain head',

@@ -12,10 +12,12 @@ import { DynamoTransparencyLog } from '#shared/adapters/dynamodb/transparency-lo
 import { FileTreeHeadPublisher } from '#shared/adapters/publishing/file-tree-heads';
 import { generateReceiptSigningKey, KeySigner } from '#shared/adapters/signing/key-signer';
 import { createDocumentClient } from '#shared/composition';
+import { laneChainId } from '#shared/domain/chain';
 import { toView } from '#shared/domain/erasure-requests';
 import type { ErasureRequest } from '#shared/domain/model';
 import { issueReceipt, latestTreeHead, receiptJwks, treeConsistency } from '#shared/domain/receipts';
 import type { ReceiptBundle } from '#shared/evidence/receipt';
+import { chain } from '#test/support/lane-trail';
 import { SealedRequests } from '#test/support/receipt-fixtures';
 
 /**
@@ -92,14 +94,15 @@ beforeAll(async () => {
     const request = id === target ? sealed.requests.get(target) : undefined;
     // `?lane=cut`: the view of a trail whose lane lost its event after the receipt was signed.
     const lanes = query === 'lane=cut' ? {} : (sealed.lanes.get(target) ?? {});
+    const view = request && toView(request as ErasureRequest, sealed.events.get(target) ?? [], new Date(), [], lanes);
+    // `?lane=twice`: a view that lists a lane twice, a self-consistent forged trail before the one the seal names.
+    if (view && query === 'lane=twice') {
+      const chainId = laneChainId(target, 'referralrock.members');
+      const forged = chain(chainId, [['action.recorded', { key: 'referralrock.members', outcome: 'not_found' }]]);
+      view.lanes = [{ lane: 'referralrock.members', chainId, events: forged }, ...(view.lanes ?? [])];
+    }
     res.writeHead(request ? 200 : 404, { 'content-type': 'application/json' });
-    res.end(
-      JSON.stringify(
-        request
-          ? toView(request as ErasureRequest, sealed.events.get(target) ?? [], new Date(), [], lanes)
-          : { error: { code: 'not_found', message: 'No such erasure request' } },
-      ),
-    );
+    res.end(JSON.stringify(view ?? { error: { code: 'not_found', message: 'No such erasure request' } }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -168,6 +171,23 @@ describe('npm run verify', () => {
       'FAIL events chain: lane referralrock.members does not end at the head the sealing event #2 commits to',
     );
     expect(cut.stdout).toContain('PASS chain head');
+  });
+
+  it('detects a view that lists a lane twice: one listing would be checked, the other shown', async () => {
+    const receipt = await save('receipt-twice.json', bundle);
+    const keys = await save('jwks-twice.json', jwks);
+
+    const twice = await verify(
+      '--receipt',
+      receipt,
+      '--jwks',
+      keys,
+      '--view',
+      `${baseUrl}/v1/erasure-requests/${target}?lane=twice`,
+    );
+
+    expect(twice.code).toBe(1);
+    expect(twice.stdout).toContain('FAIL events chain: the view lists lane referralrock.members more than once');
   });
 
   it('detects a tampered receipt', async () => {

@@ -3,6 +3,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { laneChainId } from '#shared/domain/chain';
+import { chain } from '#test/support/lane-trail';
 import { startTestRuntime, TEST_AUDIT_TOKEN, type TestRuntime } from '#test/support/local-runtime';
 
 /** `npm run verify-trail`: an auditor recomputes the chain of a saved view outside the service. */
@@ -90,6 +92,20 @@ describe('verify-trail', () => {
     expect(result.stdout).toContain(
       `chain: BROKEN: lane referralrock.members does not end at the head the sealing event #${seal.seq} commits to`,
     );
+  });
+
+  it('rejects a view that lists a lane twice: the listing checked against the seal would vouch for the other', async () => {
+    // A second, self-consistent trail for the lane, listed before the real one (which the seal's head matches).
+    const forged = chain(laneChainId(view.id, 'referralrock.members'), [
+      ['action.recorded', { key: 'referralrock.members', outcome: 'not_found', count: 0 }],
+    ]);
+    const twice = structuredClone(view);
+    twice.lanes.unshift({ lane: 'referralrock.members', chainId: forged[0]?.requestId, events: forged });
+
+    const result = await verify(twice);
+
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('chain: BROKEN: the view lists lane referralrock.members more than once');
   });
 
   it('rejects a trail cut short, against the anchored head', async () => {

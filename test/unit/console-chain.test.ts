@@ -7,7 +7,7 @@ import {
   verifyTrail as serviceVerifyTrail,
 } from '#shared/domain/chain';
 import type { AuditEvent } from '#shared/domain/model';
-import { laneTrail, rehashed } from '#test/support/lane-trail';
+import { chain, laneTrail, rehashed } from '#test/support/lane-trail';
 import { canonicalJson, verifyTrail } from '../../functions/console/assets/chain.js';
 
 /** The console's in-browser chain check must agree with the service's to the byte; Node's Web Crypto stands in. */
@@ -163,6 +163,19 @@ describe("The console's chain check", () => {
           brokenLane: lane,
           problem: 'lane-head',
         });
+      }
+    });
+
+    it('refuses a view that lists a lane twice, whichever listing comes first', async () => {
+      // A second trail for the lane, self-consistent but not the one the seal commits to.
+      const forged = viewOf(chain(`${REQUEST_ID}/lanes/${lane}`, [['action.recorded', { outcome: 'not_found' }]]));
+      const forgedFirst = laneView();
+      forgedFirst.lanes.unshift({ lane, chainId: `${REQUEST_ID}/lanes/${lane}`, events: forged.events });
+      const forgedLast = laneView();
+      forgedLast.lanes.push({ lane, chainId: `${REQUEST_ID}/lanes/${lane}`, events: forged.events });
+
+      for (const twice of [forgedFirst, forgedLast]) {
+        expect(await verifyTrail(twice)).toMatchObject({ valid: false, brokenLane: lane, problem: 'lane-twice' });
       }
     });
   });

@@ -37,7 +37,7 @@ export async function sha256Hex(text) {
  *   prevHash: string, hash: string }} ViewEvent an event as `GET /v1/erasure-requests/{id}` shows it
  * @typedef {{ seq: number, lane?: string, ok: boolean, problem?: 'sequence' | 'link' | 'hash' }} EventCheck
  * @typedef {{ valid: boolean, events: number, brokenAt?: number, brokenLane?: string,
- *   problem?: EventCheck['problem'] | 'lane-head', head?: string, checks: EventCheck[] }} TrailVerification
+ *   problem?: EventCheck['problem'] | 'lane-head' | 'lane-twice', head?: string, checks: EventCheck[] }} TrailVerification
  */
 
 /** Events after which nothing is appended, to the request's chain or to any lane. */
@@ -87,7 +87,8 @@ async function checkChain(chainId, events, lane) {
 /**
  * Checks every event of a request view: the request's chain, each lane's chain (its chain id recomputed from the
  * request id, not taken from the view), and, once the trail is sealed, that every lane ends exactly at the head the
- * sealing event commits to in `data.lanes` (a lane the seal does not name must have no event). The trail is valid
+ * sealing event commits to in `data.lanes` (a lane the seal does not name must have no event); a lane listed twice
+ * breaks it (`lane-twice`: one listing checked would vouch for the other, shown instead). The trail is valid
  * when all of it holds; `brokenAt` (with `brokenLane`) is the first event that does not, as the service's own check
  * reports it.
  * @param {{ id: string, events: ViewEvent[], lanes?: { lane: string, events: ViewEvent[] }[] }} view
@@ -102,6 +103,8 @@ export async function verifyTrail(view) {
   const checks = [...main, ...laneChecks];
   const events = checks.length;
   const head = view.events.length ? { head: view.events.at(-1)?.hash } : {};
+  const twice = lanes.find((lane, i) => i > 0 && lanes[i - 1]?.lane === lane.lane);
+  if (twice) return { valid: false, events, brokenLane: twice.lane, problem: 'lane-twice', ...head, checks };
   const first = main.find((check) => !check.ok) ?? laneChecks.find((check) => !check.ok);
   if (first) {
     return {

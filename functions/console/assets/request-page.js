@@ -212,6 +212,17 @@ function integrityReport(view, verification) {
       agreement,
     ];
   }
+  if (verification.problem === 'lane-twice') {
+    return [
+      h('p', { class: 'verdict' }, `✘ Lane ${verification.brokenLane} is listed more than once`),
+      h(
+        'p',
+        {},
+        `The view holds two trails for lane ${verification.brokenLane}: checking one would vouch for the other. No trail the service writes does that.`,
+      ),
+      agreement,
+    ];
+  }
   if (verification.problem === 'lane-head') {
     return [
       h('p', { class: 'verdict' }, `✘ Lane ${verification.brokenLane} does not end where the seal says`),
