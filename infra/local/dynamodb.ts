@@ -320,6 +320,26 @@ export async function ensureTables(client: DynamoDBClient, names: TableNames) {
     }
   }
   if (names.requests) await addMissingIndexes(client, names.requests);
+  for (const definition of definitions) if (definition.TableName) await untilActive(client, definition.TableName);
+}
+
+/**
+ * Waits until a table and its indexes are ACTIVE, as DynamoDB's `tableExists` waiter does but polling every few ms:
+ * CreateTable answers while the table is CREATING (dynalite flips it with a write of its own, after the answer), and a
+ * write to it before then is refused with ResourceNotFoundException.
+ * @throws Error when the table is not ACTIVE within `withinMs`
+ */
+async function untilActive(client: DynamoDBClient, tableName: string, withinMs = 10_000): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const indexes = Table?.GlobalSecondaryIndexes ?? [];
+    if (Table?.TableStatus === 'ACTIVE' && indexes.every((index) => index.IndexStatus === 'ACTIVE')) return;
+    if (Date.now() > deadline) {
+      throw new Error(`Local table ${tableName} is still ${Table?.TableStatus} after ${withinMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
 }
 
 function requestsTableDefinition(tableName: string): CreateTableCommandInput {
@@ -367,5 +387,6 @@ async function addMissingIndexes(client: DynamoDBClient, tableName: string): Pro
   } while (startKey);
   await client.send(new DeleteTableCommand({ TableName: tableName }));
   await client.send(new CreateTableCommand(requestsTableDefinition(tableName)));
+  await untilActive(client, tableName);
   for (const item of items) await client.send(new PutItemCommand({ TableName: tableName, Item: item }));
 }
