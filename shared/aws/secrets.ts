@@ -31,7 +31,8 @@ interface Answer {
  * Secrets Manager secrets in AWS Lambda functions"). No Secrets Manager client in any bundle, and no TLS handshake of
  * our own at cold start: the extension holds the connection to Secrets Manager. `node:http` rather than `fetch`, which
  * would load undici on every cold start for a loopback GET.
- * @throws ConfigError when a secret has no value; Error with the extension's status when it refuses the read
+ * @throws ConfigError when a secret has no value; Error with the extension's status when it refuses the read, or
+ *   when its answer is not GetSecretValue's JSON (without the answer's text)
  */
 export function createExtensionSecretResolver(options: ExtensionSecretsOptions): SecretResolver {
   const readyWithinMs = options.readyWithinMs ?? 5_000;
@@ -50,15 +51,26 @@ export function createExtensionSecretResolver(options: ExtensionSecretsOptions):
       // The extension's error text is Secrets Manager's (access denied, not found): it never holds a secret's value.
       throw new Error(`Secret ${secretId} could not be read: HTTP ${answer.status} ${answer.body.slice(0, 300)}`);
     }
-    const { SecretString, SecretBinary } = JSON.parse(answer.body) as {
-      SecretString?: unknown;
-      SecretBinary?: unknown;
-    };
+    const { SecretString, SecretBinary } = parseAnswer(secretId, answer.body);
     if (typeof SecretString === 'string') return SecretString;
     // In JSON, GetSecretValue's binary is base64.
     if (typeof SecretBinary === 'string') return Buffer.from(SecretBinary, 'base64').toString('utf8');
     throw new ConfigError(`Secret ${secretId} has no value`);
   };
+}
+
+/**
+ * GetSecretValue's JSON from a 200 answer. Anything else throws without the text and without JSON.parse's error as its
+ * cause: that error quotes the text, which may be the secret itself (a plain-text answer on the extension's port).
+ */
+function parseAnswer(secretId: string, body: string): { SecretString?: unknown; SecretBinary?: unknown } {
+  try {
+    return (JSON.parse(body) ?? {}) as { SecretString?: unknown; SecretBinary?: unknown };
+  } catch {
+    throw new Error(
+      `Secret ${secretId} could not be read: the secrets extension's answer is not GetSecretValue's JSON`,
+    );
+  }
 }
 
 /** Still starting: nobody listening yet, or the extension's own "not ready" answer. */

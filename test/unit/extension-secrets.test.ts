@@ -99,4 +99,27 @@ describe('Secrets through the Parameters and Secrets Lambda Extension', () => {
       ),
     ).rejects.toThrow(ConfigError);
   });
+
+  it("never puts an answer's text in the error when it is not GetSecretValue's JSON (it may be the secret itself)", async () => {
+    // Something answering 200 on the extension's port with the value as plain text (another server, a proxy, a
+    // future format): JSON.parse's own error would quote it.
+    const plain = createServer((_req, res) => res.writeHead(200).end('hunter2-plain-secret'));
+    server = plain;
+    await new Promise<void>((resolve) => plain.listen(0, 'localhost', resolve));
+    const resolve = createExtensionSecretResolver({ port: (plain.address() as AddressInfo).port, sessionToken: TOKEN });
+
+    const error = await resolve('arn:aws:secretsmanager:eu-west-1:1:secret:GdprErasure/AUDIT_TOKENS-a1').catch(
+      (failure: unknown) => failure as Error,
+    );
+
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/AUDIT_TOKENS-a1 could not be read/);
+    for (const part of [
+      (error as Error).message,
+      String((error as Error).cause ?? ''),
+      String((error as Error).stack),
+    ]) {
+      expect(part).not.toContain('hunter2');
+    }
+  });
 });
