@@ -406,6 +406,25 @@ describe('audit events table', () => {
       expect(verifyChain(await log.list(r.id))).toEqual({ valid: true, events: 3 });
     });
 
+    it('refuses events after a seal in the same write, in a lane or in the chain, and writes none of it', async () => {
+      const { repo, log } = counted();
+      const sealed = { type: 'request.completed', actor: 't', key: 'request.completed', data: {} };
+      const late = [
+        { type: 'action.recorded', actor: 't', key: 'late', data: {}, lane: 'referralrock.members' as const },
+        { type: 'late', actor: 't', key: 'late', data: {} },
+      ];
+      for (const event of late) {
+        const r = request();
+        await repo.create(r, { events: [received] });
+
+        const error = await repo.destroyIdentity(r.id, { events: [sealed, event] }).catch((e: unknown) => e);
+
+        expect(error).toBeInstanceOf(AuditTrailSealedError);
+        expect((await log.list(r.id)).map((e) => e.type)).toEqual(['request.received']);
+        expect(await log.lanes(r.id)).toEqual({});
+      }
+    });
+
     it('links after events found ahead of the head (a write cut off between its items)', async () => {
       const { repo, log } = counted();
       const r = request();

@@ -1,6 +1,7 @@
 import { CHAIN_LANES, GENESIS_HASH, hashEvent, type LaneHeads, laneChainId } from '#shared/domain/chain';
 import { addDays, epochSeconds } from '#shared/domain/dates';
 import { type AuditEvent, type NewAuditEvent, SEALING_EVENTS } from '#shared/domain/model';
+import { AuditTrailSealedError } from '#shared/errors';
 import type { ChainLink } from '#shared/ports/audit';
 import type { RequestWrite } from './audit-chain.ts';
 import { type ChainView, type LaneHead, laneAttribute } from './chain-head.ts';
@@ -14,6 +15,8 @@ import { type ChainView, type LaneHead, laneAttribute } from './chain-head.ts';
 /**
  * The events not in the trail yet, each linked after the head of its chain (the request's, or its lane's), and the
  * heads they make (nothing is written). A sealing event's data gains the lane heads it commits to.
+ * @throws AuditTrailSealedError for an event not in the trail that follows a sealing event of the same write (in a
+ *   lane or in the chain): the seal committed to the heads before it, and the head's condition cannot refuse it
  */
 export function planEvents(
   chainId: string,
@@ -43,6 +46,7 @@ export function planEvents(
       links.push(known);
       continue;
     }
+    if (next.seal && !view.sealed) throw new AuditTrailSealedError(chainId, event.type);
     const seq = head.seq + 1;
     const sealing = !event.lane && SEALING_EVENTS.includes(event.type);
     const committed: LaneHeads = Object.fromEntries(
