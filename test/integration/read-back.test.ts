@@ -37,6 +37,9 @@ const rrSim = new ReferralRockSimulator();
 const fpSim = new FirstPromoterSimulator();
 let rr: ReferralRockPort;
 let fp: FirstPromoterPort;
+/** The same clients with a short timeout, for the call that meets an injected hang. */
+let rrHanging: ReferralRockPort;
+let fpHanging: FirstPromoterPort;
 let stores: { requests: DynamoRequestRepository; audit: DynamoAuditLog };
 const clock = { now: () => new Date() };
 const cipher = new IdentityCipher(Buffer.alloc(32, 3));
@@ -54,17 +57,16 @@ beforeAll(async () => {
     requests: new DynamoRequestRepository(db, tables, { readIdentity: true }),
     audit: new DynamoAuditLog(db, tables, { clock, retentionDays: 1096 }),
   };
-  // Two tries per call and a short timeout: "retries exhausted" and "timed out" come quickly.
-  const client = { retry: { maxAttempts: 2, baseDelayMs: 1 }, timeoutMs: 150 };
+  // Two tries per call: "retries exhausted" comes quickly. The call that meets a hang times out after 150 ms; every
+  // other call has 5 s, which a loaded machine's slow answer does not reach (at 150 ms it did, now and then).
+  const client = { retry: { maxAttempts: 2, baseDelayMs: 1 } };
   const overrides = { sleep: async () => undefined };
-  rr = createReferralRockClient(
-    { baseUrl: await rrSim.start(), publicKey: 'demo-public', privateKey: 'demo-private', ...client },
-    overrides,
-  );
-  fp = createFirstPromoterClient(
-    { baseUrl: await fpSim.start(), apiKey: 'demo-api-key', accountId: 'demo-account', ...client },
-    overrides,
-  );
+  const rrConfig = { baseUrl: await rrSim.start(), publicKey: 'demo-public', privateKey: 'demo-private', ...client };
+  const fpConfig = { baseUrl: await fpSim.start(), apiKey: 'demo-api-key', accountId: 'demo-account', ...client };
+  rr = createReferralRockClient({ ...rrConfig, timeoutMs: 5000 }, overrides);
+  fp = createFirstPromoterClient({ ...fpConfig, timeoutMs: 5000 }, overrides);
+  rrHanging = createReferralRockClient({ ...rrConfig, timeoutMs: 150 }, overrides);
+  fpHanging = createFirstPromoterClient({ ...fpConfig, timeoutMs: 150 }, overrides);
 });
 
 afterEach(() => {
@@ -82,6 +84,10 @@ interface ErrorClass {
   name: string;
   faults: Fault[];
 }
+
+/** The clients for the call that gets `errorClass`'s faults: a short timeout where they are hangs. */
+const clientsFor = (errorClass: ErrorClass) =>
+  errorClass.faults.some((f) => f.kind === 'hang') ? { rr: rrHanging, fp: fpHanging } : { rr, fp };
 
 const STATUS_CLASSES: ErrorClass[] = [
   { name: '404', faults: [{ kind: 'status', status: 404 }] },
@@ -162,7 +168,8 @@ const referralRockCase = (members: boolean): ActionCase => ({
     const remove = async (ids: readonly string[]) => {
       if (gone) await (members ? rr.removeMembers(ids) : rr.removeReferrals(ids));
       inject(rrSim.harness, route, errorClass.faults);
-      return members ? rr.removeMembers(ids) : rr.removeReferrals(ids);
+      const faulted = clientsFor(errorClass).rr;
+      return members ? faulted.removeMembers(ids) : faulted.removeReferrals(ids);
     };
     const port: ReferralRockPort = {
       findMembers: (s) => rr.findMembers(s),
@@ -198,7 +205,8 @@ function firstPromoterWith(
     archivePromoters: (ids) => fp.archivePromoters(ids),
     restorePromoters: (ids) => fp.restorePromoters(ids),
   };
-  const real = port[method] as (arg: never) => Promise<never>;
+  const faulted = clientsFor(errorClass).fp;
+  const real = faulted[method].bind(faulted) as (arg: never) => Promise<never>;
   (port as unknown as Record<string, unknown>)[method] = async (arg: never) => {
     if (gone) await concurrent(arg);
     inject(fpSim.harness, route, errorClass.faults);
