@@ -397,14 +397,16 @@ describe('retries and errors', () => {
   });
 
   it('recovers from the per-account rate limit window', async () => {
-    sim.harness.setRateLimit({ limit: 1, windowMs: 100 });
+    // One call per 990 ms: the second call meets the window the first opened (with 100 ms, a loaded machine now and
+    // then sent it after the window had rolled over), and the 999 ms backoff outlasts it.
+    sim.harness.setRateLimit({ limit: 1, windowMs: 990 });
     const fp = createFirstPromoterClient(
       // Without spacing of its own, as if other callers had spent the account's window.
       {
         baseUrl,
         apiKey: 'demo-api-key',
         accountId: 'demo-account',
-        retry: { baseDelayMs: 300 },
+        retry: { baseDelayMs: 1000 },
         rateBudget: openRateBudget(),
       },
       {
@@ -421,7 +423,7 @@ describe('retries and errors', () => {
     await fp.findReferrals({ email: EMAIL });
 
     expect(sim.harness.requestsTo('GET /referrals').map((r) => r.status)).toEqual([200, 429, 200]);
-    expect(delays).toEqual([299]);
+    expect(delays).toEqual([999]);
   });
 
   it('ends with ProviderRateLimitError when Retry-After exceeds what is waited in-process', async () => {
