@@ -3,6 +3,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
 import { abortAtInvocationDeadline } from '#shared/adapters/dynamodb/invocation-abort';
 import { DynamoRequestRepository, type RequestRepositoryOptions } from '#shared/adapters/dynamodb/requests-repository';
+import { retryTransactionConflicts } from '#shared/adapters/dynamodb/transaction-conflicts';
 import { DynamoTransparencyLog } from '#shared/adapters/dynamodb/transparency-log';
 import { required } from '#shared/config/environment';
 import type { KeysConfig, ServiceConfig, StorageConfig } from '#shared/config/sections';
@@ -31,6 +32,7 @@ export function createDocumentClient(config: Pick<StorageConfig, 'dynamoDbEndpoi
         : {},
     );
   abortAtInvocationDeadline(base);
+  retryTransactionConflicts(base);
   return DynamoDBDocumentClient.from(base, { marshallOptions: { removeUndefinedValues: true } });
 }
 
