@@ -22,6 +22,7 @@ import {
   REQUESTS_TABLE,
   TRANSPARENCY_LOG_TABLE,
 } from '#shared/adapters/dynamodb/tables';
+import { addBackgroundEntrance } from './dynalite-precedence.ts';
 import { type ReadableLevel, readOnThisThread } from './dynalite-reads.ts';
 import { addTransactWriteItems, type DynaliteTables } from './dynalite-transactions.ts';
 import { callerOf, connectPort } from './threads/rpc.ts';
@@ -73,11 +74,15 @@ function closeIteratorsAtEnd(db: DynaliteStore['db']): void {
 
 /**
  * dynalite, a DynamoDB-compatible server, on loopback. With `path` its data lives on disk (LevelDB), so the audit trail
- * survives a restart; without, in memory (tests).
+ * survives a restart; without, in memory (tests). It has two entrances to the same tables: `endpoint`, and
+ * `backgroundEndpoint` for callers that give way to it (the workflows; see dynalite-precedence.ts).
  */
-export async function startDynalite(
-  path?: string,
-): Promise<{ endpoint: string; store: DynaliteStore | undefined; stop: () => Promise<void> }> {
+export async function startDynalite(path?: string): Promise<{
+  endpoint: string;
+  backgroundEndpoint: string;
+  store: DynaliteStore | undefined;
+  stop: () => Promise<void>;
+}> {
   if (path) await mkdir(path, { recursive: true });
   const options = { createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(path ? { path } : {}) };
   const create = dynaliteStore.create;
@@ -99,15 +104,21 @@ export async function startDynalite(
   if (path && typeof store?.db.compactRange !== 'function') {
     throw new Error('dynalite no longer exposes its LevelDB: deleted identities could not be purged from disk');
   }
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const background = addBackgroundEntrance(server);
+  const listening = (entrance: Server) =>
+    new Promise<string>((resolve, reject) => {
+      entrance.once('error', reject);
+      entrance.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(entrance.address() as AddressInfo).port}`));
+    });
+  const endpoint = await listening(server);
+  const backgroundEndpoint = await listening(background);
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
+    backgroundEndpoint,
     store,
     stop: async () => {
+      background.closeAllConnections();
+      await new Promise<void>((resolve) => background.close(() => resolve()));
       server.closeAllConnections?.();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       // dynalite keeps its LevelDB open on the server object; close it so the next start can take the lock.
@@ -119,6 +130,8 @@ export async function startDynalite(
 
 export interface LocalDynamo {
   endpoint: string;
+  /** The same tables, for the workflows: their calls give way to those made through `endpoint`. */
+  backgroundEndpoint: string;
   /** A client for it (dynalite accepts any credentials). */
   client: DynamoDBClient;
   /** Creates the tables as the stack defines them, if they do not exist yet. */
@@ -157,6 +170,7 @@ export async function startLocalDynamo(
   const client = localDynamoClient(server.endpoint);
   return {
     endpoint: server.endpoint,
+    backgroundEndpoint: server.backgroundEndpoint,
     client,
     ensureTables: (names) => ensureTables(client, names),
     compact,
@@ -204,7 +218,7 @@ export function localDynamoClient(endpoint: string, options: { maxSockets?: numb
 
 /** The calls the DynamoDB thread answers (threads/dynamodb-thread.ts). */
 export type DynamoThreadMethods = {
-  start(path: string | undefined): Promise<string>;
+  start(path: string | undefined): Promise<{ endpoint: string; backgroundEndpoint: string }>;
   compact(table: string): Promise<void>;
   stop(): Promise<void>;
 };
@@ -214,9 +228,10 @@ async function startDynaliteThread(path: string | undefined, serveOn: MessagePor
   const dynamo = callerOf<DynamoThreadMethods>(worker);
   const ended = threadEnded(worker, 'DynamoDB', dynamo);
   for (const port of serveOn) connectPort(worker, port);
-  const endpoint = await dynamo.call('start', path);
+  const { endpoint, backgroundEndpoint } = await dynamo.call('start', path);
   return {
     endpoint,
+    backgroundEndpoint,
     compact: (table: string) => dynamo.call('compact', table),
     stop: async () => {
       await dynamo.call('stop');

@@ -319,7 +319,8 @@ async function startOn(
   };
   const side: WorkflowSideControl = workflowThread
     ? await workflowThread.compose(
-        env,
+        // The workflows' calls give way to the API's in the DynamoDB thread (dynalite-precedence.ts).
+        { ...env, DYNAMODB_ENDPOINT: dynamo.backgroundEndpoint },
         { dataDir, apiUrl: api.url, options: sideOptions },
         config.callbacks.urls.length > 0,
       )

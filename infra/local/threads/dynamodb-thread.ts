@@ -19,7 +19,7 @@ serveCalls(
       const server = await startDynalite(path);
       compact = compactor(server.store);
       stop = server.stop;
-      return server.endpoint;
+      return { endpoint: server.endpoint, backgroundEndpoint: server.backgroundEndpoint };
     },
     compact: (table: string) => compact?.(table),
     stop: () => stop?.(),

@@ -50,7 +50,8 @@ const methods: WorkflowThreadMethods = {
   },
   compose: async (env, { dataDir, apiUrl, options }) => {
     const config = parseConfig(env);
-    // A backlog's calls queue here rather than in dynalite, where each would be one more in front of an intake's call.
+    // A backlog's calls queue here rather than in dynalite, where each would be one more in front of an intake's call;
+    // they reach dynalite through its background entrance (DYNAMODB_ENDPOINT here), which gives way to the API's calls.
     const client = localDynamoClient(config.dynamoDbEndpoint as string, { maxSockets: WORKFLOW_DYNAMODB_CONNECTIONS });
     stops.push(async () => client.destroy());
     side = composeWorkflows(
