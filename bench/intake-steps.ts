@@ -71,7 +71,7 @@ export async function measureIntakeSteps(): Promise<IntakeStep[]> {
     intake(
       {
         ...createAuditStores(config, writes(client)),
-        workflow: { start: async () => {}, stop: async () => {}, ensureRunning: async () => 'running' },
+        workflow: { start: async () => {} },
         cipher,
         pseudonymKey,
         retentionDays: 400,

@@ -1,7 +1,9 @@
 import { resolveSecret } from '#shared/aws/secrets';
-import { createAuditStores, createDocumentClient } from '#shared/composition/stores';
+import { bindRequestOperations, createRequestsTable, extendDeadline, getRequest } from '#shared/composition/requests';
+import { createAuditLog, createDocumentClient } from '#shared/composition/stores';
 import { loadSections, required } from '#shared/config/environment';
 import { access, service, storage } from '#shared/config/sections';
+import { systemClock } from '#shared/ports/audit';
 import { makeHandler } from './handler.ts';
 
 const config = await loadSections(
@@ -10,8 +12,12 @@ const config = await loadSections(
   resolveSecret,
 );
 
+const db = createDocumentClient(config);
+
 export const handler = makeHandler({
-  ...createAuditStores(config, createDocumentClient(config)),
+  requests: bindRequestOperations(createRequestsTable(config, db), { get: getRequest, extendDeadline }),
+  audit: createAuditLog(config, db),
+  clock: systemClock,
   deadlineTimeZone: config.deadlineTimeZone,
   operatorTokens: required(config.operatorTokens, 'OPERATOR_TOKENS'),
   auditTokens: required(config.auditTokens, 'AUDIT_TOKENS'),

@@ -6,7 +6,7 @@ import { createLogger } from '#shared/observability';
 import type { AuditLog, Clock, RequestRepository } from '#shared/ports/audit';
 
 export interface GetRequestDeps {
-  requests: RequestRepository;
+  requests: Pick<RequestRepository, 'get'>;
   audit: AuditLog;
   clock: Clock;
   auditTokens: readonly string[];

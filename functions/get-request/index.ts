@@ -1,12 +1,18 @@
 import { resolveSecret } from '#shared/aws/secrets';
-import { createAuditStores, createDocumentClient } from '#shared/composition/stores';
+import { bindRequestOperations, createRequestsTable, getRequest } from '#shared/composition/requests';
+import { createAuditLog, createDocumentClient } from '#shared/composition/stores';
 import { loadSections, required } from '#shared/config/environment';
 import { access, storage } from '#shared/config/sections';
+import { systemClock } from '#shared/ports/audit';
 import { makeHandler } from './handler.ts';
 
 const config = await loadSections((env) => ({ ...storage(env), ...access(env) }), process.env, resolveSecret);
 
+const db = createDocumentClient(config);
+
 export const handler = makeHandler({
-  ...createAuditStores(config, createDocumentClient(config)),
+  requests: bindRequestOperations(createRequestsTable(config, db), { get: getRequest }),
+  audit: createAuditLog(config, db),
+  clock: systemClock,
   auditTokens: required(config.auditTokens, 'AUDIT_TOKENS'),
 });

@@ -1,11 +1,11 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { type RequestDeps, submitErasureRequest } from '#shared/domain/erasure-requests';
+import { type SubmitDeps, submitErasureRequest } from '#shared/domain/erasure-requests';
 import { parseErasureRequestBody } from '#shared/domain/subject';
 import { apiHandler, header, json, parseJson, rawJsonBody, statusUrlFor } from '#shared/http/api';
 import { verifyWebhook } from '#shared/http/webhook-signature';
 import { createLogger } from '#shared/observability';
 
-export interface IntakeDeps extends RequestDeps {
+export interface IntakeDeps extends SubmitDeps {
   webhookSecrets: readonly string[];
   /** Base of `statusUrl`; without it the API's own domain (API Gateway's, or the local server's bound address). */
   publicBaseUrl?: string | undefined;

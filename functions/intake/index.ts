@@ -1,9 +1,11 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { StepFunctionsWorkflowEngine } from '#shared/adapters/workflow/step-functions';
 import { resolveSecret } from '#shared/aws/secrets';
-import { createAuditStores, createDocumentClient, createIdentityCipher } from '#shared/composition/stores';
+import { bindRequestOperations, createRequest, createRequestsTable } from '#shared/composition/requests';
+import { createAuditLog, createDocumentClient, createIdentityCipher } from '#shared/composition/stores';
 import { loadSections, required } from '#shared/config/environment';
 import { keys, service, storage, webhooks, workflow } from '#shared/config/sections';
+import { systemClock } from '#shared/ports/audit';
 import { makeHandler } from './handler.ts';
 
 const config = await loadSections(
@@ -12,8 +14,12 @@ const config = await loadSections(
   resolveSecret,
 );
 
+const db = createDocumentClient(config);
+
 export const handler = makeHandler({
-  ...createAuditStores(config, createDocumentClient(config)),
+  requests: bindRequestOperations(createRequestsTable(config, db), { create: createRequest }),
+  audit: createAuditLog(config, db),
+  clock: systemClock,
   workflow: new StepFunctionsWorkflowEngine(new SFNClient({}), required(config.stateMachineArn, 'STATE_MACHINE_ARN')),
   cipher: createIdentityCipher(config),
   pseudonymKey: required(config.pseudonymKey, 'PSEUDONYM_KEY'),

@@ -1,12 +1,12 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { type RequestDeps, submitErasureRequest } from '#shared/domain/erasure-requests';
+import { type SubmitDeps, submitErasureRequest } from '#shared/domain/erasure-requests';
 import { NotFoundError } from '#shared/errors';
 import { type ApiEvent, apiBaseUrl, apiHandler, header, json, rawJsonBody, statusUrlFor } from '#shared/http/api';
 import type { SenderConfig } from '#shared/http/senders/profile';
 import { receiveSenderRequest } from '#shared/http/senders/receive';
 import { createLogger } from '#shared/observability';
 
-export interface SenderIntakeDeps extends RequestDeps {
+export interface SenderIntakeDeps extends SubmitDeps {
   /** The senders of `SENDERS`, each with its secrets. */
   senders: readonly SenderConfig[];
   /** Base of `statusUrl` and of the URL HubSpot signs; without it the API's own domain. */

@@ -6,7 +6,7 @@ import { createLogger } from '#shared/observability';
 import type { AuditLog, Clock, RequestRepository } from '#shared/ports/audit';
 
 export interface SubjectLookupDeps {
-  requests: RequestRepository;
+  requests: Pick<RequestRepository, 'findBySubject'>;
   audit: AuditLog;
   clock: Clock;
   pseudonymKey: Buffer;

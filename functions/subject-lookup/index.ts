@@ -1,7 +1,9 @@
 import { resolveSecret } from '#shared/aws/secrets';
-import { createAuditStores, createDocumentClient } from '#shared/composition/stores';
+import { bindRequestOperations, createRequestsTable, findRequestsBySubject } from '#shared/composition/requests';
+import { createAuditLog, createDocumentClient } from '#shared/composition/stores';
 import { loadSections, required } from '#shared/config/environment';
 import { access, keys, storage } from '#shared/config/sections';
+import { systemClock } from '#shared/ports/audit';
 import { makeHandler } from './handler.ts';
 
 const config = await loadSections(
@@ -10,8 +12,12 @@ const config = await loadSections(
   resolveSecret,
 );
 
+const db = createDocumentClient(config);
+
 export const handler = makeHandler({
-  ...createAuditStores(config, createDocumentClient(config)),
+  requests: bindRequestOperations(createRequestsTable(config, db), { findBySubject: findRequestsBySubject }),
+  audit: createAuditLog(config, db),
+  clock: systemClock,
   pseudonymKey: required(config.pseudonymKey, 'PSEUDONYM_KEY'),
   auditTokens: required(config.auditTokens, 'AUDIT_TOKENS'),
 });

@@ -1,5 +1,6 @@
 import { resolveSecret } from '#shared/aws/secrets';
-import { createAuditStores, createDocumentClient } from '#shared/composition/stores';
+import { bindRequestOperations, createRequestsTable, subjectStatuses } from '#shared/composition/requests';
+import { createDocumentClient } from '#shared/composition/stores';
 import { loadSections, required } from '#shared/config/environment';
 import { access, keys, storage } from '#shared/config/sections';
 import { makeHandler } from './handler.ts';
@@ -11,7 +12,7 @@ const config = await loadSections(
 );
 
 export const handler = makeHandler({
-  requests: createAuditStores(config, createDocumentClient(config)).requests,
+  requests: bindRequestOperations(createRequestsTable(config, createDocumentClient(config)), { subjectStatuses }),
   pseudonymKey: required(config.pseudonymKey, 'PSEUDONYM_KEY'),
   suppressionTokens: required(config.suppressionTokens, 'SUPPRESSION_TOKENS'),
   otherRoleTokens: [...(config.auditTokens ?? [])],

@@ -57,15 +57,23 @@ export function createAuditStores(
       ...options,
       audit: { clock, retentionDays: config.auditRetentionDays },
     }),
-    // The requests table holds each chain's head (an append reads no event).
-    audit: new DynamoAuditLog(
-      db,
-      { requests: config.tables.requests, auditEvents: config.tables.auditEvents },
-      { clock, retentionDays: config.auditRetentionDays },
-    ),
+    audit: createAuditLog(config, db, clock),
     clock,
   };
 }
+
+/** The audit trail's store, for a function that needs it without the whole requests repository. */
+export const createAuditLog = (
+  config: Pick<StorageConfig, 'tables' | 'auditRetentionDays'>,
+  db: DynamoDBDocumentClient,
+  clock: Clock = systemClock,
+): AuditLog =>
+  // The requests table holds each chain's head (an append reads no event).
+  new DynamoAuditLog(
+    db,
+    { requests: config.tables.requests, auditEvents: config.tables.auditEvents },
+    { clock, retentionDays: config.auditRetentionDays },
+  );
 
 /** The transparency log's store (receipts, tree, signed heads, keys). */
 export const createTransparencyLog = (

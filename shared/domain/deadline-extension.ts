@@ -69,7 +69,7 @@ export function parseExtensionBody(json: unknown): ExtensionBody {
 }
 
 export interface ExtensionDeps {
-  requests: RequestRepository;
+  requests: Pick<RequestRepository, 'get' | 'extendDeadline'>;
   audit: AuditLog;
   clock: Clock;
   /** IANA time zone in which due dates are counted (DEADLINE_TIME_ZONE); default UTC. */

@@ -37,6 +37,16 @@ export interface RequestDeps {
   deadlineTimeZone?: string;
 }
 
+/**
+ * What {@link submitErasureRequest} runs, and nothing more: the request's one write, a redelivery's append and the
+ * workflow's start (so an intake's composition builds only those).
+ */
+export type SubmitDeps = Omit<RequestDeps, 'requests' | 'audit' | 'workflow'> & {
+  requests: Pick<RequestRepository, 'create'>;
+  audit: Pick<AuditLog, 'append'>;
+  workflow: Pick<WorkflowEngine, 'start'>;
+};
+
 /** A short, stable, non-secret fingerprint of a secret or token: tells an auditor which one was used. */
 export const fingerprint = (secret: string): string => createHash('sha256').update(secret).digest('hex').slice(0, 12);
 
@@ -61,7 +71,7 @@ export interface SubmitResult {
  * not, returns the request already stored and starts nothing new; a request stored but whose workflow did not start (a
  * crash in between) is started again, which the engine makes a no-op when it is running.
  */
-export async function submitErasureRequest(deps: RequestDeps, input: SubmitInput): Promise<SubmitResult> {
+export async function submitErasureRequest(deps: SubmitDeps, input: SubmitInput): Promise<SubmitResult> {
   const id = requestIdFor(deps.pseudonymKey, input.webhookId);
   const receivedAt = deps.clock.now();
   const identity: Identity = {
@@ -172,7 +182,10 @@ export interface RequestView {
 }
 
 /** What an auditor sees of one request: never the identity, only pseudonyms, outcomes and the verified event chain. */
-export async function getRequestView(deps: Pick<RequestDeps, 'requests' | 'audit' | 'clock'>, id: string) {
+export async function getRequestView(
+  deps: Pick<RequestDeps, 'audit' | 'clock'> & { requests: Pick<RequestRepository, 'get'> },
+  id: string,
+) {
   if (!isRequestId(id)) throw new NotFoundError();
   const request = await deps.requests.get(id);
   if (!request) throw new NotFoundError();
@@ -481,7 +494,7 @@ export async function restoreArchivedPromoters(
 
 /** The requests of a subject, found by the auditor's identifier through its pseudonym (the identifier is not stored). */
 export async function findRequestsBySubject(
-  deps: Pick<RequestDeps, 'requests' | 'audit' | 'clock' | 'pseudonymKey'>,
+  deps: Pick<RequestDeps, 'audit' | 'clock' | 'pseudonymKey'> & { requests: Pick<RequestRepository, 'findBySubject'> },
   identity: Identity,
 ): Promise<{
   pseudonyms: Partial<Record<IdentifierKind, string>>;

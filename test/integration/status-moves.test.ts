@@ -6,7 +6,7 @@ import { createDocumentClient } from '#shared/composition';
 import { IdentityCipher } from '#shared/crypto/identity-cipher';
 import { verifyTrail } from '#shared/domain/chain';
 import { extendErasureRequest } from '#shared/domain/deadline-extension';
-import { cancelErasureRequest, submitErasureRequest } from '#shared/domain/erasure-requests';
+import { cancelErasureRequest, type RequestDeps, submitErasureRequest } from '#shared/domain/erasure-requests';
 import { beginErasure, loadRequest } from '#shared/domain/workflow-tasks';
 import type { AuditLog } from '#shared/ports/audit';
 import type { FirstPromoterPort } from '#shared/ports/providers';
@@ -20,7 +20,7 @@ import type { FirstPromoterPort } from '#shared/ports/providers';
 const tables = { requests: 'moves-requests', auditEvents: 'moves-events', identities: 'moves-identities' };
 let dynamo: LocalDynamo;
 const clock = { now: () => new Date('2026-08-03T10:00:00Z') };
-let deps: Parameters<typeof submitErasureRequest>[0] & {
+let deps: RequestDeps & {
   firstPromoter: FirstPromoterPort;
   waitingPeriodSeconds: number;
 };

@@ -22,7 +22,7 @@ import type {
 } from '#shared/ports/evidence';
 
 import { chainOfItem, rememberChainOf } from './chain-head.ts';
-import { requestOfItem } from './requests-repository.ts';
+import { requestOfItem } from './requests/items.ts';
 
 type Item = Record<string, unknown>;
 
