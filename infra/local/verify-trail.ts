@@ -77,7 +77,9 @@ lines.push(
       ? `chain: BROKEN: lane ${result.brokenLane} does not end at the head the sealing event #${result.brokenAt} commits to`
       : result.problem === 'lane-twice'
         ? `chain: BROKEN: the view lists lane ${result.brokenLane} more than once`
-        : `chain: BROKEN at ${result.brokenLane ? `lane ${result.brokenLane} ` : ''}event #${result.brokenAt}`,
+        : result.problem === 'after-seal'
+          ? `chain: BROKEN: event #${result.brokenAt} follows the sealing event: nothing may`
+          : `chain: BROKEN at ${result.brokenLane ? `lane ${result.brokenLane} ` : ''}event #${result.brokenAt}`,
 );
 if (last) lines.push(`last event: #${last.seq} ${last.hash}`);
 const anchored = values.head === undefined ? undefined : events.find((event) => event.hash === values.head);

@@ -78,14 +78,17 @@ export interface TrailVerification extends ChainVerification {
   /**
    * `lane-head`: the lane does not end where the request's sealing event says it does (cut off, or added to).
    * `lane-twice`: a view lists the lane more than once (see {@link verifyViewTrail}); `brokenAt` is absent.
+   * `after-seal`: `brokenAt` follows the request's sealing event in its own chain (without `brokenLane`).
    */
-  problem?: 'lane-head' | 'lane-twice';
+  problem?: 'lane-head' | 'lane-twice' | 'after-seal';
 }
 
 /**
  * Checks a request's whole trail: its chain (`events`), each lane's chain (`lanes`, by lane name; each event's
- * `requestId` is the lane's chain id), and, once the trail is sealed, that every lane ends exactly at the head the
- * sealing event commits to (a lane that is not named there must have no event). `events` counts every event checked.
+ * `requestId` is the lane's chain id), and, once the trail is sealed, that the sealing event ends the request's chain
+ * (an event linked after it needs no rewrite, only a put, so the links alone cannot show it) and that every lane ends
+ * exactly at the head the sealing event commits to (a lane that is not named there must have no event). `events`
+ * counts every event checked.
  */
 export function verifyTrail(
   events: readonly AuditEvent[],
@@ -101,6 +104,8 @@ export function verifyTrail(
   }
   const seal = events.find((e) => SEALING_EVENTS.includes(e.type));
   if (seal) {
+    const after = events.find((e) => e.seq > seal.seq);
+    if (after) return { valid: false, events: total, brokenAt: after.seq, problem: 'after-seal' };
     const committed = (seal.data.lanes ?? {}) as LaneHeads;
     for (const lane of [...new Set([...Object.keys(committed), ...names])].sort()) {
       const last = lanes[lane]?.at(-1);

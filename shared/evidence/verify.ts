@@ -125,7 +125,9 @@ function checkAgainstView(claims: ReceiptClaims | undefined, view: ViewForReceip
           ? `lane ${chain.brokenLane} does not end at the head the sealing event #${chain.brokenAt} commits to`
           : chain.problem === 'lane-twice'
             ? `the view lists lane ${chain.brokenLane} more than once`
-            : `broken at ${chain.brokenLane ? `lane ${chain.brokenLane} ` : ''}event #${chain.brokenAt}`,
+            : chain.problem === 'after-seal'
+              ? `event #${chain.brokenAt} follows the sealing event: nothing may`
+              : `broken at ${chain.brokenLane ? `lane ${chain.brokenLane} ` : ''}event #${chain.brokenAt}`,
     },
     {
       name: 'chain head',

@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { laneChainId } from '#shared/domain/chain';
+import { hashEvent, laneChainId } from '#shared/domain/chain';
 import { chain } from '#test/support/lane-trail';
 import { startTestRuntime, TEST_AUDIT_TOKEN, type TestRuntime } from '#test/support/local-runtime';
 
@@ -106,6 +106,26 @@ describe('verify-trail', () => {
 
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('chain: BROKEN: the view lists lane referralrock.members more than once');
+  });
+
+  it('rejects an event put after the sealing event, though its link and hash hold', async () => {
+    const seal = view.events.at(-1);
+    const unsigned = {
+      ...seal,
+      seq: seal.seq + 1,
+      type: 'request.extended',
+      key: 'late',
+      prevHash: seal.hash,
+      data: {},
+    };
+    const late = { ...unsigned, hash: hashEvent({ ...unsigned, requestId: view.id }) };
+    const added = structuredClone(view);
+    added.events.push(late);
+
+    const result = await verify(added);
+
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(`chain: BROKEN: event #${late.seq} follows the sealing event: nothing may`);
   });
 
   it('rejects a trail cut short, against the anchored head', async () => {

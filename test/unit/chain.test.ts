@@ -216,6 +216,14 @@ describe('verifyTrail: the request chain and its lanes', () => {
     });
   });
 
+  it("finds an event linked after the seal in the request's chain: a put, no rewrite, so only the seal can show it", () => {
+    const { events, lanes } = laneTrail(REQUEST_ID);
+    const seal = events.at(-1) as AuditEvent;
+    events.push(rehashed({ ...seal, seq: 4, type: 'request.extended', key: 'late', prevHash: seal.hash, data: {} }));
+
+    expect(verifyTrail(events, lanes)).toEqual({ valid: false, events: 7, brokenAt: 4, problem: 'after-seal' });
+  });
+
   it("finds a lane event moved into another lane or into the request's chain (each is hashed with its chain id)", () => {
     const moved = laneTrail(REQUEST_ID);
     const event = moved.lanes['referralrock.members']?.[0] as AuditEvent;

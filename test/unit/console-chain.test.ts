@@ -166,6 +166,17 @@ describe("The console's chain check", () => {
       }
     });
 
+    it("refuses an event linked after the seal in the request's chain, as the service does", async () => {
+      const { events, lanes } = laneTrail(REQUEST_ID);
+      const seal = events.at(-1) as AuditEvent;
+      const late = rehashed({ ...seal, seq: 4, type: 'request.extended', key: 'late', prevHash: seal.hash, data: {} });
+      const view = laneView();
+      view.events.push(viewOf([late]).events[0] as (typeof view.events)[number]);
+
+      expect(await verifyTrail(view)).toMatchObject({ valid: false, brokenAt: 4, problem: 'after-seal' });
+      expect(serviceVerifyTrail([...events, late], lanes)).toMatchObject({ valid: false, brokenAt: 4 });
+    });
+
     it('refuses a view that lists a lane twice, whichever listing comes first', async () => {
       // A second trail for the lane, self-consistent but not the one the seal commits to.
       const forged = viewOf(chain(`${REQUEST_ID}/lanes/${lane}`, [['action.recorded', { outcome: 'not_found' }]]));

@@ -37,7 +37,7 @@ export async function sha256Hex(text) {
  *   prevHash: string, hash: string }} ViewEvent an event as `GET /v1/erasure-requests/{id}` shows it
  * @typedef {{ seq: number, lane?: string, ok: boolean, problem?: 'sequence' | 'link' | 'hash' }} EventCheck
  * @typedef {{ valid: boolean, events: number, brokenAt?: number, brokenLane?: string,
- *   problem?: EventCheck['problem'] | 'lane-head' | 'lane-twice', head?: string, checks: EventCheck[] }} TrailVerification
+ *   problem?: EventCheck['problem'] | 'lane-head' | 'lane-twice' | 'after-seal', head?: string, checks: EventCheck[] }} TrailVerification
  */
 
 /** Events after which nothing is appended, to the request's chain or to any lane. */
@@ -86,7 +86,8 @@ async function checkChain(chainId, events, lane) {
 
 /**
  * Checks every event of a request view: the request's chain, each lane's chain (its chain id recomputed from the
- * request id, not taken from the view), and, once the trail is sealed, that every lane ends exactly at the head the
+ * request id, not taken from the view), and, once the trail is sealed, that the sealing event ends the request's chain
+ * (`after-seal`: an event linked after it) and that every lane ends exactly at the head the
  * sealing event commits to in `data.lanes` (a lane the seal does not name must have no event); a lane listed twice
  * breaks it (`lane-twice`: one listing checked would vouch for the other, shown instead). The trail is valid
  * when all of it holds; `brokenAt` (with `brokenLane`) is the first event that does not, as the service's own check
@@ -118,6 +119,8 @@ export async function verifyTrail(view) {
     };
   }
   const seal = view.events.find((event) => SEALING_EVENTS.includes(event.type));
+  const after = seal && view.events.find((event) => event.seq > seal.seq);
+  if (after) return { valid: false, events, brokenAt: after.seq, problem: 'after-seal', ...head, checks };
   if (seal) {
     /** @type {Record<string, { seq: number, hash: string }>} */
     const committed = seal.data?.lanes ?? {};

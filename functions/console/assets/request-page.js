@@ -212,6 +212,17 @@ function integrityReport(view, verification) {
       agreement,
     ];
   }
+  if (verification.problem === 'after-seal') {
+    return [
+      h('p', { class: 'verdict' }, `✘ Event #${verification.brokenAt} follows the sealing event`),
+      h(
+        'p',
+        {},
+        `Recomputed in this browser: the trail was sealed, and nothing may follow its sealing event; event #${verification.brokenAt} was added after it.`,
+      ),
+      agreement,
+    ];
+  }
   if (verification.problem === 'lane-twice') {
     return [
       h('p', { class: 'verdict' }, `✘ Lane ${verification.brokenLane} is listed more than once`),
