@@ -1,7 +1,8 @@
 import { createWebhookSender } from '#shared/adapters/callbacks/webhook-sender';
 import { resolveSecret } from '#shared/aws/secrets';
 import { callbackTarget } from '#shared/callbacks/delivery';
-import { createAuditStores, createDocumentClient } from '#shared/composition/stores';
+import { bindRequestOperations, createRequestsTable, getRequest } from '#shared/composition/requests';
+import { createAuditLog, createDocumentClient } from '#shared/composition/stores';
 import { loadSections, required } from '#shared/config/environment';
 import { callbacks, service, storage } from '#shared/config/sections';
 import { makeHandler } from './handler.ts';
@@ -11,11 +12,11 @@ const config = await loadSections(
   process.env,
   resolveSecret,
 );
-const { requests, audit } = createAuditStores(config, createDocumentClient(config));
+const db = createDocumentClient(config);
 
 export const handler = makeHandler({
-  requests,
-  audit,
+  requests: bindRequestOperations(createRequestsTable(config, db), { get: getRequest }),
+  audit: createAuditLog(config, db),
   sender: createWebhookSender({ secrets: required(config.callbacks.secrets, 'CALLBACK_SECRET'), timeoutMs: 10_000 }),
   targets: config.callbacks.urls.map(callbackTarget),
   publicBaseUrl: required(config.publicBaseUrl, 'PUBLIC_BASE_URL'),

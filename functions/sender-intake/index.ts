@@ -1,5 +1,5 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { StepFunctionsWorkflowEngine } from '#shared/adapters/workflow/step-functions';
+import { erasureWorkflowStarter } from '#shared/adapters/workflow/step-functions';
 import { resolveSecret } from '#shared/aws/secrets';
 import { bindRequestOperations, createRequest, createRequestsTable } from '#shared/composition/requests';
 import { createAuditLog, createDocumentClient, createIdentityCipher } from '#shared/composition/stores';
@@ -21,7 +21,7 @@ export const handler = makeHandler({
   requests: bindRequestOperations(createRequestsTable(config, db), { create: createRequest }),
   audit: createAuditLog(config, db),
   clock: systemClock,
-  workflow: new StepFunctionsWorkflowEngine(new SFNClient({}), required(config.stateMachineArn, 'STATE_MACHINE_ARN')),
+  workflow: erasureWorkflowStarter(new SFNClient({}), required(config.stateMachineArn, 'STATE_MACHINE_ARN')),
   cipher: createIdentityCipher(config),
   pseudonymKey: required(config.pseudonymKey, 'PSEUDONYM_KEY'),
   retentionDays: config.auditRetentionDays,

@@ -73,6 +73,16 @@ describe('Function bundles', () => {
         [...providerFunctions, 'intake', 'sender-intake', 'extend-request', 'subject-lookup', 'suppression-check'],
       ],
       ['the sender profiles', /shared\/http\/senders\/config\.ts$/, ['sender-intake']],
+      [
+        'the whole requests repository (the others bind just the operations they run)',
+        /shared\/adapters\/dynamodb\/requests-repository\.ts$/,
+        ['cancel-request', 'firstpromoter-tasks', 'referralrock-tasks', 'request-sweeper', 'request-tasks'],
+      ],
+      [
+        'the identities table adapter (deleting identities: the functions that end requests)',
+        /shared\/adapters\/dynamodb\/identity-table\.ts$/,
+        ['cancel-request', 'firstpromoter-tasks', 'referralrock-tasks', 'request-sweeper', 'request-tasks'],
+      ],
       ['the local receipt signing key', /shared\/adapters\/signing\/key-signer\.ts$/, []],
       ['KMS and S3 (signing and publishing receipts)', /node_modules\/@aws-sdk\/client-(kms|s3)\//, ['receipt-issuer']],
       [

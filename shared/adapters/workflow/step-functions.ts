@@ -25,13 +25,8 @@ export class StepFunctionsWorkflowEngine implements WorkflowEngine {
     this.#stateMachineArn = stateMachineArn;
   }
 
-  async start(
-    requestId: string,
-    schedule?: { dueAt: string; receivedAt: string; lastEvent?: ChainLink },
-  ): Promise<void> {
-    // Where intake left the chain head, with the receipt time, so the first step writes without reading the request.
-    const hint = schedule?.lastEvent ? { receivedAt: schedule.receivedAt, lastEvent: schedule.lastEvent } : {};
-    await startExecutionOf(this.#sfn, this.#stateMachineArn, requestId, hint);
+  start(requestId: string, schedule?: { dueAt: string; receivedAt: string; lastEvent?: ChainLink }): Promise<void> {
+    return erasureWorkflowStarter(this.#sfn, this.#stateMachineArn).start(requestId, schedule);
   }
 
   async ensureRunning(requestId: string): Promise<EnsureRunningResult> {
@@ -66,6 +61,26 @@ export class StepFunctionsWorkflowEngine implements WorkflowEngine {
       if (!(error instanceof ExecutionDoesNotExist)) throw error;
     }
   }
+}
+
+/**
+ * `WorkflowEngine.start` alone, for the functions that only start erasure workflows (the intakes): they then bundle
+ * none of the engine's other calls (describe, redrive, stop) and their schemas.
+ */
+export function erasureWorkflowStarter(
+  sfn: Pick<SFNClient, 'send'>,
+  stateMachineArn: string,
+): Pick<WorkflowEngine, 'start'> {
+  return {
+    start: (requestId, schedule) =>
+      // Where intake left the chain head, with the receipt time, so the first step writes without reading the request.
+      startExecutionOf(
+        sfn,
+        stateMachineArn,
+        requestId,
+        schedule?.lastEvent ? { receivedAt: schedule.receivedAt, lastEvent: schedule.lastEvent } : {},
+      ),
+  };
 }
 
 /**

@@ -11,7 +11,7 @@ import { AuditTrailSealedError } from '#shared/errors';
 import type { ChainLink, TransitionOptions } from '#shared/ports/audit';
 import type { RequestWrite } from '../audit-chain.ts';
 import { planAttribute, type RequestItem, stripUndefined, toRequest } from './items.ts';
-import { chainFor, type RequestsTable, readRequest, updateRequest } from './table.ts';
+import { chainFor, identitiesOf, type RequestsTable, readRequest, updateRequest } from './table.ts';
 
 /** `RequestRepository.transition`: the status move only if the request is in one of `from`. */
 export async function transitionRequest(
@@ -33,7 +33,7 @@ export async function transitionRequest(
     ReturnValues: 'ALL_NEW',
   });
   if (!updated) return undefined;
-  if (options.destroyIdentity) await table.identities.delete(id);
+  if (options.destroyIdentity) await identitiesOf(table).delete(id);
   return toRequest(updated as unknown as RequestItem);
 }
 
@@ -55,7 +55,7 @@ export async function transitionRequestWithEvents(
     ...(after ? { after } : {}),
   });
   if (!result.written) return undefined;
-  if (transition.destroyIdentity) await table.identities.makeFinal();
+  if (transition.destroyIdentity) await identitiesOf(table).makeFinal();
   return result.links;
 }
 
@@ -101,7 +101,7 @@ export async function destroyIdentity(
       also: [{ Delete: { TableName: table.identitiesName, Key: { id } } }],
     });
     if (result.written) {
-      await table.identities.makeFinal();
+      await identitiesOf(table).makeFinal();
       return result.links;
     }
     // Refused: the chain ended meanwhile. The identity goes all the same; the events cannot.
@@ -114,18 +114,18 @@ export async function destroyIdentity(
     ConditionExpression: options.forgetProviderIds ? 'attribute_exists(id)' : 'attribute_exists(#identity)',
     ExpressionAttributeNames: names,
   });
-  await table.identities.delete(id);
+  await identitiesOf(table).delete(id);
   return [];
 }
 
 /** `RequestRepository.destroyStrayIdentities`. */
 export async function destroyStrayIdentities(table: RequestsTable, createdBefore: string): Promise<string[]> {
   const destroyed: string[] = [];
-  for (const { id, createdAt } of await table.identities.listKeys()) {
+  for (const { id, createdAt } of await identitiesOf(table).listKeys()) {
     const request = await readRequest(table, id);
     const stray = request ? FINAL_STATUSES.includes(request.status) : createdAt < createdBefore;
     if (!stray) continue;
-    await table.identities.delete(id);
+    await identitiesOf(table).delete(id);
     destroyed.push(id);
   }
   return destroyed;

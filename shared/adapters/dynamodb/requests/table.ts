@@ -30,7 +30,7 @@ export interface RequestsTable {
   readonly db: DynamoDBDocumentClient;
   readonly name: string;
   readonly identitiesName: string;
-  readonly identities: DynamoIdentityTable;
+  readonly makeDeletionFinal: MakeDeletionFinal | undefined;
   readonly readIdentity: boolean;
   readonly audit: { clock: Clock; retentionDays: number };
   /** Undefined without an audit events table: a write with events then fails (see {@link chainFor}). */
@@ -51,7 +51,7 @@ export function requestsTable(
     db,
     name: tables.requests,
     identitiesName: tables.identities,
-    identities: new DynamoIdentityTable(db, tables.identities, options.makeDeletionFinal),
+    makeDeletionFinal: options.makeDeletionFinal,
     readIdentity: options.readIdentity ?? false,
     audit,
     chain: tables.auditEvents
@@ -59,6 +59,13 @@ export function requestsTable(
       : undefined,
   };
 }
+
+/**
+ * The identities table, for the operations that delete identities (built on use, so that a function that only creates
+ * or reads requests does not bundle its scans and deletes).
+ */
+export const identitiesOf = (table: RequestsTable): DynamoIdentityTable =>
+  new DynamoIdentityTable(table.db, table.identitiesName, table.makeDeletionFinal);
 
 /** The chain a write with `events` appends to. @throws Error when the table was built without an audit events table */
 export function chainFor(table: RequestsTable, events: readonly NewAuditEvent[] | undefined): AuditChain {
