@@ -54,14 +54,14 @@ let shared: Synthesized | undefined;
  * The stack as `cdk synth` builds it by default, built once per test process and shared by every file that only reads
  * it (templates, roles, metadata): 0.3-0.9 s of CPU per synth, which five infra files paid each. A test that changes
  * the tree (cdk-nag's checks add annotations) or needs other settings calls {@link synthesize}. Its directory is
- * removed when the process exits, not by {@link removeSynthesized}: files still to come may read it.
+ * removed at once: the template and the tree are in memory, and a test process may end without an exit handler
+ * running (vitest stops its workers with a signal).
  */
 export function sharedSynthesis(): Synthesized {
   if (!shared) {
     const outdirsBefore = outdirs.length;
     shared = synthesize();
-    const [outdir] = outdirs.splice(outdirsBefore);
-    if (outdir) process.once('exit', () => rmSync(outdir, { recursive: true, force: true }));
+    for (const dir of outdirs.splice(outdirsBefore)) rmSync(dir, { recursive: true, force: true });
   }
   return shared;
 }
