@@ -55,6 +55,12 @@ const operations = {
 type Operation = keyof typeof operations;
 
 const TARGET = 'DynamoDB_20120810.TransactWriteItems';
+/** The single-item writes, run as a transaction of one is (see {@link writeOne}). */
+const SINGLE_WRITES: Record<string, Exclude<Operation, 'ConditionCheck'>> = {
+  'DynamoDB_20120810.PutItem': 'Put',
+  'DynamoDB_20120810.UpdateItem': 'Update',
+  'DynamoDB_20120810.DeleteItem': 'Delete',
+};
 
 /**
  * dynalite has no TransactWriteItems, which the audit trail needs (an event and its request's chain head in one
@@ -83,6 +89,11 @@ export function addTransactWriteItems(server: Server, store: DynaliteTables): vo
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (req.headers['x-amz-target'] === TARGET) {
       void transact(store, req, res);
+      return;
+    }
+    const single = SINGLE_WRITES[String(req.headers['x-amz-target'])];
+    if (single) {
+      void writeOne(store, single, req, res);
       return;
     }
     for (const handler of handlers) handler.call(server, req, res);
@@ -158,6 +169,43 @@ async function transact(store: DynaliteTables, req: IncomingMessage, res: Server
     send(res, 500, { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: String(error) });
   } finally {
     for (const release of held) release();
+  }
+}
+
+/**
+ * A PutItem, UpdateItem or DeleteItem: dynalite's own action (its validation, condition, result), under the item's
+ * lock, with its writes collected and applied in one LevelDB batch as a transaction's are. dynalite's action writes
+ * the index entries first and the item after, one by one: a process killed between them left, say, the status index
+ * saying `completed` of an item still `closing`, which the sweeper (it lists unfinished requests through that index)
+ * then never saw again. One batch keeps all of a write or none, as DynamoDB does.
+ */
+async function writeOne(
+  store: DynaliteTables,
+  operation: Exclude<Operation, 'ConditionCheck'>,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  let release: (() => void) | undefined;
+  try {
+    const raw = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Item;
+    const { data } = parse({ [operation]: raw }, store);
+    const table = await call<Record<string, unknown>>((cb) => store.getTable(String(data.TableName), cb));
+    const itemDb = store.getItemDb(String(data.TableName));
+    const key = db.createKey((data.Key ?? data.Item) as Item, table);
+    release = await lockItem(itemDb, key);
+    const writes: LevelWrite[] = [];
+    const action = require(`dynalite/actions/${operations[operation].action}.js`) as Action;
+    const result = await call<Item>((cb) => action(collectingWrites(store, writes), data, cb));
+    if (writes.length) await call<void>((cb) => store.db.batch(writes, cb));
+    send(res, 200, result ?? {});
+  } catch (error) {
+    const failure = error as DynaliteError;
+    if (failure.statusCode && failure.body) return send(res, failure.statusCode, failure.body);
+    send(res, 500, { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: String(error) });
+  } finally {
+    release?.();
   }
 }
 

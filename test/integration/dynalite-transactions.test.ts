@@ -250,6 +250,54 @@ describe('the local DynamoDB store: its LevelDB work stays on its own thread', (
     expect((await client.send(new GetCommand({ TableName: requests, Key: { id: 'lv-2' } }))).Item).toBeUndefined();
   });
 
+  it('writes a single-item write with its index entries in one LevelDB batch: a crash keeps all of it or none', async () => {
+    const id = 'lv-5';
+    const item = { id, status: 'closing', receivedAt: '2026-11-30T00:00:00.000Z' };
+    const put = await levelCalls(() => client.send(new PutCommand({ TableName: requests, Item: item })));
+    // Prepare: the process is killed once its first LevelDB write of the status move is on disk.
+    let writes = 0;
+    const originals = new Map<string, (...args: unknown[]) => unknown>();
+    for (const method of ['_put', '_del', '_batch']) {
+      const original = level[method] as (...args: unknown[]) => unknown;
+      originals.set(method, original);
+      level[method] = (...args: unknown[]) =>
+        ++writes === 1 ? original.apply(level, args) : Promise.reject(new Error('killed'));
+    }
+
+    // Act
+    await client
+      .send(
+        new UpdateCommand({
+          TableName: requests,
+          Key: { id },
+          UpdateExpression: 'SET #s = :s',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':s': 'completed' },
+        }),
+      )
+      .catch(() => undefined);
+    for (const [method, original] of originals) level[method] = original;
+
+    // Assess: the item and the status index say the same
+    const stored = (await client.send(new GetCommand({ TableName: requests, Key: { id }, ConsistentRead: true }))).Item;
+    const indexed = async (status: string) =>
+      (
+        await client.send(
+          new QueryCommand({
+            TableName: requests,
+            IndexName: REQUESTS_TABLE.indexes.byStatus.name,
+            KeyConditionExpression: '#s = :s',
+            ExpressionAttributeNames: { '#s': 'status' },
+            ExpressionAttributeValues: { ':s': status },
+          }),
+        )
+      ).Items?.some((found) => found.id === id);
+    expect(put).toEqual({ _batch: 1 });
+    expect(writes).toBe(1);
+    expect(await indexed(String(stored?.status))).toBe(true);
+    expect(await indexed(stored?.status === 'completed' ? 'closing' : 'completed')).toBe(false);
+  });
+
   it('answers GetItem and the reads of a conditional write without the thread pool', async () => {
     await client.send(new PutCommand({ TableName: requests, Item: { id: 'lv-3', status: 'received' } }));
 
