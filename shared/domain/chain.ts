@@ -141,7 +141,8 @@ export function verifyViewTrail(view: TrailView): {
   lanes: Record<string, AuditEvent[]>;
 } {
   const events = view.events.map((event) => ({ ...event, requestId: view.id, expiresAt: 0 }));
-  const lanes: Record<string, AuditEvent[]> = {};
+  // Without a prototype: a lane the view names `__proto__` is a lane like any other, checked, not a prototype set.
+  const lanes: Record<string, AuditEvent[]> = Object.create(null);
   let twice: string | undefined;
   for (const { lane, events: laneEvents } of view.lanes ?? []) {
     if (Object.hasOwn(lanes, lane)) twice ??= lane;

@@ -108,6 +108,17 @@ describe('verify-trail', () => {
     expect(result.stdout).toContain('chain: BROKEN: the view lists lane referralrock.members more than once');
   });
 
+  it('checks a lane whatever the view names it, __proto__ included', async () => {
+    const forged = chain(laneChainId(view.id, '__proto__'), [['action.recorded', { outcome: 'not_found' }]]);
+    const odd = JSON.parse(JSON.stringify(view));
+    odd.lanes.push({ lane: '__proto__', events: forged });
+
+    const result = await verify(odd);
+
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('chain: BROKEN: lane __proto__ does not end at the head the sealing event');
+  });
+
   it('rejects an event put after the sealing event, though its link and hash hold', async () => {
     const seal = view.events.at(-1);
     const unsigned = {
