@@ -1,9 +1,19 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { withCallbacks } from '#shared/adapters/workflow/callback-scheduler';
 import { StepFunctionsReceiptIssuer } from '#shared/adapters/workflow/receipt-workflow';
-import { createAuditStores, createDocumentClient } from '#shared/composition/stores';
+import {
+  bindRequestOperations,
+  createRequestsTable,
+  destroyIdentity,
+  getRequest,
+  recordAction,
+  transitionRequest,
+  transitionRequestWithEvents,
+} from '#shared/composition/requests';
+import { createAuditLog, createDocumentClient } from '#shared/composition/stores';
 import { loadSections, required } from '#shared/config/environment';
 import { callbacks, receipts, storage, workflow } from '#shared/config/sections';
+import { systemClock } from '#shared/ports/audit';
 import { makeHandler } from './handler.ts';
 
 const config = await loadSections(
@@ -14,9 +24,18 @@ const config = await loadSections(
 );
 // One client for the receipt state machine and the callbacks.
 const sfn = new SFNClient({});
+const db = createDocumentClient(config);
 
 export const handler = makeHandler({
-  ...createAuditStores(config, createDocumentClient(config)),
+  requests: bindRequestOperations(createRequestsTable(config, db), {
+    get: getRequest,
+    recordAction,
+    transition: transitionRequest,
+    transitionWithEvents: transitionRequestWithEvents,
+    destroyIdentity,
+  }),
+  audit: createAuditLog(config, db),
+  clock: systemClock,
   waitingPeriodSeconds: config.waitingPeriodSeconds,
   receipts: new StepFunctionsReceiptIssuer(sfn, required(config.receipts.stateMachineArn, 'RECEIPT_STATE_MACHINE_ARN')),
   ...withCallbacks(sfn, config.callbacks.stateMachineArn),

@@ -4,8 +4,14 @@ import type { StorageConfig } from '#shared/config/sections';
 import type { Clock } from '#shared/ports/audit';
 import { systemClock } from '#shared/ports/audit';
 
+export { recordAction } from '#shared/adapters/dynamodb/requests/actions';
 export { createRequest } from '#shared/adapters/dynamodb/requests/create';
-export { extendDeadline } from '#shared/adapters/dynamodb/requests/moves';
+export {
+  destroyIdentity,
+  extendDeadline,
+  transitionRequest,
+  transitionRequestWithEvents,
+} from '#shared/adapters/dynamodb/requests/moves';
 export {
   findRequestsBySubject,
   getRequest,

@@ -76,7 +76,7 @@ describe('Function bundles', () => {
       [
         'the whole requests repository (the others bind just the operations they run)',
         /shared\/adapters\/dynamodb\/requests-repository\.ts$/,
-        ['cancel-request', 'firstpromoter-tasks', 'referralrock-tasks', 'request-sweeper', 'request-tasks'],
+        ['cancel-request', 'firstpromoter-tasks', 'referralrock-tasks', 'request-sweeper'],
       ],
       [
         'the identities table adapter (deleting identities: the functions that end requests)',

@@ -38,10 +38,10 @@ export interface TaskDeps {
   callbacks?: CallbackScheduler;
 }
 
-export type RequestTaskDeps = Pick<
-  TaskDeps,
-  'requests' | 'audit' | 'clock' | 'waitingPeriodSeconds' | 'receipts' | 'callbacks'
->;
+/** The request steps' dependencies: of the requests store, only the operations they run (so request-tasks binds those). */
+export type RequestTaskDeps = Pick<TaskDeps, 'audit' | 'clock' | 'waitingPeriodSeconds' | 'receipts' | 'callbacks'> & {
+  requests: Pick<RequestRepository, 'get' | 'recordAction' | 'transition' | 'transitionWithEvents' | 'destroyIdentity'>;
+};
 export type ReferralRockTaskDeps = Pick<TaskDeps, 'requests' | 'audit' | 'clock' | 'cipher' | 'referralRock'>;
 export type FirstPromoterTaskDeps = Pick<
   TaskDeps,
@@ -63,7 +63,10 @@ export class RequestMissingError extends Error {
   override name = 'RequestMissingError';
 }
 
-export async function load(deps: Pick<TaskDeps, 'requests'>, requestId: string): Promise<ErasureRequest> {
+export async function load(
+  deps: { requests: Pick<RequestRepository, 'get'> },
+  requestId: string,
+): Promise<ErasureRequest> {
   const request = await deps.requests.get(requestId);
   if (!request) throw new RequestMissingError(`Erasure request ${requestId} does not exist`);
   return request;
@@ -80,7 +83,7 @@ export function identityOf(deps: Pick<TaskDeps, 'cipher'>, request: ErasureReque
  * nothing and appends nothing. Returns what was recorded, or `skipped` when the write was refused.
  */
 export async function record(
-  deps: Pick<TaskDeps, 'requests' | 'audit' | 'clock'>,
+  deps: Pick<TaskDeps, 'clock'> & { requests: Pick<RequestRepository, 'recordAction'> },
   request: ErasureRequest,
   key: ActionKey,
   fields: Omit<ActionRecord, 'provider' | 'action' | 'updatedAt'>,
@@ -100,7 +103,7 @@ export async function record(
  * request is no longer in `whileIn`: the caller then goes the planned way, which decides from the plan.
  */
 export async function recordNothingFound(
-  deps: Pick<TaskDeps, 'requests' | 'audit' | 'clock'>,
+  deps: Pick<TaskDeps, 'clock'> & { requests: Pick<RequestRepository, 'recordAction'> },
   request: ErasureRequest,
   key: ActionKey,
   whileIn: readonly RequestStatus[],
