@@ -76,7 +76,8 @@ export type ChainWriteResult =
  *
  * A chain with no request item (a callback delivery log) and a trail from before heads were kept are read from the
  * events (the next write of the latter stores its head); so are events found ahead of the head, which only a write
- * cut off between its items can leave (the local DynamoDB is not crash-atomic; the request item is written last).
+ * cut off between its items can leave (the local DynamoDB wrote a transaction's items one by one, the request item
+ * last, before its writes went to LevelDB as one batch: a data directory from then may hold such events).
  */
 export class AuditChain {
   readonly #db: DynamoDBDocumentClient;

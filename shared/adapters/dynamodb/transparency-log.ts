@@ -40,8 +40,9 @@ const KEY_ATTRIBUTE = 'key:';
  * and the keys in one BatchGetItem; then one TransactWriteItems writes the receipt (with its leaf index and the head it
  * is bound to), the leaf, the subtrees it completes, the signed head and the tree's new size and frontier, on the
  * condition that the tree still has the size it read. Of issuers racing for the same place one wins; the others read
- * again and append after it. The tree item is the transaction's last write: a local write cut off between its items
- * (the local DynamoDB is not crash-atomic) leaves the tree where it was, and what it wrote is written over or found.
+ * again and append after it. The tree item is the transaction's last write: a write cut off between its items (the
+ * local DynamoDB wrote them one by one before its writes went to LevelDB as one batch) leaves the tree where it was,
+ * and what it wrote is written over or found.
  */
 export class DynamoTransparencyLog implements TransparencyLogStore {
   readonly #db: DynamoDBDocumentClient;
