@@ -6,8 +6,9 @@ import { SECRET_VARIABLES } from '#shared/config';
 
 const run = promisify(execFile);
 
-/** The audit token every bench environment holds, so a route's first invocation gets past its bearer check. */
+/** The audit and operator tokens every bench environment holds, so a route's first invocation gets past its bearer check. */
 const AUDIT_TOKEN = `audit_tokens_${randomBytes(24).toString('hex')}`;
+const OPERATOR_TOKEN = `operator_tokens_${randomBytes(24).toString('hex')}`;
 /** A well-formed request id that no table holds: a first invocation reads it and finds nothing. */
 const UNKNOWN_REQUEST = `er_${'0'.repeat(32)}`;
 
@@ -44,15 +45,16 @@ export function functionEnvironment(dynamoDbEndpoint?: string): NodeJS.ProcessEn
           : `bench-${name.toLowerCase()}`;
   }
   env.AUDIT_TOKENS = AUDIT_TOKEN;
+  env.OPERATOR_TOKENS = OPERATOR_TOKEN;
   return env;
 }
 
-const apiEvent = (method: string, path: string, pathParameters?: Record<string, string>) => ({
+const apiEvent = (method: string, path: string, pathParameters?: Record<string, string>, token = AUDIT_TOKEN) => ({
   version: '2.0',
   routeKey: `${method} ${path}`,
   rawPath: path,
   rawQueryString: '',
-  headers: { authorization: `Bearer ${AUDIT_TOKEN}`, host: 'erasure.example.com' },
+  headers: { authorization: `Bearer ${token}`, host: 'erasure.example.com' },
   ...(pathParameters ? { pathParameters } : {}),
   requestContext: {
     requestId: 'bench',
@@ -65,8 +67,8 @@ const taskEvent = (task: string) => ({ task, input: { requestId: UNKNOWN_REQUEST
 
 /**
  * The first invocation measured after the import, where one reads without writing: each reads an unknown request (or
- * the log) and so pays the first DynamoDB call (credentials, endpoint, signing, connection) like the reference's
- * GetItem. The other functions are measured by their import alone.
+ * the log, or the unfinished requests: the sweeper's scheduled run) and so pays the first DynamoDB call (credentials,
+ * endpoint, signing, connection) like the reference's GetItem. The other functions are measured by their import alone.
  */
 export const FIRST_INVOCATIONS: Record<string, unknown> = {
   reference: { id: 'bench' },
@@ -77,6 +79,15 @@ export const FIRST_INVOCATIONS: Record<string, unknown> = {
   'referralrock-tasks': taskEvent('eraseReferralRockMembers'),
   'firstpromoter-tasks': taskEvent('archivePromoters'),
   'receipt-issuer': taskEvent('issueReceipt'),
+  // An operator's cancel of an unknown request: it reads the request and answers 404.
+  'cancel-request': apiEvent(
+    'POST',
+    `/v1/erasure-requests/${UNKNOWN_REQUEST}/cancel`,
+    { id: UNKNOWN_REQUEST },
+    OPERATOR_TOKEN,
+  ),
+  // Its scheduled run: the sweep reads the unfinished requests first.
+  'request-sweeper': {},
 };
 
 export interface StartTimes {

@@ -3,7 +3,7 @@ import { withCallbacks } from '#shared/adapters/workflow/callback-scheduler';
 import { StepFunctionsReceiptIssuer } from '#shared/adapters/workflow/receipt-workflow';
 import { StepFunctionsWorkflowEngine } from '#shared/adapters/workflow/step-functions';
 import { resolveSecret } from '#shared/aws/secrets';
-import { createFirstPromoter } from '#shared/composition/providers';
+import { firstPromoterOnFirstCall } from '#shared/composition/on-demand/firstpromoter';
 import { createAuditStores, createDocumentClient } from '#shared/composition/stores';
 import { loadSections, required } from '#shared/config/environment';
 import { access, callbacks, providers, receipts, storage, workflow } from '#shared/config/sections';
@@ -28,7 +28,8 @@ const sfn = new SFNClient({});
 export const handler = makeHandler({
   ...createAuditStores(config, db),
   workflow: new StepFunctionsWorkflowEngine(sfn, required(config.stateMachineArn, 'STATE_MACHINE_ARN')),
-  firstPromoter: createFirstPromoter(config, db),
+  // Called only to restore promoters the request archived: a cancel for someone who is no promoter never loads it.
+  firstPromoter: firstPromoterOnFirstCall(config, db),
   operatorTokens: required(config.operatorTokens, 'OPERATOR_TOKENS'),
   ...withCallbacks(sfn, config.callbacks.stateMachineArn),
   auditTokens: required(config.auditTokens, 'AUDIT_TOKENS'),

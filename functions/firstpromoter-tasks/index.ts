@@ -2,7 +2,8 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { withCallbacks } from '#shared/adapters/workflow/callback-scheduler';
 import { StepFunctionsReceiptIssuer } from '#shared/adapters/workflow/receipt-workflow';
 import { resolveSecret } from '#shared/aws/secrets';
-import { createFirstPromoter } from '#shared/composition/providers';
+import { clientOnFirstSend } from '#shared/composition/on-demand/on-first-call';
+import { createFirstPromoter } from '#shared/composition/providers/firstpromoter';
 import { createAuditStores, createDocumentClient, createIdentityCipher } from '#shared/composition/stores';
 import { loadSections, required } from '#shared/config/environment';
 import { callbacks, keys, providers, receipts, storage, workflow } from '#shared/config/sections';
@@ -22,8 +23,9 @@ const config = await loadSections(
   resolveSecret,
 );
 const db = createDocumentClient(config);
-// One client for the receipt state machine and the callbacks.
-const sfn = new SFNClient({});
+// One client for the receipt state machine and the callbacks, created at its first send: only an archive step that
+// finishes a cancel ends a request here.
+const sfn = clientOnFirstSend(() => new SFNClient({}));
 
 export const handler = makeHandler({
   ...createAuditStores(config, db, systemClock, { readIdentity: true }),

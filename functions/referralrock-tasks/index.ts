@@ -1,6 +1,13 @@
 import { resolveSecret } from '#shared/aws/secrets';
-import { createReferralRock } from '#shared/composition/providers';
-import { createAuditStores, createDocumentClient, createIdentityCipher } from '#shared/composition/stores';
+import { createReferralRock } from '#shared/composition/providers/referralrock';
+import {
+  bindRequestOperations,
+  createRequestsTable,
+  getRequest,
+  planAction,
+  recordAction,
+} from '#shared/composition/requests';
+import { createDocumentClient, createIdentityCipher } from '#shared/composition/stores';
 import { loadSections } from '#shared/config/environment';
 import { keys, providers, storage } from '#shared/config/sections';
 import { systemClock } from '#shared/ports/audit';
@@ -12,9 +19,16 @@ const config = await loadSections(
   resolveSecret,
 );
 const db = createDocumentClient(config);
+// The provider task functions alone may read identities.
+const table = createRequestsTable(config, db, systemClock, { readIdentity: true });
 
 export const handler = makeHandler({
-  ...createAuditStores(config, db, systemClock, { readIdentity: true }),
+  requests: {
+    ...bindRequestOperations(table, { get: getRequest, recordAction }),
+    // Bound by hand: it is generic in the ids' type, which binding by name loses.
+    planAction: (id, key, ids, at, guard) => planAction(table, id, key, ids, at, guard),
+  },
+  clock: systemClock,
   cipher: createIdentityCipher(config),
   referralRock: createReferralRock(config, db),
 });

@@ -4,7 +4,8 @@ import { withCallbacks } from '#shared/adapters/workflow/callback-scheduler';
 import { StepFunctionsReceiptIssuer } from '#shared/adapters/workflow/receipt-workflow';
 import { StepFunctionsWorkflowEngine } from '#shared/adapters/workflow/step-functions';
 import { resolveSecret } from '#shared/aws/secrets';
-import { createFirstPromoter } from '#shared/composition/providers';
+import { firstPromoterOnFirstCall } from '#shared/composition/on-demand/firstpromoter';
+import { clientOnFirstSend } from '#shared/composition/on-demand/on-first-call';
 import { createAuditStores, createDocumentClient } from '#shared/composition/stores';
 import { loadSections, required } from '#shared/config/environment';
 import { callbacks, providers, receipts, storage, workflow } from '#shared/config/sections';
@@ -17,12 +18,14 @@ const config = await loadSections(
   resolveSecret,
 );
 const db = createDocumentClient(config);
-// One client for the erasure workflows, the receipt state machine and the callbacks.
-const sfn = new SFNClient({});
+// Step Functions (resuming workflows that stalled, the receipts and callbacks of the cancels it finishes) and
+// FirstPromoter (those cancels' restores) at their first call: a run with nothing stalled and no restore pending
+// calls neither. One Step Functions client for all three.
+const sfn = clientOnFirstSend(() => new SFNClient({}));
 
 export const handler = makeHandler({
   ...createAuditStores(config, db),
-  firstPromoter: createFirstPromoter(config, db),
+  firstPromoter: firstPromoterOnFirstCall(config, db),
   workflow: new StepFunctionsWorkflowEngine(sfn, required(config.stateMachineArn, 'STATE_MACHINE_ARN')),
   metrics: new Metrics({ serviceName: SERVICE_NAME }),
   ...withCallbacks(sfn, config.callbacks.stateMachineArn),

@@ -1,6 +1,7 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { withCallbacks } from '#shared/adapters/workflow/callback-scheduler';
 import { StepFunctionsReceiptIssuer } from '#shared/adapters/workflow/receipt-workflow';
+import { clientOnFirstSend } from '#shared/composition/on-demand/on-first-call';
 import {
   bindRequestOperations,
   createRequestsTable,
@@ -22,8 +23,8 @@ const config = await loadSections(
   // <NAME>_SECRET_ARN given to it by mistake is refused at start rather than read.
   process.env,
 );
-// One client for the receipt state machine and the callbacks.
-const sfn = new SFNClient({});
+// One client for the receipt state machine and the callbacks, created at its first send: only finalize ends a request.
+const sfn = clientOnFirstSend(() => new SFNClient({}));
 const db = createDocumentClient(config);
 
 export const handler = makeHandler({

@@ -4,7 +4,7 @@ import type { StorageConfig } from '#shared/config/sections';
 import type { Clock } from '#shared/ports/audit';
 import { systemClock } from '#shared/ports/audit';
 
-export { recordAction } from '#shared/adapters/dynamodb/requests/actions';
+export { planAction, recordAction, recordArchivedPromoters } from '#shared/adapters/dynamodb/requests/actions';
 export { createRequest } from '#shared/adapters/dynamodb/requests/create';
 export {
   destroyIdentity,

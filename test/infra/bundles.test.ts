@@ -76,7 +76,14 @@ describe('Function bundles', () => {
       [
         'the whole requests repository (the others bind just the operations they run)',
         /shared\/adapters\/dynamodb\/requests-repository\.ts$/,
-        ['cancel-request', 'firstpromoter-tasks', 'referralrock-tasks', 'request-sweeper'],
+        ['cancel-request', 'firstpromoter-tasks', 'request-sweeper'],
+      ],
+      // A provider client's module builds its response schemas when it is evaluated, used or not.
+      ["Referral Rock's client", /shared\/adapters\/referralrock\//, ['referralrock-tasks']],
+      [
+        "FirstPromoter's client",
+        /shared\/adapters\/firstpromoter\/(client|schemas)\.ts$/,
+        ['firstpromoter-tasks', 'cancel-request', 'request-sweeper'],
       ],
       [
         'the identities table adapter (deleting identities: the functions that end requests)',
@@ -109,6 +116,44 @@ describe('Function bundles', () => {
         (found[what] ?? []).filter((name) => !functions.includes(name)),
         what,
       ).toEqual([]);
+    }
+  });
+
+  it('reaches the FirstPromoter client and axios from cancel-request and the sweeper only through import()', async () => {
+    // There they are needed only to undo an archive: esbuild keeps a module reached only through import() in the one
+    // bundle but evaluates it at that import, so their cold start does not run axios's and the schemas' module code.
+    const aliases = Object.fromEntries(
+      ([] as string[]).concat(BUNDLING.esbuildArgs?.['--alias'] as string).map((a) => a.split('=') as [string, string]),
+    );
+    const entries = ['cancel-request', 'request-sweeper'].map((name) => path.join('functions', name, 'index.ts'));
+    const { metafile } = await build({
+      entryPoints: entries,
+      absWorkingDir: PROJECT_ROOT,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node22',
+      mainFields: ['module', 'main'],
+      alias: aliases,
+      write: false,
+      outdir: 'out',
+      metafile: true,
+      logLevel: 'silent',
+    });
+    const reached = (entry: string, kinds: readonly string[]) => {
+      const seen = new Set([entry]);
+      for (const input of seen) {
+        for (const { path: imported, kind } of metafile.inputs[input]?.imports ?? []) {
+          if (kinds.includes(kind) && metafile.inputs[imported]) seen.add(imported);
+        }
+      }
+      return [...seen].filter((input) =>
+        /shared\/adapters\/firstpromoter\/client\.ts$|node_modules\/axios\//.test(input),
+      );
+    };
+    for (const entry of entries) {
+      expect(reached(entry, ['import-statement']), entry).toEqual([]);
+      expect(reached(entry, ['import-statement', 'dynamic-import']).length, entry).toBe(2);
     }
   });
 

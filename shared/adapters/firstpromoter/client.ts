@@ -16,9 +16,10 @@ import type {
   Subject,
 } from '#shared/ports/providers';
 import type { RateBudget } from '#shared/ports/rate-budget';
+import { FIRSTPROMOTER_DEFAULT_BASE_URL } from './defaults.ts';
 import { batchListSchema, batchSchema, promoterPageSchema, promoterSchema, referralPageSchema } from './schemas.ts';
 
-export const FIRSTPROMOTER_DEFAULT_BASE_URL = 'https://api.firstpromoter.com/api/v2/company';
+export { FIRSTPROMOTER_DEFAULT_BASE_URL };
 /** FirstPromoter's documented limit: 400 requests per minute per account. */
 export const FIRSTPROMOTER_DEFAULT_RATE_LIMIT = { limit: 400, intervalMs: 60_000 } as const;
 /** The documented maximum of `per_page`. */

@@ -8,7 +8,7 @@ import { startExecutionOf } from './step-functions.ts';
  * @param sfn the function's one Step Functions client, shared with its other Step Functions calls
  */
 export function createCallbackScheduler(
-  sfn: SFNClient,
+  sfn: Pick<SFNClient, 'send'>,
   stateMachineArn: string | undefined,
 ): CallbackScheduler | undefined {
   if (!stateMachineArn) return undefined;
@@ -16,7 +16,10 @@ export function createCallbackScheduler(
 }
 
 /** `{ callbacks }` for a function's dependencies when a callback state machine is configured, else nothing. */
-export function withCallbacks(sfn: SFNClient, stateMachineArn: string | undefined): { callbacks?: CallbackScheduler } {
+export function withCallbacks(
+  sfn: Pick<SFNClient, 'send'>,
+  stateMachineArn: string | undefined,
+): { callbacks?: CallbackScheduler } {
   const callbacks = createCallbackScheduler(sfn, stateMachineArn);
   return callbacks ? { callbacks } : {};
 }

@@ -17,10 +17,10 @@ const MAX_REDRIVES = 3;
  * refused by Step Functions itself: a duplicate webhook or a retried intake can never run the erasure twice.
  */
 export class StepFunctionsWorkflowEngine implements WorkflowEngine {
-  readonly #sfn: SFNClient;
+  readonly #sfn: Pick<SFNClient, 'send'>;
   readonly #stateMachineArn: string;
 
-  constructor(sfn: SFNClient, stateMachineArn: string) {
+  constructor(sfn: Pick<SFNClient, 'send'>, stateMachineArn: string) {
     this.#sfn = sfn;
     this.#stateMachineArn = stateMachineArn;
   }

@@ -1,3 +1,4 @@
+import type { RequestRepository } from '#shared/ports/audit';
 import type { ActionKey, ActionOutcome, ActionRecord, ErasureRequest, Identity, ReadBackProof } from '../model.ts';
 import { OPEN_STATUSES } from '../model.ts';
 import { searchedFormCount } from '../search-forms.ts';
@@ -109,7 +110,7 @@ export interface SettleOptions {
  * A search that fails throws, so the state machine retries it, and records the failure unverified only at the end.
  */
 export async function settleAction(
-  deps: Pick<TaskDeps, 'requests' | 'audit' | 'clock' | 'cipher'>,
+  deps: Pick<TaskDeps, 'clock' | 'cipher'> & { requests: Pick<RequestRepository, 'get' | 'recordAction'> },
   input: FailureInput,
   options: SettleOptions,
 ): Promise<{ outcome: ActionOutcome; count: number }> {

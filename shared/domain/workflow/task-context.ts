@@ -42,7 +42,10 @@ export interface TaskDeps {
 export type RequestTaskDeps = Pick<TaskDeps, 'audit' | 'clock' | 'waitingPeriodSeconds' | 'receipts' | 'callbacks'> & {
   requests: Pick<RequestRepository, 'get' | 'recordAction' | 'transition' | 'transitionWithEvents' | 'destroyIdentity'>;
 };
-export type ReferralRockTaskDeps = Pick<TaskDeps, 'requests' | 'audit' | 'clock' | 'cipher' | 'referralRock'>;
+/** Of the requests store, the Referral Rock steps run only these (so referralrock-tasks binds just those). */
+export type ReferralRockTaskDeps = Pick<TaskDeps, 'clock' | 'cipher' | 'referralRock'> & {
+  requests: Pick<RequestRepository, 'get' | 'recordAction' | 'planAction'>;
+};
 export type FirstPromoterTaskDeps = Pick<
   TaskDeps,
   'requests' | 'audit' | 'clock' | 'cipher' | 'firstPromoter' | 'batchPoll' | 'receipts' | 'callbacks'

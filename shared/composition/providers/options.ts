@@ -1,0 +1,42 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoRateBudget, rateBudgetKey } from '#shared/adapters/dynamodb/rate-budget';
+import type { FirstPromoterClientConfig } from '#shared/adapters/firstpromoter/client';
+import { FIRSTPROMOTER_DEFAULT_BASE_URL } from '#shared/adapters/firstpromoter/defaults';
+import { required } from '#shared/config/environment';
+import type { ProvidersConfig, StorageConfig } from '#shared/config/sections';
+
+/** What a provider client is built from: the providers' section and, for the shared rate budget, the tables. */
+export type ProviderClientConfig = ProvidersConfig & Pick<StorageConfig, 'tables'>;
+
+/**
+ * The FirstPromoter client's settings from configuration, without the client (this module imports neither axios nor
+ * the response schemas, so a function that builds the client at its first call checks its configuration at cold
+ * start). With `db`, its requests draw from the account's rate budget in the rate budgets table (FirstPromoter counts
+ * per `Account-ID`), shared with every other process and Lambda instance calling that account; without, from one
+ * held in this process.
+ * @throws ConfigError when FIRSTPROMOTER_API_KEY or FIRSTPROMOTER_ACCOUNT_ID is missing
+ */
+export function firstPromoterOptions(
+  config: ProviderClientConfig,
+  db?: DynamoDBDocumentClient,
+): FirstPromoterClientConfig {
+  const fp = config.firstPromoter;
+  const accountId = required(fp.accountId, 'FIRSTPROMOTER_ACCOUNT_ID');
+  const baseUrl = fp.baseUrl ?? FIRSTPROMOTER_DEFAULT_BASE_URL;
+  return {
+    baseUrl,
+    apiKey: required(fp.apiKey, 'FIRSTPROMOTER_API_KEY'),
+    accountId,
+    timeoutMs: config.provider.timeoutMs,
+    retry: { maxAttempts: config.provider.maxAttempts },
+    rateLimit: { limit: fp.rateLimitPerMinute, intervalMs: 60_000 },
+    ...(db
+      ? {
+          rateBudget: new DynamoRateBudget(db, config.tables.rateBudgets, {
+            key: rateBudgetKey('firstpromoter', baseUrl, accountId),
+            limitPerMinute: fp.rateLimitPerMinute,
+          }),
+        }
+      : {}),
+  };
+}
