@@ -1,14 +1,17 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { CallbackScheduler } from '#shared/callbacks/delivery';
-import { cancelErasureRequest, type RequestDeps } from '#shared/domain/erasure-requests';
+import { type CancelRequestOperations, cancelErasureRequest, type RequestDeps } from '#shared/domain/erasure-requests';
 import { NotFoundError } from '#shared/errors';
 import { apiHandler, json, requireBearer } from '#shared/http/api';
 import { createLogger } from '#shared/observability';
+import type { RequestRepository } from '#shared/ports/audit';
 import type { ReceiptIssuer } from '#shared/ports/evidence';
 import type { FirstPromoterPort } from '#shared/ports/providers';
 
 /** No identity key: a cancel destroys the stored identity without reading it. */
-export interface CancelRequestDeps extends Pick<RequestDeps, 'requests' | 'audit' | 'clock' | 'workflow'> {
+export interface CancelRequestDeps extends Pick<RequestDeps, 'audit' | 'clock' | 'workflow'> {
+  /** Of the requests store, what a cancel runs. */
+  requests: CancelRequestOperations & Pick<RequestRepository, 'transitionWithEvents'>;
   firstPromoter: FirstPromoterPort;
   /** Completion callbacks, started when the cancel ends the request. */
   callbacks?: CallbackScheduler;

@@ -4,9 +4,16 @@ import { StepFunctionsReceiptIssuer } from '#shared/adapters/workflow/receipt-wo
 import { StepFunctionsWorkflowEngine } from '#shared/adapters/workflow/step-functions';
 import { resolveSecret } from '#shared/aws/secrets';
 import { firstPromoterOnFirstCall } from '#shared/composition/on-demand/firstpromoter';
-import { createAuditStores, createDocumentClient } from '#shared/composition/stores';
+import {
+  bindCancelOperations,
+  bindRequestOperations,
+  createRequestsTable,
+  transitionRequestWithEvents,
+} from '#shared/composition/requests';
+import { createAuditLog, createDocumentClient } from '#shared/composition/stores';
 import { loadSections, required } from '#shared/config/environment';
 import { access, callbacks, providers, receipts, storage, workflow } from '#shared/config/sections';
+import { systemClock } from '#shared/ports/audit';
 import { makeHandler } from './handler.ts';
 
 const config = await loadSections(
@@ -22,11 +29,17 @@ const config = await loadSections(
   resolveSecret,
 );
 const db = createDocumentClient(config);
+const table = createRequestsTable(config, db);
 // One client for the erasure workflow's stop, the receipt state machine and the callbacks.
 const sfn = new SFNClient({});
 
 export const handler = makeHandler({
-  ...createAuditStores(config, db),
+  requests: {
+    ...bindCancelOperations(table),
+    ...bindRequestOperations(table, { transitionWithEvents: transitionRequestWithEvents }),
+  },
+  audit: createAuditLog(config, db),
+  clock: systemClock,
   workflow: new StepFunctionsWorkflowEngine(sfn, required(config.stateMachineArn, 'STATE_MACHINE_ARN')),
   // Called only to restore promoters the request archived: a cancel for someone who is no promoter never loads it.
   firstPromoter: firstPromoterOnFirstCall(config, db),

@@ -4,7 +4,14 @@ import { StepFunctionsReceiptIssuer } from '#shared/adapters/workflow/receipt-wo
 import { resolveSecret } from '#shared/aws/secrets';
 import { clientOnFirstSend } from '#shared/composition/on-demand/on-first-call';
 import { createFirstPromoter } from '#shared/composition/providers/firstpromoter';
-import { createAuditStores, createDocumentClient, createIdentityCipher } from '#shared/composition/stores';
+import {
+  bindCancelOperations,
+  bindRequestOperations,
+  boundPlanAction,
+  createRequestsTable,
+  recordArchivedPromoters,
+} from '#shared/composition/requests';
+import { createAuditLog, createDocumentClient, createIdentityCipher } from '#shared/composition/stores';
 import { loadSections, required } from '#shared/config/environment';
 import { callbacks, keys, providers, receipts, storage, workflow } from '#shared/config/sections';
 import { systemClock } from '#shared/ports/audit';
@@ -23,12 +30,20 @@ const config = await loadSections(
   resolveSecret,
 );
 const db = createDocumentClient(config);
+// The provider task functions alone may read identities.
+const table = createRequestsTable(config, db, systemClock, { readIdentity: true });
 // One client for the receipt state machine and the callbacks, created at its first send: only an archive step that
 // finishes a cancel ends a request here.
 const sfn = clientOnFirstSend(() => new SFNClient({}));
 
 export const handler = makeHandler({
-  ...createAuditStores(config, db, systemClock, { readIdentity: true }),
+  requests: {
+    ...bindCancelOperations(table),
+    ...bindRequestOperations(table, { recordArchivedPromoters }),
+    planAction: boundPlanAction(table),
+  },
+  audit: createAuditLog(config, db),
+  clock: systemClock,
   cipher: createIdentityCipher(config),
   firstPromoter: createFirstPromoter(config, db),
   batchPoll: config.batchPoll,

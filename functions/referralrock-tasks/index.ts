@@ -2,9 +2,9 @@ import { resolveSecret } from '#shared/aws/secrets';
 import { createReferralRock } from '#shared/composition/providers/referralrock';
 import {
   bindRequestOperations,
+  boundPlanAction,
   createRequestsTable,
   getRequest,
-  planAction,
   recordAction,
 } from '#shared/composition/requests';
 import { createDocumentClient, createIdentityCipher } from '#shared/composition/stores';
@@ -25,8 +25,7 @@ const table = createRequestsTable(config, db, systemClock, { readIdentity: true 
 export const handler = makeHandler({
   requests: {
     ...bindRequestOperations(table, { get: getRequest, recordAction }),
-    // Bound by hand: it is generic in the ids' type, which binding by name loses.
-    planAction: (id, key, ids, at, guard) => planAction(table, id, key, ids, at, guard),
+    planAction: boundPlanAction(table),
   },
   clock: systemClock,
   cipher: createIdentityCipher(config),

@@ -3,14 +3,14 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { CallbackScheduler } from '#shared/callbacks/delivery';
-import { sweepRequests } from '#shared/domain/sweep';
+import { type SweepRequestOperations, sweepRequests } from '#shared/domain/sweep';
 import { createLogger } from '#shared/observability';
-import type { AuditLog, Clock, RequestRepository, WorkflowEngine } from '#shared/ports/audit';
+import type { AuditLog, Clock, WorkflowEngine } from '#shared/ports/audit';
 import type { ReceiptIssuer } from '#shared/ports/evidence';
 import type { FirstPromoterPort } from '#shared/ports/providers';
 
 export interface RequestSweeperDeps {
-  requests: RequestRepository;
+  requests: SweepRequestOperations;
   audit: AuditLog;
   clock: Clock;
   workflow: WorkflowEngine;

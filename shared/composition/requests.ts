@@ -1,21 +1,28 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { planAction, recordAction } from '#shared/adapters/dynamodb/requests/actions';
+import { destroyIdentity, forgetProviderIds, transitionRequest } from '#shared/adapters/dynamodb/requests/moves';
+import { findRequestsBySubject, getRequest } from '#shared/adapters/dynamodb/requests/reads';
 import { type RequestsTable, type RequestsTableOptions, requestsTable } from '#shared/adapters/dynamodb/requests/table';
 import type { StorageConfig } from '#shared/config/sections';
-import type { Clock } from '#shared/ports/audit';
+import type { Clock, RequestRepository } from '#shared/ports/audit';
 import { systemClock } from '#shared/ports/audit';
 
 export { planAction, recordAction, recordArchivedPromoters } from '#shared/adapters/dynamodb/requests/actions';
 export { createRequest } from '#shared/adapters/dynamodb/requests/create';
 export {
   destroyIdentity,
+  destroyStrayIdentities,
   extendDeadline,
+  forgetProviderIds,
   transitionRequest,
   transitionRequestWithEvents,
 } from '#shared/adapters/dynamodb/requests/moves';
 export {
   findRequestsBySubject,
   getRequest,
+  listPendingRestores,
   listRequestsByStatus,
+  listUnfinishedRequests,
   subjectStatuses,
 } from '#shared/adapters/dynamodb/requests/reads';
 
@@ -56,3 +63,26 @@ export function bindRequestOperations<O extends Record<string, RequestOperation>
     Object.entries(operations).map(([name, operation]) => [name, (...args: never[]) => operation(table, ...args)]),
   ) as BoundRequestOperations<O>;
 }
+
+/**
+ * `RequestRepository.planAction` bound to a table. By hand, as {@link bindRequestOperations} would lose its type
+ * parameter (the ids' type, which the caller gets back).
+ */
+export const boundPlanAction =
+  (table: RequestsTable): RequestRepository['planAction'] =>
+  (id, key, ids, at, guard) =>
+    planAction(table, id, key, ids, at, guard);
+
+/**
+ * The operations that end a cancel (`CancelRequestOperations` of `#shared/domain/erasure-requests`), bound to a table:
+ * for the functions that finish cancels, with the few more each runs.
+ */
+export const bindCancelOperations = (table: RequestsTable) =>
+  bindRequestOperations(table, {
+    get: getRequest,
+    destroyIdentity,
+    forgetProviderIds,
+    transition: transitionRequest,
+    recordAction,
+    findBySubject: findRequestsBySubject,
+  });

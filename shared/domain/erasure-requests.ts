@@ -286,7 +286,8 @@ const viewEvent = ({ seq, type, at, actor, data, key, prevHash, hash }: AuditEve
  * cancel answers 409.
  */
 export async function cancelErasureRequest(
-  deps: Pick<RequestDeps, 'requests' | 'audit' | 'clock' | 'workflow'> & {
+  deps: Pick<RequestDeps, 'audit' | 'clock' | 'workflow'> & {
+    requests: CancelRequestOperations & Pick<RequestRepository, 'transitionWithEvents'>;
     firstPromoter: FirstPromoterPort;
     receipts?: ReceiptIssuer;
     callbacks?: CallbackScheduler;
@@ -316,7 +317,17 @@ export async function cancelErasureRequest(
   return getRequestView(deps, id);
 }
 
-type CancelDeps = Pick<RequestDeps, 'requests' | 'audit' | 'clock'> & {
+/**
+ * The operations of the requests store that end a cancel ({@link finishCancel}), and no more: the functions that end
+ * cancels (cancel-request, the archive step, the sweeper) bind these rather than the whole repository.
+ */
+export type CancelRequestOperations = Pick<
+  RequestRepository,
+  'get' | 'destroyIdentity' | 'forgetProviderIds' | 'transition' | 'recordAction' | 'findBySubject'
+>;
+
+type CancelDeps = Pick<RequestDeps, 'audit' | 'clock'> & {
+  requests: CancelRequestOperations;
   firstPromoter: FirstPromoterPort;
   workflow?: WorkflowEngine;
   /** Issues the receipt of the canceled request before it is set `canceled`. */
@@ -418,7 +429,10 @@ function archiveStepSettled(request: ErasureRequest, now: Date): boolean {
  * while the request is `canceling`.
  */
 export async function restoreArchivedPromoters(
-  deps: Pick<RequestDeps, 'requests' | 'audit' | 'clock'> & { firstPromoter: FirstPromoterPort },
+  deps: Pick<RequestDeps, 'audit' | 'clock'> & {
+    requests: Pick<RequestRepository, 'recordAction' | 'findBySubject'>;
+    firstPromoter: FirstPromoterPort;
+  },
   request: ErasureRequest,
   actor: string,
   promoterIds: readonly number[],

@@ -2,7 +2,11 @@ import type { CallbackScheduler } from '#shared/callbacks/delivery';
 import type { AuditLog, Clock, RequestRepository, WorkflowEngine } from '#shared/ports/audit';
 import type { ReceiptIssuer } from '#shared/ports/evidence';
 import type { FirstPromoterPort } from '#shared/ports/providers';
-import { finishCancel } from './erasure-requests.ts';
+import { type CancelRequestOperations, finishCancel } from './erasure-requests.ts';
+
+/** The operations of the requests store a sweep runs: its three reads and what finishing a cancel runs. */
+export type SweepRequestOperations = CancelRequestOperations &
+  Pick<RequestRepository, 'listUnfinished' | 'listPendingRestores' | 'destroyStrayIdentities'>;
 
 export interface SweepReport {
   unfinished: number;
@@ -36,7 +40,7 @@ export interface SweepReport {
  */
 export async function sweepRequests(
   deps: {
-    requests: RequestRepository;
+    requests: SweepRequestOperations;
     audit: AuditLog;
     clock: Clock;
     workflow: WorkflowEngine;

@@ -74,9 +74,9 @@ describe('Function bundles', () => {
       ],
       ['the sender profiles', /shared\/http\/senders\/config\.ts$/, ['sender-intake']],
       [
-        'the whole requests repository (the others bind just the operations they run)',
+        'the whole requests repository (each function binds just the operations it runs)',
         /shared\/adapters\/dynamodb\/requests-repository\.ts$/,
-        ['cancel-request', 'firstpromoter-tasks', 'request-sweeper'],
+        [],
       ],
       // A provider client's module builds its response schemas when it is evaluated, used or not.
       ["Referral Rock's client", /shared\/adapters\/referralrock\//, ['referralrock-tasks']],

@@ -4,6 +4,7 @@ import type { ActionGuard, AuditLog, Clock, RequestRepository } from '#shared/po
 import type { ReceiptIssuer } from '#shared/ports/evidence';
 import type { FirstPromoterPort, ReferralRockPort } from '#shared/ports/providers';
 import { laneOfAction } from '../chain.ts';
+import type { CancelRequestOperations } from '../erasure-requests.ts';
 import {
   ACTIONS,
   type ActionKey,
@@ -46,10 +47,11 @@ export type RequestTaskDeps = Pick<TaskDeps, 'audit' | 'clock' | 'waitingPeriodS
 export type ReferralRockTaskDeps = Pick<TaskDeps, 'clock' | 'cipher' | 'referralRock'> & {
   requests: Pick<RequestRepository, 'get' | 'recordAction' | 'planAction'>;
 };
+/** Of the requests store, the FirstPromoter steps run these: the archive step may end a cancel (finishCancel). */
 export type FirstPromoterTaskDeps = Pick<
   TaskDeps,
-  'requests' | 'audit' | 'clock' | 'cipher' | 'firstPromoter' | 'batchPoll' | 'receipts' | 'callbacks'
->;
+  'audit' | 'clock' | 'cipher' | 'firstPromoter' | 'batchPoll' | 'receipts' | 'callbacks'
+> & { requests: CancelRequestOperations & Pick<RequestRepository, 'planAction' | 'recordArchivedPromoters'> };
 
 export const ACTOR = 'workflow';
 
