@@ -165,11 +165,17 @@ describe('the local DynamoDB store: its LevelDB work stays on its own thread', (
     await server.stop();
   });
 
-  /** Counts the LevelDB calls `run` makes, by method: `_get` is a read through the thread pool. */
-  async function levelCalls(run: () => Promise<unknown>): Promise<Record<string, number>> {
+  /**
+   * Counts the LevelDB calls `run` makes, by method: `_get` is a read through the thread pool, `_getSync` one on the
+   * DynamoDB thread (counted only when asked for).
+   */
+  async function levelCalls(
+    run: () => Promise<unknown>,
+    methods = ['_get', '_put', '_del', '_batch'],
+  ): Promise<Record<string, number>> {
     const counts: Record<string, number> = {};
     const originals = new Map<string, (...args: unknown[]) => unknown>();
-    for (const method of ['_get', '_put', '_del', '_batch']) {
+    for (const method of methods) {
       const original = level[method] as (...args: unknown[]) => unknown;
       originals.set(method, original);
       level[method] = (...args: unknown[]) => {
@@ -296,6 +302,35 @@ describe('the local DynamoDB store: its LevelDB work stays on its own thread', (
     expect(writes).toBe(1);
     expect(await indexed(String(stored?.status))).toBe(true);
     expect(await indexed(stored?.status === 'completed' ? 'closing' : 'completed')).toBe(false);
+  });
+
+  it('reads each table definition and each item of a write once', async () => {
+    await client.send(
+      new PutCommand({ TableName: requests, Item: { id: 'lv-4', status: 'received', emailPseudonym: 'p-lv-4' } }),
+    );
+
+    const transaction = await levelCalls(() => client.send(submitted('lv-6')), ['_getSync']);
+    const update = await levelCalls(
+      () =>
+        client.send(
+          new UpdateCommand({
+            TableName: requests,
+            Key: { id: 'lv-4' },
+            UpdateExpression: 'SET #s = :s',
+            ConditionExpression: 'attribute_exists(id)',
+            ExpressionAttributeNames: { '#s': 'status' },
+            ExpressionAttributeValues: { ':s': 'waiting' },
+          }),
+        ),
+      ['_getSync'],
+    );
+
+    // Two tables and two items; one table and one item (dynalite's own actions read both again: 8 and 3).
+    expect(transaction._getSync).toBe(4);
+    expect(update._getSync).toBe(2);
+    expect(
+      (await client.send(new GetCommand({ TableName: requests, Key: { id: 'lv-4' }, ConsistentRead: true }))).Item,
+    ).toMatchObject({ status: 'waiting', emailPseudonym: 'p-lv-4' });
   });
 
   it('answers GetItem and the reads of a conditional write without the thread pool', async () => {
