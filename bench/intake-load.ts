@@ -14,6 +14,8 @@ export interface LoadResult {
   max: number;
   /** The first request's latency: after a start, the one that meets cold code paths. */
   first: number;
+  /** The erasure request the first request created (its 202's `id`), when it was accepted. */
+  firstId?: string;
 }
 
 /**
@@ -54,6 +56,7 @@ export async function openLoop(options: {
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   const latencies: number[] = [];
   let first = Number.NaN;
+  let firstId: string | undefined;
   let accepted = 0;
   const start = performance.now() + 50;
   const send = (i: number) =>
@@ -61,10 +64,16 @@ export async function openLoop(options: {
       const scheduled = start + (i * 1000) / options.rate;
       const spec = requests[i] as (typeof requests)[number];
       const req = request(target, { method: 'POST', agent, headers: spec.headers }, (res) => {
-        res.resume();
+        const body: Buffer[] = [];
+        // Only the first answer's body is kept (for its id); the others are drained unread.
+        if (i === 0) res.on('data', (chunk: Buffer) => body.push(chunk));
+        else res.resume();
         res.on('end', () => {
           latencies.push(performance.now() - scheduled);
-          if (i === 0) first = performance.now() - scheduled;
+          if (i === 0) {
+            first = performance.now() - scheduled;
+            if (res.statusCode === 202) firstId = idOf(Buffer.concat(body).toString('utf8'));
+          }
           if (res.statusCode === 202) accepted++;
           resolve();
         });
@@ -96,5 +105,43 @@ export async function openLoop(options: {
     p99: at(0.99),
     max: latencies.at(-1) ?? Number.NaN,
     first,
+    ...(firstId ? { firstId } : {}),
   };
+}
+
+function idOf(body: string): string | undefined {
+  try {
+    const { id } = JSON.parse(body) as { id?: unknown };
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits until erasure request `id` is final (completed, partially completed, failed or canceled), asking its status
+ * every 100 ms with an audit token; milliseconds waited.
+ * @throws Error when it is not final within `withinMs`, or the service refuses the token
+ */
+export async function untilFinal(options: {
+  url: string;
+  id: string;
+  auditToken: string;
+  withinMs: number;
+}): Promise<number> {
+  const started = performance.now();
+  const target = new URL(`/v1/erasure-requests/${options.id}`, options.url);
+  let status = 'unknown';
+  while (performance.now() - started < options.withinMs) {
+    const response = await fetch(target, { headers: { authorization: `Bearer ${options.auditToken}` } });
+    if (response.status === 401 || response.status === 403) throw new Error(`The service refused the audit token`);
+    if (response.ok) {
+      status = String(((await response.json()) as { status?: unknown }).status);
+      if (['completed', 'partially_completed', 'failed', 'canceled'].includes(status)) {
+        return performance.now() - started;
+      }
+    } else await response.body?.cancel();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`Erasure request ${options.id} still ${status} after ${options.withinMs} ms`);
 }
