@@ -82,7 +82,7 @@ if (result.verdict.examples.length > 0) {
   process.stderr.write(`first problems: ${JSON.stringify(result.verdict.examples.slice(0, 10))}\n`);
 }
 if (values.json) await writeFile(values.json, `${JSON.stringify(result, null, 2)}\n`);
-if (values.keep) process.stderr.write(`run directory kept: ${result.runDir}\n`);
+if (result.runDirKept) process.stderr.write(`run directory kept: ${result.runDir}\n`);
 const failed =
   result.verdict.lost + result.verdict.wronglyRecorded + result.verdict.eventsAfterEnd + result.provider429sOverCeiling;
 process.exit(failed > 0 ? 1 : 0);

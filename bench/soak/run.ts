@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceClient } from './client.ts';
+import { taskFailuresOf } from './diagnostics.ts';
 import { buildPopulation, holdingsOf, type Person, seededRandom } from './population.ts';
 import { ServiceProcess, SimulatorProcess } from './processes.ts';
 import type { CallStats, SimulatorProcessOptions } from './simulators.ts';
@@ -43,7 +44,11 @@ export interface SoakOptions {
   /** Share of the requests submitted at once; the rest trickle in while the backlog drains. */
   burstShare: number;
   submitConcurrency: number;
-  /** Keep the run directory (logs, DynamoDB files) instead of removing it. */
+  /**
+   * Keep the run directory (logs, DynamoDB files) instead of removing it. It is kept anyway when a request is lost,
+   * wrongly recorded or ended neither completed nor canceled, or an event came after the end: a rare failure's logs
+   * are what there is to look into.
+   */
   keepRunDir?: boolean;
   onProgress?: (progress: SoakProgress) => void;
 }
@@ -80,6 +85,8 @@ export interface ProviderFigures {
 export interface SoakResult {
   options: Omit<SoakOptions, 'onProgress'>;
   runDir: string;
+  /** Whether the run directory was kept (asked for, or a problem to look into). */
+  runDirKept: boolean;
   durationMs: number;
   /** From the first submit until every request was in and fewer were unfinished than run at once (queue empty). */
   backlogMs: number;
@@ -194,6 +201,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   let burstEndedAt = 0;
   let backlogEndedAt = 0;
   let done = false;
+  let keep = options.keepRunDir === true;
 
   const finalCount = () => [...status.values()].filter((s) => FINAL.has(s)).length;
   const accepted = () => plan.filter((r) => r.id).length;
@@ -269,6 +277,22 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       view: r.id ? views.get(r.id) : undefined,
     }));
     const verdict = judge(judged, population.bystanders, truth);
+    const failures = await taskFailuresOf(
+      join(runDir, 'service.log'),
+      verdict.notCompleted.map((r) => r.id),
+    );
+    for (const request of verdict.notCompleted) {
+      request.taskFailures = (failures[request.id] ?? []).map(
+        (f) => `${f.at} ${f.task}${f.error ? `: ${f.error}` : ''}`,
+      );
+    }
+    keep ||=
+      verdict.lost +
+        verdict.wronglyRecorded +
+        verdict.eventsAfterEnd +
+        verdict.notCompleted.length +
+        verdict.brokenChains >
+      0;
     const window = { from: burstStartedAt, to: backlogEndedAt };
     const providers = {
       referralRock: figures(stats.referralRock, options.rateLimitPerMinute.referralRock, window, started),
@@ -284,6 +308,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     return {
       options: withoutProgress(options),
       runDir,
+      runDirKept: keep,
       durationMs,
       backlogMs: backlogEndedAt - burstStartedAt,
       requests: plan.length,
@@ -336,7 +361,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     await service.kill().catch(() => undefined);
     service.close();
     await simulators.stop();
-    if (!options.keepRunDir) await rm(runDir, { recursive: true, force: true });
+    if (!keep) await rm(runDir, { recursive: true, force: true });
   }
 
   function timedOut(): boolean {

@@ -54,8 +54,11 @@ export interface Verdict {
   brokenChains: number;
   /** Request ids of the wrong and lost ones, for a look at their trails. */
   examples: Array<{ id: string; problem: string }>;
-  /** Requests that ended neither completed nor canceled: their actions' outcomes and (non-personal) errors. */
-  notCompleted: Array<{ id: string; status: string; actions: string[] }>;
+  /**
+   * Requests that ended neither completed nor canceled: their actions' outcomes and (non-personal) errors, and the
+   * run's record of their failed task invocations (`time task: error`, restarts between them), added by the run.
+   */
+  notCompleted: Array<{ id: string; status: string; actions: string[]; taskFailures?: string[] }>;
 }
 
 const FINAL = new Set(['completed', 'partially_completed', 'failed', 'canceled']);

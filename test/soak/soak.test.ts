@@ -33,6 +33,8 @@ describe('soak, 40 requests', () => {
     });
 
     const problems = {
+      // Kept when something is wrong: the service's log and data of the run, to look into.
+      ...(result.runDirKept ? { runDir: result.runDir } : {}),
       examples: result.verdict.examples,
       eventsAfterEnd: result.verdict.eventsAfterEndByType,
       notCompleted: result.verdict.notCompleted,
