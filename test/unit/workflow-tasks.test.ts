@@ -175,10 +175,15 @@ function setup(options: { now: string; batch?: Batch; actions?: ErasureRequest['
     },
     expiresAt: 0,
   });
+  const deleted: number[][] = [];
   const firstPromoter = {
     getBatch: async () => options.batch ?? batch('in_progress'),
     // The search after a batch ends: what is still there is not erased, whatever the batch reports.
     findReferrals: async () => (options.remaining ?? []).map((id) => ({ id, email: 'unit@example.com' })),
+    deleteReferrals: async (ids: number[]) => {
+      deleted.push(ids);
+      return { ...batch('pending'), id: 43 };
+    },
   } as unknown as FirstPromoterPort;
   const deps = {
     requests: requests as unknown as RequestRepository,
@@ -189,13 +194,15 @@ function setup(options: { now: string; batch?: Batch; actions?: ErasureRequest['
     batchPoll: { intervalSeconds: 5, maxIntervalSeconds: 60, timeoutSeconds: 3600 },
     waitingPeriodSeconds: 0,
   };
-  return { deps, requests, audit };
+  return { deps, requests, audit, deleted };
 }
 
-const pollState = (polls: number) => ({
+/** A poll of batch 42, which the step's own delete started unless `own` is false. */
+const pollState = (polls: number, own = true) => ({
   requestId: 'er_1',
   done: false,
   batchId: 42,
+  own,
   polls,
   startedAt: '2026-05-01T00:00:00.000Z',
   waitSeconds: 5,
@@ -276,6 +283,24 @@ describe('pollFirstPromoterBatch', () => {
       formsSearched: 1,
       stillFound: 2,
       outcome: 'partial',
+    });
+  });
+
+  it("deletes the referrals itself when a batch it did not start (another request's, maybe) ends leaving them", async () => {
+    const { deps, requests, deleted } = setup({
+      now: '2026-05-01T00:01:00.000Z',
+      batch: batch('completed'),
+      remaining: [1, 2, 3, 4, 5, 6, 7],
+    });
+
+    const result = await pollFirstPromoterBatch(deps, pollState(1, false));
+
+    expect(deleted).toEqual([[1, 2, 3, 4, 5, 6, 7]]);
+    expect(result).toMatchObject({ done: false, batchId: 43, own: true, polls: 0 });
+    expect(requests.items.get('er_1')?.actions['firstpromoter.referrals']).toMatchObject({
+      outcome: 'pending',
+      count: 7,
+      batchId: 43,
     });
   });
 

@@ -156,6 +156,11 @@ export interface BatchPollState {
   requestId: string;
   done: boolean;
   batchId?: number;
+  /**
+   * Whether this step's own delete started the batch. Otherwise (a batch found running after a lost answer, or one
+   * followed again after a restart) it may be another request's: FirstPromoter does not say which ids a batch holds.
+   */
+  own?: boolean;
   polls: number;
   startedAt?: string;
   waitSeconds: number;
@@ -201,7 +206,7 @@ export async function startFirstPromoterReferralDeletion(
   // started and that is still running is adopted rather than a second one started over the same referrals; its end is
   // then verified by searching again, like any batch's.
   const adopted = plan.created ? undefined : await findEarlierBatch(deps, plan);
-  if (adopted) return followBatch(deps, request, adopted, [...subjectRecords]);
+  if (adopted) return followBatch(deps, request, adopted, [...subjectRecords], { own: false });
   let batch: Batch;
   try {
     batch = await deps.firstPromoter.deleteReferrals(found);
@@ -210,9 +215,9 @@ export async function startFirstPromoterReferralDeletion(
     // started is followed to its end, as an adopted one is, rather than judged by a search made before it ran.
     const started = error instanceof ProviderRequestError ? await findEarlierBatch(deps, plan) : undefined;
     if (!started) throw error;
-    return followBatch(deps, request, started, [...subjectRecords]);
+    return followBatch(deps, request, started, [...subjectRecords], { own: false });
   }
-  return followBatch(deps, request, batch, [...subjectRecords]);
+  return followBatch(deps, request, batch, [...subjectRecords], { own: true });
 }
 
 /** A running referral-delete batch of this account created after the plan was written, for the planned number of ids. */
@@ -232,6 +237,7 @@ async function followBatch(
   request: ErasureRequest,
   batch: Batch,
   planned: number[],
+  { own }: { own: boolean },
 ): Promise<BatchPollState> {
   const requestId = request.id;
   const summary = summarizeBatch(batch);
@@ -245,13 +251,13 @@ async function followBatch(
       requestId,
       done: false,
       batchId: batch.id,
+      own,
       polls: 0,
       startedAt: deps.clock.now().toISOString(),
       waitSeconds: deps.batchPoll.intervalSeconds,
     };
   }
-  await recordBatchEnd(deps, request, summary, planned);
-  return { requestId, done: true, batchId: batch.id, polls: 0, waitSeconds: 0 };
+  return endOfBatch(deps, request, summary, planned, { own, polls: 0 });
 }
 
 /**
@@ -281,35 +287,58 @@ export async function pollFirstPromoterBatch(
   const current = request.actions[key];
   if (current && current.outcome !== 'pending') return { ...state, done: true, waitSeconds: 0 };
   const planned = (request.plans?.[key]?.ids ?? []).map(Number);
-  if (summary.state !== 'running') {
-    await recordBatchEnd(deps, request, summary, planned);
-    return { ...state, polls, done: true, waitSeconds: 0 };
-  }
+  const own = state.own === true;
+  if (summary.state !== 'running') return endOfBatch(deps, request, summary, planned, { own, polls });
   const since = new Date(state.startedAt ?? current?.updatedAt ?? deps.clock.now().toISOString()).getTime();
   const elapsed = (deps.clock.now().getTime() - since) / 1000;
   if (elapsed >= deps.batchPoll.timeoutSeconds) {
-    await recordBatchEnd(deps, request, summary, planned, [
-      `batch still ${batch.status} after ${Math.round(elapsed)}s (poll timeout)`,
-    ]);
-    return { ...state, polls, done: true, waitSeconds: 0 };
+    return endOfBatch(deps, request, summary, planned, {
+      own,
+      polls,
+      reported: [`batch still ${batch.status} after ${Math.round(elapsed)}s (poll timeout)`],
+    });
   }
   return { ...state, polls, done: false, waitSeconds };
 }
 
 /**
- * Records how a deletion batch ended (or was given up on), judged by searching again rather than by the batch's counters:
- * what is still there is not erased, whatever the batch says (and a batch adopted by mistake cannot pass for this
- * subject's). What the batch reported is kept as errors when referrals remain, as notes when none do.
+ * The end of a followed batch (or the end of the wait for it), judged by searching again. A batch this step did not
+ * start itself (found running after a lost answer, or followed again after a restart) may have been another request's
+ * of the same size, since FirstPromoter does not say which ids a batch holds: when it leaves the subject's referrals
+ * still there, the step deletes them with a batch of its own and follows that one, rather than record as failed what
+ * it never tried to delete. What its own batch leaves is recorded (`failed` or `partial`).
+ */
+async function endOfBatch(
+  deps: FirstPromoterTaskDeps,
+  request: ErasureRequest,
+  summary: BatchSummary,
+  planned: readonly number[],
+  options: { own: boolean; polls: number; reported?: string[] },
+): Promise<BatchPollState> {
+  const identity = identityOf(deps, request);
+  const remainingNow = (await deps.firstPromoter.findReferrals(identity)).map((r) => r.id);
+  if (!options.own && remainingNow.length > 0) {
+    const batch = await deps.firstPromoter.deleteReferrals(remainingNow);
+    return followBatch(deps, request, batch, [...new Set([...planned, ...remainingNow])], { own: true });
+  }
+  await recordBatchEnd(deps, request, summary, planned, remainingNow, options.reported);
+  return { requestId: request.id, done: true, batchId: summary.batchId, polls: options.polls, waitSeconds: 0 };
+}
+
+/**
+ * Records how a deletion batch ended (or was given up on), judged by the search made after it (`remainingNow`) rather
+ * than by the batch's counters: what is still there is not erased, whatever the batch says. What the batch reported is
+ * kept as errors when referrals remain, as notes when none do.
  */
 async function recordBatchEnd(
   deps: FirstPromoterTaskDeps,
   request: ErasureRequest,
   summary: BatchSummary,
   planned: readonly number[],
+  remainingNow: readonly number[],
   reported: string[] = [],
 ) {
   const identity = identityOf(deps, request);
-  const remainingNow = (await deps.firstPromoter.findReferrals(identity)).map((r) => r.id);
   const checkedAt = deps.clock.now();
   const verdict = judgeByReadBack(planned, remainingNow, 'deleted');
   if (summary.state === 'stopped') reported.push('batch was stopped before it finished');
