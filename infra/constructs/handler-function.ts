@@ -18,7 +18,8 @@ import { SERVICE_NAME } from '#shared/observability';
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
 
 /**
- * The esbuild options every function is bundled with (`test/infra/bundles.test.ts` bundles through this construct).
+ * The esbuild options every function is bundled with (`test/infra/bundles.test.ts` bundles with them, and checks one
+ * function against what CDK bundles through this construct).
  *
  * - ESM because every `index.ts` uses top-level await (config and secrets load once, at cold start).
  * - The banner gives the ESM bundle a `require`, which CommonJS dependencies bundled into it still call.
@@ -119,6 +120,13 @@ export class HandlerFunction extends Construct implements iam.IGrantable {
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
   readonly grantPrincipal: iam.IPrincipal;
+  /** The bundle's entry, `functions/<name>/index.ts` (absolute). */
+  readonly entry: string;
+  /**
+   * The options it is bundled with: {@link BUNDLING}, plus the hooks that put its files beside the bundle. Read by the
+   * bundles test and `npm run bench`, which bundle every function with them in one esbuild run (`bench/bundles.ts`).
+   */
+  readonly bundling: BundlingOptions;
 
   constructor(scope: Construct, id: string, props: HandlerFunctionProps) {
     super(scope, id);
@@ -138,8 +146,14 @@ export class HandlerFunction extends Construct implements iam.IGrantable {
       }),
     );
 
+    this.entry = path.join(PROJECT_ROOT, 'functions', props.name, 'index.ts');
+    this.bundling = props.withApiDocument
+      ? { ...BUNDLING, commandHooks: API_DOCUMENT_HOOKS }
+      : props.assetsFolder
+        ? { ...BUNDLING, commandHooks: copyBesideBundle(props.name, props.assetsFolder) }
+        : BUNDLING;
     this.function = new NodejsFunction(this, 'Function', {
-      entry: path.join(PROJECT_ROOT, 'functions', props.name, 'index.ts'),
+      entry: this.entry,
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
       handler: 'handler',
@@ -162,11 +176,7 @@ export class HandlerFunction extends Construct implements iam.IGrantable {
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },
-      bundling: props.withApiDocument
-        ? { ...BUNDLING, commandHooks: API_DOCUMENT_HOOKS }
-        : props.assetsFolder
-          ? { ...BUNDLING, commandHooks: copyBesideBundle(props.name, props.assetsFolder) }
-          : BUNDLING,
+      bundling: this.bundling,
     });
 
     const validations = Validations.of(this);
