@@ -1,5 +1,41 @@
 import { availableParallelism } from 'node:os';
+import { relative } from 'node:path';
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+
+/**
+ * The files that take longest, longest first (wall time on two shared cores: the soak ~100 s, the next ones 20-50 s,
+ * most others under 10 s). Each worker takes the next file when it is free, so the long ones must start first: one
+ * started last runs alone at the end while the other cores idle. Vitest orders by the durations it recorded in its
+ * cache, but a clean clone (CI) has none and it then starts the largest files first, by bytes, which put the soak
+ * (69 lines) among the last.
+ */
+const LONGEST_FIRST = [
+  'test/soak/soak.test.ts',
+  'test/integration/erasure-workflow.test.ts',
+  'test/e2e/threaded-runtime.test.ts',
+  'test/e2e/npm-start.test.ts',
+  'test/integration/verify-trail.test.ts',
+  'test/integration/bulk-submit.test.ts',
+  'test/integration/read-back.test.ts',
+  'test/infra/cloudformation-validation.test.ts',
+  'test/integration/rate-budget.test.ts',
+  'test/infra/bundles.test.ts',
+  'test/integration/personal-data.test.ts',
+  'test/e2e/console.test.ts',
+  'test/e2e/start-up.test.ts',
+];
+
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (file: TestSpecification) => {
+      const at = LONGEST_FIRST.indexOf(relative(file.project.config.root, file.moduleId).replaceAll('\\', '/'));
+      return at === -1 ? LONGEST_FIRST.length : at;
+    };
+    // Stable: the files not listed keep vitest's own order (failed first, then longest as recorded, or largest).
+    return (await super.sort(files)).sort((a, b) => rank(a) - rank(b));
+  }
+}
 
 export default defineConfig({
   test: {
@@ -19,5 +55,6 @@ export default defineConfig({
     // What a file changes in the process it puts back (environment variables, stream writers, fake timers), and the
     // runtimes and stores a test starts are its own.
     isolate: false,
+    sequence: { sequencer: LongestFirst },
   },
 });
