@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { ConfigError } from '#shared/config';
+import { ConfigError } from '#shared/config/environment';
 
 /**
  * Where the local runtime keeps the secrets it generates (IDENTITY_KEY among them): outside DATA_DIR, so that a copy of
