@@ -22,18 +22,33 @@ import {
   REQUESTS_TABLE,
   TRANSPARENCY_LOG_TABLE,
 } from '#shared/adapters/dynamodb/tables';
-import { addBackgroundEntrance } from './dynalite-precedence.ts';
-import { type ReadableLevel, readOnThisThread } from './dynalite-reads.ts';
-import { addTransactWriteItems, type DynaliteTables } from './dynalite-transactions.ts';
+import type { ReadableLevel } from './dynalite-reads.ts';
+import type { DynaliteTables } from './dynalite-transactions.ts';
 import { callerOf, connectPort } from './threads/rpc.ts';
 import { threadEnded } from './threads/thread-end.ts';
 
 const require = createRequire(import.meta.url);
-const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
-// dynalite's store factory, the module its server calls: wrapped for one call to get at the store's LevelDB.
-const dynaliteStore = require('dynalite/db/index.js') as {
-  create: (options: Record<string, unknown>) => DynaliteStore;
-};
+
+/**
+ * dynalite and what this service adds to it, loaded by the thread that starts it: in `npm start` the API and workflow
+ * threads import this module only to reach dynalite over HTTP, and loading it there cost each of them about 0.1 s of
+ * CPU at every start.
+ */
+async function loadDynalite() {
+  const [precedence, reads, transactions] = await Promise.all([
+    import('./dynalite-precedence.ts'),
+    import('./dynalite-reads.ts'),
+    import('./dynalite-transactions.ts'),
+  ]);
+  return {
+    dynalite: require('dynalite') as (options: Record<string, unknown>) => Server,
+    // dynalite's store factory, the module its server calls: wrapped for one call to get at the store's LevelDB.
+    dynaliteStore: require('dynalite/db/index.js') as { create: (options: Record<string, unknown>) => DynaliteStore },
+    ...precedence,
+    ...reads,
+    ...transactions,
+  };
+}
 
 /** What dynalite's store holds: the LevelDB (classic-level) all its tables live in, as `item-<table>~<key>` entries. */
 interface DynaliteStore {
@@ -84,6 +99,8 @@ export async function startDynalite(path?: string): Promise<{
   stop: () => Promise<void>;
 }> {
   if (path) await mkdir(path, { recursive: true });
+  const { dynalite, dynaliteStore, readOnThisThread, addTransactWriteItems, addBackgroundEntrance } =
+    await loadDynalite();
   const options = { createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(path ? { path } : {}) };
   const create = dynaliteStore.create;
   let store: DynaliteStore | undefined;

@@ -3,7 +3,6 @@ import { createDocumentClient } from '#shared/composition';
 import { parseConfig } from '#shared/config';
 import { createLogger, describeError } from '#shared/observability';
 import { systemClock } from '#shared/ports/audit';
-import { startSimulators } from '../demo-simulators.ts';
 import { type DynamoThreadMethods, localDynamoClient } from '../dynamodb.ts';
 import { type LogFormat, writeLogsFromThisThread } from '../log-format.ts';
 import type { SimulatorsWanted } from '../simulated-providers.ts';
@@ -44,6 +43,9 @@ const engine = (name: EngineName) => {
 
 const methods: WorkflowThreadMethods = {
   startSimulators: async (wanted: SimulatorsWanted) => {
+    // Loaded only when a provider is simulated: a start against real providers (or the soak's own simulators) skips
+    // their code and the demo data (0.2 s of CPU).
+    const { startSimulators } = await import('../demo-simulators.ts');
     const started = await startSimulators(wanted);
     stops.push(started.stop);
     return started.urls;
