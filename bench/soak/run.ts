@@ -34,6 +34,8 @@ export interface SoakOptions {
   waitingPeriodSeconds: number;
   providerTimeoutMs: number;
   providerMaxAttempts: number;
+  /** `PROVIDER_RETRY_WINDOW_SECONDS` of the service (its default when undefined). */
+  providerRetryWindowSeconds?: number;
   /** How long an asynchronous FirstPromoter batch runs. */
   batchMs: number;
   batchPollIntervalSeconds: number;
@@ -181,6 +183,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       BATCH_POLL_MAX_INTERVAL_SECONDS: String(options.batchPollIntervalSeconds * 4),
       PROVIDER_TIMEOUT_MS: String(options.providerTimeoutMs),
       PROVIDER_MAX_ATTEMPTS: String(options.providerMaxAttempts),
+      ...(options.providerRetryWindowSeconds === undefined
+        ? {}
+        : { PROVIDER_RETRY_WINDOW_SECONDS: String(options.providerRetryWindowSeconds) }),
       LOCAL_WORKFLOW_RETRY_SCALE: String(options.retryScale),
       POWERTOOLS_LOG_LEVEL: 'WARN',
       ...(options.maxConcurrentWorkflows === undefined

@@ -47,6 +47,7 @@ export const handler = makeHandler({
   cipher: createIdentityCipher(config),
   firstPromoter: createFirstPromoter(config, db),
   batchPoll: config.batchPoll,
+  retryWindowSeconds: config.provider.retryWindowSeconds,
   receipts: new StepFunctionsReceiptIssuer(sfn, required(config.receipts.stateMachineArn, 'RECEIPT_STATE_MACHINE_ARN')),
   ...withCallbacks(sfn, config.callbacks.stateMachineArn),
 });

@@ -30,4 +30,5 @@ export const handler = makeHandler({
   clock: systemClock,
   cipher: createIdentityCipher(config),
   referralRock: createReferralRock(config, db),
+  retryWindowSeconds: config.provider.retryWindowSeconds,
 });

@@ -169,7 +169,12 @@ export function composeWorkflows(
     },
     ReferralRockTasksFunctionArn: {
       name: 'referralrock-tasks',
-      handler: referralRockTasks({ ...identityStores, cipher, referralRock }),
+      handler: referralRockTasks({
+        ...identityStores,
+        cipher,
+        referralRock,
+        retryWindowSeconds: config.provider.retryWindowSeconds,
+      }),
     },
     FirstPromoterTasksFunctionArn: {
       name: 'firstpromoter-tasks',
@@ -178,6 +183,7 @@ export function composeWorkflows(
         cipher,
         firstPromoter,
         batchPoll: config.batchPoll,
+        retryWindowSeconds: config.provider.retryWindowSeconds,
         receipts,
         ...withCallbacks,
       }),

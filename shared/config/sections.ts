@@ -203,7 +203,12 @@ export interface ProvidersConfig {
     accountId: string | undefined;
     rateLimitPerMinute: number;
   };
-  provider: { timeoutMs: number; maxAttempts: number };
+  /**
+   * How provider calls time out and retry. `retryWindowSeconds`: how long a workflow step that keeps failing for a
+   * reason a later try may clear (the provider unavailable or throttling, the step cut off by its time) is tried again,
+   * from its first such failure, before a search decides what it leaves failed; 0 decides at once.
+   */
+  provider: { timeoutMs: number; maxAttempts: number; retryWindowSeconds: number };
 }
 
 /** Both providers' addresses, credentials and rate limits, and how provider calls time out and retry. */
@@ -223,6 +228,7 @@ export const providers = (env: EnvironmentReader): ProvidersConfig => ({
   provider: {
     timeoutMs: env.integer('PROVIDER_TIMEOUT_MS', 10_000, 100),
     maxAttempts: env.integer('PROVIDER_MAX_ATTEMPTS', 4, 1),
+    retryWindowSeconds: env.integer('PROVIDER_RETRY_WINDOW_SECONDS', 6 * 3600, 0, THIRTY_DAYS_SECONDS),
   },
 });
 

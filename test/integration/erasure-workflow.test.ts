@@ -167,7 +167,8 @@ describe('erasure end to end on one machine', () => {
   });
 
   it('records a branch whose retries ran out as failed while the other branches complete', async () => {
-    t = await startTestRuntime();
+    // No retry window: the state machine's quick retries are all the step gets (retry-window.test.ts has the window).
+    t = await startTestRuntime({ env: { PROVIDER_RETRY_WINDOW_SECONDS: '0' } });
     seedJane(t, 2);
     t.referralRock.harness.injectFault('GET /api/referrals', { kind: 'status', status: 503 }, 100);
 

@@ -97,8 +97,11 @@ export async function startTestRuntime(
     onWorkflowEvent: (_id, event) => workflowEvents.push(event),
     retryIntervalOverrides,
     // BATCH_POLL_INTERVAL_SECONDS cannot go under 1 s; the poll loop's logic does not depend on how long it waits.
-    waitTimeOverrides:
-      options.waitTimeOverrides ?? (options.env?.BATCH_POLL_INTERVAL_SECONDS ? {} : { WaitForBatch: 20 }),
+    waitTimeOverrides: {
+      // A step sent back within the retry window waits at least a second in production: a few ms here.
+      ...RETRY_LATER_WAITS,
+      ...(options.waitTimeOverrides ?? (options.env?.BATCH_POLL_INTERVAL_SECONDS ? {} : { WaitForBatch: 20 })),
+    },
     sweepIntervalMs: 0,
     ...(options.resume === undefined ? {} : { resume: options.resume }),
     ...(options.clock ? { clock: options.clock } : {}),
@@ -157,6 +160,16 @@ export async function startTestRuntime(
 }
 
 /** Where a test runtime keeps the secrets it generates: a file next to its data directory. */
+/** The Wait states that run a failed provider step again within the retry window, at 5 ms. */
+const RETRY_LATER_WAITS = Object.fromEntries(
+  [
+    'ArchivePromoters',
+    'EraseReferralRockMembers',
+    'EraseReferralRockReferrals',
+    'StartFirstPromoterReferralDeletion',
+  ].map((step) => [`${step}RetryLater`, 5]),
+);
+
 export const secretsFileFor = (dataDir: string) => `${dataDir}.secrets.json`;
 
 /**

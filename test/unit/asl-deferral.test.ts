@@ -73,6 +73,26 @@ describe('the erasure state machine on time budgets', () => {
     expect(choice?.Default).toBeDefined();
   });
 
+  it.each(providerTasks.filter((t) => t.name.startsWith('Settle')).map((t) => [t.name, t] as const))(
+    'lets %s send its step back, within the retry window, through a Wait state',
+    (name, t) => {
+      // The settle task reads what it answered last time from the state it is given whole.
+      expect((t.state.Parameters?.input as Record<string, unknown> | undefined)?.['state.$']).toBe('$');
+      const caught = allStates.filter(({ state }) =>
+        (state as { Catch?: Array<{ Next: string }> }).Catch?.some((c) => c.Next === name),
+      );
+      expect(caught.length).toBeGreaterThan(0);
+      const choice = t.scope[t.state.Next as string];
+      const retry = choice?.Choices?.find((c) => c.Variable === '$.settle.retryStepAfterSeconds');
+      expect(retry?.IsPresent).toBe(true);
+      const wait = t.scope[retry?.Next as string];
+      expect(wait).toMatchObject({ Type: 'Wait', SecondsPath: '$.settle.retryStepAfterSeconds' });
+      // Back to the step that starts the action (a batch poll's settle goes back to the start, which resumes the batch).
+      expect(caught.map((c) => c.name)).toContain(wait?.Next);
+      expect(t.scope[wait?.Next as string]?.Type).toBe('Task');
+    },
+  );
+
   it('retries a task cut off by its own time budget (TimeoutError) wherever it retries States.Timeout', () => {
     const retriers = allStates.flatMap(({ state }) => state.Retry ?? []);
     const timeouts = retriers.filter((r) => r.ErrorEquals.includes('States.Timeout'));

@@ -40,7 +40,7 @@ describe('parseConfig', () => {
       auditRetentionDays: 3 * 365 + 1,
       referralRock: { baseUrl: undefined, publicKey: undefined, privateKey: undefined, rateLimitPerMinute: 120 },
       firstPromoter: { baseUrl: undefined, apiKey: undefined, accountId: undefined, rateLimitPerMinute: 400 },
-      provider: { timeoutMs: 10_000, maxAttempts: 4 },
+      provider: { timeoutMs: 10_000, maxAttempts: 4, retryWindowSeconds: 21_600 },
       maxConcurrentWorkflows: 16,
       localWorkflowRetryScale: 1,
       tables: {
@@ -90,6 +90,7 @@ describe('parseConfig', () => {
       FIRSTPROMOTER_RATE_LIMIT_PER_MINUTE: '200',
       PROVIDER_TIMEOUT_MS: '2500',
       PROVIDER_MAX_ATTEMPTS: '6',
+      PROVIDER_RETRY_WINDOW_SECONDS: '900',
       MAX_CONCURRENT_WORKFLOWS: '3',
       LOCAL_WORKFLOW_RETRY_SCALE: '0.05',
     });
@@ -99,7 +100,7 @@ describe('parseConfig', () => {
     expect(config.auditRetentionDays).toBe(30);
     expect(config.referralRock.rateLimitPerMinute).toBe(60);
     expect(config.firstPromoter.rateLimitPerMinute).toBe(200);
-    expect(config.provider).toEqual({ timeoutMs: 2500, maxAttempts: 6 });
+    expect(config.provider).toEqual({ timeoutMs: 2500, maxAttempts: 6, retryWindowSeconds: 900 });
     expect(config.maxConcurrentWorkflows).toBe(3);
     expect(config.localWorkflowRetryScale).toBe(0.05);
   });
@@ -118,6 +119,8 @@ describe('parseConfig', () => {
     // Longer would let a request outlive its identity's TTL (62 days after the due date).
     ['WAITING_PERIOD_SECONDS', String(30 * 86_400 + 1)],
     ['BATCH_POLL_TIMEOUT_SECONDS', String(30 * 86_400 + 1)],
+    ['PROVIDER_RETRY_WINDOW_SECONDS', '-1'],
+    ['PROVIDER_RETRY_WINDOW_SECONDS', String(30 * 86_400 + 1)],
     ['AUDIT_RETENTION_DAYS', '1.5'],
   ])('rejects %s=%j with a ConfigError naming it', (name, value) => {
     const error = thrown(() => parseConfig({ [name]: value }));

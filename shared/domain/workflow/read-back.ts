@@ -3,6 +3,7 @@ import type { ActionKey, ActionOutcome, ActionRecord, ErasureRequest, Identity, 
 import { OPEN_STATUSES } from '../model.ts';
 import { searchedFormCount } from '../search-forms.ts';
 import { redact } from '../subject.ts';
+import { retryWithinWindow, type StepRetry } from './retry-window.ts';
 import { identityOf, load, type RequestTaskDeps, record, type TaskDeps } from './task-context.ts';
 
 /**
@@ -67,6 +68,11 @@ export interface FailureInput {
   error?: StepError;
   /** What ended the read-back, when even that could not run (the last resort, `recordActionFailure`). */
   readBackError?: StepError;
+  /**
+   * The workflow's state as the step's Catch left it (non-personal: ids, counts, errors): what the settle task answered
+   * last time, if it sent a step back (`settle`: the action and where its retry window counts from).
+   */
+  state?: { settle?: Partial<StepRetry> };
 }
 
 /**
@@ -107,18 +113,30 @@ export interface SettleOptions {
  * Records the outcome of an action whose step ended abnormally (the state machine's Catch: an error status, retries
  * exhausted, a timeout, a batch gone), decided by a read-back, with a note of what the step ended with. Idempotent: an
  * outcome already recorded stands. A request no longer open is left to whoever closes it (finalize or the cancel).
+ * A step that failed for a reason a later try may clear, within the retry window since its first such failure, is
+ * not settled: the answer ({@link StepRetry}) sends the workflow back to the step after a wait (`retry-window.ts`).
  * A search that fails throws, so the state machine retries it, and records the failure unverified only at the end.
  */
 export async function settleAction(
-  deps: Pick<TaskDeps, 'clock' | 'cipher'> & { requests: Pick<RequestRepository, 'get' | 'recordAction'> },
+  deps: Pick<TaskDeps, 'clock' | 'cipher' | 'retryWindowSeconds'> & {
+    requests: Pick<RequestRepository, 'get' | 'recordAction'>;
+  },
   input: FailureInput,
   options: SettleOptions,
-): Promise<{ outcome: ActionOutcome; count: number }> {
+): Promise<{ outcome: ActionOutcome; count: number } | StepRetry> {
   const request = await load(deps, input.requestId);
   const key = input.action;
   const existing = request.actions[key];
   if (existing && existing.outcome !== 'pending') return { outcome: existing.outcome, count: existing.count };
   if (!OPEN_STATUSES.includes(request.status)) return { outcome: 'skipped', count: 0 };
+  const retry = retryWithinWindow(
+    key,
+    input.error?.Error,
+    input.state?.settle,
+    deps.clock.now(),
+    deps.retryWindowSeconds ?? 0,
+  );
+  if (retry) return retry;
 
   const planned = request.plans?.[key]?.ids ?? [];
   const identity = identityOf(deps, request);

@@ -33,6 +33,11 @@ export interface TaskDeps {
   firstPromoter: FirstPromoterPort;
   waitingPeriodSeconds: number;
   batchPoll: { intervalSeconds: number; maxIntervalSeconds: number; timeoutSeconds: number };
+  /**
+   * Seconds a provider step failing for a reason a later try may clear is sent back to run again, from its first such
+   * failure, before the read-back decides what it leaves failed (PROVIDER_RETRY_WINDOW_SECONDS; absent: 0, at once).
+   */
+  retryWindowSeconds?: number;
   /** Issues the signed receipt of a request as it ends (finalize, or a cancel the archive step finishes). */
   receipts?: ReceiptIssuer;
   /** Completion callbacks, started where a request ends; absent when none are configured. */
@@ -44,13 +49,13 @@ export type RequestTaskDeps = Pick<TaskDeps, 'audit' | 'clock' | 'waitingPeriodS
   requests: Pick<RequestRepository, 'get' | 'recordAction' | 'transition' | 'transitionWithEvents' | 'destroyIdentity'>;
 };
 /** Of the requests store, the Referral Rock steps run only these (so referralrock-tasks binds just those). */
-export type ReferralRockTaskDeps = Pick<TaskDeps, 'clock' | 'cipher' | 'referralRock'> & {
+export type ReferralRockTaskDeps = Pick<TaskDeps, 'clock' | 'cipher' | 'referralRock' | 'retryWindowSeconds'> & {
   requests: Pick<RequestRepository, 'get' | 'recordAction' | 'planAction'>;
 };
 /** Of the requests store, the FirstPromoter steps run these: the archive step may end a cancel (finishCancel). */
 export type FirstPromoterTaskDeps = Pick<
   TaskDeps,
-  'audit' | 'clock' | 'cipher' | 'firstPromoter' | 'batchPoll' | 'receipts' | 'callbacks'
+  'audit' | 'clock' | 'cipher' | 'firstPromoter' | 'batchPoll' | 'receipts' | 'callbacks' | 'retryWindowSeconds'
 > & { requests: CancelRequestOperations & Pick<RequestRepository, 'planAction' | 'recordArchivedPromoters'> };
 
 export const ACTOR = 'workflow';

@@ -1,0 +1,62 @@
+/**
+ * The retry window: a provider step that keeps failing for a reason a later try may clear is run again for a span of
+ * time, not for a number of tries. The state machine's own Retry is a handful of quick tries, and failures do not
+ * come one at a time: a provider having a bad few minutes, or a starved machine whose calls all time out, fails every
+ * try of such a burst, after which a read-back would record the person's records as not erased though a try an hour
+ * later would have erased them. Within the window the step's Catch sends the workflow back to the step after a wait
+ * (free in a Standard workflow); past it, or for a failure no retry can clear (a refusal, rejected credentials), the
+ * read-back decides the outcome.
+ */
+
+/** Errors a later try may clear: the provider's outage or throttling, the task cut off by its time, Lambda's own. */
+const TRANSIENT = new Set([
+  'ProviderUnavailableError',
+  'ProviderRateLimitError',
+  'TimeoutError',
+  'States.Timeout',
+  'Sandbox.Timedout',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+  'Lambda.Unknown',
+]);
+
+/** The longest wait before the step runs again: a provider back up is found within it. */
+const MAX_WAIT_SECONDS = 300;
+
+/** What a step's settle task answers to send the workflow back to the step after `retryStepAfterSeconds`. */
+export interface StepRetry {
+  retryStepAfterSeconds: number;
+  /** When the action's step first failed in this run of the workflow (ISO 8601): where the window counts from. */
+  failingSince: string;
+  /** The action it is about: the state the next settle task reads may be another action's (the archive's). */
+  action: string;
+}
+
+/**
+ * Whether the step that ended with `errorName` goes back for another run rather than be settled now, and after how
+ * long: as long as it has been failing (so the waits double), at least 1 s, at most a tenth of the window and
+ * {@link MAX_WAIT_SECONDS}, and never past the window's end.
+ * @param action the action whose step failed (`ActionKey`)
+ * @param previous what the last settle task of the workflow answered, if it sent a step back
+ * @param windowSeconds PROVIDER_RETRY_WINDOW_SECONDS; 0: never
+ * @returns undefined when the failure is settled now (not transient, or the window has passed)
+ */
+export function retryWithinWindow(
+  action: string,
+  errorName: string | undefined,
+  previous: Partial<StepRetry> | undefined,
+  now: Date,
+  windowSeconds: number,
+): StepRetry | undefined {
+  if (windowSeconds <= 0 || !errorName || !TRANSIENT.has(errorName)) return undefined;
+  const failingSince = previous?.action === action ? previous.failingSince : undefined;
+  const since = failingSince && !Number.isNaN(Date.parse(failingSince)) ? new Date(failingSince) : now;
+  const elapsedSeconds = Math.max(0, (now.getTime() - since.getTime()) / 1000);
+  const leftSeconds = windowSeconds - elapsedSeconds;
+  if (leftSeconds < 1) return undefined;
+  const longest = Math.max(1, Math.min(MAX_WAIT_SECONDS, Math.floor(windowSeconds / 10)));
+  const wait = Math.min(Math.max(1, Math.ceil(elapsedSeconds)), longest, Math.floor(leftSeconds));
+  return { retryStepAfterSeconds: wait, failingSince: since.toISOString(), action };
+}
