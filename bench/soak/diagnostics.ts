@@ -48,7 +48,7 @@ export async function taskFailuresOf(
       error: `${String(entry.errorName ?? entry.message ?? '')}: ${String(entry.errorMessage ?? '')}`,
     });
   }
-  // Restarts only matter around a request's own failures: the leading and trailing ones are left out.
+  // Restarts matter from the one before a request's first failure on: the earlier ones are left out.
   for (const id of wanted) {
     const list = found[id] ?? [];
     const first = list.findIndex((f) => !f.task.startsWith('restart '));
