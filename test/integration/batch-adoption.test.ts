@@ -18,23 +18,27 @@ afterEach(async () => {
 const action = (view: any, provider: string, name: string) =>
   view.actions.find((a: any) => a.provider === provider && a.action === name);
 
+/** Six referrals of the subject, and another request's delete of six others running (it ends on its second poll). */
+async function withAnotherRequestsBatch(rt: TestRuntime): Promise<void> {
+  for (let i = 0; i < 6; i++) rt.firstPromoter.addReferral({ email: 'resumed@example.com', uid: `resumed-${i}` });
+  const others = Array.from({ length: 6 }, (_, i) =>
+    rt.firstPromoter.addReferral({ email: 'other@example.com', uid: `other-${i}` }),
+  );
+  const { baseUrl, apiKey, accountId } = rt.runtime.config.firstPromoter;
+  const started = await fetch(`${baseUrl}/referrals`, {
+    method: 'DELETE',
+    headers: { authorization: `Bearer ${apiKey}`, 'account-id': `${accountId}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ ids: others.map((r) => r.id) }),
+  });
+  expect(started.status).toBe(202);
+  // This request's delete meets a dropped connection before FirstPromoter got it: its retry looks for a batch.
+  rt.firstPromoter.harness.injectFault('DELETE /referrals', { kind: 'reset' });
+}
+
 describe("a batch taken for this step's own after a lost answer", () => {
   it("deletes the subject's referrals itself when the batch it followed turns out to be another request's", async () => {
     t = await startTestRuntime();
-    for (let i = 0; i < 6; i++) t.firstPromoter.addReferral({ email: 'resumed@example.com', uid: `resumed-${i}` });
-    const others = Array.from({ length: 6 }, (_, i) =>
-      t?.firstPromoter.addReferral({ email: 'other@example.com', uid: `other-${i}` }),
-    );
-    // Another request's delete of as many referrals, running (it ends on its second poll).
-    const { baseUrl, apiKey, accountId } = t.runtime.config.firstPromoter;
-    const started = await fetch(`${baseUrl}/referrals`, {
-      method: 'DELETE',
-      headers: { authorization: `Bearer ${apiKey}`, 'account-id': `${accountId}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ ids: others.map((r) => r?.id) }),
-    });
-    expect(started.status).toBe(202);
-    // This request's delete meets a dropped connection before FirstPromoter got it: its retry looks for a batch.
-    t.firstPromoter.harness.injectFault('DELETE /referrals', { kind: 'reset' });
+    await withAnotherRequestsBatch(t);
 
     const view = await t.erase({ email: 'resumed@example.com' });
 
@@ -43,5 +47,19 @@ describe("a batch taken for this step's own after a lost answer", () => {
     expect(t.firstPromoter.referrals()).toEqual([]);
     // The other batch was followed, then this step's own delete ran.
     expect(t.firstPromoter.harness.requestsTo('DELETE /referrals').map((r) => r.status)).toEqual([202, 0, 202]);
+  });
+
+  it('follows its own delete to the end when FirstPromoter started it and still answered 404', async () => {
+    t = await startTestRuntime();
+    await withAnotherRequestsBatch(t);
+    // The step's own delete, after the other batch ended: FirstPromoter starts it, then answers 404.
+    t.firstPromoter.harness.injectFault('DELETE /referrals', { kind: 'status', status: 404, afterProcessing: true });
+
+    const view = await t.erase({ email: 'resumed@example.com' });
+
+    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 6 });
+    expect(view.status).toBe('completed');
+    expect(t.firstPromoter.referrals()).toEqual([]);
+    expect(t.firstPromoter.harness.requestsTo('DELETE /referrals').map((r) => r.status)).toEqual([202, 0, 404]);
   });
 });

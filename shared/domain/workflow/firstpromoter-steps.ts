@@ -207,17 +207,30 @@ export async function startFirstPromoterReferralDeletion(
   // then verified by searching again, like any batch's.
   const adopted = plan.created ? undefined : await findEarlierBatch(deps, plan);
   if (adopted) return followBatch(deps, request, adopted, [...subjectRecords], { own: false });
+  return deleteAndFollow(deps, request, found, [...subjectRecords], plan);
+}
+
+/**
+ * Deletes `ids` and follows the batch. An error answer can come after FirstPromoter started the batch (it acted, then
+ * answered 404/422): a batch it started is followed to its end, as an adopted one is (not known to be this step's),
+ * rather than judged by a search made before it ran.
+ */
+async function deleteAndFollow(
+  deps: FirstPromoterTaskDeps,
+  request: ErasureRequest,
+  ids: number[],
+  planned: number[],
+  plan: { ids: Array<string | number>; at: string },
+): Promise<BatchPollState> {
   let batch: Batch;
   try {
-    batch = await deps.firstPromoter.deleteReferrals(found);
+    batch = await deps.firstPromoter.deleteReferrals(ids);
   } catch (error) {
-    // An error answer can come after FirstPromoter started the batch (it acted, then answered 404/422): a batch it
-    // started is followed to its end, as an adopted one is, rather than judged by a search made before it ran.
     const started = error instanceof ProviderRequestError ? await findEarlierBatch(deps, plan) : undefined;
     if (!started) throw error;
-    return followBatch(deps, request, started, [...subjectRecords], { own: false });
+    return followBatch(deps, request, started, planned, { own: false });
   }
-  return followBatch(deps, request, batch, [...subjectRecords], { own: true });
+  return followBatch(deps, request, batch, planned, { own: true });
 }
 
 /** A running referral-delete batch of this account created after the plan was written, for the planned number of ids. */
@@ -318,8 +331,8 @@ async function endOfBatch(
   const identity = identityOf(deps, request);
   const remainingNow = (await deps.firstPromoter.findReferrals(identity)).map((r) => r.id);
   if (!options.own && remainingNow.length > 0) {
-    const batch = await deps.firstPromoter.deleteReferrals(remainingNow);
-    return followBatch(deps, request, batch, [...new Set([...planned, ...remainingNow])], { own: true });
+    const all = [...new Set([...planned, ...remainingNow])];
+    return deleteAndFollow(deps, request, remainingNow, all, { ids: remainingNow, at: deps.clock.now().toISOString() });
   }
   await recordBatchEnd(deps, request, summary, planned, remainingNow, options.reported);
   return { requestId: request.id, done: true, batchId: summary.batchId, polls: options.polls, waitSeconds: 0 };
