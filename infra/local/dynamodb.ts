@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { Agent, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { type MessagePort, Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import {
   type AttributeValue,
   CreateTableCommand,
@@ -22,6 +22,7 @@ import {
   REQUESTS_TABLE,
   TRANSPARENCY_LOG_TABLE,
 } from '#shared/adapters/dynamodb/tables';
+import { PortHttpHandler, serveOnPort } from './dynalite-port.ts';
 import type { ReadableLevel } from './dynalite-reads.ts';
 import type { DynaliteTables } from './dynalite-transactions.ts';
 import { callerOf, connectPort } from './threads/rpc.ts';
@@ -96,6 +97,8 @@ export async function startDynalite(path?: string): Promise<{
   endpoint: string;
   backgroundEndpoint: string;
   store: DynaliteStore | undefined;
+  /** Answers calls arriving on `port` too, as through `endpoint` (dynalite-port.ts). */
+  serveOn: (port: MessagePort) => void;
   stop: () => Promise<void>;
 }> {
   if (path) await mkdir(path, { recursive: true });
@@ -133,6 +136,7 @@ export async function startDynalite(path?: string): Promise<{
     endpoint,
     backgroundEndpoint,
     store,
+    serveOn: (port) => serveOnPort(server, port),
     stop: async () => {
       background.closeAllConnections();
       await new Promise<void>((resolve) => background.close(() => resolve()));
@@ -184,7 +188,8 @@ export async function startLocalDynamo(
 ): Promise<LocalDynamo> {
   const server = options.thread ? await startDynaliteThread(path, options.serveOn ?? []) : await startDynalite(path);
   const compact = 'compact' in server ? server.compact : compactor(server.store);
-  const client = localDynamoClient(server.endpoint);
+  // Threaded, this thread's calls go over a port of their own rather than loopback HTTP (dynalite-port.ts).
+  const client = localDynamoClient(server.endpoint, 'apiPort' in server ? { port: server.apiPort } : {});
   return {
     endpoint: server.endpoint,
     backgroundEndpoint: server.backgroundEndpoint,
@@ -220,16 +225,24 @@ export const localSigner = {
  * A DynamoDB client for the local endpoint, its requests not signed (see {@link LOCAL_AUTHORIZATION}).
  * @param options.maxSockets connections it keeps to dynalite at most (default: the SDK's 50); more calls wait in the
  *   client, not in dynalite's queue, where they would wait in front of other clients' calls
+ * @param options.port send every call over this port (to the DynamoDB thread, which serves it: dynalite-port.ts)
+ *   instead of HTTP; `endpoint` still names the service in each request, as DynamoDB's would
  */
-export function localDynamoClient(endpoint: string, options: { maxSockets?: number } = {}): DynamoDBClient {
+export function localDynamoClient(
+  endpoint: string,
+  options: { maxSockets?: number; port?: MessagePort } = {},
+): DynamoDBClient {
+  const requestHandler = options.port
+    ? new PortHttpHandler(options.port)
+    : options.maxSockets
+      ? { httpAgent: new Agent({ keepAlive: true, maxSockets: options.maxSockets }) }
+      : undefined;
   return new DynamoDBClient({
     endpoint,
     region: 'local',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     signer: localSigner,
-    ...(options.maxSockets
-      ? { requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: options.maxSockets }) } }
-      : {}),
+    ...(requestHandler ? { requestHandler: requestHandler as never } : {}),
   });
 }
 
@@ -253,7 +266,10 @@ export type DynamoThreadMethods = {
 const DYNAMODB_YOUNG_GENERATION_MB = 96;
 
 async function startDynaliteThread(path: string | undefined, serveOn: MessagePort[]) {
+  const api = new MessageChannel();
   const worker = new Worker(new URL('./threads/dynamodb-thread.ts', import.meta.url), {
+    workerData: { apiPort: api.port2 },
+    transferList: [api.port2],
     resourceLimits: { maxYoungGenerationSizeMb: DYNAMODB_YOUNG_GENERATION_MB },
   });
   const dynamo = callerOf<DynamoThreadMethods>(worker);
@@ -263,6 +279,8 @@ async function startDynaliteThread(path: string | undefined, serveOn: MessagePor
   return {
     endpoint,
     backgroundEndpoint,
+    /** Where this thread's client sends its calls (dynalite-port.ts). */
+    apiPort: api.port1,
     compact: (table: string) => dynamo.call('compact', table),
     stop: async () => {
       await dynamo.call('stop');
