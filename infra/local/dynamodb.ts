@@ -32,8 +32,8 @@ const require = createRequire(import.meta.url);
 
 /**
  * dynalite and what this service adds to it, loaded by the thread that starts it: in `npm start` the API and workflow
- * threads import this module only to reach dynalite over HTTP, and loading it there cost each of them about 0.1 s of
- * CPU at every start.
+ * threads import this module only to reach dynalite (over a port and over HTTP), and loading it there cost each of
+ * them about 0.1 s of CPU at every start.
  */
 async function loadDynalite() {
   const [precedence, reads, transactions] = await Promise.all([

@@ -147,7 +147,8 @@ function namesOf(senders: string | undefined): string[] {
  * process then ends them all at once, as it ends a single-threaded runtime (nothing survives to hold DATA_DIR's
  * LevelDB), and they share the process's DATA_DIR lock; and rather than a bounded queue alone, which limits how many
  * workflows run, not how much of the loop their DynamoDB and provider calls take. The threads talk as AWS services
- * do: DynamoDB over HTTP, a workflow start posted without waiting (StartExecution), receipts and sweeps called.
+ * do: DynamoDB calls made by the SDK (the workflow thread's over HTTP, the API thread's over a MessagePort: see
+ * dynalite-port.ts), a workflow start posted without waiting (StartExecution), receipts and sweeps called.
  */
 export async function startLocalRuntime(
   options: LocalRuntimeOptions & { threads: true },
