@@ -55,4 +55,34 @@ describe('the retry window of a failed provider step', () => {
       action: members,
     });
   });
+
+  it("keeps the execution history of any window it accepts under Step Functions' 25,000 events", () => {
+    // Worst case: every round fails at once (no time spent in the step's tries). Each send-back costs at most about 32
+    // events (seven invocations of three, the settle task's five, the Choice's and the Wait's two each, the step's
+    // entry); four actions may each use a window in one execution; 1,000 events are left for the rest of the workflow.
+    const sendsBack = (windowSeconds: number) => {
+      let previous: ReturnType<typeof retryWithinWindow>;
+      let now = 0;
+      let count = 0;
+      for (;;) {
+        previous = retryWithinWindow(members, 'ProviderUnavailableError', previous, at(now), windowSeconds);
+        if (!previous) return count;
+        count++;
+        now += previous.retryStepAfterSeconds;
+      }
+    };
+    for (const windowSeconds of [60, HOUR, 6 * HOUR, 24 * HOUR, 3 * 24 * HOUR, 30 * 24 * HOUR]) {
+      expect(4 * 32 * sendsBack(windowSeconds) + 1_000, `${windowSeconds} s`).toBeLessThan(25_000);
+    }
+    // The default window keeps its 5-minute waits.
+    expect(
+      retryWithinWindow(
+        members,
+        'Lambda.Unknown',
+        { action: members, failingSince: at(0).toISOString() },
+        at(3 * HOUR),
+        6 * HOUR,
+      )?.retryStepAfterSeconds,
+    ).toBe(300);
+  });
 });

@@ -25,6 +25,15 @@ const TRANSIENT = new Set([
 /** The longest wait before the step runs again: a provider back up is found within it. */
 const MAX_WAIT_SECONDS = 300;
 
+/**
+ * Sends-back of one action a window allows, at the most (beside the first doubling ones): each costs some 30 events of
+ * the execution's history (the step's tries, its settle task, the Choice and the Wait), Step Functions fails a
+ * Standard execution at 25,000 events and cannot redrive it then, and four actions may each have a window in one
+ * execution (the archive, then the three branches at once). A window longer than this many {@link MAX_WAIT_SECONDS}
+ * waits (8 h 20 min) waits longer between tries instead of trying more often.
+ */
+export const MAX_SENDS_BACK_PER_WINDOW = 100;
+
 /** What a step's settle task answers to send the workflow back to the step after `retryStepAfterSeconds`. */
 export interface StepRetry {
   retryStepAfterSeconds: number;
@@ -37,7 +46,8 @@ export interface StepRetry {
 /**
  * Whether the step that ended with `errorName` goes back for another run rather than be settled now, and after how
  * long: as long as it has been failing (so the waits double), at least 1 s, at most a tenth of the window and
- * {@link MAX_WAIT_SECONDS}, and never past the window's end.
+ * {@link MAX_WAIT_SECONDS} (or, for a window longer than {@link MAX_SENDS_BACK_PER_WINDOW} such waits, a
+ * hundredth of it, so the execution history stays bounded), and never past the window's end.
  * @param action the action whose step failed (`ActionKey`)
  * @param previous what the last settle task of the workflow answered, if it sent a step back
  * @param windowSeconds PROVIDER_RETRY_WINDOW_SECONDS; 0: never
@@ -56,7 +66,11 @@ export function retryWithinWindow(
   const elapsedSeconds = Math.max(0, (now.getTime() - since.getTime()) / 1000);
   const leftSeconds = windowSeconds - elapsedSeconds;
   if (leftSeconds < 1) return undefined;
-  const longest = Math.max(1, Math.min(MAX_WAIT_SECONDS, Math.floor(windowSeconds / 10)));
+  const longest = Math.max(
+    1,
+    Math.min(MAX_WAIT_SECONDS, Math.floor(windowSeconds / 10)),
+    Math.ceil(windowSeconds / MAX_SENDS_BACK_PER_WINDOW),
+  );
   const wait = Math.min(Math.max(1, Math.ceil(elapsedSeconds)), longest, Math.floor(leftSeconds));
   return { retryStepAfterSeconds: wait, failingSince: since.toISOString(), action };
 }
