@@ -85,4 +85,13 @@ describe('the retry window of a failed provider step', () => {
       )?.retryStepAfterSeconds,
     ).toBe(300);
   });
+
+  it('settles a step whose settle task comes back from its own deferral, rather than start the window again', () => {
+    // Past the window the settle task searches; a search that must wait for a rate-budget slot (or a Retry-After)
+    // answers { retryAfterSeconds }, which replaces the answer that carried failingSince, and the settle runs again.
+    const deferred = { retryAfterSeconds: 30 };
+    for (const name of ['ProviderRateLimitError', 'ProviderUnavailableError', 'TimeoutError']) {
+      expect(retryWithinWindow(members, name, deferred, at(6 * HOUR + 40), 6 * HOUR)).toBeUndefined();
+    }
+  });
 });

@@ -70,9 +70,10 @@ export interface FailureInput {
   readBackError?: StepError;
   /**
    * The workflow's state as the step's Catch left it (non-personal: ids, counts, errors): what the settle task answered
-   * last time, if it sent a step back (`settle`: the action and where its retry window counts from).
+   * last time, if it sent a step back (`settle`: the action and where its retry window counts from), or if it was
+   * itself deferred (`settle.retryAfterSeconds`).
    */
-  state?: { settle?: Partial<StepRetry> };
+  state?: { settle?: Partial<StepRetry> & { retryAfterSeconds?: number } };
 }
 
 /**

@@ -49,18 +49,23 @@ export interface StepRetry {
  * {@link MAX_WAIT_SECONDS} (or, for a window longer than {@link MAX_SENDS_BACK_PER_WINDOW} such waits, a
  * hundredth of it, so the execution history stays bounded), and never past the window's end.
  * @param action the action whose step failed (`ActionKey`)
- * @param previous what the last settle task of the workflow answered, if it sent a step back
+ * @param previous what the last settle task of the workflow answered: a {@link StepRetry} if it sent a step back, or
+ *   `{ retryAfterSeconds }` if it was itself deferred (its search waiting for a rate-budget slot or a Retry-After)
  * @param windowSeconds PROVIDER_RETRY_WINDOW_SECONDS; 0: never
  * @returns undefined when the failure is settled now (not transient, or the window has passed)
  */
 export function retryWithinWindow(
   action: string,
   errorName: string | undefined,
-  previous: Partial<StepRetry> | undefined,
+  previous: (Partial<StepRetry> & { retryAfterSeconds?: number }) | undefined,
   now: Date,
   windowSeconds: number,
 ): StepRetry | undefined {
   if (windowSeconds <= 0 || !errorName || !TRANSIENT.has(errorName)) return undefined;
+  // The settle task runs again after its own deferral: it had decided to settle (only a search is deferred), and its
+  // answer replaced the one that carried `failingSince`, so counting again from now would restart the window, without
+  // end for a step whose provider keeps the rate budget short.
+  if (previous?.retryAfterSeconds !== undefined) return undefined;
   const failingSince = previous?.action === action ? previous.failingSince : undefined;
   const since = failingSince && !Number.isNaN(Date.parse(failingSince)) ? new Date(failingSince) : now;
   const elapsedSeconds = Math.max(0, (now.getTime() - since.getTime()) / 1000);
