@@ -1,32 +1,12 @@
 import { resolve } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
-import { makeHandler as apiDocument } from '#functions/api-document/handler';
-import { makeHandler as cancelRequest } from '#functions/cancel-request/handler';
-import { makeHandler as consoleFiles } from '#functions/console/handler';
-import { loadStaticFiles } from '#functions/console/static-files';
-import { makeHandler as evidence } from '#functions/evidence/handler';
-import { makeHandler as extendRequest } from '#functions/extend-request/handler';
-import { makeHandler as getRequest } from '#functions/get-request/handler';
-import { makeHandler as intake } from '#functions/intake/handler';
-import { makeHandler as listRequests } from '#functions/list-requests/handler';
-import { makeHandler as senderIntake } from '#functions/sender-intake/handler';
-import { makeHandler as subjectLookup } from '#functions/subject-lookup/handler';
-import { makeHandler as suppressionCheck } from '#functions/suppression-check/handler';
-import {
-  type AuditStores,
-  createAuditStores,
-  createDocumentClient,
-  createFirstPromoter,
-  createIdentityCipher,
-  createTransparencyLog,
-} from '#shared/composition';
+import type { AuditStores } from '#shared/composition';
 import { type Config, ConfigError, parseConfig, required } from '#shared/config';
 import { createLogger, describeError } from '#shared/observability';
 import type { Clock } from '#shared/ports/audit';
 import { systemClock } from '#shared/ports/audit';
 import { currentInvocationBudget } from '#shared/workflow/invocation-budget';
 import { DataDirInUseError, dataDirHolder, lockDataDir } from './data-dir-lock.ts';
-import { startLocalDynamo } from './dynamodb.ts';
 import type { LogFormat } from './log-format.ts';
 import {
   ensurePrivateDirectory,
@@ -236,6 +216,9 @@ async function startOn(
   const senderNames = namesOf(env.SENDERS);
   const senderSecretsInFile = senderNames.length > 0 && env.SENDER_SECRETS === undefined;
   if (senderSecretsInFile) env.SENDER_SECRETS = await loadOrCreateSenderSecrets(secretsFile, senderNames);
+  // Nothing can refuse the start from here: the functions and adapters load while the threads start (api-functions.ts).
+  const loading = import('./api-functions.ts');
+  loading.catch(() => undefined);
 
   // Threaded, both threads start at once: the workflow thread's imports (every task function) and simulators overlap
   // dynalite's start.
@@ -250,6 +233,7 @@ async function startOn(
   const threadSimulators = workflowThread?.startSimulators(wanted);
   // Awaited below; a failed DynamoDB start must not leave it an unhandled rejection meanwhile.
   threadSimulators?.catch(() => undefined);
+  const { startLocalDynamo } = await loading;
   const dynamo = await startLocalDynamo(options.inMemory ? undefined : resolve(dataDir, 'dynamodb'), {
     thread: threads,
     ...(channel ? { serveOn: [channel.port1] } : {}),
@@ -306,6 +290,25 @@ async function startOn(
   // attribute requests held before the identities table existed).
   await dynamo.compact(config.tables.identities);
   await dynamo.compact(config.tables.requests);
+  const {
+    apiDocument,
+    cancelRequest,
+    consoleFiles,
+    createAuditStores,
+    createDocumentClient,
+    createFirstPromoter,
+    createIdentityCipher,
+    createTransparencyLog,
+    evidence,
+    extendRequest,
+    getRequest,
+    intake,
+    listRequests,
+    loadStaticFiles,
+    senderIntake,
+    subjectLookup,
+    suppressionCheck,
+  } = await loading;
   // The same DynamoDB adapter as in AWS; dynalite only needs each identity deletion compacted to be final on disk.
   const db = createDocumentClient(config, dynamo.client);
   const clock = options.clock ?? systemClock;
