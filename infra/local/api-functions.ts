@@ -17,11 +17,13 @@ export { makeHandler as listRequests } from '#functions/list-requests/handler';
 export { makeHandler as senderIntake } from '#functions/sender-intake/handler';
 export { makeHandler as subjectLookup } from '#functions/subject-lookup/handler';
 export { makeHandler as suppressionCheck } from '#functions/suppression-check/handler';
+// The cancel route's FirstPromoter client (restoring promoters a request archived) is built at its first call, as in
+// the deployed cancel-request function: a start loads no provider client, axios or response schemas on this thread.
+export { firstPromoterOnFirstCall } from '#shared/composition/on-demand/firstpromoter';
 export {
   createAuditStores,
   createDocumentClient,
-  createFirstPromoter,
   createIdentityCipher,
   createTransparencyLog,
-} from '#shared/composition';
+} from '#shared/composition/stores';
 export { startLocalDynamo } from './dynamodb.ts';

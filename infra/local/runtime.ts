@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
-import type { AuditStores } from '#shared/composition';
+import type { AuditStores } from '#shared/composition/stores';
 import { type Config, ConfigError, parseConfig, required } from '#shared/config';
 import { createLogger, describeError } from '#shared/observability';
 import type { Clock } from '#shared/ports/audit';
@@ -296,11 +296,11 @@ async function startOn(
     consoleFiles,
     createAuditStores,
     createDocumentClient,
-    createFirstPromoter,
     createIdentityCipher,
     createTransparencyLog,
     evidence,
     extendRequest,
+    firstPromoterOnFirstCall,
     getRequest,
     intake,
     listRequests,
@@ -334,7 +334,7 @@ async function startOn(
   const { workflow, receipts } = side;
   const withCallbacks = side.callbackScheduler ? { callbacks: side.callbackScheduler } : {};
   // The cancel route restores archived promoters, through the same shared rate budget as the task functions.
-  const firstPromoter = createFirstPromoter(config, db);
+  const firstPromoter = firstPromoterOnFirstCall(config, db);
   const cipher = createIdentityCipher(config);
 
   const pseudonymKey = required(config.pseudonymKey, 'PSEUDONYM_KEY');
