@@ -3,6 +3,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
+// What the runtime imports only when it starts (the API's functions, the in-process workflow side, the simulators'
+// starter), loaded with this module: while a test file is collected, not inside the first test's or hook's time limit
+// (a worker's first start would otherwise load them, and on a loaded machine that took more than 30 s).
+import '#infra/local/api-functions';
+import '#infra/local/demo-simulators';
+import '#infra/local/workflows';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '#infra/local/runtime';
 import { workflowTaskStateNames } from '#infra/local/workflow-engine';
 import type { Clock } from '#shared/ports/audit';
