@@ -1,9 +1,5 @@
-import {
-  archivePromoters,
-  pollFirstPromoterBatch,
-  settleFirstPromoterAction,
-  startFirstPromoterReferralDeletion,
-} from './workflow/firstpromoter-steps.ts';
+import { pollFirstPromoterBatch, startFirstPromoterReferralDeletion } from './workflow/firstpromoter-referrals.ts';
+import { archivePromoters, settleFirstPromoterAction } from './workflow/firstpromoter-steps.ts';
 import { recordActionFailure } from './workflow/read-back.ts';
 import {
   eraseReferralRockMembers,
@@ -14,8 +10,9 @@ import { beginErasure, finalizeRequest, loadRequest } from './workflow/request-s
 
 /**
  * The steps of the erasure workflow, by the function that runs them. The steps live in `workflow/`: request steps
- * (audit store only), Referral Rock steps, FirstPromoter steps, and the read-back that decides their outcomes.
+ * (audit store only), Referral Rock steps, FirstPromoter steps (the referral delete apart), and the read-back that decides their outcomes.
  */
+export * from './workflow/firstpromoter-referrals.ts';
 export * from './workflow/firstpromoter-steps.ts';
 export * from './workflow/read-back.ts';
 export * from './workflow/referralrock-steps.ts';

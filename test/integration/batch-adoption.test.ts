@@ -45,8 +45,16 @@ describe("a batch taken for this step's own after a lost answer", () => {
     expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 6 });
     expect(view.status).toBe('completed');
     expect(t.firstPromoter.referrals()).toEqual([]);
-    // The other batch was followed, then this step's own delete ran.
+    // The other batch was followed, then this step's own delete ran; the record says so, with both batches' ids.
     expect(t.firstPromoter.harness.requestsTo('DELETE /referrals').map((r) => r.status)).toEqual([202, 0, 202]);
+    const [other, own] = t.firstPromoter.batches().map((b) => b.id);
+    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({
+      batchId: own,
+      notes: [
+        `batch ${other}, not known to be this step's own, ended with the referrals still there`,
+        'a search afterwards found none of them left',
+      ],
+    });
   });
 
   it('follows its own delete to the end when FirstPromoter started it and still answered 404', async () => {

@@ -1,0 +1,254 @@
+import { ProviderRequestError } from '#shared/errors';
+import type { Batch, BatchSummary } from '#shared/ports/providers';
+import { summarizeBatch } from '../batch.ts';
+import type { ErasureRequest } from '../model.ts';
+import { judgeByReadBack, readBackProof } from './read-back.ts';
+import {
+  type FirstPromoterTaskDeps,
+  identityOf,
+  load,
+  type RequestInput,
+  RequestMissingError,
+  record,
+  recordNothingFound,
+} from './task-context.ts';
+
+/**
+ * The FirstPromoter referral delete: up to 5 ids FirstPromoter deletes at once, more in an asynchronous batch the
+ * workflow polls to its end. Every end is judged by searching again; a batch the step did not start itself is only a
+ * guess at its own (FirstPromoter does not say which ids a batch holds), so what it leaves is deleted by one it starts.
+ */
+
+export interface BatchPollState {
+  requestId: string;
+  done: boolean;
+  batchId?: number;
+  /**
+   * Whether this step's own delete started the batch. Otherwise (a batch found running after a lost answer, or one
+   * followed again after a restart) it may be another request's: FirstPromoter does not say which ids a batch holds.
+   */
+  own?: boolean;
+  /** What the record of the batch's end is to say besides (non-personal), e.g. that another batch was followed first. */
+  notes?: string[];
+  polls: number;
+  startedAt?: string;
+  waitSeconds: number;
+}
+
+/**
+ * Deletes the subject's FirstPromoter referrals. Up to 5 ids FirstPromoter finishes at once; more start an asynchronous
+ * batch, which the workflow then polls with `pollFirstPromoterBatch`.
+ */
+export async function startFirstPromoterReferralDeletion(
+  deps: FirstPromoterTaskDeps,
+  { requestId }: RequestInput,
+): Promise<BatchPollState> {
+  const key = 'firstpromoter.referrals';
+  const request = await load(deps, requestId);
+  const done = request.actions[key];
+  if (done?.outcome === 'pending' && done.batchId !== undefined) {
+    // A retried start after the batch was created: keep polling that batch rather than deleting again.
+    return { requestId, done: false, batchId: done.batchId, polls: 0, startedAt: done.updatedAt, waitSeconds: 0 };
+  }
+  if (done) return { requestId, done: true, polls: 0, waitSeconds: 0 };
+
+  const identity = identityOf(deps, request);
+  const found = (await deps.firstPromoter.findReferrals(identity)).map((r) => r.id);
+  const nothing = readBackProof(identity, 0, 'not_found', deps.clock.now());
+  if (found.length === 0 && (await recordNothingFound(deps, request, key, ['processing'], nothing))) {
+    return { requestId, done: true, polls: 0, waitSeconds: 0 };
+  }
+  const plan = await deps.requests.planAction(requestId, key, found, deps.clock.now().toISOString(), {
+    whileIn: ['processing'],
+  });
+  if (!plan) return { requestId, done: true, polls: 0, waitSeconds: 0 };
+  const subjectRecords = new Set([...plan.ids, ...found]);
+  if (found.length === 0) {
+    // The search that found nothing is the proof. With a plan, everything planned is gone: a delete whose answer was
+    // lost (or whose batch finished) did the work.
+    const outcome = subjectRecords.size === 0 ? 'not_found' : 'deleted';
+    const verification = readBackProof(identity, 0, outcome, deps.clock.now());
+    await record(deps, request, key, { outcome, count: subjectRecords.size, verification });
+    return { requestId, done: true, polls: 0, waitSeconds: 0 };
+  }
+  // An earlier attempt got as far as writing its plan, so it may have sent the delete and lost the answer. A batch it
+  // started and that is still running is adopted rather than a second one started over the same referrals; its end is
+  // then verified by searching again, like any batch's.
+  const adopted = plan.created ? undefined : await findEarlierBatch(deps, plan);
+  if (adopted) return followBatch(deps, request, adopted, [...subjectRecords], { own: false });
+  return deleteAndFollow(deps, request, found, [...subjectRecords], plan);
+}
+
+/**
+ * Deletes `ids` and follows the batch. An error answer can come after FirstPromoter started the batch (it acted, then
+ * answered 404/422): a batch it started is followed to its end, as an adopted one is (not known to be this step's),
+ * rather than judged by a search made before it ran.
+ */
+async function deleteAndFollow(
+  deps: FirstPromoterTaskDeps,
+  request: ErasureRequest,
+  ids: number[],
+  planned: number[],
+  plan: { ids: Array<string | number>; at: string },
+  notes: string[] = [],
+): Promise<BatchPollState> {
+  let batch: Batch;
+  try {
+    batch = await deps.firstPromoter.deleteReferrals(ids);
+  } catch (error) {
+    const started = error instanceof ProviderRequestError ? await findEarlierBatch(deps, plan) : undefined;
+    if (!started) throw error;
+    return followBatch(deps, request, started, planned, { own: false, notes });
+  }
+  return followBatch(deps, request, batch, planned, { own: true, notes });
+}
+
+/** A running referral-delete batch of this account created after the plan was written, for the planned number of ids. */
+async function findEarlierBatch(deps: FirstPromoterTaskDeps, plan: { ids: Array<string | number>; at: string }) {
+  const since = new Date(plan.at).getTime() - 60_000; // provider and service clocks may differ a little
+  return (await deps.firstPromoter.listBatches()).find(
+    (b) =>
+      b.action_label === 'referral/delete' &&
+      (b.status === 'pending' || b.status === 'in_progress') &&
+      new Date(b.created_at).getTime() >= since &&
+      (b.selected_total === plan.ids.length || b.total === plan.ids.length),
+  );
+}
+
+async function followBatch(
+  deps: FirstPromoterTaskDeps,
+  request: ErasureRequest,
+  batch: Batch,
+  planned: number[],
+  { own, notes = [] }: { own: boolean; notes?: string[] },
+): Promise<BatchPollState> {
+  const requestId = request.id;
+  const summary = summarizeBatch(batch);
+  if (summary.state === 'running') {
+    await record(deps, request, 'firstpromoter.referrals', {
+      outcome: 'pending',
+      count: planned.length,
+      batchId: batch.id,
+    });
+    return {
+      requestId,
+      done: false,
+      batchId: batch.id,
+      own,
+      ...(notes.length ? { notes } : {}),
+      polls: 0,
+      startedAt: deps.clock.now().toISOString(),
+      waitSeconds: deps.batchPoll.intervalSeconds,
+    };
+  }
+  return endOfBatch(deps, request, summary, planned, { own, polls: 0, reported: notes });
+}
+
+/**
+ * One poll of a running batch. The wait before the next poll doubles up to BATCH_POLL_MAX_INTERVAL_SECONDS; a batch still
+ * running after BATCH_POLL_TIMEOUT_SECONDS ends the action by a read-back: what is still found is `failed` (or
+ * `partial`), keeping the batch id for follow-up.
+ */
+export async function pollFirstPromoterBatch(
+  deps: FirstPromoterTaskDeps,
+  state: BatchPollState,
+): Promise<BatchPollState> {
+  const key = 'firstpromoter.referrals';
+  if (state.batchId === undefined) throw new RequestMissingError('No batch to poll');
+  const batch = await deps.firstPromoter.getBatch(state.batchId);
+  const summary = summarizeBatch(batch);
+  const polls = state.polls + 1;
+  const startedAt = state.startedAt === undefined ? undefined : new Date(state.startedAt).getTime();
+  const elapsedSeconds = startedAt === undefined ? undefined : (deps.clock.now().getTime() - startedAt) / 1000;
+  const { intervalSeconds, maxIntervalSeconds } = deps.batchPoll;
+  const waitSeconds = Math.min(maxIntervalSeconds, intervalSeconds * 2 ** polls);
+  // A batch still running within its time needs nothing from the tables: only its end is recorded.
+  if (summary.state === 'running' && elapsedSeconds !== undefined && elapsedSeconds < deps.batchPoll.timeoutSeconds) {
+    return { ...state, polls, done: false, waitSeconds };
+  }
+
+  const request = await load(deps, state.requestId);
+  const current = request.actions[key];
+  if (current && current.outcome !== 'pending') return { ...state, done: true, waitSeconds: 0 };
+  const planned = (request.plans?.[key]?.ids ?? []).map(Number);
+  const own = state.own === true;
+  const notes = state.notes ?? [];
+  if (summary.state !== 'running') return endOfBatch(deps, request, summary, planned, { own, polls, reported: notes });
+  const since = new Date(state.startedAt ?? current?.updatedAt ?? deps.clock.now().toISOString()).getTime();
+  const elapsed = (deps.clock.now().getTime() - since) / 1000;
+  if (elapsed >= deps.batchPoll.timeoutSeconds) {
+    return endOfBatch(deps, request, summary, planned, {
+      own,
+      polls,
+      reported: [...notes, `batch still ${batch.status} after ${Math.round(elapsed)}s (poll timeout)`],
+    });
+  }
+  return { ...state, polls, done: false, waitSeconds };
+}
+
+/**
+ * The end of a followed batch (or the end of the wait for it), judged by searching again. A batch this step did not
+ * start itself (found running after a lost answer, or followed again after a restart) may have been another request's
+ * of the same size, since FirstPromoter does not say which ids a batch holds: when it leaves the subject's referrals
+ * still there, the step deletes them with a batch of its own and follows that one, rather than record as failed what
+ * it never tried to delete. What its own batch leaves is recorded (`failed` or `partial`).
+ */
+async function endOfBatch(
+  deps: FirstPromoterTaskDeps,
+  request: ErasureRequest,
+  summary: BatchSummary,
+  planned: readonly number[],
+  options: { own: boolean; polls: number; reported?: string[] },
+): Promise<BatchPollState> {
+  const identity = identityOf(deps, request);
+  const remainingNow = (await deps.firstPromoter.findReferrals(identity)).map((r) => r.id);
+  if (!options.own && remainingNow.length > 0) {
+    const all = [...new Set([...planned, ...remainingNow])];
+    const followed = `batch ${summary.batchId}, not known to be this step's own, ended with the referrals still there`;
+    return deleteAndFollow(
+      deps,
+      request,
+      remainingNow,
+      all,
+      { ids: remainingNow, at: deps.clock.now().toISOString() },
+      [...(options.reported ?? []), followed],
+    );
+  }
+  await recordBatchEnd(deps, request, summary, planned, remainingNow, [...(options.reported ?? [])]);
+  return { requestId: request.id, done: true, batchId: summary.batchId, polls: options.polls, waitSeconds: 0 };
+}
+
+/**
+ * Records how a deletion batch ended (or was given up on), judged by the search made after it (`remainingNow`) rather
+ * than by the batch's counters: what is still there is not erased, whatever the batch says. What the batch reported is
+ * kept as errors when referrals remain, as notes when none do.
+ */
+async function recordBatchEnd(
+  deps: FirstPromoterTaskDeps,
+  request: ErasureRequest,
+  summary: BatchSummary,
+  planned: readonly number[],
+  remainingNow: readonly number[],
+  reported: string[] = [],
+) {
+  const identity = identityOf(deps, request);
+  const checkedAt = deps.clock.now();
+  const verdict = judgeByReadBack(planned, remainingNow, 'deleted');
+  if (summary.state === 'stopped') reported.push('batch was stopped before it finished');
+  if (summary.state === 'failed') reported.push('batch failed');
+  if (summary.failed > 0) reported.push(`${summary.failed} of ${summary.total} item(s) failed`);
+  if (summary.errorCount > 0) reported.push(`${summary.errorCount} processing error(s) reported by FirstPromoter`);
+  const remarks =
+    verdict.remaining > 0
+      ? { errors: [...reported, `${verdict.remaining} of ${verdict.total} referral(s) still present after the batch`] }
+      : reported.length
+        ? { notes: [...reported, 'a search afterwards found none of them left'] }
+        : {};
+  return record(deps, request, 'firstpromoter.referrals', {
+    outcome: verdict.outcome,
+    count: verdict.count,
+    batchId: summary.batchId,
+    verification: readBackProof(identity, verdict.remaining, verdict.outcome, checkedAt),
+    ...remarks,
+  });
+}
