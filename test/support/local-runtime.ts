@@ -165,7 +165,6 @@ export async function startTestRuntime(
   return test;
 }
 
-/** Where a test runtime keeps the secrets it generates: a file next to its data directory. */
 /** The Wait states that run a failed provider step again within the retry window, at 5 ms. */
 const RETRY_LATER_WAITS = Object.fromEntries(
   [
@@ -176,6 +175,7 @@ const RETRY_LATER_WAITS = Object.fromEntries(
   ].map((step) => [`${step}RetryLater`, 5]),
 );
 
+/** Where a test runtime keeps the secrets it generates: a file next to its data directory. */
 export const secretsFileFor = (dataDir: string) => `${dataDir}.secrets.json`;
 
 /**

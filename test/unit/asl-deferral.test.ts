@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ASL_PATH } from '#infra/local/workflow-engine';
+import { retryWithinWindow } from '#shared/domain/workflow/retry-window';
 
 /**
  * The state machine's side of the time budget: every Task that calls a provider can come back later through a Wait
@@ -92,6 +93,22 @@ describe('the erasure state machine on time budgets', () => {
       expect(t.scope[wait?.Next as string]?.Type).toBe('Task');
     },
   );
+
+  it('waits out, within the retry window, every error the state machine retries a provider step for', () => {
+    // The Retry says which errors a later try may clear; its Catch's settle task must agree, or a burst of such an
+    // error outlasting the quick tries is settled by a read-back that records as not erased what a later try erases.
+    const steps = providerTasks.filter((t) => !t.name.startsWith('Settle'));
+    expect(steps.length).toBe(5);
+    const now = new Date('2026-11-30T12:00:00Z');
+    for (const { name, state } of steps) {
+      for (const error of (state.Retry ?? []).flatMap((r) => r.ErrorEquals)) {
+        expect(
+          retryWithinWindow('referralrock.members', error, undefined, now, 3600),
+          `${name}: ${error}`,
+        ).toBeDefined();
+      }
+    }
+  });
 
   it('retries a task cut off by its own time budget (TimeoutError) wherever it retries States.Timeout', () => {
     const retriers = allStates.flatMap(({ state }) => state.Retry ?? []);

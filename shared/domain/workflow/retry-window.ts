@@ -8,10 +8,19 @@
  * read-back decides the outcome.
  */
 
-/** Errors a later try may clear: the provider's outage or throttling, the task cut off by its time, Lambda's own. */
+/**
+ * Errors a later try may clear: the provider's outage or throttling, the task cut off by its time, Lambda's own, and
+ * DynamoDB's throttling, internal errors and transaction conflicts (the step's own writes). The same as the state
+ * machine's Retry of the provider steps (test/unit/asl-deferral.test.ts keeps the two together).
+ */
 const TRANSIENT = new Set([
   'ProviderUnavailableError',
   'ProviderRateLimitError',
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'InternalServerError',
+  'RequestLimitExceeded',
+  'TransactionConflictException',
   'TimeoutError',
   'States.Timeout',
   'Sandbox.Timedout',
