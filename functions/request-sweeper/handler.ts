@@ -47,6 +47,11 @@ export const makeHandler = (deps: RequestSweeperDeps, logger: Logger = createLog
     if (report.stuckIds.length > 0) {
       logger.error('Workflows that keep failing after resumes: an operator must look', { requestIds: report.stuckIds });
     }
+    if (report.resumeFailedIds.length > 0) {
+      logger.error('Workflows that could not be checked or resumed; the next run tries again', {
+        requestIds: report.resumeFailedIds,
+      });
+    }
     if (report.restoredIds.length > 0) {
       logger.info('Finished promoter restores', { requestIds: report.restoredIds, chainHeads: report.chainHeads });
     }

@@ -17,6 +17,8 @@ export interface SweepReport {
   restartedIds: string[];
   /** Requests whose workflow failed again after the last allowed resume: an operator must look (alarmed). */
   stuckIds: string[];
+  /** Requests whose workflow could not be checked or resumed now (the engine's call failed): the next run tries again. */
+  resumeFailedIds: string[];
   /** Canceled requests whose promoter restore was finished now, and those whose restore failed again. */
   restoredIds: string[];
   restoreFailedIds: string[];
@@ -61,10 +63,13 @@ export async function sweepRequests(
 
   const restartedIds: string[] = [];
   const stuckIds: string[] = [];
+  const resumeFailedIds: string[] = [];
   for (const request of unfinished) {
     // A cancel under way has no workflow to run: it is finished below.
     if (request.receivedAt >= stalledBefore || request.status === 'canceling') continue;
-    const result = await deps.workflow.ensureRunning(request.id);
+    // One request's failure must not stop the sweep of the others (their resumes, restores, stray identities).
+    const result = await deps.workflow.ensureRunning(request.id).catch(() => 'failed' as const);
+    if (result === 'failed') resumeFailedIds.push(request.id);
     if (result === 'started' || result === 'redriven') restartedIds.push(request.id);
     if (result === 'gave-up') stuckIds.push(request.id);
   }
@@ -94,6 +99,7 @@ export async function sweepRequests(
     overdueIds: overdue.map((r) => r.id),
     restartedIds,
     stuckIds,
+    resumeFailedIds,
     restoredIds,
     restoreFailedIds,
     chainHeads,

@@ -2,6 +2,7 @@ import {
   DescribeExecutionCommand,
   ExecutionAlreadyExists,
   ExecutionDoesNotExist,
+  ExecutionNotRedrivable,
   RedriveExecutionCommand,
   type SFNClient,
   StartExecutionCommand,
@@ -98,5 +99,26 @@ describe('StepFunctionsWorkflowEngine', () => {
 
     expect(await e.ensureRunning('er_1')).toBe(expected);
     expect(sent.some((c) => c instanceof RedriveExecutionCommand)).toBe(expected === 'redriven');
+  });
+
+  it('gives up on a failed execution Step Functions cannot redrive, rather than throw at every sweep', async () => {
+    // Described as not redrivable (history limit reached, or failed more than 14 days ago): not even tried.
+    const notRedrivable = engine((command) =>
+      command instanceof DescribeExecutionCommand
+        ? { status: 'FAILED', redriveCount: 0, redriveStatus: 'NOT_REDRIVABLE' }
+        : {},
+    );
+    await expect(notRedrivable.engine.ensureRunning('er_1')).resolves.toBe('gave-up');
+    expect(notRedrivable.sent.some((c) => c instanceof RedriveExecutionCommand)).toBe(false);
+
+    // Refused by the redrive itself (it became so since the describe).
+    const refused = engine((command) =>
+      command instanceof DescribeExecutionCommand
+        ? { status: 'FAILED', redriveCount: 1 }
+        : command instanceof RedriveExecutionCommand
+          ? new ExecutionNotRedrivable({ message: 'Execution history event limit exceeded', $metadata: {} })
+          : {},
+    );
+    await expect(refused.engine.ensureRunning('er_1')).resolves.toBe('gave-up');
   });
 });

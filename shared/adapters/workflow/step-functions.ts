@@ -2,6 +2,7 @@ import {
   DescribeExecutionCommand,
   ExecutionAlreadyExists,
   ExecutionDoesNotExist,
+  ExecutionNotRedrivable,
   RedriveExecutionCommand,
   type SFNClient,
   StartExecutionCommand,
@@ -31,7 +32,7 @@ export class StepFunctionsWorkflowEngine implements WorkflowEngine {
 
   async ensureRunning(requestId: string): Promise<EnsureRunningResult> {
     const executionArnOfRequest = executionArn(this.#stateMachineArn, requestId);
-    let execution: { status?: string; redriveCount?: number };
+    let execution: { status?: string; redriveCount?: number; redriveStatus?: string };
     try {
       execution = await this.#sfn.send(new DescribeExecutionCommand({ executionArn: executionArnOfRequest }));
     } catch (error) {
@@ -44,7 +45,15 @@ export class StepFunctionsWorkflowEngine implements WorkflowEngine {
     // FAILED, TIMED_OUT or ABORTED (a cancel makes its request final, so it never gets here): resume at the failed
     // state; every step is idempotent, so what already happened is not done again.
     if ((execution.redriveCount ?? 0) >= MAX_REDRIVES) return 'gave-up';
-    await this.#sfn.send(new RedriveExecutionCommand({ executionArn: executionArnOfRequest }));
+    // Some failed executions cannot be resumed at all: one that reached the history's 25,000 events, or failed more
+    // than 14 days ago. Refused, the redrive would throw at every sweep and end it before the requests after this one.
+    if (execution.redriveStatus === 'NOT_REDRIVABLE') return 'gave-up';
+    try {
+      await this.#sfn.send(new RedriveExecutionCommand({ executionArn: executionArnOfRequest }));
+    } catch (error) {
+      if (error instanceof ExecutionNotRedrivable) return 'gave-up';
+      throw error;
+    }
     return 'redriven';
   }
 
