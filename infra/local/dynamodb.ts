@@ -36,10 +36,11 @@ const require = createRequire(import.meta.url);
  * them about 0.1 s of CPU at every start.
  */
 async function loadDynalite() {
-  const [precedence, reads, transactions] = await Promise.all([
+  const [precedence, reads, transactions, expressions] = await Promise.all([
     import('./dynalite-precedence.ts'),
     import('./dynalite-reads.ts'),
     import('./dynalite-transactions.ts'),
+    import('./dynalite-expressions.ts'),
   ]);
   return {
     dynalite: require('dynalite') as (options: Record<string, unknown>) => Server,
@@ -48,6 +49,7 @@ async function loadDynalite() {
     ...precedence,
     ...reads,
     ...transactions,
+    ...expressions,
   };
 }
 
@@ -102,8 +104,15 @@ export async function startDynalite(path?: string): Promise<{
   stop: () => Promise<void>;
 }> {
   if (path) await mkdir(path, { recursive: true });
-  const { dynalite, dynaliteStore, readOnThisThread, addTransactWriteItems, addBackgroundEntrance } =
-    await loadDynalite();
+  const {
+    dynalite,
+    dynaliteStore,
+    readOnThisThread,
+    addTransactWriteItems,
+    addBackgroundEntrance,
+    cacheConditionParses,
+  } = await loadDynalite();
+  cacheConditionParses();
   const options = { createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(path ? { path } : {}) };
   const create = dynaliteStore.create;
   let store: DynaliteStore | undefined;

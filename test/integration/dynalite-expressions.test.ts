@@ -1,0 +1,97 @@
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { conditionParses } from '#infra/local/dynalite-expressions';
+import { ensureTables, localDynamoClient, startDynalite } from '#infra/local/dynamodb';
+import { createDocumentClient } from '#shared/composition';
+
+/** The local DynamoDB parses a condition once for the same expression, names and values (dynalite-expressions.ts). */
+
+describe('condition expressions on the local DynamoDB', () => {
+  const table = 'expr-requests';
+  let server: Awaited<ReturnType<typeof startDynalite>>;
+  let raw: ReturnType<typeof localDynamoClient>;
+  let db: ReturnType<typeof createDocumentClient>;
+
+  beforeAll(async () => {
+    server = await startDynalite();
+    raw = localDynamoClient(server.endpoint);
+    db = createDocumentClient({ dynamoDbEndpoint: undefined }, raw);
+    await ensureTables(raw, { requests: table });
+  });
+
+  afterAll(async () => {
+    raw.destroy();
+    await server.stop();
+  });
+
+  const failureOf = (call: Promise<unknown>) =>
+    call.then(
+      () => undefined,
+      (error: Error) => error,
+    );
+  const putIfAbsent = (id: string) =>
+    db.send(
+      new PutCommand({
+        TableName: table,
+        Item: { id, status: 'received' },
+        ConditionExpression: 'attribute_not_exists(id)',
+      }),
+    );
+  const move = (id: string, from: string, to: string, extra: Record<string, unknown> = {}) =>
+    db.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: { id },
+        UpdateExpression: 'SET #s = :to',
+        ConditionExpression: '#s = :from',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':from': from, ':to': to, ...extra },
+      }),
+    );
+
+  it('parses a condition once for the same input, and judges each item by it', async () => {
+    await putIfAbsent('ex-1');
+    const before = conditionParses();
+
+    await putIfAbsent('ex-2');
+    const refused = await failureOf(putIfAbsent('ex-1'));
+
+    expect(conditionParses().parsed - before.parsed).toBe(0);
+    expect(conditionParses().reused - before.reused).toBe(2);
+    expect(refused?.name).toBe('ConditionalCheckFailedException');
+  });
+
+  it('checks names and values as before on a reused parse: all used passes, one unused is refused', async () => {
+    await putIfAbsent('ex-3');
+    await move('ex-3', 'received', 'waiting');
+    await putIfAbsent('ex-4');
+
+    const again = await failureOf(move('ex-4', 'received', 'waiting'));
+    const unused = await failureOf(move('ex-4', 'waiting', 'processing', { ':spare': 'x' }));
+    const unusedAgain = await failureOf(move('ex-4', 'waiting', 'processing', { ':spare': 'x' }));
+    const stale = await failureOf(move('ex-3', 'received', 'waiting'));
+
+    expect(again).toBeUndefined();
+    expect(unused?.message).toMatch(/unused in expressions: keys: \{:spare\}/);
+    expect(unusedAgain?.message).toBe(unused?.message);
+    expect(stale?.name).toBe('ConditionalCheckFailedException');
+    expect(
+      (await db.send(new GetCommand({ TableName: table, Key: { id: 'ex-4' }, ConsistentRead: true }))).Item,
+    ).toMatchObject({ status: 'waiting' });
+  });
+
+  it('refuses an invalid expression every time, and keeps no parse of it', async () => {
+    const invalid = () =>
+      failureOf(
+        db.send(new PutCommand({ TableName: table, Item: { id: 'ex-5' }, ConditionExpression: 'no_such_fn(id)' })),
+      );
+
+    const first = await invalid();
+    const before = conditionParses();
+    const second = await invalid();
+
+    expect(first?.message).toMatch(/Invalid function name/);
+    expect(second?.message).toBe(first?.message);
+    expect(conditionParses().parsed - before.parsed).toBe(1);
+  });
+});
