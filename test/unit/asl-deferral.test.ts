@@ -110,6 +110,20 @@ describe('the erasure state machine on time budgets', () => {
     }
   });
 
+  it("lets no settle task's answer outlive its action: a failure record that goes on replaces it", () => {
+    // A settle task that was deferred leaves { retryAfterSeconds } at its ResultPath, which the settle tasks of later
+    // actions read (the archive's is inherited by the three branches) as the answer of a settle task deferred by them.
+    for (const t of providerTasks.filter((p) => p.name.startsWith('Settle'))) {
+      const catches = (t.state as { Catch?: Array<{ Next: string }> }).Catch ?? [];
+      expect(catches.length).toBeGreaterThan(0);
+      for (const { Next } of catches) {
+        const record = t.scope[Next] as State & { End?: boolean };
+        if (record.End) continue;
+        expect(record.ResultPath, `${Next}, after ${t.name}`).toBe(t.state.ResultPath);
+      }
+    }
+  });
+
   it('retries a task cut off by its own time budget (TimeoutError) wherever it retries States.Timeout', () => {
     const retriers = allStates.flatMap(({ state }) => state.Retry ?? []);
     const timeouts = retriers.filter((r) => r.ErrorEquals.includes('States.Timeout'));

@@ -73,7 +73,8 @@ export function retryWithinWindow(
   if (windowSeconds <= 0 || !errorName || !TRANSIENT.has(errorName)) return undefined;
   // The settle task runs again after its own deferral: it had decided to settle (only a search is deferred), and its
   // answer replaced the one that carried `failingSince`, so counting again from now would restart the window, without
-  // end for a step whose provider keeps the rate budget short.
+  // end for a step whose provider keeps the rate budget short. (A deferral never reaches another action's settle
+  // task: the state machine's failure records, which end a settle loop by its Catch, replace it.)
   if (previous?.retryAfterSeconds !== undefined) return undefined;
   const failingSince = previous?.action === action ? previous.failingSince : undefined;
   const since = failingSince && !Number.isNaN(Date.parse(failingSince)) ? new Date(failingSince) : now;
