@@ -37,6 +37,17 @@ class LongestFirst extends BaseSequencer {
   }
 }
 
+/**
+ * `vitest run` (npm test, the landing gate, CI) imports the tests and the code under test with Node.js's own `import`
+ * and type stripping, as `npm start` runs the service (the code uses only erasable TypeScript, tsconfig's
+ * `erasableSyntaxOnly`), instead of through Vite's module runner, which transformed every file in vitest's main process
+ * and evaluated it in a sandbox of its own in each worker: the unit tests and the workflow tests took 24.6 s of CPU
+ * that way and 21.0 s natively, back to back. No test uses `vi.mock`, `vi.hoisted` or `import.meta.vitest`, the
+ * features that need Vitest's loader (`nodeLoader`). Watch mode keeps the module runner: Node.js cannot unload an ES
+ * module that changed, and without isolation the workers of a watch session are reused.
+ */
+const ONE_RUN = process.argv.includes('run') || process.argv.includes('--run');
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
@@ -56,5 +67,6 @@ export default defineConfig({
     // runtimes and stores a test starts are its own.
     isolate: false,
     sequence: { sequencer: LongestFirst },
+    experimental: { viteModuleRunner: !ONE_RUN, nodeLoader: false },
   },
 });
