@@ -4,6 +4,7 @@ import type { FirstPromoterClientConfig } from '#shared/adapters/firstpromoter/c
 import { FIRSTPROMOTER_DEFAULT_BASE_URL } from '#shared/adapters/firstpromoter/defaults';
 import { required } from '#shared/config/environment';
 import type { ProvidersConfig, StorageConfig } from '#shared/config/sections';
+import type { ProviderName } from '#shared/errors';
 
 /** What a provider client is built from: the providers' section and, for the shared rate budget, the tables. */
 export type ProviderClientConfig = ProvidersConfig & Pick<StorageConfig, 'tables'>;
@@ -27,14 +28,39 @@ export function firstPromoterOptions(
     baseUrl,
     apiKey: required(fp.apiKey, 'FIRSTPROMOTER_API_KEY'),
     accountId,
+    ...callerOptions(config, db, {
+      provider: 'firstpromoter',
+      baseUrl,
+      account: accountId,
+      perMinute: fp.rateLimitPerMinute,
+    }),
+  };
+}
+
+/**
+ * What every provider client takes from configuration besides its credentials: the per-request timeout (ms), the retry
+ * attempts, the rate limit (requests per minute) and, with `db`, the account's rate budget in the rate budgets table,
+ * keyed by provider, base URL and account (see `rateBudgetKey`).
+ */
+export function callerOptions(
+  config: ProviderClientConfig,
+  db: DynamoDBDocumentClient | undefined,
+  caller: { provider: ProviderName; baseUrl: string; account: string; perMinute: number },
+): {
+  timeoutMs: number;
+  retry: { maxAttempts: number };
+  rateLimit: { limit: number; intervalMs: number };
+  rateBudget?: DynamoRateBudget;
+} {
+  return {
     timeoutMs: config.provider.timeoutMs,
     retry: { maxAttempts: config.provider.maxAttempts },
-    rateLimit: { limit: fp.rateLimitPerMinute, intervalMs: 60_000 },
+    rateLimit: { limit: caller.perMinute, intervalMs: 60_000 },
     ...(db
       ? {
           rateBudget: new DynamoRateBudget(db, config.tables.rateBudgets, {
-            key: rateBudgetKey('firstpromoter', baseUrl, accountId),
-            limitPerMinute: fp.rateLimitPerMinute,
+            key: rateBudgetKey(caller.provider, caller.baseUrl, caller.account),
+            limitPerMinute: caller.perMinute,
           }),
         }
       : {}),

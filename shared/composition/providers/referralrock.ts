@@ -1,9 +1,8 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DynamoRateBudget, rateBudgetKey } from '#shared/adapters/dynamodb/rate-budget';
 import { createReferralRockClient, referralRockDefaults } from '#shared/adapters/referralrock/client';
 import { required } from '#shared/config/environment';
 import type { ReferralRockPort } from '#shared/ports/providers';
-import type { ProviderClientConfig } from './options.ts';
+import { callerOptions, type ProviderClientConfig } from './options.ts';
 
 /**
  * The Referral Rock client. With `db`, its requests draw from the account's rate budget in the rate budgets table,
@@ -18,16 +17,11 @@ export function createReferralRock(config: ProviderClientConfig, db?: DynamoDBDo
     baseUrl,
     publicKey,
     privateKey: required(rr.privateKey, 'REFERRALROCK_PRIVATE_KEY'),
-    timeoutMs: config.provider.timeoutMs,
-    retry: { maxAttempts: config.provider.maxAttempts },
-    rateLimit: { limit: rr.rateLimitPerMinute, intervalMs: 60_000 },
-    ...(db
-      ? {
-          rateBudget: new DynamoRateBudget(db, config.tables.rateBudgets, {
-            key: rateBudgetKey('referralrock', baseUrl, publicKey),
-            limitPerMinute: rr.rateLimitPerMinute,
-          }),
-        }
-      : {}),
+    ...callerOptions(config, db, {
+      provider: 'referralrock',
+      baseUrl,
+      account: publicKey,
+      perMinute: rr.rateLimitPerMinute,
+    }),
   });
 }
