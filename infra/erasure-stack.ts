@@ -37,6 +37,12 @@ export interface ErasureSettings {
   readonly batchPollIntervalSeconds: number;
   readonly batchPollMaxIntervalSeconds: number;
   readonly batchPollTimeoutSeconds: number;
+  /**
+   * How long a provider step that keeps failing for a reason a later try may clear is run again before a search decides
+   * what it leaves `failed` (PROVIDER_RETRY_WINDOW_SECONDS of the provider task functions): 0 to 30 days; 0 decides at
+   * once.
+   */
+  readonly providerRetryWindowSeconds: number;
   readonly alarmEmail?: string;
   readonly publicBaseUrl?: string;
   /**
@@ -75,6 +81,8 @@ export const DEFAULT_SETTINGS = {
   batchPollIntervalSeconds: 5,
   batchPollMaxIntervalSeconds: 300,
   batchPollTimeoutSeconds: 6 * 3600,
+  // A provider having a bad few hours, not a few seconds, is what the window rides out (shared/config/sections.ts).
+  providerRetryWindowSeconds: 6 * 3600,
   // Ten reserved in all (two task functions) leaves Lambda's mandatory 100 unreserved on any account at the default
   // 1,000, and lets five erasures call each provider at once. Accounts limited to 10 in all cannot reserve: 0.
   providerConcurrency: 5,
@@ -140,9 +148,18 @@ export function readSettings(scope: Construct): ErasureSettings {
     ) as number,
     batchPollTimeoutSeconds: numberOf('batchPollTimeoutSeconds', DEFAULT_SETTINGS.batchPollTimeoutSeconds) as number,
     providerConcurrency: numberOf('providerConcurrency', DEFAULT_SETTINGS.providerConcurrency) as number,
+    providerRetryWindowSeconds: retryWindowOf(
+      numberOf('providerRetryWindowSeconds', DEFAULT_SETTINGS.providerRetryWindowSeconds) as number,
+    ),
     deadlineTimeZone: deadlineTimeZoneOf(stringOf('deadlineTimeZone') ?? DEFAULT_SETTINGS.deadlineTimeZone),
     ...optional,
   };
+}
+
+/** The functions refuse a window past 30 days at cold start; synthesis refuses it first. */
+function retryWindowOf(seconds: number): number {
+  if (seconds > 30 * 86_400) throw new Error('Context providerRetryWindowSeconds must be at most 2592000 (30 days)');
+  return seconds;
 }
 
 function deadlineTimeZoneOf(value: string): string {
@@ -371,9 +388,11 @@ export class ErasureStack extends Stack {
       WAITING_PERIOD_SECONDS: String(settings.waitingPeriodSeconds),
       ...issuesReceipts,
     });
-    const referralRockTasks = define('referralrock-tasks', referralRock);
+    const retryWindow = { PROVIDER_RETRY_WINDOW_SECONDS: String(settings.providerRetryWindowSeconds) };
+    const referralRockTasks = define('referralrock-tasks', { ...referralRock, ...retryWindow });
     const firstPromoterTasks = define('firstpromoter-tasks', {
       ...firstPromoter,
+      ...retryWindow,
       ...issuesReceipts,
       BATCH_POLL_INTERVAL_SECONDS: String(settings.batchPollIntervalSeconds),
       BATCH_POLL_MAX_INTERVAL_SECONDS: String(settings.batchPollMaxIntervalSeconds),

@@ -163,6 +163,18 @@ describe('Lambda functions', () => {
     }
   });
 
+  it('passes the provider retry window from context to the provider task functions, and only to those', () => {
+    const hour = synthesize({ providerRetryWindowSeconds: '3600' });
+
+    for (const name of handlerNames(hour.stack)) {
+      const expected = PROVIDER_TASKS.includes(name) ? '3600' : undefined;
+      expect(envOf(hour, name).PROVIDER_RETRY_WINDOW_SECONDS, name).toBe(expected);
+      expect(envOf(synth, name).PROVIDER_RETRY_WINDOW_SECONDS, name).toBe(
+        PROVIDER_TASKS.includes(name) ? '21600' : undefined,
+      );
+    }
+  });
+
   it('passes the audit retention from context to the functions as AUDIT_RETENTION_DAYS', () => {
     const custom = synthesize({ auditRetentionDays: '365' });
 
@@ -540,6 +552,10 @@ describe('Settings', () => {
     expect(readSettings(new App({ context: { waitingPeriodSeconds: '86400' } })).waitingPeriodSeconds).toBe(86_400);
     expect(() => readSettings(new App({ context: { logRetentionDays: 42 } }))).toThrow(/logRetentionDays/);
     expect(() => readSettings(new App({ context: { apiRateLimit: 'fast' } }))).toThrow(/apiRateLimit/);
+    // The functions' own limit (shared/config/sections.ts): past it every provider task would fail at cold start.
+    expect(() => readSettings(new App({ context: { providerRetryWindowSeconds: 30 * 86_400 + 1 } }))).toThrow(
+      /providerRetryWindowSeconds/,
+    );
   });
 
   it('maps a number of days to the shortest CloudWatch Logs retention that keeps logs at least that long', () => {
