@@ -452,7 +452,20 @@ export async function restoreArchivedPromoters(
     if (heldNow.size > 0) await deps.firstPromoter.archivePromoters([...heldNow]);
     const restored = toRestore.length - heldNow.size;
     const kept = held.size + heldNow.size;
-    const notes = kept > 0 ? [`${kept} promoter(s) left archived: another request of this person holds them`] : [];
+    // Ids only planned (promotersOf): the cancel came before the archive's answer was recorded, or the archive never
+    // reached FirstPromoter. Restored all the same, and the record says so instead of counting them as undone archives.
+    const recordedArchived = new Set(request.archivedPromoterIds ?? []);
+    const unrecorded = toRestore.filter((id) => !heldNow.has(id) && !recordedArchived.has(id)).length;
+    const notes = [
+      ...(kept > 0 ? [`${kept} promoter(s) left archived: another request of this person holds them`] : []),
+      ...(unrecorded > 0
+        ? [
+            `${unrecorded} of them had no archive recorded by this request (the cancel came before the archive's ` +
+              'answer was recorded, or the archive never reached FirstPromoter): restored in case it did; restoring ' +
+              'an active promoter changes nothing',
+          ]
+        : []),
+    ];
     const recorded = await deps.requests.recordAction(
       request.id,
       key,
@@ -475,6 +488,7 @@ export async function restoreArchivedPromoters(
         provider: 'firstpromoter',
         count: restored,
         keptArchived: kept,
+        ...(unrecorded > 0 ? { noArchiveRecorded: unrecorded } : {}),
         ...(batch ? { batchId: batch.id, batchStatus: batch.status } : {}),
       },
     });

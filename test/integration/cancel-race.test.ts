@@ -144,6 +144,27 @@ describe('cancel racing the archive step', () => {
     expect(stored?.plans).toBeUndefined();
   });
 
+  it('says so when it restores a promoter whose archive was planned but never recorded, as when it never landed', async () => {
+    const { promoter, requestId, taskDeps } = await waitingRequest('race.four@example.com', 'msg_race_4');
+    // The cancel arrives while the archive call is in flight, and that call never reaches FirstPromoter.
+    const neverLands = {
+      ...cancelDuringArchive(requestId),
+      archivePromoters: async () => {
+        await cancelErasureRequest(deps, requestId, 'auditor:race');
+        throw new Error('socket hang up');
+      },
+    };
+
+    await archivePromoters({ ...taskDeps, firstPromoter: neverLands }, { requestId }).catch(() => undefined);
+
+    expect(archivedAt(promoter.id)).toBeNull();
+    const action = (await deps.requests.get(requestId))?.actions['firstpromoter.promoters'];
+    expect(action).toMatchObject({ outcome: 'restored', count: 1 });
+    expect(action?.notes).toEqual([expect.stringMatching(/^1 of them had no archive recorded by this request/)]);
+    const restored = (await deps.audit.list(requestId)).find((e) => e.type === 'promoters.restored');
+    expect(restored?.data).toMatchObject({ count: 1, noArchiveRecorded: 1 });
+  });
+
   it('plans and archives nothing once the request is canceled', async () => {
     const { promoter, requestId, taskDeps } = await waitingRequest('race.three@example.com', 'msg_race_3');
     await cancelErasureRequest(deps, requestId, 'auditor:race');

@@ -320,6 +320,8 @@ describe('waiting period and cancel', () => {
       outcome: 'restored',
       count: 1,
     });
+    // Archived and recorded before the cancel: nothing to qualify.
+    expect(action(canceled.json, 'firstpromoter', 'archive_promoters').notes).toBeUndefined();
     expect(t.firstPromoter.promoters().find((p) => p.id === promoter.id)?.archived_at).toBeNull();
     // Archived before this request, so not this request's to restore.
     expect(t.firstPromoter.promoters().find((p) => p.id === alreadyArchived.id)?.archived_at).toBe(
