@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
+import { actionOf, startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
 
 /**
  * A FirstPromoter referral delete whose answer was lost (a dropped connection, a crash) may have started a batch, so
@@ -14,9 +14,6 @@ afterEach(async () => {
   await t?.stop();
   t = undefined;
 });
-
-const action = (view: any, provider: string, name: string) =>
-  view.actions.find((a: any) => a.provider === provider && a.action === name);
 
 /** Six referrals of the subject, and another request's delete of six others running (it ends on its second poll). */
 async function withAnotherRequestsBatch(rt: TestRuntime): Promise<void> {
@@ -42,13 +39,13 @@ describe("a batch taken for this step's own after a lost answer", () => {
 
     const view = await t.erase({ email: 'resumed@example.com' });
 
-    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 6 });
+    expect(actionOf(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 6 });
     expect(view.status).toBe('completed');
     expect(t.firstPromoter.referrals()).toEqual([]);
     // The other batch was followed, then this step's own delete ran; the record says so, with both batches' ids.
     expect(t.firstPromoter.harness.requestsTo('DELETE /referrals').map((r) => r.status)).toEqual([202, 0, 202]);
     const [other, own] = t.firstPromoter.batches().map((b) => b.id);
-    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({
+    expect(actionOf(view, 'firstpromoter', 'delete_referrals')).toMatchObject({
       batchId: own,
       notes: [
         `batch ${other}, not known to be this step's own, ended with the referrals still there`,
@@ -65,7 +62,7 @@ describe("a batch taken for this step's own after a lost answer", () => {
 
     const view = await t.erase({ email: 'resumed@example.com' });
 
-    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 6 });
+    expect(actionOf(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 6 });
     expect(view.status).toBe('completed');
     expect(t.firstPromoter.referrals()).toEqual([]);
     expect(t.firstPromoter.harness.requestsTo('DELETE /referrals').map((r) => r.status)).toEqual([202, 0, 404]);

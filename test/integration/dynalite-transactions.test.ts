@@ -304,26 +304,24 @@ describe('the local DynamoDB store: its LevelDB work stays on its own thread', (
     expect(await indexed(stored?.status === 'completed' ? 'closing' : 'completed')).toBe(false);
   });
 
+  /** A conditional write of one item: its status set to `waiting` if the item exists. */
+  const setWaiting = (id: string) =>
+    new UpdateCommand({
+      TableName: requests,
+      Key: { id },
+      UpdateExpression: 'SET #s = :s',
+      ConditionExpression: 'attribute_exists(id)',
+      ExpressionAttributeNames: { '#s': 'status' },
+      ExpressionAttributeValues: { ':s': 'waiting' },
+    });
+
   it('reads each table definition and each item of a write once', async () => {
     await client.send(
       new PutCommand({ TableName: requests, Item: { id: 'lv-4', status: 'received', emailPseudonym: 'p-lv-4' } }),
     );
 
     const transaction = await levelCalls(() => client.send(submitted('lv-6')), ['_getSync']);
-    const update = await levelCalls(
-      () =>
-        client.send(
-          new UpdateCommand({
-            TableName: requests,
-            Key: { id: 'lv-4' },
-            UpdateExpression: 'SET #s = :s',
-            ConditionExpression: 'attribute_exists(id)',
-            ExpressionAttributeNames: { '#s': 'status' },
-            ExpressionAttributeValues: { ':s': 'waiting' },
-          }),
-        ),
-      ['_getSync'],
-    );
+    const update = await levelCalls(() => client.send(setWaiting('lv-4')), ['_getSync']);
 
     // Two tables and two items; one table and one item (dynalite's own actions read both again: 8 and 3).
     expect(transaction._getSync).toBe(4);
@@ -338,16 +336,7 @@ describe('the local DynamoDB store: its LevelDB work stays on its own thread', (
 
     const calls = await levelCalls(async () => {
       await client.send(new GetCommand({ TableName: requests, Key: { id: 'lv-3' } }));
-      await client.send(
-        new UpdateCommand({
-          TableName: requests,
-          Key: { id: 'lv-3' },
-          UpdateExpression: 'SET #s = :s',
-          ConditionExpression: 'attribute_exists(id)',
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':s': 'waiting' },
-        }),
-      );
+      await client.send(setWaiting('lv-3'));
     });
 
     expect(calls._get ?? 0).toBe(0);

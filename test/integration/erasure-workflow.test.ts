@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
 import { fetchDocumented } from '#test/support/api-document';
-import { signHeaders, startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
+import { actionOf, signHeaders, startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
 
 /**
  * The whole service on one machine: signed intake over HTTP, the ASL run by aws-local-stepfunctions with the real task
@@ -13,9 +13,6 @@ afterEach(async () => {
   await t?.stop();
   t = undefined;
 });
-
-const action = (view: any, provider: string, name: string) =>
-  view.actions.find((a: any) => a.provider === provider && a.action === name);
 
 function seedJane(rt: TestRuntime, fpReferrals: number) {
   const spring = rt.referralRock.addProgram({ name: 'Spring' });
@@ -45,10 +42,10 @@ describe('erasure end to end on one machine', () => {
 
     expect(view.status).toBe('completed');
     expect(view.reference).toBe('TICKET-1');
-    expect(action(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 2 });
-    expect(action(view, 'referralrock', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 1 });
-    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 3 });
-    expect(action(view, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'archived', count: 1 });
+    expect(actionOf(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 2 });
+    expect(actionOf(view, 'referralrock', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(actionOf(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 3 });
+    expect(actionOf(view, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'archived', count: 1 });
     expect(t.referralRock.members().map((m) => m.id)).toEqual([bystander.id]);
     expect(t.referralRock.referrals().map((r) => r.id)).toEqual([friend.id]);
     expect(t.firstPromoter.referrals().map((r) => r.id)).toEqual([lookalike.id]);
@@ -81,7 +78,7 @@ describe('erasure end to end on one machine', () => {
 
     const view = await t.erase({ email: 'jane@example.com' });
 
-    const fp = action(view, 'firstpromoter', 'delete_referrals');
+    const fp = actionOf(view, 'firstpromoter', 'delete_referrals');
     expect(fp).toMatchObject({ outcome: 'deleted', count: 7 });
     expect(fp.batchId).toBe(t.firstPromoter.batches().find((b) => b.action_label === 'referral/delete')?.id);
     expect(t.firstPromoter.harness.requestsTo('GET /batch_processes/:id').length).toBeGreaterThanOrEqual(2);
@@ -105,12 +102,12 @@ describe('erasure end to end on one machine', () => {
 
     const view = await t.erase({ email: 'jane@example.com' });
 
-    const fp = action(view, 'firstpromoter', 'delete_referrals');
+    const fp = actionOf(view, 'firstpromoter', 'delete_referrals');
     expect(fp.outcome).toBe(outcome);
     expect(fp.batchId).toEqual(expect.any(Number));
     expect(fp.errors?.length).toBeGreaterThan(0);
     expect(view.status).toBe(status);
-    expect(action(view, 'referralrock', 'delete_members').outcome).toBe('deleted');
+    expect(actionOf(view, 'referralrock', 'delete_members').outcome).toBe('deleted');
   });
 
   it('treats "not found" everywhere as a successful, completed erasure', async () => {
@@ -132,7 +129,7 @@ describe('erasure end to end on one machine', () => {
 
     const view = await t.erase({ email: 'many@example.com' });
 
-    const archive = action(view, 'firstpromoter', 'archive_promoters');
+    const archive = actionOf(view, 'firstpromoter', 'archive_promoters');
     expect(archive).toMatchObject({ outcome: 'archived', count: 6, batchId: expect.any(Number) });
     expect(archive.errors).toEqual([`archive batch ${archive.batchId} was still pending when recorded`]);
   });
@@ -146,9 +143,9 @@ describe('erasure end to end on one machine', () => {
     const view = await t.erase({ externalId: 'crm-1001' });
 
     expect(view.status).toBe('completed');
-    expect(action(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
-    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 1 });
-    expect(action(view, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'archived', count: 1 });
+    expect(actionOf(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(actionOf(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(actionOf(view, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'archived', count: 1 });
   });
 
   it('rides out transient 500s and 429s with retries and still erases', async () => {
@@ -163,7 +160,7 @@ describe('erasure end to end on one machine', () => {
     // The failed search retried, then the search after the removal that confirms the members are gone.
     expect(t.referralRock.harness.requestsTo('GET /api/members').map((r) => r.status)).toEqual([500, 200, 200]);
     expect(t.firstPromoter.harness.requestsTo('DELETE /referrals').map((r) => r.status)).toEqual([429, 200]);
-    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 2 });
+    expect(actionOf(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 2 });
   });
 
   it('records a branch whose retries ran out as failed while the other branches complete', async () => {
@@ -174,13 +171,13 @@ describe('erasure end to end on one machine', () => {
 
     const view = await t.erase({ email: 'jane@example.com' });
 
-    const failed = action(view, 'referralrock', 'delete_referrals');
+    const failed = actionOf(view, 'referralrock', 'delete_referrals');
     expect(failed.outcome).toBe('failed');
     expect(failed.errors[0]).toMatch(/^ProviderUnavailableError: Referral Rock referrals\.search/);
     // The read-back could not run either, so the failure is recorded as unverified.
     expect(failed.errors[1]).toMatch(/^not verified: the search afterwards ended with ProviderUnavailableError/);
-    expect(action(view, 'referralrock', 'delete_members').outcome).toBe('deleted');
-    expect(action(view, 'firstpromoter', 'delete_referrals').outcome).toBe('deleted');
+    expect(actionOf(view, 'referralrock', 'delete_members').outcome).toBe('deleted');
+    expect(actionOf(view, 'firstpromoter', 'delete_referrals').outcome).toBe('deleted');
     expect(view.status).toBe('partially_completed');
     // The state machine retried the task (4 attempts after the first) on top of the client's own 2 tries each, then
     // the read-back as many times.
@@ -194,9 +191,9 @@ describe('erasure end to end on one machine', () => {
 
     const view = await t.erase({ email: 'jane@example.com' });
 
-    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'failed' });
-    expect(action(view, 'firstpromoter', 'delete_referrals').errors[0]).toMatch(/^ProviderAuthError/);
-    expect(action(view, 'firstpromoter', 'archive_promoters').outcome).toBe('failed');
+    expect(actionOf(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'failed' });
+    expect(actionOf(view, 'firstpromoter', 'delete_referrals').errors[0]).toMatch(/^ProviderAuthError/);
+    expect(actionOf(view, 'firstpromoter', 'archive_promoters').outcome).toBe('failed');
     // The step's search, then the read-back's: neither retried.
     expect(t.firstPromoter.harness.requestsTo('GET /referrals')).toHaveLength(2);
     expect(view.status).toBe('partially_completed');
@@ -213,7 +210,7 @@ describe('batch poll timeout', () => {
 
     const view = await t.erase({ email: 'jane@example.com' });
 
-    const fp = action(view, 'firstpromoter', 'delete_referrals');
+    const fp = actionOf(view, 'firstpromoter', 'delete_referrals');
     expect(fp.outcome).toBe('failed');
     expect(fp.batchId).toBe(t.firstPromoter.batches().find((b) => b.action_label === 'referral/delete')?.id);
     expect(fp.errors[0]).toMatch(/poll timeout/);
@@ -304,7 +301,7 @@ describe('waiting period and cancel', () => {
     const id = submitted.json.id;
     const archived = await waitFor(async () => {
       const { json } = (await t?.get(id)) ?? { json: undefined };
-      return action(json, 'firstpromoter', 'archive_promoters')?.outcome === 'archived' ? json : undefined;
+      return actionOf(json, 'firstpromoter', 'archive_promoters')?.outcome === 'archived' ? json : undefined;
     });
     expect(archived.status).toBe('waiting');
     expect(t.firstPromoter.promoters().find((p) => p.id === promoter.id)?.archived_at).not.toBeNull();
@@ -316,12 +313,12 @@ describe('waiting period and cancel', () => {
     // Canceled, not completed: the time is the cancel's.
     expect(canceled.json.canceledAt).toEqual(expect.any(String));
     expect(canceled.json).not.toHaveProperty('completedAt');
-    expect(action(canceled.json, 'firstpromoter', 'archive_promoters')).toMatchObject({
+    expect(actionOf(canceled.json, 'firstpromoter', 'archive_promoters')).toMatchObject({
       outcome: 'restored',
       count: 1,
     });
     // Archived and recorded before the cancel: nothing to qualify.
-    expect(action(canceled.json, 'firstpromoter', 'archive_promoters').notes).toBeUndefined();
+    expect(actionOf(canceled.json, 'firstpromoter', 'archive_promoters').notes).toBeUndefined();
     expect(t.firstPromoter.promoters().find((p) => p.id === promoter.id)?.archived_at).toBeNull();
     // Archived before this request, so not this request's to restore.
     expect(t.firstPromoter.promoters().find((p) => p.id === alreadyArchived.id)?.archived_at).toBe(
@@ -347,7 +344,7 @@ describe('waiting period and cancel', () => {
     const id = (await t.submit({ email: 'jane@example.com' })).json.id;
     await waitFor(async () => {
       const { json } = (await t?.get(id)) ?? { json: undefined };
-      return action(json, 'firstpromoter', 'archive_promoters')?.outcome === 'archived' ? json : undefined;
+      return actionOf(json, 'firstpromoter', 'archive_promoters')?.outcome === 'archived' ? json : undefined;
     });
 
     const canceled = await t.cancel(id);
@@ -355,7 +352,7 @@ describe('waiting period and cancel', () => {
     expect(canceled.status).toBe(200);
     // Not `canceled` yet: the cancel ends only once the promoters are restored.
     expect(canceled.json.status).toBe('canceling');
-    const archive = action(canceled.json, 'firstpromoter', 'archive_promoters');
+    const archive = actionOf(canceled.json, 'firstpromoter', 'archive_promoters');
     expect(archive.outcome).toBe('failed');
     expect(archive.errors[0]).toMatch(/^restore failed \(retried hourly\): FirstPromoter promoters\.restore/);
     expect(t.firstPromoter.promoters().find((p) => p.id === promoter.id)?.archived_at).not.toBeNull();
@@ -371,7 +368,7 @@ describe('waiting period and cancel', () => {
     expect(swept.restored).toBe(1);
     expect(after.status).toBe('canceled');
     expect(after.events.at(-1).type).toBe('request.canceled');
-    expect(action(after, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'restored', count: 1 });
+    expect(actionOf(after, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'restored', count: 1 });
     expect(t.firstPromoter.promoters().find((p) => p.id === promoter.id)?.archived_at).toBeNull();
     expect(after.events.filter((e: any) => e.type === 'request.canceled')).toHaveLength(1);
     expect((await t.runtime.sweep()).restored).toBe(0);
@@ -429,8 +426,8 @@ describe('idempotency and recovery', () => {
     const id = submitted.json.id;
     await waitFor(async () => {
       const { json } = (await t?.get(id)) ?? { json: undefined };
-      return action(json, 'firstpromoter', 'delete_referrals')?.outcome === 'pending' &&
-        action(json, 'referralrock', 'delete_members')
+      return actionOf(json, 'firstpromoter', 'delete_referrals')?.outcome === 'pending' &&
+        actionOf(json, 'referralrock', 'delete_members')
         ? json
         : undefined;
     });
@@ -448,7 +445,7 @@ describe('idempotency and recovery', () => {
 
     const view = (await t.get(id)).json;
     expect(view.status).toBe('completed');
-    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 7 });
+    expect(actionOf(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 7 });
     expect(firstPromoter.harness.requestsTo('DELETE /referrals')).toHaveLength(1);
     expect(referralRock.harness.requestsTo('DELETE /api/members/remove')).toHaveLength(1);
     expect(firstPromoter.harness.requestsTo('POST /promoters/archive')).toHaveLength(1);
@@ -465,7 +462,7 @@ describe('lost answers: the provider acted, the service never heard', () => {
 
     const view = await t.erase({ email: 'jane@example.com' });
 
-    expect(action(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 2 });
+    expect(actionOf(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 2 });
     expect(t.referralRock.harness.requestsTo('DELETE /api/members/remove').map((r) => r.status)).toEqual([0, 200]);
     expect(view.status).toBe('completed');
   });
@@ -480,7 +477,7 @@ describe('lost answers: the provider acted, the service never heard', () => {
 
     const view = await t.erase({ email: 'jane@example.com' });
 
-    expect(action(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 2 });
+    expect(actionOf(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 2 });
     expect(t.referralRock.harness.requestsTo('DELETE /api/members/remove')).toHaveLength(1);
   });
 
@@ -492,7 +489,7 @@ describe('lost answers: the provider acted, the service never heard', () => {
 
     const view = await t.erase({ email: 'jane@example.com' });
 
-    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 3 });
+    expect(actionOf(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 3 });
     expect(t.firstPromoter.harness.requestsTo('DELETE /referrals')).toHaveLength(1);
   });
 
@@ -506,7 +503,7 @@ describe('lost answers: the provider acted, the service never heard', () => {
     const batches = t.firstPromoter.batches().filter((b) => b.action_label === 'referral/delete');
     expect(t.firstPromoter.harness.requestsTo('DELETE /referrals')).toHaveLength(1);
     expect(batches).toHaveLength(1);
-    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({
+    expect(actionOf(view, 'firstpromoter', 'delete_referrals')).toMatchObject({
       outcome: 'deleted',
       count: 7,
       batchId: batches[0]?.id,
@@ -522,7 +519,7 @@ describe('lost answers: the provider acted, the service never heard', () => {
     const view = await t.erase({ email: 'jane@example.com' });
 
     expect(t.firstPromoter.harness.requestsTo('DELETE /referrals')).toHaveLength(1);
-    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 3 });
+    expect(actionOf(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 3 });
     expect(t.firstPromoter.referrals().filter((r) => r.email === 'jane@example.com')).toHaveLength(0);
   });
 });

@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ciphertextPieces, findInFiles } from '#test/support/data-dir-scan';
-import { secretsFileFor, startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
+import { actionOf, secretsFileFor, startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
 
 /**
  * "Destroyed" means unrecoverable: once a request ends, its encrypted identity is gone from every byte under DATA_DIR,
@@ -18,9 +18,6 @@ afterEach(async () => {
   await t?.stop();
   t = undefined;
 });
-
-const action = (view: any, provider: string, name: string) =>
-  view.actions.find((a: any) => a.provider === provider && a.action === name);
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -65,7 +62,7 @@ describe('a destroyed identity is unrecoverable from the data directory', () => 
     const id: string = (await t.submit(SUBJECT)).json.id;
     await waitFor('the batch to be polled', async () => {
       const view = (await t?.get(id))?.json;
-      return action(view, 'firstpromoter', 'delete_referrals')?.outcome === 'pending' ? view : undefined;
+      return actionOf(view, 'firstpromoter', 'delete_referrals')?.outcome === 'pending' ? view : undefined;
     });
     const needles = ciphertextPieces(await storedCiphertext(t, id));
     const whileOpen = await findInFiles(dataDir, needles);

@@ -2,7 +2,7 @@ import { type AttributeValue, DynamoDBClient, ScanCommand } from '@aws-sdk/clien
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityCipher } from '#shared/crypto/identity-cipher';
 import { fetchDocumented } from '#test/support/api-document';
-import { startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
+import { actionOf, startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
 import { captureOutput, type OutputCapture } from '#test/support/output-capture';
 import { findPersonalData, identifiersOf, scanForPersonalData } from '#test/support/personal-data-scan';
 import {
@@ -142,9 +142,6 @@ const IDENTIFIERS = [
 
 const FINAL_STATUSES = ['completed', 'partially_completed', 'failed', 'canceled'];
 const CIPHERTEXT = /^v1\.[A-Za-z0-9+/]+=*$/;
-
-const action = (view: any, provider: string, name: string) =>
-  view.actions.find((a: any) => a.provider === provider && a.action === name);
 
 type Item = Record<string, AttributeValue>;
 
@@ -441,7 +438,7 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
     const id: string = submitted.json.id;
     await waitFor('the promoter archived in the waiting period', async () => {
       const { json } = await b.get(id);
-      return json.status === 'waiting' && action(json, 'firstpromoter', 'archive_promoters')?.outcome === 'archived'
+      return json.status === 'waiting' && actionOf(json, 'firstpromoter', 'archive_promoters')?.outcome === 'archived'
         ? json
         : undefined;
     });
@@ -482,34 +479,34 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
     const { alpha, bravo, charlie, delta, echo, foxtrot } = collected.views;
 
     expect(alpha.status).toBe('partially_completed');
-    expect(action(alpha, 'referralrock', 'delete_members')).toMatchObject({
+    expect(actionOf(alpha, 'referralrock', 'delete_members')).toMatchObject({
       outcome: 'failed',
       errors: ['1 of 1 record(s) still present at Referral Rock after removal (1 refused; its messages are not kept)'],
     });
     expect(bravo.status).toBe('partially_completed');
     expect(bravo.subject.identifiers).toEqual(['externalId']);
-    expect(action(bravo, 'referralrock', 'delete_referrals')).toMatchObject({
+    expect(actionOf(bravo, 'referralrock', 'delete_referrals')).toMatchObject({
       outcome: 'failed',
       errors: ['1 of 1 record(s) still present at Referral Rock after removal (1 refused; its messages are not kept)'],
     });
-    expect(action(bravo, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'archived', count: 1 });
+    expect(actionOf(bravo, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'archived', count: 1 });
     expect(charlie.status).toBe('completed');
     expect(charlie.subject.identifiers).toEqual(['email', 'externalId']);
     expect(delta.status).toBe('completed');
-    expect(action(delta, 'firstpromoter', 'delete_referrals')).toMatchObject({
+    expect(actionOf(delta, 'firstpromoter', 'delete_referrals')).toMatchObject({
       outcome: 'deleted',
       count: 7,
       batchId: expect.any(Number),
     });
     expect(echo.status).toBe('partially_completed');
-    expect(action(echo, 'referralrock', 'delete_referrals')).toMatchObject({
+    expect(actionOf(echo, 'referralrock', 'delete_referrals')).toMatchObject({
       outcome: 'failed',
       errors: [
         expect.stringMatching(/^ProviderUnavailableError: Referral Rock referrals\.search: unavailable/),
         expect.stringMatching(/^not verified: the search afterwards ended with ProviderUnavailableError/),
       ],
     });
-    expect(action(echo, 'firstpromoter', 'archive_promoters')).toMatchObject({
+    expect(actionOf(echo, 'firstpromoter', 'archive_promoters')).toMatchObject({
       outcome: 'failed',
       errors: [
         expect.stringMatching(/^ProviderUnavailableError: FirstPromoter promoters\.search: unavailable/),
@@ -518,7 +515,7 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
     });
     expect(collected.canceled.status).toBe(200);
     expect(foxtrot.status).toBe('canceled');
-    expect(action(foxtrot, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'restored', count: 1 });
+    expect(actionOf(foxtrot, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'restored', count: 1 });
     for (const view of Object.values(collected.views)) expect(view.integrity.chainValid).toBe(true);
   });
 
@@ -530,9 +527,9 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
     expect(redelivered).toMatchObject({ status: 202, json: { id: golf.id } });
     expect(golf.status).toBe('completed');
     expect(golf.reference).toBe('DSR-7781');
-    expect(action(golf, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
-    expect(action(golf, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 1 });
-    expect(action(golf, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'archived', count: 1 });
+    expect(actionOf(golf, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(actionOf(golf, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(actionOf(golf, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'archived', count: 1 });
     const received = golf.events.find((e: any) => e.type === 'request.received');
     expect(Object.keys(received.data).sort()).toEqual(['dueAt', 'receivedAt', 'reference', 'subject', 'webhookIdHash']);
     expect(scanForPersonalData({ golf, answers: collected.golfSubmissions }, IDENTIFIERS)).toEqual([]);
@@ -547,8 +544,8 @@ describe('personal data in logs, workflow state, audit trail, tables and error a
     expect(hotel).toMatchObject({ status: 'completed', reference: 'ZD-4242' });
     expect(india).toMatchObject({ status: 'completed', reference: 'a3a12ec67a1365927098a606107fac15' });
     expect(india.subject.identifiers).toEqual(['email', 'externalId']);
-    expect(action(hotel, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
-    expect(action(india, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(actionOf(hotel, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(actionOf(india, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
     const received = hotel.events.find((e: any) => e.type === 'request.received');
     expect(received.actor).toMatch(/^sender:zendesk:[0-9a-f]{12}$/);
     expect(Object.keys(received.data).sort()).toEqual([

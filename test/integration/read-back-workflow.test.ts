@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
+import { actionOf, startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
 
 /**
  * The read-back through the state machine: a provider that acted and still answered an error (a concurrent request's
@@ -12,9 +12,6 @@ afterEach(async () => {
   await t?.stop();
   t = undefined;
 });
-
-const action = (view: any, provider: string, name: string) =>
-  view.actions.find((a: any) => a.provider === provider && a.action === name);
 
 function seed(rt: TestRuntime, email: string, fpReferrals: number) {
   rt.referralRock.addMember({ email });
@@ -36,14 +33,14 @@ describe('a read-back decides every failure, through the state machine', () => {
     const view = await t.erase({ email: 'acted@example.com' });
 
     expect(view.status).toBe('completed');
-    expect(action(view, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'archived', count: 1 });
-    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 2 });
-    expect(action(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
-    expect(action(view, 'referralrock', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 1 });
-    expect(action(view, 'firstpromoter', 'delete_referrals').notes[0]).toMatch(
+    expect(actionOf(view, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'archived', count: 1 });
+    expect(actionOf(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 2 });
+    expect(actionOf(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(actionOf(view, 'referralrock', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(actionOf(view, 'firstpromoter', 'delete_referrals').notes[0]).toMatch(
       /^the step ended with ProviderRequestError: FirstPromoter .*\(HTTP 404\)/,
     );
-    expect(action(view, 'referralrock', 'delete_members').notes[0]).toMatch(/\(HTTP 422\)/);
+    expect(actionOf(view, 'referralrock', 'delete_members').notes[0]).toMatch(/\(HTTP 422\)/);
     expect(t.firstPromoter.referrals()).toHaveLength(0);
     // Once per step: the 4xx is not retried, the read-back decides.
     expect(t.referralRock.harness.requestsTo('DELETE /api/members/remove')).toHaveLength(1);
@@ -58,7 +55,7 @@ describe('a read-back decides every failure, through the state machine', () => {
     const view = await t.erase({ email: 'batch.then.404@example.com' });
 
     expect(view.status).toBe('completed');
-    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 8 });
+    expect(actionOf(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 8 });
     expect(t.firstPromoter.referrals()).toHaveLength(0);
     // The batch was followed, not started twice.
     expect(t.firstPromoter.harness.requestsTo('DELETE /referrals')).toHaveLength(1);
@@ -77,7 +74,7 @@ describe('a read-back decides every failure, through the state machine', () => {
 
     const view = await t.erase({ email: 'gone.batch@example.com' });
 
-    const fp = action(view, 'firstpromoter', 'delete_referrals');
+    const fp = actionOf(view, 'firstpromoter', 'delete_referrals');
     expect(fp).toMatchObject({ outcome: 'deleted', count: 7, batchId: expect.any(Number) });
     expect(fp.notes[0]).toMatch(/^the step ended with BatchNotFoundError/);
     expect(view.status).toBe('completed');
@@ -90,7 +87,7 @@ describe('a read-back decides every failure, through the state machine', () => {
 
     const view = await t.erase({ email: 'refused@example.com' });
 
-    const fp = action(view, 'firstpromoter', 'delete_referrals');
+    const fp = actionOf(view, 'firstpromoter', 'delete_referrals');
     expect(fp).toMatchObject({ outcome: 'failed', count: 2 });
     expect(fp.errors).toEqual([
       expect.stringMatching(/^the step ended with ProviderRequestError: FirstPromoter .*\(HTTP 422\)/),

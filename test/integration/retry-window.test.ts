@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
+import { actionOf, startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
 
 /**
  * A provider that fails for a while is waited out, not counted out. Under load failures are not independent: a starved
@@ -15,9 +15,6 @@ afterEach(async () => {
   t = undefined;
 });
 
-const action = (view: any, provider: string, name: string) =>
-  view.actions.find((a: any) => a.provider === provider && a.action === name);
-
 describe('a provider failing for a while', () => {
   it('does not end a step after its quick retries: the referral delete and a member search erase once answered', async () => {
     t = await startTestRuntime();
@@ -31,8 +28,8 @@ describe('a provider failing for a while', () => {
 
     const view = await t.erase({ email: 'blip@example.com' });
 
-    expect(action(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 2 });
-    expect(action(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(actionOf(view, 'firstpromoter', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 2 });
+    expect(actionOf(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
     expect(view.status).toBe('completed');
     expect(t.firstPromoter.referrals()).toHaveLength(0);
     expect(t.referralRock.members()).toHaveLength(0);

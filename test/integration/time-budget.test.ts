@@ -4,15 +4,12 @@ import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
 import { createDocumentClient } from '#shared/composition';
 import { InvocationTimeoutError } from '#shared/errors';
 import { currentInvocationBudget, runWithinBudget } from '#shared/workflow/invocation-budget';
-import { startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
+import { actionOf, startTestRuntime, type TestRuntime } from '#test/support/local-runtime';
 
 /**
  * A task never outlives its time budget and never fails for waiting: work in flight at the deadline is aborted and
  * retried, and a wait longer than the budget becomes a Wait state of the workflow, after which the task runs again.
  */
-
-const action = (view: any, provider: string, name: string) =>
-  view.actions.find((a: any) => a.provider === provider && a.action === name);
 
 const statesEntered = (events: unknown[]) =>
   events.filter((e: any) => e?.type === 'StateEntered').map((e: any) => e.state?.name as string);
@@ -86,7 +83,7 @@ describe('workflow tasks on their time budget', () => {
 
     expect(slow).toBeDefined();
     expect(view.status).toBe('completed');
-    expect(action(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(actionOf(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
     expect(t.referralRock.members()).toEqual([]);
     const types = view.events.map((e: any) => e.type);
     expect(types.slice(types.indexOf('request.completed') + 1)).toEqual([]);
@@ -106,7 +103,7 @@ describe('workflow tasks on their time budget', () => {
     const view = await t.erase({ email: 'busy@example.com' });
 
     expect(view.status).toBe('completed');
-    expect(action(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(actionOf(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
     expect(statesEntered(t.workflowEvents)).toContain('EraseReferralRockMembersComeBackLater');
     expect(t.referralRock.members()).toEqual([]);
   }, 30_000);
@@ -132,8 +129,8 @@ describe('workflow tasks on their time budget', () => {
     const view = await t.erase({ email: 'queued@example.com' });
 
     expect(view.status).toBe('completed');
-    expect(action(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
-    expect(action(view, 'referralrock', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(actionOf(view, 'referralrock', 'delete_members')).toMatchObject({ outcome: 'deleted', count: 1 });
+    expect(actionOf(view, 'referralrock', 'delete_referrals')).toMatchObject({ outcome: 'deleted', count: 1 });
     expect(statesEntered(t.workflowEvents).filter((name) => name.endsWith('ComeBackLater')).length).toBeGreaterThan(0);
     expect(t.referralRock.harness.requests.filter((r) => r.status === 429)).toEqual([]);
   }, 60_000);

@@ -175,6 +175,10 @@ const RETRY_LATER_WAITS = Object.fromEntries(
   ].map((step) => [`${step}RetryLater`, 5]),
 );
 
+/** The action `name` of `provider` in a status view (`GET /v1/erasure-requests/{id}`), or undefined when it has none. */
+export const actionOf = (view: any, provider: string, name: string) =>
+  view.actions.find((a: any) => a.provider === provider && a.action === name);
+
 /** Where a test runtime keeps the secrets it generates: a file next to its data directory. */
 export const secretsFileFor = (dataDir: string) => `${dataDir}.secrets.json`;
 
