@@ -114,7 +114,7 @@ export class FirstPromoterClient implements FirstPromoterPort {
 
     const found = new Map<number, FirstPromoterReferral>();
     for (const q of new Set([...emailForms, ...(externalId === undefined ? [] : [externalId])])) {
-      const referrals = await this.#searchAll('referrals.search', '/referrals', { q }, referralPageSchema);
+      const referrals = await this.#searchAll('referrals.search', '/referrals', { q }, referralPageSchema());
       for (const referral of referrals) if (isSubject(referral)) found.set(referral.id, referral);
     }
     return [...found.values()];
@@ -134,7 +134,7 @@ export class FirstPromoterClient implements FirstPromoterPort {
    * earlier attempt started but never heard back about.
    */
   async listBatches(): Promise<Batch[]> {
-    const batches = await this.#searchAll('batch.list', '/batch_processes', {}, batchListSchema);
+    const batches = await this.#searchAll('batch.list', '/batch_processes', {}, batchListSchema());
     return batches.sort((a, b) => b.created_at.localeCompare(a.created_at));
   }
 
@@ -143,7 +143,7 @@ export class FirstPromoterClient implements FirstPromoterPort {
     if (!Number.isSafeInteger(batchId) || batchId < 1) throw new RangeError('batch id must be a positive integer');
     const response = await this.#send('batch.get', { method: 'GET', url: `/batch_processes/${batchId}` }, [404]);
     if (response.status === 404) throw new BatchNotFoundError(batchId);
-    return parse('batch.get', batchSchema, response);
+    return parse('batch.get', batchSchema(), response);
   }
 
   /**
@@ -164,7 +164,7 @@ export class FirstPromoterClient implements FirstPromoterPort {
           'promoters.search',
           '/promoters',
           { q, 'filters[archived]': archived },
-          promoterPageSchema,
+          promoterPageSchema(),
         );
         for (const promoter of promoters) {
           if (isSubjectsEmail(promoter.email)) found.set(promoter.id, promoter);
@@ -200,7 +200,7 @@ export class FirstPromoterClient implements FirstPromoterPort {
       [404, 422],
     );
     if (response.status === 404 || response.status === 422) return undefined;
-    const promoter = parse('promoters.get', promoterSchema, response);
+    const promoter = parse('promoters.get', promoterSchema(), response);
     // Keep it only on an exact match, in case the provider's lookup is looser (case, whitespace) than ours.
     return promoter.cust_id === externalId ? promoter : undefined;
   }
@@ -221,7 +221,7 @@ export class FirstPromoterClient implements FirstPromoterPort {
     const response = await this.#send(operation, { method, url, data: { ids: unique } }, undefined, {
       idempotent: operation !== 'referrals.delete',
     });
-    return parse(operation, batchSchema, response);
+    return parse(operation, batchSchema(), response);
   }
 
   /**

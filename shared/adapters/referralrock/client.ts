@@ -107,7 +107,7 @@ export class ReferralRockClient implements ReferralRockPort {
       const records = await this.#searchAll(
         'members.search',
         '/api/members',
-        membersPageSchema,
+        membersPageSchema(),
         term,
         (p) => p.members,
       );
@@ -130,7 +130,7 @@ export class ReferralRockClient implements ReferralRockPort {
       const records = await this.#searchAll(
         'referrals.search',
         '/api/referrals',
-        referralsPageSchema,
+        referralsPageSchema(),
         term,
         (p) => p.referrals,
       );
@@ -153,7 +153,7 @@ export class ReferralRockClient implements ReferralRockPort {
       '/api/members/remove',
       memberIds,
       (memberId) => ({ query: { primaryInfo: { memberId } } }),
-      (echo) => memberQueryEchoSchema.safeParse(echo).data?.primaryInfo?.memberId,
+      (echo) => memberQueryEchoSchema().safeParse(echo).data?.primaryInfo?.memberId,
     );
   }
 
@@ -165,7 +165,7 @@ export class ReferralRockClient implements ReferralRockPort {
       '/api/referral/remove',
       referralIds,
       (referralId) => ({ query: { primaryInfo: { referralId } } }),
-      (echo) => referralQueryEchoSchema.safeParse(echo).data?.primaryInfo?.referralId,
+      (echo) => referralQueryEchoSchema().safeParse(echo).data?.primaryInfo?.referralId,
     );
   }
 
@@ -216,7 +216,7 @@ export class ReferralRockClient implements ReferralRockPort {
         data: chunk.map(queryFor),
         headers: this.#headers(),
       });
-      const items = parseOrThrow(removeResultsSchema, response.data, operation, response.status);
+      const items = parseOrThrow(removeResultsSchema(), response.data, operation, response.status);
       const details = { provider: 'referralrock' as const, operation, status: response.status };
       if (items.length !== chunk.length) {
         throw new ProviderBadResponseError(details, `expected ${chunk.length} results, got ${items.length}`);
