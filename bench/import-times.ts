@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { Webhook } from 'standardwebhooks';
 import { SECRET_VARIABLES } from '#shared/config';
 
 const run = promisify(execFile);
@@ -9,6 +10,26 @@ const run = promisify(execFile);
 /** The audit and operator tokens every bench environment holds, so a route's first invocation gets past its bearer check. */
 const AUDIT_TOKEN = `audit_tokens_${randomBytes(24).toString('hex')}`;
 const OPERATOR_TOKEN = `operator_tokens_${randomBytes(24).toString('hex')}`;
+const SUPPRESSION_TOKEN = `suppression_tokens_${randomBytes(24).toString('hex')}`;
+/** The intake's Standard Webhooks secret and a Zendesk sender's signing secret, so their first invocations are signed. */
+const WEBHOOK_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
+const ZENDESK_SECRET = `zendesk_${randomBytes(24).toString('hex')}`;
+/**
+ * The senders of the README's example, as a deployment with senders has them: the sender intake parses and checks
+ * them at every cold start, so its import is measured with them (without SENDERS it would skip that work).
+ */
+const SENDERS = {
+  zendesk: {},
+  hubspot: {},
+  typeform: { fields: { externalId: null } },
+  webform: { profile: 'api-key', header: 'X-Api-Key' },
+};
+const SENDER_SECRETS = {
+  zendesk: ZENDESK_SECRET,
+  hubspot: `hubspot_${randomBytes(24).toString('hex')}`,
+  typeform: `typeform_${randomBytes(24).toString('hex')}`,
+  webform: `webform_${randomBytes(24).toString('hex')}`,
+};
 /** A well-formed request id that no table holds: a first invocation reads it and finds nothing. */
 const UNKNOWN_REQUEST = `er_${'0'.repeat(32)}`;
 
@@ -46,15 +67,30 @@ export function functionEnvironment(dynamoDbEndpoint?: string): NodeJS.ProcessEn
   }
   env.AUDIT_TOKENS = AUDIT_TOKEN;
   env.OPERATOR_TOKENS = OPERATOR_TOKEN;
+  env.SUPPRESSION_TOKENS = SUPPRESSION_TOKEN;
+  env.WEBHOOK_SECRET = WEBHOOK_SECRET;
+  env.SENDERS = JSON.stringify(SENDERS);
+  env.SENDER_SECRETS = JSON.stringify(SENDER_SECRETS);
   return env;
 }
 
-const apiEvent = (method: string, path: string, pathParameters?: Record<string, string>, token = AUDIT_TOKEN) => ({
+const apiEvent = (
+  method: string,
+  path: string,
+  pathParameters?: Record<string, string>,
+  token = AUDIT_TOKEN,
+  body?: { json: string; headers: Record<string, string> },
+) => ({
   version: '2.0',
   routeKey: `${method} ${path}`,
   rawPath: path,
   rawQueryString: '',
-  headers: { authorization: `Bearer ${token}`, host: 'erasure.example.com' },
+  headers: {
+    ...(token ? { authorization: `Bearer ${token}` } : {}),
+    host: 'erasure.example.com',
+    ...(body ? { 'content-type': 'application/json', ...body.headers } : {}),
+  },
+  ...(body ? { body: body.json } : {}),
   ...(pathParameters ? { pathParameters } : {}),
   requestContext: {
     requestId: 'bench',
@@ -65,12 +101,19 @@ const apiEvent = (method: string, path: string, pathParameters?: Record<string, 
 });
 const taskEvent = (task: string) => ({ task, input: { requestId: UNKNOWN_REQUEST } });
 
+/** A new subject's erasure request, JSON. */
+const requestBody = () => JSON.stringify({ email: `bench-${randomUUID()}@example.com`, reference: 'BENCH-1' });
+
 /**
- * The first invocation measured after the import, where one reads without writing: each reads an unknown request (or
- * the log, or the unfinished requests: the sweeper's scheduled run) and so pays the first DynamoDB call (credentials,
- * endpoint, signing, connection) like the reference's GetItem. The other functions are measured by their import alone.
+ * The first invocation measured after the import, each making the function's first DynamoDB call (credentials,
+ * endpoint, signing, connection) like the reference's GetItem: most read an unknown request (or the log, or the
+ * unfinished requests: the sweeper's scheduled run); the intakes take a signed request through its checks and body
+ * parsing to its one write, the subject lookup and suppression check parse an identifier and query its pseudonym. The
+ * tables do not exist, so each call is answered by an error after its round trip; the work before it is the
+ * function's real first request. A function is given its event when measured (a function of the time: the intakes'
+ * signatures must be fresh). The other functions are measured by their import alone.
  */
-export const FIRST_INVOCATIONS: Record<string, unknown> = {
+export const FIRST_INVOCATIONS: Record<string, unknown | (() => unknown)> = {
   reference: { id: 'bench' },
   'get-request': apiEvent('GET', `/v1/erasure-requests/${UNKNOWN_REQUEST}`, { id: UNKNOWN_REQUEST }),
   'list-requests': apiEvent('GET', '/v1/erasure-requests'),
@@ -88,6 +131,49 @@ export const FIRST_INVOCATIONS: Record<string, unknown> = {
   ),
   // Its scheduled run: the sweep reads the unfinished requests first.
   'request-sweeper': {},
+  intake: () => {
+    const json = requestBody();
+    const id = `msg_${randomUUID()}`;
+    const now = new Date();
+    const signature = new Webhook(WEBHOOK_SECRET).sign(id, now, json);
+    const headers = {
+      'webhook-id': id,
+      'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+      'webhook-signature': signature,
+    };
+    return apiEvent('POST', '/v1/erasure-requests', undefined, '', { json, headers });
+  },
+  // A Zendesk trigger's request (the README's sender template), signed as Zendesk signs it.
+  'sender-intake': () => {
+    const json = requestBody();
+    const timestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const signature = createHmac('sha256', ZENDESK_SECRET).update(timestamp).update(json).digest('base64');
+    const headers = {
+      'x-zendesk-webhook-signature': signature,
+      'x-zendesk-webhook-signature-timestamp': timestamp,
+      'x-zendesk-webhook-invocation-id': randomUUID(),
+    };
+    return apiEvent('POST', '/v1/senders/zendesk/erasure-requests', { name: 'zendesk' }, '', { json, headers });
+  },
+  'subject-lookup': () =>
+    apiEvent('POST', '/v1/subject-lookups', undefined, AUDIT_TOKEN, { json: requestBody(), headers: {} }),
+  'suppression-check': () =>
+    apiEvent('POST', '/v1/suppression-checks', undefined, SUPPRESSION_TOKEN, {
+      json: JSON.stringify({ emails: [`bench-${randomUUID()}@example.com`] }),
+      headers: {},
+    }),
+  // An operator's extension of an unknown request: it reads the request and answers 404.
+  'extend-request': () =>
+    apiEvent('POST', `/v1/erasure-requests/${UNKNOWN_REQUEST}/extend`, { id: UNKNOWN_REQUEST }, OPERATOR_TOKEN, {
+      json: JSON.stringify({ reasonCode: 'complexity' }),
+      headers: {},
+    }),
+};
+
+/** The event of a function's first invocation, made now (see {@link FIRST_INVOCATIONS}); undefined without one. */
+const firstInvocation = (name: string): unknown => {
+  const event = FIRST_INVOCATIONS[name];
+  return typeof event === 'function' ? (event as () => unknown)() : event;
 };
 
 export interface StartTimes {
@@ -152,9 +238,9 @@ export async function startTimes(
   const own: StartTimes[] = [];
   const ref: StartTimes[] = [];
   for (let i = 0; i < (options.runs ?? 5); i++) {
-    ref.push(await startOnce(reference, invoke ? FIRST_INVOCATIONS.reference : undefined, env));
+    ref.push(await startOnce(reference, invoke ? firstInvocation('reference') : undefined, env));
     try {
-      own.push(await startOnce(file, invoke ? FIRST_INVOCATIONS[name] : undefined, env));
+      own.push(await startOnce(file, invoke ? firstInvocation(name) : undefined, env));
     } catch (error) {
       process.stderr.write(`${file} did not start: ${String((error as Error).message).split('\n')[0]}\n`);
       return {
