@@ -221,10 +221,23 @@ const medians = (runs: StartTimes[]): StartTimes => ({
   firstInvocationMs: median(runs.map((r) => r.firstInvocationMs)),
 });
 
+/** Times a function's start took against the reference's, each the median over the runs of one run's ratio. */
+export interface StartRatios {
+  importMs: number;
+  importCpuMs: number;
+  /** Import + first invocation (NaN without a first invocation). */
+  totalMs: number;
+}
+
+const NO_RATIOS: StartRatios = { importMs: Number.NaN, importCpuMs: Number.NaN, totalMs: Number.NaN };
+
 /**
  * Start times of `file` (function `name`) and of the reference handler, each the median of `runs` fresh processes,
  * taken in turns (reference, function, reference, ...) so that a machine whose load changes during the run weighs on
- * both alike. A function that does not start with {@link functionEnvironment} gets NaN (reported, not hidden as zero).
+ * both alike; and the ratios of each pair, their median, which is what to compare with a budget: on a shared machine
+ * the medians of the two series can come from differently loaded moments (5 runs of `subject-lookup` once gave a
+ * ratio of medians of 1.41 where 15 paired runs give 1.12), a pair's two runs cannot. A function that does not start
+ * with {@link functionEnvironment} gets NaN (reported, not hidden as zero).
  * @param dynamoDbEndpoint where the first invocations' DynamoDB calls go (a local DynamoDB); without, imports only
  */
 export async function startTimes(
@@ -232,7 +245,7 @@ export async function startTimes(
   file: string,
   reference: string,
   options: { runs?: number; dynamoDbEndpoint?: string } = {},
-): Promise<{ own: StartTimes; reference: StartTimes }> {
+): Promise<{ own: StartTimes; reference: StartTimes; ratios: StartRatios }> {
   const env = functionEnvironment(options.dynamoDbEndpoint);
   const invoke = options.dynamoDbEndpoint !== undefined;
   const own: StartTimes[] = [];
@@ -246,8 +259,18 @@ export async function startTimes(
       return {
         own: { importMs: Number.NaN, importCpuMs: Number.NaN, firstInvocationMs: Number.NaN },
         reference: medians(ref),
+        ratios: NO_RATIOS,
       };
     }
   }
-  return { own: medians(own), reference: medians(ref) };
+  const ratio = (of: (times: StartTimes) => number) => median(own.map((run, i) => of(run) / of(ref[i] as StartTimes)));
+  return {
+    own: medians(own),
+    reference: medians(ref),
+    ratios: {
+      importMs: ratio((t) => t.importMs),
+      importCpuMs: ratio((t) => t.importCpuMs),
+      totalMs: ratio((t) => t.importMs + t.firstInvocationMs),
+    },
+  };
 }
