@@ -237,23 +237,30 @@ const NO_RATIOS: StartRatios = { importMs: Number.NaN, importCpuMs: Number.NaN, 
  * both alike; and the ratios of each pair, their median, which is what to compare with a budget: on a shared machine
  * the medians of the two series can come from differently loaded moments (5 runs of `subject-lookup` once gave a
  * ratio of medians of 1.41 where 15 paired runs give 1.12), a pair's two runs cannot. A function that does not start
- * with {@link functionEnvironment} gets NaN (reported, not hidden as zero).
+ * with {@link functionEnvironment} gets NaN (reported, not hidden as zero), and so does the first invocation of one
+ * that made no DynamoDB call (refused before it, e.g. a signature the bench no longer makes right): it would
+ * otherwise be measured as a cheaper first request than any real one.
  * @param dynamoDbEndpoint where the first invocations' DynamoDB calls go (a local DynamoDB); without, imports only
+ * @param dynamoDbCalls how many requests that DynamoDB has answered so far, to check each first invocation made one
  */
 export async function startTimes(
   name: string,
   file: string,
   reference: string,
-  options: { runs?: number; dynamoDbEndpoint?: string } = {},
+  options: { runs?: number; dynamoDbEndpoint?: string; dynamoDbCalls?: () => number } = {},
 ): Promise<{ own: StartTimes; reference: StartTimes; ratios: StartRatios }> {
   const env = functionEnvironment(options.dynamoDbEndpoint);
   const invoke = options.dynamoDbEndpoint !== undefined;
   const own: StartTimes[] = [];
   const ref: StartTimes[] = [];
+  let missed = false;
   for (let i = 0; i < (options.runs ?? 5); i++) {
     ref.push(await startOnce(reference, invoke ? firstInvocation('reference') : undefined, env));
     try {
-      own.push(await startOnce(file, invoke ? firstInvocation(name) : undefined, env));
+      const event = invoke ? firstInvocation(name) : undefined;
+      const callsBefore = options.dynamoDbCalls?.();
+      own.push(await startOnce(file, event, env));
+      if (event !== undefined && callsBefore !== undefined && options.dynamoDbCalls?.() === callsBefore) missed = true;
     } catch (error) {
       process.stderr.write(`${file} did not start: ${String((error as Error).message).split('\n')[0]}\n`);
       return {
@@ -262,6 +269,10 @@ export async function startTimes(
         ratios: NO_RATIOS,
       };
     }
+  }
+  if (missed) {
+    process.stderr.write(`${name}'s first invocation made no DynamoDB call: not measured (see FIRST_INVOCATIONS)\n`);
+    for (const run of own) run.firstInvocationMs = Number.NaN;
   }
   const ratio = (of: (times: StartTimes) => number) => median(own.map((run, i) => of(run) / of(ref[i] as StartTimes)));
   return {
