@@ -27,7 +27,7 @@ const PLACEHOLDER = /[#:][0-9a-zA-Z_]+/g;
 
 /**
  * Makes dynalite parse each condition and filter expression once for the same names and values, instead of at every
- * call: its generated (PEG) parser was a fifth to a third of the DynamoDB thread's CPU for an intake's transaction,
+ * call: its generated (PEG) parser was a fifth to a third of dynalite's CPU for an intake's transaction,
  * whose request and event conditions (`attribute_not_exists(...)`) are the same at every intake, as the audit
  * events' are at every append of the workflows.
  *

@@ -9,11 +9,11 @@ export interface ReadableLevel {
 
 /**
  * Makes every point read of dynalite's store (GetItem, BatchGetItem, each write's read of the stored item and of the
- * table's definition, a transaction's condition checks) a synchronous LevelDB read on the DynamoDB thread, answered on
+ * table's definition, a transaction's condition checks) a synchronous LevelDB read on dynalite's own thread, answered on
  * the next tick, instead of a round trip through the libuv thread pool followed by a `setImmediate` (dynalite's
  * wrapper). A LevelDB point read takes microseconds (memtable, then cached blocks); the round trip took 0.5 ms when
  * idle and 25-85 ms at the 90th-99th percentile while a backlog drained, because the pool is the process's (4 threads
- * for every thread of `npm start`) and each answer waits for a full turn of the DynamoDB thread's event loop. A
+ * for every thread of `npm start`) and each answer waits for a full turn of dynalite's event loop. A
  * PutItem read twice before writing; an intake's TransactWriteItems made 17 such round trips one after the other.
  * Range reads (Query, Scan) keep their iterators; a database not open yet (or closing) keeps the asynchronous path,
  * whose errors dynalite knows.

@@ -48,7 +48,7 @@ const db = require('dynalite/db/index.js') as {
   checkConditional(data: Item, existing: Item | undefined): DynaliteError | null | undefined;
 };
 // Loaded once here, not per call: a `require` inside the request path resolved its file again each time (a stat of
-// each candidate path), 8 % of the DynamoDB thread's CPU for an intake's transaction.
+// each candidate path), 8 % of dynalite's CPU for an intake's transaction.
 const putItem = {
   validation: require('dynalite/validations/putItem.js') as ActionValidation,
   action: require('dynalite/actions/putItem.js') as Action,
@@ -95,7 +95,7 @@ const SINGLE_WRITES: Record<string, Exclude<Operation, 'ConditionCheck'>> = {
  *
  * The writes (each item and its index entries, computed by dynalite's own actions) go to the LevelDB in one batch: a
  * reader sees all of them or none, and a process killed during the transaction keeps all of them or none, as with
- * DynamoDB. With the reads on the DynamoDB thread (dynalite-reads.ts), that batch is the transaction's one trip
+ * DynamoDB. With the reads on dynalite's own thread (dynalite-reads.ts), that batch is the transaction's one trip
  * through the libuv thread pool, which every thread of the process shares; dynalite's actions writing one by one made
  * 17 such trips for an intake, each waiting behind the backlog's calls (25-85 ms at the 90th-99th percentile).
  */
@@ -270,7 +270,7 @@ function collectingWrites(
     lock: passThrough,
     get: (key, cb) => {
       const target = `${tableName}\u0000${key}`;
-      // As the DynamoDB thread's own reads answer (dynalite-reads.ts): on the next tick, `undefined` when absent.
+      // As dynalite's own reads answer (dynalite-reads.ts): on the next tick, `undefined` when absent.
       if (tableName !== undefined && known.items?.has(target)) process.nextTick(cb, null, known.items.get(target));
       else sub.get(key, cb);
     },

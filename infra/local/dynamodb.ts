@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { Agent, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import {
   type AttributeValue,
   CreateTableCommand,
@@ -22,18 +22,16 @@ import {
   REQUESTS_TABLE,
   TRANSPARENCY_LOG_TABLE,
 } from '#shared/adapters/dynamodb/tables';
-import { PortHttpHandler, serveOnPort } from './dynalite-port.ts';
+import { DirectHttpHandler } from './dynalite-direct.ts';
 import type { ReadableLevel } from './dynalite-reads.ts';
 import type { DynaliteTables } from './dynalite-transactions.ts';
-import { callerOf, connectPort } from './threads/rpc.ts';
-import { threadEnded } from './threads/thread-end.ts';
+import { serveCalls } from './threads/rpc.ts';
 
 const require = createRequire(import.meta.url);
 
 /**
- * dynalite and what this service adds to it, loaded by the thread that starts it: in `npm start` the API and workflow
- * threads import this module only to reach dynalite (over a port and over HTTP), and loading it there cost each of
- * them about 0.1 s of CPU at every start.
+ * dynalite and what this service adds to it, loaded when it starts: the workflow thread of `npm start` imports this
+ * module only to reach dynalite over HTTP, and loading dynalite there cost it about 0.1 s of CPU at every start.
  */
 async function loadDynalite() {
   const [precedence, reads, transactions, expressions] = await Promise.all([
@@ -99,8 +97,8 @@ export async function startDynalite(path?: string): Promise<{
   endpoint: string;
   backgroundEndpoint: string;
   store: DynaliteStore | undefined;
-  /** Answers calls arriving on `port` too, as through `endpoint` (dynalite-port.ts). */
-  serveOn: (port: MessagePort) => void;
+  /** The server whose handlers answer `endpoint`: a {@link DirectHttpHandler} calls them on this thread. */
+  server: Server;
   stop: () => Promise<void>;
 }> {
   if (path) await mkdir(path, { recursive: true });
@@ -145,7 +143,7 @@ export async function startDynalite(path?: string): Promise<{
     endpoint,
     backgroundEndpoint,
     store,
-    serveOn: (port) => serveOnPort(server, port),
+    server,
     stop: async () => {
       background.closeAllConnections();
       await new Promise<void>((resolve) => background.close(() => resolve()));
@@ -183,22 +181,21 @@ export interface TableNames {
 }
 
 /**
- * dynalite plus a client for it: what the local runtime and the store tests run on.
- * @param options.thread run dynalite in a worker thread of its own (`npm start`), so that its LevelDB work and request
- *   parsing never hold up the event loop of its callers; the default runs it on the caller's loop (tests)
+ * dynalite plus a client for it, on the calling thread: what the local runtime and the store tests run on.
+ * @param options.direct the client calls dynalite's handlers on this thread, with no HTTP between (`npm start`'s API:
+ *   see dynalite-direct.ts); by default it calls `endpoint` over loopback HTTP, as a Lambda function reaches DynamoDB
+ * @param options.serveOn ports on which the runtime's other threads call `compact` (the workflow thread's purges)
  */
 export async function startLocalDynamo(
   path?: string,
-  options: {
-    thread?: boolean;
-    /** With `thread`: ports on which it serves `compact` too, for the runtime's other threads. */
-    serveOn?: MessagePort[];
-  } = {},
+  options: { direct?: boolean; serveOn?: MessagePort[] } = {},
 ): Promise<LocalDynamo> {
-  const server = options.thread ? await startDynaliteThread(path, options.serveOn ?? []) : await startDynalite(path);
-  const compact = 'compact' in server ? server.compact : compactor(server.store);
-  // Threaded, this thread's calls go over a port of their own rather than loopback HTTP (dynalite-port.ts).
-  const client = localDynamoClient(server.endpoint, 'apiPort' in server ? { port: server.apiPort } : {});
+  const server = await startDynalite(path);
+  const compact = compactor(server.store);
+  for (const port of options.serveOn ?? []) {
+    serveCalls(port, { compact } satisfies DynamoPurgeMethods, () => undefined);
+  }
+  const client = localDynamoClient(server.endpoint, options.direct ? { server: server.server } : {});
   return {
     endpoint: server.endpoint,
     backgroundEndpoint: server.backgroundEndpoint,
@@ -234,15 +231,15 @@ export const localSigner = {
  * A DynamoDB client for the local endpoint, its requests not signed (see {@link LOCAL_AUTHORIZATION}).
  * @param options.maxSockets connections it keeps to dynalite at most (default: the SDK's 50); more calls wait in the
  *   client, not in dynalite's queue, where they would wait in front of other clients' calls
- * @param options.port send every call over this port (to the DynamoDB thread, which serves it: dynalite-port.ts)
- *   instead of HTTP; `endpoint` still names the service in each request, as DynamoDB's would
+ * @param options.server answer every call with this dynalite server's handlers on this thread (dynalite-direct.ts)
+ *   instead of over HTTP; `endpoint` still names the service in each request, as DynamoDB's would
  */
 export function localDynamoClient(
   endpoint: string,
-  options: { maxSockets?: number; port?: MessagePort } = {},
+  options: { maxSockets?: number; server?: Server } = {},
 ): DynamoDBClient {
-  const requestHandler = options.port
-    ? new PortHttpHandler(options.port)
+  const requestHandler = options.server
+    ? new DirectHttpHandler(options.server)
     : options.maxSockets
       ? { httpAgent: new Agent({ keepAlive: true, maxSockets: options.maxSockets }) }
       : undefined;
@@ -255,48 +252,10 @@ export function localDynamoClient(
   });
 }
 
-/** The calls the DynamoDB thread answers (threads/dynamodb-thread.ts). */
-export type DynamoThreadMethods = {
-  start(path: string | undefined): Promise<{ endpoint: string; backgroundEndpoint: string }>;
+/** What the thread holding dynalite answers the runtime's other threads (the workflow thread's purges). */
+export type DynamoPurgeMethods = {
   compact(table: string): Promise<void>;
-  stop(): Promise<void>;
 };
-
-/**
- * The DynamoDB thread's young generation, in MiB (a third of it is each of the two semi-spaces a scavenge copies
- * between: 16 MiB by default, 32 with this).
- * dynalite allocates briskly and keeps little (each call's JSON, its parsed expressions, the items it decodes), so a
- * scavenge costs about the same whatever the size and a larger one means fewer of them: at 50 intakes a second with
- * the backlog draining, 4.7 scavenges a second by default, 3.0 with 96 (each one a pause of every call in dynalite,
- * the intake's among them); the heap's resident size stayed at 282 MiB. The young generation of the other threads is
- * left as it is: the workflow thread's scavenges (0.6 a second) pause no intake, and the API thread's heap is sized by
- * `node`'s command line, not by the runtime.
- */
-const DYNAMODB_YOUNG_GENERATION_MB = 96;
-
-async function startDynaliteThread(path: string | undefined, serveOn: MessagePort[]) {
-  const api = new MessageChannel();
-  const worker = new Worker(new URL('./threads/dynamodb-thread.ts', import.meta.url), {
-    workerData: { apiPort: api.port2 },
-    transferList: [api.port2],
-    resourceLimits: { maxYoungGenerationSizeMb: DYNAMODB_YOUNG_GENERATION_MB },
-  });
-  const dynamo = callerOf<DynamoThreadMethods>(worker);
-  const ended = threadEnded(worker, 'DynamoDB', dynamo);
-  for (const port of serveOn) connectPort(worker, port);
-  const { endpoint, backgroundEndpoint } = await dynamo.call('start', path);
-  return {
-    endpoint,
-    backgroundEndpoint,
-    /** Where this thread's client sends its calls (dynalite-port.ts). */
-    apiPort: api.port1,
-    compact: (table: string) => dynamo.call('compact', table),
-    stop: async () => {
-      await dynamo.call('stop');
-      await ended.stop();
-    },
-  };
-}
 
 /**
  * Purges deleted values of a table from disk. LevelDB keeps a deleted value, and the deletion marker beside it, in its

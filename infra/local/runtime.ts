@@ -58,9 +58,9 @@ export interface LocalRuntimeOptions {
    */
   onListening?: (runtime: LocalRuntime<LocalWorkflowControl>) => void;
   /**
-   * Run DynamoDB (dynalite) and the workflow side (both state machines, their task functions, the receipt issuer, the
-   * sweeper and the demo simulators) each in a worker thread of its own, leaving the main thread's event loop to the
-   * API: what `npm start` does (see {@link startLocalRuntime}). Options that are functions (`clock`,
+   * Run the workflow side (both state machines, their task functions, the receipt issuer, the sweeper and the demo
+   * simulators) in a worker thread of its own, leaving the main thread's event loop to the API and the DynamoDB it
+   * writes to: what `npm start` does (see {@link startLocalRuntime}). Options that are functions (`clock`,
    * `onWorkflowEvent`, `observeDynamoDb`, `simulators`) cannot cross a thread boundary and are refused with it.
    */
   threads?: boolean;
@@ -118,17 +118,20 @@ function namesOf(senders: string | undefined): string[] {
  * simulators for any provider without a base URL. Every handler is the one the stack deploys, built by the same
  * factories; only the clients and the workflow engine differ.
  *
- * With `threads` (what `npm start` runs), three event loops share the work: the main thread holds the API (the intake
- * and every other route, as API Gateway's Lambdas); a DynamoDB thread holds dynalite; a workflow thread holds both state
- * machines with their task functions, the receipt issuer, the sweeper and the demo simulators. On one loop, a backlog's
- * workflows (the engine, the SDK's request signing and parsing, dynalite's LevelDB reads, whose snapshots wait on
- * LevelDB's lock on the calling thread) queued every intake request behind them: 11 s p99 at 50 requests a second,
- * against 13 ms for a bare node:http server. Worker threads rather than child processes, because a SIGKILL of the
- * process then ends them all at once, as it ends a single-threaded runtime (nothing survives to hold DATA_DIR's
- * LevelDB), and they share the process's DATA_DIR lock; and rather than a bounded queue alone, which limits how many
- * workflows run, not how much of the loop their DynamoDB and provider calls take. The threads talk as AWS services
- * do: DynamoDB calls made by the SDK (the workflow thread's over HTTP, the API thread's over a MessagePort: see
- * dynalite-port.ts), a workflow start posted without waiting (StartExecution), receipts and sweeps called.
+ * With `threads` (what `npm start` runs), two event loops share the work: the main thread holds the API (the intake
+ * and every other route, as API Gateway's Lambdas) and dynalite, which the API's calls reach with no other thread in
+ * between (dynalite-direct.ts); a workflow thread holds both state machines with their task functions, the receipt
+ * issuer, the sweeper and the demo simulators, and reaches dynalite over HTTP through an entrance that gives way to
+ * the API's calls (dynalite-precedence.ts). On one loop, a backlog's workflows (the engine, the SDK's request building
+ * and parsing, the task functions) queued every intake request behind them: 11 s p99 at 50 requests a second, against
+ * 13 ms for a bare node:http server. dynalite had a thread of its own as well until the intake's path was measured
+ * hop by hop: its call then crossed four thread hand-offs instead of two, each waiting for a core on a busy machine,
+ * for dynalite work (its point reads synchronous, its writes one LevelDB batch) that the intake waits for anyway.
+ * Worker threads rather than child processes, because a SIGKILL of the process then ends them all at once, as it ends
+ * a single-threaded runtime (nothing survives to hold DATA_DIR's LevelDB), and they share the process's DATA_DIR lock;
+ * and rather than a bounded queue alone, which limits how many workflows run, not how much of the loop their provider
+ * calls and engine take. The threads talk as AWS services do: DynamoDB calls made by the SDK, a workflow start posted
+ * without waiting (StartExecution), receipts and sweeps called.
  */
 export async function startLocalRuntime(
   options: LocalRuntimeOptions & { threads: true },
@@ -234,8 +237,10 @@ async function startOn(
   // Awaited below; a failed DynamoDB start must not leave it an unhandled rejection meanwhile.
   threadSimulators?.catch(() => undefined);
   const { startLocalDynamo } = await loading;
+  // dynalite runs on this thread, the API's: the API's calls are answered here with no other thread in between
+  // (dynalite-direct.ts); the workflow thread's come over HTTP through the background entrance.
   const dynamo = await startLocalDynamo(options.inMemory ? undefined : resolve(dataDir, 'dynamodb'), {
-    thread: threads,
+    direct: threads,
     ...(channel ? { serveOn: [channel.port1] } : {}),
   });
   stops.push(async () => {
@@ -322,7 +327,7 @@ async function startOn(
   };
   const side: WorkflowSideControl = workflowThread
     ? await workflowThread.compose(
-        // The workflows' calls give way to the API's in the DynamoDB thread (dynalite-precedence.ts).
+        // The workflows' calls give way to the API's in dynalite (dynalite-precedence.ts).
         { ...env, DYNAMODB_ENDPOINT: dynamo.backgroundEndpoint },
         { dataDir, apiUrl: api.url, options: sideOptions },
         config.callbacks.urls.length > 0,

@@ -29,7 +29,7 @@ export class ThreadCallError extends Error {
 
 /**
  * Answers calls arriving at `endpoint` with `methods`; a `connect` message brings another port (a thread introduced
- * by the parent, e.g. the workflow thread to the DynamoDB thread), which is served the same way.
+ * by the parent, e.g. the workflow thread to the runtime's DynamoDB), which is served the same way.
  */
 export function serveCalls(
   endpoint: Endpoint,

@@ -3,7 +3,7 @@ import { createDocumentClient } from '#shared/composition';
 import { parseConfig } from '#shared/config';
 import { createLogger, describeError } from '#shared/observability';
 import { systemClock } from '#shared/ports/audit';
-import { type DynamoThreadMethods, localDynamoClient } from '../dynamodb.ts';
+import { type DynamoPurgeMethods, localDynamoClient } from '../dynamodb.ts';
 import { type LogFormat, writeLogsFromThisThread } from '../log-format.ts';
 import type { SimulatorsWanted } from '../simulated-providers.ts';
 import { composeWorkflows, type WorkflowSide } from '../workflows.ts';
@@ -14,7 +14,8 @@ import type { EngineName, WorkflowThreadMethods } from './workflows.ts';
 /**
  * The workflow thread of `npm start`: both state machines, the task functions, the receipt issuer, the request sweeper
  * and the demo simulators, built by the same composition as in one thread (../workflows.ts). It reaches DynamoDB over
- * HTTP as the main thread does, and the DynamoDB thread's purge through `dynamoPort`.
+ * HTTP, as a Lambda function reaches DynamoDB, and the purge of deleted values (which needs dynalite's LevelDB, on the
+ * main thread) through `dynamoPort`.
  */
 /** Connections from the workflows to dynalite; dynalite runs one call at a time on its loop, so a few keep it busy. */
 const WORKFLOW_DYNAMODB_CONNECTIONS = 4;
@@ -27,7 +28,7 @@ const { dynamoPort, logFormat, colorize } = workerData as {
 nameThisThread('workflows');
 writeLogsFromThisThread(logFormat, colorize);
 const logger = createLogger('local-runtime');
-const dynamo = callerOf<DynamoThreadMethods>(dynamoPort);
+const dynamo = callerOf<DynamoPurgeMethods>(dynamoPort);
 const stops: Array<() => Promise<void>> = [];
 let side: WorkflowSide | undefined;
 

@@ -32,7 +32,7 @@ export type WorkflowThreadMethods = {
 /**
  * Starts the workflow thread. Its first calls start the demo simulators (the main thread needs their addresses for the
  * configuration) and then compose the workflow side; `side` is then what the main thread's handlers use.
- * @param dynamoPort where it reaches the DynamoDB thread's `compact` (the other end given to that thread's `serveOn`)
+ * @param dynamoPort where it reaches dynalite's `compact` (the other end given to `startLocalDynamo`'s `serveOn`)
  */
 export function startWorkflowThread(dynamoPort: MessagePort, log: { format: LogFormat }) {
   const worker = new Worker(new URL('./workflow-thread.ts', import.meta.url), {

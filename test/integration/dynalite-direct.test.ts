@@ -1,36 +1,32 @@
 import { once } from 'node:events';
 import { createServer, get, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MessageChannel } from 'node:worker_threads';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PortHttpHandler, serveOnPort } from '#infra/local/dynalite-port';
+import { DirectHttpHandler } from '#infra/local/dynalite-direct';
 import { addBackgroundEntrance } from '#infra/local/dynalite-precedence';
 import { ensureTables, localDynamoClient, startDynalite } from '#infra/local/dynamodb';
 import { REQUESTS_TABLE } from '#shared/adapters/dynamodb/tables';
 import { createDocumentClient } from '#shared/composition';
 
-/** The API thread's DynamoDB calls over a MessagePort (infra/local/dynalite-port.ts): the same calls as over HTTP. */
+/** The API's DynamoDB calls answered on its own thread (infra/local/dynalite-direct.ts): the same calls as over HTTP. */
 
-describe('DynamoDB calls over a port to the local DynamoDB', () => {
-  const tables = { requests: 'port-requests', auditEvents: 'port-events' };
+describe('DynamoDB calls answered on the calling thread by the local DynamoDB', () => {
+  const tables = { requests: 'direct-requests', auditEvents: 'direct-events' };
   let server: Awaited<ReturnType<typeof startDynalite>>;
-  let channel: MessageChannel;
-  let overPort: ReturnType<typeof localDynamoClient>;
+  let direct: ReturnType<typeof localDynamoClient>;
   let db: ReturnType<typeof createDocumentClient>;
 
   beforeAll(async () => {
     server = await startDynalite();
-    channel = new MessageChannel();
-    server.serveOn(channel.port2);
-    overPort = localDynamoClient(server.endpoint, { port: channel.port1 });
-    db = createDocumentClient({ dynamoDbEndpoint: undefined }, overPort);
-    await ensureTables(overPort, tables);
+    direct = localDynamoClient(server.endpoint, { server: server.server });
+    db = createDocumentClient({ dynamoDbEndpoint: undefined }, direct);
+    await ensureTables(direct, tables);
   });
 
   afterAll(async () => {
-    overPort.destroy();
+    direct.destroy();
     await server.stop();
   });
 
@@ -55,10 +51,10 @@ describe('DynamoDB calls over a port to the local DynamoDB', () => {
     });
 
   it('writes, reads and queries as over HTTP', async () => {
-    await db.send(submitted('port-1'));
+    await db.send(submitted('direct-1'));
 
     const overHttp = createDocumentClient({ dynamoDbEndpoint: undefined }, localDynamoClient(server.endpoint));
-    const key = { TableName: tables.requests, Key: { id: 'port-1' }, ConsistentRead: true };
+    const key = { TableName: tables.requests, Key: { id: 'direct-1' }, ConsistentRead: true };
     expect((await db.send(new GetCommand(key))).Item).toEqual((await overHttp.send(new GetCommand(key))).Item);
     expect((await db.send(new GetCommand(key))).Item).toMatchObject({ status: 'received' });
     const found = await db.send(
@@ -66,16 +62,16 @@ describe('DynamoDB calls over a port to the local DynamoDB', () => {
         TableName: tables.requests,
         IndexName: REQUESTS_TABLE.indexes.byEmailPseudonym.name,
         KeyConditionExpression: 'emailPseudonym = :p',
-        ExpressionAttributeValues: { ':p': 'p-port-1' },
+        ExpressionAttributeValues: { ':p': 'p-direct-1' },
       }),
     );
-    expect(found.Items?.map((item) => item.id)).toEqual(['port-1']);
+    expect(found.Items?.map((item) => item.id)).toEqual(['direct-1']);
   });
 
   it('refuses as over HTTP: a failed condition is the same exception, with its reasons', async () => {
-    await db.send(submitted('port-2'));
+    await db.send(submitted('direct-2'));
 
-    const failure = await db.send(submitted('port-2')).catch((error: unknown) => error);
+    const failure = await db.send(submitted('direct-2')).catch((error: unknown) => error);
 
     expect(failure).toBeInstanceOf(TransactionCanceledException);
     expect((failure as TransactionCanceledException).CancellationReasons?.map((reason) => reason.Code)).toEqual([
@@ -86,7 +82,7 @@ describe('DynamoDB calls over a port to the local DynamoDB', () => {
       .send(
         new PutCommand({
           TableName: tables.requests,
-          Item: { id: 'port-2' },
+          Item: { id: 'direct-2' },
           ConditionExpression: 'attribute_not_exists(id)',
         }),
       )
@@ -94,10 +90,10 @@ describe('DynamoDB calls over a port to the local DynamoDB', () => {
     expect((single as Error).name).toBe('ConditionalCheckFailedException');
   });
 
-  it('rejects an aborted call with an AbortError, and a waiting call once the other end is closed', async () => {
-    const lone = new MessageChannel();
-    // Nobody answers on lone.port2 until it is closed.
-    const handler = new PortHttpHandler(lone.port1);
+  it('rejects an aborted call with an AbortError, and every call once destroyed', async () => {
+    // Nobody answers: a server whose handler keeps every request waiting.
+    const silent = createServer(() => undefined);
+    const handler = new DirectHttpHandler(silent);
     const request = { method: 'POST', path: '/', headers: {}, body: '{}' };
     const controller = new AbortController();
     const failureOf = (call: Promise<unknown>) =>
@@ -109,14 +105,12 @@ describe('DynamoDB calls over a port to the local DynamoDB', () => {
     controller.abort(new Error('the invocation has ended'));
     expect((await aborted).name).toBe('AbortError');
 
-    const waiting = failureOf(handler.handle(request));
-    lone.port2.close();
-    expect((await waiting).message).toMatch(/no longer reachable/);
+    handler.destroy();
     expect((await failureOf(handler.handle(request))).message).toMatch(/no longer reachable/);
   });
 });
 
-describe('a call over the port, at the background entrance', () => {
+describe('a call answered on the calling thread, at the background entrance', () => {
   const servers: Server[] = [];
   afterAll(async () => {
     for (const server of servers) {
@@ -126,7 +120,7 @@ describe('a call over the port, at the background entrance', () => {
   });
 
   it('counts as a foreground call: background calls wait until it is answered', async () => {
-    // Prepare: a stand-in for dynalite whose answer to /slow waits, with a background entrance and a port
+    // Prepare: a stand-in for dynalite whose answer to /slow waits, with a background entrance
     let finishSlow!: () => void;
     let slowArrived!: () => void;
     const arrived = new Promise<void>((resolve) => {
@@ -145,11 +139,9 @@ describe('a call over the port, at the background entrance', () => {
     const background = addBackgroundEntrance(front, { maxHoldMs: 60_000 });
     servers.push(background);
     await new Promise<void>((resolve) => background.listen(0, '127.0.0.1', resolve));
-    const channel = new MessageChannel();
-    serveOnPort(front, channel.port2);
-    const handler = new PortHttpHandler(channel.port1);
+    const handler = new DirectHttpHandler(front);
 
-    // Act: a slow call over the port, then a background call
+    // Act: a slow direct call, then a background call
     const slow = handler.handle({ method: 'POST', path: '/slow', headers: {}, body: '' });
     await arrived;
     let backgroundAnswer: string | undefined;
@@ -167,7 +159,7 @@ describe('a call over the port, at the background entrance', () => {
     const heldWhileSlow = [...seen];
     finishSlow();
 
-    // Assess: held while the port's call was answered, then answered
+    // Assess: held while the direct call was answered, then answered
     expect(heldWhileSlow).toEqual(['/slow']);
     expect((await slow).response.statusCode).toBe(200);
     await answered;
