@@ -13,7 +13,6 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 const LONGEST_FIRST = [
   'test/soak/soak.test.ts',
   'test/integration/erasure-workflow.test.ts',
-  'test/e2e/threaded-runtime.test.ts',
   'test/e2e/npm-start.test.ts',
   'test/integration/verify-trail.test.ts',
   'test/integration/bulk-submit.test.ts',

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,11 +12,13 @@ import { findPersonalData } from '#test/support/personal-data-scan';
 
 /**
  * `npm start` as a user runs it: a child process driven over HTTP only, stopped with SIGTERM and started again on the
- * same data directory. Everything it prints is kept and scanned for the demo subject's email at the end.
+ * same data directory, then killed with SIGKILL while a request waits and started a third time, which resumes it.
+ * Everything it prints is kept and scanned for the demo subjects' emails at the end.
  */
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const JANE = 'jane@example.com';
+const JOHN = 'john@example.com';
 /** The banner's example command: the one place the demo email may be printed. */
 const BANNER_EXAMPLE = 'npm run submit -- --email jane@example.com';
 const FINAL_STATUSES = ['completed', 'partially_completed', 'failed', 'canceled'];
@@ -58,6 +60,16 @@ class ServiceProcess {
 
   get output(): string {
     return `${this.stdout}\n${this.stderr}`;
+  }
+
+  /** npm's process id, which is also the id of the process group it leads. */
+  get groupId(): number {
+    return this.#child.pid as number;
+  }
+
+  /** Resolves once npm has exited and every process that held its output (the service included) has ended. */
+  get closed(): Promise<void> {
+    return this.#closed;
   }
 
   /**
@@ -115,6 +127,40 @@ class ServiceProcess {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The processes of a process group (Linux /proc), each with the names its threads gave themselves. */
+async function processGroup(groupId: number): Promise<Array<{ pid: number; threads: string[] }>> {
+  const found: Array<{ pid: number; threads: string[] }> = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (statFields(await readFile(`/proc/${entry}/stat`, 'utf8')).pgrp !== groupId) continue;
+      const tids = await readdir(`/proc/${entry}/task`);
+      const threads = await Promise.all(
+        tids.map(async (tid) => (await readFile(`/proc/${entry}/task/${tid}/comm`, 'utf8')).trim()),
+      );
+      found.push({ pid: Number(entry), threads });
+    } catch {
+      // Ended while being read.
+    }
+  }
+  return found;
+}
+
+/** Whether a process still runs: gone from /proc, or a zombie (every thread ended, not yet reaped), it does not. */
+async function isRunning(pid: number): Promise<boolean> {
+  try {
+    return statFields(await readFile(`/proc/${pid}/stat`, 'utf8')).state !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** The state and process group of a /proc/<pid>/stat line (the fields after the command name, which may hold spaces). */
+function statFields(stat: string): { state: string; pgrp: number } {
+  const [state = '', , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state, pgrp: Number(pgrp) };
+}
 
 async function call(url: string, init: RequestInit = {}): Promise<{ status: number; json: any }> {
   const response = await fetchDocumented(url, init);
@@ -342,6 +388,9 @@ describe('npm start', { timeout: 120_000 }, () => {
 
     // Act
     await firstRun?.stop();
+    // The next test kills this run while a request waits out its waiting period: long enough that the kill lands in
+    // it, short enough that the resumed request ends soon after the third start.
+    env.WAITING_PERIOD_SECONDS = '2';
     const { banner: second } = await start();
     const after = await call(statusUrl, { headers: bearer(second) });
     const redelivered = await call(`${second.url}/v1/erasure-requests`, { method: 'POST', headers, body });
@@ -365,8 +414,50 @@ describe('npm start', { timeout: 120_000 }, () => {
     expect(afterRedelivery.json.events).toEqual(view.events);
   });
 
-  it("never prints the demo subject's email, except in the banner's example command", async () => {
-    // Prepare: both runs, stopped, so their output is complete.
+  it("runs the workflows on a thread of the API's process, and resumes after a SIGKILL what the kill left unfinished", async () => {
+    // Prepare
+    expect(erased, 'the erasure test must have run first').toBeDefined();
+    const [, secondRun] = runs;
+    const second = await (secondRun as ServiceProcess).banner();
+    const group = await processGroup((secondRun as ServiceProcess).groupId);
+    const service = group.find((p) => p.threads.includes('workflows'));
+    const body = JSON.stringify({ email: JOHN });
+    const submitted = await call(`${second.url}/v1/erasure-requests`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...signHeaders(body, { secret: second.webhookSecret }) },
+      body,
+    });
+    const beforeKill = await call(submitted.json.statusUrl, { headers: bearer(second) });
+
+    // Act: SIGKILL to the service's process while the request waits (as an out-of-memory kill would end it; its
+    // shell reaps it, so no zombie holds DATA_DIR's lock), then a third start
+    if (service) process.kill(service.pid, 'SIGKILL');
+    await secondRun?.closed;
+    const serviceRuns = service ? await isRunning(service.pid) : undefined;
+    const { service: thirdRun, banner: third } = await start();
+    let view: any;
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(250)) {
+      view = (await call(`${third.url}/v1/erasure-requests/${submitted.json.id}`, { headers: bearer(third) })).json;
+      if (FINAL_STATUSES.includes(view.status)) break;
+    }
+    const jane = await call(`${third.url}/v1/erasure-requests/${erased?.id}`, { headers: bearer(third) });
+
+    // Assess: the workflows run on a thread of the service's process (not a process of their own), dynalite answers
+    // the API on the API's thread (an intake's write crosses no thread but the LevelDB pool's), and none of the
+    // process's threads outlived the kill (the restart found DATA_DIR's lock and LevelDB free)
+    expect(group.filter((p) => p.threads.includes('workflows'))).toHaveLength(1);
+    expect(service?.threads).not.toContain('dynamodb');
+    expect(submitted.status).toBe(202);
+    expect(beforeKill.json.status).not.toBe('completed');
+    expect(serviceRuns).toBe(false);
+    expect(thirdRun.stdout).toMatch(/^Resumed 1 unfinished request\(s\)\.$/m);
+    expect(view.status, JSON.stringify(view, null, 2)).toBe('completed');
+    expect(view.integrity.chainValid).toBe(true);
+    expect(jane.json.status).toBe('completed');
+  });
+
+  it("never prints the demo subjects' emails, except jane's in the banner's example command", async () => {
+    // Prepare: every run, stopped, so their output is complete.
     for (const run of runs) await run.stop();
     const lines = runs.flatMap((run, i) => [
       ...run.stdout.split('\n').map((line) => ({ source: `run ${i + 1} stdout`, line })),
@@ -374,15 +465,15 @@ describe('npm start', { timeout: 120_000 }, () => {
     ]);
 
     // Act
-    const all = lines.flatMap(({ source, line }) => findPersonalData(source, line, [JANE]));
+    const all = lines.flatMap(({ source, line }) => findPersonalData(source, line, [JANE, JOHN]));
     const leaks = lines
       .filter(({ line }) => line.trim() !== BANNER_EXAMPLE)
-      .flatMap(({ source, line }) => findPersonalData(source, line, [JANE]));
+      .flatMap(({ source, line }) => findPersonalData(source, line, [JANE, JOHN]));
 
     // Assess: the scan sees the banner example (so it can find the email) and the service's own logs (so it is not
     // scanning an empty output), and finds the email nowhere else.
-    expect(runs).toHaveLength(2);
-    expect(all.filter((hit) => hit.context.trim() === BANNER_EXAMPLE)).toHaveLength(2);
+    expect(runs).toHaveLength(3);
+    expect(all.filter((hit) => hit.context.trim() === BANNER_EXAMPLE)).toHaveLength(3);
     expect(lines.filter(({ line }) => line.includes('"message":"Task completed"')).length).toBeGreaterThan(5);
     expect(lines.some(({ line }) => line.includes('"message":"Erasure request accepted"'))).toBe(true);
     expect(lines.some(({ line }) => line.includes('"message":"Erasure request redelivered"'))).toBe(true);
