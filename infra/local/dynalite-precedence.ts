@@ -14,8 +14,14 @@ export const DEFAULT_MAX_HOLD_MS = 5;
 /**
  * A second entrance to a dynalite server, for calls that can wait: the workflows'. A call arriving there while a call
  * of the first entrance (the API's) is being answered is held, and taken up once none is, or once it has waited
- * `maxHoldMs`; held calls are taken up in their order of arrival. Both entrances answer with the same handlers and the
- * same store, so they see the same tables.
+ * `maxHoldMs`; held calls are taken up in their order of arrival, one per turn of the event loop. Both entrances answer
+ * with the same handlers and the same store, so they see the same tables.
+ *
+ * One per turn, because dynalite runs on the API's thread: a call runs from its start to its first wait for I/O (its
+ * parsing, checks, and point reads answered on the next tick) without yielding, so held calls taken up together (as
+ * many as arrived while they were held) kept every request that arrived meanwhile, an intake's HTTP parsing and
+ * handler included, from the thread until all of them had run; between two of them the loop now polls, and what
+ * arrived goes first.
  *
  * Why: dynalite answers every call on one event loop, and every write goes through the process's libuv thread pool
  * and LevelDB's single writer queue. An intake's one TransactWriteItems otherwise waits behind whatever the backlog's
@@ -34,10 +40,18 @@ export function addBackgroundEntrance(server: Server, options: { maxHoldMs?: num
   let foreground = 0;
   const held: Array<() => void> = [];
   let timer: NodeJS.Timeout | undefined;
+  let releasing = false;
+  const takeUpNext = () => {
+    held.shift()?.();
+    if (held.length) setImmediate(takeUpNext);
+    else releasing = false;
+  };
   const release = () => {
     if (timer) clearTimeout(timer);
     timer = undefined;
-    for (const take of held.splice(0)) take();
+    if (releasing || held.length === 0) return;
+    releasing = true;
+    takeUpNext();
   };
   server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
     foreground++;
@@ -48,8 +62,10 @@ export function addBackgroundEntrance(server: Server, options: { maxHoldMs?: num
     });
   });
   return createServer((req, res) => {
-    if (foreground === 0) return answer(req, res);
+    if (foreground === 0 && held.length === 0) return answer(req, res);
+    // Behind the calls still held, in order; with nothing in front of them, they are being taken up already.
     held.push(() => answer(req, res));
-    timer ??= setTimeout(release, maxHoldMs);
+    if (foreground === 0) release();
+    else timer ??= setTimeout(release, maxHoldMs);
   });
 }

@@ -72,6 +72,41 @@ describe('the background entrance of the local DynamoDB', () => {
     expect(order).toEqual(['answered /first', 'answered /second']);
   });
 
+  it('takes held calls up one per turn of the event loop, so what arrives meanwhile is not kept waiting behind all', async () => {
+    // Prepare: three background calls held behind a foreground call in progress
+    const dynalite = standIn();
+    const started: string[] = [];
+    // What had started by the time the task that started `/a` was done (its ticks included).
+    let withA: Promise<string[]> | undefined;
+    dynalite.server.prependListener('request', (req) => {
+      started.push(String(req.url));
+      if (req.url === '/a') withA = new Promise((resolve) => process.nextTick(() => resolve([...started])));
+    });
+    const background = addBackgroundEntrance(dynalite.server, { maxHoldMs: 60_000 });
+    const front = await listening(dynalite.server);
+    const back = await listening(background);
+    const slow = answer(`${front}/slow`);
+    await dynalite.arrived;
+    let arrived = 0;
+    const allArrived = new Promise<void>((resolve) =>
+      background.on('request', () => {
+        if (++arrived === 3) resolve();
+      }),
+    );
+    const held = ['/a', '/b', '/c'].map((path) => answer(`${back}${path}`));
+    await allArrived;
+
+    // Act: the foreground call ends, which releases them
+    dynalite.finishSlow();
+    const answers = await Promise.all(held);
+
+    // Assess: `/a` taken up alone, the others in later turns, all answered in their order
+    expect(await withA).toEqual(['/slow', '/a']);
+    expect(started).toEqual(['/slow', '/a', '/b', '/c']);
+    expect(answers).toEqual(['answered /a', 'answered /b', 'answered /c']);
+    await slow;
+  });
+
   it('answers a background call at once when no foreground call is in progress', async () => {
     const dynalite = standIn();
     const background = addBackgroundEntrance(dynalite.server, { maxHoldMs: 60_000 });
