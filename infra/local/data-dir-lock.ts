@@ -25,14 +25,33 @@ export interface DataDirLock {
   release(): Promise<void>;
 }
 
-/** Whether a process with this id exists (EPERM: it does, under another user). */
-function isRunning(pid: number): boolean {
+/**
+ * Whether a process with this id runs (EPERM: it does, under another user). A zombie does not: a process that has
+ * ended but that its parent has not reaped yet still answers `kill(pid, 0)`, though it holds no file and no lock. A
+ * service killed with its parent (SIGKILL to its process group, an out-of-memory kill of `npm` and the service) is
+ * left to an init process to reap, which in a container may be late or never; its lock must be taken over all the same.
+ */
+async function isRunning(pid: number): Promise<boolean> {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  return !(await isZombie(pid));
+}
+
+/** Whether Linux's /proc says the process has ended unreaped (state Z, or X while it is being reaped). */
+async function isZombie(pid: number): Promise<boolean> {
+  let stat: string;
+  try {
+    stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    // No /proc (not Linux), or the process went meanwhile: kill's answer stands.
+    return false;
+  }
+  // The state follows the command name, which is in parentheses and may itself hold spaces or parentheses.
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state === 'Z' || state === 'X';
 }
 
 async function readHolder(file: string): Promise<number | undefined | 'gone'> {
@@ -51,7 +70,7 @@ async function readHolder(file: string): Promise<number | undefined | 'gone'> {
  */
 export async function dataDirHolder(dataDir: string): Promise<number | undefined> {
   const holder = await readHolder(join(dataDir, LOCK_FILE));
-  return typeof holder === 'number' && isRunning(holder) ? holder : undefined;
+  return typeof holder === 'number' && (await isRunning(holder)) ? holder : undefined;
 }
 
 /**
@@ -84,7 +103,7 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
     }
     const holder = await readHolder(file);
     if (holder === 'gone') continue;
-    if (holder !== undefined && isRunning(holder)) throw new DataDirInUseError(dataDir, holder);
+    if (holder !== undefined && (await isRunning(holder))) throw new DataDirInUseError(dataDir, holder);
     const aside = `${file}.stale-${randomUUID()}`;
     try {
       await rename(file, aside);

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,39 @@ async function endedPid(): Promise<number> {
   const child = spawn(process.execPath, ['-e', '']);
   await new Promise((resolve) => child.once('close', resolve));
   return child.pid as number;
+}
+
+/** The state letter of a Linux process (/proc/<pid>/stat), or undefined once it is gone. */
+async function stateOf(pid: number): Promise<string | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  return stat?.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+}
+
+/**
+ * A zombie: a process that has ended and that its parent does not reap, as a service killed together with its parent
+ * is until an init process reaps it. The parent is a shell that starts `cat` on a pipe and replaces itself with
+ * `sleep`, which never reaps; `cat` ends when the pipe is closed, after that. `end` kills the parent, which hands the
+ * zombie to init.
+ */
+async function zombie(): Promise<{ pid: number; end: () => void }> {
+  const parent = spawn('sh', ['-c', 'cat <&3 >/dev/null & echo $!; exec 3<&-; exec sleep 600'], {
+    stdio: ['ignore', 'pipe', 'ignore', 'pipe'],
+  });
+  const [line] = (await once(parent.stdout as NodeJS.ReadableStream, 'data')) as [Buffer];
+  const pid = Number(line.toString().trim());
+  const end = () => parent.kill('SIGKILL');
+  try {
+    // Bounded polls, not a wait for time: the shell becomes `sleep`, then `cat` ends unreaped.
+    for (let i = 0; i < 500 && (await readFile(`/proc/${parent.pid}/comm`, 'utf8')).trim() !== 'sleep'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    (parent.stdio[3] as NodeJS.WritableStream).end();
+    for (let i = 0; i < 500 && (await stateOf(pid)) !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
+  } catch (error) {
+    end();
+    throw error;
+  }
+  return { pid, end };
 }
 
 describe('the DATA_DIR lock', () => {
@@ -43,6 +77,23 @@ describe('the DATA_DIR lock', () => {
     await lock.release();
     await writeFile(join(dir, LOCK_FILE), 'garbage');
     expect((await lockDataDir(dir)).tookOverFrom).toBeUndefined();
+  });
+
+  it('takes over a lock whose process was killed and is not reaped yet (a zombie holds no lock)', async () => {
+    const killed = await zombie();
+    try {
+      await writeFile(join(dir, LOCK_FILE), `${killed.pid}\n`);
+
+      const holder = await dataDirHolder(dir);
+      const lock = await lockDataDir(dir);
+
+      expect(await stateOf(killed.pid)).toBe('Z');
+      expect(holder).toBeUndefined();
+      expect(lock.tookOverFrom).toBe(killed.pid);
+      await lock.release();
+    } finally {
+      killed.end();
+    }
   });
 
   it('lets only one of several starts take over a stale lock', async () => {
