@@ -72,6 +72,7 @@ export async function startTestRuntime(
   } = {},
 ): Promise<TestRuntime> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'erasure-test-')));
+  if (options.dataDir === undefined) madeHere.add(dataDir);
   const referralRock = options.referralRock ?? new ReferralRockSimulator();
   const firstPromoter = options.firstPromoter ?? new FirstPromoterSimulator({ batch: { pollsToComplete: 2 } });
   const workflowEvents: unknown[] = [];
@@ -113,6 +114,10 @@ export async function startTestRuntime(
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.observeDynamoDb ? { observeDynamoDb: options.observeDynamoDb } : {}),
     ...(options.taskTimeoutMs === undefined ? {} : { taskTimeoutMs: options.taskTimeoutMs }),
+  }).catch(async (error: unknown) => {
+    // A start refused or failed leaves no directory of ours behind either.
+    await removeIfMadeHere(dataDir);
+    throw error;
   });
 
   const call = async (
@@ -156,10 +161,7 @@ export async function startTestRuntime(
     },
     stop: async ({ crash = false, keepData = false } = {}) => {
       await runtime.stop({ crash });
-      if (!keepData && !options.dataDir) {
-        await rm(dataDir, { recursive: true, force: true });
-        await rm(secretsFileFor(dataDir), { force: true });
-      }
+      if (!keepData) await removeIfMadeHere(dataDir);
     },
   };
   return test;
@@ -178,6 +180,20 @@ const RETRY_LATER_WAITS = Object.fromEntries(
 /** The action `name` of `provider` in a status view (`GET /v1/erasure-requests/{id}`), or undefined when it has none. */
 export const actionOf = (view: any, provider: string, name: string) =>
   view.actions.find((a: any) => a.provider === provider && a.action === name);
+
+/**
+ * The data directories {@link startTestRuntime} made (in the system's temporary directory), which it removes, with the
+ * secrets file beside each, when a runtime on one stops without `keepData`: the runtime that made it, or one a test
+ * started again on it after a crash (`{ dataDir: t.dataDir }`), which otherwise left both behind at every run. A
+ * directory a test gives and did not get from here is the test's to remove.
+ */
+const madeHere = new Set<string>();
+
+async function removeIfMadeHere(dataDir: string): Promise<void> {
+  if (!madeHere.delete(dataDir)) return;
+  await rm(dataDir, { recursive: true, force: true });
+  await rm(secretsFileFor(dataDir), { force: true });
+}
 
 /** Where a test runtime keeps the secrets it generates: a file next to its data directory. */
 export const secretsFileFor = (dataDir: string) => `${dataDir}.secrets.json`;
