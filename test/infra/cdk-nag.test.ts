@@ -1,9 +1,9 @@
-import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import cdkNag from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { removeSynthesized, type Synthesized, synthesize } from './synth.ts';
+import { removeSynthesized, type Synthesized, synthesize, testApp } from './synth.ts';
 
 const { AwsSolutionsChecks } = cdkNag;
 
@@ -73,7 +73,7 @@ describe('cdk-nag AWS Solutions checks', () => {
   });
 
   it('would report a violation, so a clean report means something', () => {
-    const app = new App();
+    const app = testApp();
     const stack = new Stack(app, 'Probe');
     new sns.Topic(stack, 'PlainTopic');
 

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { App } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +23,7 @@ import {
   sharedSynthesis,
   statementsOf,
   synthesize,
+  testApp,
 } from './synth.ts';
 
 let synth: Synthesized;
@@ -545,15 +545,15 @@ describe('Settings', () => {
     const fromCdkJson = Object.fromEntries(Object.keys(DEFAULT_SETTINGS).map((key) => [key, CDK_JSON_CONTEXT[key]]));
 
     expect(fromCdkJson).toEqual(DEFAULT_SETTINGS);
-    expect(readSettings(new App())).toEqual(DEFAULT_SETTINGS);
+    expect(readSettings(testApp())).toEqual(DEFAULT_SETTINGS);
   });
 
   it('reads numbers given as strings on the command line and refuses unusable values', () => {
-    expect(readSettings(new App({ context: { waitingPeriodSeconds: '86400' } })).waitingPeriodSeconds).toBe(86_400);
-    expect(() => readSettings(new App({ context: { logRetentionDays: 42 } }))).toThrow(/logRetentionDays/);
-    expect(() => readSettings(new App({ context: { apiRateLimit: 'fast' } }))).toThrow(/apiRateLimit/);
+    expect(readSettings(testApp({ context: { waitingPeriodSeconds: '86400' } })).waitingPeriodSeconds).toBe(86_400);
+    expect(() => readSettings(testApp({ context: { logRetentionDays: 42 } }))).toThrow(/logRetentionDays/);
+    expect(() => readSettings(testApp({ context: { apiRateLimit: 'fast' } }))).toThrow(/apiRateLimit/);
     // The functions' own limit (shared/config/sections.ts): past it every provider task would fail at cold start.
-    expect(() => readSettings(new App({ context: { providerRetryWindowSeconds: 30 * 86_400 + 1 } }))).toThrow(
+    expect(() => readSettings(testApp({ context: { providerRetryWindowSeconds: 30 * 86_400 + 1 } }))).toThrow(
       /providerRetryWindowSeconds/,
     );
   });
@@ -568,9 +568,9 @@ describe('Settings', () => {
   });
 
   it('refuses a provider concurrency that is not a non-negative integer', () => {
-    expect(readSettings(new App({ context: { providerConcurrency: '0' } })).providerConcurrency).toBe(0);
-    expect(() => readSettings(new App({ context: { providerConcurrency: '-1' } }))).toThrow(/providerConcurrency/);
-    expect(() => readSettings(new App({ context: { providerConcurrency: 'none' } }))).toThrow(/providerConcurrency/);
+    expect(readSettings(testApp({ context: { providerConcurrency: '0' } })).providerConcurrency).toBe(0);
+    expect(() => readSettings(testApp({ context: { providerConcurrency: '-1' } }))).toThrow(/providerConcurrency/);
+    expect(() => readSettings(testApp({ context: { providerConcurrency: 'none' } }))).toThrow(/providerConcurrency/);
   });
 
   it('lists every API and task function', () => {

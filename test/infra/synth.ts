@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CfnElement } from 'aws-cdk-lib';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, type AppProps, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { PROJECT_ROOT } from '#infra/constructs/handler-function';
@@ -31,10 +31,7 @@ export function synthesize(
   overrides: Record<string, unknown> = {},
   options: { bundle?: boolean; validate?: boolean } = {},
 ): Synthesized {
-  const outdir = mkdtempSync(path.join(tmpdir(), 'erasure-cdk-'));
-  outdirs.push(outdir);
-  const app = new App({
-    outdir,
+  const app = testApp({
     builtinCloudFormationValidation: options.validate ?? false,
     context: {
       ...CDK_JSON_CONTEXT,
@@ -47,6 +44,17 @@ export function synthesize(
 }
 
 const outdirs: string[] = [];
+
+/**
+ * An App whose output goes to a directory of its own that {@link removeSynthesized} removes. An App made without an
+ * `outdir` creates a `cdk.out*` directory in the system's temporary directory at once, which nothing removes: the
+ * settings and cdk-nag tests left nine at every run.
+ */
+export function testApp(props: Omit<AppProps, 'outdir'> = {}): App {
+  const outdir = mkdtempSync(path.join(tmpdir(), 'erasure-cdk-'));
+  outdirs.push(outdir);
+  return new App({ ...props, outdir });
+}
 
 let shared: Synthesized | undefined;
 
