@@ -4,7 +4,10 @@ import { conditionParses } from '#infra/local/dynalite-expressions';
 import { ensureTables, localDynamoClient, startDynalite } from '#infra/local/dynamodb';
 import { createDocumentClient } from '#shared/composition';
 
-/** The local DynamoDB parses a condition once for the same expression, names and values (dynalite-expressions.ts). */
+/**
+ * The local DynamoDB parses a condition once for the same expression, names and value types, or values where the
+ * parse reads them (dynalite-expressions.ts).
+ */
 
 describe('condition expressions on the local DynamoDB', () => {
   const table = 'expr-requests';
@@ -78,6 +81,63 @@ describe('condition expressions on the local DynamoDB', () => {
     expect(
       (await db.send(new GetCommand({ TableName: table, Key: { id: 'ex-4' }, ConsistentRead: true }))).Item,
     ).toMatchObject({ status: 'waiting' });
+  });
+
+  it('parses a condition once for new values of the same types, and judges each item by its own values', async () => {
+    const putUnlessOther = (id: string, hash: string) =>
+      db.send(
+        new PutCommand({
+          TableName: table,
+          Item: { id, payloadHash: hash },
+          ConditionExpression: 'attribute_not_exists(id) OR payloadHash = :payloadHash',
+          ExpressionAttributeValues: { ':payloadHash': hash },
+        }),
+      );
+    await putUnlessOther('ex-6', 'hash-6');
+    const before = conditionParses();
+
+    await putUnlessOther('ex-7', 'hash-7');
+    const same = await failureOf(putUnlessOther('ex-6', 'hash-6'));
+    const other = await failureOf(putUnlessOther('ex-7', 'hash-6'));
+    const otherType = await failureOf(
+      db.send(
+        new PutCommand({
+          TableName: table,
+          Item: { id: 'ex-7' },
+          ConditionExpression: 'attribute_not_exists(id) OR payloadHash = :payloadHash',
+          ExpressionAttributeValues: { ':payloadHash': 7 },
+        }),
+      ),
+    );
+
+    expect(conditionParses().parsed - before.parsed).toBe(1);
+    expect(conditionParses().reused - before.reused).toBe(3);
+    expect(same).toBeUndefined();
+    expect(other?.name).toBe('ConditionalCheckFailedException');
+    expect(otherType?.name).toBe('ConditionalCheckFailedException');
+  });
+
+  it('parses again where the parse reads a value, not only its type: BETWEEN with its bounds reversed is refused', async () => {
+    await putIfAbsent('ex-8');
+    const between = (low: string, high: string) =>
+      failureOf(
+        db.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: { id: 'ex-8' },
+            UpdateExpression: 'SET #s = :to',
+            ConditionExpression: '#s BETWEEN :low AND :high',
+            ExpressionAttributeNames: { '#s': 'status' },
+            ExpressionAttributeValues: { ':low': low, ':high': high, ':to': 'received' },
+          }),
+        ),
+      );
+
+    const inOrder = await between('a', 'z');
+    const reversed = await between('z', 'a');
+
+    expect(inOrder).toBeUndefined();
+    expect(reversed?.message).toMatch(/upper bound to be greater than or equal to lower bound/);
   });
 
   it('refuses an invalid expression every time, and keeps no parse of it', async () => {
