@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 /** The lock file in DATA_DIR: the process id of the service that uses the directory. */
 export const LOCK_FILE = 'service.lock';
@@ -54,6 +54,28 @@ async function isZombie(pid: number): Promise<boolean> {
   return state === 'Z' || state === 'X';
 }
 
+/**
+ * The lock files this process holds or is linking into place, each with how many of its starts do. A lock naming this
+ * process's own id and held by none of them was left by an earlier process that had the same id: a service restarted
+ * in a container or under a supervisor after a kill often gets the very id it had (PID 1 in a container whose
+ * entrypoint it is), and it was refused at every start as "in use by another running instance" of itself. Counted
+ * from before the `link`, so a concurrent start in this process (tests run several runtimes in one) never takes a
+ * lock another one has just linked for stale.
+ */
+const heldHere = new Map<string, number>();
+
+function countHere(file: string, by: 1 | -1): void {
+  const key = resolve(file);
+  const count = (heldHere.get(key) ?? 0) + by;
+  if (count > 0) heldHere.set(key, count);
+  else heldHere.delete(key);
+}
+
+/** Whether the process `holder` named in lock file `file` still holds it. */
+async function holds(holder: number, file: string): Promise<boolean> {
+  return holder === process.pid ? heldHere.has(resolve(file)) : isRunning(holder);
+}
+
 async function readHolder(file: string): Promise<number | undefined | 'gone'> {
   try {
     const pid = Number((await readFile(file, 'utf8')).trim());
@@ -69,8 +91,9 @@ async function readHolder(file: string): Promise<number | undefined | 'gone'> {
  * the directory before it writes anything.
  */
 export async function dataDirHolder(dataDir: string): Promise<number | undefined> {
-  const holder = await readHolder(join(dataDir, LOCK_FILE));
-  return typeof holder === 'number' && (await isRunning(holder)) ? holder : undefined;
+  const file = join(dataDir, LOCK_FILE);
+  const holder = await readHolder(file);
+  return typeof holder === 'number' && (await holds(holder, file)) ? holder : undefined;
 }
 
 /**
@@ -88,22 +111,27 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   for (let attempt = 0; attempt < 10; attempt++) {
     const temporary = `${file}.${randomUUID()}`;
     await writeFile(temporary, `${mine}\n`, { mode: 0o600 });
+    countHere(file, 1);
     try {
       await link(temporary, file);
+      let released = false;
       return {
         tookOverFrom,
         release: async () => {
+          if (!released) countHere(file, -1);
+          released = true;
           if ((await readHolder(file)) === process.pid) await unlink(file).catch(() => undefined);
         },
       };
     } catch (error) {
+      countHere(file, -1);
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     } finally {
       await unlink(temporary).catch(() => undefined);
     }
     const holder = await readHolder(file);
     if (holder === 'gone') continue;
-    if (holder !== undefined && (await isRunning(holder))) throw new DataDirInUseError(dataDir, holder);
+    if (holder !== undefined && (await holds(holder, file))) throw new DataDirInUseError(dataDir, holder);
     const aside = `${file}.stale-${randomUUID()}`;
     try {
       await rename(file, aside);
@@ -112,8 +140,9 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
       throw error;
     }
     const moved = await readHolder(aside);
-    if (moved !== holder) {
-      // Another start replaced the stale lock between the read and the rename: its lock goes back where it was.
+    if (moved !== holder || (moved === process.pid && heldHere.has(resolve(file)))) {
+      // Another start replaced the stale lock between the read and the rename (one of this process's own, which the
+      // id cannot tell from the stale one, if it holds it now): its lock goes back where it was.
       await link(aside, file).catch(() => undefined);
     } else if (typeof holder === 'number') {
       tookOverFrom = holder;

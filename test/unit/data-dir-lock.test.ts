@@ -96,6 +96,32 @@ describe('the DATA_DIR lock', () => {
     }
   });
 
+  it("takes over a lock naming this process's own id that it does not hold (an earlier process had the id)", async () => {
+    // As after a kill, when the restarted service gets the id it had (PID 1 in a container)
+    await writeFile(join(dir, LOCK_FILE), `${process.pid}\n`);
+
+    const holder = await dataDirHolder(dir);
+    const lock = await lockDataDir(dir);
+    const second = await lockDataDir(dir).catch((error: unknown) => error);
+
+    expect(holder).toBeUndefined();
+    expect(lock.tookOverFrom).toBe(process.pid);
+    expect(second).toBeInstanceOf(DataDirInUseError);
+    await lock.release();
+  });
+
+  it('lets only one of several starts in this process take over a stale lock naming its own id', async () => {
+    await writeFile(join(dir, LOCK_FILE), `${process.pid}\n`);
+
+    const outcomes = await Promise.allSettled(Array.from({ length: 8 }, () => lockDataDir(dir)));
+
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    for (const outcome of outcomes.filter((o) => o.status === 'rejected')) {
+      expect(outcome.reason).toBeInstanceOf(DataDirInUseError);
+    }
+    for (const outcome of outcomes) if (outcome.status === 'fulfilled') await outcome.value.release();
+  });
+
   it('lets only one of several starts take over a stale lock', async () => {
     await writeFile(join(dir, LOCK_FILE), `${await endedPid()}\n`);
 
