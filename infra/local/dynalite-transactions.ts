@@ -45,6 +45,8 @@ const validations = require('dynalite/validations/index.js') as {
 };
 const db = require('dynalite/db/index.js') as {
   createKey(item: Item, table: Record<string, unknown>): string;
+  validateItem(item: Item, table: Record<string, unknown>): DynaliteError | null | undefined;
+  validateKey(key: Item, table: Record<string, unknown>): DynaliteError | null | undefined;
   checkConditional(data: Item, existing: Item | undefined): DynaliteError | null | undefined;
 };
 // Loaded once here, not per call: a `require` inside the request path resolved its file again each time (a stat of
@@ -131,7 +133,7 @@ async function transact(store: DynaliteTables, req: IncomingMessage, res: Server
     const tables = new Map<string, Record<string, unknown>>();
     for (const item of items) {
       const table = await tableOf(store, String(item.data.TableName), tables);
-      const key = db.createKey((item.data.Key ?? item.data.Item) as Item, table);
+      const key = keyOf(item.operation, item.data, table);
       const target = `${String(item.data.TableName)}\u0000${key}`;
       if (targets.has(target)) {
         throw validationError('Transaction request cannot include multiple operations on one item');
@@ -212,7 +214,7 @@ async function writeOne(
     const tables = new Map<string, Record<string, unknown>>();
     const table = await tableOf(store, String(data.TableName), tables);
     const itemDb = store.getItemDb(String(data.TableName));
-    const key = db.createKey((data.Key ?? data.Item) as Item, table);
+    const key = keyOf(operation, data, table);
     release = await lockItem(itemDb, key);
     const writes: LevelWrite[] = [];
     const { action } = operations[operation];
@@ -226,6 +228,20 @@ async function writeOne(
   } finally {
     release?.();
   }
+}
+
+/**
+ * The store key of the item a write names, its key attributes checked first as dynalite's own actions check them (a
+ * Put's item; the key of an Update, Delete or ConditionCheck): `createKey` reads them unchecked, and an item without
+ * them made it throw a TypeError, answered 500 InternalServerError (which the SDK retries) where DynamoDB answers 400
+ * ValidationException.
+ * @throws DynaliteError the ValidationException dynalite's action answers
+ */
+function keyOf(operation: Operation, data: Item, table: Record<string, unknown>): string {
+  const named = (operation === 'Put' ? data.Item : data.Key) as Item | undefined;
+  const invalid = operation === 'Put' ? db.validateItem(named ?? {}, table) : db.validateKey(named ?? {}, table);
+  if (invalid) throw invalid;
+  return db.createKey(named as Item, table);
 }
 
 /** Takes dynalite's lock of one item; resolves with its release. */

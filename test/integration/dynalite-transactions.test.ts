@@ -107,6 +107,45 @@ describe('TransactWriteItems on the local DynamoDB', () => {
     expect(await get(tables.requests, { id: 'tx-4' })).toBeUndefined();
   });
 
+  it('refuses an item or key without its key attributes as DynamoDB does: a ValidationException, not a server error', async () => {
+    // Answered 500 InternalServerError (a TypeError of the key's construction), which the SDK retries, before.
+    const failures = await Promise.all(
+      [
+        new PutCommand({ TableName: tables.requests, Item: { notTheKey: 'x' } }),
+        new UpdateCommand({
+          TableName: tables.requests,
+          Key: { notTheKey: 'x' },
+          UpdateExpression: 'SET n = :n',
+          ExpressionAttributeValues: { ':n': 1 },
+        }),
+        new TransactWriteCommand({
+          TransactItems: [{ Put: { TableName: tables.requests, Item: { notTheKey: 'x' } } }],
+        }),
+        new TransactWriteCommand({
+          TransactItems: [
+            { ConditionCheck: { TableName: tables.requests, Key: {}, ConditionExpression: 'attribute_exists(id)' } },
+          ],
+        }),
+      ].map((command) =>
+        db.send(command as never).then(
+          () => undefined,
+          (error: Error & { $metadata?: { attempts?: number } }) => error,
+        ),
+      ),
+    );
+
+    for (const failure of failures) {
+      expect(failure?.name).toBe('ValidationException');
+      expect(failure?.$metadata?.attempts).toBe(1);
+    }
+    expect(failures.map((failure) => failure?.message)).toEqual([
+      'One or more parameter values were invalid: Missing the key id in the item',
+      'The provided key element does not match the schema',
+      'One or more parameter values were invalid: Missing the key id in the item',
+      'The provided key element does not match the schema',
+    ]);
+  });
+
   it('holds back no request on other items: a transaction goes through while another request is still arriving', {
     timeout: 30_000,
   }, async () => {
