@@ -96,7 +96,7 @@ export class DirectHttpHandler {
   async handle(
     request: SdkRequest,
     options: { abortSignal?: AbortSignal } = {},
-  ): Promise<{ response: { statusCode: number; headers: Record<string, string>; body: Readable } }> {
+  ): Promise<{ response: { statusCode: number; headers: Record<string, string>; body: Uint8Array } }> {
     const { abortSignal } = options;
     if (abortSignal?.aborted) throw abortError(abortSignal);
     if (this.#destroyed) {
@@ -129,7 +129,10 @@ export class DirectHttpHandler {
         for (const listener of this.#server.listeners('request') as Listener[]) listener.call(this.#server, req, res);
       },
     );
-    return { response: { statusCode: answer.statusCode, headers: answer.headers, body: Readable.from([answer.body]) } };
+    // The whole body as bytes, which the SDK takes as it is (`collectBody`), rather than a stream it would collect: a
+    // plain Uint8Array view, since the SDK re-types the array it is given.
+    const bytesOut = new Uint8Array(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength);
+    return { response: { statusCode: answer.statusCode, headers: answer.headers, body: bytesOut } };
   }
 
   updateHttpClientConfig(): void {}
