@@ -3,7 +3,7 @@ import { runSoak } from '#bench/soak/run';
 
 /**
  * `npm run soak` at 24 requests, inside `npm test`: the same harness (simulators in their own process, 20 % of provider
- * calls faulted, the service killed with SIGKILL three times and restarted on its DATA_DIR), with the ceilings raised
+ * calls faulted, the service killed with SIGKILL twice and restarted on its DATA_DIR), with the ceilings raised
  * (a whole run makes fewer calls than a minute's ceiling, so the budget's spacing is all they would cost) and the
  * retry pauses scaled down. Ten of the 22 people are at the providers instead of a tenth: as many subjects to erase as
  * 100 requests had, overlapping pairs and cancels included, with 12 requests that find nothing rather than 90, which
@@ -17,7 +17,10 @@ describe('soak, 24 requests', () => {
       seed: 11,
       presentShare: 10 / 22,
       faultRate: 0.2,
-      kills: 3,
+      // Each kill costs a start of the service (about 2.5 s of CPU, a fifth of the run's): two kills at random moments
+      // of the drain, with the first start and the verifying one after the run, are four starts; `npm run soak` kills
+      // three times in 1,000 requests.
+      kills: 2,
       rateLimitPerMinute: { referralRock: 6000, firstPromoter: 12000 },
       waitingPeriodSeconds: 1,
       // A hang costs this much; shorter, a busy machine's slow answers would time out as hangs do.
@@ -69,7 +72,7 @@ describe('soak, 24 requests', () => {
     expect(result.completed + (result.otherFinal.canceled ?? 0), JSON.stringify(problems)).toBe(result.requests);
     expect(result.otherFinal.canceled ?? 0).toBe(result.cancels.accepted);
     // The run did what it says: faults met, kills done, cancels sent.
-    expect(result.kills).toHaveLength(3);
+    expect(result.kills).toHaveLength(2);
     expect(result.cancels.accepted).toBeGreaterThan(0);
     expect(result.provider429s).toBeGreaterThan(0);
   }, 900_000);
