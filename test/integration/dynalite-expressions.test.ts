@@ -99,6 +99,8 @@ describe('condition expressions on the local DynamoDB', () => {
     await putUnlessOther('ex-7', 'hash-7');
     const same = await failureOf(putUnlessOther('ex-6', 'hash-6'));
     const other = await failureOf(putUnlessOther('ex-7', 'hash-6'));
+    // The first parse's own value would let this one through: only the request's own value refuses it.
+    const otherThanFirst = await failureOf(putUnlessOther('ex-6', 'hash-7'));
     const otherType = await failureOf(
       db.send(
         new PutCommand({
@@ -111,9 +113,10 @@ describe('condition expressions on the local DynamoDB', () => {
     );
 
     expect(conditionParses().parsed - before.parsed).toBe(1);
-    expect(conditionParses().reused - before.reused).toBe(3);
+    expect(conditionParses().reused - before.reused).toBe(4);
     expect(same).toBeUndefined();
     expect(other?.name).toBe('ConditionalCheckFailedException');
+    expect(otherThanFirst?.name).toBe('ConditionalCheckFailedException');
     expect(otherType?.name).toBe('ConditionalCheckFailedException');
   });
 
