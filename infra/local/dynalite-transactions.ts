@@ -114,16 +114,38 @@ export function addTransactWriteItems(server: Server, store: DynaliteTables): vo
       void writeOne(store, single, req, res);
       return;
     }
+    const before = req.listeners('error');
     for (const handler of handlers) handler.call(server, req, res);
+    // dynalite rethrows a request's error (`req.on('error', (err) => { throw err })`): a caller gone before its body
+    // arrived ('aborted', ECONNRESET) ended the process, and with it the API's thread. Its call is dropped instead.
+    for (const listener of req.listeners('error') as Array<(error: Error) => void>) {
+      if (!before.includes(listener)) req.off('error', listener);
+    }
+    req.on('error', () => undefined);
   });
 }
 
-async function transact(store: DynaliteTables, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/**
+ * The whole body of a call, or undefined when its caller went away before sending all of it: nobody is left to
+ * answer, and the call is dropped (before, the read's 'aborted' error was an unhandled rejection, which ended the
+ * process).
+ */
+async function bodyOf(req: IncomingMessage): Promise<string | undefined> {
   const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+  } catch {
+    return undefined;
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function transact(store: DynaliteTables, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const body = await bodyOf(req);
+  if (body === undefined) return;
   const held: Array<() => void> = [];
   try {
-    const input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { TransactItems?: Item[] };
+    const input = JSON.parse(body) as { TransactItems?: Item[] };
     const items = (input.TransactItems ?? []).map((item) => parse(item, store));
     if (items.length === 0 || items.length > 100) {
       throw validationError('Member must have length between 1 and 100 (TransactItems)');
@@ -205,11 +227,11 @@ async function writeOne(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const body = await bodyOf(req);
+  if (body === undefined) return;
   let release: (() => void) | undefined;
   try {
-    const raw = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Item;
+    const raw = JSON.parse(body || '{}') as Item;
     const { data } = parse({ [operation]: raw }, store);
     const tables = new Map<string, Record<string, unknown>>();
     const table = await tableOf(store, String(data.TableName), tables);

@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -379,5 +380,49 @@ describe('the local DynamoDB store: its LevelDB work stays on its own thread', (
     });
 
     expect(calls._get ?? 0).toBe(0);
+  });
+});
+
+describe('the local DynamoDB, when a caller goes away in the middle of sending a request', () => {
+  /** Sends the head and part of the body of a call to `target`, then closes the connection; resolves once the server saw it close. */
+  async function halfSentThenGone(server: Awaited<ReturnType<typeof startDynalite>>, target: string): Promise<void> {
+    const closed = new Promise<void>((resolve) =>
+      server.server.once('connection', (socket) => socket.once('close', () => setImmediate(resolve))),
+    );
+    const socket = connect(Number(new URL(server.endpoint).port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(
+      `POST / HTTP/1.1\r\nHost: local\r\nContent-Type: application/x-amz-json-1.0\r\n` +
+        `X-Amz-Target: DynamoDB_20120810.${target}\r\nContent-Length: 1000\r\n\r\n{"TableName":`,
+    );
+    socket.destroy();
+    await closed;
+  }
+
+  it('drops that call and goes on answering, for a transaction, a single write and any other call', async () => {
+    // Before, the request's 'aborted' error ended the process: an unhandled rejection for the writes this service
+    // adds, and dynalite's own `req.on('error', (err) => { throw err })` for the rest.
+    const server = await startDynalite();
+    const raw = localDynamoClient(server.endpoint);
+    const unhandled: unknown[] = [];
+    const note = (error: unknown) => unhandled.push(error);
+    process.on('unhandledRejection', note);
+    process.on('uncaughtException', note);
+    try {
+      await ensureTables(raw, { requests: 'gone-requests', auditEvents: 'gone-events' });
+
+      for (const target of ['TransactWriteItems', 'PutItem', 'GetItem']) await halfSentThenGone(server, target);
+      const db = createDocumentClient({ dynamoDbEndpoint: undefined }, raw);
+      await db.send(new PutCommand({ TableName: 'gone-requests', Item: { id: 'after', status: 'received' } }));
+      const after = await db.send(new GetCommand({ TableName: 'gone-requests', Key: { id: 'after' } }));
+
+      expect(unhandled.map(String)).toEqual([]);
+      expect(after.Item).toEqual({ id: 'after', status: 'received' });
+    } finally {
+      process.off('unhandledRejection', note);
+      process.off('uncaughtException', note);
+      raw.destroy();
+      await server.stop();
+    }
   });
 });
