@@ -203,8 +203,11 @@ describe('erasure end to end on one machine', () => {
 describe('batch poll timeout', () => {
   it('ends the FirstPromoter action failed, keeping its batch id, when the batch outlasts BATCH_POLL_TIMEOUT_SECONDS', async () => {
     t = await startTestRuntime({
-      env: { BATCH_POLL_TIMEOUT_SECONDS: '2' },
+      env: { BATCH_POLL_TIMEOUT_SECONDS: '1' },
       firstPromoter: new FirstPromoterSimulator({ batch: { pollsToComplete: 1000 } }),
+      // A few polls before the timeout, not the hundred that the default 20 ms wait made of two seconds (each one a
+      // task invocation with its DynamoDB calls): the timeout is the subject, not how often the batch is polled.
+      waitTimeOverrides: { WaitForBatch: 250 },
     });
     seedJane(t, 7);
 
@@ -439,6 +442,8 @@ describe('idempotency and recovery', () => {
       referralRock,
       firstPromoter,
       env: { BATCH_POLL_INTERVAL_SECONDS: '1' },
+      // The resumed run polls the batch as any run does in these tests (the setting alone would make it wait 1 s a poll).
+      waitTimeOverrides: { WaitForBatch: 20 },
     });
     expect(t.runtime.resumed).toEqual([id]);
     await t.runtime.workflow.idle();
