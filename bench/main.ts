@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgsOrExit } from '#infra/local/cli-args';
 import { bundleAll, MAX_BUNDLE_RATIO } from './bundles.ts';
 import { FIRST_INVOCATIONS, startTimes } from './import-times.ts';
 import { type LoadResult, openLoop, untilFinal } from './intake-load.ts';
@@ -26,26 +26,30 @@ import { measureRoundTrips } from './round-trips.ts';
  * 3. Bundles: each function's size and import time in a fresh `node`, next to the reference handler's.
  * 4. Round trips per erasure: DynamoDB and provider calls for the demo subjects, against the minimum.
  */
-const { values } = parseArgs({
-  options: {
-    rates: { type: 'string', default: '10,50,100' },
-    seconds: { type: 'string', default: '10' },
-    json: { type: 'string' },
-    skip: { type: 'string', default: '' },
-    'max-workflows': { type: 'string' },
-    'start-runs': { type: 'string', default: '5' },
-    help: { type: 'boolean', default: false },
-  },
-});
-if (values.help) {
-  process.stdout.write(`npm run bench [-- options]: the service against its floors, on this machine (README, "Performance")
+const USAGE = `npm run bench [-- options]: the service against its floors, on this machine (README, "Performance")
   --rates 10,50,100      intake rates, requests a second, each for --seconds
   --seconds 10           seconds of open-loop load per rate
   --skip PARTS           comma-separated: intake, intake-steps, bundles, round-trips
   --max-workflows N      MAX_CONCURRENT_WORKFLOWS of the measured service
   --start-runs 5         fresh processes per function for the import times
   --json FILE            where the results go (default bench/results/<time>.json)
-`);
+`;
+const { values } = parseArgsOrExit(
+  {
+    options: {
+      rates: { type: 'string', default: '10,50,100' },
+      seconds: { type: 'string', default: '10' },
+      json: { type: 'string' },
+      skip: { type: 'string', default: '' },
+      'max-workflows': { type: 'string' },
+      'start-runs': { type: 'string', default: '5' },
+      help: { type: 'boolean', default: false },
+    },
+  },
+  USAGE,
+);
+if (values.help) {
+  process.stdout.write(USAGE);
   process.exit(0);
 }
 const rates = (values.rates ?? '').split(',').map(Number);

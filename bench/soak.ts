@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
+import { parseArgsOrExit } from '#infra/local/cli-args';
 import { runSoak, type SoakOptions, type SoakProgress, summaryLine } from './soak/run.ts';
 
 /**
@@ -9,24 +9,27 @@ import { runSoak, type SoakOptions, type SoakProgress, summaryLine } from './soa
  * 429s over the ceiling).
  */
 
-const { values } = parseArgs({
-  options: {
-    requests: { type: 'string', default: '1000' },
-    seed: { type: 'string', default: '7' },
-    'fault-rate': { type: 'string', default: '0.2' },
-    kills: { type: 'string', default: '3' },
-    'referralrock-limit': { type: 'string', default: '240' },
-    'firstpromoter-limit': { type: 'string', default: '800' },
-    concurrency: { type: 'string' },
-    'waiting-period': { type: 'string', default: '3' },
-    'provider-timeout-ms': { type: 'string', default: '2000' },
-    'retry-window': { type: 'string', default: '600' },
-    'retry-scale': { type: 'string', default: '0.1' },
-    'timeout-minutes': { type: 'string', default: '40' },
-    json: { type: 'string' },
-    keep: { type: 'boolean', default: false },
+const { values } = parseArgsOrExit(
+  {
+    options: {
+      requests: { type: 'string', default: '1000' },
+      seed: { type: 'string', default: '7' },
+      'fault-rate': { type: 'string', default: '0.2' },
+      kills: { type: 'string', default: '3' },
+      'referralrock-limit': { type: 'string', default: '240' },
+      'firstpromoter-limit': { type: 'string', default: '800' },
+      concurrency: { type: 'string' },
+      'waiting-period': { type: 'string', default: '3' },
+      'provider-timeout-ms': { type: 'string', default: '2000' },
+      'retry-window': { type: 'string', default: '600' },
+      'retry-scale': { type: 'string', default: '0.1' },
+      'timeout-minutes': { type: 'string', default: '40' },
+      json: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+    },
   },
-});
+  'Usage: npm run soak [-- --requests 1000 --kills 3 --seed 7 --fault-rate 0.2 --json FILE --keep ...] (bench/soak.ts lists every option)',
+);
 
 const number = (name: keyof typeof values) => {
   const value = Number(values[name]);

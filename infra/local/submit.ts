@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { Webhook } from 'standardwebhooks';
 import { BulkFileError, parseBulkCsv, resultsCsv, submitBulk, summaryOf } from './bulk-submit.ts';
+import { parseArgsOrExit } from './cli-args.ts';
 import { localSecretsFile } from './secrets-file.ts';
 
 /**
@@ -17,19 +17,22 @@ const USAGE = [
   '       npm run submit -- --file subjects.csv [--rate PER_SECOND] [--out RESULTS.csv] [--url URL]',
 ].join('\n');
 
-const { values } = parseArgs({
-  options: {
-    email: { type: 'string' },
-    'external-id': { type: 'string' },
-    reference: { type: 'string' },
-    url: { type: 'string' },
-    'webhook-id': { type: 'string' },
-    file: { type: 'string' },
-    rate: { type: 'string' },
-    out: { type: 'string' },
-    attempts: { type: 'string' },
+const { values } = parseArgsOrExit(
+  {
+    options: {
+      email: { type: 'string' },
+      'external-id': { type: 'string' },
+      reference: { type: 'string' },
+      url: { type: 'string' },
+      'webhook-id': { type: 'string' },
+      file: { type: 'string' },
+      rate: { type: 'string' },
+      out: { type: 'string' },
+      attempts: { type: 'string' },
+    },
   },
-});
+  USAGE,
+);
 if (!values.file && !values.email && !values['external-id']) {
   console.error(USAGE);
   process.exit(64);

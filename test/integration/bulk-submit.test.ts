@@ -32,6 +32,17 @@ function runSubmit(args: string[], env: Record<string, string>) {
   });
 }
 
+describe('npm run submit, mistyped', () => {
+  it('says an unknown option in one line with the usage and exit code 64, not a stack trace', async () => {
+    const run = await runSubmit(['--emial', 'jane@example.com'], { WEBHOOK_SECRET: TEST_WEBHOOK_SECRET });
+
+    expect(run.code).toBe(64);
+    expect(run.stderr).toMatch(/^Unknown option '--emial'/);
+    expect(run.stderr).toContain('Usage: npm run submit -- --email ADDRESS');
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+  });
+});
+
 describe('parseBulkCsv', () => {
   it('reads RFC 4180 rows by header name in any order and case, skipping blank lines and a byte order mark', () => {
     const rows = parseBulkCsv(

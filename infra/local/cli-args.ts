@@ -1,0 +1,15 @@
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+
+/**
+ * `parseArgs` for a command-line tool: an unknown option or a missing value is the user's mistake, said in one line
+ * with the tool's usage and exit code 64 (EX_USAGE), not as Node's stack trace of `ERR_PARSE_ARGS_UNKNOWN_OPTION`.
+ * @param usage printed after the message
+ */
+export function parseArgsOrExit<T extends ParseArgsConfig>(config: T, usage: string): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${usage}\n`);
+    process.exit(64);
+  }
+}
