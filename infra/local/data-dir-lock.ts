@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { setTimeout } from 'node:timers/promises';
 
 /** The lock file in DATA_DIR: the process id of the service that uses the directory. */
 export const LOCK_FILE = 'service.lock';
@@ -55,20 +56,26 @@ async function isZombie(pid: number): Promise<boolean> {
 }
 
 /**
- * The lock files this process holds or is linking into place, each with how many of its starts do. A lock naming this
- * process's own id and held by none of them was left by an earlier process that had the same id: a service restarted
- * in a container or under a supervisor after a kill often gets the very id it had (PID 1 in a container whose
- * entrypoint it is), and it was refused at every start as "in use by another running instance" of itself. Counted
- * from before the `link`, so a concurrent start in this process (tests run several runtimes in one) never takes a
- * lock another one has just linked for stale.
+ * The lock files this process holds. A lock naming this process's own id that it does not hold was left by an earlier
+ * process that had the same id: a service restarted in a container or under a supervisor after a kill often gets the
+ * very id it had (PID 1 in a container whose entrypoint it is), and it was refused at every start as "in use by
+ * another running instance" of itself. This process's own starts on one lock take turns ({@link oneAtATime}), so a
+ * lock is in this set from the moment it is linked until it is released, with no other start of this process
+ * looking in between.
  */
-const heldHere = new Map<string, number>();
+const heldHere = new Set<string>();
 
-function countHere(file: string, by: 1 | -1): void {
-  const key = resolve(file);
-  const count = (heldHere.get(key) ?? 0) + by;
-  if (count > 0) heldHere.set(key, count);
-  else heldHere.delete(key);
+/** The starts of this process on each lock file, one after the other (tests run several runtimes in one process). */
+const turns = new Map<string, Promise<unknown>>();
+
+function oneAtATime<T>(key: string, task: () => Promise<T>): Promise<T> {
+  const run = (turns.get(key) ?? Promise.resolve()).then(task);
+  const settled = run.catch(() => undefined);
+  turns.set(key, settled);
+  void settled.then(() => {
+    if (turns.get(key) === settled) turns.delete(key);
+  });
+  return run;
 }
 
 /** Whether the process `holder` named in lock file `file` still holds it. */
@@ -96,58 +103,129 @@ export async function dataDirHolder(dataDir: string): Promise<number | undefined
   return typeof holder === 'number' && (await holds(holder, file)) ? holder : undefined;
 }
 
+/** How long a start keeps trying while other starts take the lock over or hold the takeover token. */
+const TAKEOVER_PATIENCE_MS = 10_000;
+/** The wait before a start looks again when another start holds the takeover token (its takeover is a few calls). */
+const TAKEOVER_RETRY_MS = 5;
+
+/** The takeover tokens this process holds: a token naming this process's id that it does not hold is stale. */
+const takingOver = new Set<string>();
+
+const ignoreGone = (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'ENOENT') throw error;
+};
+
 /**
  * Takes the data directory for this process. The lock is a file holding the process id, written whole under a
  * temporary name and hard-linked into place: `link` fails when the lock exists, so of two starts exactly one wins,
- * and nobody reads a half-written id. A lock whose process no longer runs (killed with SIGKILL, crashed) is stale: it
- * is renamed aside (atomic) and checked to be the very one found stale before it is discarded; a live lock taken in
- * between is put back, and the start then finds it held.
+ * and nobody reads a half-written id. A lock whose process no longer runs (killed with SIGKILL, crashed) is stale and
+ * is removed, but only by the start that holds the takeover token ({@link claimTakeover}): while it does, nobody else
+ * removes or renames the lock, and nobody can link over it, so the lock it found stale is the one it removes. (Renaming
+ * the stale lock aside and putting back a live one taken in between, as before, left a moment without a lock in which
+ * a third start linked its own: two starts then both held the directory.) Starts that find the token taken look again
+ * a moment later, and then find the winner's lock held.
  * @throws DataDirInUseError naming the process that holds the directory
  */
-export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
-  const file = join(dataDir, LOCK_FILE);
-  const mine = String(process.pid);
+export function lockDataDir(dataDir: string): Promise<DataDirLock> {
+  const file = resolve(dataDir, LOCK_FILE);
+  return oneAtATime(file, () => takeLock(dataDir, file));
+}
+
+async function takeLock(dataDir: string, file: string): Promise<DataDirLock> {
   let tookOverFrom: number | undefined;
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const temporary = `${file}.${randomUUID()}`;
-    await writeFile(temporary, `${mine}\n`, { mode: 0o600 });
-    countHere(file, 1);
+  const deadline = Date.now() + TAKEOVER_PATIENCE_MS;
+  while (Date.now() < deadline) {
     try {
-      await link(temporary, file);
+      await linkWhole(file);
+      heldHere.add(file);
       let released = false;
       return {
         tookOverFrom,
         release: async () => {
-          if (!released) countHere(file, -1);
+          if (released) return;
           released = true;
+          // Out of the set only once the file is gone: a start of this process meanwhile finds it held, not stale.
           if ((await readHolder(file)) === process.pid) await unlink(file).catch(() => undefined);
+          heldHere.delete(file);
         },
       };
     } catch (error) {
-      countHere(file, -1);
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    } finally {
-      await unlink(temporary).catch(() => undefined);
     }
     const holder = await readHolder(file);
     if (holder === 'gone') continue;
     if (holder !== undefined && (await holds(holder, file))) throw new DataDirInUseError(dataDir, holder);
-    const aside = `${file}.stale-${randomUUID()}`;
+    const token = await claimTakeover(file);
+    if (!token) {
+      await setTimeout(TAKEOVER_RETRY_MS);
+      continue;
+    }
     try {
-      await rename(file, aside);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw error;
+      // Read again under the token: another start may have taken over and linked its lock before this one claimed it.
+      const stale = await readHolder(file);
+      if (stale !== 'gone') {
+        if (stale !== undefined && (await holds(stale, file))) throw new DataDirInUseError(dataDir, stale);
+        await unlink(file).catch(ignoreGone);
+        if (typeof stale === 'number') tookOverFrom = stale;
+      }
+    } finally {
+      await token.release();
     }
-    const moved = await readHolder(aside);
-    if (moved !== holder || (moved === process.pid && heldHere.has(resolve(file)))) {
-      // Another start replaced the stale lock between the read and the rename (one of this process's own, which the
-      // id cannot tell from the stale one, if it holds it now): its lock goes back where it was.
-      await link(aside, file).catch(() => undefined);
-    } else if (typeof holder === 'number') {
-      tookOverFrom = holder;
-    }
-    await unlink(aside).catch(() => undefined);
   }
-  throw new Error(`Could not take the lock ${file}: other starts keep replacing it`);
+  throw new Error(`Could not take the lock ${file}: other starts kept it in turn for ${TAKEOVER_PATIENCE_MS} ms`);
+}
+
+/**
+ * Links a file holding this process's id into place as `target`, written whole under a temporary name first.
+ * @throws the `link` error: EEXIST when `target` exists
+ */
+async function linkWhole(target: string): Promise<void> {
+  const temporary = `${target}.${randomUUID()}`;
+  await writeFile(temporary, `${process.pid}\n`, { mode: 0o600 });
+  try {
+    await link(temporary, target);
+  } finally {
+    await unlink(temporary).catch(() => undefined);
+  }
+}
+
+/**
+ * The right to remove a stale lock (`<lock>.takeover`, linked whole like the lock), or undefined when another start
+ * holds it now. A token left by a start that died while taking over (its process gone, or this process's id not held
+ * here) is renamed aside and discarded if it is still that one; two starts meeting on such a token in the same moment
+ * is the one race left, and it needs a start killed during a takeover first.
+ */
+async function claimTakeover(file: string): Promise<{ release(): Promise<void> } | undefined> {
+  const token = `${file}.takeover`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await linkWhole(token);
+      const key = resolve(token);
+      takingOver.add(key);
+      return {
+        release: async () => {
+          takingOver.delete(key);
+          await unlink(token).catch(ignoreGone);
+        },
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = await readHolder(token);
+    if (holder === 'gone') continue;
+    const live =
+      holder !== undefined && (holder === process.pid ? takingOver.has(resolve(token)) : await isRunning(holder));
+    if (live) return undefined;
+    const aside = `${token}.stale-${randomUUID()}`;
+    try {
+      await rename(token, aside);
+    } catch (error) {
+      ignoreGone(error as NodeJS.ErrnoException);
+      continue;
+    }
+    // A live token claimed between the read and the rename goes back where it was.
+    if ((await readHolder(aside)) !== holder) await link(aside, token).catch(() => undefined);
+    await unlink(aside).catch(ignoreGone);
+  }
+  return undefined;
 }

@@ -3,6 +3,8 @@ import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DataDirInUseError, dataDirHolder, LOCK_FILE, lockDataDir } from '#infra/local/data-dir-lock';
 
@@ -130,6 +132,33 @@ describe('the DATA_DIR lock', () => {
     expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
     for (const outcome of outcomes.filter((o) => o.status === 'rejected')) {
       expect(outcome.reason).toBeInstanceOf(DataDirInUseError);
+    }
+  });
+
+  it('lets only one of several processes take over a stale lock, round after round', async () => {
+    // Separate processes, as several `npm start` on one DATA_DIR: this process's own starts take turns. Each round
+    // they all go at once on a lock left by a process that has ended.
+    const contenders = Array.from({ length: 4 }, () =>
+      spawn(process.execPath, [fileURLToPath(new URL('../support/lock-contender.ts', import.meta.url))], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      }),
+    );
+    const answers = contenders.map((child) => createInterface({ input: child.stdout })[Symbol.asyncIterator]());
+    const ask = (command: string) => {
+      for (const child of contenders) child.stdin.write(`${command}\n`);
+      return Promise.all(answers.map(async (lines) => (await lines.next()).value as string));
+    };
+    try {
+      const stale = await endedPid();
+      const winners: number[] = [];
+      for (let round = 0; round < 40; round++) {
+        await writeFile(join(dir, LOCK_FILE), `${stale}\n`);
+        winners.push((await ask(`take ${dir}`)).filter((answer) => answer === 'won').length);
+        await ask('release');
+      }
+      expect(winners).toEqual(Array(40).fill(1));
+    } finally {
+      for (const child of contenders) child.kill();
     }
   });
 
