@@ -449,7 +449,10 @@ export async function restoreArchivedPromoters(
     const toRestore = promoterIds.filter((id) => !held.has(id));
     const batch = toRestore.length > 0 ? await deps.firstPromoter.restorePromoters(toRestore) : undefined;
     const heldNow = toRestore.length > 0 ? await heldByOthers(toRestore) : new Set<number>();
-    if (heldNow.size > 0) await deps.firstPromoter.archivePromoters([...heldNow]);
+    // Those held are archived (again) whatever this attempt restored: an earlier attempt may have restored them before
+    // their holder planned, and failed at this very re-archive; the note below says they stay archived, so they must be.
+    const keep = [...held, ...heldNow];
+    if (keep.length > 0) await deps.firstPromoter.archivePromoters(keep);
     const restored = toRestore.length - heldNow.size;
     const kept = held.size + heldNow.size;
     // Ids only planned (promotersOf): the cancel came before the archive's answer was recorded, or the archive never

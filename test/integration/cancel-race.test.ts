@@ -177,3 +177,98 @@ describe('cancel racing the archive step', () => {
     expect(sim.harness.requestsTo('POST /promoters/archive')).toHaveLength(archiveCalls);
   });
 });
+
+/** The real client with some of its operations replaced. */
+function portWith(overrides: Partial<FirstPromoterPort>): FirstPromoterPort {
+  return {
+    findReferrals: (s) => fp.findReferrals(s),
+    deleteReferrals: (ids) => fp.deleteReferrals(ids),
+    getBatch: (id) => fp.getBatch(id),
+    listBatches: () => fp.listBatches(),
+    findPromoters: (s, o) => fp.findPromoters(s, o),
+    archivePromoters: (ids) => fp.archivePromoters(ids),
+    restorePromoters: (ids) => fp.restorePromoters(ids),
+    ...overrides,
+  };
+}
+
+/** A second request for a person already in the simulator (another webhook-id, same email), past its first step. */
+async function anotherRequest(email: string, webhookId: string) {
+  const body = { email };
+  const { request } = await submitErasureRequest(deps, { webhookId, document: body, body, signedWith: 'test' });
+  const taskDeps = {
+    ...deps,
+    waitingPeriodSeconds: 3600,
+    batchPoll: { intervalSeconds: 1, maxIntervalSeconds: 1, timeoutSeconds: 60 },
+  };
+  await loadRequest(taskDeps, { requestId: request.id });
+  return { requestId: request.id, taskDeps };
+}
+
+describe("a cancel's restore racing the archive step of another request of the same person", () => {
+  it('records the archive as FirstPromoter holds it when the restore lands between that archive and its read-back', async () => {
+    // A archived the promoter; B (same person) is about to archive it too when A is canceled.
+    const a = await waitingRequest('race.shared@example.com', 'msg_race_shared_a');
+    await archivePromoters(a.taskDeps, { requestId: a.requestId });
+    const b = await anotherRequest('race.shared@example.com', 'msg_race_shared_b');
+    now = new Date(now.getTime() + 1000);
+    // A's cancel found no other holder and sends its restore. B plans and archives (a no-op: still archived); A's
+    // restore lands right after that archive, before B's read-back; A then finds B's plan and archives it again.
+    let restored: ReturnType<FirstPromoterPort['restorePromoters']> | undefined;
+    const bPort = portWith({
+      archivePromoters: async (ids) => {
+        const batch = await fp.archivePromoters(ids);
+        restored ??= fp.restorePromoters([a.promoter.id]);
+        await restored;
+        return batch;
+      },
+    });
+    const aPort = portWith({
+      restorePromoters: async () => {
+        await archivePromoters({ ...b.taskDeps, firstPromoter: bPort }, { requestId: b.requestId });
+        return restored as ReturnType<FirstPromoterPort['restorePromoters']>;
+      },
+    });
+
+    await cancelErasureRequest({ ...deps, firstPromoter: aPort }, a.requestId, 'auditor:race');
+
+    // FirstPromoter holds the promoter archived (B still needs it), and B's record says so.
+    expect(archivedAt(a.promoter.id)).not.toBeNull();
+    const bAction = (await deps.requests.get(b.requestId))?.actions['firstpromoter.promoters'];
+    expect(bAction).toMatchObject({ outcome: 'archived', count: 1 });
+    expect(bAction?.verification).toMatchObject({ stillFound: 0, outcome: 'archived' });
+    const aStored = await deps.requests.get(a.requestId);
+    expect(aStored?.status).toBe('canceled');
+    expect(aStored?.actions['firstpromoter.promoters']).toMatchObject({ outcome: 'restored', count: 0 });
+  });
+
+  it("keeps a held promoter archived when the cancel's re-archive failed and the sweeper finishes the cancel", async () => {
+    const a = await waitingRequest('race.held@example.com', 'msg_race_held_a');
+    await archivePromoters(a.taskDeps, { requestId: a.requestId });
+    const b = await anotherRequest('race.held@example.com', 'msg_race_held_b');
+    now = new Date(now.getTime() + 1000);
+    // A's cancel checks for holders before B plans; B archives and reads back before A's restore lands (B truly
+    // recorded `archived`); A's re-archive for B then fails.
+    const aPort = portWith({
+      restorePromoters: async (ids) => {
+        await archivePromoters(b.taskDeps, { requestId: b.requestId });
+        const batch = await fp.restorePromoters(ids);
+        sim.harness.injectFault('POST /promoters/archive', { kind: 'status', status: 503 }, 2);
+        return batch;
+      },
+    });
+    await cancelErasureRequest({ ...deps, firstPromoter: aPort }, a.requestId, 'auditor:race');
+    expect((await deps.requests.get(a.requestId))?.status).toBe('canceling');
+    expect((await deps.requests.get(b.requestId))?.actions['firstpromoter.promoters']?.outcome).toBe('archived');
+
+    now = new Date(now.getTime() + 60 * 60_000);
+    await sweepRequests(deps, { stalledAfterSeconds: 300 });
+
+    // B holds it and says it is archived; A says it left it archived for B: FirstPromoter must hold it archived.
+    expect((await deps.requests.get(a.requestId))?.status).toBe('canceled');
+    expect((await deps.requests.get(a.requestId))?.actions['firstpromoter.promoters']?.notes).toEqual(
+      expect.arrayContaining([expect.stringMatching(/left archived: another request of this person holds them/)]),
+    );
+    expect(archivedAt(a.promoter.id)).not.toBeNull();
+  });
+});

@@ -5,6 +5,7 @@ import {
   type ActionOutcome,
   type ActionRecord,
   type ErasureRequest,
+  type Identity,
   OPEN_STATUSES,
   type RequestStatus,
 } from '../model.ts';
@@ -85,12 +86,14 @@ export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId 
     summary.state === 'running'
       ? undefined
       : await (async () => {
-          const active = (await deps.firstPromoter.findPromoters(identity, { activeOnly: true }))
-            .filter((p) => p.archived_at === null && ids.includes(p.id))
-            .map((p) => p.id);
+          const { active, archivedAgain } = await readBackArchive(deps, identity, ids);
           const checkedAt = deps.clock.now();
           const verdict = judgeByReadBack(ids, active, 'archived');
-          return { verdict, proof: readBackProof(identity, verdict.remaining, verdict.outcome, checkedAt) };
+          return {
+            verdict,
+            archivedAgain,
+            proof: readBackProof(identity, verdict.remaining, verdict.outcome, checkedAt),
+          };
         })();
   const outcome: ActionOutcome =
     readBack?.verdict.outcome ??
@@ -108,10 +111,12 @@ export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId 
       : []),
   ];
   const heldCount = ids.filter((id) => held.has(id)).length;
-  const notes =
-    heldCount > 0
+  const notes = [
+    ...(heldCount > 0
       ? [`${heldCount} promoter(s) archived by another open request of this person, held by this one too`]
-      : [];
+      : []),
+    ...(readBack?.archivedAgain ? [archivedAgainNote(readBack.archivedAgain)] : []),
+  ];
   return recordArchive(deps, request, ids, {
     ...ACTIONS[PROMOTERS],
     outcome,
@@ -123,6 +128,46 @@ export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId 
     updatedAt: deps.clock.now().toISOString(),
   });
 }
+
+/** Archive calls a read-back makes at most for promoters it finds still active, before it judges them. */
+const ARCHIVE_AGAIN_ATTEMPTS = 2;
+
+/**
+ * The read-back of an archive: the planned promoters still active by a search afterwards. One found active is archived
+ * again (archiving is idempotent) and searched for again before it counts against the archive: another request of the
+ * person holding it may be canceling, and its restore can land between this archive and this search, before the
+ * re-archive that cancel makes for the promoters others hold (`restoreArchivedPromoters`). Judged in that window, the
+ * outcome would say `failed` of a promoter FirstPromoter holds archived a moment later. An archive made after a search
+ * saw the restore's effect lands after that restore, so the next search judges what stays.
+ * @returns the planned ids still active after the last search, and how many were archived again
+ */
+async function readBackArchive(
+  deps: Pick<FirstPromoterTaskDeps, 'firstPromoter'>,
+  identity: Identity,
+  ids: readonly number[],
+): Promise<{ active: number[]; archivedAgain: number }> {
+  const search = async () =>
+    (await deps.firstPromoter.findPromoters(identity, { activeOnly: true }))
+      .filter((p) => p.archived_at === null && ids.includes(p.id))
+      .map((p) => p.id);
+  let active = await search();
+  let archivedAgain = 0;
+  for (let attempt = 0; attempt < ARCHIVE_AGAIN_ATTEMPTS && active.length > 0; attempt++) {
+    try {
+      await deps.firstPromoter.archivePromoters(active);
+    } catch {
+      // The search that follows judges what the failed call left; what ended it is the step's to report, not this.
+      break;
+    }
+    archivedAgain = Math.max(archivedAgain, active.length);
+    active = await search();
+  }
+  return { active, archivedAgain };
+}
+
+const archivedAgainNote = (count: number) =>
+  `${count} promoter(s) found still active by a search after the archive were archived again before the outcome ` +
+  'was judged (a cancel of another request of this person may restore them meanwhile)';
 
 /**
  * Records what the archive step archived (the ids a cancel restores) and its outcome in one write, while the request is
@@ -158,9 +203,14 @@ export async function settleFirstPromoterAction(deps: FirstPromoterTaskDeps, inp
   if (input.action === PROMOTERS) {
     let active: number[] = [];
     return settleAction(deps, input, {
-      search: async (identity) => {
+      search: async (identity, request) => {
+        // The planned ones found active are archived again before they count (see readBackArchive); others found
+        // active (not this request's to archive) are reported as they are.
         const promoters = await deps.firstPromoter.findPromoters(identity, { activeOnly: true });
-        active = promoters.filter((p) => p.archived_at === null).map((p) => p.id);
+        const found = promoters.filter((p) => p.archived_at === null).map((p) => p.id);
+        const planned = (request.plans?.[PROMOTERS]?.ids ?? []).map(Number).filter((id) => found.includes(id));
+        const again = planned.length > 0 ? await readBackArchive(deps, identity, planned) : undefined;
+        active = again ? found.filter((id) => !planned.includes(id) || again.active.includes(id)) : found;
         return active;
       },
       done: 'archived',

@@ -99,7 +99,7 @@ function causeMessage(cause: string | undefined): string | undefined {
 
 export interface SettleOptions {
   /** Searches the provider for the subject's records of this action still there (for promoters: still active). */
-  search: (identity: Identity) => Promise<Array<string | number>>;
+  search: (identity: Identity, request: ErasureRequest) => Promise<Array<string | number>>;
   done: 'deleted' | 'archived';
   /** Provider name for the note, e.g. `FirstPromoter`. */
   providerLabel: string;
@@ -141,7 +141,7 @@ export async function settleAction(
 
   const planned = request.plans?.[key]?.ids ?? [];
   const identity = identityOf(deps, request);
-  const verdict = judgeByReadBack(planned, await options.search(identity), options.done);
+  const verdict = judgeByReadBack(planned, await options.search(identity, request), options.done);
   const checkedAt = deps.clock.now();
   const answered = `the step ended with ${describeStepError(input.error)}`;
   const fields = {
