@@ -35,9 +35,11 @@ export interface RequestView {
     count: number;
     errors?: string[];
     notes?: string[];
+    /** The read-back that decided the outcome: when its search returned (absent for an unverified failure). */
+    verification?: { checkedAt: string };
   }>;
   integrity: { chainValid: boolean };
-  events: Array<{ seq: number; type: string }>;
+  events: Array<{ seq: number; type: string; at?: string; data?: Record<string, unknown> }>;
 }
 
 export interface Verdict {
@@ -181,6 +183,7 @@ function wrongReasons(
   const reasons: string[] = [];
   const others = samePerson.filter((r) => r !== request);
   const anotherErased = others.some((r) => r.view && r.view.status !== 'canceled' && FINAL.has(r.view.status));
+  const failureTrue = (action: RequestView['actions'][number]) => removedLater(action, view, others);
   const erasable = [
     remaining['referralrock.delete_members'],
     remaining['referralrock.delete_referrals'],
@@ -203,13 +206,14 @@ function wrongReasons(
   ) {
     reasons.push('completed but records remain');
   }
-  // Another request of the same person may have erased what this one truly failed to: then a failure can't be judged.
-  const judgeFailures = !anotherErased;
+  // A failure of records that are gone at the end is true only if another request of the person removed them after
+  // this one's read-back found them: see removedLater.
+  const failures = view.actions.filter((a) => a.outcome === 'failed' || a.outcome === 'partial');
   if (
-    judgeFailures &&
     view.status !== 'completed' &&
     erasable.every((n) => n === 0) &&
-    remaining['firstpromoter.archive_promoters'] === 0
+    remaining['firstpromoter.archive_promoters'] === 0 &&
+    !failures.some(failureTrue)
   ) {
     reasons.push(`${view.status} but nothing remains`);
   }
@@ -219,12 +223,51 @@ function wrongReasons(
     if (left === undefined) continue;
     const saysDone = ['deleted', 'not_found', 'archived', 'skipped'].includes(action.outcome);
     if (saysDone && left > 0) reasons.push(`${key} ${action.outcome} but ${left} remain`);
-    if (judgeFailures && (action.outcome === 'failed' || action.outcome === 'partial') && left === 0) {
+    if ((action.outcome === 'failed' || action.outcome === 'partial') && left === 0 && !failureTrue(action)) {
       reasons.push(`${key} ${action.outcome} but none remain`);
     }
     if (action.outcome === 'pending') reasons.push(`${key} still pending in a final request`);
   }
   return reasons;
+}
+
+const REMOVED = new Set(['deleted', 'archived', 'partial']);
+
+/** When an action's outcome was decided: its read-back's search, else its `action.recorded` event; unknown: undefined. */
+function decidedAt(action: RequestView['actions'][number], view: RequestView): number | undefined {
+  const checked = action.verification?.checkedAt;
+  const event = view.events.find(
+    (e) =>
+      e.type === 'action.recorded' &&
+      e.data?.provider === action.provider &&
+      e.data?.action === action.action &&
+      e.data?.outcome === action.outcome,
+  );
+  const at = Date.parse(checked ?? event?.at ?? '');
+  return Number.isNaN(at) ? undefined : at;
+}
+
+/**
+ * Whether a `failed`/`partial` of records that are all gone at the end can be true: only if another request of the same
+ * person (not canceled) removed some of them after this one's read-back still found them. It removed them at the
+ * latest when its own read-back found them gone, so its search must come after this one's; an erasure whose check came
+ * before, a cancel's restore and re-archive (recorded `restored`), or no other request at all leave this failure
+ * untrue: the records were gone, or went only through this service's own undoing, while the record says they stay.
+ * With a time unknown on either side the failure is given the benefit of the doubt, so a true record is never counted.
+ */
+function removedLater(
+  action: RequestView['actions'][number],
+  view: RequestView,
+  others: readonly JudgedRequest[],
+): boolean {
+  const failedAt = decidedAt(action, view);
+  return others.some((other) => {
+    if (!other.view || other.view.status === 'canceled') return false;
+    const theirs = other.view.actions.find((a) => a.provider === action.provider && a.action === action.action);
+    if (!theirs || !REMOVED.has(theirs.outcome) || theirs.count === 0) return false;
+    const removedBy = decidedAt(theirs, other.view);
+    return failedAt === undefined || removedBy === undefined || removedBy > failedAt;
+  });
 }
 
 function collateralOf(bystanders: Bystanders, truth: GroundTruth): number {

@@ -79,4 +79,67 @@ describe('soak verdict', () => {
 
     expect(judge([failed], noBystanders, state).wronglyRecorded).toBe(0);
   });
+
+  describe('two requests of the same person', () => {
+    // Action views as the status view gives them: the read-back's search time decides when an outcome was judged.
+    const action = (outcome: string, checkedAt: string, count = 1) => ({
+      provider: 'firstpromoter',
+      action: 'delete_referrals',
+      outcome,
+      count,
+      verification: { checkedAt },
+    });
+    const ofPerson = (id: string, status: string, actions: ReturnType<typeof action>[]): JudgedRequest => ({
+      id,
+      person,
+      view: {
+        status,
+        actions,
+        integrity: { chainValid: true },
+        events: [{ seq: 1, type: status === 'canceled' ? 'request.canceled' : 'request.completed' }],
+      },
+    });
+    const nothingLeft = truth({ referrals: [], promoters: [] });
+
+    it("counts a failure as wrong when the other request's erasure was checked before it (the records were gone)", () => {
+      // Injected: B says its referrals failed at 10:05, though A had found them gone at 10:01 and nothing remains.
+      const a = ofPerson('req-a', 'completed', [action('deleted', '2026-11-30T10:01:00Z', 2)]);
+      const b = ofPerson('req-b', 'partially_completed', [action('failed', '2026-11-30T10:05:00Z', 2)]);
+
+      const verdict = judge([a, b], noBystanders, nothingLeft);
+
+      expect(verdict.wronglyRecorded).toBe(1);
+      expect(verdict.examples).toEqual([
+        {
+          id: 'req-b',
+          problem: 'partially_completed but nothing remains, firstpromoter.delete_referrals failed but none remain',
+        },
+      ]);
+    });
+
+    it("judges a failure true when the other request's erasure was checked after it (it removed them later)", () => {
+      const a = ofPerson('req-a', 'completed', [action('deleted', '2026-11-30T10:09:00Z', 2)]);
+      const b = ofPerson('req-b', 'partially_completed', [action('failed', '2026-11-30T10:05:00Z', 2)]);
+
+      expect(judge([a, b], noBystanders, nothingLeft).wronglyRecorded).toBe(0);
+    });
+
+    it('counts a failure as wrong when the other request was canceled: a cancel removes nothing', () => {
+      const a = ofPerson('req-a', 'canceled', []);
+      const b = ofPerson('req-b', 'partially_completed', [action('partial', '2026-11-30T10:05:00Z', 1)]);
+
+      const verdict = judge([a, b], noBystanders, nothingLeft);
+
+      expect(verdict.wrongByReason).toMatchObject({ 'firstpromoter.delete_referrals partial but none remain': 1 });
+    });
+
+    it('judges a failure true while the records remain, whatever the other request recorded', () => {
+      const a = ofPerson('req-a', 'partially_completed', [action('failed', '2026-11-30T10:01:00Z', 6)]);
+      const b = ofPerson('req-b', 'partially_completed', [action('failed', '2026-11-30T10:05:00Z', 6)]);
+
+      expect(judge([a, b], noBystanders, truth({ referrals: ids.map(referral), promoters: [] })).wronglyRecorded).toBe(
+        0,
+      );
+    });
+  });
 });
