@@ -2,8 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout } from 'node:timers/promises';
+import {
+  formatIdentity,
+  isAlive,
+  ownIdentity,
+  type ProcessIdentity,
+  parseIdentity,
+  sameProcess,
+} from './process-identity.ts';
 
-/** The lock file in DATA_DIR: the process id of the service that uses the directory. */
+/**
+ * The lock file in DATA_DIR: the service that uses the directory, by its process id and (where /proc has them) its
+ * start time and boot ({@link formatIdentity}).
+ */
 export const LOCK_FILE = 'service.lock';
 
 /** Another running service uses the data directory: two would corrupt its database. */
@@ -24,35 +35,6 @@ export interface DataDirLock {
   tookOverFrom: number | undefined;
   /** Removes the lock, if it is still this process's. */
   release(): Promise<void>;
-}
-
-/**
- * Whether a process with this id runs (EPERM: it does, under another user). A zombie does not: a process that has
- * ended but that its parent has not reaped yet still answers `kill(pid, 0)`, though it holds no file and no lock. A
- * service killed with its parent (SIGKILL to its process group, an out-of-memory kill of `npm` and the service) is
- * left to an init process to reap, which in a container may be late or never; its lock must be taken over all the same.
- */
-async function isRunning(pid: number): Promise<boolean> {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  return !(await isZombie(pid));
-}
-
-/** Whether Linux's /proc says the process has ended unreaped (state Z, or X while it is being reaped). */
-async function isZombie(pid: number): Promise<boolean> {
-  let stat: string;
-  try {
-    stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    // No /proc (not Linux), or the process went meanwhile: kill's answer stands.
-    return false;
-  }
-  // The state follows the command name, which is in parentheses and may itself hold spaces or parentheses.
-  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  return state === 'Z' || state === 'X';
 }
 
 /**
@@ -78,15 +60,19 @@ function oneAtATime<T>(key: string, task: () => Promise<T>): Promise<T> {
   return run;
 }
 
-/** Whether the process `holder` named in lock file `file` still holds it. */
-async function holds(holder: number, file: string): Promise<boolean> {
-  return holder === process.pid ? heldHere.has(resolve(file)) : isRunning(holder);
+/**
+ * Whether the process `holder` named in lock file `file` still holds it. A lock naming this process's id is decided
+ * by what this process holds, whatever start time it records: an earlier process with the same id wrote it, or one
+ * of this process's own starts did.
+ */
+async function holds(holder: ProcessIdentity, file: string): Promise<boolean> {
+  return holder.pid === process.pid ? heldHere.has(resolve(file)) : isAlive(holder);
 }
 
-async function readHolder(file: string): Promise<number | undefined | 'gone'> {
+/** The process a lock or token file names, undefined when it names none, or 'gone' when there is no such file. */
+async function readHolder(file: string): Promise<ProcessIdentity | undefined | 'gone'> {
   try {
-    const pid = Number((await readFile(file, 'utf8')).trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    return parseIdentity(await readFile(file, 'utf8'));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
     throw error;
@@ -100,7 +86,7 @@ async function readHolder(file: string): Promise<number | undefined | 'gone'> {
 export async function dataDirHolder(dataDir: string): Promise<number | undefined> {
   const file = join(dataDir, LOCK_FILE);
   const holder = await readHolder(file);
-  return typeof holder === 'number' && (await holds(holder, file)) ? holder : undefined;
+  return typeof holder === 'object' && (await holds(holder, file)) ? holder.pid : undefined;
 }
 
 /** How long a start keeps trying while other starts take the lock over or hold the takeover token. */
@@ -116,11 +102,12 @@ const ignoreGone = (error: NodeJS.ErrnoException) => {
 };
 
 /**
- * Takes the data directory for this process. The lock is a file holding the process id, written whole under a
- * temporary name and hard-linked into place: `link` fails when the lock exists, so of two starts exactly one wins,
- * and nobody reads a half-written id. A lock whose process no longer runs (killed with SIGKILL, crashed) is stale and
- * is removed, but only by the start that holds the takeover token ({@link claimTakeover}): while it does, nobody else
- * removes or renames the lock, and nobody can link over it, so the lock it found stale is the one it removes. (Renaming
+ * Takes the data directory for this process. The lock is a file naming the process (its id, start time and boot),
+ * written whole under a temporary name and hard-linked into place: `link` fails when the lock exists, so of two starts
+ * exactly one wins, and nobody reads a half-written lock. A lock whose process no longer runs (killed with SIGKILL,
+ * crashed, before a reboot; its id now another process's or nobody's: {@link isAlive}) is stale and is removed, but
+ * only by the start that holds the takeover token ({@link claimTakeover}): while it does, nobody else removes or
+ * renames the lock, and nobody can link over it, so the lock it found stale is the one it removes. (Renaming
  * the stale lock aside and putting back a live one taken in between, as before, left a moment without a lock in which
  * a third start linked its own: two starts then both held the directory.) Starts that find the token taken look again
  * a moment later, and then find the winner's lock held.
@@ -145,7 +132,10 @@ async function takeLock(dataDir: string, file: string): Promise<DataDirLock> {
           if (released) return;
           released = true;
           // Out of the set only once the file is gone: a start of this process meanwhile finds it held, not stale.
-          if ((await readHolder(file)) === process.pid) await unlink(file).catch(() => undefined);
+          const holder = await readHolder(file);
+          if (typeof holder === 'object' && sameProcess(holder, await ownIdentity())) {
+            await unlink(file).catch(() => undefined);
+          }
           heldHere.delete(file);
         },
       };
@@ -154,7 +144,7 @@ async function takeLock(dataDir: string, file: string): Promise<DataDirLock> {
     }
     const holder = await readHolder(file);
     if (holder === 'gone') continue;
-    if (holder !== undefined && (await holds(holder, file))) throw new DataDirInUseError(dataDir, holder);
+    if (holder !== undefined && (await holds(holder, file))) throw new DataDirInUseError(dataDir, holder.pid);
     const token = await claimTakeover(file);
     if (!token) {
       await setTimeout(TAKEOVER_RETRY_MS);
@@ -164,9 +154,9 @@ async function takeLock(dataDir: string, file: string): Promise<DataDirLock> {
       // Read again under the token: another start may have taken over and linked its lock before this one claimed it.
       const stale = await readHolder(file);
       if (stale !== 'gone') {
-        if (stale !== undefined && (await holds(stale, file))) throw new DataDirInUseError(dataDir, stale);
+        if (stale !== undefined && (await holds(stale, file))) throw new DataDirInUseError(dataDir, stale.pid);
         await unlink(file).catch(ignoreGone);
-        if (typeof stale === 'number') tookOverFrom = stale;
+        if (stale !== undefined) tookOverFrom = stale.pid;
       }
     } finally {
       await token.release();
@@ -176,12 +166,13 @@ async function takeLock(dataDir: string, file: string): Promise<DataDirLock> {
 }
 
 /**
- * Links a file holding this process's id into place as `target`, written whole under a temporary name first.
+ * Links a file naming this process ({@link formatIdentity}) into place as `target`, written whole under a temporary
+ * name first.
  * @throws the `link` error: EEXIST when `target` exists
  */
 async function linkWhole(target: string): Promise<void> {
   const temporary = `${target}.${randomUUID()}`;
-  await writeFile(temporary, `${process.pid}\n`, { mode: 0o600 });
+  await writeFile(temporary, formatIdentity(await ownIdentity()), { mode: 0o600 });
   try {
     await link(temporary, target);
   } finally {
@@ -214,7 +205,7 @@ async function claimTakeover(file: string): Promise<{ release(): Promise<void> }
     const holder = await readHolder(token);
     if (holder === 'gone') continue;
     const live =
-      holder !== undefined && (holder === process.pid ? takingOver.has(resolve(token)) : await isRunning(holder));
+      holder !== undefined && (holder.pid === process.pid ? takingOver.has(resolve(token)) : await isAlive(holder));
     if (live) return undefined;
     const aside = `${token}.stale-${randomUUID()}`;
     try {
@@ -224,7 +215,10 @@ async function claimTakeover(file: string): Promise<{ release(): Promise<void> }
       continue;
     }
     // A live token claimed between the read and the rename goes back where it was.
-    if ((await readHolder(aside)) !== holder) await link(aside, token).catch(() => undefined);
+    const moved = await readHolder(aside);
+    if (!(typeof moved === 'object' && holder !== undefined && sameProcess(moved, holder))) {
+      await link(aside, token).catch(() => undefined);
+    }
     await unlink(aside).catch(ignoreGone);
   }
   return undefined;

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DataDirInUseError, dataDirHolder, LOCK_FILE, lockDataDir } from '#infra/local/data-dir-lock';
+import { formatIdentity, type ProcessIdentity, parseIdentity } from '#infra/local/process-identity';
 
 let dir: string;
 beforeEach(async () => {
@@ -54,6 +56,21 @@ async function zombie(): Promise<{ pid: number; end: () => void }> {
   return { pid, end };
 }
 
+/** This process as /proc has it: what the lock it writes must name. */
+async function own(): Promise<ProcessIdentity> {
+  return { pid: process.pid, startTime: await startTimeOf(process.pid), bootId: await bootId() };
+}
+
+const startTimeOf = async (pid: number) =>
+  (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ').at(-1)?.split(' ')[19] as string;
+const bootId = async () => (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+
+/** A live process unrelated to any lock (`sleep`), ended by `end`. */
+function unrelated(): { pid: number; end: () => void } {
+  const child = spawn('sleep', ['600'], { stdio: 'ignore' });
+  return { pid: child.pid as number, end: () => child.kill('SIGKILL') };
+}
+
 describe('the DATA_DIR lock', () => {
   it('is held by one process at a time, and a second taker learns which', async () => {
     const lock = await lockDataDir(dir);
@@ -75,7 +92,7 @@ describe('the DATA_DIR lock', () => {
     const lock = await lockDataDir(dir);
 
     expect(lock.tookOverFrom).toBe(dead);
-    expect(await readFile(join(dir, LOCK_FILE), 'utf8')).toBe(`${process.pid}\n`);
+    expect(await readFile(join(dir, LOCK_FILE), 'utf8')).toBe(formatIdentity(await own()));
     await lock.release();
     await writeFile(join(dir, LOCK_FILE), 'garbage');
     expect((await lockDataDir(dir)).tookOverFrom).toBeUndefined();
@@ -159,6 +176,75 @@ describe('the DATA_DIR lock', () => {
       expect(winners).toEqual(Array(40).fill(1));
     } finally {
       for (const child of contenders) child.kill();
+    }
+  });
+
+  it('names its holder by process id, start time and boot', async () => {
+    const lock = await lockDataDir(dir);
+
+    const text = await readFile(join(dir, LOCK_FILE), 'utf8');
+
+    expect(text).toMatch(/^\d+\nstart-time \d+\nboot-id \S+\n$/);
+    expect(parseIdentity(text)).toEqual(await own());
+    await lock.release();
+  });
+
+  it('takes over a lock whose process id now belongs to an unrelated process that started later', async () => {
+    // The holder was killed and its id given again (in a container, after a reboot): the id's process is not the holder.
+    const other = unrelated();
+    try {
+      await writeFile(join(dir, LOCK_FILE), formatIdentity({ ...(await own()), pid: other.pid }));
+
+      const holder = await dataDirHolder(dir);
+      const lock = await lockDataDir(dir);
+
+      expect(await startTimeOf(other.pid)).not.toBe((await own()).startTime);
+      expect(holder).toBeUndefined();
+      expect(lock.tookOverFrom).toBe(other.pid);
+      await lock.release();
+    } finally {
+      other.end();
+    }
+  });
+
+  it('takes over a lock written before a reboot, even when its id and start time are a live process now', async () => {
+    const other = unrelated();
+    try {
+      const before = { pid: other.pid, startTime: await startTimeOf(other.pid), bootId: randomUUID() };
+      await writeFile(join(dir, LOCK_FILE), formatIdentity(before));
+
+      const lock = await lockDataDir(dir);
+
+      expect(lock.tookOverFrom).toBe(other.pid);
+      await lock.release();
+    } finally {
+      other.end();
+    }
+  });
+
+  it('is refused while the very process it names runs, and so is a lock of just the id (earlier versions)', async () => {
+    const holder = unrelated();
+    try {
+      const identity = { pid: holder.pid, startTime: await startTimeOf(holder.pid), bootId: await bootId() };
+      await writeFile(join(dir, LOCK_FILE), formatIdentity(identity));
+      const current = await lockDataDir(dir).catch((error: unknown) => error);
+      await writeFile(join(dir, LOCK_FILE), `${holder.pid}\n`);
+      const earlier = await lockDataDir(dir).catch((error: unknown) => error);
+
+      expect(current).toBeInstanceOf(DataDirInUseError);
+      expect((current as DataDirInUseError).pid).toBe(holder.pid);
+      expect(earlier).toBeInstanceOf(DataDirInUseError);
+      expect((earlier as DataDirInUseError).pid).toBe(holder.pid);
+    } finally {
+      holder.end();
+    }
+  });
+
+  it('reads a lock that names no process, or half a start, as naming none', () => {
+    expect(parseIdentity('42\n')).toEqual({ pid: 42 });
+    expect(parseIdentity('42\nstart-time 7\nboot-id b\n')).toEqual({ pid: 42, startTime: '7', bootId: 'b' });
+    for (const text of ['', 'garbage', '0\n', '-3\n', '4x\n', '42\nstart-time 7\n', '42\nstart-time x\nboot-id b\n']) {
+      expect(parseIdentity(text), text).toBeUndefined();
     }
   });
 
