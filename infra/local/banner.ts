@@ -1,5 +1,8 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { LocalRuntime } from './runtime.ts';
 import type { LocalSecrets, SecretSource } from './secrets.ts';
+import { localSecretsFile } from './secrets-file.ts';
 import type { LocalWorkflowControl } from './workflow-engine.ts';
 
 /** The sender routes of SENDERS, and where their secrets are (never the secrets: the README shows how to read one). */
@@ -32,6 +35,39 @@ const SOURCE_TEXT: Record<SecretSource, string> = {
   file: 'from the secrets file',
   generated: 'generated now, kept in the secrets file',
 };
+
+/** Where `npm run` runs a script, whatever directory it is typed in: the project's root. */
+const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** What the local CLIs (`submit`, `verify-trail`, `report`, …) call without `--url`, PORT or SERVICE_URL. */
+const DEFAULT_URL = 'http://127.0.0.1:3000';
+
+/** A word as a POSIX shell reads it back unchanged: as is when it holds nothing the shell treats specially. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The `npm run submit` that reaches this service when pasted into another terminal, where none of this start's
+ * settings are: `--url` unless the service is at the CLIs' default address, the data directory (and secrets file)
+ * unless they are the defaults, so that submit finds the webhook secret this service checks; and where that secret
+ * came from the environment, the variable to set (submit cannot read it from the secrets file then).
+ */
+export function submitCommand(
+  runtime: Pick<LocalRuntime<LocalWorkflowControl>, 'url' | 'dataDir' | 'secretsFile' | 'secretSources'>,
+  home = process.env.HOME,
+): string {
+  const settings: string[] = [];
+  if (runtime.secretSources.WEBHOOK_SECRET === 'environment') settings.push('WEBHOOK_SECRET="<WEBHOOK_SECRET value>"');
+  const dataDir = resolve(runtime.dataDir);
+  if (dataDir !== resolve(PROJECT_ROOT, '.data')) settings.push(`DATA_DIR=${shellWord(dataDir)}`);
+  // LOCAL_SECRETS_FILE or XDG_CONFIG_HOME moved the secrets file: name it, as the other terminal may have neither.
+  if (runtime.secretsFile !== localSecretsFile(dataDir, { HOME: home })) {
+    settings.push(`LOCAL_SECRETS_FILE=${shellWord(runtime.secretsFile)}`);
+  }
+  const url = runtime.url === DEFAULT_URL ? '' : ` --url ${shellWord(runtime.url)}`;
+  return [...settings, `npm run submit -- --email jane@example.com${url}`].join(' ');
+}
 
 /**
  * What `npm start` prints first: where the service listens, what it runs against, and where each secret came from.
@@ -69,8 +105,8 @@ export function startBanner(runtime: LocalRuntime<LocalWorkflowControl>, logForm
     ...senderLines(runtime),
     '',
     'Send a signed erasure request for a demo subject (in another terminal):',
-    '  npm run submit -- --email jane@example.com',
-    'Then read its audit trail (an audit token):',
+    `  ${submitCommand(runtime)}`,
+    'Then read its audit trail (an audit token; submit prints this with the id filled in):',
     `  curl -H "Authorization: Bearer ${token('AUDIT_TOKENS')}" ${url}/v1/erasure-requests/<id>`,
     'Cancel one in its waiting period (an operator token; audit tokens only read):',
     `  curl -X POST -H "Authorization: Bearer ${token('OPERATOR_TOKENS')}" ${url}/v1/erasure-requests/<id>/cancel`,

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_FILE } from '#infra/local/data-dir-lock';
+import { formatIdentity, ownIdentity } from '#infra/local/process-identity';
 import { SECRET_VARIABLES } from '#shared/config';
+import { settled, waitFor } from '#test/support/wait-for';
 
 /**
  * What a newcomer meets when `npm start` cannot start, or starts on what another run left: the service itself
@@ -54,10 +56,24 @@ const fresh = () => {
   return { DATA_DIR: join(root, `data-${cases}`), LOCAL_SECRETS_FILE: join(root, `secrets-${cases}.json`) };
 };
 
+/**
+ * The exit code of a run, once it has exited: a run that keeps going (it started when it should have been refused)
+ * fails the test at once, with what it printed, and is killed.
+ */
+function exitOf(started: Run, what: string, timeoutMs = 20_000): Promise<number | null> {
+  return settled(what, started.exited, {
+    timeoutMs,
+    seen: () => `its output:\n${started.stdout}${started.stderr}`,
+  }).catch((error: unknown) => {
+    started.child.kill('SIGKILL');
+    throw error;
+  });
+}
+
 /** Refused at start: exactly one line on stderr, no stack, nothing on stdout. */
 async function refusal(env: Record<string, string>): Promise<{ code: number | null; line: string }> {
   const started = run(env);
-  const code = await started.exited;
+  const code = await exitOf(started, 'the refused start to exit');
   expect(started.stdout).toBe('');
   expect(started.stderr.trimEnd().split('\n')).toHaveLength(1);
   expect(started.stderr).not.toMatch(/\n\s+at /);
@@ -66,13 +82,23 @@ async function refusal(env: Record<string, string>): Promise<{ code: number | nu
 
 /** Waits until the banner is out (`listening on`), then stops the service with SIGTERM. */
 async function bannerOf(started: Run): Promise<string> {
-  for (let waited = 0; !/Cancel one in its waiting period[^\n]*\n[^\n]*\n/.test(started.stdout); waited += 50) {
-    if (started.child.exitCode !== null || waited > 60_000)
-      throw new Error(`no banner:\n${started.stdout}${started.stderr}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitFor(
+    'the whole banner (up to its cancel example)',
+    () =>
+      /Cancel one in its waiting period[^\n]*\n[^\n]*\n/.test(started.stdout)
+        ? { done: true, value: undefined }
+        : {
+            done: false,
+            seen: `its output:\n${started.stdout}${started.stderr}`,
+            gaveUp: started.child.exitCode === null ? undefined : `it exited with ${started.child.exitCode}`,
+          },
+    { timeoutMs: 60_000 },
+  ).catch((error: unknown) => {
+    started.child.kill('SIGKILL');
+    throw error;
+  });
   started.child.kill('SIGTERM');
-  await started.exited;
+  await exitOf(started, 'the service to stop after SIGTERM');
   return started.stdout;
 }
 
@@ -119,7 +145,7 @@ describe('npm start refuses, in one line and before writing anything', { timeout
     const env = { ...fresh(), PORT: '0' };
     // The lock a running service holds: this test's own process stands in for it.
     await mkdir(env.DATA_DIR, { recursive: true, mode: 0o700 });
-    await writeFile(join(env.DATA_DIR, LOCK_FILE), `${process.pid}\n`);
+    await writeFile(join(env.DATA_DIR, LOCK_FILE), formatIdentity(await ownIdentity()));
     const { code, line } = await refusal(env);
 
     expect(code).toBe(1);
