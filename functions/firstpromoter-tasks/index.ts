@@ -9,6 +9,7 @@ import {
   bindRequestOperations,
   boundPlanAction,
   createRequestsTable,
+  markArchiveIdle,
   recordArchivedPromoters,
 } from '#shared/composition/requests';
 import { createAuditLog, createDocumentClient, createIdentityCipher } from '#shared/composition/stores';
@@ -39,7 +40,7 @@ const sfn = clientOnFirstSend(() => new SFNClient({}));
 export const handler = makeHandler({
   requests: {
     ...bindCancelOperations(table),
-    ...bindRequestOperations(table, { recordArchivedPromoters }),
+    ...bindRequestOperations(table, { recordArchivedPromoters, markArchiveIdle }),
     planAction: boundPlanAction(table),
   },
   audit: createAuditLog(config, db),

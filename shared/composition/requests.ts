@@ -7,7 +7,12 @@ import type { StorageConfig } from '#shared/config/sections';
 import type { Clock, RequestRepository } from '#shared/ports/audit';
 import { systemClock } from '#shared/ports/audit';
 
-export { planAction, recordAction, recordArchivedPromoters } from '#shared/adapters/dynamodb/requests/actions';
+export {
+  markArchiveIdle,
+  planAction,
+  recordAction,
+  recordArchivedPromoters,
+} from '#shared/adapters/dynamodb/requests/actions';
 export { createRequest } from '#shared/adapters/dynamodb/requests/create';
 export {
   destroyIdentity,
@@ -70,8 +75,8 @@ export function bindRequestOperations<O extends Record<string, RequestOperation>
  */
 export const boundPlanAction =
   (table: RequestsTable): RequestRepository['planAction'] =>
-  (id, key, ids, at, guard) =>
-    planAction(table, id, key, ids, at, guard);
+  (id, key, ids, at, guard, options) =>
+    planAction(table, id, key, ids, at, guard, options);
 
 /**
  * The operations that end a cancel (`CancelRequestOperations` of `#shared/domain/erasure-requests`), bound to a table:

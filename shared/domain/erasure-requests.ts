@@ -408,14 +408,16 @@ const STEP_GRACE_MS = 15 * 60_000;
 
 /**
  * Whether the archive step can no longer archive anything: it never planned (and cannot now: planning requires an open
- * request), it planned nothing, it recorded an outcome before the cancel (it, or the read-back after it, ended), or it
- * has had time to
- * end. Until then a cancel's restore may have run before an in-flight archive call landed, so the cancel stays
+ * request), it planned nothing, it recorded an outcome before the cancel (it, or the read-back after it, ended), its
+ * last try ended with nothing left in flight (`archiveIdleSince`), or it has had time to end. Until then a cancel's restore may have run before an in-flight archive call landed, so the cancel stays
  * unfinished and the restore is repeated (idempotently).
  */
 function archiveStepSettled(request: ErasureRequest, now: Date): boolean {
   const plan = request.plans?.['firstpromoter.promoters'];
   if (!plan || plan.ids.length === 0 || request.archivedPromoterIds) return true;
+  // Its last try ended with every request it sent answered, and no try has planned since: it waits (a retry, a
+  // deferral) with nothing in flight, and the workflow's stop keeps it from trying again.
+  if (request.archiveIdleSince !== undefined) return true;
   // Recorded before the cancel: by the step or its read-back (after the cancel, only the cancel's restore records).
   const recorded = request.actions['firstpromoter.promoters']?.updatedAt;
   if (recorded !== undefined && request.canceledAt !== undefined && recorded < request.canceledAt) return true;

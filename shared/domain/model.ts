@@ -148,6 +148,12 @@ export interface ErasureRequest {
    * or a lost answer) acts on, and accounts for, the same records instead of mistaking them for "not found".
    */
   plans?: Partial<Record<ActionKey, ActionPlan>>;
+  /**
+   * When the archive step last ended a try after planning with every provider request it sent answered (or none
+   * sent): until its next try plans again (which removes this), no archive call of it can still land, so a cancel
+   * restores at once instead of allowing a step in flight its time.
+   */
+  archiveIdleSince?: string;
   /** The Art. 12(3) extension of `dueAt`, once at most; `dueAt` is the extended deadline. */
   extension?: DeadlineExtension;
   /** Actor of the cancel, for events a sweeper appends on its behalf. */

@@ -92,7 +92,13 @@ export interface RequestRepository {
     ids: readonly T[],
     at: string,
     guard: ActionGuard,
+    options?: { clearArchiveIdle?: boolean },
   ): Promise<{ ids: T[]; at: string; created: boolean } | undefined>;
+  /**
+   * Sets `archiveIdleSince` (the archive step ended a try with nothing of it left in flight) while the request is in
+   * `whileIn`; returns the request's status after the write, or undefined when it was in none of them.
+   */
+  markArchiveIdle(id: string, at: string, whileIn: readonly RequestStatus[]): Promise<RequestStatus | undefined>;
   /** Removes the provider record ids a request kept (plans, archived promoters) once nothing needs them. */
   forgetProviderIds(id: string): Promise<void>;
   /** Requests whose cancel has not finished (status `canceling`): their promoter restore is still to do or to check. */

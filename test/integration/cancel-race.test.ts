@@ -272,3 +272,53 @@ describe("a cancel's restore racing the archive step of another request of the s
     expect(archivedAt(a.promoter.id)).not.toBeNull();
   });
 });
+
+describe('a cancel while the archive step waits to try again', () => {
+  const archiveFails = (fault: Parameters<typeof sim.harness.injectFault>[1]) =>
+    // The client tries twice (retry.maxAttempts): both tries of the archive call fail the same way.
+    sim.harness.injectFault('POST /promoters/archive', fault, 2);
+
+  it('finishes at once when every request of the failed try was answered', async () => {
+    const { promoter, requestId, taskDeps } = await waitingRequest('wait.answered@example.com', 'msg_wait_1');
+    archiveFails({ kind: 'status', status: 503 });
+    await expect(archivePromoters(taskDeps, { requestId })).rejects.toThrow(/promoters\.archive/);
+    now = new Date(now.getTime() + 1000);
+
+    await cancelErasureRequest(deps, requestId, 'auditor:wait');
+
+    const stored = await deps.requests.get(requestId);
+    expect(stored?.status).toBe('canceled');
+    expect(stored?.actions['firstpromoter.promoters']).toMatchObject({ outcome: 'restored', count: 1 });
+    expect(archivedAt(promoter.id)).toBeNull();
+    expect((await deps.audit.list(requestId)).at(-1)?.type).toBe('request.canceled');
+  });
+
+  it('allows the step its time when a request of the try went unanswered (it may still land)', async () => {
+    const { requestId, taskDeps } = await waitingRequest('wait.unanswered@example.com', 'msg_wait_2');
+    archiveFails({ kind: 'reset' });
+    await expect(archivePromoters(taskDeps, { requestId })).rejects.toThrow(/promoters\.archive/);
+    now = new Date(now.getTime() + 1000);
+
+    await cancelErasureRequest(deps, requestId, 'auditor:wait');
+
+    expect((await deps.requests.get(requestId))?.status).toBe('canceling');
+  });
+
+  it('is finished by the step itself when it came while the try was in flight and the try then failed', async () => {
+    const { promoter, requestId, taskDeps } = await waitingRequest('wait.inflight@example.com', 'msg_wait_3');
+    const cancelThenFail = portWith({
+      archivePromoters: async (ids) => {
+        await cancelErasureRequest(deps, requestId, 'auditor:wait');
+        archiveFails({ kind: 'status', status: 503 });
+        return fp.archivePromoters(ids);
+      },
+    });
+
+    const result = await archivePromoters({ ...taskDeps, firstPromoter: cancelThenFail }, { requestId });
+
+    expect(result.outcome).toBe('restored');
+    expect((await deps.requests.get(requestId))?.status).toBe('canceled');
+    expect(archivedAt(promoter.id)).toBeNull();
+    expect((await deps.audit.list(requestId)).at(-1)?.type).toBe('request.canceled');
+  });
+});

@@ -42,3 +42,31 @@ describe('a provider failing for a while', () => {
     expect(entered).toContain('EraseReferralRockMembersRetryLater');
   });
 });
+
+describe('a cancel while a step waits out a failing provider', () => {
+  it('takes effect at once: the workflow stopped in its wait, the promoter restored, the request canceled', async () => {
+    const runtime = await startTestRuntime({
+      env: { WAITING_PERIOD_SECONDS: '3600', PROVIDER_RETRY_WINDOW_SECONDS: '3600' },
+      // The wait before the archive's next try lasts; the cancel comes in it.
+      waitTimeOverrides: { ArchivePromotersRetryLater: 600_000 },
+    });
+    t = runtime;
+    const promoter = t.firstPromoter.addPromoter({ email: 'waiting.out@example.com' });
+    // Every try of the archive is answered 503 (FirstPromoter did nothing) for the whole of the Retry and beyond.
+    t.firstPromoter.harness.injectFault('POST /promoters/archive', { kind: 'status', status: 503 }, 1000);
+    const submitted = await t.submit({ email: 'waiting.out@example.com' });
+    const inTheWait = () =>
+      (runtime.workflowEvents as Array<{ type?: string; state?: { name?: string } }>).some(
+        (e) => e.type === 'StateEntered' && e.state?.name === 'ArchivePromotersRetryLater',
+      );
+    while (!inTheWait()) await new Promise((resolve) => setTimeout(resolve, 10));
+
+    const canceled = await t.cancel(submitted.json.id);
+
+    expect(canceled.status).toBe(200);
+    expect(canceled.json.status).toBe('canceled');
+    expect(actionOf(canceled.json, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'restored' });
+    expect(t.firstPromoter.promoters().find((p) => p.id === promoter.id)?.archived_at).toBeNull();
+    expect(canceled.json.events.at(-1).type).toBe('request.canceled');
+  });
+});

@@ -12,7 +12,7 @@ import type {
   TransitionOptions,
   WithEvents,
 } from '#shared/ports/audit';
-import { planAction, recordAction, recordArchivedPromoters } from './requests/actions.ts';
+import { markArchiveIdle, planAction, recordAction, recordArchivedPromoters } from './requests/actions.ts';
 import { createRequest } from './requests/create.ts';
 import {
   destroyIdentity,
@@ -98,8 +98,13 @@ export class DynamoRequestRepository implements RequestRepository {
     ids: readonly T[],
     at: string,
     guard: ActionGuard,
+    options?: { clearArchiveIdle?: boolean },
   ): Promise<{ ids: T[]; at: string; created: boolean } | undefined> {
-    return planAction(this.#table, id, key, ids, at, guard);
+    return planAction(this.#table, id, key, ids, at, guard, options);
+  }
+
+  markArchiveIdle(id: string, at: string, whileIn: readonly RequestStatus[]): Promise<RequestStatus | undefined> {
+    return markArchiveIdle(this.#table, id, at, whileIn);
   }
 
   forgetProviderIds(id: string): Promise<void> {

@@ -22,6 +22,7 @@ import {
   sleepUnlessAborted,
   throwIfBudgetEnded,
 } from '#shared/workflow/invocation-budget';
+import { noteUnansweredCall } from '#shared/workflow/unanswered-calls';
 import { InProcessRateBudget } from './rate-limiter.ts';
 
 export interface RetryPolicy {
@@ -213,6 +214,7 @@ export class HttpTransport {
         }
       } else {
         const ambiguous = !NOT_SENT_NETWORK_CODES.has(outcome.networkCode);
+        if (ambiguous) noteUnansweredCall();
         if (!RETRYABLE_NETWORK_CODES.has(outcome.networkCode) || (options.idempotent === false && ambiguous)) {
           throw new ProviderUnavailableError({ ...details, networkCode: outcome.networkCode });
         }
@@ -268,7 +270,11 @@ export class HttpTransport {
       });
       return { response };
     } catch (error) {
-      if (invocation?.signal.aborted) throw new InvocationTimeoutError();
+      if (invocation?.signal.aborted) {
+        // Aborted in flight: it may have reached the provider.
+        noteUnansweredCall();
+        throw new InvocationTimeoutError();
+      }
       // Keep only the error code: the axios error holds the request URL and headers (query and credentials).
       if (isAxiosError(error)) return { networkCode: networkCodeOf(error) };
       return { networkCode: 'ERR_UNKNOWN' };

@@ -1,3 +1,4 @@
+import { UnansweredCalls } from '#shared/workflow/unanswered-calls';
 import { summarizeBatch } from '../batch.ts';
 import { finishCancel, restoreArchivedPromoters } from '../erasure-requests.ts';
 import {
@@ -9,7 +10,7 @@ import {
   OPEN_STATUSES,
   type RequestStatus,
 } from '../model.ts';
-import { otherRequestsOfSubject, promotersHeldByOthers } from '../same-subject.ts';
+import { otherRequestsOfSubject, promotersHeldByOthers, promotersOf } from '../same-subject.ts';
 import { type FailureInput, judgeByReadBack, readBackProof, settleAction } from './read-back.ts';
 import {
   ACTOR,
@@ -57,9 +58,15 @@ export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId 
   const alreadyArchived = archived.length - held.size;
   // The set is fixed before the call, and only while the request is open: a retry archives (and a cancel restores)
   // the same promoters, and nothing is planned, let alone archived, after a cancel.
-  const plan = await deps.requests.planAction(requestId, PROMOTERS, candidates, deps.clock.now().toISOString(), {
-    whileIn: ARCHIVE_STAGE,
-  });
+  const plan = await deps.requests.planAction(
+    requestId,
+    PROMOTERS,
+    candidates,
+    deps.clock.now().toISOString(),
+    { whileIn: ARCHIVE_STAGE },
+    // This try is in flight from here: a cancel must not take an earlier try's rest for this one's.
+    { clearArchiveIdle: true },
+  );
   if (!plan) return { outcome: 'skipped' as const, count: 0 };
   const { ids } = plan;
   if (ids.length === 0) {
@@ -75,6 +82,53 @@ export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId 
     });
   }
 
+  const calls = new UnansweredCalls();
+  try {
+    return await calls.run(() => archivePlanned(deps, request, identity, ids, held));
+  } catch (error) {
+    const ended = await endTryAtRest(deps, requestId, calls, error);
+    if (ended) return ended;
+    throw error;
+  }
+}
+
+/**
+ * Ends a try of the archive step that failed after planning (an error status, a deferral for the rate budget, the
+ * store): when every provider request it sent was answered, nothing of it can still land at FirstPromoter, so it says
+ * so on the request (`archiveIdleSince`) and a cancel during the wait before the next try finishes at once. A cancel
+ * that came while this try was in flight (and so waited for it) is finished here. A try that left a request
+ * unanswered (a timeout, a dropped connection, its time budget's end) says nothing: the cancel allows it its time.
+ * @returns the step's result when it finished the cancel; undefined to end the try with its error
+ */
+async function endTryAtRest(
+  deps: FirstPromoterTaskDeps,
+  requestId: string,
+  calls: UnansweredCalls,
+  error: unknown,
+): Promise<{ outcome: ActionOutcome; count: number; chainHead?: { seq: number; hash: string } } | undefined> {
+  if (calls.count > 0 || (error instanceof Error && error.name === 'TimeoutError')) return undefined;
+  try {
+    const at = deps.clock.now().toISOString();
+    const status = await deps.requests.markArchiveIdle(requestId, at, [...ARCHIVE_STAGE, 'canceling']);
+    if (status !== 'canceling') return undefined;
+    const current = await load(deps, requestId);
+    const { restore, chainHead } = await finishCancel(deps, current, { stopWorkflow: false, archiveStepEnded: true });
+    if (restore !== 'done') return undefined;
+    return { outcome: 'restored', count: promotersOf(current).length, ...(chainHead ? { chainHead } : {}) };
+  } catch {
+    // Left as it was: the cancel waits for the step's time, and the sweeper finishes it.
+    return undefined;
+  }
+}
+
+/** The archive of the planned promoters, its read-back and its record: the part of a try that acts. */
+async function archivePlanned(
+  deps: FirstPromoterTaskDeps,
+  request: ErasureRequest,
+  identity: Identity,
+  ids: readonly number[],
+  held: ReadonlySet<number>,
+): Promise<{ outcome: ActionOutcome; count: number; chainHead?: { seq: number; hash: string } }> {
   // Held promoters are archived again too (archiving an archived promoter changes nothing): should the other request's
   // cancel restore them meanwhile, either this archive lands after that restore, or that cancel finds this plan and
   // archives them again.

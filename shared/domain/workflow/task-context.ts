@@ -56,7 +56,10 @@ export type ReferralRockTaskDeps = Pick<TaskDeps, 'clock' | 'cipher' | 'referral
 export type FirstPromoterTaskDeps = Pick<
   TaskDeps,
   'audit' | 'clock' | 'cipher' | 'firstPromoter' | 'batchPoll' | 'receipts' | 'callbacks' | 'retryWindowSeconds'
-> & { requests: CancelRequestOperations & Pick<RequestRepository, 'planAction' | 'recordArchivedPromoters'> };
+> & {
+  requests: CancelRequestOperations &
+    Pick<RequestRepository, 'planAction' | 'recordArchivedPromoters' | 'markArchiveIdle'>;
+};
 
 export const ACTOR = 'workflow';
 

@@ -42,6 +42,7 @@ export async function planAction<T extends string | number>(
   ids: readonly T[],
   at: string,
   guard: ActionGuard,
+  options: { clearArchiveIdle?: boolean } = {},
 ): Promise<{ ids: T[]; at: string; created: boolean } | undefined> {
   const token = randomUUID();
   const names: Record<string, string> = { '#plan': planAttribute(key) };
@@ -49,7 +50,8 @@ export async function planAction<T extends string | number>(
   const conditions = ['attribute_exists(id)', ...guardConditions(guard, names, values, key)];
   const updated = await updateRequest(table, {
     Key: { id },
-    UpdateExpression: 'SET #plan = if_not_exists(#plan, :plan)',
+    // In the same write as the plan: a cancel that reads the request after it sees a try in flight.
+    UpdateExpression: `SET #plan = if_not_exists(#plan, :plan)${options.clearArchiveIdle ? ' REMOVE archiveIdleSince' : ''}`,
     ConditionExpression: conditions.join(' AND '),
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
@@ -59,6 +61,27 @@ export async function planAction<T extends string | number>(
   const stored = (updated as Record<string, { ids: T[]; at: string; token: string }>)[planAttribute(key)];
   if (!stored) throw new Error(`Plan for ${key} was not stored`);
   return { ids: stored.ids, at: stored.at, created: stored.token === token };
+}
+
+/** `RequestRepository.markArchiveIdle`. */
+export async function markArchiveIdle(
+  table: RequestsTable,
+  id: string,
+  at: string,
+  whileIn: readonly RequestStatus[],
+): Promise<RequestStatus | undefined> {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = { ':at': at };
+  const condition = guardConditions({ whileIn }, names, values, 'firstpromoter.promoters').join(' AND ');
+  const updated = await updateRequest(table, {
+    Key: { id },
+    UpdateExpression: 'SET archiveIdleSince = :at',
+    ConditionExpression: condition,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+    ReturnValues: 'ALL_NEW',
+  });
+  return (updated as { status?: RequestStatus } | undefined)?.status;
 }
 
 /** `RequestRepository.recordArchivedPromoters`: what was archived and its outcome, in one write. */

@@ -64,7 +64,7 @@ function providerIdAttributes(names: Record<string, string>): string[] {
   ACTION_KEYS.forEach((key, i) => {
     names[`#p${i}`] = planAttribute(key);
   });
-  return ['archivedPromoterIds', ...ACTION_KEYS.map((_, i) => `#p${i}`)];
+  return ['archivedPromoterIds', 'archiveIdleSince', ...ACTION_KEYS.map((_, i) => `#p${i}`)];
 }
 
 /** `RequestRepository.forgetProviderIds`. */

@@ -1,0 +1,32 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/**
+ * Whether a piece of work left a provider request unanswered: a try that timed out, or whose connection dropped or was
+ * aborted, after it may have reached the provider. Such a request can still act there later; one answered (any HTTP
+ * status) or never sent cannot. The HTTP transport notes each unanswered try in the ledger of the work it runs in, if
+ * any; a step that must know whether anything it sent may still land (the archive step, for a cancel) opens one.
+ */
+export class UnansweredCalls {
+  #count = 0;
+
+  /** How many tries of the work went unanswered. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Runs `work` with this ledger as the one its provider calls note into. */
+  run<T>(work: () => Promise<T>): Promise<T> {
+    return storage.run(this, work);
+  }
+
+  note(): void {
+    this.#count++;
+  }
+}
+
+const storage = new AsyncLocalStorage<UnansweredCalls>();
+
+/** Notes a try that went unanswered in the ledger of the work it belongs to (none: nobody asked). */
+export function noteUnansweredCall(): void {
+  storage.getStore()?.note();
+}
