@@ -2,8 +2,8 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { withCallbacks } from '#shared/adapters/workflow/callback-scheduler';
 import { StepFunctionsReceiptIssuer } from '#shared/adapters/workflow/receipt-workflow';
 import { resolveSecret } from '#shared/aws/secrets';
+import { firstPromoterOnFirstCall } from '#shared/composition/on-demand/firstpromoter';
 import { clientOnFirstSend } from '#shared/composition/on-demand/on-first-call';
-import { createFirstPromoter } from '#shared/composition/providers/firstpromoter';
 import {
   bindCancelOperations,
   bindRequestOperations,
@@ -46,7 +46,8 @@ export const handler = makeHandler({
   audit: createAuditLog(config, db),
   clock: systemClock,
   cipher: createIdentityCipher(config),
-  firstPromoter: createFirstPromoter(config, db),
+  // Built at its first call, as in referralrock-tasks.
+  firstPromoter: firstPromoterOnFirstCall(config, db),
   batchPoll: config.batchPoll,
   retryWindowSeconds: config.provider.retryWindowSeconds,
   receipts: new StepFunctionsReceiptIssuer(sfn, required(config.receipts.stateMachineArn, 'RECEIPT_STATE_MACHINE_ARN')),

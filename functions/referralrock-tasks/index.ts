@@ -1,5 +1,5 @@
 import { resolveSecret } from '#shared/aws/secrets';
-import { createReferralRock } from '#shared/composition/providers/referralrock';
+import { referralRockOnFirstCall } from '#shared/composition/on-demand/referralrock';
 import {
   bindRequestOperations,
   boundPlanAction,
@@ -29,6 +29,8 @@ export const handler = makeHandler({
   },
   clock: systemClock,
   cipher: createIdentityCipher(config),
-  referralRock: createReferralRock(config, db),
+  // Built at its first call: every task calls Referral Rock, but only after reading the request (see the README,
+  // Performance: the client's module, axios's fetch feature checks and the schemas run then, not at import).
+  referralRock: referralRockOnFirstCall(config, db),
   retryWindowSeconds: config.provider.retryWindowSeconds,
 });

@@ -153,13 +153,21 @@ describe('Function bundles', () => {
     }
   });
 
-  it('reaches the FirstPromoter client and axios from cancel-request and the sweeper only through import()', async () => {
-    // There they are needed only to undo an archive: esbuild keeps a module reached only through import() in the one
-    // bundle but evaluates it at that import, so their cold start does not run axios's and the schemas' module code.
+  it('reaches the provider clients and axios only through import(), in every function that calls a provider', async () => {
+    // esbuild keeps a module reached only through import() in the one bundle but evaluates it at that import, so no
+    // cold start runs axios's module code (its fetch feature checks) and the client's: the provider task functions
+    // run it at their first provider call, after the request's read; cancel-request and the sweeper only to undo an
+    // archive.
     const aliases = Object.fromEntries(
       ([] as string[]).concat(BUNDLING.esbuildArgs?.['--alias'] as string).map((a) => a.split('=') as [string, string]),
     );
-    const entries = ['cancel-request', 'request-sweeper'].map((name) => path.join('functions', name, 'index.ts'));
+    const clients: Record<string, RegExp> = {
+      'referralrock-tasks': /shared\/adapters\/referralrock\/client\.ts$|node_modules\/axios\//,
+      'firstpromoter-tasks': /shared\/adapters\/firstpromoter\/client\.ts$|node_modules\/axios\//,
+      'cancel-request': /shared\/adapters\/firstpromoter\/client\.ts$|node_modules\/axios\//,
+      'request-sweeper': /shared\/adapters\/firstpromoter\/client\.ts$|node_modules\/axios\//,
+    };
+    const entries = Object.keys(clients).map((name) => path.join('functions', name, 'index.ts'));
     const { metafile } = await build({
       entryPoints: entries,
       absWorkingDir: PROJECT_ROOT,
@@ -174,20 +182,19 @@ describe('Function bundles', () => {
       metafile: true,
       logLevel: 'silent',
     });
-    const reached = (entry: string, kinds: readonly string[]) => {
+    const reached = (entry: string, kinds: readonly string[], client: RegExp) => {
       const seen = new Set([entry]);
       for (const input of seen) {
         for (const { path: imported, kind } of metafile.inputs[input]?.imports ?? []) {
           if (kinds.includes(kind) && metafile.inputs[imported]) seen.add(imported);
         }
       }
-      return [...seen].filter((input) =>
-        /shared\/adapters\/firstpromoter\/client\.ts$|node_modules\/axios\//.test(input),
-      );
+      return [...seen].filter((input) => client.test(input));
     };
-    for (const entry of entries) {
-      expect(reached(entry, ['import-statement']), entry).toEqual([]);
-      expect(reached(entry, ['import-statement', 'dynamic-import']).length, entry).toBe(2);
+    for (const [name, client] of Object.entries(clients)) {
+      const entry = path.join('functions', name, 'index.ts');
+      expect(reached(entry, ['import-statement'], client), name).toEqual([]);
+      expect(reached(entry, ['import-statement', 'dynamic-import'], client).length, name).toBe(2);
     }
   });
 

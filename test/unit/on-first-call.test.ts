@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { firstPromoterOnFirstCall } from '#shared/composition/on-demand/firstpromoter';
 import { clientOnFirstSend, onFirstCall } from '#shared/composition/on-demand/on-first-call';
+import { referralRockOnFirstCall } from '#shared/composition/on-demand/referralrock';
 import { ConfigError, parseConfig } from '#shared/config';
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
+import { ReferralRockSimulator } from '#test/simulators/referralrock';
 
 interface Counter {
   add(n: number): Promise<number>;
@@ -103,6 +105,38 @@ describe('firstPromoterOnFirstCall', () => {
       const found = await firstPromoter.findPromoters({ email: 'jane@example.com' });
 
       expect(found.map((p) => p.id)).toEqual([promoter.id]);
+      expect(simulator.harness.requests.length).toBeGreaterThan(0);
+    } finally {
+      await simulator.stop();
+    }
+  });
+});
+
+describe('referralRockOnFirstCall', () => {
+  it('refuses a configuration without the keys when it is built (at cold start), not at the first call', () => {
+    expect(() => referralRockOnFirstCall(parseConfig({}))).toThrow(/REFERRALROCK_PUBLIC_KEY/);
+    expect(() => referralRockOnFirstCall(parseConfig({ REFERRALROCK_PUBLIC_KEY: 'demo-public' }))).toThrow(
+      /REFERRALROCK_PRIVATE_KEY/,
+    );
+  });
+
+  it('sends nothing until its first call, then answers as the client does', async () => {
+    const simulator = new ReferralRockSimulator();
+    const baseUrl = await simulator.start(0);
+    try {
+      const member = simulator.addMember({ email: 'jane@example.com' });
+      const referralRock = referralRockOnFirstCall(
+        parseConfig({
+          REFERRALROCK_BASE_URL: baseUrl,
+          REFERRALROCK_PUBLIC_KEY: 'demo-public',
+          REFERRALROCK_PRIVATE_KEY: 'demo-private',
+        }),
+      );
+      expect(simulator.harness.requests).toEqual([]);
+
+      const found = await referralRock.findMembers({ email: 'jane@example.com' });
+
+      expect(found.map((m) => m.id)).toEqual([member.id]);
       expect(simulator.harness.requests.length).toBeGreaterThan(0);
     } finally {
       await simulator.stop();

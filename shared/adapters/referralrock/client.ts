@@ -17,6 +17,7 @@ import type {
   Subject,
 } from '#shared/ports/providers';
 import type { RateBudget } from '#shared/ports/rate-budget';
+import { REFERRALROCK_DEFAULT_BASE_URL } from './defaults.ts';
 import {
   type MemberRecord,
   memberQueryEchoSchema,
@@ -49,7 +50,7 @@ export interface ReferralRockClientConfig {
 export type ReferralRockClientOverrides = Pick<TransportOptions, 'sleep' | 'random' | 'now'>;
 
 export const referralRockDefaults = {
-  baseUrl: 'https://api.referralrock.com',
+  baseUrl: REFERRALROCK_DEFAULT_BASE_URL,
   timeoutMs: 10_000,
   rateLimit: { limit: 120, intervalMs: 60_000 },
   pageSize: 100,

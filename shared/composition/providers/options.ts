@@ -2,6 +2,8 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoRateBudget, rateBudgetKey } from '#shared/adapters/dynamodb/rate-budget';
 import type { FirstPromoterClientConfig } from '#shared/adapters/firstpromoter/client';
 import { FIRSTPROMOTER_DEFAULT_BASE_URL } from '#shared/adapters/firstpromoter/defaults';
+import type { ReferralRockClientConfig } from '#shared/adapters/referralrock/client';
+import { REFERRALROCK_DEFAULT_BASE_URL } from '#shared/adapters/referralrock/defaults';
 import { required } from '#shared/config/environment';
 import type { ProvidersConfig, StorageConfig } from '#shared/config/sections';
 import type { ProviderName } from '#shared/errors';
@@ -33,6 +35,32 @@ export function firstPromoterOptions(
       baseUrl,
       account: accountId,
       perMinute: fp.rateLimitPerMinute,
+    }),
+  };
+}
+
+/**
+ * The Referral Rock client's settings from configuration, without the client (as {@link firstPromoterOptions}). With
+ * `db`, its requests draw from the account's rate budget in the rate budgets table, shared with every other process and
+ * Lambda instance calling that account; without, from one held in this process.
+ * @throws ConfigError when REFERRALROCK_PUBLIC_KEY or REFERRALROCK_PRIVATE_KEY is missing
+ */
+export function referralRockOptions(
+  config: ProviderClientConfig,
+  db?: DynamoDBDocumentClient,
+): ReferralRockClientConfig {
+  const rr = config.referralRock;
+  const publicKey = required(rr.publicKey, 'REFERRALROCK_PUBLIC_KEY');
+  const baseUrl = rr.baseUrl ?? REFERRALROCK_DEFAULT_BASE_URL;
+  return {
+    baseUrl,
+    publicKey,
+    privateKey: required(rr.privateKey, 'REFERRALROCK_PRIVATE_KEY'),
+    ...callerOptions(config, db, {
+      provider: 'referralrock',
+      baseUrl,
+      account: publicKey,
+      perMinute: rr.rateLimitPerMinute,
     }),
   };
 }
