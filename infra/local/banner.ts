@@ -88,7 +88,10 @@ export function startBanner(runtime: LocalRuntime<LocalWorkflowControl>, logForm
     `  data:           ${runtime.dataDir} (audit trail kept across restarts)`,
     ...(runtime.dataDirTakenOverFrom === undefined
       ? []
-      : [`                  (taken over from process ${runtime.dataDirTakenOverFrom}, which ended without stopping)`]),
+      : [
+          // The holder's id, which may since be another process's: the holder ended, not necessarily that id.
+          `                  (taken over: the instance that held it, process ${runtime.dataDirTakenOverFrom}, ended without stopping)`,
+        ]),
     `  Referral Rock:  ${provider(runtime.simulated.referralRock, config.referralRock.baseUrl)}`,
     `  FirstPromoter:  ${provider(runtime.simulated.firstPromoter, config.firstPromoter.baseUrl)}`,
     `  waiting period: ${config.waitingPeriodSeconds}s`,
@@ -107,9 +110,9 @@ export function startBanner(runtime: LocalRuntime<LocalWorkflowControl>, logForm
     'Send a signed erasure request for a demo subject (in another terminal):',
     `  ${submitCommand(runtime)}`,
     'Then read its audit trail (an audit token; submit prints this with the id filled in):',
-    `  curl -H "Authorization: Bearer ${token('AUDIT_TOKENS')}" ${url}/v1/erasure-requests/<id>`,
+    `  curl -s -H "Authorization: Bearer ${token('AUDIT_TOKENS')}" ${url}/v1/erasure-requests/<id>`,
     'Cancel one in its waiting period (an operator token; audit tokens only read):',
-    `  curl -X POST -H "Authorization: Bearer ${token('OPERATOR_TOKENS')}" ${url}/v1/erasure-requests/<id>/cancel`,
+    `  curl -s -X POST -H "Authorization: Bearer ${token('OPERATOR_TOKENS')}" ${url}/v1/erasure-requests/<id>/cancel`,
     '',
   ].join('\n');
 }

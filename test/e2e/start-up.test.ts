@@ -158,28 +158,37 @@ describe('npm start refuses, in one line and before writing anything', { timeout
 });
 
 describe('npm start', { timeout: 90_000 }, () => {
-  it('takes over the lock a killed instance left, and prints a truthful banner first, never a secret from the environment', async () => {
+  it('takes over the lock a killed instance left though its process id is taken again, and prints a truthful banner first, never a secret from the environment', async () => {
     const env = { ...fresh(), PORT: '0', WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')}` };
-    // What a SIGKILLed instance leaves: its lock, naming a process that no longer runs.
-    const gone = spawn(NODE, ['-e', '']);
-    const deadPid = gone.pid as number;
-    await new Promise((resolve) => gone.once('close', resolve));
-    await mkdir(env.DATA_DIR, { recursive: true, mode: 0o700 });
-    await writeFile(join(env.DATA_DIR, LOCK_FILE), `${deadPid}\n`);
+    // What a SIGKILLed instance leaves, once its id has been given to an unrelated process (in a container, after a
+    // reboot): its lock, naming that id with the killed instance's start time, which is not the new process's.
+    const unrelated = spawn('sleep', ['600'], { stdio: 'ignore' });
+    const reusedPid = unrelated.pid as number;
+    try {
+      await mkdir(env.DATA_DIR, { recursive: true, mode: 0o700 });
+      await writeFile(join(env.DATA_DIR, LOCK_FILE), formatIdentity({ ...(await ownIdentity()), pid: reusedPid }));
 
-    const started = run(env);
-    const banner = await bannerOf(started);
+      const started = run(env);
+      const banner = await bannerOf(started);
 
-    expect(banner.startsWith('GDPR erasure service listening on http://127.0.0.1:')).toBe(true);
-    expect(banner).toContain(`(taken over from process ${deadPid}, which ended without stopping)`);
-    expect(banner).toMatch(/^ {2}WEBHOOK_SECRET +from the environment \(not shown\)$/m);
-    expect(banner).toMatch(/^ {2}AUDIT_TOKENS +generated now, kept in the secrets file$/m);
-    expect(`${started.stdout}${started.stderr}`).not.toContain(env.WEBHOOK_SECRET);
-    expect(banner).not.toMatch(/^WEBHOOK_SECRET=/m);
-    expect(banner).toMatch(/^AUDIT_TOKENS=audit_/m);
-    // The environment's secret is not copied into the secrets file either.
-    expect(JSON.parse(await readFile(env.LOCAL_SECRETS_FILE, 'utf8'))).not.toHaveProperty('WEBHOOK_SECRET');
-    // Stopped cleanly: the lock is gone.
-    expect(existsSync(join(env.DATA_DIR, LOCK_FILE))).toBe(false);
+      expect(banner.startsWith('GDPR erasure service listening on http://127.0.0.1:')).toBe(true);
+      expect(banner).toContain(`(taken over: the instance that held it, process ${reusedPid}, ended without stopping)`);
+      expect(banner).toMatch(/^ {2}WEBHOOK_SECRET +from the environment \(not shown\)$/m);
+      expect(banner).toMatch(/^ {2}AUDIT_TOKENS +generated now, kept in the secrets file$/m);
+      expect(`${started.stdout}${started.stderr}`).not.toContain(env.WEBHOOK_SECRET);
+      expect(banner).not.toMatch(/^WEBHOOK_SECRET=/m);
+      expect(banner).toMatch(/^AUDIT_TOKENS=audit_/m);
+      // Its submit line names what another terminal lacks, the environment's secret by a placeholder only.
+      expect(banner).toContain(
+        `  WEBHOOK_SECRET="<WEBHOOK_SECRET value>" DATA_DIR=${env.DATA_DIR} LOCAL_SECRETS_FILE=${env.LOCAL_SECRETS_FILE} ` +
+          'npm run submit -- --email jane@example.com --url http://127.0.0.1:',
+      );
+      // The environment's secret is not copied into the secrets file either.
+      expect(JSON.parse(await readFile(env.LOCAL_SECRETS_FILE, 'utf8'))).not.toHaveProperty('WEBHOOK_SECRET');
+      // Stopped cleanly: the lock is gone.
+      expect(existsSync(join(env.DATA_DIR, LOCK_FILE))).toBe(false);
+    } finally {
+      unrelated.kill('SIGKILL');
+    }
   });
 });
