@@ -26,6 +26,7 @@ import { describeError, SERVICE_NAME } from '#shared/observability';
 import type { Clock } from '#shared/ports/audit';
 import type { ReceiptIssuer } from '#shared/ports/evidence';
 import { lambdaContext } from './lambda-context.ts';
+import { PendingCallbacks } from './pending-callbacks.ts';
 import {
   CALLBACK_ASL_PATH,
   type LocalWorkflowControl,
@@ -122,8 +123,25 @@ export function composeWorkflows(
         ...(options.taskTimeoutMs ? { taskTimeoutMs: options.taskTimeoutMs } : {}),
       })
     : undefined;
+  // Written down before each start and removed when the execution ends by itself, so a restart resumes what a stop or
+  // a crash cut off, as an execution in AWS carries on. Not removed while the side stops: those are the ones to resume.
+  const pendingCallbacks = new PendingCallbacks(deps.dataDir);
+  let stopping = false;
+  const runCallbacks = async (requestId: string) => {
+    if (!callbackEngine) return;
+    await callbackEngine.start(requestId);
+    void callbackEngine
+      .settled(requestId)
+      .then(() => (stopping ? undefined : pendingCallbacks.remove(requestId)))
+      .catch((error: unknown) => logger.warn('Pending callback not cleared', { requestId, ...describeError(error) }));
+  };
   const callbacks: CallbackScheduler | undefined = callbackEngine
-    ? { schedule: (requestId) => callbackEngine.start(requestId) }
+    ? {
+        schedule: async (requestId) => {
+          await pendingCallbacks.add(requestId, clock.now());
+          await runCallbacks(requestId);
+        },
+      }
     : undefined;
   const withCallbacks = callbacks ? { callbacks } : {};
   // The same shared rate budgets as in AWS: one item per provider account in DynamoDB.
@@ -244,17 +262,25 @@ export function composeWorkflows(
         resumed.push(request.id);
       }
       if (resumed.length) logger.info('Resumed unfinished requests', { count: resumed.length, requestIds: resumed });
+      // Callbacks that had not ended when the service stopped: their retries start again from the first.
+      const callbacksResumed = callbackEngine ? await pendingCallbacks.list() : [];
+      for (const requestId of callbacksResumed) await runCallbacks(requestId);
+      if (callbacksResumed.length) {
+        logger.info('Resumed completion callbacks', { count: callbacksResumed.length, requestIds: callbacksResumed });
+      }
       // The first sweep runs while the service already serves: its scans take seconds under a backlog, and neither the
       // intake nor the resumed workflows depend on it (it starts only requests stalled for minutes).
       if (sweepEveryMs > 0) sweepInBackground();
       return resumed;
     },
     stop: async ({ crash }) => {
+      stopping = true;
       if (sweepTimer) clearInterval(sweepTimer);
       if (!crash) await Promise.allSettled([...sweeps]);
       if (crash) await workflow.abortAll();
       else await workflow.idle();
-      // Callbacks still retrying (for up to a day) are not waited for; locally they end with the process.
+      // Callbacks still retrying (for up to a day) are not waited for: they stay written down and resume at the next
+      // start (see PendingCallbacks).
       await callbackEngine?.abortAll();
     },
   };

@@ -122,4 +122,24 @@ describe('completion callbacks', () => {
     expect(JSON.stringify(log)).not.toContain('/hooks/erasures');
     expect((await runtime.get(submitted.id)).json.status).toBe('canceled');
   });
+
+  it('resumes a callback still retrying when the service was killed, at its next start', async () => {
+    const flaky = await receiver(1);
+    servers.push(flaky.server);
+    // The retry waits as long as in production (a minute): the service is killed while it waits.
+    const env = { CALLBACK_URLS: flaky.url, CALLBACK_SECRET, LOCAL_WORKFLOW_RETRY_SCALE: '1' };
+    const first = await startTestRuntime({ persistent: true, env });
+    t = first;
+    const view = await first.erase({ email: 'killed.callback@example.com' });
+    while (flaky.received.length < 1) await new Promise((resolve) => setTimeout(resolve, 10));
+
+    await first.stop({ crash: true, keepData: true });
+    t = await startTestRuntime({ persistent: true, dataDir: first.dataDir, env });
+    await t.runtime.callbacks?.settled(view.id);
+
+    expect(flaky.received).toHaveLength(2);
+    expect(JSON.parse(flaky.received[1]?.body ?? '{}')).toMatchObject({ id: view.id, status: 'completed' });
+    const log = await t.runtime.stores.audit.list(deliveryLogId(view.id));
+    expect(log.map((e) => e.type)).toEqual(['callback.delivered']);
+  });
 });

@@ -1,0 +1,42 @@
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isRequestId } from '#shared/domain/request-ids';
+
+/**
+ * The completion callbacks started and not yet ended, kept on disk so a restart resumes them. In AWS a callback
+ * execution outlives any function; locally the engine holds executions in memory, so each one started is also written
+ * down here (one file per request id under `DATA_DIR/callbacks-pending/`, created `0600` in a `0700`
+ * directory, holding when it was scheduled) before it starts, and removed when it ends by itself. A stop or a crash
+ * leaves the file; the next start runs the execution again (its task is idempotent: targets that took the callback
+ * are not sent it again). Request ids only: nothing about the person.
+ */
+export class PendingCallbacks {
+  readonly #dir: string;
+
+  constructor(dataDir: string) {
+    this.#dir = join(dataDir, 'callbacks-pending');
+  }
+
+  /** Writes the request down before its callbacks start: a crash right after still finds it. */
+  async add(requestId: string, scheduledAt: Date): Promise<void> {
+    if (!isRequestId(requestId)) throw new Error('Not a request id');
+    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    await writeFile(join(this.#dir, requestId), `${scheduledAt.toISOString()}\n`, { mode: 0o600 });
+  }
+
+  /** The request's callbacks ended (delivered, or given up on and recorded as failed). */
+  async remove(requestId: string): Promise<void> {
+    if (!isRequestId(requestId)) return;
+    await rm(join(this.#dir, requestId), { force: true });
+  }
+
+  /** The requests whose callbacks had not ended when the service last stopped. */
+  async list(): Promise<string[]> {
+    try {
+      return (await readdir(this.#dir)).filter(isRequestId).sort();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+  }
+}
