@@ -83,6 +83,14 @@ interface QueuedExecution {
   settle: () => void;
 }
 
+/** A Task state reached after its execution was stopped or aborted: nothing is invoked (see `#launch`). */
+class ExecutionStoppedError extends Error {
+  override name = 'ExecutionStoppedError';
+  constructor(state: string) {
+    super(`${state}: the execution was stopped`);
+  }
+}
+
 /** Sorts after any ISO date: a request whose deadline could not be read waits behind every known one. */
 const UNKNOWN = '\uffff';
 
@@ -203,12 +211,22 @@ export class LocalWorkflowEngine implements LocalWorkflowControl {
 
   #launch(requestId: string, entry: QueuedExecution): void {
     const { lastEvent, receivedAt } = entry.schedule ?? {};
+    // aws-local-stepfunctions ends a Retry's pause early on abort and then runs the Task again before it looks at the
+    // abort: a stop (a cancel) or a crash during a retry backoff would invoke the function once more, which a stopped
+    // execution in AWS never does. So an aborted execution's Task states invoke nothing.
+    let aborted = false;
+    const taskResourceLocalHandlers = Object.fromEntries(
+      Object.entries(this.#taskHandlers).map(([state, handler]) => [
+        state,
+        (input: JSONValue) => (aborted ? Promise.reject(new ExecutionStoppedError(state)) : handler(input)),
+      ]),
+    );
     const execution = this.#machine.run(
       lastEvent && receivedAt ? { requestId, receivedAt, lastEvent: { ...lastEvent } } : { requestId },
       {
         noThrowOnAbort: true,
         overrides: {
-          taskResourceLocalHandlers: this.#taskHandlers,
+          taskResourceLocalHandlers,
           ...(this.#options.retryIntervalOverrides
             ? { retryIntervalOverrides: this.#options.retryIntervalOverrides }
             : {}),
@@ -226,7 +244,13 @@ export class LocalWorkflowEngine implements LocalWorkflowControl {
         entry.settle();
         this.#pump();
       });
-    this.#running.set(requestId, { abort: execution.abort, done });
+    this.#running.set(requestId, {
+      abort: () => {
+        aborted = true;
+        execution.abort();
+      },
+      done,
+    });
   }
 
   /** Locally an execution lives as long as the process: one not running here is simply started again. */

@@ -228,3 +228,38 @@ describe('LocalWorkflowEngine queue', () => {
     expect(g.began).toEqual(['running', 'queued']);
   });
 });
+
+describe('a stop during a Retry pause', () => {
+  it('invokes the task no more, as a stopped execution in AWS', async () => {
+    const calls: string[] = [];
+    let failed: () => void = () => {};
+    const firstFailure = new Promise<void>((resolve) => {
+      failed = resolve;
+    });
+    // LoadRequest fails with an error its Retry lists; the pause before the next try lasts until the stop.
+    const loadRequest: TaskFunction = async (event: TaskEvent) => {
+      calls.push((event.input as { requestId: string }).requestId);
+      failed();
+      throw Object.assign(new Error('throttled'), { name: 'ThrottlingException' });
+    };
+    const unused: TaskFunction = async () => ({});
+    const engine = new LocalWorkflowEngine({
+      functions: {
+        RequestTasksFunctionArn: { name: 'request-tasks', handler: loadRequest },
+        ReferralRockTasksFunctionArn: { name: 'referralrock-tasks', handler: unused },
+        FirstPromoterTasksFunctionArn: { name: 'firstpromoter-tasks', handler: unused },
+      },
+      logger: createLogger('test', { logLevel: 'SILENT' }),
+      retryIntervalOverrides: { LoadRequest: 600_000 },
+    });
+    await engine.start('er_stop_in_retry', {
+      dueAt: '2026-12-01T00:00:00.000Z',
+      receivedAt: '2026-11-01T00:00:00.000Z',
+    });
+    await firstFailure;
+
+    await engine.stop('er_stop_in_retry');
+
+    expect(calls).toEqual(['er_stop_in_retry']);
+  });
+});
