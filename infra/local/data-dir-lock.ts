@@ -5,6 +5,7 @@ import { setTimeout } from 'node:timers/promises';
 import {
   formatIdentity,
   isAlive,
+  liveness,
   ownIdentity,
   type ProcessIdentity,
   parseIdentity,
@@ -17,16 +18,30 @@ import {
  */
 export const LOCK_FILE = 'service.lock';
 
+/** The running process that holds a data directory's lock. */
+export interface DataDirHolder {
+  pid: number;
+  /**
+   * Whether only its id could be checked (no /proc, or a lock an earlier version wrote): the process with that id may
+   * be an unrelated one that got the id after the holder ended.
+   */
+  byIdOnly: boolean;
+}
+
 /** Another running service uses the data directory: two would corrupt its database. */
 export class DataDirInUseError extends Error {
   override name = 'DataDirInUseError';
   readonly pid: number;
-  constructor(dataDir: string, pid: number) {
+  constructor(dataDir: string, holder: DataDirHolder) {
     super(
-      `${dataDir} is in use by another running instance of the service (process ${pid}): stop that one first, ` +
-        'or give this one another DATA_DIR',
+      `${dataDir} is in use by another running instance of the service (process ${holder.pid}): stop that one ` +
+        'first, or give this one another DATA_DIR' +
+        (holder.byIdOnly
+          ? ` (its lock names it by process id alone, which an unrelated process may have got since: if process ` +
+            `${holder.pid} is not the service, remove ${join(dataDir, LOCK_FILE)})`
+          : ''),
     );
-    this.pid = pid;
+    this.pid = holder.pid;
   }
 }
 
@@ -61,12 +76,14 @@ function oneAtATime<T>(key: string, task: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Whether the process `holder` named in lock file `file` still holds it. A lock naming this process's id is decided
+ * The process `holder` named in lock file `file`, if it still holds it. A lock naming this process's id is decided
  * by what this process holds, whatever start time it records: an earlier process with the same id wrote it, or one
  * of this process's own starts did.
  */
-async function holds(holder: ProcessIdentity, file: string): Promise<boolean> {
-  return holder.pid === process.pid ? heldHere.has(resolve(file)) : isAlive(holder);
+async function holds(holder: ProcessIdentity, file: string): Promise<DataDirHolder | undefined> {
+  if (holder.pid === process.pid) return heldHere.has(resolve(file)) ? { pid: holder.pid, byIdOnly: false } : undefined;
+  const live = await liveness(holder);
+  return live === 'gone' ? undefined : { pid: holder.pid, byIdOnly: live === 'id-in-use' };
 }
 
 /** The process a lock or token file names, undefined when it names none, or 'gone' when there is no such file. */
@@ -83,10 +100,10 @@ async function readHolder(file: string): Promise<ProcessIdentity | undefined | '
  * The running process that holds the data directory's lock, if one does; reads only, so a start can say who holds
  * the directory before it writes anything.
  */
-export async function dataDirHolder(dataDir: string): Promise<number | undefined> {
+export async function dataDirHolder(dataDir: string): Promise<DataDirHolder | undefined> {
   const file = join(dataDir, LOCK_FILE);
   const holder = await readHolder(file);
-  return typeof holder === 'object' && (await holds(holder, file)) ? holder.pid : undefined;
+  return typeof holder === 'object' ? holds(holder, file) : undefined;
 }
 
 /** How long a start keeps trying while other starts take the lock over or hold the takeover token. */
@@ -144,7 +161,8 @@ async function takeLock(dataDir: string, file: string): Promise<DataDirLock> {
     }
     const holder = await readHolder(file);
     if (holder === 'gone') continue;
-    if (holder !== undefined && (await holds(holder, file))) throw new DataDirInUseError(dataDir, holder.pid);
+    const live = holder === undefined ? undefined : await holds(holder, file);
+    if (live) throw new DataDirInUseError(dataDir, live);
     const token = await claimTakeover(file);
     if (!token) {
       await setTimeout(TAKEOVER_RETRY_MS);
@@ -154,7 +172,8 @@ async function takeLock(dataDir: string, file: string): Promise<DataDirLock> {
       // Read again under the token: another start may have taken over and linked its lock before this one claimed it.
       const stale = await readHolder(file);
       if (stale !== 'gone') {
-        if (stale !== undefined && (await holds(stale, file))) throw new DataDirInUseError(dataDir, stale.pid);
+        const live = stale === undefined ? undefined : await holds(stale, file);
+        if (live) throw new DataDirInUseError(dataDir, live);
         await unlink(file).catch(ignoreGone);
         if (stale !== undefined) tookOverFrom = stale.pid;
       }

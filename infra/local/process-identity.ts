@@ -54,6 +54,12 @@ export function ownIdentity(): Promise<ProcessIdentity> {
 }
 
 /**
+ * What can be told of the process a lock names: `gone`, `running` (that very process), or `id-in-use` (a live process
+ * has its id, and nothing tells whether it is that one).
+ */
+export type Liveness = 'gone' | 'running' | 'id-in-use';
+
+/**
  * Whether the process a lock names is the one running now. It is not when its id is free, when its id now belongs to
  * a process that started at another time or in another boot (the holder ended and the id was given again), or when it
  * has ended but its parent has not reaped it yet (a zombie, state Z or X: it still answers `kill(pid, 0)` though it
@@ -61,24 +67,30 @@ export function ownIdentity(): Promise<ProcessIdentity> {
  * container may be late or never). EPERM from `kill` means it runs under another user.
  *
  * Where /proc cannot be read (not Linux), or for a lock written without start time (by an earlier version), only the
- * id can be checked: a live process with that id is taken to be the holder, which may be an unrelated process that
- * got the id since; the refusal names its id, and removing the lock file is then the operator's call.
+ * id can be checked (`id-in-use`): a live process with that id is taken to be the holder, which may be an unrelated
+ * process that got the id since; removing the lock file is then the operator's call.
  */
-export async function isAlive(holder: ProcessIdentity): Promise<boolean> {
+export async function liveness(holder: ProcessIdentity): Promise<Liveness> {
   if (holder.bootId !== undefined) {
     const boot = await currentBootId();
-    if (boot !== undefined && boot !== holder.bootId) return false;
+    if (boot !== undefined && boot !== holder.bootId) return 'gone';
   }
   try {
     process.kill(holder.pid, 0);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return 'gone';
   }
   const stat = await readStat(holder.pid);
   // No /proc, or the process went meanwhile: kill's answer stands.
-  if (!stat) return true;
-  if (stat.state === 'Z' || stat.state === 'X') return false;
-  return holder.startTime === undefined || holder.startTime === stat.startTime;
+  if (!stat) return 'id-in-use';
+  if (stat.state === 'Z' || stat.state === 'X') return 'gone';
+  if (holder.startTime === undefined) return 'id-in-use';
+  return holder.startTime === stat.startTime ? 'running' : 'gone';
+}
+
+/** Whether the process a lock names may still hold it: {@link liveness} is not `gone`. */
+export async function isAlive(holder: ProcessIdentity): Promise<boolean> {
+  return (await liveness(holder)) !== 'gone';
 }
 
 /**

@@ -79,7 +79,7 @@ describe('the DATA_DIR lock', () => {
 
     expect(second).toBeInstanceOf(DataDirInUseError);
     expect((second as DataDirInUseError).pid).toBe(process.pid);
-    expect(await dataDirHolder(dir)).toBe(process.pid);
+    expect(await dataDirHolder(dir)).toEqual({ pid: process.pid, byIdOnly: false });
     await lock.release();
     expect(await dataDirHolder(dir)).toBeUndefined();
     await (await lockDataDir(dir)).release();
@@ -233,8 +233,15 @@ describe('the DATA_DIR lock', () => {
 
       expect(current).toBeInstanceOf(DataDirInUseError);
       expect((current as DataDirInUseError).pid).toBe(holder.pid);
+      expect((current as DataDirInUseError).message).not.toContain('remove');
       expect(earlier).toBeInstanceOf(DataDirInUseError);
       expect((earlier as DataDirInUseError).pid).toBe(holder.pid);
+      // Said so: by its id alone, the process may be an unrelated one, and the operator is told what to do then.
+      expect((earlier as DataDirInUseError).message).toBe(
+        `${dir} is in use by another running instance of the service (process ${holder.pid}): stop that one first, ` +
+          'or give this one another DATA_DIR (its lock names it by process id alone, which an unrelated process may ' +
+          `have got since: if process ${holder.pid} is not the service, remove ${join(dir, LOCK_FILE)})`,
+      );
     } finally {
       holder.end();
     }
