@@ -28,6 +28,9 @@ beforeAll(async () => {
   seedReferralRock(service.referralRock);
   seedFirstPromoter(service.firstPromoter);
   [browser, completed] = await Promise.all([launchBrowser(), service.erase(JOHN)]);
+  // Playwright's own waits (a locator's waitFor, a click, a download) end at 30 s by default, as the test does: the
+  // runner's timeout then fails the test without saying what was awaited. At 20 s, like `poll`, Playwright's says.
+  browser.context.setDefaultTimeout(20_000);
   double = await startApiDouble(completed);
 }, 120_000);
 
