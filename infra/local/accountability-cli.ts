@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -12,7 +12,7 @@ import {
   reportMarkdown,
 } from '#shared/reporting/accountability-report';
 import { exportCsvHeader, exportCsvRecord, exportJsonLine } from '#shared/reporting/export-rows';
-import { localSecretsFile } from './secrets-file.ts';
+import { localServiceSecret, noLocalSecret } from './secrets-file.ts';
 
 /** A user's mistake on the command line: printed as one line, exit code 64, no stack trace. */
 export class UsageError extends Error {
@@ -38,15 +38,10 @@ interface Service {
  */
 async function serviceOf(values: { url?: string | undefined; token?: string | undefined }, env: NodeJS.ProcessEnv) {
   const url = (values.url ?? env.SERVICE_URL ?? `http://127.0.0.1:${env.PORT ?? 3000}`).replace(/\/$/, '');
-  let token = values.token ?? env.AUDIT_TOKEN ?? env.AUDIT_TOKENS?.split(',')[0];
-  if (!token) {
-    const file = localSecretsFile(resolve(env.DATA_DIR ?? '.data'), env);
-    const stored = await readFile(file, 'utf8')
-      .then((text) => JSON.parse(text) as { AUDIT_TOKENS?: string })
-      .catch(() => ({}) as { AUDIT_TOKENS?: string });
-    token = stored.AUDIT_TOKENS?.split(',')[0];
-  }
-  if (!token) throw new UsageError('No audit token: pass --token, set AUDIT_TOKEN, or start the local service first');
+  const given = values.token ?? env.AUDIT_TOKEN;
+  const local = given ? undefined : await localServiceSecret('AUDIT_TOKENS', env);
+  const token = given ?? local?.value;
+  if (!token) throw new UsageError(noLocalSecret('AUDIT_TOKENS', local?.file ?? '', 'pass --token or set AUDIT_TOKEN'));
   return { url, token } satisfies Service;
 }
 

@@ -58,3 +58,39 @@ export async function moveLegacySecrets(dataDir: string, file: string): Promise<
   await rm(legacy);
   return true;
 }
+
+/** The secrets the local CLIs (`submit`, `verify-trail`, `export`, `report`) take from the running service's file. */
+export type LocalCliSecret = 'WEBHOOK_SECRET' | 'AUDIT_TOKENS';
+
+/**
+ * The first value of a secret of the local service, for a CLI run beside it: the environment's, else that of the
+ * secrets file `npm start` keeps for DATA_DIR (or LOCAL_SECRETS_FILE), read as the service reads it.
+ * @returns the value (undefined when neither has it), where it came from, and the file looked in (for
+ *   {@link noLocalSecret})
+ */
+export async function localServiceSecret(
+  name: LocalCliSecret,
+  env: NodeJS.ProcessEnv,
+): Promise<{ value: string | undefined; from: 'environment' | 'file' | undefined; file: string }> {
+  const file = localSecretsFile(resolve(env.DATA_DIR ?? '.data'), env);
+  const given = env[name]?.split(',')[0];
+  if (given) return { value: given, from: 'environment', file };
+  const stored = await readFile(file, 'utf8')
+    .then((text) => (JSON.parse(text) as Partial<Record<LocalCliSecret, string>>)[name])
+    .catch(() => undefined);
+  const value = typeof stored === 'string' ? stored.split(',')[0] || undefined : undefined;
+  return { value, from: value ? 'file' : undefined, file };
+}
+
+/**
+ * Why a local CLI has no `name`, in one line: the file it looked in, which is another than the service's when the
+ * service was started with another DATA_DIR or LOCAL_SECRETS_FILE (its banner's `submit` line carries them), or the
+ * service has not been started yet. `instead` names the option that gives the value directly, if there is one.
+ */
+export function noLocalSecret(name: LocalCliSecret, file: string, instead?: string): string {
+  return (
+    `No ${name} in the environment or in ${file}: start the service (npm start), or, if it runs with another ` +
+    `DATA_DIR or LOCAL_SECRETS_FILE, set those here as there (its banner's submit line shows them)` +
+    (instead ? `, or ${instead}` : '')
+  );
+}

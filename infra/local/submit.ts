@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { Webhook } from 'standardwebhooks';
 import { BulkFileError, parseBulkCsv, resultsCsv, submitBulk, summaryOf } from './bulk-submit.ts';
 import { parseArgsOrExit } from './cli-args.ts';
-import { localSecretsFile } from './secrets-file.ts';
+import { localServiceSecret, noLocalSecret } from './secrets-file.ts';
 
 /**
  * `npm run submit -- --email jane@example.com [--external-id ID] [--reference TICKET] [--url URL]`: signs an erasure
@@ -38,13 +37,10 @@ if (!values.file && !values.email && !values['external-id']) {
   process.exit(64);
 }
 
-const secretsFile = localSecretsFile(resolve(process.env.DATA_DIR ?? '.data'), process.env);
-const stored = await readFile(secretsFile, 'utf8')
-  .then((text) => JSON.parse(text) as { WEBHOOK_SECRET?: string; AUDIT_TOKENS?: string })
-  .catch(() => ({}) as { WEBHOOK_SECRET?: string; AUDIT_TOKENS?: string });
-const secret = (process.env.WEBHOOK_SECRET ?? stored.WEBHOOK_SECRET)?.split(',')[0];
+const webhookSecret = await localServiceSecret('WEBHOOK_SECRET', process.env);
+const secret = webhookSecret.value;
 if (!secret) {
-  console.error(`No WEBHOOK_SECRET in the environment or ${secretsFile}: start the service first (npm start).`);
+  console.error(noLocalSecret('WEBHOOK_SECRET', webhookSecret.file));
   process.exit(78);
 }
 
@@ -83,7 +79,8 @@ async function submitOne(): Promise<never> {
   const text = await response.text();
   process.stdout.write(`${response.status} ${text}\n`);
   // A token from the environment is not printed (whoever set it has it), as in npm start's banner.
-  const token = process.env.AUDIT_TOKENS ? '<AUDIT_TOKENS value>' : stored.AUDIT_TOKENS?.split(',')[0];
+  const auditToken = await localServiceSecret('AUDIT_TOKENS', process.env);
+  const token = auditToken.from === 'environment' ? '<AUDIT_TOKENS value>' : auditToken.value;
   if (response.status === 202 && token) {
     const { statusUrl } = JSON.parse(text) as { statusUrl: string };
     process.stdout.write(`\nFollow it:\n  curl -s -H "Authorization: Bearer ${token}" ${statusUrl}\n`);

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hashEvent, verifyViewTrail } from '#shared/domain/chain';
 import type { AuditEvent } from '#shared/domain/model';
-import { localSecretsFile } from './secrets-file.ts';
+import { localServiceSecret, noLocalSecret } from './secrets-file.ts';
 
 /**
  * `npm run verify-trail -- FILE` or `npm run verify-trail -- --url STATUS_URL [--token TOKEN] [--save FILE]`:
@@ -109,8 +109,9 @@ async function readView(file: string): Promise<string> {
 /** The auditor's view at `url`, with the given token, else AUDIT_TOKENS, else the local runtime's secrets file. */
 async function fetchView(url: string, token: string | undefined): Promise<string> {
   if (!URL.canParse(url)) fail(`--url must be a request's status URL (http://…/v1/erasure-requests/<id>)`, 64);
-  const bearer = token ?? process.env.AUDIT_TOKENS?.split(',')[0] ?? (await localAuditToken());
-  if (!bearer) fail('No token: give --token <AUDIT_TOKENS value> (or set AUDIT_TOKENS)', 64);
+  const local = token ? undefined : await localServiceSecret('AUDIT_TOKENS', process.env);
+  const bearer = token ?? local?.value;
+  if (!bearer) fail(noLocalSecret('AUDIT_TOKENS', local?.file ?? '', 'give --token <AUDIT_TOKENS value>'), 64);
   let response: Response;
   try {
     response = await fetch(url, { headers: { authorization: `Bearer ${bearer}` } });
@@ -121,16 +122,6 @@ async function fetchView(url: string, token: string | undefined): Promise<string
   const body = await response.text();
   if (!response.ok) fail(`${url} answered ${response.status}: ${errorOf(body) ?? 'no error message'}`);
   return body;
-}
-
-async function localAuditToken(): Promise<string | undefined> {
-  const file = localSecretsFile(resolve(process.env.DATA_DIR ?? '.data'), process.env);
-  try {
-    const stored = JSON.parse(await readFile(file, 'utf8')) as { AUDIT_TOKENS?: string };
-    return stored.AUDIT_TOKENS?.split(',')[0];
-  } catch {
-    return undefined;
-  }
 }
 
 /** The service's `{ error: { code, message } }`, as one phrase. */
