@@ -18,8 +18,8 @@ describe('soak, 24 requests', () => {
       presentShare: 10 / 22,
       faultRate: 0.2,
       // Each kill costs a start of the service (about 2.5 s of CPU, a fifth of the run's): two kills at random moments
-      // of the drain, with the first start and the verifying one after the run, are four starts; `npm run soak` kills
-      // three times in 1,000 requests.
+      // of the drain and the first start are three service processes (the final reads run the service's code in this
+      // one); `npm run soak` kills three times in 1,000 requests.
       kills: 2,
       rateLimitPerMinute: { referralRock: 6000, firstPromoter: 12000 },
       waitingPeriodSeconds: 1,
