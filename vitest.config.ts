@@ -51,7 +51,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // The service's logs are shown only for a test that fails (test/support/quiet-output.ts).
-    setupFiles: ['test/support/quiet-output.ts'],
+    setupFiles: ['test/support/resolve-cache.ts', 'test/support/quiet-output.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
