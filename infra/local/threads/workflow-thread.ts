@@ -76,7 +76,12 @@ const methods: WorkflowThreadMethods = {
   settled: (name, requestId) => engine(name).settled(requestId),
   idle: (name) => engine(name).idle(),
   abortAll: (name) => engine(name).abortAll(),
-  scheduleCallback: (requestId) => engine('callbacks').start(requestId),
+  // Through the side's scheduler, which writes the request down before the start (resumed after a restart).
+  scheduleCallback: async (requestId) => {
+    const scheduler = composed().callbackScheduler;
+    if (!scheduler) throw new Error('No callbacks state machine in this configuration');
+    await scheduler.schedule(requestId);
+  },
   issueReceipt: (requestId) => composed().receipts.issue(requestId),
   sweep: () => composed().sweep(),
   resume: () => composed().resume(),

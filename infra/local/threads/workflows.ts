@@ -46,10 +46,13 @@ export function startWorkflowThread(dynamoPort: MessagePort, log: { format: LogF
   const thread = callerOf<WorkflowThreadMethods>(worker);
   const ended = threadEnded(worker, 'workflow', thread);
   const control = (engine: EngineName): LocalWorkflowControl => ({
-    // Posted, not called: the intake answers without waiting for the workflow thread to take the start, however busy
-    // that thread is. A start lost with the process is found by the sweeper, as a lost StartExecution is in AWS.
+    // An erasure's start is posted, not called: the intake answers without waiting for the workflow thread to take the
+    // start, however busy that thread is. A start lost with the process is found by the sweeper, as a lost
+    // StartExecution is in AWS.
+    // A callback's start is called, not posted: the request ends only once its callbacks are written down (see
+    // PendingCallbacks), so none is lost with the process.
     start: async (requestId, schedule) =>
-      engine === 'erasure' ? thread.post('start', requestId, schedule) : thread.post('scheduleCallback', requestId),
+      engine === 'erasure' ? thread.post('start', requestId, schedule) : thread.call('scheduleCallback', requestId),
     stop: (requestId) => thread.call('stop', requestId),
     ensureRunning: (requestId) => thread.call('ensureRunning', requestId),
     settled: (requestId) => thread.call('settled', engine, requestId),
