@@ -10,6 +10,7 @@ import { isTimeZone } from '#shared/domain/dates';
 import { parseSenders } from '#shared/http/senders/config';
 import { SERVICE_NAME } from '#shared/observability';
 import type { FunctionName } from '#shared/routes';
+import { RECEIPT_ISSUER_TIMEOUT_SECONDS } from '#shared/workflow/receipt-time';
 import { AuditTables } from './constructs/audit-tables.ts';
 import { CallbackWorkflow } from './constructs/callback-workflow.ts';
 import { ErasureApi } from './constructs/erasure-api.ts';
@@ -216,9 +217,9 @@ const SIZING: Record<HandlerName, { memorySize: number; timeout: Duration }> = {
   // Up to 1,000 pseudonyms (HMACs) and index queries, 16 at once.
   'suppression-check': { memorySize: 512, timeout: Duration.seconds(28) },
   evidence: { memorySize: 256, timeout: Duration.seconds(10) },
-  // Run synchronously, through the receipt state machine, by the functions that end requests: it must end well within
-  // their own time limits (and the machine's 2 minutes, its retries included).
-  'receipt-issuer': { memorySize: 256, timeout: Duration.seconds(15) },
+  // Run synchronously, through the receipt state machine, by the functions that end requests: both tries end within the
+  // machine's 15 s (TimeoutSeconds), which every caller waits out (shared/workflow/receipt-time.ts).
+  'receipt-issuer': { memorySize: 256, timeout: Duration.seconds(RECEIPT_ISSUER_TIMEOUT_SECONDS) },
   'api-document': { memorySize: 128, timeout: Duration.seconds(5) },
   // Serves a few files held in memory since the cold start.
   console: { memorySize: 128, timeout: Duration.seconds(5) },

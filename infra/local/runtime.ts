@@ -161,8 +161,9 @@ export async function startLocalRuntime(
   const api = await startApiServer({
     logger,
     port,
-    // As the stack sizes them (infra/erasure-stack.ts SIZING): a 1,000-identifier suppression check takes seconds.
-    timeoutsMs: { 'suppression-check': 28_000 },
+    // As the stack sizes them (infra/erasure-stack.ts SIZING): a 1,000-identifier suppression check takes seconds, and
+    // a cancel on the API thread starts its receipt's issue only while 15 s of its budget are left (receipt-time.ts).
+    timeoutsMs: { 'suppression-check': 28_000, 'cancel-request': 28_000 },
   });
 
   const stops: Array<() => Promise<void>> = [() => api.stop()];

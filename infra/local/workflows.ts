@@ -163,6 +163,9 @@ export function composeWorkflows(
   });
   const receipts: ReceiptIssuer = {
     issue: async (requestId) => {
+      // In process the issue runs within the caller's time budget, and its calls are aborted with it, so nothing of it
+      // outlives a caller that gives up (a caller on another thread checks its budget before it calls here, as the
+      // Step Functions adapter does: see receipt-time.ts).
       try {
         await runReceiptWorkflow({ requestId });
       } catch (error) {

@@ -1,9 +1,13 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { afterEach, describe, expect, it } from 'vitest';
+import { RECEIPT_ASL_PATH } from '#infra/local/workflow-engine';
 import { StepFunctionsReceiptIssuer } from '#shared/adapters/workflow/receipt-workflow';
 import { ReceiptIssueError } from '#shared/errors';
+import { runWithinBudget } from '#shared/workflow/invocation-budget';
+import { RECEIPT_ISSUE_TIMEOUT_SECONDS, RECEIPT_ISSUER_TIMEOUT_SECONDS } from '#shared/workflow/receipt-time';
 
 const MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:Receipts';
 
@@ -76,5 +80,37 @@ describe('Receipts through the receipt state machine', () => {
     const { receipts } = await issuer({ ...started, status: 'TIMED_OUT' });
 
     await expect(receipts.issue('er_1')).rejects.toThrow('The receipt of er_1 was not issued: TIMED_OUT');
+  });
+
+  it('starts no execution its caller could not wait out: too little of the invocation is left', async () => {
+    const { receipts, calls } = await issuer({ ...started, status: 'SUCCEEDED', output: '{}' });
+
+    // The cancel-request function's 28 s, with its work before the receipt done: 10 s left of its budget.
+    const failure = await runWithinBudget(11_000, () => receipts.issue('er_1')).catch((error: unknown) => error);
+
+    expect(failure).toBeInstanceOf(ReceiptIssueError);
+    expect((failure as Error).message).toMatch(/^The receipt of er_1 was not started: \d+ s left/);
+    expect(calls).toHaveLength(0);
+    // With the whole of the execution's time left, it runs.
+    await runWithinBudget(30_000, () => receipts.issue('er_1'));
+    expect(calls).toHaveLength(1);
+  });
+});
+
+describe('the receipt state machine against its callers', () => {
+  const definition = JSON.parse(readFileSync(RECEIPT_ASL_PATH, 'utf8')) as {
+    TimeoutSeconds: number;
+    States: { IssueReceipt: { Retry: Array<{ IntervalSeconds: number; MaxAttempts: number; BackoffRate?: number }> } };
+  };
+
+  it('times out when the callers stop waiting for it, and every try of the issuer ends before that', () => {
+    expect(definition.TimeoutSeconds).toBe(RECEIPT_ISSUE_TIMEOUT_SECONDS);
+    const retries = definition.States.IssueReceipt.Retry.reduce((n, r) => Math.max(n, r.MaxAttempts), 0);
+    const pauses = definition.States.IssueReceipt.Retry.reduce((longest, r) => {
+      let total = 0;
+      for (let i = 0; i < r.MaxAttempts; i++) total += r.IntervalSeconds * (r.BackoffRate ?? 2) ** i;
+      return Math.max(longest, total);
+    }, 0);
+    expect((retries + 1) * RECEIPT_ISSUER_TIMEOUT_SECONDS + pauses).toBeLessThanOrEqual(definition.TimeoutSeconds);
   });
 });

@@ -1,4 +1,5 @@
 import { type MessagePort, Worker } from 'node:worker_threads';
+import { ensureTimeToIssueReceipt } from '#shared/workflow/receipt-time';
 import type { LogFormat } from '../log-format.ts';
 import type { SimulatorsWanted } from '../simulated-providers.ts';
 import type { LocalWorkflowControl, WorkflowSchedule } from '../workflow-engine.ts';
@@ -73,7 +74,13 @@ export function startWorkflowThread(dynamoPort: MessagePort, log: { format: LogF
         workflow: control('erasure'),
         callbacks,
         callbackScheduler: callbacks && { schedule: (requestId) => callbacks.start(requestId) },
-        receipts: { issue: (requestId) => thread.call('issueReceipt', requestId) },
+        receipts: {
+          // The caller's budget is here, not in the thread: checked before the call, as in AWS (receipt-time.ts).
+          issue: async (requestId) => {
+            ensureTimeToIssueReceipt(requestId);
+            await thread.call('issueReceipt', requestId);
+          },
+        },
         sweep: () => thread.call('sweep'),
         resume: () => thread.call('resume'),
         stop: async ({ crash }) => {

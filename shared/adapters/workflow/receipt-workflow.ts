@@ -1,6 +1,7 @@
 import { type SFNClient, StartSyncExecutionCommand } from '@aws-sdk/client-sfn';
 import { ReceiptIssueError } from '#shared/errors';
 import type { ReceiptIssuer } from '#shared/ports/evidence';
+import { ensureTimeToIssueReceipt } from '#shared/workflow/receipt-time';
 
 /**
  * Issues a request's receipt by running the receipt state machine (`infra/state-machines/receipt.asl.json`, Express)
@@ -24,9 +25,12 @@ export class StepFunctionsReceiptIssuer implements ReceiptIssuer {
   /**
    * Resolves once the receipt is issued.
    * @throws ReceiptIssueError when the execution did not succeed (the issuer failed, after the state machine's own
-   *   retries, or timed out), naming the error kind only; the Step Functions client's own errors as they are
+   *   retries, or timed out), naming the error kind only, or was not started because the caller's invocation has less
+   *   time left than the execution may take (`ensureTimeToIssueReceipt`); the Step Functions client's own errors as
+   *   they are
    */
   async issue(requestId: string): Promise<void> {
+    ensureTimeToIssueReceipt(requestId);
     const { status, error } = await this.#sfn.send(
       new StartSyncExecutionCommand({ stateMachineArn: this.#stateMachineArn, input: JSON.stringify({ requestId }) }),
     );
