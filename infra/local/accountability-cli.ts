@@ -1,6 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
@@ -12,6 +12,7 @@ import {
   reportMarkdown,
 } from '#shared/reporting/accountability-report';
 import { exportCsvHeader, exportCsvRecord, exportJsonLine } from '#shared/reporting/export-rows';
+import { userPath } from './cli-args.ts';
 import { localServiceSecret, noLocalSecret } from './secrets-file.ts';
 
 /** A user's mistake on the command line: printed as one line, exit code 64, no stack trace. */
@@ -108,7 +109,7 @@ export async function runExport(args: string[], io: CliIo = PROCESS_IO): Promise
   const to = values.to ? dayOrInstant(values.to, 'to') : new Date().toISOString();
   if (to <= from) throw new UsageError('--to must be after --from');
   const service = await serviceOf(values, io.env);
-  const out = values.out ? createWriteStream(values.out, { mode: 0o600 }) : io.stdout;
+  const out = values.out ? createWriteStream(userPath(values.out), { mode: 0o600 }) : io.stdout;
   const bar = new SingleBar({
     stream: io.stderr,
     format: 'Exporting |{bar}| {percentage}% of the period | {rows} requests',
@@ -176,7 +177,7 @@ export async function runReport(args: string[], io: CliIo = PROCESS_IO, now = ne
   const requests: RequestSummary[] = [];
   for await (const page of listAll(service, range)) requests.push(...page);
   const report = buildAccountabilityReport(values.month, requests, now);
-  const dir = resolve(values['out-dir'] ?? '.');
+  const dir = userPath(values['out-dir'] ?? '.');
   await mkdir(dir, { recursive: true });
   const markdown = reportMarkdown(report);
   const paths = [

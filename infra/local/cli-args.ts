@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 /**
@@ -12,4 +13,13 @@ export function parseArgsOrExit<T extends ParseArgsConfig>(config: T, usage: str
     process.stderr.write(`${(error as Error).message}\n${usage}\n`);
     process.exit(64);
   }
+}
+
+/**
+ * A path the user gave a command-line tool, made absolute from where they typed the command: `npm run` runs scripts in
+ * the project's root, and says where it was invoked in INIT_CWD, so `npm run submit -- --file subjects.csv` typed in
+ * another directory reads that directory's file (without npm, the process's own directory).
+ */
+export function userPath(path: string): string {
+  return resolve(process.env.INIT_CWD ?? process.cwd(), path);
 }

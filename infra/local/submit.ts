@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import { Webhook } from 'standardwebhooks';
 import { BulkFileError, parseBulkCsv, resultsCsv, submitBulk, summaryOf } from './bulk-submit.ts';
-import { parseArgsOrExit } from './cli-args.ts';
+import { parseArgsOrExit, userPath } from './cli-args.ts';
 import { localServiceSecret, noLocalSecret } from './secrets-file.ts';
 
 /**
@@ -103,7 +103,7 @@ async function submitFile(file: string): Promise<never> {
   const out = values.out ?? file.replace(/(\.csv)?$/i, '.results.csv');
   let rows: ReturnType<typeof parseBulkCsv>;
   try {
-    rows = parseBulkCsv(await readFile(file, 'utf8'));
+    rows = parseBulkCsv(await readFile(userPath(file), 'utf8'));
   } catch (error) {
     if (error instanceof BulkFileError) {
       console.error(`${file}: ${error.message}`);
@@ -144,7 +144,7 @@ async function submitFile(file: string): Promise<never> {
     },
   });
   bar.stop();
-  await writeFile(out, resultsCsv(results));
+  await writeFile(userPath(out), resultsCsv(results));
   process.stdout.write(`${summaryOf(results, Date.now() - started)}\nResults: ${out}\n`);
   for (const result of results.filter((r) => r.status !== 202).slice(0, 5)) {
     process.stdout.write(`  line ${result.line}: ${result.status || 'no answer'} ${result.error}\n`);

@@ -1,8 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hashEvent, verifyViewTrail } from '#shared/domain/chain';
 import type { AuditEvent } from '#shared/domain/model';
+import { userPath } from './cli-args.ts';
 import { localServiceSecret, noLocalSecret } from './secrets-file.ts';
 
 /**
@@ -37,15 +37,12 @@ try {
   fail(`${(error as Error).message}\n${USAGE}`, 64);
 }
 
-// Paths are the user's, relative to where they typed the command: npm runs scripts in the project's root and says
-// where it was invoked in INIT_CWD.
-const here = (path: string) => resolve(process.env.INIT_CWD ?? process.cwd(), path);
 const source = values.url ?? positionals[0];
 if (!source || (values.url && positionals.length > 0)) fail(USAGE, 64);
-const text = values.url ? await fetchView(values.url, values.token) : await readView(here(source));
+const text = values.url ? await fetchView(values.url, values.token) : await readView(userPath(source));
 const view = parseView(text, source);
 if (values.url) {
-  const saved = here(values.save ?? `${view.id}.view.json`);
+  const saved = userPath(values.save ?? `${view.id}.view.json`);
   await writeFile(saved, text).catch((error: NodeJS.ErrnoException) =>
     fail(`Cannot save the view to ${saved}: ${error.code ?? error.message}`),
   );

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import type { JSONWebKeySet } from 'jose';
 import type { ReceiptBundle } from '#shared/evidence/receipt';
 import { type Check, checkConsistency, checkReceipt, type ViewForReceipt } from '#shared/evidence/verify';
+import { userPath } from './cli-args.ts';
 
 /**
  * `npm run verify`: checks, offline and without trusting the service, a receipt (its signature with the JWKS, its
@@ -64,7 +65,7 @@ async function load<T>(source: string, what: string): Promise<T> {
     if (!response.ok) throw new FetchError(response.status, `${what} at ${source}`);
   } else {
     try {
-      text = await readFile(source, 'utf8');
+      text = await readFile(userPath(source), 'utf8');
     } catch (error) {
       throw new UsageError(`Cannot read the ${what} file ${source}: ${(error as NodeJS.ErrnoException).code}`);
     }

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,5 +55,41 @@ describe("the local CLIs' secrets", () => {
       `No WEBHOOK_SECRET in the environment or in ${file}: start the service (npm start), or, if it runs with ` +
         "another DATA_DIR or LOCAL_SECRETS_FILE, set those here as there (its banner's submit line shows them)",
     );
+  });
+});
+
+describe("the local CLIs' file paths", () => {
+  it('are read from where the command was typed (npm run runs the script in the project root)', async () => {
+    // `npm run submit -- --file subjects.csv` typed in another directory than the project's: npm says which in INIT_CWD.
+    await writeFile(join(root, 'subjects.csv'), 'email\nnobody@example.com\n');
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const env = {
+      PATH: process.env.PATH,
+      HOME: root,
+      INIT_CWD: root,
+      WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 1).toString('base64')}`,
+    };
+
+    const args = [
+      'infra/local/submit.ts',
+      '--file',
+      'subjects.csv',
+      '--attempts',
+      '1',
+      '--url',
+      `http://127.0.0.1:${port}`,
+    ];
+    const result = await run(join(REPO, 'node_modules', '.bin', 'node'), args, { cwd: REPO, env }).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => error,
+    );
+
+    // Read, sent (to nobody: the port is closed), and its results written beside it.
+    expect(result.stderr).not.toContain('no such file');
+    expect(result.code).toBe(1);
+    expect(await readFile(join(root, 'subjects.results.csv'), 'utf8')).toMatch(/^line,reference,status/);
   });
 });
