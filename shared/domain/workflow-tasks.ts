@@ -6,7 +6,7 @@ import {
   eraseReferralRockReferrals,
   settleReferralRockAction,
 } from './workflow/referralrock-steps.ts';
-import { beginErasure, finalizeRequest, loadRequest } from './workflow/request-steps.ts';
+import { beginErasure, finalizeRequest, loadRequest, remainingWait } from './workflow/request-steps.ts';
 
 /**
  * The steps of the erasure workflow, by the function that runs them. The steps live in `workflow/`: request steps
@@ -20,7 +20,7 @@ export * from './workflow/request-steps.ts';
 export * from './workflow/task-context.ts';
 
 /** The tasks each workflow function runs, by the `task` name the state machine passes. */
-export const requestTasks = { loadRequest, beginErasure, recordActionFailure, finalizeRequest };
+export const requestTasks = { loadRequest, remainingWait, beginErasure, recordActionFailure, finalizeRequest };
 export const referralRockTasks = { eraseReferralRockMembers, eraseReferralRockReferrals, settleReferralRockAction };
 export const firstPromoterTasks = {
   archivePromoters,

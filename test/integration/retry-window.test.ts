@@ -70,3 +70,35 @@ describe('a cancel while a step waits out a failing provider', () => {
     expect(canceled.json.events.at(-1).type).toBe('request.canceled');
   });
 });
+
+describe('the waiting period while the archive step retries', () => {
+  it('counts from the receipt: what the archive took comes out of the period instead of delaying the erasure', async () => {
+    const receivedAt = Date.now();
+    let runtime: TestRuntime | undefined;
+    // The archive step ends 50 minutes into a 60-minute waiting period (its provider failing until then).
+    const clock = {
+      now: () =>
+        new Date(
+          receivedAt +
+            ((runtime?.firstPromoter.harness.requestsTo('POST /promoters/archive').length ?? 0) > 2 ? 50 * 60_000 : 0),
+        ),
+    };
+    runtime = await startTestRuntime({
+      clock,
+      env: { WAITING_PERIOD_SECONDS: '3600', PROVIDER_RETRY_WINDOW_SECONDS: '3600' },
+      waitTimeOverrides: { WaitingPeriod: 5 },
+    });
+    t = runtime;
+    runtime.firstPromoter.addPromoter({ email: 'slow.archive@example.com' });
+    // The first invocation's two tries fail; the next one archives.
+    runtime.firstPromoter.harness.injectFault('POST /promoters/archive', { kind: 'status', status: 503 }, 2);
+
+    const view = await runtime.erase({ email: 'slow.archive@example.com' });
+
+    expect(view.status).toBe('completed');
+    const waited = (runtime.workflowEvents as Array<{ type?: string; state?: { name?: string; input?: any } }>).find(
+      (e) => e.type === 'StateEntered' && e.state?.name === 'WaitingPeriod',
+    );
+    expect(waited?.state?.input?.load?.waitSeconds).toBe(600);
+  });
+});

@@ -37,26 +37,33 @@ export async function loadRequest(
       key: 'waiting.started',
       data: { waitingPeriodSeconds: deps.waitingPeriodSeconds, until: new Date(waitEnds).toISOString() },
     };
-    return { waitSeconds, started };
+    return { waitSeconds, waitUntil: new Date(waitEnds).toISOString(), started };
   };
   if (input.lastEvent && input.receivedAt) {
     // Intake's `request.received` is the head it carried: the move and `waiting.started` hold only on it (a request
     // redelivered, resumed or canceled since is read below instead).
-    const { waitSeconds, started } = windowOf(input.receivedAt);
+    const { waitSeconds, waitUntil, started } = windowOf(input.receivedAt);
     const links = await deps.requests.transitionWithEvents(requestId, ['received'], 'waiting', {
       events: [started],
       after: input.lastEvent,
     });
     const lastEvent = links?.at(-1);
     if (lastEvent) {
-      return { requestId, proceed: true, status: 'waiting' as const, waitSeconds, lastEvent: linkOf(lastEvent) };
+      return {
+        requestId,
+        proceed: true,
+        status: 'waiting' as const,
+        waitSeconds,
+        waitUntil,
+        lastEvent: linkOf(lastEvent),
+      };
     }
   }
   let request = await load(deps, requestId);
   if (!GOES_ON.includes(request.status)) {
     return { requestId, proceed: false, status: request.status, waitSeconds: 0 };
   }
-  const { waitSeconds, started } = windowOf(request.receivedAt);
+  const { waitSeconds, waitUntil, started } = windowOf(request.receivedAt);
   // Intake stores `request.received` with the request; here for a request stored by an earlier version that crashed
   // between its two writes (keyed: found in the chain's head otherwise, without a write).
   const events = [receivedEvent(request), started];
@@ -84,8 +91,25 @@ export async function loadRequest(
     proceed,
     status: request.status,
     waitSeconds: request.status === 'waiting' ? waitSeconds : 0,
+    ...(request.status === 'waiting' ? { waitUntil } : {}),
     ...(lastEvent ? { lastEvent: linkOf(lastEvent) } : {}),
   };
+}
+
+/**
+ * What is left of the waiting period once the archive step has ended: its end (`waitUntil`, receipt + the period,
+ * from {@link loadRequest}) minus now, in whole seconds, at least 0. The period is counted from the request's receipt,
+ * so the time the archive spent (retrying a failing provider, waiting for the rate budget) comes out of it rather than
+ * delaying the erasure by as much. Reads and writes nothing.
+ * @returns seconds for the WaitingPeriod state (`$.load.waitSeconds`)
+ */
+export async function remainingWait(
+  deps: Pick<RequestTaskDeps, 'clock'>,
+  input: { waitUntil?: string },
+): Promise<number> {
+  const until = Date.parse(input.waitUntil ?? '');
+  if (Number.isNaN(until)) return 0;
+  return Math.max(0, Math.ceil((until - deps.clock.now().getTime()) / 1000));
 }
 
 /** An event's place and hash alone (what goes into the workflow's state). */
