@@ -112,6 +112,36 @@ describe('cancel racing the archive step', () => {
     expect(types.filter((t) => t === 'request.canceled')).toHaveLength(1);
   });
 
+  it('archives nothing again after its own cancel restored, though the read-back finds the promoter active', async () => {
+    const { promoter, requestId, taskDeps } = await waitingRequest('race.own@example.com', 'msg_race_own');
+    // The archive lands; the cancel of this very request comes before the read-back and restores the promoter. Any
+    // later archive call goes unanswered and lands only after the step ended, as a timed-out call can.
+    let archiveCalls = 0;
+    const late: number[][] = [];
+    const port = portWith({
+      archivePromoters: async (ids) => {
+        if (++archiveCalls > 1) {
+          late.push([...ids]);
+          throw new Error('timeout of 10000ms exceeded');
+        }
+        const batch = await fp.archivePromoters(ids);
+        await cancelErasureRequest(deps, requestId, 'auditor:race');
+        return batch;
+      },
+    });
+
+    const result = await archivePromoters({ ...taskDeps, firstPromoter: port }, { requestId });
+    for (const ids of late) await fp.archivePromoters(ids);
+
+    // The request says canceled and restored: FirstPromoter must hold the promoter active, also once late calls land.
+    expect(archivedAt(promoter.id)).toBeNull();
+    expect(archiveCalls).toBe(1);
+    expect(result.outcome).toBe('restored');
+    const stored = await deps.requests.get(requestId);
+    expect(stored?.status).toBe('canceled');
+    expect(stored?.actions['firstpromoter.promoters']).toMatchObject({ outcome: 'restored' });
+  });
+
   it('leaves the restore to the sweeper when the step cannot restore, and the sweeper restores it', async () => {
     const { promoter, requestId, taskDeps } = await waitingRequest('race.two@example.com', 'msg_race_2');
     // The cancel's restore (nothing archived yet) succeeds; the step's own restore after the archive fails twice.

@@ -140,7 +140,7 @@ async function archivePlanned(
     summary.state === 'running'
       ? undefined
       : await (async () => {
-          const { active, archivedAgain } = await readBackArchive(deps, identity, ids);
+          const { active, archivedAgain } = await readBackArchive(deps, request.id, identity, ids);
           const checkedAt = deps.clock.now();
           const verdict = judgeByReadBack(ids, active, 'archived');
           return {
@@ -193,10 +193,14 @@ const ARCHIVE_AGAIN_ATTEMPTS = 2;
  * re-archive that cancel makes for the promoters others hold (`restoreArchivedPromoters`). Judged in that window, the
  * outcome would say `failed` of a promoter FirstPromoter holds archived a moment later. An archive made after a search
  * saw the restore's effect lands after that restore, so the next search judges what stays.
+ * Only while this request is still open: once it is canceled, a promoter found active may be one its own cancel has
+ * just restored, and archiving it again would undo that restore for a request that no longer exists (and, were that
+ * call to go unanswered, land after the restore the step makes when its record is refused).
  * @returns the planned ids still active after the last search, and how many were archived again
  */
 async function readBackArchive(
-  deps: Pick<FirstPromoterTaskDeps, 'firstPromoter'>,
+  deps: Pick<FirstPromoterTaskDeps, 'firstPromoter' | 'requests'>,
+  requestId: string,
   identity: Identity,
   ids: readonly number[],
 ): Promise<{ active: number[]; archivedAgain: number }> {
@@ -207,6 +211,8 @@ async function readBackArchive(
   let active = await search();
   let archivedAgain = 0;
   for (let attempt = 0; attempt < ARCHIVE_AGAIN_ATTEMPTS && active.length > 0; attempt++) {
+    const current = await deps.requests.get(requestId);
+    if (!current || !OPEN_STATUSES.includes(current.status)) break;
     try {
       await deps.firstPromoter.archivePromoters(active);
     } catch {
@@ -263,7 +269,7 @@ export async function settleFirstPromoterAction(deps: FirstPromoterTaskDeps, inp
         const promoters = await deps.firstPromoter.findPromoters(identity, { activeOnly: true });
         const found = promoters.filter((p) => p.archived_at === null).map((p) => p.id);
         const planned = (request.plans?.[PROMOTERS]?.ids ?? []).map(Number).filter((id) => found.includes(id));
-        const again = planned.length > 0 ? await readBackArchive(deps, identity, planned) : undefined;
+        const again = planned.length > 0 ? await readBackArchive(deps, request.id, identity, planned) : undefined;
         active = again ? found.filter((id) => !planned.includes(id) || again.active.includes(id)) : found;
         return active;
       },
