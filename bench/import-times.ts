@@ -111,7 +111,9 @@ const requestBody = () => JSON.stringify({ email: `bench-${randomUUID()}@example
  * parsing to its one write, the subject lookup and suppression check parse an identifier and query its pseudonym. The
  * tables do not exist, so each call is answered by an error after its round trip; the work before it is the
  * function's real first request. A function is given its event when measured (a function of the time: the intakes'
- * signatures must be fresh). The other functions are measured by their import alone.
+ * signatures must be fresh). The other functions are measured by their import alone. The provider task functions'
+ * first call ends at this read, before their provider client is loaded (at its first call, `onFirstCall`): what
+ * that load costs is not in these figures (README, Performance, measured apart).
  */
 export const FIRST_INVOCATIONS: Record<string, unknown | (() => unknown)> = {
   reference: { id: 'bench' },
