@@ -26,6 +26,11 @@ export class UnansweredCalls {
 
 const storage = new AsyncLocalStorage<UnansweredCalls>();
 
+/** The ledger of the work this code runs in, if one was opened. */
+export function currentUnansweredCalls(): UnansweredCalls | undefined {
+  return storage.getStore();
+}
+
 /** Notes a try that went unanswered in the ledger of the work it belongs to (none: nobody asked). */
 export function noteUnansweredCall(): void {
   storage.getStore()?.note();

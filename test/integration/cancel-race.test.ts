@@ -9,6 +9,7 @@ import { cancelErasureRequest, type RequestDeps, submitErasureRequest } from '#s
 import { sweepRequests } from '#shared/domain/sweep';
 import { archivePromoters, loadRequest } from '#shared/domain/workflow-tasks';
 import type { FirstPromoterPort } from '#shared/ports/providers';
+import { noteUnansweredCall } from '#shared/workflow/unanswered-calls';
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
 
 /**
@@ -140,6 +141,38 @@ describe('cancel racing the archive step', () => {
     const stored = await deps.requests.get(requestId);
     expect(stored?.status).toBe('canceled');
     expect(stored?.actions['firstpromoter.promoters']).toMatchObject({ outcome: 'restored' });
+  });
+
+  it('does not end the cancel itself while an archive it sent is unanswered: it may land after the restore', async () => {
+    const { promoter, requestId, taskDeps } = await waitingRequest('race.late@example.com', 'msg_race_late');
+    // The archive lands, and is undone before the read-back (another request's cancel restoring it): the read-back
+    // finds the promoter active while this request is open and archives it again; the cancel of this request comes
+    // right then, and that call times out (as the transport notes it) and lands only after the step ended.
+    const late: number[][] = [];
+    let archiveCalls = 0;
+    const port = portWith({
+      archivePromoters: async (ids) => {
+        if (++archiveCalls === 1) {
+          const batch = await fp.archivePromoters(ids);
+          await fp.restorePromoters(ids);
+          return batch;
+        }
+        await cancelErasureRequest(deps, requestId, 'auditor:race');
+        late.push([...ids]);
+        noteUnansweredCall();
+        throw new Error('timeout of 10000ms exceeded');
+      },
+    });
+
+    await archivePromoters({ ...taskDeps, firstPromoter: port }, { requestId });
+    for (const ids of late) await fp.archivePromoters(ids);
+
+    // Not canceled on the step's word: the late archive would stand under a canceled request.
+    expect((await deps.requests.get(requestId))?.status).toBe('canceling');
+    now = new Date(now.getTime() + 60 * 60_000);
+    await sweepRequests(deps, { stalledAfterSeconds: 300 });
+    expect((await deps.requests.get(requestId))?.status).toBe('canceled');
+    expect(archivedAt(promoter.id)).toBeNull();
   });
 
   it('leaves the restore to the sweeper when the step cannot restore, and the sweeper restores it', async () => {

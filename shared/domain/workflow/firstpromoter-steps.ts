@@ -1,4 +1,4 @@
-import { UnansweredCalls } from '#shared/workflow/unanswered-calls';
+import { currentUnansweredCalls, UnansweredCalls } from '#shared/workflow/unanswered-calls';
 import { summarizeBatch } from '../batch.ts';
 import { finishCancel, restoreArchivedPromoters } from '../erasure-requests.ts';
 import {
@@ -249,8 +249,11 @@ async function recordArchive(
   if (current.status !== 'canceling' && current.status !== 'canceled') return { outcome: 'skipped', count: 0 };
   await restoreArchivedPromoters(deps, current, ACTOR, ids);
   if (current.status !== 'canceling') return { outcome: 'restored', count: ids.length };
+  // The step has ended only if nothing it sent is left unanswered: a call that timed out may still land after this
+  // restore, and then the cancel waits the step's time and restores again (finishCancel, the sweeper).
+  const archiveStepEnded = (currentUnansweredCalls()?.count ?? 0) === 0;
   // The head of the trail the step ended goes to the execution history, an anchor outside the tables.
-  const { chainHead } = await finishCancel(deps, current, { stopWorkflow: false, archiveStepEnded: true });
+  const { chainHead } = await finishCancel(deps, current, { stopWorkflow: false, archiveStepEnded });
   return { outcome: 'restored', count: ids.length, ...(chainHead ? { chainHead } : {}) };
 }
 
@@ -262,29 +265,32 @@ async function recordArchive(
 export async function settleFirstPromoterAction(deps: FirstPromoterTaskDeps, input: FailureInput) {
   if (input.action === PROMOTERS) {
     let active: number[] = [];
-    return settleAction(deps, input, {
-      search: async (identity, request) => {
-        // The planned ones found active are archived again before they count (see readBackArchive); others found
-        // active (not this request's to archive) are reported as they are.
-        const promoters = await deps.firstPromoter.findPromoters(identity, { activeOnly: true });
-        const found = promoters.filter((p) => p.archived_at === null).map((p) => p.id);
-        const planned = (request.plans?.[PROMOTERS]?.ids ?? []).map(Number).filter((id) => found.includes(id));
-        const again = planned.length > 0 ? await readBackArchive(deps, request.id, identity, planned) : undefined;
-        active = again ? found.filter((id) => !planned.includes(id) || again.active.includes(id)) : found;
-        return active;
-      },
-      done: 'archived',
-      providerLabel: 'FirstPromoter',
-      write: (request, fields) => {
-        const planned = (request.plans?.[PROMOTERS]?.ids ?? []).map(Number);
-        const archived = planned.filter((id) => !active.includes(id));
-        return recordArchive(deps, request, archived, {
-          ...ACTIONS[PROMOTERS],
-          ...fields,
-          updatedAt: deps.clock.now().toISOString(),
-        });
-      },
-    });
+    // A ledger of its own, as the archive step's try has: an archive the read-back repeats may go unanswered.
+    return new UnansweredCalls().run(() =>
+      settleAction(deps, input, {
+        search: async (identity, request) => {
+          // The planned ones found active are archived again before they count (see readBackArchive); others found
+          // active (not this request's to archive) are reported as they are.
+          const promoters = await deps.firstPromoter.findPromoters(identity, { activeOnly: true });
+          const found = promoters.filter((p) => p.archived_at === null).map((p) => p.id);
+          const planned = (request.plans?.[PROMOTERS]?.ids ?? []).map(Number).filter((id) => found.includes(id));
+          const again = planned.length > 0 ? await readBackArchive(deps, request.id, identity, planned) : undefined;
+          active = again ? found.filter((id) => !planned.includes(id) || again.active.includes(id)) : found;
+          return active;
+        },
+        done: 'archived',
+        providerLabel: 'FirstPromoter',
+        write: (request, fields) => {
+          const planned = (request.plans?.[PROMOTERS]?.ids ?? []).map(Number);
+          const archived = planned.filter((id) => !active.includes(id));
+          return recordArchive(deps, request, archived, {
+            ...ACTIONS[PROMOTERS],
+            ...fields,
+            updatedAt: deps.clock.now().toISOString(),
+          });
+        },
+      }),
+    );
   }
   if (input.action !== 'firstpromoter.referrals') throw new Error(`No FirstPromoter action ${input.action}`);
   return settleAction(deps, input, {
