@@ -1,7 +1,8 @@
 /**
- * Both provider clients, for the local runtime and tests. A Lambda function imports the one it calls
- * (`#shared/composition/providers/referralrock`, `.../firstpromoter`): a client's module builds its response schemas
- * when it is evaluated, so a function that imported both would build the other provider's too at every cold start.
+ * Both provider clients, built at once, for the local runtime and tests. A Lambda function loads only the one it calls,
+ * at its first call (`#shared/composition/on-demand/referralrock`, `.../firstpromoter`): a static import of a client
+ * would evaluate axios (its fetch feature checks) and the client's module in every cold start, and one of both would
+ * bundle the other provider's client too.
  */
 export { createFirstPromoter } from './providers/firstpromoter.ts';
 export { firstPromoterOptions, type ProviderClientConfig } from './providers/options.ts';
