@@ -8,19 +8,27 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  */
 export class UnansweredCalls {
   #count = 0;
+  /** The ledger of the work this one's runs inside, if any: a try noted here is one of that work's too. */
+  #outer: UnansweredCalls | undefined;
 
   /** How many tries of the work went unanswered. */
   get count(): number {
     return this.#count;
   }
 
-  /** Runs `work` with this ledger as the one its provider calls note into. */
+  /**
+   * Runs `work` with this ledger as the one its provider calls note into; a ledger opened inside another's work (a part
+   * of a step that must know about its own calls) notes into that one too, so the step still knows all of them.
+   */
   run<T>(work: () => Promise<T>): Promise<T> {
+    const enclosing = storage.getStore();
+    if (enclosing !== this) this.#outer = enclosing;
     return storage.run(this, work);
   }
 
   note(): void {
     this.#count++;
+    this.#outer?.note();
   }
 }
 

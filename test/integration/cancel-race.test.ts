@@ -7,7 +7,8 @@ import { createDocumentClient } from '#shared/composition';
 import { IdentityCipher } from '#shared/crypto/identity-cipher';
 import { cancelErasureRequest, type RequestDeps, submitErasureRequest } from '#shared/domain/erasure-requests';
 import { sweepRequests } from '#shared/domain/sweep';
-import { archivePromoters, loadRequest } from '#shared/domain/workflow-tasks';
+import { archivePromoters, loadRequest, settleFirstPromoterAction } from '#shared/domain/workflow-tasks';
+import { ProviderUnavailableError } from '#shared/errors';
 import type { FirstPromoterPort } from '#shared/ports/providers';
 import { noteUnansweredCall } from '#shared/workflow/unanswered-calls';
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
@@ -164,7 +165,8 @@ describe('cancel racing the archive step', () => {
       },
     });
 
-    await archivePromoters({ ...taskDeps, firstPromoter: port }, { requestId });
+    // The unanswered archive ends the try with its error (the read-back judges nothing while it may land).
+    await expect(archivePromoters({ ...taskDeps, firstPromoter: port }, { requestId })).rejects.toThrow(/timeout/);
     for (const ids of late) await fp.archivePromoters(ids);
 
     // Not canceled on the step's word: the late archive would stand under a canceled request.
@@ -383,5 +385,73 @@ describe('a cancel while the archive step waits to try again', () => {
     expect((await deps.requests.get(requestId))?.status).toBe('canceled');
     expect(archivedAt(promoter.id)).toBeNull();
     expect((await deps.audit.list(requestId)).at(-1)?.type).toBe('request.canceled');
+  });
+});
+
+describe('a read-back whose archive again goes unanswered (it may land later)', () => {
+  /**
+   * The archive lands; a restore (another request's cancel) lands before the read-back's search; the read-back's
+   * archive again is left unanswered, as the transport leaves a try that timed out (noted in the step's ledger), and
+   * lands only when the test says so.
+   */
+  function restoredThenUnanswered(late: number[][]): FirstPromoterPort {
+    let archiveCalls = 0;
+    return portWith({
+      archivePromoters: async (ids) => {
+        if (++archiveCalls > 1) {
+          late.push([...ids]);
+          noteUnansweredCall();
+          throw new ProviderUnavailableError({
+            provider: 'firstpromoter',
+            operation: 'promoters.archive',
+            networkCode: 'ETIMEDOUT',
+          });
+        }
+        const batch = await fp.archivePromoters(ids);
+        await fp.restorePromoters(ids);
+        return batch;
+      },
+    });
+  }
+
+  it('judges nothing until it can no longer land, then records what FirstPromoter holds', async () => {
+    const { promoter, requestId, taskDeps } = await waitingRequest('late.again@example.com', 'msg_late_again_1');
+    const late: number[][] = [];
+
+    await archivePromoters({ ...taskDeps, firstPromoter: restoredThenUnanswered(late) }, { requestId }).catch(
+      () => undefined,
+    );
+    for (const ids of late) await fp.archivePromoters(ids);
+    // The state machine's Catch: the settle task searches again.
+    await settleFirstPromoterAction(taskDeps, {
+      requestId,
+      action: 'firstpromoter.promoters',
+      error: { Error: 'ProviderUnavailableError' },
+    });
+
+    expect(late).toHaveLength(1);
+    expect(archivedAt(promoter.id)).not.toBeNull();
+    const action = (await deps.requests.get(requestId))?.actions['firstpromoter.promoters'];
+    expect(action).toMatchObject({ outcome: 'archived', count: 1 });
+  });
+
+  it('keeps a cancel after it waiting for the step, as for any unanswered try', async () => {
+    const { promoter, requestId, taskDeps } = await waitingRequest('late.cancel@example.com', 'msg_late_again_2');
+    const late: number[][] = [];
+
+    await archivePromoters({ ...taskDeps, firstPromoter: restoredThenUnanswered(late) }, { requestId }).catch(
+      () => undefined,
+    );
+    now = new Date(now.getTime() + 1000);
+    await cancelErasureRequest(deps, requestId, 'auditor:late');
+    for (const ids of late) await fp.archivePromoters(ids);
+    // Past the step's time, the sweeper restores what may have landed, and ends the cancel.
+    now = new Date(now.getTime() + 60 * 60_000);
+    await sweepRequests(deps, { stalledAfterSeconds: 300 });
+
+    expect(late).toHaveLength(1);
+    const stored = await deps.requests.get(requestId);
+    expect(stored?.status).toBe('canceled');
+    expect(archivedAt(promoter.id)).toBeNull();
   });
 });

@@ -197,6 +197,7 @@ const ARCHIVE_AGAIN_ATTEMPTS = 2;
  * just restored, and archiving it again would undo that restore for a request that no longer exists (and, were that
  * call to go unanswered, land after the restore the step makes when its record is refused).
  * @returns the planned ids still active after the last search, and how many were archived again
+ * @throws the error of an archive again that went unanswered (it may still land: nothing can be judged yet)
  */
 async function readBackArchive(
   deps: Pick<FirstPromoterTaskDeps, 'firstPromoter' | 'requests'>,
@@ -213,10 +214,15 @@ async function readBackArchive(
   for (let attempt = 0; attempt < ARCHIVE_AGAIN_ATTEMPTS && active.length > 0; attempt++) {
     const current = await deps.requests.get(requestId);
     if (!current || !OPEN_STATUSES.includes(current.status)) break;
+    const calls = new UnansweredCalls();
     try {
-      await deps.firstPromoter.archivePromoters(active);
-    } catch {
-      // The search that follows judges what the failed call left; what ended it is the step's to report, not this.
+      await calls.run(() => deps.firstPromoter.archivePromoters(active));
+    } catch (error) {
+      // Unanswered (a timeout, a dropped connection), it may still land: a search now would judge `failed` a promoter
+      // it archives a moment later, and a cancel finished on that judgement would be undone by it. The step's error
+      // ends the try instead; the settle task judges later, and a cancel meanwhile allows the step its time.
+      if (calls.count > 0) throw error;
+      // Answered: the search that follows judges what the failed call left; what ended it is the step's to report.
       break;
     }
     archivedAgain = Math.max(archivedAgain, active.length);
