@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type BundlingOptions, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { type BuildOptions, buildSync } from 'esbuild';
+import { type BuildOptions, buildSync, type Metafile } from 'esbuild';
 import { BUNDLING, PROJECT_ROOT } from '#infra/constructs/handler-function';
 import { sharedSynthesis } from '#test/infra/synth';
 
@@ -31,6 +31,8 @@ export interface Bundles {
   functions: Bundle[];
   /** `bench/reference/handler.ts` (only the DynamoDB client and middy), bundled with the same options. */
   reference: Bundle;
+  /** esbuild's account of the run: every input, what it imports and how (`import-statement`, `dynamic-import`). */
+  metafile: Metafile;
   /** Removes every file written. */
   remove(): void;
 }
@@ -75,16 +77,18 @@ export function bundleAll(): Bundles {
       mkdirSync(path.join(outdir, name));
       hooks(name, 'beforeBundling');
     }
-    buildSync({
+    const { metafile } = buildSync({
       ...options,
       entryPoints: Object.fromEntries(entries.map(({ name, entry }) => [`${name}/index`, entry])),
       outdir,
+      metafile: true,
     });
     for (const { name } of entries) hooks(name, 'afterBundling');
     const file = (name: string) => path.join(outdir, name, `index${options.outExtension?.['.js'] ?? '.js'}`);
     return {
       functions: entries.filter((e) => e.name !== REFERENCE).map(({ name }) => ({ name, file: file(name) })),
       reference: { name: REFERENCE, file: file(REFERENCE) },
+      metafile,
       remove: () => rmSync(outdir, { recursive: true, force: true }),
     };
   } catch (error) {
