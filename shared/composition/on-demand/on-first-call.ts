@@ -11,7 +11,9 @@ export type MethodNames<T> = { readonly [K in keyof T]-?: true };
  * again at the next call, so one failed cold start of a client does not fail every later invocation.
  *
  * For what only some invocations need (a provider client in a function that calls the provider only when something is
- * left to undo). Give `load` an `await import()` of the module that builds the port: esbuild (no splitting) keeps that
+ * left to undo), or what every invocation needs only after its first reads (the provider task functions' clients:
+ * axios's module code then runs at the first provider call rather than in the import; moved, not saved). Give `load`
+ * an `await import()` of the module that builds the port: esbuild (no splitting) keeps that
  * module in the one bundle but wraps it to be evaluated at that `import()`, so its code is parsed at cold start but run
  * only when first needed. It works only if nothing else in the bundle imports that module statically, and the module
  * should reach no AWS SDK package: esbuild cannot tree-shake a package reached through `import()` and bundles it whole
