@@ -369,6 +369,37 @@ describe('a cancel while the archive step waits to try again', () => {
     expect((await deps.requests.get(requestId))?.status).toBe('canceling');
   });
 
+  it("waits for the settle task's archive again too, which the step's rest does not cover", async () => {
+    const { promoter, requestId, taskDeps } = await waitingRequest('wait.settle@example.com', 'msg_wait_settle');
+    archiveFails({ kind: 'status', status: 503 });
+    await expect(archivePromoters(taskDeps, { requestId })).rejects.toThrow(/promoters\.archive/);
+    // The step is at rest (every call answered). The Catch's settle task finds the planned promoter active and
+    // archives it again; the cancel comes while that call is out, which goes unanswered and lands only later.
+    const late: number[][] = [];
+    const settlePort = portWith({
+      archivePromoters: async (ids) => {
+        now = new Date(now.getTime() + 1000);
+        await cancelErasureRequest(deps, requestId, 'auditor:wait');
+        late.push([...ids]);
+        noteUnansweredCall();
+        throw new Error('timeout of 10000ms exceeded');
+      },
+    });
+    await settleFirstPromoterAction(
+      { ...taskDeps, firstPromoter: settlePort },
+      { requestId, action: 'firstpromoter.promoters', error: { Error: 'ProviderUnavailableError' } },
+    ).catch(() => undefined);
+    for (const ids of late) await fp.archivePromoters(ids);
+
+    expect(late).toHaveLength(1);
+    // Not finished on the step's rest: the late archive would stand under a canceled request.
+    expect((await deps.requests.get(requestId))?.status).toBe('canceling');
+    now = new Date(now.getTime() + 60 * 60_000);
+    await sweepRequests(deps, { stalledAfterSeconds: 300 });
+    expect((await deps.requests.get(requestId))?.status).toBe('canceled');
+    expect(archivedAt(promoter.id)).toBeNull();
+  });
+
   it('is finished by the step itself when it came while the try was in flight and the try then failed', async () => {
     const { promoter, requestId, taskDeps } = await waitingRequest('wait.inflight@example.com', 'msg_wait_3');
     const cancelThenFail = portWith({

@@ -195,12 +195,13 @@ const ARCHIVE_AGAIN_ATTEMPTS = 2;
  * saw the restore's effect lands after that restore, so the next search judges what stays.
  * Only while this request is still open: once it is canceled, a promoter found active may be one its own cancel has
  * just restored, and archiving it again would undo that restore for a request that no longer exists (and, were that
- * call to go unanswered, land after the restore the step makes when its record is refused).
+ * call to go unanswered, land after the restore the step makes when its record is refused). And as a call in flight:
+ * the request no longer says the step is at rest, so a cancel meanwhile waits for it.
  * @returns the planned ids still active after the last search, and how many were archived again
  * @throws the error of an archive again that went unanswered (it may still land: nothing can be judged yet)
  */
 async function readBackArchive(
-  deps: Pick<FirstPromoterTaskDeps, 'firstPromoter' | 'requests'>,
+  deps: Pick<FirstPromoterTaskDeps, 'firstPromoter' | 'requests' | 'clock'>,
   requestId: string,
   identity: Identity,
   ids: readonly number[],
@@ -212,8 +213,19 @@ async function readBackArchive(
   let active = await search();
   let archivedAgain = 0;
   for (let attempt = 0; attempt < ARCHIVE_AGAIN_ATTEMPTS && active.length > 0; attempt++) {
-    const current = await deps.requests.get(requestId);
-    if (!current || !OPEN_STATUSES.includes(current.status)) break;
+    // The plan's write (the plan stays as it is) while the request is open, removing `archiveIdleSince` as a try's own
+    // plan write does: this archive is a call in flight, and a cancel that reads the request after it must wait for
+    // it. The settle task (after a try that ended at rest) would otherwise let a cancel finish at once, before this
+    // archive lands.
+    const inFlight = await deps.requests.planAction(
+      requestId,
+      PROMOTERS,
+      ids,
+      deps.clock.now().toISOString(),
+      { whileIn: OPEN_STATUSES },
+      { clearArchiveIdle: true },
+    );
+    if (!inFlight) break;
     const calls = new UnansweredCalls();
     try {
       await calls.run(() => deps.firstPromoter.archivePromoters(active));
