@@ -283,7 +283,8 @@ const viewEvent = ({ seq, type, at, actor, data, key, prevHash, hash }: AuditEve
  * Cancels a request that has not begun erasing. The status change to `canceling`, the identity's destruction and
  * `cancel.requested` and `identity.destroyed` are one write: whatever happens after it (a crash, a timeout,
  * FirstPromoter down), the workflow can record nothing more and the request sweeper finishes the cancel. A repeated
- * cancel answers 409.
+ * cancel (of a request `canceling` or `canceled`) answers the request's view as the first did, and does nothing more:
+ * no second restore, receipt or callback. A cancel once erasure began answers 409.
  */
 export async function cancelErasureRequest(
   deps: Pick<RequestDeps, 'audit' | 'clock' | 'workflow'> & {
@@ -309,7 +310,13 @@ export async function cancelErasureRequest(
       { type: 'identity.destroyed', actor, key: 'identity.destroyed', data: {} },
     ],
   });
-  if (!moved) throw new ConflictError(`The request is ${current.status} and can no longer be canceled`);
+  if (!moved) {
+    // A repeated cancel (a client's retry after a timeout, a duplicate webhook) is answered as the first one was: the
+    // request as it stands, `canceling` or `canceled`. It acts no more: the first cancel, or the sweeper, finishes it.
+    const latest = await deps.requests.get(id);
+    if (latest?.status === 'canceling' || latest?.status === 'canceled') return getRequestView(deps, id);
+    throw new ConflictError(`The request is ${latest?.status ?? current.status} and can no longer be canceled`);
+  }
   // Read after the move: the promoters the archive step recorded up to it are the ones to restore.
   const canceling = await deps.requests.get(id);
   if (!canceling) throw new NotFoundError();

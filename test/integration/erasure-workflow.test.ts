@@ -336,7 +336,15 @@ describe('waiting period and cancel', () => {
     );
     // The sealing event is the last the request ever gets.
     expect(canceled.json.events.at(-1).type).toBe('request.canceled');
-    expect((await t.cancel(id)).status).toBe(409);
+
+    // A client retrying its cancel (a timeout, a duplicate webhook) is answered as the first time, and nothing is done
+    // again: no second restore, no event after the sealing one.
+    const repeated = await t.cancel(id);
+    expect(repeated.status).toBe(200);
+    expect(repeated.json.status).toBe('canceled');
+    expect(repeated.json.canceledAt).toBe(canceled.json.canceledAt);
+    expect(repeated.json.events).toEqual(canceled.json.events);
+    expect(t.firstPromoter.harness.requestsTo('POST /promoters/restore')).toHaveLength(1);
   });
 
   it('completes a cancel whose promoter restore fails, and the sweeper restores the promoters later', async () => {
@@ -363,7 +371,13 @@ describe('waiting period and cancel', () => {
       expect.arrayContaining(['cancel.requested', 'promoters.restore_failed', 'identity.destroyed']),
     );
     expect(canceled.json.events.map((e: any) => e.type)).not.toContain('request.canceled');
-    expect((await t.cancel(id)).status).toBe(409);
+    // A repeated cancel while `canceling` says so (200, the cancel under way) and leaves the restore to the sweeper.
+    const restoreCalls = t.firstPromoter.harness.requestsTo('POST /promoters/restore').length;
+    const repeated = await t.cancel(id);
+    expect(repeated.status).toBe(200);
+    expect(repeated.json.status).toBe('canceling');
+    expect(repeated.json.events).toEqual(canceled.json.events);
+    expect(t.firstPromoter.harness.requestsTo('POST /promoters/restore')).toHaveLength(restoreCalls);
 
     const swept = await t.runtime.sweep();
     const after = (await t.get(id)).json;
