@@ -2,9 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadApiDocument } from '#infra/api-document';
-import { PROJECT_ROOT } from '#infra/constructs/handler-function';
 import { ROUTES } from '#shared/routes';
 import { undocumentedIn } from '#test/support/api-document';
+import { PROJECT_ROOT } from '#test/support/project-root';
 
 type Json = Record<string, any>;
 const document = loadApiDocument() as Json;

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
-import { PROJECT_ROOT } from '#infra/constructs/handler-function';
+import { PROJECT_ROOT } from '#test/support/project-root';
 
 const run = promisify(execFile);
 
