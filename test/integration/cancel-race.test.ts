@@ -486,3 +486,113 @@ describe('a read-back whose archive again goes unanswered (it may land later)', 
     expect(archivedAt(promoter.id)).toBeNull();
   });
 });
+
+describe('a cancel while the archive batch of more than 5 promoters still runs at FirstPromoter', () => {
+  /** Six promoters of one subject: FirstPromoter archives (and restores) them in an asynchronous batch. */
+  async function sixPromoters(email: string, webhookId: string) {
+    for (let i = 0; i < 5; i++) sim.addPromoter({ email });
+    return waitingRequest(email, webhookId);
+  }
+  const archivedCount = (email: string) =>
+    sim.promoters().filter((p) => p.email === email && p.archived_at !== null).length;
+  /** FirstPromoter as it stands: reading a batch does not move it on (the simulator ends a batch at its second poll). */
+  const observing = portWith({
+    getBatch: async (id) => {
+      const batch = sim.batches().find((b) => b.id === id);
+      if (!batch) throw new Error(`no batch ${id}`);
+      return batch;
+    },
+  });
+  const observed = () => ({ ...deps, firstPromoter: observing });
+  /** FirstPromoter runs a batch to its end (two polls in the simulator). */
+  const runToEnd = async (batchId: number) => {
+    for (let poll = 0; poll < 2; poll++) await fp.getBatch(batchId);
+  };
+  const running = (action: string) => sim.runningBatches().filter((b) => b.action === action);
+
+  it('restores only once the archive batch ended, so the promoters are active under the canceled request', async () => {
+    const email = 'batch.cancel@example.com';
+    const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_1');
+    expect((await archivePromoters(taskDeps, { requestId })).outcome).toBe('archived');
+    const archiveBatch = (await deps.requests.get(requestId))?.actions['firstpromoter.promoters']?.batchId;
+    expect(running('promoter/archive').map((b) => b.id)).toEqual([archiveBatch]);
+    now = new Date(now.getTime() + 1000);
+
+    const view = await cancelErasureRequest(observed(), requestId, 'operator:batch');
+    // Nor the sweeper while it still runs.
+    await sweepRequests(observed(), { stalledAfterSeconds: 300 });
+
+    // A restore sent now would be undone when the archive batch completes.
+    expect(view.status).toBe('canceling');
+    expect(running('promoter/restore')).toEqual([]);
+    expect((await deps.requests.get(requestId))?.status).toBe('canceling');
+    expect(view.events.map((e) => e.type)).toContain('promoters.restore_waiting');
+
+    await runToEnd(archiveBatch ?? 0);
+    expect(archivedCount(email)).toBe(6);
+    await sweepRequests(observed(), { stalledAfterSeconds: 300 });
+    for (const batch of running('promoter/restore')) await runToEnd(batch.id);
+
+    const stored = await deps.requests.get(requestId);
+    expect(stored?.status).toBe('canceled');
+    expect(stored?.actions['firstpromoter.promoters']).toMatchObject({ outcome: 'restored', count: 6 });
+    expect(archivedCount(email)).toBe(0);
+    expect((await deps.audit.list(requestId)).at(-1)?.type).toBe('request.canceled');
+  });
+
+  it('waits for the batch of an archive whose answer came after the cancel, which the step records under it', async () => {
+    const email = 'batch.inflight@example.com';
+    const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_2');
+    // The cancel comes while the archive call is out; FirstPromoter answers it with a batch that runs on.
+    let archiveBatch = 0;
+    const port = portWith({
+      getBatch: observing.getBatch,
+      archivePromoters: async (ids) => {
+        await cancelErasureRequest(observed(), requestId, 'operator:batch');
+        const batch = await fp.archivePromoters(ids);
+        archiveBatch = batch.id;
+        return batch;
+      },
+    });
+
+    await archivePromoters({ ...taskDeps, firstPromoter: port }, { requestId });
+
+    const stored = await deps.requests.get(requestId);
+    expect(stored?.status).toBe('canceling');
+    expect(stored?.actions['firstpromoter.promoters']).toMatchObject({ outcome: 'archived', batchId: archiveBatch });
+    // The cancel's own restore went out before the archive (nothing archived then); none after it.
+    const restoresBefore = sim.harness.requestsTo('POST /promoters/restore').length;
+    for (const batch of running('promoter/restore')) await runToEnd(batch.id);
+    await runToEnd(archiveBatch);
+    expect(archivedCount(email)).toBe(6);
+
+    await sweepRequests(observed(), { stalledAfterSeconds: 300 });
+    for (const batch of running('promoter/restore')) await runToEnd(batch.id);
+
+    expect(sim.harness.requestsTo('POST /promoters/restore').length).toBe(restoresBefore + 1);
+    expect((await deps.requests.get(requestId))?.status).toBe('canceled');
+    expect(archivedCount(email)).toBe(0);
+  });
+
+  it('stays canceling, and says why, when FirstPromoter cannot say whether the archive batch ended', async () => {
+    const email = 'batch.unknown@example.com';
+    const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_3');
+    await archivePromoters(taskDeps, { requestId });
+    const archiveBatch = (await deps.requests.get(requestId))?.actions['firstpromoter.promoters']?.batchId;
+    const down = portWith({ getBatch: async () => Promise.reject(new Error('FirstPromoter batch.get: 503')) });
+
+    const view = await cancelErasureRequest({ ...deps, firstPromoter: down }, requestId, 'operator:batch');
+
+    expect(view.status).toBe('canceling');
+    expect(running('promoter/restore')).toEqual([]);
+    const action = (await deps.requests.get(requestId))?.actions['firstpromoter.promoters'];
+    expect(action).toMatchObject({ outcome: 'failed', batchId: archiveBatch });
+    expect(action?.errors?.[0]).toMatch(/^restore waits for archive batch \d+, which could not be polled/);
+
+    await runToEnd(archiveBatch ?? 0);
+    await sweepRequests(observed(), { stalledAfterSeconds: 300 });
+    for (const batch of running('promoter/restore')) await runToEnd(batch.id);
+    expect((await deps.requests.get(requestId))?.status).toBe('canceled');
+    expect(archivedCount(email)).toBe(0);
+  });
+});

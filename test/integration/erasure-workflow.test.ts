@@ -391,6 +391,35 @@ describe('waiting period and cancel', () => {
     expect((await t.runtime.sweep()).restored).toBe(0);
   });
 
+  it('holds a cancel until the archive batch of more than 5 promoters ended, then restores', async () => {
+    t = await startTestRuntime({ env: { WAITING_PERIOD_SECONDS: '60' } });
+    for (let i = 0; i < 6; i++) t.firstPromoter.addPromoter({ email: 'many@example.com', name: `Promoter ${i}` });
+    const id = (await t.submit({ email: 'many@example.com' })).json.id;
+    const archive = await waitFor(async () => {
+      const { json } = (await t?.get(id)) ?? { json: undefined };
+      return actionOf(json, 'firstpromoter', 'archive_promoters')?.outcome === 'archived' ? json : undefined;
+    });
+    const archiveBatch = actionOf(archive, 'firstpromoter', 'archive_promoters').batchId;
+
+    const canceled = await t.cancel(id);
+
+    // The batch still runs (the simulator ends it at its second poll; the cancel's was the first): no restore yet.
+    expect(canceled.status).toBe(200);
+    expect(canceled.json.status).toBe('canceling');
+    expect(t.firstPromoter.harness.requestsTo('POST /promoters/restore')).toHaveLength(0);
+    const waiting = canceled.json.events.find((e: any) => e.type === 'promoters.restore_waiting');
+    expect(waiting.data).toMatchObject({ batchId: archiveBatch, batchStatus: 'in_progress' });
+
+    // The sweeper's poll finds it ended: the promoters are archived, and only now restored.
+    const swept = await t.runtime.sweep();
+
+    expect(swept.restored).toBe(1);
+    expect(t.firstPromoter.harness.requestsTo('POST /promoters/restore')).toHaveLength(1);
+    const after = (await t.get(id)).json;
+    expect(after.status).toBe('canceled');
+    expect(actionOf(after, 'firstpromoter', 'archive_promoters')).toMatchObject({ outcome: 'restored', count: 6 });
+  });
+
   it('refuses to cancel once erasure has begun', async () => {
     t = await startTestRuntime();
     seedJane(t, 1);

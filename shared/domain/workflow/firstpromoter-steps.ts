@@ -1,6 +1,7 @@
 import { currentUnansweredCalls, UnansweredCalls } from '#shared/workflow/unanswered-calls';
+import { archiveBatchOf } from '../archive-batch.ts';
 import { summarizeBatch } from '../batch.ts';
-import { finishCancel, restoreArchivedPromoters } from '../erasure-requests.ts';
+import { awaitingArchiveBatch, finishCancel, restoreArchivedPromoters } from '../erasure-requests.ts';
 import {
   ACTIONS,
   type ActionOutcome,
@@ -171,16 +172,22 @@ async function archivePlanned(
       : []),
     ...(readBack?.archivedAgain ? [archivedAgainNote(readBack.archivedAgain)] : []),
   ];
-  return recordArchive(deps, request, ids, {
-    ...ACTIONS[PROMOTERS],
-    outcome,
-    count: readBack?.verdict.count ?? ids.length,
-    batchId: batch.id,
-    ...(readBack ? { verification: readBack.proof } : {}),
-    ...(errors.length ? { errors } : {}),
-    ...(notes.length ? { notes } : {}),
-    updatedAt: deps.clock.now().toISOString(),
-  });
+  return recordArchive(
+    deps,
+    request,
+    ids,
+    {
+      ...ACTIONS[PROMOTERS],
+      outcome,
+      count: readBack?.verdict.count ?? ids.length,
+      batchId: batch.id,
+      ...(readBack ? { verification: readBack.proof } : {}),
+      ...(errors.length ? { errors } : {}),
+      ...(notes.length ? { notes } : {}),
+      updatedAt: deps.clock.now().toISOString(),
+    },
+    { batchRunning: summary.state === 'running' },
+  );
 }
 
 /** Archive calls a read-back makes at most for promoters it finds still active, before it judges them. */
@@ -258,13 +265,27 @@ async function recordArchive(
   request: ErasureRequest,
   ids: readonly number[],
   entry: ActionRecord,
+  options: { batchRunning?: boolean } = {},
 ): Promise<{ outcome: ActionOutcome; count: number; chainHead?: { seq: number; hash: string } }> {
   const events = [actionEvent(request, PROMOTERS, entry)];
   if (await deps.requests.recordArchivedPromoters(request.id, ids, entry, OPEN_STATUSES, { events })) {
     return { outcome: entry.outcome, count: entry.count };
   }
-  const current = await load(deps, request.id);
+  let current = await load(deps, request.id);
   if (current.status !== 'canceling' && current.status !== 'canceled') return { outcome: 'skipped', count: 0 };
+  // The archive's batch still runs at FirstPromoter (more than 5 promoters): restored now, they would be archived again
+  // when it completes. Recorded under the cancel, so the cancel knows the batch to wait for; the restore runs once it
+  // ended (finishCancel, here or at the sweeper's next run).
+  if (
+    options.batchRunning &&
+    current.status === 'canceling' &&
+    (await deps.requests.recordArchivedPromoters(request.id, ids, entry, ['canceling'], { events }))
+  ) {
+    current = await load(deps, request.id);
+  }
+  if (current.status === 'canceling' && (await awaitingArchiveBatch(deps, current, ACTOR, archiveBatchOf(current)))) {
+    return { outcome: entry.outcome, count: entry.count };
+  }
   await restoreArchivedPromoters(deps, current, ACTOR, ids);
   if (current.status !== 'canceling') return { outcome: 'restored', count: ids.length };
   // The step has ended only if nothing it sent is left unanswered: a call that timed out may still land after this
