@@ -1,6 +1,9 @@
+import type { AuditLog, Clock, RequestRepository } from '#shared/ports/audit';
 import type { Batch, FirstPromoterPort } from '#shared/ports/providers';
 import { summarizeBatch } from './batch.ts';
-import type { ErasureRequest } from './model.ts';
+import { ACTIONS, type ErasureRequest } from './model.ts';
+import { promotersOf } from './same-subject.ts';
+import { redact } from './subject.ts';
 
 /**
  * The batch of the archive a request sent, while the request's record of the promoters is still the archive's: more
@@ -32,4 +35,49 @@ export async function runningArchiveBatch(
     if (error instanceof Error && error.name === 'BatchNotFoundError') return undefined;
     throw error;
   }
+}
+
+/**
+ * Whether the request's archive batch still runs at FirstPromoter, which the restore must wait for (it would be undone
+ * when the batch completes): the cancel then stays `canceling`, says why once (`promoters.restore_waiting`), and the
+ * sweeper's next run, or the archive step itself, restores once the batch ended.
+ * @throws FirstPromoter's error when it could not say (recorded as a failed restore, so the sweeper tries again)
+ */
+export async function awaitingArchiveBatch(
+  deps: {
+    audit: Pick<AuditLog, 'append'>;
+    clock: Clock;
+    requests: Pick<RequestRepository, 'recordAction'>;
+    firstPromoter: Pick<FirstPromoterPort, 'getBatch'>;
+  },
+  request: ErasureRequest,
+  actor: string,
+  batchId: number | undefined,
+): Promise<boolean> {
+  const key = 'firstpromoter.promoters' as const;
+  let running: Awaited<ReturnType<typeof runningArchiveBatch>>;
+  try {
+    running = await runningArchiveBatch(deps.firstPromoter, batchId);
+  } catch (error) {
+    const reason = error instanceof Error ? redact(error.message) : 'unknown error';
+    const failed = {
+      ...ACTIONS[key],
+      outcome: 'failed' as const,
+      count: promotersOf(request).length,
+      ...(batchId === undefined ? {} : { batchId }),
+      errors: [`restore waits for archive batch ${batchId}, which could not be polled (retried hourly): ${reason}`],
+      updatedAt: deps.clock.now().toISOString(),
+    };
+    // The batch id stays on the record, so the next try polls the same batch.
+    await deps.requests.recordAction(request.id, key, failed, { whileIn: ['canceling'], unlessOutcome: 'restored' });
+    throw error;
+  }
+  if (!running) return false;
+  await deps.audit.append(request.id, {
+    type: 'promoters.restore_waiting',
+    actor,
+    key: 'promoters.restore_waiting',
+    data: { provider: 'firstpromoter', batchId: running.id, batchStatus: running.status },
+  });
+  return true;
 }

@@ -7,7 +7,7 @@ import { ConflictError, NotFoundError } from '#shared/errors';
 import type { AuditLog, Clock, RequestRepository, WorkflowEngine } from '#shared/ports/audit';
 import type { ReceiptIssuer } from '#shared/ports/evidence';
 import type { FirstPromoterPort } from '#shared/ports/providers';
-import { archiveBatchOf, runningArchiveBatch } from './archive-batch.ts';
+import { archiveBatchOf, awaitingArchiveBatch } from './archive-batch.ts';
 import { laneChainId, verifyTrail } from './chain.ts';
 import { addDays, deadlineFor, epochSeconds } from './dates.ts';
 import { appendExtensionEvent, type DeadlineExtension } from './deadline-extension.ts';
@@ -412,46 +412,6 @@ export async function finishCancel(
   await deps.callbacks?.schedule(request.id);
   await deps.requests.transition(request.id, ['canceling'], 'canceled');
   return { restore: 'done', chainHead: { seq: last.seq, hash: last.hash } };
-}
-
-/**
- * Whether the request's archive batch still runs at FirstPromoter, which the restore must wait for (it would be undone
- * when the batch completes): the cancel then stays `canceling`, says why once (`promoters.restore_waiting`), and the
- * sweeper's next run, or the archive step itself, restores once the batch ended.
- * @throws FirstPromoter's error when it could not say (recorded as a failed restore, so the sweeper tries again)
- */
-export async function awaitingArchiveBatch(
-  deps: Pick<CancelDeps, 'audit' | 'clock' | 'requests' | 'firstPromoter'>,
-  request: ErasureRequest,
-  actor: string,
-  batchId: number | undefined,
-): Promise<boolean> {
-  const key = 'firstpromoter.promoters' as const;
-  let running: Awaited<ReturnType<typeof runningArchiveBatch>>;
-  try {
-    running = await runningArchiveBatch(deps.firstPromoter, batchId);
-  } catch (error) {
-    const reason = error instanceof Error ? redact(error.message) : 'unknown error';
-    const failed = {
-      ...ACTIONS[key],
-      outcome: 'failed' as const,
-      count: promotersOf(request).length,
-      ...(batchId === undefined ? {} : { batchId }),
-      errors: [`restore waits for archive batch ${batchId}, which could not be polled (retried hourly): ${reason}`],
-      updatedAt: deps.clock.now().toISOString(),
-    };
-    // The batch id stays on the record, so the next try polls the same batch.
-    await deps.requests.recordAction(request.id, key, failed, { whileIn: ['canceling'], unlessOutcome: 'restored' });
-    throw error;
-  }
-  if (!running) return false;
-  await deps.audit.append(request.id, {
-    type: 'promoters.restore_waiting',
-    actor,
-    key: 'promoters.restore_waiting',
-    data: { provider: 'firstpromoter', batchId: running.id, batchStatus: running.status },
-  });
-  return true;
 }
 
 /** Longest a workflow step can still be running after its request was canceled (the task functions time out sooner). */

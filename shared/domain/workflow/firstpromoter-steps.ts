@@ -1,7 +1,7 @@
 import { currentUnansweredCalls, UnansweredCalls } from '#shared/workflow/unanswered-calls';
-import { archiveBatchOf } from '../archive-batch.ts';
+import { archiveBatchOf, awaitingArchiveBatch } from '../archive-batch.ts';
 import { summarizeBatch } from '../batch.ts';
-import { awaitingArchiveBatch, finishCancel, restoreArchivedPromoters } from '../erasure-requests.ts';
+import { finishCancel, restoreArchivedPromoters } from '../erasure-requests.ts';
 import {
   ACTIONS,
   type ActionOutcome,
