@@ -81,3 +81,27 @@ export async function awaitingArchiveBatch(
   });
   return true;
 }
+
+/**
+ * Where the restore a cancel sent last stands at FirstPromoter (`GET /batch_processes/{id}`, one poll). A restore of
+ * more than 5 promoters is an asynchronous batch too, which can still end `failed`, `stopped` or partly failed: the
+ * cancel ends only once it completed, else it would record promoters restored that FirstPromoter holds archived.
+ * @returns `running` while its batch runs; `completed` once it completed without failures; undefined when there is no
+ *   restore batch to follow, or it has to be sent again (it failed, stopped, partly failed, or FirstPromoter no longer
+ *   knows it: restoring again is idempotent)
+ * @throws the poll's error when FirstPromoter could not answer (the cancel stays unfinished for the sweeper)
+ */
+export async function restoreBatchState(
+  firstPromoter: Pick<FirstPromoterPort, 'getBatch'>,
+  request: ErasureRequest,
+): Promise<'running' | 'completed' | undefined> {
+  const record = request.actions['firstpromoter.promoters'];
+  if (record?.outcome !== 'restored' || record.batchId === undefined) return undefined;
+  try {
+    const { state } = summarizeBatch(await firstPromoter.getBatch(record.batchId));
+    return state === 'running' || state === 'completed' ? state : undefined;
+  } catch (error) {
+    if (error instanceof Error && error.name === 'BatchNotFoundError') return undefined;
+    throw error;
+  }
+}

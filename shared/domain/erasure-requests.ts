@@ -6,8 +6,9 @@ import type { IdentifierKind } from '#shared/crypto/pseudonym';
 import { ConflictError, NotFoundError } from '#shared/errors';
 import type { AuditLog, Clock, RequestRepository, WorkflowEngine } from '#shared/ports/audit';
 import type { ReceiptIssuer } from '#shared/ports/evidence';
-import type { FirstPromoterPort } from '#shared/ports/providers';
-import { archiveBatchOf, awaitingArchiveBatch } from './archive-batch.ts';
+import type { Batch, FirstPromoterPort } from '#shared/ports/providers';
+import { archiveBatchOf, awaitingArchiveBatch, restoreBatchState } from './archive-batch.ts';
+import { summarizeBatch } from './batch.ts';
 import { laneChainId, verifyTrail } from './chain.ts';
 import { addDays, deadlineFor, epochSeconds } from './dates.ts';
 import { appendExtensionEvent, type DeadlineExtension } from './deadline-extension.ts';
@@ -356,7 +357,13 @@ export async function finishCancel(
   request: ErasureRequest,
   options: { stopWorkflow: boolean; archiveStepEnded?: boolean },
 ): Promise<{
-  restore: 'done' | 'failed' | 'awaiting-archive-step' | 'awaiting-archive-batch' | 'awaiting-receipt';
+  restore:
+    | 'done'
+    | 'failed'
+    | 'awaiting-archive-step'
+    | 'awaiting-archive-batch'
+    | 'awaiting-restore-batch'
+    | 'awaiting-receipt';
   chainHead?: { seq: number; hash: string };
 }> {
   const actor = request.canceledBy ?? 'workflow';
@@ -379,20 +386,31 @@ export async function finishCancel(
     }
   }
   const ids = promotersOf(request);
+  let sent: Batch | undefined;
   try {
     if (ids.length > 0 && (await awaitingArchiveBatch(deps, request, actor, archiveBatchOf(request)))) {
       return { restore: 'awaiting-archive-batch' };
     }
-    if (ids.length > 0) await restoreArchivedPromoters(deps, request, actor, ids);
+    const last = ids.length > 0 ? await restoreBatchState(deps.firstPromoter, request) : undefined;
+    if (last === 'running') return { restore: 'awaiting-restore-batch' };
+    // A restore batch that completed is not sent again only if nothing of the archive step could land after it: it
+    // was sent once the step had settled. Otherwise (failed, stopped, partly failed, none yet) the restore runs again.
+    const restoredAt = request.actions['firstpromoter.promoters']?.updatedAt;
+    const lastHolds =
+      last === 'completed' && restoredAt !== undefined && archiveStepSettled(request, restoredAt, { sentAt: true });
+    if (ids.length > 0 && !lastHolds) sent = await restoreArchivedPromoters(deps, request, actor, ids);
   } catch {
     // Recorded by restoreArchivedPromoters as a failed action; the cancel stays unfinished for the sweeper.
     return { restore: 'failed' };
   }
   const current = (await deps.requests.get(request.id)) ?? request;
   if (current.status !== 'canceling') return { restore: 'done' };
-  if (!options.archiveStepEnded && !archiveStepSettled(current, deps.clock.now())) {
+  if (!options.archiveStepEnded && !archiveStepSettled(current, deps.clock.now().toISOString())) {
     return { restore: 'awaiting-archive-step' };
   }
+  // A restore of more than 5 promoters runs on at FirstPromoter as a batch, and may still fail: the sweeper's next run
+  // polls it and ends the cancel once it completed (or restores again).
+  if (sent && summarizeBatch(sent).state === 'running') return { restore: 'awaiting-restore-batch' };
   await deps.requests.forgetProviderIds(request.id);
   await appendExtensionEvent(deps, current);
   const last = await deps.audit.append(request.id, {
@@ -420,19 +438,22 @@ const STEP_GRACE_MS = 15 * 60_000;
 /**
  * Whether the archive step can no longer archive anything: it never planned (and cannot now: planning requires an open
  * request), it planned nothing, it recorded an outcome before the cancel (it, or the read-back after it, ended), its
- * last try ended with nothing left in flight (`archiveIdleSince`), or it has had time to end. Until then a cancel's restore may have run before an in-flight archive call landed, so the cancel stays
- * unfinished and the restore is repeated (idempotently).
+ * last try ended with nothing left in flight (`archiveIdleSince`), or it has had time to end. Until then a cancel's
+ * restore may have run before an in-flight archive call landed, so the cancel stays unfinished and the restore is
+ * repeated (idempotently). `at`: now (ISO 8601), or, with `sentAt`, when an earlier restore was sent.
  */
-function archiveStepSettled(request: ErasureRequest, now: Date): boolean {
+function archiveStepSettled(request: ErasureRequest, at: string, asked: { sentAt?: boolean } = {}): boolean {
   const plan = request.plans?.['firstpromoter.promoters'];
   if (!plan || plan.ids.length === 0 || request.archivedPromoterIds) return true;
   // Its last try ended with every request it sent answered, and no try has planned since: it waits (a retry, a
-  // deferral) with nothing in flight, and the workflow's stop keeps it from trying again.
-  if (request.archiveIdleSince !== undefined) return true;
+  // deferral) with nothing in flight, and the workflow's stop keeps it from trying again. Asked of a restore sent at
+  // `at`, only at rest strictly before it: an archive landing before the step came to rest may have followed it.
+  const idle = request.archiveIdleSince;
+  if (idle !== undefined && (asked.sentAt ? idle < at : idle <= at)) return true;
   // Recorded before the cancel: by the step or its read-back (after the cancel, only the cancel's restore records).
   const recorded = request.actions['firstpromoter.promoters']?.updatedAt;
   if (recorded !== undefined && request.canceledAt !== undefined && recorded < request.canceledAt) return true;
-  return now.getTime() - new Date(request.canceledAt ?? 0).getTime() > STEP_GRACE_MS;
+  return new Date(at).getTime() - new Date(request.canceledAt ?? 0).getTime() > STEP_GRACE_MS;
 }
 
 /**
@@ -440,6 +461,7 @@ function archiveStepSettled(request: ErasureRequest, now: Date): boolean {
  * and by an archive step that lost the race with a cancel. A request of the person that began holding one while the
  * restore ran gets it archived again at once. Records `restored` (with how many were left archived, and why) only
  * while the request is `canceling`.
+ * @returns the restore's batch (running on at FirstPromoter above 5 promoters), or undefined when none was sent
  */
 export async function restoreArchivedPromoters(
   deps: Pick<RequestDeps, 'audit' | 'clock'> & {
@@ -449,8 +471,8 @@ export async function restoreArchivedPromoters(
   request: ErasureRequest,
   actor: string,
   promoterIds: readonly number[],
-): Promise<void> {
-  if (promoterIds.length === 0) return;
+): Promise<Batch | undefined> {
+  if (promoterIds.length === 0) return undefined;
   const key = 'firstpromoter.promoters' as const;
   const guard = { whileIn: ['canceling'] as const };
   const heldByOthers = async (ids: readonly number[]) =>
@@ -495,7 +517,7 @@ export async function restoreArchivedPromoters(
       },
       guard,
     );
-    if (!recorded) return;
+    if (!recorded) return batch;
     await deps.audit.append(request.id, {
       type: 'promoters.restored',
       actor,
@@ -508,6 +530,7 @@ export async function restoreArchivedPromoters(
         ...(batch ? { batchId: batch.id, batchStatus: batch.status } : {}),
       },
     });
+    return batch;
   } catch (error) {
     const reason = error instanceof Error ? redact(error.message) : 'unknown error';
     // A cancel and a sweep may restore at once: one's failure must not hide the other's success.

@@ -531,7 +531,10 @@ describe('a cancel while the archive batch of more than 5 promoters still runs a
     await runToEnd(archiveBatch ?? 0);
     expect(archivedCount(email)).toBe(6);
     await sweepRequests(observed(), { stalledAfterSeconds: 300 });
+    // The restore runs as a batch in turn: the cancel ends at the sweeper's run after it completed.
+    expect((await deps.requests.get(requestId))?.status).toBe('canceling');
     for (const batch of running('promoter/restore')) await runToEnd(batch.id);
+    await sweepRequests(observed(), { stalledAfterSeconds: 300 });
 
     const stored = await deps.requests.get(requestId);
     expect(stored?.status).toBe('canceled');
@@ -568,10 +571,44 @@ describe('a cancel while the archive batch of more than 5 promoters still runs a
 
     await sweepRequests(observed(), { stalledAfterSeconds: 300 });
     for (const batch of running('promoter/restore')) await runToEnd(batch.id);
+    await sweepRequests(observed(), { stalledAfterSeconds: 300 });
 
     expect(sim.harness.requestsTo('POST /promoters/restore').length).toBe(restoresBefore + 1);
     expect((await deps.requests.get(requestId))?.status).toBe('canceled');
     expect(archivedCount(email)).toBe(0);
+  });
+
+  it('ends the cancel only once its restore batch ended, and restores again after one that failed', async () => {
+    const email = 'batch.restore.failed@example.com';
+    const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_4');
+    await archivePromoters(taskDeps, { requestId });
+    await runToEnd((await deps.requests.get(requestId))?.actions['firstpromoter.promoters']?.batchId ?? 0);
+    expect(archivedCount(email)).toBe(6);
+    now = new Date(now.getTime() + 1000);
+    // The restore of six promoters is itself an asynchronous batch, and this one ends `failed`, restoring nothing.
+    sim.planNextBatch({ outcome: 'failed' });
+
+    const view = await cancelErasureRequest(observed(), requestId, 'operator:batch');
+
+    // Canceled now, the request would say its promoters are restored while FirstPromoter may still fail the restore.
+    expect(view.status).toBe('canceling');
+    expect(view.events.map((e) => e.type)).not.toContain('request.canceled');
+    const [failing] = running('promoter/restore');
+    await runToEnd(failing?.id ?? 0);
+    expect(archivedCount(email)).toBe(6);
+    // The sweeper finds the restore failed at FirstPromoter, restores again and waits for that batch in turn.
+    await sweepRequests(observed(), { stalledAfterSeconds: 300 });
+    expect((await deps.requests.get(requestId))?.status).toBe('canceling');
+    for (const batch of running('promoter/restore')) await runToEnd(batch.id);
+    await sweepRequests(observed(), { stalledAfterSeconds: 300 });
+
+    const stored = await deps.requests.get(requestId);
+    expect(stored?.status).toBe('canceled');
+    expect(stored?.actions['firstpromoter.promoters']).toMatchObject({ outcome: 'restored', count: 6 });
+    expect(archivedCount(email)).toBe(0);
+    const types = (await deps.audit.list(requestId)).map((e) => e.type);
+    expect(types.at(-1)).toBe('request.canceled');
+    expect(types.filter((t) => t === 'request.canceled')).toHaveLength(1);
   });
 
   it('stays canceling, and says why, when FirstPromoter cannot say whether the archive batch ended', async () => {
@@ -592,6 +629,7 @@ describe('a cancel while the archive batch of more than 5 promoters still runs a
     await runToEnd(archiveBatch ?? 0);
     await sweepRequests(observed(), { stalledAfterSeconds: 300 });
     for (const batch of running('promoter/restore')) await runToEnd(batch.id);
+    await sweepRequests(observed(), { stalledAfterSeconds: 300 });
     expect((await deps.requests.get(requestId))?.status).toBe('canceled');
     expect(archivedCount(email)).toBe(0);
   });

@@ -269,6 +269,7 @@ describe('no write after the end', () => {
       findPromoters: (s) => fp.findPromoters(s),
       findReferrals: (s) => fp.findReferrals(s),
       restorePromoters: (ids) => fp.restorePromoters(ids),
+      getBatch: (id) => fp.getBatch(id),
       archivePromoters: async (ids) => {
         archiving.open();
         await held.opened;
