@@ -16,12 +16,13 @@ import { type ResolveFnOutput, registerHooks } from 'node:module';
  * makes a setup file run again for each test file; `mock=actual`) always go through.
  *
  * Registered once per worker process: without isolation (vitest.config.ts) the files of a worker share it, and each
- * registration would add another hook to the chain.
+ * registration would add another hook to the chain. Only in `vitest run`: a watch session reloads files that change
+ * (through Vite's module runner), where an answer kept from before an edit would be a stale one.
  */
 const REGISTERED = Symbol.for('gdpr-erasure.test.resolve-cache');
 const processWide = globalThis as { [REGISTERED]?: true };
 
-if (!processWide[REGISTERED]) {
+if (process.env.VITEST_MODE === 'RUN' && !processWide[REGISTERED]) {
   processWide[REGISTERED] = true;
   const resolved = new Map<string, ResolveFnOutput>();
   registerHooks({
