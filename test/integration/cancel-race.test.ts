@@ -611,6 +611,30 @@ describe('a cancel while the archive batch of more than 5 promoters still runs a
     expect(types.filter((t) => t === 'request.canceled')).toHaveLength(1);
   });
 
+  it('judges a settle by archives FirstPromoter ends at once, with no batch of more than 5 left running', async () => {
+    const email = 'batch.settle@example.com';
+    const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_5');
+    // The archive step's call is refused (503, twice): nothing archived; the settle task judges by searching again.
+    sim.harness.injectFault('POST /promoters/archive', { kind: 'status', status: 503 }, 2);
+    await archivePromoters(taskDeps, { requestId }).catch(() => undefined);
+    expect(archivedCount(email)).toBe(0);
+
+    await settleFirstPromoterAction(taskDeps, {
+      requestId,
+      action: 'firstpromoter.promoters',
+      error: { Error: 'ProviderUnavailableError' },
+    });
+
+    // The read-back's archive again of six would be a batch still running at its next search: judged failed, while
+    // FirstPromoter archives them when it completes, under a record no cancel's wait would know of.
+    expect(running('promoter/archive')).toEqual([]);
+    expect(archivedCount(email)).toBe(6);
+    expect((await deps.requests.get(requestId))?.actions['firstpromoter.promoters']).toMatchObject({
+      outcome: 'archived',
+      count: 6,
+    });
+  });
+
   it('stays canceling, and says why, when FirstPromoter cannot say whether the archive batch ended', async () => {
     const email = 'batch.unknown@example.com';
     const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_3');
