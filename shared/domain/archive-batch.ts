@@ -5,6 +5,28 @@ import { ACTIONS, type ErasureRequest } from './model.ts';
 import { promotersOf } from './same-subject.ts';
 import { redact } from './subject.ts';
 
+/** Ids FirstPromoter archives or restores before it answers (`200 completed`); more start a batch that runs on. */
+const SYNCHRONOUS_IDS = 5;
+
+/**
+ * Sends an archive or a restore of promoters five ids at a time (PROVIDER-APIS.md: up to 5 ids FirstPromoter completes
+ * before it answers), so what follows sees its effect: a search that judges it, a check of who holds the promoters now,
+ * a re-archive. Above 5 ids it would be a batch running on, which could still end failed, or land after a later
+ * archive or restore of the same promoters (batches keep no order).
+ * @returns FirstPromoter's answer to each call, in order
+ * @throws the first call's error that failed (the ids before it were sent)
+ */
+export async function inFives(
+  send: (ids: readonly number[]) => Promise<Batch>,
+  ids: readonly number[],
+): Promise<Batch[]> {
+  const batches: Batch[] = [];
+  for (let from = 0; from < ids.length; from += SYNCHRONOUS_IDS) {
+    batches.push(await send(ids.slice(from, from + SYNCHRONOUS_IDS)));
+  }
+  return batches;
+}
+
 /**
  * The batch of the archive a request sent, while the request's record of the promoters is still the archive's: more
  * than 5 promoters are archived by an asynchronous batch, whose id the archive step records with its outcome. None

@@ -7,7 +7,7 @@ import { ConflictError, NotFoundError } from '#shared/errors';
 import type { AuditLog, Clock, RequestRepository, WorkflowEngine } from '#shared/ports/audit';
 import type { ReceiptIssuer } from '#shared/ports/evidence';
 import type { Batch, FirstPromoterPort } from '#shared/ports/providers';
-import { archiveBatchOf, awaitingArchiveBatch, restoreBatchState } from './archive-batch.ts';
+import { archiveBatchOf, awaitingArchiveBatch, inFives, restoreBatchState } from './archive-batch.ts';
 import { summarizeBatch } from './batch.ts';
 import { laneChainId, verifyTrail } from './chain.ts';
 import { addDays, deadlineFor, epochSeconds } from './dates.ts';
@@ -482,12 +482,20 @@ export async function restoreArchivedPromoters(
   try {
     const held = await heldByOthers(promoterIds);
     const toRestore = promoterIds.filter((id) => !held.has(id));
-    const batch = toRestore.length > 0 ? await deps.firstPromoter.restorePromoters(toRestore) : undefined;
+    // Five at a time, done when FirstPromoter answers: the check of who holds them now must come after the restore
+    // landed, and the re-archive below must not be overtaken by a restore batch still running.
+    const batches = await inFives((ids) => deps.firstPromoter.restorePromoters(ids), toRestore);
+    const unfinished = batches.find((b) => ['failed', 'stopped', 'partial'].includes(summarizeBatch(b).state));
+    if (unfinished) {
+      throw new Error(`restore batch ${unfinished.id} ended ${unfinished.status} (${unfinished.failed_count} failed)`);
+    }
+    // One still running (not documented at 5 ids or fewer) is the one the cancel waits for.
+    const batch = batches.find((b) => summarizeBatch(b).state === 'running') ?? batches.at(-1);
     const heldNow = toRestore.length > 0 ? await heldByOthers(toRestore) : new Set<number>();
     // Those held are archived (again) whatever this attempt restored: an earlier attempt may have restored them before
     // their holder planned, and failed at this very re-archive; the note below says they stay archived, so they must be.
     const keep = [...held, ...heldNow];
-    if (keep.length > 0) await deps.firstPromoter.archivePromoters(keep);
+    await inFives((ids) => deps.firstPromoter.archivePromoters(ids), keep);
     const restored = toRestore.length - heldNow.size;
     const kept = held.size + heldNow.size;
     // Ids only planned (promotersOf): the cancel came before the archive's answer was recorded, or the archive never

@@ -9,7 +9,7 @@ import { cancelErasureRequest, type RequestDeps, submitErasureRequest } from '#s
 import { sweepRequests } from '#shared/domain/sweep';
 import { archivePromoters, loadRequest, settleFirstPromoterAction } from '#shared/domain/workflow-tasks';
 import { ProviderUnavailableError } from '#shared/errors';
-import type { FirstPromoterPort } from '#shared/ports/providers';
+import type { Batch, FirstPromoterPort } from '#shared/ports/providers';
 import { noteUnansweredCall } from '#shared/workflow/unanswered-calls';
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
 
@@ -531,10 +531,7 @@ describe('a cancel while the archive batch of more than 5 promoters still runs a
     await runToEnd(archiveBatch ?? 0);
     expect(archivedCount(email)).toBe(6);
     await sweepRequests(observed(), { stalledAfterSeconds: 300 });
-    // The restore runs as a batch in turn: the cancel ends at the sweeper's run after it completed.
-    expect((await deps.requests.get(requestId))?.status).toBe('canceling');
     for (const batch of running('promoter/restore')) await runToEnd(batch.id);
-    await sweepRequests(observed(), { stalledAfterSeconds: 300 });
 
     const stored = await deps.requests.get(requestId);
     expect(stored?.status).toBe('canceled');
@@ -571,36 +568,44 @@ describe('a cancel while the archive batch of more than 5 promoters still runs a
 
     await sweepRequests(observed(), { stalledAfterSeconds: 300 });
     for (const batch of running('promoter/restore')) await runToEnd(batch.id);
-    await sweepRequests(observed(), { stalledAfterSeconds: 300 });
 
-    expect(sim.harness.requestsTo('POST /promoters/restore').length).toBe(restoresBefore + 1);
+    // One restore of the six, five ids a call.
+    expect(sim.harness.requestsTo('POST /promoters/restore').length).toBe(restoresBefore + 2);
     expect((await deps.requests.get(requestId))?.status).toBe('canceled');
     expect(archivedCount(email)).toBe(0);
   });
 
-  it('ends the cancel only once its restore batch ended, and restores again after one that failed', async () => {
+  it('ends the cancel only once a restore batch still running ended, and restores again after one that failed', async () => {
     const email = 'batch.restore.failed@example.com';
     const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_4');
     await archivePromoters(taskDeps, { requestId });
-    await runToEnd((await deps.requests.get(requestId))?.actions['firstpromoter.promoters']?.batchId ?? 0);
+    const archiveBatch = (await deps.requests.get(requestId))?.actions['firstpromoter.promoters']?.batchId ?? 0;
+    await runToEnd(archiveBatch);
     expect(archivedCount(email)).toBe(6);
     now = new Date(now.getTime() + 1000);
-    // The restore of six promoters is itself an asynchronous batch, and this one ends `failed`, restoring nothing.
-    sim.planNextBatch({ outcome: 'failed' });
+    // FirstPromoter answers the first restore call with a batch that runs on (as it does above 5 ids), which then ends
+    // `failed`, restoring nothing; it answers every later call at once.
+    const template = await observing.getBatch(archiveBatch);
+    let runsOn: Batch | undefined;
+    const port = portWith({
+      getBatch: async (id) =>
+        id === runsOn?.id ? { ...runsOn, status: 'failed', failed_count: runsOn.total } : observing.getBatch(id),
+      restorePromoters: async (ids) => {
+        if (runsOn) return fp.restorePromoters(ids);
+        runsOn = { ...template, id: 99_001, status: 'pending', action_label: 'promoter/restore', total: ids.length };
+        return runsOn;
+      },
+    });
+    const withPort = { ...deps, firstPromoter: port };
 
-    const view = await cancelErasureRequest(observed(), requestId, 'operator:batch');
+    const view = await cancelErasureRequest(withPort, requestId, 'operator:batch');
 
     // Canceled now, the request would say its promoters are restored while FirstPromoter may still fail the restore.
     expect(view.status).toBe('canceling');
     expect(view.events.map((e) => e.type)).not.toContain('request.canceled');
-    const [failing] = running('promoter/restore');
-    await runToEnd(failing?.id ?? 0);
-    expect(archivedCount(email)).toBe(6);
-    // The sweeper finds the restore failed at FirstPromoter, restores again and waits for that batch in turn.
-    await sweepRequests(observed(), { stalledAfterSeconds: 300 });
-    expect((await deps.requests.get(requestId))?.status).toBe('canceling');
-    for (const batch of running('promoter/restore')) await runToEnd(batch.id);
-    await sweepRequests(observed(), { stalledAfterSeconds: 300 });
+    expect(archivedCount(email)).toBe(5);
+    // The sweeper finds that batch failed, and restores again.
+    await sweepRequests(withPort, { stalledAfterSeconds: 300 });
 
     const stored = await deps.requests.get(requestId);
     expect(stored?.status).toBe('canceled');
@@ -635,6 +640,65 @@ describe('a cancel while the archive batch of more than 5 promoters still runs a
     });
   });
 
+  it('restores six at once, so a request of the person that holds them meanwhile keeps them archived', async () => {
+    const email = 'batch.held@example.com';
+    const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_6');
+    await archivePromoters(taskDeps, { requestId });
+    await runToEnd((await deps.requests.get(requestId))?.actions['firstpromoter.promoters']?.batchId ?? 0);
+    const { requestId: other } = await anotherRequest(email, 'msg_batch_6b');
+    now = new Date(now.getTime() + 1000);
+    // While the cancel restores, a second request of the person archives the six and holds them.
+    let held = false;
+    const port = portWith({
+      getBatch: observing.getBatch,
+      restorePromoters: async (ids) => {
+        const batch = await fp.restorePromoters(ids);
+        if (!held) {
+          held = true;
+          await archivePromoters(taskDeps, { requestId: other });
+        }
+        return batch;
+      },
+    });
+
+    await cancelErasureRequest({ ...deps, firstPromoter: port }, requestId, 'operator:batch');
+    // FirstPromoter keeps no order between batches: a restore batch still running may end after every archive.
+    for (const batch of running('promoter/archive')) await runToEnd(batch.id);
+    for (const batch of running('promoter/restore')) await runToEnd(batch.id);
+
+    expect((await deps.requests.get(other))?.actions['firstpromoter.promoters']).toMatchObject({ outcome: 'archived' });
+    expect(archivedCount(email)).toBe(6);
+  });
+
+  it('records a restore FirstPromoter answers partly failed as a failed restore, not as restored', async () => {
+    const { promoter, requestId, taskDeps } = await waitingRequest('restore.partial@example.com', 'msg_batch_7');
+    await archivePromoters(taskDeps, { requestId });
+    const archiveBatch = (await deps.requests.get(requestId))?.actions['firstpromoter.promoters']?.batchId ?? 0;
+    const template = await observing.getBatch(archiveBatch);
+    now = new Date(now.getTime() + 1000);
+    const partly = portWith({
+      restorePromoters: async (ids) => ({
+        ...template,
+        id: 99_002,
+        action_label: 'promoter/restore',
+        total: ids.length,
+        failed_count: ids.length,
+        processing_errors: ['could not be restored'],
+      }),
+    });
+
+    const view = await cancelErasureRequest({ ...deps, firstPromoter: partly }, requestId, 'operator:batch');
+
+    expect(view.status).toBe('canceling');
+    const action = (await deps.requests.get(requestId))?.actions['firstpromoter.promoters'];
+    expect(action).toMatchObject({ outcome: 'failed' });
+    expect(action?.errors?.[0]).toMatch(/restore batch 99002 ended completed \(1 failed\)/);
+    expect(archivedAt(promoter.id)).not.toBeNull();
+    await sweepRequests(deps, { stalledAfterSeconds: 300 });
+    expect((await deps.requests.get(requestId))?.status).toBe('canceled');
+    expect(archivedAt(promoter.id)).toBeNull();
+  });
+
   it('stays canceling, and says why, when FirstPromoter cannot say whether the archive batch ended', async () => {
     const email = 'batch.unknown@example.com';
     const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_3');
@@ -653,7 +717,6 @@ describe('a cancel while the archive batch of more than 5 promoters still runs a
     await runToEnd(archiveBatch ?? 0);
     await sweepRequests(observed(), { stalledAfterSeconds: 300 });
     for (const batch of running('promoter/restore')) await runToEnd(batch.id);
-    await sweepRequests(observed(), { stalledAfterSeconds: 300 });
     expect((await deps.requests.get(requestId))?.status).toBe('canceled');
     expect(archivedCount(email)).toBe(0);
   });

@@ -1,5 +1,5 @@
 import { currentUnansweredCalls, UnansweredCalls } from '#shared/workflow/unanswered-calls';
-import { archiveBatchOf, awaitingArchiveBatch } from '../archive-batch.ts';
+import { archiveBatchOf, awaitingArchiveBatch, inFives } from '../archive-batch.ts';
 import { summarizeBatch } from '../batch.ts';
 import { finishCancel, restoreArchivedPromoters } from '../erasure-requests.ts';
 import {
@@ -192,8 +192,6 @@ async function archivePlanned(
 
 /** Archive calls a read-back makes at most for promoters it finds still active, before it judges them. */
 const ARCHIVE_AGAIN_ATTEMPTS = 2;
-/** Ids FirstPromoter archives at once (`200 completed`); more start an asynchronous batch (PROVIDER-APIS.md). */
-const SYNCHRONOUS_IDS = 5;
 
 /**
  * The read-back of an archive: the planned promoters still active by a search afterwards. One found active is archived
@@ -240,10 +238,7 @@ async function readBackArchive(
       // At most 5 ids a call: FirstPromoter archives those before it answers, so the search that follows judges what
       // the archive did. More would be a batch still running at that search, judged failed while it archives them
       // later, under a record naming no batch a cancel's restore would wait for.
-      for (let from = 0; from < active.length; from += SYNCHRONOUS_IDS) {
-        const chunk = active.slice(from, from + SYNCHRONOUS_IDS);
-        await calls.run(() => deps.firstPromoter.archivePromoters(chunk));
-      }
+      await calls.run(() => inFives((ids) => deps.firstPromoter.archivePromoters(ids), active));
     } catch (error) {
       // Unanswered (a timeout, a dropped connection), it may still land: a search now would judge `failed` a promoter
       // it archives a moment later, and a cancel finished on that judgement would be undone by it. The step's error
