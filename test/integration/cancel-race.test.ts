@@ -699,6 +699,34 @@ describe('a cancel while the archive batch of more than 5 promoters still runs a
     expect(archivedAt(promoter.id)).toBeNull();
   });
 
+  it('does not take a try that failed after its archive batch was answered for one at rest', async () => {
+    const email = 'batch.unrecorded@example.com';
+    const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_8');
+    // FirstPromoter answers the archive with its batch; the write of the outcome then fails (the store throttles).
+    const requests = new Proxy(deps.requests, {
+      get: (target, key) => {
+        if (key === 'recordArchivedPromoters') {
+          return async () => Promise.reject(new Error('ProvisionedThroughputExceededException'));
+        }
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    await expect(archivePromoters({ ...taskDeps, requests }, { requestId })).rejects.toThrow(/Throughput/);
+    const [archiveBatch] = running('promoter/archive');
+    now = new Date(now.getTime() + 1000);
+
+    // The cancel comes during the step's retry wait: the batch no record names still runs at FirstPromoter.
+    const view = await cancelErasureRequest(observed(), requestId, 'operator:batch');
+    await runToEnd(archiveBatch?.id ?? 0);
+
+    expect(view.status).toBe('canceling');
+    now = new Date(now.getTime() + 60 * 60_000);
+    await sweepRequests(observed(), { stalledAfterSeconds: 300 });
+    expect((await deps.requests.get(requestId))?.status).toBe('canceled');
+    expect(archivedCount(email)).toBe(0);
+  });
+
   it('stays canceling, and says why, when FirstPromoter cannot say whether the archive batch ended', async () => {
     const email = 'batch.unknown@example.com';
     const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_3');

@@ -1,4 +1,4 @@
-import { currentUnansweredCalls, UnansweredCalls } from '#shared/workflow/unanswered-calls';
+import { currentUnansweredCalls, noteUnansweredCall, UnansweredCalls } from '#shared/workflow/unanswered-calls';
 import { archiveBatchOf, awaitingArchiveBatch, inFives } from '../archive-batch.ts';
 import { summarizeBatch } from '../batch.ts';
 import { finishCancel, restoreArchivedPromoters } from '../erasure-requests.ts';
@@ -135,6 +135,9 @@ async function archivePlanned(
   // archives them again.
   const batch = await deps.firstPromoter.archivePromoters(ids);
   const summary = summarizeBatch(batch);
+  // A batch still running acts at FirstPromoter after this answer, as an unanswered call may: should the try fail
+  // before its record names the batch (the store's write), it is not at rest, and a cancel allows it its time.
+  if (summary.state === 'running') noteUnansweredCall();
   // Judged by searching again, as every other action: a promoter still active is not archived, whatever the batch
   // says. A batch still running (more than 5 promoters) is not followed, so its outcome is what it reported.
   const readBack =
