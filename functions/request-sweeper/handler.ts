@@ -58,6 +58,9 @@ export const makeHandler = (deps: RequestSweeperDeps, logger: Logger = createLog
     if (report.restoreFailedIds.length > 0) {
       logger.error('Promoter restores still failing', { requestIds: report.restoreFailedIds });
     }
+    if (report.restoreWaitingIds.length > 0) {
+      logger.warn('Cancels waiting for a FirstPromoter batch still running', { requestIds: report.restoreWaitingIds });
+    }
     if (report.strayIdentityIds.length > 0) {
       logger.warn('Destroyed identities that outlived their request', { requestIds: report.strayIdentityIds });
     }

@@ -4,6 +4,9 @@ import type { ReceiptIssuer } from '#shared/ports/evidence';
 import type { FirstPromoterPort } from '#shared/ports/providers';
 import { type CancelRequestOperations, finishCancel } from './erasure-requests.ts';
 
+/** How long after its cancel a FirstPromoter batch the cancel waits for counts as stalled (its batches take minutes). */
+const BATCH_STALLED_AFTER_MS = 24 * 60 * 60_000;
+
 /** The operations of the requests store a sweep runs: its three reads and what finishing a cancel runs. */
 export type SweepRequestOperations = CancelRequestOperations &
   Pick<RequestRepository, 'listUnfinished' | 'listPendingRestores' | 'destroyStrayIdentities'>;
@@ -19,9 +22,14 @@ export interface SweepReport {
   stuckIds: string[];
   /** Requests whose workflow could not be checked or resumed now (the engine's call failed): the next run tries again. */
   resumeFailedIds: string[];
-  /** Canceled requests whose promoter restore was finished now, and those whose restore failed again. */
+  /**
+   * Canceled requests whose promoter restore was finished now, and those whose restore failed again or waits for a
+   * FirstPromoter batch running longer than a day after the cancel (stalled there: an operator must look).
+   */
   restoredIds: string[];
   restoreFailedIds: string[];
+  /** Cancels that wait for a FirstPromoter batch (an archive's, or a restore's) still running: the next run asks again. */
+  restoreWaitingIds: string[];
   /** The chain head of each request whose trail the sweep extended: logged, as an anchor outside the tables. */
   chainHeads: Record<string, string>;
   /** Requests whose encrypted identity outlived them (or never got a request) and was destroyed now. */
@@ -75,6 +83,7 @@ export async function sweepRequests(
   }
   const restoredIds: string[] = [];
   const restoreFailedIds: string[] = [];
+  const restoreWaitingIds: string[] = [];
   const chainHeads: Record<string, string> = {};
   for (const request of await deps.requests.listPendingRestores()) {
     if (options.restoreDeadline !== undefined && Date.now() > options.restoreDeadline) {
@@ -86,6 +95,13 @@ export async function sweepRequests(
       restore: 'failed' as const,
     }));
     if (restore === 'failed') restoreFailedIds.push(request.id);
+    if (restore === 'awaiting-archive-batch' || restore === 'awaiting-restore-batch') {
+      restoreWaitingIds.push(request.id);
+      // A batch FirstPromoter would never finish keeps the cancel `canceling` (truthfully) for ever: past a day it
+      // counts with the failing restores, whose alarm fires.
+      const since = Date.parse(request.canceledAt ?? request.receivedAt);
+      if (now.getTime() - since > BATCH_STALLED_AFTER_MS) restoreFailedIds.push(request.id);
+    }
     if (restore !== 'done') continue;
     restoredIds.push(request.id);
     const head = (await deps.audit.list(request.id)).at(-1);
@@ -102,6 +118,7 @@ export async function sweepRequests(
     resumeFailedIds,
     restoredIds,
     restoreFailedIds,
+    restoreWaitingIds,
     chainHeads,
     strayIdentityIds,
   };

@@ -727,6 +727,30 @@ describe('a cancel while the archive batch of more than 5 promoters still runs a
     expect(archivedCount(email)).toBe(0);
   });
 
+  it('reports a cancel waiting for an archive batch, and past a day with the failing restores', async () => {
+    const email = 'batch.stalled@example.com';
+    const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_9');
+    await archivePromoters(taskDeps, { requestId });
+    const archiveBatch = (await deps.requests.get(requestId))?.actions['firstpromoter.promoters']?.batchId ?? 0;
+    await cancelErasureRequest(observed(), requestId, 'operator:batch');
+
+    now = new Date(now.getTime() + 60 * 60_000);
+    const early = await sweepRequests(observed(), { stalledAfterSeconds: 300 });
+    // FirstPromoter never finishes the batch: the cancel stays `canceling`, and after a day an operator is alarmed.
+    now = new Date(now.getTime() + 24 * 60 * 60_000);
+    const late = await sweepRequests(observed(), { stalledAfterSeconds: 300 });
+
+    expect(early.restoreWaitingIds).toContain(requestId);
+    expect(early.restoreFailedIds).not.toContain(requestId);
+    expect(late.restoreWaitingIds).toContain(requestId);
+    expect(late.restoreFailedIds).toContain(requestId);
+    expect((await deps.requests.get(requestId))?.status).toBe('canceling');
+    await runToEnd(archiveBatch);
+    await sweepRequests(observed(), { stalledAfterSeconds: 300 });
+    expect((await deps.requests.get(requestId))?.status).toBe('canceled');
+    expect(archivedCount(email)).toBe(0);
+  });
+
   it('stays canceling, and says why, when FirstPromoter cannot say whether the archive batch ended', async () => {
     const email = 'batch.unknown@example.com';
     const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_3');
