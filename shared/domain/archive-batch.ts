@@ -28,8 +28,9 @@ export async function inFives(
 }
 
 /**
- * The batch of the archive a request sent, while the request's record of the promoters is still the archive's: more
- * than 5 promoters are archived by an asynchronous batch, whose id the archive step records with its outcome. None
+ * The batch of the archive a request sent, while the request's record of the promoters is still the archive's: should
+ * FirstPromoter answer an archive call (five ids at most) with a batch still running, the archive step records its id
+ * with its outcome, and a restore waits for it. None
  * once a restore replaced the record (its batch id is the restore's): that restore ran after the archive batch ended.
  */
 export function archiveBatchOf(request: ErasureRequest): number | undefined {

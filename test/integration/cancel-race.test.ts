@@ -487,10 +487,14 @@ describe('a read-back whose archive again goes unanswered (it may land later)', 
   });
 });
 
-describe('a cancel while the archive batch of more than 5 promoters still runs at FirstPromoter', () => {
-  /** Six promoters of one subject: FirstPromoter archives (and restores) them in an asynchronous batch. */
-  async function sixPromoters(email: string, webhookId: string) {
+describe('a cancel while an archive batch still runs at FirstPromoter', () => {
+  /**
+   * Six promoters of one subject, archived and restored five a call. With `archiveRunsOn`, FirstPromoter misbehaves and
+   * answers the archive step's first call with a batch that runs on (the defensive paths for such an answer).
+   */
+  async function sixPromoters(email: string, webhookId: string, { archiveRunsOn = false } = {}) {
     for (let i = 0; i < 5; i++) sim.addPromoter({ email });
+    if (archiveRunsOn) sim.runOnNextCalls('promoter/archive');
     return waitingRequest(email, webhookId);
   }
   const archivedCount = (email: string) =>
@@ -512,7 +516,7 @@ describe('a cancel while the archive batch of more than 5 promoters still runs a
 
   it('restores only once the archive batch ended, so the promoters are active under the canceled request', async () => {
     const email = 'batch.cancel@example.com';
-    const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_1');
+    const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_1', { archiveRunsOn: true });
     expect((await archivePromoters(taskDeps, { requestId })).outcome).toBe('archived');
     const archiveBatch = (await deps.requests.get(requestId))?.actions['firstpromoter.promoters']?.batchId;
     expect(running('promoter/archive').map((b) => b.id)).toEqual([archiveBatch]);
@@ -542,12 +546,13 @@ describe('a cancel while the archive batch of more than 5 promoters still runs a
 
   it('waits for the batch of an archive whose answer came after the cancel, which the step records under it', async () => {
     const email = 'batch.inflight@example.com';
-    const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_2');
+    const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_2', { archiveRunsOn: true });
     // The cancel comes while the archive call is out; FirstPromoter answers it with a batch that runs on.
     let archiveBatch = 0;
     const port = portWith({
       getBatch: observing.getBatch,
       archivePromoters: async (ids) => {
+        if (archiveBatch !== 0) return fp.archivePromoters(ids);
         await cancelErasureRequest(observed(), requestId, 'operator:batch');
         const batch = await fp.archivePromoters(ids);
         archiveBatch = batch.id;
@@ -559,7 +564,9 @@ describe('a cancel while the archive batch of more than 5 promoters still runs a
 
     const stored = await deps.requests.get(requestId);
     expect(stored?.status).toBe('canceling');
-    expect(stored?.actions['firstpromoter.promoters']).toMatchObject({ outcome: 'archived', batchId: archiveBatch });
+    // Judged by the read-back as it stands: the five of the running batch still active (the request is no longer open,
+    // so they are not archived again), under the batch's id, which the cancel's restore waits for.
+    expect(stored?.actions['firstpromoter.promoters']).toMatchObject({ outcome: 'partial', batchId: archiveBatch });
     // The cancel's own restore went out before the archive (nothing archived then); none after it.
     const restoresBefore = sim.harness.requestsTo('POST /promoters/restore').length;
     for (const batch of running('promoter/restore')) await runToEnd(batch.id);
@@ -614,6 +621,35 @@ describe('a cancel while the archive batch of more than 5 promoters still runs a
     const types = (await deps.audit.list(requestId)).map((e) => e.type);
     expect(types.at(-1)).toBe('request.canceled');
     expect(types.filter((t) => t === 'request.canceled')).toHaveLength(1);
+  });
+
+  it('archives six five a call, and says of a call FirstPromoter answered failed what the search found', async () => {
+    const email = 'batch.chunk.failed@example.com';
+    const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_10');
+    const stubborn = sim.promoters().filter((p) => p.email === email)[5]?.id;
+    // Every call that carries the sixth promoter is answered `failed`, archiving nothing of it.
+    let template: Batch | undefined;
+    const port = portWith({
+      archivePromoters: async (ids) => {
+        const others = ids.filter((id) => id !== stubborn);
+        template = others.length > 0 ? await fp.archivePromoters(others) : template;
+        if (!template || others.length === ids.length) return template as Batch;
+        return { ...template, status: 'failed', failed_count: 1, processing_errors: ['Batch process failed'] };
+      },
+    });
+
+    const result = await archivePromoters({ ...taskDeps, firstPromoter: port }, { requestId });
+
+    expect(result).toMatchObject({ outcome: 'partial', count: 5 });
+    const action = (await deps.requests.get(requestId))?.actions['firstpromoter.promoters'];
+    expect(action).toMatchObject({ outcome: 'partial', count: 5, verification: { stillFound: 1 } });
+    expect(action?.errors).toEqual([
+      '1 processing error(s) reported by FirstPromoter',
+      '1 of 2 archive call(s) answered failed',
+      '1 of 6 promoter(s) still active by a search afterwards',
+    ]);
+    expect(archivedCount(email)).toBe(5);
+    expect(running('promoter/archive')).toEqual([]);
   });
 
   it('judges a settle by archives FirstPromoter ends at once, with no batch of more than 5 left running', async () => {
@@ -701,7 +737,7 @@ describe('a cancel while the archive batch of more than 5 promoters still runs a
 
   it('does not take a try that failed after its archive batch was answered for one at rest', async () => {
     const email = 'batch.unrecorded@example.com';
-    const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_8');
+    const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_8', { archiveRunsOn: true });
     // FirstPromoter answers the archive with its batch; the write of the outcome then fails (the store throttles).
     const requests = new Proxy(deps.requests, {
       get: (target, key) => {
@@ -729,7 +765,7 @@ describe('a cancel while the archive batch of more than 5 promoters still runs a
 
   it('reports a cancel waiting for an archive batch, and past a day with the failing restores', async () => {
     const email = 'batch.stalled@example.com';
-    const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_9');
+    const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_9', { archiveRunsOn: true });
     await archivePromoters(taskDeps, { requestId });
     const archiveBatch = (await deps.requests.get(requestId))?.actions['firstpromoter.promoters']?.batchId ?? 0;
     await cancelErasureRequest(observed(), requestId, 'operator:batch');
@@ -753,7 +789,7 @@ describe('a cancel while the archive batch of more than 5 promoters still runs a
 
   it('stays canceling, and says why, when FirstPromoter cannot say whether the archive batch ended', async () => {
     const email = 'batch.unknown@example.com';
-    const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_3');
+    const { requestId, taskDeps } = await sixPromoters(email, 'msg_batch_3', { archiveRunsOn: true });
     await archivePromoters(taskDeps, { requestId });
     const archiveBatch = (await deps.requests.get(requestId))?.actions['firstpromoter.promoters']?.batchId;
     const down = portWith({ getBatch: async () => Promise.reject(new Error('FirstPromoter batch.get: 503')) });

@@ -123,15 +123,23 @@ describe('erasure end to end on one machine', () => {
     expect(t.firstPromoter.harness.requestsTo('DELETE /referrals')).toHaveLength(0);
   });
 
-  it('notes an archive of more than 5 promoters as an asynchronous batch it did not follow', async () => {
-    t = await startTestRuntime();
+  it('archives more than 5 promoters five a call, so a batch failing after the answer cannot leave them active', async () => {
+    // A batch of more than 5 ids finishes after FirstPromoter answered (here as soon as anyone looks), and this one
+    // fails: an archive sent as one batch was recorded `archived` while the promoters stayed active.
+    t = await startTestRuntime({ firstPromoter: new FirstPromoterSimulator({ batch: { msToComplete: 0 } }) });
     for (let i = 0; i < 6; i++) t.firstPromoter.addPromoter({ email: 'many@example.com', name: `Promoter ${i}` });
+    t.firstPromoter.planNextBatch({ outcome: 'failed' });
 
     const view = await t.erase({ email: 'many@example.com' });
+    t.firstPromoter.runningBatches(); // every batch that was due has ended now
 
     const archive = actionOf(view, 'firstpromoter', 'archive_promoters');
-    expect(archive).toMatchObject({ outcome: 'archived', count: 6, batchId: expect.any(Number) });
-    expect(archive.errors).toEqual([`archive batch ${archive.batchId} was still pending when recorded`]);
+    const active = t.firstPromoter.promoters().filter((p) => p.archived_at === null);
+    expect(active).toHaveLength(0);
+    expect(archive).toMatchObject({ outcome: 'archived', count: 6, verification: { stillFound: 0 } });
+    expect(view.status).toBe('completed');
+    const calls = t.firstPromoter.harness.requestsTo('POST /promoters/archive');
+    expect(calls.map((c: any) => c.body.ids.length)).toEqual([5, 1]);
   });
 
   it('finds a subject by external id alone', async () => {
@@ -391,9 +399,11 @@ describe('waiting period and cancel', () => {
     expect((await t.runtime.sweep()).restored).toBe(0);
   });
 
-  it('holds a cancel until the archive batch of more than 5 promoters ended, then restores', async () => {
+  it('holds a cancel until an archive batch FirstPromoter still reports running ended, then restores', async () => {
     t = await startTestRuntime({ env: { WAITING_PERIOD_SECONDS: '60' } });
     for (let i = 0; i < 6; i++) t.firstPromoter.addPromoter({ email: 'many@example.com', name: `Promoter ${i}` });
+    // Against its docs, FirstPromoter answers the first archive call (five ids) with a batch that runs on.
+    t.firstPromoter.runOnNextCalls('promoter/archive');
     const id = (await t.submit({ email: 'many@example.com' })).json.id;
     const archive = await waitFor(async () => {
       const { json } = (await t?.get(id)) ?? { json: undefined };

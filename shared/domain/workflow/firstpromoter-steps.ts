@@ -133,47 +133,43 @@ async function archivePlanned(
   // Held promoters are archived again too (archiving an archived promoter changes nothing): should the other request's
   // cancel restore them meanwhile, either this archive lands after that restore, or that cancel finds this plan and
   // archives them again.
-  const batch = await deps.firstPromoter.archivePromoters(ids);
-  const summary = summarizeBatch(batch);
-  // A batch still running acts at FirstPromoter after this answer, as an unanswered call may: should the try fail
-  // before its record names the batch (the store's write), it is not at rest, and a cancel allows it its time.
-  if (summary.state === 'running') noteUnansweredCall();
-  // Judged by searching again, as every other action: a promoter still active is not archived, whatever the batch
-  // says. A batch still running (more than 5 promoters) is not followed, so its outcome is what it reported.
-  const readBack =
-    summary.state === 'running'
-      ? undefined
-      : await (async () => {
-          const { active, archivedAgain } = await readBackArchive(deps, request.id, identity, ids);
-          const checkedAt = deps.clock.now();
-          const verdict = judgeByReadBack(ids, active, 'archived');
-          return {
-            verdict,
-            archivedAgain,
-            proof: readBackProof(identity, verdict.remaining, verdict.outcome, checkedAt),
-          };
-        })();
-  const outcome: ActionOutcome =
-    readBack?.verdict.outcome ??
-    (summary.state === 'partial'
-      ? 'partial'
-      : summary.state === 'failed' || summary.state === 'stopped'
-        ? 'failed'
-        : 'archived');
+  // At most 5 ids a call (PROVIDER-APIS.md, seeds/001: more than 5 ids are "processed asynchronously"): FirstPromoter
+  // finishes each call before it answers, so the search that follows judges what the archive did. One call of more
+  // would be a batch running on, which could still fail after a record said `archived`.
+  const batches = await inFives((chunk) => deps.firstPromoter.archivePromoters(chunk), ids);
+  const summaries = batches.map((batch) => summarizeBatch(batch));
+  // Defensive: should FirstPromoter still answer a call with a batch running, it acts after this answer, as an
+  // unanswered call may. Its answer is no success: the read-back judges (archiving again what it finds active), and the
+  // record names the batch, so a cancel's restore waits for it to end. Should the try fail before that record (the
+  // store's write), it is not at rest, and a cancel allows it its time.
+  const running = summaries.filter((s) => s.state === 'running');
+  if (running.length > 0) noteUnansweredCall();
+  // Judged by searching again, as every other action: a promoter still active is not archived, whatever the calls said.
+  const { active, archivedAgain } = await readBackArchive(deps, request.id, identity, ids);
+  const checkedAt = deps.clock.now();
+  const verdict = judgeByReadBack(ids, active, 'archived');
+  const unfinished = summaries.filter((s) => s.state !== 'completed' && s.state !== 'running');
+  const errorCount = summaries.reduce((sum, s) => sum + s.errorCount, 0);
   const errors = [
-    ...(summary.errorCount > 0 ? [`${summary.errorCount} processing error(s) reported by FirstPromoter`] : []),
-    // More than 5 promoters: FirstPromoter archives them in a batch, which this step does not follow to its end.
-    ...(summary.state === 'running' ? [`archive batch ${batch.id} was still ${batch.status} when recorded`] : []),
-    ...(readBack && readBack.verdict.remaining > 0
-      ? [`${readBack.verdict.remaining} of ${ids.length} promoter(s) still active by a search afterwards`]
+    ...(errorCount > 0 ? [`${errorCount} processing error(s) reported by FirstPromoter`] : []),
+    ...(unfinished.length > 0
+      ? [
+          `${unfinished.length} of ${batches.length} archive call(s) answered ${unfinished.map((s) => s.state).join(', ')}`,
+        ]
+      : []),
+    ...running.map((s) => `archive batch ${s.batchId} was still running when answered`),
+    ...(verdict.remaining > 0
+      ? [`${verdict.remaining} of ${ids.length} promoter(s) still active by a search afterwards`]
       : []),
   ];
+  // The batch a cancel must wait for, when one still runs; else the last call's, for follow-up.
+  const batchId = (running.at(-1) ?? summaries.at(-1))?.batchId;
   const heldCount = ids.filter((id) => held.has(id)).length;
   const notes = [
     ...(heldCount > 0
       ? [`${heldCount} promoter(s) archived by another open request of this person, held by this one too`]
       : []),
-    ...(readBack?.archivedAgain ? [archivedAgainNote(readBack.archivedAgain)] : []),
+    ...(archivedAgain ? [archivedAgainNote(archivedAgain)] : []),
   ];
   return recordArchive(
     deps,
@@ -181,15 +177,15 @@ async function archivePlanned(
     ids,
     {
       ...ACTIONS[PROMOTERS],
-      outcome,
-      count: readBack?.verdict.count ?? ids.length,
-      batchId: batch.id,
-      ...(readBack ? { verification: readBack.proof } : {}),
+      outcome: verdict.outcome,
+      count: verdict.count,
+      ...(batchId === undefined ? {} : { batchId }),
+      verification: readBackProof(identity, verdict.remaining, verdict.outcome, checkedAt),
       ...(errors.length ? { errors } : {}),
       ...(notes.length ? { notes } : {}),
       updatedAt: deps.clock.now().toISOString(),
     },
-    { batchRunning: summary.state === 'running' },
+    { batchRunning: running.length > 0 },
   );
 }
 
@@ -279,9 +275,9 @@ async function recordArchive(
   }
   let current = await load(deps, request.id);
   if (current.status !== 'canceling' && current.status !== 'canceled') return { outcome: 'skipped', count: 0 };
-  // The archive's batch still runs at FirstPromoter (more than 5 promoters): restored now, they would be archived again
-  // when it completes. Recorded under the cancel, so the cancel knows the batch to wait for; the restore runs once it
-  // ended (finishCancel, here or at the sweeper's next run).
+  // The archive's batch still runs at FirstPromoter (a call answered running, against its docs): restored now, they
+  // would be archived again when it completes. Recorded under the cancel, so the cancel knows the batch to wait for;
+  // the restore runs once it ended (finishCancel, here or at the sweeper's next run).
   if (
     options.batchRunning &&
     current.status === 'canceling' &&
