@@ -1,3 +1,4 @@
+import './quiet-handlers.ts';
 import { statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';

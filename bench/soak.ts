@@ -1,3 +1,4 @@
+import './quiet-handlers.ts';
 import { writeFile } from 'node:fs/promises';
 import { parseArgsOrExit } from '#infra/local/cli-args';
 import { runSoak, type SoakOptions, type SoakProgress, summaryLine } from './soak/run.ts';
