@@ -126,7 +126,10 @@ async function writeWithEvents(
 
 /**
  * Conditions of a guarded write: the request is in one of `whileIn` (never empty: a write without a status condition
- * could land after the request ended); the action's outcome is not `unlessOutcome`; no plan, with `unlessPlanned`.
+ * could land after the request ended) and its trail is not sealed; the action's outcome is not `unlessOutcome`; no
+ * plan, with `unlessPlanned`. The seal, not the status, is where a request ends: a cancel seals its trail and issues
+ * the receipt while still `canceling`, and a second finisher of the same cancel (the sweeper and the cancel route at
+ * once) must not rewrite an outcome the trail and the receipt already hold.
  */
 function guardConditions(
   guard: ActionGuard,
@@ -139,7 +142,11 @@ function guardConditions(
   guard.whileIn.forEach((status, i) => {
     values[`:while${i}`] = status;
   });
-  const conditions = [`#status IN (${guard.whileIn.map((_, i) => `:while${i}`).join(', ')})`];
+  names['#sealed'] = 'chainSealed';
+  const conditions = [
+    `#status IN (${guard.whileIn.map((_, i) => `:while${i}`).join(', ')})`,
+    'attribute_not_exists(#sealed)',
+  ];
   if (guard.unlessOutcome) {
     names['#guardKey'] = key;
     names['#outcome'] = 'outcome';

@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
+import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
+import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repository';
+import { createFirstPromoterClient } from '#shared/adapters/firstpromoter/client';
+import { createDocumentClient } from '#shared/composition';
+import { IdentityCipher } from '#shared/crypto/identity-cipher';
+import { cancelErasureRequest, type RequestDeps, submitErasureRequest } from '#shared/domain/erasure-requests';
+import type { ActionRecord } from '#shared/domain/model';
+import { sweepRequests } from '#shared/domain/sweep';
+import { archivePromoters, loadRequest } from '#shared/domain/workflow-tasks';
+import type { FirstPromoterPort } from '#shared/ports/providers';
+import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
+
+/**
+ * The request sweeper finishing a cancel that the cancel route is still finishing (issue 12's closing note: "can
+ * finish the same cancel twice"). Both run `finishCancel`; whichever seals the trail first decides what the trail and
+ * the receipt say, and the other must write nothing to the request after that seal.
+ */
+
+const tables = { requests: 'twice-requests', auditEvents: 'twice-events', identities: 'twice-identities' };
+let dynamo: LocalDynamo;
+let sim: FirstPromoterSimulator;
+let fp: FirstPromoterPort;
+const clock = { now: () => new Date('2026-06-01T10:00:00Z') };
+const workflow = {
+  start: async () => undefined,
+  stop: async () => undefined,
+  ensureRunning: async () => 'running' as const,
+};
+let deps: RequestDeps & { firstPromoter: FirstPromoterPort };
+
+beforeAll(async () => {
+  dynamo = await startLocalDynamo();
+  await dynamo.ensureTables(tables);
+  const db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
+  sim = new FirstPromoterSimulator();
+  fp = createFirstPromoterClient(
+    { baseUrl: await sim.start(), apiKey: 'demo-api-key', accountId: 'demo-account', retry: { maxAttempts: 1 } },
+    { sleep: async () => undefined },
+  );
+  deps = {
+    requests: new DynamoRequestRepository(db, tables, { readIdentity: true }),
+    audit: new DynamoAuditLog(db, tables, { clock, retentionDays: 1096 }),
+    workflow,
+    clock,
+    cipher: new IdentityCipher(Buffer.alloc(32, 7)),
+    pseudonymKey: Buffer.alloc(32, 9),
+    retentionDays: 1096,
+    firstPromoter: fp,
+  };
+});
+
+afterAll(async () => {
+  await dynamo.stop();
+  await sim.stop();
+});
+
+/** A promise and its resolver: the test's hand on the moment each side goes on. */
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { open, opened };
+}
+
+describe('a cancel finished by the sweeper while the cancel route still runs', () => {
+  it('writes nothing to the request once the sweeper sealed its trail', async () => {
+    const email = 'twice.finished@example.com';
+    const promoter = sim.addPromoter({ email });
+    const body = { email };
+    const { request } = await submitErasureRequest(deps, {
+      webhookId: 'msg_twice',
+      document: body,
+      body,
+      signedWith: 't',
+    });
+    const taskDeps = {
+      ...deps,
+      waitingPeriodSeconds: 3600,
+      batchPoll: { intervalSeconds: 1, maxIntervalSeconds: 1, timeoutSeconds: 60 },
+    };
+    await loadRequest(taskDeps, { requestId: request.id });
+    await archivePromoters(taskDeps, { requestId: request.id });
+    expect(sim.promoters().find((p) => p.id === promoter.id)?.archived_at).not.toBeNull();
+
+    // The cancel route's restore is slow to answer; meanwhile the sweeper finishes the same cancel and, between its
+    // seal and its final status, issues the receipt (what the receipt signs is the request as it is then).
+    const routeRestoring = gate();
+    const routeMayGoOn = gate();
+    const slowRestore: FirstPromoterPort = {
+      ...fp,
+      findPromoters: (s, o) => fp.findPromoters(s, o),
+      getBatch: (id) => fp.getBatch(id),
+      archivePromoters: (ids) => fp.archivePromoters(ids),
+      restorePromoters: async (ids) => {
+        routeRestoring.open();
+        await routeMayGoOn.opened;
+        return fp.restorePromoters(ids);
+      },
+    };
+    const route = cancelErasureRequest({ ...deps, firstPromoter: slowRestore }, request.id, 'auditor:twice');
+    await routeRestoring.opened;
+
+    let signed: ActionRecord | undefined;
+    const receipts = {
+      issue: async (id: string) => {
+        signed = (await deps.requests.get(id))?.actions['firstpromoter.promoters'];
+        // The route's restore answers now, and the route goes on to its end, while the sweeper is still issuing.
+        routeMayGoOn.open();
+        await route;
+      },
+    };
+    const report = await sweepRequests({ ...deps, receipts }, { stalledAfterSeconds: 300 });
+    const view = await route;
+
+    expect(report.restoredIds).toContain(request.id);
+    expect(view.status).toBe('canceled');
+    expect(sim.promoters().find((p) => p.id === promoter.id)?.archived_at).toBeNull();
+    const events = await deps.audit.list(request.id);
+    expect(events.at(-1)?.type).toBe('request.canceled');
+    expect(events.filter((e) => e.type === 'promoters.restored')).toHaveLength(1);
+    // The record is what the trail and the receipt say: the restore recorded before the seal, not the one after it.
+    const stored = await deps.requests.get(request.id);
+    expect(signed).toMatchObject({ outcome: 'restored' });
+    expect(stored?.actions['firstpromoter.promoters']).toEqual(signed);
+    const restored = events.find((e) => e.type === 'promoters.restored');
+    expect(stored?.actions['firstpromoter.promoters']?.batchId).toBe(restored?.data.batchId);
+  });
+});
