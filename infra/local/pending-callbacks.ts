@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRequestId } from '#shared/domain/request-ids';
 
@@ -17,11 +17,31 @@ export class PendingCallbacks {
     this.#dir = join(dataDir, 'callbacks-pending');
   }
 
-  /** Writes the request down before its callbacks start: a crash right after still finds it. */
+  /**
+   * Writes the request down before its callbacks start: a crash right after still finds it. A request written down
+   * already keeps its first time (a repeated schedule, e.g. a cancel finished by the route and the sweeper at once):
+   * the callbacks' day of retries is counted from it.
+   */
   async add(requestId: string, scheduledAt: Date): Promise<void> {
     if (!isRequestId(requestId)) throw new Error('Not a request id');
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
-    await writeFile(join(this.#dir, requestId), `${scheduledAt.toISOString()}\n`, { mode: 0o600 });
+    try {
+      await writeFile(join(this.#dir, requestId), `${scheduledAt.toISOString()}\n`, { mode: 0o600, flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+
+  /** When the request's callbacks were first scheduled; undefined when it is not written down (or unreadable). */
+  async scheduledAt(requestId: string): Promise<Date | undefined> {
+    if (!isRequestId(requestId)) return undefined;
+    try {
+      const at = new Date((await readFile(join(this.#dir, requestId), 'utf8')).trim());
+      return Number.isNaN(at.getTime()) ? undefined : at;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
   }
 
   /** The request's callbacks ended (delivered, or given up on and recorded as failed). */

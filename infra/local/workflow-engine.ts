@@ -53,6 +53,8 @@ export interface WorkflowSchedule {
   receivedAt: string;
   /** Where intake left the chain head: carried, with `receivedAt`, in the execution's input (see `loadRequest`). */
   lastEvent?: { seq: number; hash: string };
+  /** Further fields of the execution's input (e.g. a resumed callback execution's `retriesEndAt`). */
+  input?: Record<string, string>;
 }
 
 /**
@@ -210,7 +212,7 @@ export class LocalWorkflowEngine implements LocalWorkflowControl {
   }
 
   #launch(requestId: string, entry: QueuedExecution): void {
-    const { lastEvent, receivedAt } = entry.schedule ?? {};
+    const { lastEvent, receivedAt, input } = entry.schedule ?? {};
     // aws-local-stepfunctions ends a Retry's pause early on abort and then runs the Task again before it looks at the
     // abort: a stop (a cancel) or a crash during a retry backoff would invoke the function once more, which a stopped
     // execution in AWS never does. So an aborted execution's Task states invoke nothing.
@@ -222,7 +224,11 @@ export class LocalWorkflowEngine implements LocalWorkflowControl {
       ]),
     );
     const execution = this.#machine.run(
-      lastEvent && receivedAt ? { requestId, receivedAt, lastEvent: { ...lastEvent } } : { requestId },
+      {
+        ...input,
+        requestId,
+        ...(lastEvent && receivedAt ? { receivedAt, lastEvent: { ...lastEvent } } : {}),
+      },
       {
         noThrowOnAbort: true,
         overrides: {
@@ -324,7 +330,13 @@ function before(a: QueuedExecution, b: QueuedExecution): boolean {
 type AslState = {
   Type: string;
   Resource?: string;
-  Retry?: Array<{ IntervalSeconds?: number }>;
+  Retry?: Array<{
+    ErrorEquals?: string[];
+    IntervalSeconds?: number;
+    BackoffRate?: number;
+    MaxAttempts?: number;
+    MaxDelaySeconds?: number;
+  }>;
   Branches?: Array<{ States: Record<string, AslState> }>;
 };
 
@@ -344,6 +356,25 @@ export function scaledRetryIntervals(scale: number, aslPath: URL = ASL_PATH): Re
   };
   walk(JSON.parse(readFileSync(aslPath, 'utf8')).States);
   return found;
+}
+
+/**
+ * How long the retries of `errorName` at the Task state `stateName` last in all, in milliseconds: the sum of their
+ * pauses as Step Functions spaces them (`IntervalSeconds` times `BackoffRate` per attempt, at most `MaxDelaySeconds`;
+ * the ASL's defaults 1, 2 and 3 attempts) or, with `scale` below 1, as {@link scaledRetryIntervals} shortens them.
+ * @throws when the state has no retrier naming the error
+ */
+export function retrySpanMs(aslPath: URL, stateName: string, errorName: string, scale = 1): number {
+  const state = localDefinition(aslPath).States[stateName];
+  const retrier = state?.Retry?.find((r) => r.ErrorEquals?.includes(errorName));
+  if (!retrier) throw new Error(`${stateName} has no retrier for ${errorName}`);
+  const { IntervalSeconds: interval = 1, BackoffRate: rate = 2, MaxAttempts: attempts = 3 } = retrier;
+  if (scale < 1) return attempts * Math.round(interval * 1000 * scale);
+  let total = 0;
+  for (let n = 0; n < attempts; n++) {
+    total += Math.min(interval * rate ** n, retrier.MaxDelaySeconds ?? Number.POSITIVE_INFINITY) * 1000;
+  }
+  return total;
 }
 
 /**

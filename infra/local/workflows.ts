@@ -32,6 +32,7 @@ import {
   type LocalWorkflowControl,
   LocalWorkflowEngine,
   RECEIPT_ASL_PATH,
+  retrySpanMs,
   scaledRetryIntervals,
   syncWorkflow,
   type TaskFunction,
@@ -110,6 +111,7 @@ export function composeWorkflows(
                 timeoutMs: 10_000,
               }),
               targets: config.callbacks.urls.map(callbackTarget),
+              clock,
               get publicBaseUrl() {
                 return config.publicBaseUrl ?? deps.apiUrl() ?? '';
               },
@@ -126,10 +128,28 @@ export function composeWorkflows(
   // Written down before each start and removed when the execution ends by itself, so a restart resumes what a stop or
   // a crash cut off, as an execution in AWS carries on. Not removed while the side stops: those are the ones to resume.
   const pendingCallbacks = new PendingCallbacks(deps.dataDir);
+  // How long an execution's delivery retries last (a day; shortened with the retries themselves).
+  const callbackRetrySpanMs = callbackEngine
+    ? retrySpanMs(CALLBACK_ASL_PATH, 'DeliverCallbacks', 'CallbackNotDeliveredError', config.localWorkflowRetryScale)
+    : 0;
   let stopping = false;
-  const runCallbacks = async (requestId: string) => {
+  const runCallbacks = async (requestId: string, options: { resumed?: boolean } = {}) => {
     if (!callbackEngine) return;
-    await callbackEngine.start(requestId);
+    // A resumed execution starts its retries again from the first: it is told when its first run's retries ended
+    // (from when its callbacks were written down), so a target still failing then is recorded failed, not retried for
+    // another day after every restart.
+    const scheduledAt = options.resumed ? await pendingCallbacks.scheduledAt(requestId) : undefined;
+    const at = scheduledAt?.toISOString();
+    await callbackEngine.start(
+      requestId,
+      scheduledAt && at
+        ? {
+            dueAt: at,
+            receivedAt: at,
+            input: { retriesEndAt: new Date(scheduledAt.getTime() + callbackRetrySpanMs).toISOString() },
+          }
+        : undefined,
+    );
     void callbackEngine
       .settled(requestId)
       .then(() => (stopping ? undefined : pendingCallbacks.remove(requestId)))
@@ -265,9 +285,10 @@ export function composeWorkflows(
         resumed.push(request.id);
       }
       if (resumed.length) logger.info('Resumed unfinished requests', { count: resumed.length, requestIds: resumed });
-      // Callbacks that had not ended when the service stopped: their retries start again from the first.
+      // Callbacks that had not ended when the service stopped: their retries start again from the first, and end
+      // when their first run's would have.
       const callbacksResumed = callbackEngine ? await pendingCallbacks.list() : [];
-      for (const requestId of callbacksResumed) await runCallbacks(requestId);
+      for (const requestId of callbacksResumed) await runCallbacks(requestId, { resumed: true });
       if (callbacksResumed.length) {
         logger.info('Resumed completion callbacks', { count: callbacksResumed.length, requestIds: callbacksResumed });
       }

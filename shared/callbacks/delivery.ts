@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { FINAL_STATUSES, type RequestStatus } from '#shared/domain/model';
-import type { AuditLog, RequestRepository } from '#shared/ports/audit';
+import { type AuditLog, type Clock, type RequestRepository, systemClock } from '#shared/ports/audit';
 
 /**
  * Completion callbacks (Standard Webhooks), sent when a request ends. The request's own trail is sealed at its end and
@@ -60,6 +60,8 @@ export interface CallbackDeps {
   targets: readonly CallbackTarget[];
   /** Base of `receiptUrl`: PUBLIC_BASE_URL, or the API's own address. */
   publicBaseUrl: string;
+  /** Judges a resumed execution's `retriesEndAt` (default: the system clock). */
+  clock?: Clock;
 }
 
 /**
@@ -75,20 +77,40 @@ export class RequestNotEndedError extends CallbackNotDeliveredError {
   override name = 'CallbackNotDeliveredError';
 }
 
+/**
+ * A resumed execution (the local runtime's, after a restart) reached the end of the retries its first run had and a
+ * target still has not taken the callback: not retried (the Retry lists only {@link CallbackNotDeliveredError}), so
+ * the Catch records `callback.failed` now, a day after the callback was scheduled, as the first run would have.
+ */
+export class CallbackRetriesExhaustedError extends Error {
+  override name = 'CallbackRetriesExhaustedError';
+}
+
 const ACTOR = 'callbacks';
 
 /**
  * Delivers the callback of an ended request to every target that has no outcome in the delivery log yet, and records
  * each delivery. Idempotent: a retry, or a second execution, sends only to targets still waiting.
+ * @param input.retriesEndAt ISO 8601: set by a runtime that resumes a callback execution anew (its retry count starts
+ *   again), the time its first run's retries ended; past it, a failure is final
  * @throws CallbackNotDeliveredError while a target has not taken it (or the request's end is not yet recorded)
+ * @throws CallbackRetriesExhaustedError instead, once past `retriesEndAt`
  */
-export async function deliverCallbacks(deps: CallbackDeps, { requestId }: { requestId: string }) {
+export async function deliverCallbacks(
+  deps: CallbackDeps,
+  { requestId, retriesEndAt }: { requestId: string; retriesEndAt?: string },
+) {
+  const notDelivered = (message: string, NotYet: typeof CallbackNotDeliveredError) => {
+    const now = (deps.clock ?? systemClock).now().getTime();
+    const ends = retriesEndAt === undefined ? Number.NaN : Date.parse(retriesEndAt);
+    return now >= ends ? new CallbackRetriesExhaustedError(message) : new NotYet(message);
+  };
   const request = await deps.requests.get(requestId);
   if (!request) return { requestId, delivered: 0, pending: 0 };
   // A canceled request records when it ended as `canceledAt`, a finished one as `completedAt`.
   const endedAt = request.completedAt ?? request.canceledAt;
   if (!FINAL_STATUSES.includes(request.status) || !endedAt) {
-    throw new RequestNotEndedError(`${requestId} is ${request.status}: its callback waits for its end`);
+    throw notDelivered(`${requestId} is ${request.status}: its callback waits for its end`, RequestNotEndedError);
   }
   const payload: CallbackPayload = {
     id: request.id,
@@ -117,8 +139,9 @@ export async function deliverCallbacks(deps: CallbackDeps, { requestId }: { requ
     }),
   );
   if (failures.length > 0) {
-    throw new CallbackNotDeliveredError(
+    throw notDelivered(
       `${failures.length} of ${deps.targets.length} callback target(s) not delivered: ${failures.sort().join(', ')}`,
+      CallbackNotDeliveredError,
     );
   }
   return { requestId, delivered: waiting.length, pending: 0 };

@@ -142,4 +142,36 @@ describe('completion callbacks', () => {
     const log = await t.runtime.stores.audit.list(deliveryLogId(view.id));
     expect(log.map((e) => e.type)).toEqual(['callback.delivered']);
   });
+
+  it('gives a resumed callback only what was left of its day of retries: past it, one try, then recorded failed', async () => {
+    const down = await receiver(Number.POSITIVE_INFINITY);
+    servers.push(down.server);
+    let offset = 0;
+    const clock = { now: () => new Date(Date.now() + offset) };
+    const env = { CALLBACK_URLS: down.url, CALLBACK_SECRET, LOCAL_WORKFLOW_RETRY_SCALE: '1' };
+    const first = await startTestRuntime({ persistent: true, env, clock });
+    t = first;
+    const view = await first.erase({ email: 'restarted.callback@example.com' });
+    while (down.received.length < 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    await first.stop({ crash: true, keepData: true });
+
+    // The service starts again a day and an hour after the callback was scheduled (down meanwhile, or restarted
+    // every few hours): its retries, shortened here, would start again from the first and run a day more.
+    offset = 25 * 60 * 60_000;
+    t = await startTestRuntime({
+      persistent: true,
+      dataDir: first.dataDir,
+      env: { ...env, LOCAL_WORKFLOW_RETRY_SCALE: '0.0001' },
+      clock,
+    });
+    await t.runtime.callbacks?.settled(view.id);
+
+    expect(down.received).toHaveLength(2);
+    const log = await t.runtime.stores.audit.list(deliveryLogId(view.id));
+    expect(log.map((e) => e.type)).toEqual(['callback.failed']);
+    expect(log[0]?.data).toMatchObject({
+      error: 'CallbackRetriesExhaustedError',
+      reason: expect.stringContaining('503'),
+    });
+  });
 });
