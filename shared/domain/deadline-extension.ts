@@ -21,7 +21,7 @@ export const EXTENSION_NOTE_PATTERN = /^[A-Za-z0-9 \-_.:#/,()]{1,160}$/;
 /** Art. 12(3): "extended by two further months". */
 export const MAX_EXTENSION_MONTHS = 2;
 
-/** The extension's body; built on first use (see `erasureRequestBody`: no validator built or bundled where unused). */
+/** The extension's body; built on first use: the functions that import this module for its event build no schema. */
 export const extensionBody = () => (extensionBodySchema ??= buildExtensionBody());
 let extensionBodySchema: ReturnType<typeof buildExtensionBody> | undefined;
 

@@ -1,4 +1,3 @@
-import * as z from 'zod/mini';
 import type { IdentifierKind } from '#shared/crypto/pseudonym';
 import { pseudonymize } from '#shared/crypto/pseudonym';
 import { ValidationError } from '#shared/errors';
@@ -21,58 +20,70 @@ const DOT_SEGMENT = /^\.{1,2}$/;
  */
 export const REFERENCE_PATTERN = /^[A-Za-z0-9\-_.:#/]{1,128}$/;
 
+/** One field's rule: its value as kept (trimmed), or what is wrong with it, which never quotes the value. */
+export type FieldRule = (value: unknown) => { value: string } | { problem: string };
+
+/** A string, trimmed, then `check`ed: `check` names the problem, or returns undefined. */
+const trimmedString =
+  (check: (value: string) => string | undefined): FieldRule =>
+  (value) => {
+    if (typeof value !== 'string') return { problem: 'must be a string' };
+    const trimmed = value.trim();
+    const problem = check(trimmed);
+    return problem === undefined ? { value: trimmed } : { problem };
+  };
+
 /**
- * The intake body: at least one identifier; `reference` is the caller's ticket. The email is validated as an address
- * (RFC 5321/6531, {@link parseEmailAddress}) and kept as given, trimmed: the providers are searched with its forms,
- * and its pseudonym comes from its canonical form. Built on first use rather than at import, so that the functions
- * which never parse an intake body (most of them import this module) do not bundle or build the validator.
+ * The intake's rule for each field of the body: the email is validated as an address (RFC 5321/6531,
+ * {@link parseEmailAddress}) and kept as given, trimmed: the providers are searched with its forms, and its pseudonym
+ * comes from its canonical form. The suppression check judges each identifier by the same rules.
  */
-export const erasureRequestBody = () => (erasureRequestBodySchema ??= buildErasureRequestBody());
-let erasureRequestBodySchema: ReturnType<typeof buildErasureRequestBody> | undefined;
+export const BODY_FIELDS = {
+  // Pure: a function that imports this module for its other exports bundles none of the rules.
+  email: /* @__PURE__ */ trimmedString((v) =>
+    parseEmailAddress(v) === undefined ? 'must be a valid email address' : undefined,
+  ),
+  externalId: /* @__PURE__ */ trimmedString((v) =>
+    v.length < 1 || v.length > 256
+      ? 'must be 1-256 characters'
+      : LONE_SURROGATE.test(v)
+        ? 'must be well-formed Unicode'
+        : DOT_SEGMENT.test(v)
+          ? 'cannot be "." or ".."'
+          : undefined,
+  ),
+  reference: /* @__PURE__ */ trimmedString((v) =>
+    REFERENCE_PATTERN.test(v) ? undefined : 'must be 1-128 letters, digits or -_.:#/',
+  ),
+} satisfies Record<string, FieldRule>;
 
-function buildErasureRequestBody() {
-  return z
-    .object({
-      email: z.optional(
-        z.string().check(
-          z.trim(),
-          z.refine((v) => parseEmailAddress(v) !== undefined, 'must be a valid email address'),
-        ),
-      ),
-      externalId: z.optional(
-        z.string().check(
-          z.trim(),
-          z.minLength(1),
-          z.maxLength(256),
-          z.refine((v) => !LONE_SURROGATE.test(v), 'must be well-formed Unicode'),
-          z.refine((v) => !DOT_SEGMENT.test(v), 'cannot be "." or ".."'),
-        ),
-      ),
-      reference: z.optional(
-        z.string().check(z.trim(), z.regex(REFERENCE_PATTERN, 'must be 1-128 letters, digits or -_.:#/')),
-      ),
-    })
-    .check(
-      z.refine((body) => body.email !== undefined || body.externalId !== undefined, {
-        message: 'at least one of email or externalId is required',
-        path: ['email'],
-      }),
-    );
-}
+/** The intake body: at least one identifier; `reference` is the caller's ticket. */
+export type ErasureRequestBody = Partial<Record<keyof typeof BODY_FIELDS, string>>;
 
-export type ErasureRequestBody = z.output<ReturnType<typeof erasureRequestBody>>;
-
-/** Validates a parsed JSON body. @throws ValidationError naming the fields at fault, never echoing their values */
+/**
+ * Validates a parsed JSON body: the fields of {@link BODY_FIELDS} (others are dropped), then that at least one
+ * identifier is given. Plain code rather than a schema library: the intakes bundle no validator (zod's smallest object
+ * schema weighs 13 KiB minified, 4 % of a function's bundle), and the three fields' rules are these few lines.
+ * @throws ValidationError naming the fields at fault, never echoing their values
+ */
 export function parseErasureRequestBody(json: unknown): ErasureRequestBody {
   if (!json || typeof json !== 'object' || Array.isArray(json)) {
     throw new ValidationError('The body must be a JSON object');
   }
-  const result = erasureRequestBody().safeParse(json);
-  if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
-    throw new ValidationError(`Invalid fields: ${problems.join('; ')}`);
+  const body: ErasureRequestBody = {};
+  const problems: string[] = [];
+  for (const [field, rule] of Object.entries(BODY_FIELDS) as [keyof typeof BODY_FIELDS, FieldRule][]) {
+    const given = (json as Record<string, unknown>)[field];
+    if (given === undefined) continue;
+    const result = rule(given);
+    if ('problem' in result) problems.push(`${field}: ${result.problem}`);
+    else body[field] = result.value;
   }
-  return result.data;
+  if (problems.length === 0 && body.email === undefined && body.externalId === undefined) {
+    problems.push('email: at least one of email or externalId is required');
+  }
+  if (problems.length > 0) throw new ValidationError(`Invalid fields: ${problems.join('; ')}`);
+  return body;
 }
 
 /** The pseudonyms of an identity; the request's own pseudonym is the email's when there is one. */

@@ -3,7 +3,7 @@ import type { IdentifierKind } from '#shared/crypto/pseudonym';
 import { ValidationError } from '#shared/errors';
 import type { RequestRepository, SubjectRequestStatus } from '#shared/ports/audit';
 import { FINAL_STATUSES } from './model.ts';
-import { erasureRequestBody, identifierPseudonym } from './subject.ts';
+import { BODY_FIELDS, type FieldRule, identifierPseudonym } from './subject.ts';
 
 /** Identifiers one suppression check may carry, emails and external ids together. */
 export const MAX_SUPPRESSION_IDENTIFIERS = 1000;
@@ -31,7 +31,7 @@ export interface SuppressionAnswer {
   externalIds: SuppressionResult[];
 }
 
-// Built on first use, as the intake's (see `erasureRequestBody`).
+// Built on first use: the functions that import this module and never parse a suppression check build no schema.
 const suppressionBody = () => (suppressionBodySchema ??= buildSuppressionBody());
 let suppressionBodySchema: ReturnType<typeof buildSuppressionBody> | undefined;
 function buildSuppressionBody() {
@@ -76,15 +76,14 @@ export async function checkSuppression(
   deps: { requests: Pick<RequestRepository, 'subjectStatuses'>; pseudonymKey: Buffer },
   query: SuppressionQuery,
 ): Promise<SuppressionAnswer> {
-  const pseudonymsOf = (kind: IdentifierKind, values: unknown[], rule: z.ZodMiniType<string>) =>
+  const pseudonymsOf = (kind: IdentifierKind, values: unknown[], rule: FieldRule) =>
     values.map((value) => {
-      const parsed = rule.safeParse(value);
-      return parsed.success ? identifierPseudonym(deps.pseudonymKey, kind, parsed.data) : undefined;
+      const parsed = rule(value);
+      return 'value' in parsed ? identifierPseudonym(deps.pseudonymKey, kind, parsed.value) : undefined;
     });
   // The intake's own rules for each identifier, so a check matches exactly what an erasure request would have stored.
-  const { email, externalId } = erasureRequestBody().shape;
-  const emailPseudonyms = pseudonymsOf('email', query.emails, email.def.innerType);
-  const externalIdPseudonyms = pseudonymsOf('externalId', query.externalIds, externalId.def.innerType);
+  const emailPseudonyms = pseudonymsOf('email', query.emails, BODY_FIELDS.email);
+  const externalIdPseudonyms = pseudonymsOf('externalId', query.externalIds, BODY_FIELDS.externalId);
   const defined = (list: (string | undefined)[]) => list.filter((p): p is string => p !== undefined);
   const [byEmail, byExternalId] = await Promise.all([
     deps.requests.subjectStatuses('email', defined(emailPseudonyms), SUPPRESSION_QUERY_CONCURRENCY),

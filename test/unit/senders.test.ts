@@ -455,6 +455,39 @@ describe('SENDERS configuration', () => {
     expect(problems.join(' ')).not.toContain('pii-secret-value');
   });
 
+  it('names a misspelt option and each value of the wrong kind by its option', () => {
+    const { senders, problems } = parse(
+      {
+        zendesk: { profle: 'zendesk', fields: { emial: '/email', reference: { answerRef: '' } } },
+        hubspot: { mode: 'apikey', url: 'https:example.com/hook', idempotencyKey: 5 },
+        crm: 'api-key',
+      },
+      { zendesk: 'z'.repeat(20), hubspot: 'h'.repeat(20), crm: 'k'.repeat(40) },
+    );
+
+    expect(senders).toEqual([]);
+    expect(problems).toEqual([
+      'SENDERS.zendesk.profle: is not an option (one of profile, fields, idempotencyKey, header, mode, url)',
+      'SENDERS.zendesk.fields.emial: is not an option (one of email, externalId, reference)',
+      'SENDERS.zendesk.fields.reference: must be a JSON Pointer (RFC 6901) such as "/email", {"answerRef": "<Typeform field ref>"}, or null',
+      'SENDERS.hubspot.idempotencyKey: must be a JSON Pointer, "header:<name>" or "body"',
+      'SENDERS.hubspot.mode: must be one of signature, api-key',
+      'SENDERS.hubspot.url: must be an http:// or https:// URL',
+      'SENDERS.crm: must be a JSON object',
+    ]);
+  });
+
+  it("keeps HubSpot's URL as configured, trimmed", () => {
+    const { senders } = parse(
+      { hubspot: { url: ' https://erasure.example.com/v1/senders/hubspot/erasure-requests ' } },
+      {
+        hubspot: 'h'.repeat(20),
+      },
+    );
+
+    expect(senders[0]?.url).toBe('https://erasure.example.com/v1/senders/hubspot/erasure-requests');
+  });
+
   it('requires each sender to have a secret long enough for its kind', () => {
     expect(parse({ zendesk: {} }, undefined).problems).toEqual([
       'SENDER_SECRETS: is required when SENDERS names a sender',

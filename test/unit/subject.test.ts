@@ -65,6 +65,19 @@ describe('parseErasureRequestBody', () => {
     expect((error as Error).message).toContain(field);
   });
 
+  it('says what is wrong with each field, in the order of the fields, and nothing about a field that is fine', () => {
+    expect(thrown(() => parseErasureRequestBody({ reference: 7, externalId: null, email: 5 }))).toMatchObject({
+      message: 'Invalid fields: email: must be a string; externalId: must be a string; reference: must be a string',
+    });
+    expect(thrown(() => parseErasureRequestBody({ email: 'ann@example.com', externalId: '  ' }))).toMatchObject({
+      message: 'Invalid fields: externalId: must be 1-256 characters',
+    });
+    // The rule that one identifier is needed is judged once the fields given are valid.
+    expect(thrown(() => parseErasureRequestBody({ reference: 'T 1' }))).toMatchObject({
+      message: 'Invalid fields: reference: must be 1-128 letters, digits or -_.:#/',
+    });
+  });
+
   it.each([
     ['an array', [{ email: 'ann@example.com' }]],
     ['null', null],
