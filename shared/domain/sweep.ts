@@ -3,6 +3,7 @@ import type { AuditLog, Clock, RequestRepository, WorkflowEngine } from '#shared
 import type { ReceiptIssuer } from '#shared/ports/evidence';
 import type { FirstPromoterPort } from '#shared/ports/providers';
 import { type CancelRequestOperations, finishCancel } from './erasure-requests.ts';
+import type { ErasureRequest } from './model.ts';
 
 /** How long after its cancel a FirstPromoter batch the cancel waits for counts as stalled (its batches take minutes). */
 const BATCH_STALLED_AFTER_MS = 24 * 60 * 60_000;
@@ -91,9 +92,8 @@ export async function sweepRequests(
       continue;
     }
     // One request's failure must not stop the sweep of the others; it stays pending for the next run.
-    const { restore } = await finishCancel(deps, request, { stopWorkflow: false }).catch(() => ({
-      restore: 'failed' as const,
-    }));
+    const { restore } = await finishListedCancel(deps, request).catch(() => ({ restore: 'failed' as const }));
+    if (restore === 'ended') continue;
     if (restore === 'failed') restoreFailedIds.push(request.id);
     if (restore === 'awaiting-archive-batch' || restore === 'awaiting-restore-batch') {
       restoreWaitingIds.push(request.id);
@@ -122,4 +122,19 @@ export async function sweepRequests(
     chainHeads,
     strayIdentityIds,
   };
+}
+
+/**
+ * Finishes a cancel the sweep listed, on the request as it stands now: the list was read at the sweep's start, and the
+ * cancel route, the archive step or an earlier sweep may have ended the cancel since (the restores before it in the
+ * list take minutes). One that ended is left alone (`ended`), so no restore reaches FirstPromoter for a request whose
+ * trail has ended, and no restore on a stale record.
+ */
+async function finishListedCancel(
+  deps: Parameters<typeof finishCancel>[0],
+  listed: ErasureRequest,
+): Promise<{ restore: Awaited<ReturnType<typeof finishCancel>>['restore'] | 'ended' }> {
+  const request = await deps.requests.get(listed.id);
+  if (request?.status !== 'canceling') return { restore: 'ended' };
+  return finishCancel(deps, request, { stopWorkflow: false });
 }

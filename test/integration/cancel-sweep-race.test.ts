@@ -129,3 +129,66 @@ describe('a cancel finished by the sweeper while the cancel route still runs', (
     expect(stored?.actions['firstpromoter.promoters']?.batchId).toBe(restored?.data.batchId);
   });
 });
+
+describe('a sweep whose list of pending cancels is older than the requests', () => {
+  it('sends no restore for a cancel that another finisher ended after the list was read', async () => {
+    const email = 'listed.before@example.com';
+    const promoter = sim.addPromoter({ email });
+    const body = { email };
+    const { request } = await submitErasureRequest(deps, {
+      webhookId: 'msg_listed',
+      document: body,
+      body,
+      signedWith: 't',
+    });
+    const taskDeps = {
+      ...deps,
+      waitingPeriodSeconds: 3600,
+      batchPoll: { intervalSeconds: 1, maxIntervalSeconds: 1, timeoutSeconds: 60 },
+    };
+    await loadRequest(taskDeps, { requestId: request.id });
+    await archivePromoters(taskDeps, { requestId: request.id });
+
+    // The cancel route's restore fails (FirstPromoter down for it), leaving the request `canceling` for the sweeper.
+    const down: FirstPromoterPort = {
+      ...fp,
+      restorePromoters: async () => {
+        throw new Error('FirstPromoter unavailable');
+      },
+    };
+    expect((await cancelErasureRequest({ ...deps, firstPromoter: down }, request.id, 'auditor:listed')).status).toBe(
+      'canceling',
+    );
+
+    // The sweep lists it; before it gets to it (a long list, each with provider calls), another finisher (an earlier
+    // sweep still running, or the archive step) ends the cancel.
+    const sweepRestores: number[][] = [];
+    const counting: FirstPromoterPort = {
+      ...fp,
+      findPromoters: (s, o) => fp.findPromoters(s, o),
+      getBatch: (id) => fp.getBatch(id),
+      archivePromoters: (ids) => fp.archivePromoters(ids),
+      restorePromoters: (ids) => {
+        sweepRestores.push([...ids]);
+        return fp.restorePromoters(ids);
+      },
+    };
+    const listPendingRestores = async () => {
+      const listed = await deps.requests.listPendingRestores();
+      await sweepRequests(deps, { stalledAfterSeconds: 300 });
+      return listed;
+    };
+    const requests = new Proxy(deps.requests, {
+      get: (target, name) =>
+        name === 'listPendingRestores' ? listPendingRestores : Reflect.get(target, name).bind(target),
+    });
+    const report = await sweepRequests({ ...deps, requests, firstPromoter: counting }, { stalledAfterSeconds: 300 });
+
+    expect((await deps.requests.get(request.id))?.status).toBe('canceled');
+    expect(sim.promoters().find((p) => p.id === promoter.id)?.archived_at).toBeNull();
+    // Nothing is sent to FirstPromoter for a request that has ended, nor reported as restored by this sweep.
+    expect(sweepRestores).toEqual([]);
+    expect(report.restoredIds).not.toContain(request.id);
+    expect(report.restoreFailedIds).not.toContain(request.id);
+  });
+});
