@@ -30,7 +30,10 @@ interface State {
 }
 
 const definition = JSON.parse(readFileSync(ASL_PATH, 'utf8')) as { States: Record<string, State> };
-const PROVIDER_FUNCTIONS = ['${ReferralRockTasksFunctionArn}', '${FirstPromoterTasksFunctionArn}'];
+/** The provider functions' `definitionSubstitutions` placeholders (`${Name}`), as the ASL file holds them. */
+const PROVIDER_FUNCTIONS = ['ReferralRockTasksFunctionArn', 'FirstPromoterTasksFunctionArn'].map(
+  (name) => `\${${name}}`,
+);
 
 /** Every state with the states of its own scope (a Parallel branch's states see only each other). */
 function scopes(states: Record<string, State>): Array<Record<string, State>> {
