@@ -1,8 +1,7 @@
-import { createWriteStream } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import type { RequestSummary } from '#shared/domain/erasure-requests';
 import {
@@ -56,6 +55,11 @@ export async function* listAll(service: Service, query: Record<string, string>):
     const params = new URLSearchParams({ ...query, limit: '500', ...(cursor ? { cursor } : {}) });
     const response = await fetch(`${service.url}/v1/erasure-requests?${params}`, {
       headers: { authorization: `Bearer ${service.token}` },
+    }).catch((error: { cause?: { code?: string }; message: string }) => {
+      // undici's own message is "fetch failed": the cause says what (a service not running, on another port).
+      throw new Error(
+        `Cannot reach ${service.url}: ${error.cause?.code ?? error.message} (is the service running? --url or SERVICE_URL)`,
+      );
     });
     const body = (await response.json().catch(() => undefined)) as
       | { requests: RequestSummary[]; nextCursor: string | null; error?: { code: string; message: string } }
@@ -68,6 +72,15 @@ export async function* listAll(service: Service, query: Record<string, string>):
     yield body.requests;
     cursor = body.nextCursor;
   } while (cursor);
+}
+
+/** `parseArgs` whose refusals (an unknown option, a missing value) are the user's mistake: a {@link UsageError}. */
+function parseCliArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 const dayOrInstant = (value: string, name: string): string => {
@@ -90,7 +103,7 @@ const write = (stream: Writable, text: string) =>
  * @returns the number of requests written
  */
 export async function runExport(args: string[], io: CliIo = PROCESS_IO): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCliArgs({
     args,
     options: {
       format: { type: 'string', default: 'csv' },
@@ -109,7 +122,16 @@ export async function runExport(args: string[], io: CliIo = PROCESS_IO): Promise
   const to = values.to ? dayOrInstant(values.to, 'to') : new Date().toISOString();
   if (to <= from) throw new UsageError('--to must be after --from');
   const service = await serviceOf(values, io.env);
-  const out = values.out ? createWriteStream(userPath(values.out), { mode: 0o600 }) : io.stdout;
+  // Written beside --out and renamed over it only once complete: a failed run leaves no file that reads as an export
+  // of a period with fewer requests, and an earlier export at that path as it was.
+  const target = values.out ? userPath(values.out) : undefined;
+  const partial = target && `${target}.${process.pid}.partial`;
+  const file =
+    partial &&
+    (await open(partial, 'w', 0o600).catch((error: NodeJS.ErrnoException) => {
+      throw new Error(`Cannot write ${target}: ${error.code ?? error.message}`);
+    }));
+  const out = file ? file.createWriteStream() : io.stdout;
   const bar = new SingleBar({
     stream: io.stderr,
     format: 'Exporting |{bar}| {percentage}% of the period | {rows} requests',
@@ -139,9 +161,15 @@ export async function runExport(args: string[], io: CliIo = PROCESS_IO): Promise
       bar.update(Math.min(999, Math.max(0, progress)), { rows });
     }
     bar.update(1000, { rows });
+  } catch (error) {
+    if (partial) await new Promise<void>((done) => out.end(done)).then(() => rm(partial, { force: true }));
+    throw error;
   } finally {
     bar.stop();
-    if (out !== io.stdout) await new Promise<void>((done) => out.end(done));
+  }
+  if (partial && target) {
+    await new Promise<void>((done) => out.end(done));
+    await rename(partial, target);
   }
   await write(
     io.stderr,
@@ -157,7 +185,7 @@ export async function runExport(args: string[], io: CliIo = PROCESS_IO): Promise
  * @returns the paths written
  */
 export async function runReport(args: string[], io: CliIo = PROCESS_IO, now = new Date()): Promise<string[]> {
-  const { values } = parseArgs({
+  const { values } = parseCliArgs({
     args,
     options: {
       month: { type: 'string' },

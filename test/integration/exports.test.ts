@@ -1,9 +1,12 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { once } from 'node:events';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runExport, runReport } from '#infra/local/accountability-cli';
+import { runExport, runReport, UsageError } from '#infra/local/accountability-cli';
 import { fetchDocumented } from '#test/support/api-document';
 import { startTestRuntime, TEST_AUDIT_TOKEN, TEST_OPERATOR_TOKEN, type TestRuntime } from '#test/support/local-runtime';
 
@@ -95,7 +98,44 @@ describe('npm run export', () => {
     expect(csv.chunks.err).toContain('5 request(s)');
     expect(csv.chunks.out).not.toContain('@example.com');
   });
+
+  it('leaves an earlier export at --out as it was when this one fails, and says why in one line', async () => {
+    const out = join(outDir, 'earlier.csv');
+    await writeFile(out, 'the export of last month\n');
+    const closed = await closedPort();
+
+    const unreachable = ['--from', '2000-01-01', '--url', `http://127.0.0.1:${closed}`, '--out', out];
+    const refused = ['--from', '2000-01-01', '--url', t.runtime.url, '--token', 'x'.repeat(40), '--out', out];
+
+    await expect(runExport(unreachable, io().io)).rejects.toThrow(
+      `Cannot reach http://127.0.0.1:${closed}: ECONNREFUSED (is the service running? --url or SERVICE_URL)`,
+    );
+    await expect(runExport(refused, io().io)).rejects.toThrow('The service answered 401 unauthorized');
+    expect(await readFile(out, 'utf8')).toBe('the export of last month\n');
+    expect((await readdir(outDir)).filter((name) => name.startsWith('earlier.csv'))).toEqual(['earlier.csv']);
+  });
+
+  it('says in one line that it cannot write --out, before it asks the service anything', async () => {
+    const out = join(outDir, 'no-such-dir', 'x.csv');
+
+    await expect(runExport(['--from', '2000-01-01', '--url', t.runtime.url, '--out', out], io().io)).rejects.toThrow(
+      `Cannot write ${out}: ENOENT`,
+    );
+  });
+
+  it('is a usage error (exit 64) for an option it does not know', async () => {
+    await expect(runExport(['--from', '2000-01-01', '--fromm', 'x'], io().io)).rejects.toBeInstanceOf(UsageError);
+  });
 });
+
+/** A loopback port nothing listens on: one the system gave a server that is closed again. */
+async function closedPort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise((closed) => server.close(closed));
+  return port;
+}
 
 describe('npm run report', () => {
   it('writes the month as Markdown and CSV: statuses, time to complete, compliance, outcomes', async () => {
