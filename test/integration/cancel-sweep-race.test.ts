@@ -192,3 +192,56 @@ describe('a sweep whose list of pending cancels is older than the requests', () 
     expect(report.restoreFailedIds).not.toContain(request.id);
   });
 });
+
+describe('a cancel finished while another request of the person searches for its promoters', () => {
+  it('does not take a promoter the cancel restored meanwhile for one archived before the request', async () => {
+    const email = 'asked.again@example.com';
+    const promoter = sim.addPromoter({ email });
+    const archivedAt = () => sim.promoters().find((p) => p.id === promoter.id)?.archived_at;
+    const submit = async (webhookId: string) => {
+      const body = { email };
+      const { request } = await submitErasureRequest(deps, { webhookId, document: body, body, signedWith: 't' });
+      await loadRequest(taskDeps, { requestId: request.id });
+      return request.id;
+    };
+    const taskDeps = {
+      ...deps,
+      waitingPeriodSeconds: 3600,
+      batchPoll: { intervalSeconds: 1, maxIntervalSeconds: 1, timeoutSeconds: 60 },
+    };
+    // The person's first request archives the promoter and is canceled; FirstPromoter fails the cancel's restore, so
+    // the cancel waits for the sweeper. Meanwhile the person asks again.
+    const first = await submit('msg_first_ask');
+    await archivePromoters(taskDeps, { requestId: first });
+    const down: FirstPromoterPort = {
+      ...fp,
+      restorePromoters: async () => {
+        throw new Error('FirstPromoter unavailable');
+      },
+    };
+    await cancelErasureRequest({ ...deps, firstPromoter: down }, first, 'auditor:first');
+    const second = await submit('msg_second_ask');
+
+    // The second request's search answers (the promoter archived); the sweeper finishes the first cancel (restoring
+    // it) before the second request looks at who else of the person holds it.
+    let searches = 0;
+    const port: FirstPromoterPort = {
+      ...fp,
+      findPromoters: async (subject, options) => {
+        const found = await fp.findPromoters(subject, options);
+        if (++searches === 1) await sweepRequests(deps, { stalledAfterSeconds: 300 });
+        return found;
+      },
+      getBatch: (id) => fp.getBatch(id),
+      archivePromoters: (ids) => fp.archivePromoters(ids),
+      restorePromoters: (ids) => fp.restorePromoters(ids),
+    };
+    const result = await archivePromoters({ ...taskDeps, firstPromoter: port }, { requestId: second });
+
+    expect((await deps.requests.get(first))?.status).toBe('canceled');
+    // Whatever the second request records, FirstPromoter must hold it: an outcome that says the person's promoters are
+    // archived (or were already) with the promoter active would let the erasure complete over it.
+    expect(['archived', 'skipped']).toContain(result.outcome);
+    expect(archivedAt()).not.toBeNull();
+  });
+});

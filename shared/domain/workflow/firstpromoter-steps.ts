@@ -42,19 +42,27 @@ export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId 
   if (!ARCHIVE_STAGE.includes(request.status)) return { outcome: 'skipped' as const, count: 0 };
 
   const identity = identityOf(deps, request);
-  const promoters = await deps.firstPromoter.findPromoters(identity);
+  let promoters = await deps.firstPromoter.findPromoters(identity);
   const searchedAt = deps.clock.now();
   const nothing = readBackProof(identity, 0, 'not_found', searchedAt);
   if (promoters.length === 0 && (await recordNothingFound(deps, request, PROMOTERS, ARCHIVE_STAGE, nothing))) {
     return { outcome: 'not_found' as const, count: 0 };
   }
-  const archived = promoters.filter((p) => p.archived_at !== null).map((p) => p.id);
-  const held =
-    archived.length === 0
-      ? new Set<number>()
-      : promotersHeldByOthers(await otherRequestsOfSubject(deps.requests, request), archived, {
-          includeCanceling: true,
-        });
+  let archived = promoters.filter((p) => p.archived_at !== null).map((p) => p.id);
+  let held = new Set<number>();
+  if (archived.length > 0) {
+    const others = await otherRequestsOfSubject(deps.requests, request);
+    held = promotersHeldByOthers(others, archived, { includeCanceling: true });
+    // A request of the person whose cancel ended may have restored, after the search answered, a promoter it found
+    // archived: read after the search, that request no longer holds it, and the promoter would pass for one archived
+    // before this request (left alone, and the erasure complete over an active promoter). Searched again once the
+    // holders are known, it is found active and archived like any other.
+    if (archived.some((id) => !held.has(id)) && others.some((other) => other.status === 'canceled')) {
+      promoters = await deps.firstPromoter.findPromoters(identity);
+      archived = promoters.filter((p) => p.archived_at !== null).map((p) => p.id);
+      held = promotersHeldByOthers(others, archived, { includeCanceling: true });
+    }
+  }
   const candidates = [...promoters.filter((p) => p.archived_at === null).map((p) => p.id), ...held];
   const alreadyArchived = archived.length - held.size;
   // The set is fixed before the call, and only while the request is open: a retry archives (and a cancel restores)
