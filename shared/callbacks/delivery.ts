@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { FINAL_STATUSES, type RequestStatus } from '#shared/domain/model';
+import { type ErasureRequest, FINAL_STATUSES, type RequestStatus } from '#shared/domain/model';
 import { type AuditLog, type Clock, type RequestRepository, systemClock } from '#shared/ports/audit';
 
 /**
@@ -107,16 +107,15 @@ export async function deliverCallbacks(
   };
   const request = await deps.requests.get(requestId);
   if (!request) return { requestId, delivered: 0, pending: 0 };
-  // A canceled request records when it ended as `canceledAt`, a finished one as `completedAt`.
-  const endedAt = request.completedAt ?? request.canceledAt;
-  if (!FINAL_STATUSES.includes(request.status) || !endedAt) {
+  const end = await endOf(deps.audit, request);
+  if (!end) {
     throw notDelivered(`${requestId} is ${request.status}: its callback waits for its end`, RequestNotEndedError);
   }
   const payload: CallbackPayload = {
     id: request.id,
     reference: request.reference ?? null,
-    status: request.status,
-    completedAt: endedAt,
+    status: end.status,
+    completedAt: end.at,
     receiptUrl: `${deps.publicBaseUrl.replace(/\/$/, '')}/v1/erasure-requests/${request.id}/receipt`,
   };
   const logId = deliveryLogId(requestId);
@@ -145,6 +144,29 @@ export async function deliverCallbacks(
     );
   }
   return { requestId, delivered: waiting.length, pending: 0 };
+}
+
+/**
+ * How the request ended, once its end is recorded: its final status, or, while that status is still being written
+ * (finalize and a cancel start the callbacks just before it, so a process killed in between loses none), the sealing
+ * event of its trail, from which the final status is written (`request.completed` holds it; a cancel's is `canceled`).
+ * A canceled request records when it ended as `canceledAt`, a finished one as `completedAt`.
+ */
+async function endOf(
+  audit: Pick<AuditLog, 'seal'>,
+  request: ErasureRequest,
+): Promise<{ status: RequestStatus; at: string } | undefined> {
+  const at = request.completedAt ?? request.canceledAt;
+  if (FINAL_STATUSES.includes(request.status)) return at ? { status: request.status, at } : undefined;
+  if (request.status !== 'closing' && request.status !== 'canceling') return undefined;
+  const seal = await audit.seal(request.id);
+  if (seal?.type === 'request.canceled' && request.canceledAt) return { status: 'canceled', at: request.canceledAt };
+  const { status, completedAt } = seal?.type === 'request.completed' ? seal.data : {};
+  return typeof status === 'string' &&
+    FINAL_STATUSES.includes(status as RequestStatus) &&
+    typeof completedAt === 'string'
+    ? { status: status as RequestStatus, at: completedAt }
+    : undefined;
 }
 
 /**

@@ -426,7 +426,7 @@ export async function finishCancel(
     return { restore: 'awaiting-receipt' };
   }
   // Before the final status: should the start fail, the request stays `canceling` and the sweeper finishes the cancel,
-  // this included. The callback waits for the `canceled` status before it says so.
+  // this included. The callback states the end once the trail is sealed (above), the status being written or not.
   await deps.callbacks?.schedule(request.id);
   await deps.requests.transition(request.id, ['canceling'], 'canceled');
   return { restore: 'done', chainHead: { seq: last.seq, hash: last.hash } };

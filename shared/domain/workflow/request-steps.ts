@@ -144,8 +144,8 @@ export async function beginErasure(
  * store refuses every outcome a step still running would record, so what finalize reads next is final. It then marks
  * actions cut short as failed, appends any action event a step did not get to append, decides the status from that
  * read, destroys the stored identity, appends `identity.destroyed` and the sealing `request.completed` (the audit log
- * refuses anything after it), issues the signed receipt, and only then sets the final status, so a reader who sees a
- * final status also sees its events and its receipt. Every write is keyed or conditional: a retry after a crash at any point completes what is missing with the
+ * refuses anything after it), issues the signed receipt, starts the completion callbacks, and only then sets the final
+ * status, so a reader who sees a final status also sees its events and its receipt, and no end goes unannounced. Every write is keyed or conditional: a retry after a crash at any point completes what is missing with the
  * same values (the first `request.completed` decides them) and returns the same chain head.
  */
 export async function finalizeRequest(deps: RequestTaskDeps, { requestId }: RequestInput) {
@@ -213,10 +213,11 @@ export async function finalizeRequest(deps: RequestTaskDeps, { requestId }: Requ
   // Before the final status: whoever sees a request ended can fetch its receipt. A failure fails the step, which the
   // state machine retries; the receipt already signed is never signed again.
   await deps.receipts?.issue(requestId);
-  await deps.requests.transition(requestId, ['closing'], status, { completedAt });
-  // Once the end is recorded, so the callback states it; a failed start fails this task, which is retried (and is
-  // idempotent up to here), so no end goes unannounced.
+  // Before the final status, as a cancel does: a failed start fails this task, which is retried (and is idempotent up
+  // to here), and a process killed here (the local runtime) leaves the request `closing`, which a restart resumes,
+  // rather than ended with no callback started. The callback waits for the final status before it states it.
   await deps.callbacks?.schedule(requestId);
+  await deps.requests.transition(requestId, ['closing'], status, { completedAt });
   // The chain head leaves the database in the task's log line and the execution history, both kept apart from the
   // tables: rewriting the events table afterwards, even consistently re-hashed, would no longer contain it.
   return { requestId, status, chainHead: { seq: last.seq, hash: last.hash } };
