@@ -3,7 +3,7 @@ import canonicalize from 'canonicalize';
 import { type CallbackScheduler, deliveryLogId } from '#shared/callbacks/delivery';
 import type { IdentityCipher } from '#shared/crypto/identity-cipher';
 import type { IdentifierKind } from '#shared/crypto/pseudonym';
-import { ConflictError, NotFoundError } from '#shared/errors';
+import { AuditTrailSealedError, ConflictError, NotFoundError } from '#shared/errors';
 import type { AuditLog, Clock, RequestRepository, WorkflowEngine } from '#shared/ports/audit';
 import type { ReceiptIssuer } from '#shared/ports/evidence';
 import type { Batch, FirstPromoterPort } from '#shared/ports/providers';
@@ -377,12 +377,19 @@ export async function finishCancel(
       await deps.workflow.stop(request.id);
     } catch (error) {
       // The workflow stops itself: its next step finds the request canceled.
-      await deps.audit.append(request.id, {
-        type: 'workflow.stop_failed',
-        actor,
-        key: 'workflow.stop_failed',
-        data: { error: error instanceof Error ? error.name : 'unknown' },
-      });
+      const noted = await deps.audit
+        .append(request.id, {
+          type: 'workflow.stop_failed',
+          actor,
+          key: 'workflow.stop_failed',
+          data: { error: error instanceof Error ? error.name : 'unknown' },
+        })
+        .catch((appendError: unknown) => {
+          // Sealed: the sweeper (or the archive step) finished this cancel while the stop was tried; nothing is left.
+          if (appendError instanceof AuditTrailSealedError) return undefined;
+          throw appendError;
+        });
+      if (!noted) return { restore: 'done' };
     }
   }
   const ids = promotersOf(request);

@@ -245,3 +245,30 @@ describe('a cancel finished while another request of the person searches for its
     expect(archivedAt()).not.toBeNull();
   });
 });
+
+describe('a cancel route whose workflow stop fails after the sweeper ended the cancel', () => {
+  it('answers the canceled request, not an error, and adds nothing to the ended trail', async () => {
+    const body = { email: 'stop.failed@example.com' };
+    const { request } = await submitErasureRequest(deps, {
+      webhookId: 'msg_stop_failed',
+      document: body,
+      body,
+      signedWith: 't',
+    });
+    // The route's StopExecution is slow and then fails (throttled); meanwhile the sweeper finishes the cancel.
+    const stopping = {
+      ...workflow,
+      stop: async () => {
+        await sweepRequests(deps, { stalledAfterSeconds: 300 });
+        throw new Error('ThrottlingException');
+      },
+    };
+
+    const view = await cancelErasureRequest({ ...deps, workflow: stopping }, request.id, 'auditor:stop');
+
+    expect(view.status).toBe('canceled');
+    const events = await deps.audit.list(request.id);
+    expect(events.at(-1)?.type).toBe('request.canceled');
+    expect(events.map((e) => e.type)).not.toContain('workflow.stop_failed');
+  });
+});
