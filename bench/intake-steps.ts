@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { Webhook } from 'standardwebhooks';
 import { makeHandler as intake } from '#functions/intake/handler';
+import { TransactWriteCommand } from '#shared/adapters/dynamodb/document-client';
 import { createAuditStores, createDocumentClient } from '#shared/composition';
 import { parseConfig } from '#shared/config';
 import { IdentityCipher } from '#shared/crypto/identity-cipher';

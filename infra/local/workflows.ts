@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { makeHandler as callbackDelivery } from '#functions/callback-delivery/handler';
 import { makeHandler as firstPromoterTasks } from '#functions/firstpromoter-tasks/handler';
 import { makeHandler as referralRockTasks } from '#functions/referralrock-tasks/handler';
 import { makeHandler as requestSweeper } from '#functions/request-sweeper/handler';
 import { makeHandler as requestTasks } from '#functions/request-tasks/handler';
 import { createWebhookSender } from '#shared/adapters/callbacks/webhook-sender';
+import type { DynamoDBDocumentClient } from '#shared/adapters/dynamodb/document-client';
 import { FileTreeHeadPublisher } from '#shared/adapters/publishing/file-tree-heads';
 import { KeySigner } from '#shared/adapters/signing/key-signer';
 import { type CallbackScheduler, callbackTarget } from '#shared/callbacks/delivery';

@@ -1,4 +1,4 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '#shared/adapters/dynamodb/document-client';
 import { planAction, recordAction } from '#shared/adapters/dynamodb/requests/actions';
 import { destroyIdentity, forgetProviderIds, transitionRequest } from '#shared/adapters/dynamodb/requests/moves';
 import { findRequestsBySubject, getRequest } from '#shared/adapters/dynamodb/requests/reads';

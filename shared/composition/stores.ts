@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
+import { DynamoDBDocumentClient } from '#shared/adapters/dynamodb/document-client';
 import { abortAtInvocationDeadline } from '#shared/adapters/dynamodb/invocation-abort';
 import { DynamoRequestRepository, type RequestRepositoryOptions } from '#shared/adapters/dynamodb/requests-repository';
 import { retryTransactionConflicts } from '#shared/adapters/dynamodb/transaction-conflicts';
@@ -33,7 +33,8 @@ export function createDocumentClient(config: Pick<StorageConfig, 'dynamoDbEndpoi
     );
   abortAtInvocationDeadline(base);
   retryTransactionConflicts(base);
-  return DynamoDBDocumentClient.from(base, { marshallOptions: { removeUndefinedValues: true } });
+  // Undefined attributes are left out, as the document client of the AWS SDK does with `removeUndefinedValues`.
+  return DynamoDBDocumentClient.from(base);
 }
 
 export interface AuditStores {

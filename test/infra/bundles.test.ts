@@ -133,6 +133,12 @@ describe('Function bundles', () => {
         /@aws-lambda-powertools\/parameters\//,
         [],
       ],
+      [
+        // 6 KiB in every function: its command classes, its paginators and their Scan and Query, its middleware.
+        "the AWS SDK's document client (`document-client.ts` converts the values of the commands sent)",
+        /@aws-sdk\/lib-dynamodb\//,
+        [],
+      ],
       ['the Lambda client (receipts run through the receipt state machine)', /@aws-sdk\/client-lambda\//, []],
       [
         'the Secrets Manager client (the secrets extension serves them on localhost)',

@@ -1,8 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
 import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
+import { PutCommand } from '#shared/adapters/dynamodb/document-client';
 import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repository';
 import { createDocumentClient } from '#shared/composition';
 import { verifyChain } from '#shared/domain/chain';

@@ -2,11 +2,11 @@ import { once } from 'node:events';
 import { createServer, get, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DirectHttpHandler } from '#infra/local/dynalite-direct';
 import { addBackgroundEntrance } from '#infra/local/dynalite-precedence';
 import { ensureTables, localDynamoClient, startDynalite } from '#infra/local/dynamodb';
+import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from '#shared/adapters/dynamodb/document-client';
 import { REQUESTS_TABLE } from '#shared/adapters/dynamodb/tables';
 import { createDocumentClient } from '#shared/composition';
 

@@ -1,7 +1,7 @@
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conditionParses } from '#infra/local/dynalite-expressions';
 import { ensureTables, localDynamoClient, startDynalite } from '#infra/local/dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '#shared/adapters/dynamodb/document-client';
 import { createDocumentClient } from '#shared/composition';
 
 /**

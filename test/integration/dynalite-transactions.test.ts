@@ -1,7 +1,6 @@
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ensureTables,
@@ -10,6 +9,13 @@ import {
   startDynalite,
   startLocalDynamo,
 } from '#infra/local/dynamodb';
+import {
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '#shared/adapters/dynamodb/document-client';
 import { REQUESTS_TABLE } from '#shared/adapters/dynamodb/tables';
 import { createDocumentClient } from '#shared/composition';
 

@@ -1,7 +1,7 @@
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
 import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
+import { GetCommand, PutCommand } from '#shared/adapters/dynamodb/document-client';
 import { DynamoIdentityTable } from '#shared/adapters/dynamodb/identity-table';
 import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repository';
 import { createDocumentClient } from '#shared/composition';

@@ -2,9 +2,9 @@ import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTables, localDynamoClient } from '#infra/local/dynamodb';
+import { PutCommand } from '#shared/adapters/dynamodb/document-client';
 import { createDocumentClient } from '#shared/composition';
 
 /**

@@ -1,6 +1,6 @@
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
+import { GetCommand, PutCommand } from '#shared/adapters/dynamodb/document-client';
 import { createDocumentClient } from '#shared/composition';
 import { InvocationTimeoutError } from '#shared/errors';
 import { currentInvocationBudget, runWithinBudget } from '#shared/workflow/invocation-budget';

@@ -1,13 +1,4 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  TransactWriteCommand,
-  type TransactWriteCommandInput,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { CHAIN_LANES, laneChainId } from '#shared/domain/chain';
 import { type AuditEvent, type NewAuditEvent, SEALING_EVENTS } from '#shared/domain/model';
@@ -24,6 +15,15 @@ import {
   rememberChain,
 } from './chain-head.ts';
 import { type ChainPlan, headUpdate, planEvents, sameHeads, written } from './chain-plan.ts';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+  UpdateCommand,
+} from './document-client.ts';
 import { allItems } from './paging.ts';
 
 const MAX_ATTEMPTS = 25;

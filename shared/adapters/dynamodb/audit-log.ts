@@ -1,7 +1,7 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AuditEvent, NewAuditEvent } from '#shared/domain/model';
 import type { AuditLog, ChainLink, Clock } from '#shared/ports/audit';
 import { AuditChain } from './audit-chain.ts';
+import type { DynamoDBDocumentClient } from './document-client.ts';
 
 /**
  * The events table: append-only and hash-chained. A request's chain head lives on its request item, and an append is

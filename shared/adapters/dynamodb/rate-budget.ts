@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type ProviderName, RetryLaterError } from '#shared/errors';
 import type { RateBudget } from '#shared/ports/rate-budget';
 import { emissionIntervalMs, missedSlot, nextSlot } from '#shared/rate/gcra';
 import { sleepUnlessAborted } from '#shared/workflow/invocation-budget';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from './document-client.ts';
 import { RATE_BUDGETS_TABLE } from './tables.ts';
 
 /**

@@ -1,4 +1,3 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { IdentifierKind } from '#shared/crypto/pseudonym';
 import type { DeadlineExtension } from '#shared/domain/deadline-extension';
 import type { ActionKey, ActionRecord, ErasureRequest, NewAuditEvent, RequestStatus } from '#shared/domain/model';
@@ -12,6 +11,7 @@ import type {
   TransitionOptions,
   WithEvents,
 } from '#shared/ports/audit';
+import type { DynamoDBDocumentClient } from './document-client.ts';
 import { markArchiveIdle, planAction, recordAction, recordArchivedPromoters } from './requests/actions.ts';
 import { createRequest } from './requests/create.ts';
 import {

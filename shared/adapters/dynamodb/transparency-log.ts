@@ -1,13 +1,4 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import {
-  BatchGetCommand,
-  type BatchGetCommandInput,
-  type BatchGetCommandOutput,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
 import { addDays, epochSeconds } from '#shared/domain/dates';
 import { frontierOf, type SubtreeReader } from '#shared/evidence/merkle';
 import type { Clock } from '#shared/ports/audit';
@@ -20,8 +11,16 @@ import type {
   TransparencyLogStore,
   TreeState,
 } from '#shared/ports/evidence';
-
 import { chainOfItem, rememberChainOf } from './chain-head.ts';
+import {
+  BatchGetCommand,
+  type BatchGetCommandInput,
+  type BatchGetCommandOutput,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from './document-client.ts';
 import { requestOfItem } from './requests/items.ts';
 
 type Item = Record<string, unknown>;

@@ -1,4 +1,4 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '#shared/adapters/dynamodb/document-client';
 import { createFirstPromoterClient } from '#shared/adapters/firstpromoter/client';
 import type { FirstPromoterPort } from '#shared/ports/providers';
 import { firstPromoterOptions, type ProviderClientConfig } from './options.ts';

@@ -1,4 +1,4 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '#shared/adapters/dynamodb/document-client';
 import { DynamoRateBudget, rateBudgetKey } from '#shared/adapters/dynamodb/rate-budget';
 import type { FirstPromoterClientConfig } from '#shared/adapters/firstpromoter/client';
 import { FIRSTPROMOTER_DEFAULT_BASE_URL } from '#shared/adapters/firstpromoter/defaults';

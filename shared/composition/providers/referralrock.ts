@@ -1,4 +1,4 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '#shared/adapters/dynamodb/document-client';
 import { createReferralRockClient } from '#shared/adapters/referralrock/client';
 import type { ReferralRockPort } from '#shared/ports/providers';
 import { type ProviderClientConfig, referralRockOptions } from './options.ts';

@@ -1,10 +1,10 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { addDays, epochSeconds } from '#shared/domain/dates';
 import type { ErasureRequest, NewAuditEvent } from '#shared/domain/model';
 import { ConflictError } from '#shared/errors';
 import type { CreateResult } from '#shared/ports/audit';
 import { emptyChain, rememberChain } from '../chain-head.ts';
+import { PutCommand, TransactWriteCommand } from '../document-client.ts';
 import type { RequestItem } from './items.ts';
 import { chainFor, type RequestsTable, readRequest } from './table.ts';
 

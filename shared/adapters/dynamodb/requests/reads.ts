@@ -1,14 +1,14 @@
+import type { IdentifierKind } from '#shared/crypto/pseudonym';
+import { type ErasureRequest, FINAL_STATUSES, type RequestStatus } from '#shared/domain/model';
+import type { RequestListPage, SubjectRequestStatus } from '#shared/ports/audit';
+import { rememberChainOf } from '../chain-head.ts';
 import {
   BatchGetCommand,
   type BatchGetCommandInput,
   type BatchGetCommandOutput,
   QueryCommand,
   ScanCommand,
-} from '@aws-sdk/lib-dynamodb';
-import type { IdentifierKind } from '#shared/crypto/pseudonym';
-import { type ErasureRequest, FINAL_STATUSES, type RequestStatus } from '#shared/domain/model';
-import type { RequestListPage, SubjectRequestStatus } from '#shared/ports/audit';
-import { rememberChainOf } from '../chain-head.ts';
+} from '../document-client.ts';
 import { allItems, mapWithConcurrency } from '../paging.ts';
 import { REQUESTS_TABLE } from '../tables.ts';
 import { type RequestItem, toRequest } from './items.ts';

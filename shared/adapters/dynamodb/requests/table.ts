@@ -1,10 +1,10 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ErasureRequest, NewAuditEvent } from '#shared/domain/model';
 import type { Clock } from '#shared/ports/audit';
 import { systemClock } from '#shared/ports/audit';
 import { AuditChain } from '../audit-chain.ts';
 import { rememberChainOf } from '../chain-head.ts';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '../document-client.ts';
 import { DynamoIdentityTable, type MakeDeletionFinal } from '../identity-table.ts';
 import { type RequestItem, toRequest } from './items.ts';
 
