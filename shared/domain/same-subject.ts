@@ -39,7 +39,8 @@ const ERASED: readonly RequestStatus[] = ['completed', 'partially_completed', 'f
  * to; with `includeCanceling`, so does one whose cancel has not finished (its restore may still come: the archive step
  * then archives them itself, after it). With `endedSince`, a request that ended with an erasure after that time holds
  * them all: it overlapped, and its promoter ids are forgotten at its end, so which ones it held is no longer known;
- * leaving them archived is the side an erasure errs on.
+ * leaving them archived is the side an erasure errs on. So does one `closing`: its finalize forgets the ids in the
+ * write that seals its trail, before it issues the receipt and sets the final status, so it may hold them unseen.
  */
 export function promotersHeldByOthers(
   others: readonly ErasureRequest[],
@@ -50,7 +51,9 @@ export function promotersHeldByOthers(
   for (const other of others) {
     const holding =
       STILL_ERASING.includes(other.status) || (options.includeCanceling === true && other.status === 'canceling');
-    if (holding) {
+    if (options.endedSince !== undefined && other.status === 'closing') {
+      for (const id of ids) held.add(id);
+    } else if (holding) {
       const theirs = new Set(promotersOf(other));
       for (const id of ids) if (theirs.has(id)) held.add(id);
     } else if (

@@ -8,7 +8,7 @@ import { IdentityCipher } from '#shared/crypto/identity-cipher';
 import { cancelErasureRequest, type RequestDeps, submitErasureRequest } from '#shared/domain/erasure-requests';
 import type { ActionRecord } from '#shared/domain/model';
 import { sweepRequests } from '#shared/domain/sweep';
-import { archivePromoters, loadRequest } from '#shared/domain/workflow-tasks';
+import { archivePromoters, beginErasure, finalizeRequest, loadRequest } from '#shared/domain/workflow-tasks';
 import type { FirstPromoterPort } from '#shared/ports/providers';
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
 
@@ -270,5 +270,42 @@ describe('a cancel route whose workflow stop fails after the sweeper ended the c
     const events = await deps.audit.list(request.id);
     expect(events.at(-1)?.type).toBe('request.canceled');
     expect(events.map((e) => e.type)).not.toContain('workflow.stop_failed');
+  });
+});
+
+describe('a cancel while another request of the person is being finalized', () => {
+  it('leaves archived the promoters of a request whose ids its finalize has just forgotten', async () => {
+    const email = 'finalized.meanwhile@example.com';
+    const promoter = sim.addPromoter({ email });
+    const taskDeps = {
+      ...deps,
+      waitingPeriodSeconds: 0,
+      batchPoll: { intervalSeconds: 1, maxIntervalSeconds: 1, timeoutSeconds: 60 },
+    };
+    const submit = async (webhookId: string) => {
+      const body = { email };
+      const { request } = await submitErasureRequest(deps, { webhookId, document: body, body, signedWith: 't' });
+      await loadRequest(taskDeps, { requestId: request.id });
+      await archivePromoters(taskDeps, { requestId: request.id });
+      return request.id;
+    };
+    // Two requests of the person: the first archived the promoter, the second holds it with it.
+    const erasing = await submit('msg_erasing');
+    const canceled = await submit('msg_canceled_meanwhile');
+    await beginErasure(taskDeps, { requestId: erasing });
+
+    // The first one's finalize has sealed its trail and forgotten its provider ids, and is issuing its receipt (a
+    // state machine, a signature, a publication: seconds in AWS) when the second one is canceled.
+    const receipts = {
+      issue: async () => {
+        expect((await cancelErasureRequest(deps, canceled, 'auditor:meanwhile')).status).toBe('canceled');
+      },
+    };
+    const ended = await finalizeRequest({ ...taskDeps, receipts }, { requestId: erasing });
+
+    // The erasure ends saying the promoter is archived: FirstPromoter must hold it archived.
+    expect((await deps.requests.get(erasing))?.actions['firstpromoter.promoters']?.outcome).toBe('archived');
+    expect(['completed', 'partially_completed', 'failed']).toContain(ended.status);
+    expect(sim.promoters().find((p) => p.id === promoter.id)?.archived_at).not.toBeNull();
   });
 });
