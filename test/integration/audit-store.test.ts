@@ -1,6 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
 import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
 import { PutCommand } from '#shared/adapters/dynamodb/document-client';
 import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repository';
@@ -11,18 +10,19 @@ import { sweepRequests } from '#shared/domain/sweep';
 import { AuditTrailSealedError } from '#shared/errors';
 import type { FirstPromoterPort } from '#shared/ports/providers';
 import { runWithinBudget } from '#shared/workflow/invocation-budget';
+import { startTestDynamo, type TestDynamo } from '#test/support/test-dynamo';
 
 /** The audit store against dynalite: conditional writes, the event chain under contention, the pseudonym indexes. */
 
 const tables = { requests: 'requests-test', auditEvents: 'events-test', identities: 'identities-test' };
-let dynamo: LocalDynamo;
+let dynamo: TestDynamo;
 let requests: DynamoRequestRepository;
 let audit: DynamoAuditLog;
 let now = new Date('2026-03-01T10:00:00Z');
 const clock = { now: () => now };
 
 beforeAll(async () => {
-  dynamo = await startLocalDynamo();
+  dynamo = await startTestDynamo();
   await dynamo.ensureTables(tables);
   const db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
   requests = new DynamoRequestRepository(db, tables);

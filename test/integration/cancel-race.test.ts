@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
 import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
 import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repository';
 import { createFirstPromoterClient } from '#shared/adapters/firstpromoter/client';
@@ -12,6 +11,7 @@ import { ProviderUnavailableError } from '#shared/errors';
 import type { Batch, FirstPromoterPort } from '#shared/ports/providers';
 import { noteUnansweredCall } from '#shared/workflow/unanswered-calls';
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
+import { startTestDynamo, type TestDynamo } from '#test/support/test-dynamo';
 
 /**
  * A cancel that lands while the archive step's call to FirstPromoter is in flight: the cancel's restore runs before
@@ -19,7 +19,7 @@ import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
  */
 
 const tables = { requests: 'race-requests', auditEvents: 'race-events', identities: 'race-identities' };
-let dynamo: LocalDynamo;
+let dynamo: TestDynamo;
 let sim: FirstPromoterSimulator;
 let fp: FirstPromoterPort;
 let now = new Date('2026-06-01T10:00:00Z');
@@ -32,7 +32,7 @@ const workflow = {
 let deps: RequestDeps & { firstPromoter: FirstPromoterPort };
 
 beforeAll(async () => {
-  dynamo = await startLocalDynamo();
+  dynamo = await startTestDynamo();
   await dynamo.ensureTables(tables);
   const db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
   sim = new FirstPromoterSimulator();

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
 import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
 import { GetCommand, PutCommand } from '#shared/adapters/dynamodb/document-client';
 import { DynamoIdentityTable } from '#shared/adapters/dynamodb/identity-table';
@@ -9,6 +8,7 @@ import type { ErasureRequest } from '#shared/domain/model';
 import { sweepRequests } from '#shared/domain/sweep';
 import { ConflictError } from '#shared/errors';
 import type { FirstPromoterPort } from '#shared/ports/providers';
+import { startTestDynamo, type TestDynamo } from '#test/support/test-dynamo';
 
 /**
  * The encrypted identity in the identities table, against dynalite: never in the (backed-up) requests table, written
@@ -16,14 +16,14 @@ import type { FirstPromoterPort } from '#shared/ports/providers';
  */
 
 const tables = { requests: 'vault-requests', auditEvents: 'vault-events', identities: 'vault-identities' };
-let dynamo: LocalDynamo;
+let dynamo: TestDynamo;
 let db: ReturnType<typeof createDocumentClient>;
 let requests: DynamoRequestRepository;
 let tasks: DynamoRequestRepository;
 let identities: DynamoIdentityTable;
 
 beforeAll(async () => {
-  dynamo = await startLocalDynamo();
+  dynamo = await startTestDynamo();
   await dynamo.ensureTables(tables);
   db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
   requests = new DynamoRequestRepository(db, tables);

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
 import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
 import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repository';
 import { createFirstPromoterClient } from '#shared/adapters/firstpromoter/client';
@@ -21,6 +20,7 @@ import type { FirstPromoterPort, ReferralRockPort } from '#shared/ports/provider
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
 import { ReferralRockSimulator } from '#test/simulators/referralrock';
 import { UNSPACED_RATE_LIMIT } from '#test/support/open-rate-budget';
+import { startTestDynamo, type TestDynamo } from '#test/support/test-dynamo';
 
 /**
  * Nothing is recorded after a request's end. A step still running when finalize (or a cancel) ends the request — an
@@ -29,7 +29,7 @@ import { UNSPACED_RATE_LIMIT } from '#test/support/open-rate-budget';
  */
 
 const tables = { requests: 'late-requests', auditEvents: 'late-events', identities: 'late-identities' };
-let dynamo: LocalDynamo;
+let dynamo: TestDynamo;
 const rrSim = new ReferralRockSimulator();
 const fpSim = new FirstPromoterSimulator();
 let rr: ReferralRockPort;
@@ -45,7 +45,7 @@ const workflow = {
 };
 
 beforeAll(async () => {
-  dynamo = await startLocalDynamo();
+  dynamo = await startTestDynamo();
   await dynamo.ensureTables(tables);
   const db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
   stores = {

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
 import { DynamoRateBudget, rateBudgetKey } from '#shared/adapters/dynamodb/rate-budget';
 import { createDocumentClient } from '#shared/composition';
 import { RetryLaterError } from '#shared/errors';
 import { emissionIntervalMs } from '#shared/rate/gcra';
+import { startTestDynamo, type TestDynamo } from '#test/support/test-dynamo';
 
 /**
  * The shared rate budget against dynalite: takers in separate "processes" (each its own client and budget object, as
@@ -11,17 +11,20 @@ import { emissionIntervalMs } from '#shared/rate/gcra';
  */
 
 const tables = { requests: 'budget-requests', auditEvents: 'budget-events', rateBudgets: 'budget-rate-budgets' };
-let dynamo: LocalDynamo;
+let dynamo: TestDynamo;
 let counter = 0;
 
 beforeAll(async () => {
-  dynamo = await startLocalDynamo();
+  dynamo = await startTestDynamo();
   await dynamo.ensureTables(tables);
 });
 
 afterAll(async () => {
   await dynamo.stop();
 });
+
+/** A client of its own, as each process (Lambda instance) has. */
+const processClient = () => createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.newClient());
 
 /**
  * Takers of one account's budget in `processes` processes (each its own DynamoDB client) sharing a clock. Each take is a
@@ -31,7 +34,7 @@ function takers(processes: number, limitPerMinute: number, clock: { now: number 
   counter++;
   const key = rateBudgetKey('firstpromoter', `http://127.0.0.1/test-${counter}`, 'acct');
   const slots: number[] = [];
-  const clients = Array.from({ length: processes }, () => createDocumentClient({ dynamoDbEndpoint: dynamo.endpoint }));
+  const clients = Array.from({ length: processes }, () => processClient());
   const budget = (i: number, onWait: (ms: number) => void = () => undefined) =>
     new DynamoRateBudget(clients[i % processes] as (typeof clients)[number], tables.rateBudgets, {
       key,
@@ -118,7 +121,7 @@ describe('DynamoRateBudget', () => {
     await take(0); // slot now; the next is one interval away
     const key = rateBudgetKey('firstpromoter', `http://127.0.0.1/test-${counter}`, 'acct');
     let wakeUps = 0;
-    const late = new DynamoRateBudget(createDocumentClient({ dynamoDbEndpoint: dynamo.endpoint }), tables.rateBudgets, {
+    const late = new DynamoRateBudget(processClient(), tables.rateBudgets, {
       key,
       limitPerMinute: 60,
       now: () => clock.now,
@@ -133,7 +136,7 @@ describe('DynamoRateBudget', () => {
     // The slot one interval away was let go; the one taken on waking starts now, and the next one interval later.
     expect(wakeUps).toBe(1);
     const waits: number[] = [];
-    await new DynamoRateBudget(createDocumentClient({ dynamoDbEndpoint: dynamo.endpoint }), tables.rateBudgets, {
+    await new DynamoRateBudget(processClient(), tables.rateBudgets, {
       key,
       limitPerMinute: 60,
       now: () => clock.now,

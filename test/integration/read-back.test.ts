@@ -1,5 +1,4 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
 import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
 import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repository';
 import { createFirstPromoterClient } from '#shared/adapters/firstpromoter/client';
@@ -24,6 +23,7 @@ import type { FirstPromoterPort, ReferralRockPort } from '#shared/ports/provider
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
 import type { Fault } from '#test/simulators/harness';
 import { ReferralRockSimulator } from '#test/simulators/referralrock';
+import { startTestDynamo, type TestDynamo } from '#test/support/test-dynamo';
 
 /**
  * A read-back decides every failure. Each provider action is run as the state machine runs it: the step, and when it
@@ -33,7 +33,7 @@ import { ReferralRockSimulator } from '#test/simulators/referralrock';
  */
 
 const tables = { requests: 'readback-requests', auditEvents: 'readback-events', identities: 'readback-identities' };
-let dynamo: LocalDynamo;
+let dynamo: TestDynamo;
 const rrSim = new ReferralRockSimulator();
 const fpSim = new FirstPromoterSimulator();
 let rr: ReferralRockPort;
@@ -51,7 +51,7 @@ const noWorkflow = {
 };
 
 beforeAll(async () => {
-  dynamo = await startLocalDynamo();
+  dynamo = await startTestDynamo();
   await dynamo.ensureTables(tables);
   const db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
   stores = {

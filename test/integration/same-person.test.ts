@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
 import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
 import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repository';
 import { createFirstPromoterClient } from '#shared/adapters/firstpromoter/client';
@@ -21,6 +20,7 @@ import {
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
 import { ReferralRockSimulator } from '#test/simulators/referralrock';
 import { UNSPACED_RATE_LIMIT } from '#test/support/open-rate-budget';
+import { startTestDynamo, type TestDynamo } from '#test/support/test-dynamo';
 
 /**
  * Two open requests for the same person (same email or external id, another webhook-id) share their work: a promoter
@@ -29,14 +29,14 @@ import { UNSPACED_RATE_LIMIT } from '#test/support/open-rate-budget';
  */
 
 const tables = { requests: 'same-requests', auditEvents: 'same-events', identities: 'same-identities' };
-let dynamo: LocalDynamo;
+let dynamo: TestDynamo;
 const rrSim = new ReferralRockSimulator();
 const fpSim = new FirstPromoterSimulator();
 const clock = { now: () => new Date() };
 let deps: any;
 
 beforeAll(async () => {
-  dynamo = await startLocalDynamo();
+  dynamo = await startTestDynamo();
   await dynamo.ensureTables(tables);
   const db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
   const retry = { maxAttempts: 1, baseDelayMs: 1 };

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
 import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
 import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repository';
 import { createDocumentClient } from '#shared/composition';
@@ -10,6 +9,7 @@ import { cancelErasureRequest, type RequestDeps, submitErasureRequest } from '#s
 import { beginErasure, loadRequest } from '#shared/domain/workflow-tasks';
 import type { AuditLog } from '#shared/ports/audit';
 import type { FirstPromoterPort } from '#shared/ports/providers';
+import { startTestDynamo, type TestDynamo } from '#test/support/test-dynamo';
 
 /**
  * A status move and the event that records it land in one write (`transitionWithEvents`), and `beginErasure` writes
@@ -18,7 +18,7 @@ import type { FirstPromoterPort } from '#shared/ports/providers';
  */
 
 const tables = { requests: 'moves-requests', auditEvents: 'moves-events', identities: 'moves-identities' };
-let dynamo: LocalDynamo;
+let dynamo: TestDynamo;
 const clock = { now: () => new Date('2026-08-03T10:00:00Z') };
 let deps: RequestDeps & {
   firstPromoter: FirstPromoterPort;
@@ -27,7 +27,7 @@ let deps: RequestDeps & {
 let stores: { requests: DynamoRequestRepository; audit: DynamoAuditLog };
 
 beforeAll(async () => {
-  dynamo = await startLocalDynamo();
+  dynamo = await startTestDynamo();
   await dynamo.ensureTables(tables);
   const db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
   stores = {

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
 import { UpdateCommand } from '#shared/adapters/dynamodb/document-client';
 import { DynamoTransparencyLog } from '#shared/adapters/dynamodb/transparency-log';
 import { FileTreeHeadPublisher } from '#shared/adapters/publishing/file-tree-heads';
@@ -14,19 +13,20 @@ import { leafHash } from '#shared/evidence/merkle';
 import { type ReceiptBundle, ReceiptNotReadyError } from '#shared/evidence/receipt';
 import { checkConsistency, checkReceipt } from '#shared/evidence/verify';
 import { SealedRequests } from '#test/support/receipt-fixtures';
+import { startTestDynamo, type TestDynamo } from '#test/support/test-dynamo';
 
 /**
  * The receipt issuer against the DynamoDB log (dynalite): concurrent finishing requests each get one leaf, every receipt
  * is proven against a signed head, a retry returns the receipt already signed, and published heads are consistent.
  */
 
-let dynamo: LocalDynamo;
+let dynamo: TestDynamo;
 let dir: string;
 let tableNo = 0;
 const signer = new KeySigner(generateReceiptSigningKey());
 
 beforeAll(async () => {
-  dynamo = await startLocalDynamo();
+  dynamo = await startTestDynamo();
   dir = await mkdtemp(join(tmpdir(), 'transparency-log-'));
 });
 afterAll(async () => {

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { base64url } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
 import { DynamoTransparencyLog } from '#shared/adapters/dynamodb/transparency-log';
 import { FileTreeHeadPublisher } from '#shared/adapters/publishing/file-tree-heads';
 import { generateReceiptSigningKey, KeySigner } from '#shared/adapters/signing/key-signer';
@@ -19,6 +18,7 @@ import { issueReceipt, latestTreeHead, receiptJwks, treeConsistency } from '#sha
 import type { ReceiptBundle } from '#shared/evidence/receipt';
 import { chain } from '#test/support/lane-trail';
 import { SealedRequests } from '#test/support/receipt-fixtures';
+import { startTestDynamo, type TestDynamo } from '#test/support/test-dynamo';
 
 /**
  * `npm run verify`, run as an auditor runs it, on files and URLs: an untouched receipt passes; a tampered receipt, a
@@ -27,7 +27,7 @@ import { SealedRequests } from '#test/support/receipt-fixtures';
 
 const run = promisify(execFile);
 const script = new URL('../../infra/local/verify.ts', import.meta.url).pathname;
-let dynamo: LocalDynamo;
+let dynamo: TestDynamo;
 let dir: string;
 let server: Server;
 let baseUrl: string;
@@ -74,7 +74,7 @@ async function verify(...args: string[]) {
 }
 
 beforeAll(async () => {
-  dynamo = await startLocalDynamo();
+  dynamo = await startTestDynamo();
   dir = await mkdtemp(join(tmpdir(), 'verify-receipt-'));
   // The target's trail has a lane, as every erasure's now has: the receipt's head commits to it through the seal.
   for (const id of requestIds) sealed.add(id, { lanes: id === target });
