@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { hashEvent, verifyViewTrail } from '#shared/domain/chain';
-import type { AuditEvent } from '#shared/domain/model';
+import { type AuditEvent, SEALING_EVENTS } from '#shared/domain/model';
 import { userPath } from './cli-args.ts';
 import { localServiceSecret, noLocalSecret } from './secrets-file.ts';
 
@@ -79,6 +79,14 @@ lines.push(
           : `chain: BROKEN at ${result.brokenLane ? `lane ${result.brokenLane} ` : ''}event #${result.brokenAt}`,
 );
 if (last) lines.push(`last event: #${last.seq} ${last.hash}`);
+// A chain can only vouch for what it holds: until the sealing event commits to every lane, a later view may add
+// events, and a trail cut short before its seal would also read as valid.
+const seal = events.find((event) => SEALING_EVENTS.includes(event.type));
+lines.push(
+  seal
+    ? `trail: sealed by #${seal.seq} ${seal.type}: complete, nothing can follow it`
+    : 'trail: OPEN: no request.completed or request.canceled yet (the request has not ended, or the view is cut short); verify a view saved after it ends',
+);
 const anchored = values.head === undefined ? undefined : events.find((event) => event.hash === values.head);
 const headMatches = values.head === undefined || anchored !== undefined;
 if (values.head !== undefined) {

@@ -56,6 +56,19 @@ describe('verify-trail', () => {
     expect(result.stdout).toContain(`head: the anchored event is #${view.events.at(-1).seq} (the last)`);
   });
 
+  it('says whether the trail is sealed, and that one without its sealing event is still open', async () => {
+    const open = structuredClone(view);
+    open.events = open.events.filter((event: any) => event.type !== 'request.completed');
+
+    const sealed = await verify(view);
+    const unsealed = await verify(open);
+
+    expect(sealed.stdout).toContain(`trail: sealed by #${view.events.at(-1).seq} request.completed`);
+    expect(unsealed.code).toBe(0);
+    expect(unsealed.stdout).toContain('chain: valid');
+    expect(unsealed.stdout).toContain('trail: OPEN: no request.completed or request.canceled yet');
+  });
+
   it('rejects a trail whose event data was changed', async () => {
     const tampered = structuredClone(view);
     tampered.events[0].data.reference = 'DSR-8';
