@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '#shared/errors';
 import type { AuditLog, Clock, RequestRepository } from '#shared/ports/audit';
 import { deadlineFor } from './dates.ts';
+import { invalidFieldsError, inWords } from './invalid-fields.ts';
 import { type ErasureRequest, type NewAuditEvent, OPEN_STATUSES } from './model.ts';
 import { isRequestId } from './request-ids.ts';
 
@@ -60,10 +61,9 @@ export function parseExtensionBody(json: unknown): ExtensionBody {
   if (!json || typeof json !== 'object' || Array.isArray(json)) {
     throw new ValidationError('The body must be a JSON object');
   }
-  const result = extensionBody().safeParse(json);
+  const result = extensionBody().safeParse(json, { error: inWords });
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
-    throw new ValidationError(`Invalid fields: ${problems.join('; ')}`);
+    throw invalidFieldsError(result.error.issues);
   }
   return result.data;
 }

@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import type { IdentifierKind } from '#shared/crypto/pseudonym';
 import { ValidationError } from '#shared/errors';
 import type { RequestRepository, SubjectRequestStatus } from '#shared/ports/audit';
+import { invalidFieldsError, inWords } from './invalid-fields.ts';
 import { FINAL_STATUSES } from './model.ts';
 import { BODY_FIELDS, type FieldRule, identifierPseudonym } from './subject.ts';
 
@@ -58,10 +59,9 @@ export function parseSuppressionBody(json: unknown): SuppressionQuery {
   if (!json || typeof json !== 'object' || Array.isArray(json)) {
     throw new ValidationError('The body must be a JSON object');
   }
-  const result = suppressionBody().safeParse(json);
+  const result = suppressionBody().safeParse(json, { error: inWords });
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
-    throw new ValidationError(`Invalid fields: ${problems.join('; ')}`);
+    throw invalidFieldsError(result.error.issues);
   }
   return { emails: result.data.emails ?? [], externalIds: result.data.externalIds ?? [] };
 }

@@ -62,7 +62,10 @@ describe('checkSuppression', () => {
 
   it('refuses a body without identifiers or with more than 1,000', () => {
     expect(() => parseSuppressionBody({})).toThrow(/at least one/);
-    expect(() => parseSuppressionBody({ emails: 'a@example.com' })).toThrow(/emails/);
+    expect(() => parseSuppressionBody({ emails: 'a@example.com' })).toThrow('Invalid fields: emails: must be an array');
+    expect(() => parseSuppressionBody({ externalIds: { id: 'crm-1001' } })).toThrow(
+      'Invalid fields: externalIds: must be an array',
+    );
     expect(() =>
       parseSuppressionBody({ emails: Array(500).fill('a@example.com'), externalIds: Array(501).fill('x') }),
     ).toThrow(/at most 1000/);
