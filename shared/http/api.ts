@@ -99,6 +99,13 @@ export const parseJson = (raw: Buffer | string): unknown => parseJsonBody(raw);
  */
 export type TokenRole = 'auditor' | 'operator' | 'suppression';
 
+/** The configuration (environment variable, in AWS the secret) that holds each role's tokens. */
+const ROLE_TOKENS: Record<TokenRole, string> = {
+  auditor: 'AUDIT_TOKENS',
+  operator: 'OPERATOR_TOKENS',
+  suppression: 'SUPPRESSION_TOKENS',
+};
+
 const matchingToken = (presented: Buffer, tokens: readonly string[]) =>
   tokens.find((t) => {
     const candidate = Buffer.from(t);
@@ -127,5 +134,7 @@ export function requireBearer(
       `This token does not allow this action: it needs ${role === 'auditor' || role === 'operator' ? 'an' : 'a'} ${role} token`,
     );
   }
-  throw new UnauthorizedError('A valid bearer token is required');
+  // Routes that read no other role's tokens cannot tell a valid token of another role from an unknown one: naming the
+  // tokens this route takes tells an operator who tried a read route why, without a secret grant more per function.
+  throw new UnauthorizedError(`A valid bearer token is required: one of the ${ROLE_TOKENS[role]}`);
 }

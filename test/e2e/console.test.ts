@@ -330,7 +330,9 @@ async function startApiDouble(view: any): Promise<{ url: string; server: Server;
       return;
     }
     if (req.headers.authorization !== `Bearer ${TEST_AUDIT_TOKEN}`) {
-      return send(401, { error: { code: 'unauthorized', message: 'A valid bearer token is required' } });
+      return send(401, {
+        error: { code: 'unauthorized', message: 'A valid bearer token is required: one of the AUDIT_TOKENS' },
+      });
     }
     if (url.pathname === '/v1/erasure-requests') {
       const status = url.searchParams.get('status');

@@ -198,6 +198,8 @@ describe('verify-trail', () => {
     const result = await verifyTrail('--url', statusUrl, '--token', 'not-a-token-of-this-service-at-all');
 
     expect(result.code).toBe(1);
-    expect(oneLine(result.stderr)).toBe(`${statusUrl} answered 401: unauthorized: A valid bearer token is required`);
+    expect(oneLine(result.stderr)).toBe(
+      `${statusUrl} answered 401: unauthorized: A valid bearer token is required: one of the AUDIT_TOKENS`,
+    );
   });
 });

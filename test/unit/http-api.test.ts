@@ -248,6 +248,18 @@ describe('requireBearer', () => {
     expect(error).toMatchObject({ statusCode: 401 });
   });
 
+  it.each([
+    ['auditor', 'AUDIT_TOKENS'],
+    ['operator', 'OPERATOR_TOKENS'],
+    ['suppression', 'SUPPRESSION_TOKENS'],
+  ] as const)('says which tokens the route takes (%s) when it refuses one with a 401', (role, tokens) => {
+    // A route that does not know the other roles' tokens cannot say "wrong role": a valid operator token on a read
+    // route gets this 401, and the message must not let its holder think the token itself is wrong.
+    const error = thrown(() => requireBearer(withBearer(`Bearer ${OTHER_TOKEN}`), [TOKEN], { role }));
+
+    expect((error as Error).message).toBe(`A valid bearer token is required: one of the ${tokens}`);
+  });
+
   it('refuses every token when none is configured', () => {
     expect(() => requireBearer(withBearer(`Bearer ${TOKEN}`), [])).toThrow(UnauthorizedError);
   });
