@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -8,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localSecretsFile } from '#infra/local/secrets-file';
 import { SECRET_VARIABLES } from '#shared/config';
 import { fetchDocumented } from '#test/support/api-document';
+import { ChildOutput } from '#test/support/child-output';
 import { signHeaders } from '#test/support/local-runtime';
 import { findPersonalData } from '#test/support/personal-data-scan';
 import { settled, waitFor } from '#test/support/wait-for';
@@ -40,31 +40,31 @@ interface Banner {
 
 /** One `npm start` child in a process group of its own (as a terminal's Ctrl-C or a supervisor's SIGTERM reaches it). */
 class ServiceProcess {
-  stdout = '';
-  stderr = '';
   readonly #child: ChildProcess;
+  readonly #output: ChildOutput;
   readonly #closed: Promise<void>;
   #isClosed = false;
 
   constructor(env: NodeJS.ProcessEnv) {
     this.#child = spawn('npm', ['start'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    this.#child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stdout += chunk;
-    });
-    this.#child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stderr += chunk;
-    });
-    // `close` comes once npm has exited and every holder of its output pipes, the node grandchild included, is gone.
-    this.#closed = new Promise<void>((resolve) => {
-      this.#child.once('close', () => resolve());
-      this.#child.once('error', () => resolve());
-    }).then(() => {
+    this.#output = new ChildOutput(this.#child);
+    // Ended also when npm could not be started: the banner's wait then gives up, with what was printed.
+    const closed = () => {
       this.#isClosed = true;
-    });
+    };
+    this.#closed = this.#output.ended.then(closed, closed);
+  }
+
+  get stdout(): string {
+    return this.#output.stdout;
+  }
+
+  get stderr(): string {
+    return this.#output.stderr;
   }
 
   get output(): string {
-    return `${this.stdout}\n${this.stderr}`;
+    return this.#output.text;
   }
 
   /** npm's process id, which is also the id of the process group it leads. */
@@ -203,22 +203,15 @@ async function shell(
   env: NodeJS.ProcessEnv,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn('sh', ['-c', command], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const code = await settled(`\`${command}\` to exit`, once(child, 'close'), {
+  const output = new ChildOutput(child);
+  const { code } = await settled(`\`${command}\` to exit`, output.ended, {
     timeoutMs: 30_000,
-    seen: () => stdout + stderr,
+    seen: () => output.text,
   }).catch((error: unknown) => {
     child.kill('SIGKILL');
     throw error;
   });
-  return { code: code[0] as number | null, stdout, stderr };
+  return { code, stdout: output.stdout, stderr: output.stderr };
 }
 
 async function call(url: string, init: RequestInit = {}): Promise<{ status: number; json: any }> {

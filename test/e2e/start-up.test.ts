@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_FILE } from '#infra/local/data-dir-lock';
 import { formatIdentity, ownIdentity } from '#infra/local/process-identity';
 import { SECRET_VARIABLES } from '#shared/config';
+import { ChildOutput } from '#test/support/child-output';
 import { settled, waitFor } from '#test/support/wait-for';
 
 /**
@@ -25,12 +26,8 @@ beforeAll(async () => {
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
 
-interface Run {
-  child: ChildProcess;
-  stdout: string;
-  stderr: string;
-  exited: Promise<number | null>;
-}
+/** A start of the service: its process and what it printed. */
+type Run = ChildOutput & { child: ChildProcess };
 
 function run(env: Record<string, string>): Run {
   const base = { ...process.env };
@@ -38,15 +35,7 @@ function run(env: Record<string, string>): Run {
     delete base[name];
   }
   const child = spawn(NODE, ['infra/local/main.ts'], { cwd: REPO, env: { ...base, ...env }, stdio: 'pipe' });
-  const result: Run = { child, stdout: '', stderr: '', exited: Promise.resolve(null) };
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    result.stdout += chunk;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    result.stderr += chunk;
-  });
-  result.exited = new Promise((resolve) => child.once('close', (code) => resolve(code)));
-  return result;
+  return Object.assign(new ChildOutput(child), { child });
 }
 
 /** A fresh data directory and secrets file under the test's root (neither exists yet). */
@@ -61,13 +50,13 @@ const fresh = () => {
  * fails the test at once, with what it printed, and is killed.
  */
 function exitOf(started: Run, what: string, timeoutMs = 20_000): Promise<number | null> {
-  return settled(what, started.exited, {
-    timeoutMs,
-    seen: () => `its output:\n${started.stdout}${started.stderr}`,
-  }).catch((error: unknown) => {
-    started.child.kill('SIGKILL');
-    throw error;
-  });
+  const exited = started.ended.then(({ code }) => code);
+  return settled(what, exited, { timeoutMs, seen: () => `its output:\n${started.stdout}${started.stderr}` }).catch(
+    (error: unknown) => {
+      started.child.kill('SIGKILL');
+      throw error;
+    },
+  );
 }
 
 /** Refused at start: exactly one line on stderr, no stack, nothing on stdout. */

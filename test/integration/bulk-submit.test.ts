@@ -6,30 +6,25 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BulkFileError, bulkWebhookId, parseBulkCsv, submitBulk } from '#infra/local/bulk-submit';
+import { ChildOutput } from '#test/support/child-output';
 import { startTestRuntime, TEST_WEBHOOK_SECRET, type TestRuntime } from '#test/support/local-runtime';
 import { thrown } from '#test/support/thrown';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 /** `npm run submit -- --file …` as a privacy team runs it; resolves with its exit code and output. */
-function runSubmit(args: string[], env: Record<string, string>) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn('npm', ['run', '--silent', 'submit', '--', ...args], {
-      cwd: REPO,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
+async function runSubmit(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn('npm', ['run', '--silent', 'submit', '--', ...args], {
+    cwd: REPO,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const output = new ChildOutput(child);
+  const { code } = await output.ended;
+  return { code, stdout: output.stdout, stderr: output.stderr };
 }
 
 describe('npm run submit, mistyped', () => {
