@@ -254,7 +254,8 @@ export const FUNCTION_SECRETS: Record<HandlerName, readonly SecretVariable[]> = 
   console: [],
   'request-tasks': [],
   'referralrock-tasks': ['IDENTITY_KEY', 'REFERRALROCK_PUBLIC_KEY', 'REFERRALROCK_PRIVATE_KEY'],
-  'firstpromoter-tasks': ['IDENTITY_KEY', 'FIRSTPROMOTER_API_KEY', 'FIRSTPROMOTER_ACCOUNT_ID'],
+  // PSEUDONYM_KEY: the archive step links the requests made under its promoters' other identifiers (same-subject.ts).
+  'firstpromoter-tasks': ['IDENTITY_KEY', 'PSEUDONYM_KEY', 'FIRSTPROMOTER_API_KEY', 'FIRSTPROMOTER_ACCOUNT_ID'],
   'request-sweeper': ['FIRSTPROMOTER_API_KEY', 'FIRSTPROMOTER_ACCOUNT_ID'],
   // CALLBACK_SECRET only once callbackUrls are set (see the stack): until then it holds the placeholder.
   'callback-delivery': [],

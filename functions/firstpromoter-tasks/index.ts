@@ -48,6 +48,7 @@ export const handler = makeHandler({
   cipher: createIdentityCipher(config),
   // Built at its first call, as in referralrock-tasks.
   firstPromoter: firstPromoterOnFirstCall(config, db),
+  pseudonymKey: required(config.pseudonymKey, 'PSEUDONYM_KEY'),
   batchPoll: config.batchPoll,
   retryWindowSeconds: config.provider.retryWindowSeconds,
   receipts: new StepFunctionsReceiptIssuer(sfn, required(config.receipts.stateMachineArn, 'RECEIPT_STATE_MACHINE_ARN')),

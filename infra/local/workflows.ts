@@ -223,6 +223,7 @@ export function composeWorkflows(
         ...identityStores,
         cipher,
         firstPromoter,
+        ...(config.pseudonymKey ? { pseudonymKey: config.pseudonymKey } : {}),
         batchPoll: config.batchPoll,
         retryWindowSeconds: config.provider.retryWindowSeconds,
         receipts,

@@ -24,7 +24,7 @@ import {
   type RequestStatus,
 } from './model.ts';
 import { isRequestId, requestIdFor, webhookIdHash } from './request-ids.ts';
-import { otherRequestsOfSubject, promotersHeldByOthers, promotersOf } from './same-subject.ts';
+import { otherRequestsOfSubject, promotersHeldByOthers, promotersOf, requestsLinkedBy } from './same-subject.ts';
 import { type ErasureRequestBody, identifierPseudonym, redact, subjectRef } from './subject.ts';
 
 export interface RequestDeps {
@@ -485,6 +485,7 @@ export async function restoreArchivedPromoters(
   const heldByOthers = async (ids: readonly number[]) =>
     promotersHeldByOthers(await otherRequestsOfSubject(deps.requests, request), ids, {
       endedSince: request.plans?.[key]?.at ?? request.receivedAt,
+      linked: await requestsLinkedBy(deps.requests, request),
     });
   try {
     const held = await heldByOthers(promoterIds);

@@ -102,6 +102,18 @@ export interface ActionPlan {
   ids: Array<string | number>;
   /** When the plan was written: a provider batch started by an earlier attempt is no older than this. */
   at: string;
+  /**
+   * The archive's plan: pseudonyms of the found promoters' own identifiers (their email, their `cust_id`) that the
+   * request's subject does not have. Requests under those identifiers concern the same promoters, though they share
+   * no identifier with this one: a cancel's restore must find them (`same-subject.ts`).
+   */
+  linked?: LinkedPseudonym[];
+}
+
+/** A pseudonym of one identifier, of the kind it was computed for (see `identifierPseudonym`). */
+export interface LinkedPseudonym {
+  kind: 'email' | 'externalId';
+  pseudonym: string;
 }
 
 export interface SubjectRef {

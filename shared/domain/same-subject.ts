@@ -1,5 +1,6 @@
 import type { RequestRepository } from '#shared/ports/audit';
-import type { ErasureRequest, RequestStatus } from './model.ts';
+import type { ErasureRequest, LinkedPseudonym, RequestStatus } from './model.ts';
+import { identifierPseudonym } from './subject.ts';
 
 /**
  * Several requests for one person may be open at once (another `webhook-id`, the same email or external id). They share
@@ -17,6 +18,48 @@ export async function otherRequestsOfSubject(
   if (emailPseudonym) for (const r of await requests.findBySubject('email', emailPseudonym)) found.set(r.id, r);
   if (externalIdPseudonym) {
     for (const r of await requests.findBySubject('externalId', externalIdPseudonym)) found.set(r.id, r);
+  }
+  found.delete(request.id);
+  return [...found.values()];
+}
+
+/**
+ * The pseudonyms of the promoters' own identifiers (email, `cust_id`) that `request`'s subject does not have: a promoter
+ * found by the subject's external id may carry an email under which another request of the same person was made (and
+ * the other way round). Such requests share no identifier with this one, yet concern the same promoters. A promoter's
+ * email that is not an email address is left out.
+ */
+export function linkedPseudonyms(
+  key: Buffer,
+  request: Pick<ErasureRequest, 'subject'>,
+  promoters: ReadonlyArray<{ email?: string | null; cust_id?: string | null }>,
+): LinkedPseudonym[] {
+  const own = new Set([request.subject.emailPseudonym, request.subject.externalIdPseudonym]);
+  const linked = new Map<string, LinkedPseudonym>();
+  const add = (kind: LinkedPseudonym['kind'], value: string) => {
+    try {
+      const pseudonym = identifierPseudonym(key, kind, value);
+      if (!own.has(pseudonym)) linked.set(`${kind}:${pseudonym}`, { kind, pseudonym });
+    } catch {
+      // Not an email address: no request can have been made under it.
+    }
+  };
+  for (const promoter of promoters) {
+    if (promoter.email) add('email', promoter.email);
+    if (promoter.cust_id) add('externalId', promoter.cust_id);
+  }
+  return [...linked.values()];
+}
+
+/** The requests made under `linked` pseudonyms, other than `request` (see {@link linkedPseudonyms}). */
+export async function requestsLinkedBy(
+  requests: Pick<RequestRepository, 'findBySubject'>,
+  request: ErasureRequest,
+  linked: readonly LinkedPseudonym[] = request.plans?.['firstpromoter.promoters']?.linked ?? [],
+): Promise<ErasureRequest[]> {
+  const found = new Map<string, ErasureRequest>();
+  for (const { kind, pseudonym } of linked) {
+    for (const r of await requests.findBySubject(kind, pseudonym)) found.set(r.id, r);
   }
   found.delete(request.id);
   return [...found.values()];
@@ -41,28 +84,42 @@ const ERASED: readonly RequestStatus[] = ['completed', 'partially_completed', 'f
  * them all: it overlapped, and its promoter ids are forgotten at its end, so which ones it held is no longer known;
  * leaving them archived is the side an erasure errs on. So does one `closing`: its finalize forgets the ids in the
  * write that seals its trail, before it issues the receipt and sets the final status, so it may hold them unseen.
+ * `linked`: requests found through the promoters' own identifiers (see {@link linkedPseudonyms}), which hold them all.
  */
 export function promotersHeldByOthers(
   others: readonly ErasureRequest[],
   ids: readonly number[],
-  options: { includeCanceling?: boolean; endedSince?: string } = {},
+  options: { includeCanceling?: boolean; endedSince?: string; linked?: readonly ErasureRequest[] } = {},
 ): Set<number> {
   const held = new Set<number>();
+  // A request linked through the promoters' identifiers (see linkedPseudonyms) holds them all while it holds anything:
+  // it may have judged them archived before it and planned none of them, and only this request restoring them would
+  // undo what its record says.
+  for (const other of options.linked ?? []) {
+    if (holdsAny(other, options) || holdsAll(other, options)) for (const id of ids) held.add(id);
+  }
   for (const other of others) {
-    const holding =
-      STILL_ERASING.includes(other.status) || (options.includeCanceling === true && other.status === 'canceling');
-    if (options.endedSince !== undefined && other.status === 'closing') {
+    if (holdsAll(other, options)) {
       for (const id of ids) held.add(id);
-    } else if (holding) {
+    } else if (holdsAny(other, options)) {
       const theirs = new Set(promotersOf(other));
       for (const id of ids) if (theirs.has(id)) held.add(id);
-    } else if (
-      options.endedSince !== undefined &&
-      ERASED.includes(other.status) &&
-      (other.completedAt ?? '') >= options.endedSince
-    ) {
-      for (const id of ids) held.add(id);
     }
   }
   return held;
+}
+
+/** Whether `other` is a request that holds promoters at all now: unfinished (or canceling, with `includeCanceling`). */
+function holdsAny(other: ErasureRequest, options: { includeCanceling?: boolean }): boolean {
+  return STILL_ERASING.includes(other.status) || (options.includeCanceling === true && other.status === 'canceling');
+}
+
+/**
+ * Whether `other` holds every promoter, its own ids being unknown: with `endedSince`, one ending with an erasure now
+ * (`closing`: its ids are forgotten at its seal) or that ended with one since.
+ */
+function holdsAll(other: ErasureRequest, options: { endedSince?: string }): boolean {
+  if (options.endedSince === undefined) return false;
+  if (other.status === 'closing') return true;
+  return ERASED.includes(other.status) && (other.completedAt ?? '') >= options.endedSince;
 }

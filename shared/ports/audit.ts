@@ -6,6 +6,7 @@ import type {
   ActionRecord,
   AuditEvent,
   ErasureRequest,
+  LinkedPseudonym,
   NewAuditEvent,
   RequestStatus,
 } from '#shared/domain/model';
@@ -92,7 +93,7 @@ export interface RequestRepository {
     ids: readonly T[],
     at: string,
     guard: ActionGuard,
-    options?: { clearArchiveIdle?: boolean },
+    options?: { clearArchiveIdle?: boolean; linked?: readonly LinkedPseudonym[] },
   ): Promise<{ ids: T[]; at: string; created: boolean } | undefined>;
   /**
    * Sets `archiveIdleSince` (the archive step ended a try with nothing of it left in flight) while the request is in

@@ -309,3 +309,35 @@ describe('a cancel while another request of the person is being finalized', () =
     expect(sim.promoters().find((p) => p.id === promoter.id)?.archived_at).not.toBeNull();
   });
 });
+
+describe('two requests of one person made under different identifiers', () => {
+  it('keeps archived a promoter the one canceled archived, when the other took it for archived before it', async () => {
+    // The promoter has both identifiers: a CRM asks by the customer id, a privacy form by the email.
+    const promoter = sim.addPromoter({ email: 'two.doors@example.com', cust_id: 'cust-two-doors' });
+    const taskDeps = {
+      ...deps,
+      waitingPeriodSeconds: 3600,
+      batchPoll: { intervalSeconds: 1, maxIntervalSeconds: 1, timeoutSeconds: 60 },
+    };
+    const submit = async (webhookId: string, body: { email?: string; externalId?: string }) => {
+      const { request } = await submitErasureRequest(deps, { webhookId, document: body, body, signedWith: 't' });
+      await loadRequest(taskDeps, { requestId: request.id });
+      await archivePromoters(taskDeps, { requestId: request.id });
+      return request.id;
+    };
+    // The first archives it; the second finds it archived, held by no request of its identifier.
+    const byId = await submit('msg_by_customer_id', { externalId: 'cust-two-doors' });
+    const byEmail = await submit('msg_by_email', { email: 'two.doors@example.com' });
+    expect((await deps.requests.get(byEmail))?.actions['firstpromoter.promoters']?.outcome).toMatch(/skipped|archived/);
+
+    // The first one is canceled (a duplicate): its restore must not undo what the second records as archived.
+    expect((await cancelErasureRequest(deps, byId, 'auditor:duplicate')).status).toBe('canceled');
+
+    expect(sim.promoters().find((p) => p.id === promoter.id)?.archived_at).not.toBeNull();
+    expect((await deps.requests.get(byId))?.actions['firstpromoter.promoters']).toMatchObject({
+      outcome: 'restored',
+      count: 0,
+      notes: [expect.stringContaining('another request of this person holds them')],
+    });
+  });
+});

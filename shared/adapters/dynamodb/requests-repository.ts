@@ -98,7 +98,7 @@ export class DynamoRequestRepository implements RequestRepository {
     ids: readonly T[],
     at: string,
     guard: ActionGuard,
-    options?: { clearArchiveIdle?: boolean },
+    options?: Parameters<RequestRepository['planAction']>[5],
   ): Promise<{ ids: T[]; at: string; created: boolean } | undefined> {
     return planAction(this.#table, id, key, ids, at, guard, options);
   }

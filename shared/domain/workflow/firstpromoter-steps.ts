@@ -11,7 +11,13 @@ import {
   OPEN_STATUSES,
   type RequestStatus,
 } from '../model.ts';
-import { otherRequestsOfSubject, promotersHeldByOthers, promotersOf } from '../same-subject.ts';
+import {
+  linkedPseudonyms,
+  otherRequestsOfSubject,
+  promotersHeldByOthers,
+  promotersOf,
+  requestsLinkedBy,
+} from '../same-subject.ts';
 import { type FailureInput, judgeByReadBack, readBackProof, settleAction } from './read-back.ts';
 import {
   ACTOR,
@@ -48,11 +54,15 @@ export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId 
   if (promoters.length === 0 && (await recordNothingFound(deps, request, PROMOTERS, ARCHIVE_STAGE, nothing))) {
     return { outcome: 'not_found' as const, count: 0 };
   }
+  // Requests of the same person made under the promoters' other identifiers (an email the subject's external id
+  // found, or a cust_id): written with the plan, so a cancel of this request finds them, and asked here who holds what.
+  const linked = deps.pseudonymKey ? linkedPseudonyms(deps.pseudonymKey, request, promoters) : [];
   let archived = promoters.filter((p) => p.archived_at !== null).map((p) => p.id);
   let held = new Set<number>();
   if (archived.length > 0) {
     const others = await otherRequestsOfSubject(deps.requests, request);
-    held = promotersHeldByOthers(others, archived, { includeCanceling: true });
+    const holders = { includeCanceling: true, linked: await requestsLinkedBy(deps.requests, request, linked) };
+    held = promotersHeldByOthers(others, archived, holders);
     // A request of the person whose cancel ended may have restored, after the search answered, a promoter it found
     // archived: read after the search, that request no longer holds it, and the promoter would pass for one archived
     // before this request (left alone, and the erasure complete over an active promoter). Searched again once the
@@ -60,7 +70,7 @@ export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId 
     if (archived.some((id) => !held.has(id)) && others.some((other) => other.status === 'canceled')) {
       promoters = await deps.firstPromoter.findPromoters(identity);
       archived = promoters.filter((p) => p.archived_at !== null).map((p) => p.id);
-      held = promotersHeldByOthers(others, archived, { includeCanceling: true });
+      held = promotersHeldByOthers(others, archived, holders);
     }
   }
   const candidates = [...promoters.filter((p) => p.archived_at === null).map((p) => p.id), ...held];
@@ -74,7 +84,7 @@ export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId 
     deps.clock.now().toISOString(),
     { whileIn: ARCHIVE_STAGE },
     // This try is in flight from here: a cancel must not take an earlier try's rest for this one's.
-    { clearArchiveIdle: true },
+    { clearArchiveIdle: true, linked },
   );
   if (!plan) return { outcome: 'skipped' as const, count: 0 };
   const { ids } = plan;

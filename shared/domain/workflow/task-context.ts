@@ -59,6 +59,11 @@ export type FirstPromoterTaskDeps = Pick<
 > & {
   requests: CancelRequestOperations &
     Pick<RequestRepository, 'planAction' | 'recordArchivedPromoters' | 'markArchiveIdle'>;
+  /**
+   * PSEUDONYM_KEY: the archive step writes down the pseudonyms of the promoters' own identifiers with its plan (see
+   * `linkedPseudonyms`), so a cancel finds the person's requests made under them. Without it, none are linked.
+   */
+  pseudonymKey?: Buffer;
 };
 
 export const ACTOR = 'workflow';

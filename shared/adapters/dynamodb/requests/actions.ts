@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ActionKey, ActionRecord, NewAuditEvent, RequestStatus } from '#shared/domain/model';
+import type { ActionKey, ActionRecord, LinkedPseudonym, NewAuditEvent, RequestStatus } from '#shared/domain/model';
 import type { ActionGuard } from '#shared/ports/audit';
 import type { RequestWrite } from '../audit-chain.ts';
 import { planAttribute, stripUndefined } from './items.ts';
@@ -42,11 +42,12 @@ export async function planAction<T extends string | number>(
   ids: readonly T[],
   at: string,
   guard: ActionGuard,
-  options: { clearArchiveIdle?: boolean } = {},
+  options: { clearArchiveIdle?: boolean; linked?: readonly LinkedPseudonym[] } = {},
 ): Promise<{ ids: T[]; at: string; created: boolean } | undefined> {
   const token = randomUUID();
   const names: Record<string, string> = { '#plan': planAttribute(key) };
-  const values: Record<string, unknown> = { ':plan': { ids: [...ids], at, token } };
+  const linked = options.linked?.length ? { linked: [...options.linked] } : {};
+  const values: Record<string, unknown> = { ':plan': { ids: [...ids], at, token, ...linked } };
   const conditions = ['attribute_exists(id)', ...guardConditions(guard, names, values, key)];
   const updated = await updateRequest(table, {
     Key: { id },

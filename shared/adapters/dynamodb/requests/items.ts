@@ -24,8 +24,8 @@ export function toRequest(item: RequestItem, keepLegacyIdentity = false): Erasur
   const request: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(rest)) {
     if (name.startsWith('plan:')) {
-      const { ids, at } = value as ActionPlan;
-      plans[name.slice('plan:'.length) as ActionKey] = { ids, at };
+      const { ids, at, linked } = value as ActionPlan;
+      plans[name.slice('plan:'.length) as ActionKey] = { ids, at, ...(linked?.length ? { linked } : {}) };
     } else request[name] = value;
   }
   const typed = request as unknown as ErasureRequest;
