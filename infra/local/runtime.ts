@@ -15,6 +15,7 @@ import {
   loadOrCreateSenderSecrets,
   SECRET_NAMES,
   type SecretSource,
+  withSecretStandIns,
 } from './secrets.ts';
 import { localSecretsFile, moveLegacySecrets } from './secrets-file.ts';
 import { type ApiFunction, type ApiServer, startApiServer } from './server.ts';
@@ -154,7 +155,7 @@ export async function startLocalRuntime(
   // missing one is no error yet), the secrets file's place, who holds DATA_DIR, and the port.
   const port = parsePort(env.PORT);
   // SENDERS is checked with its secrets, which may come from the secrets file: once that is read.
-  parseConfig({ ...env, SENDERS: undefined });
+  parseConfig({ ...withSecretStandIns(env), SENDERS: undefined });
   const secretsFile = localSecretsFile(dataDir, env);
   const holder = await dataDirHolder(dataDir);
   if (holder !== undefined) throw new DataDirInUseError(dataDir, holder);

@@ -42,6 +42,17 @@ export async function ensurePrivateDirectory(dir: string): Promise<void> {
 /** The secrets the local runtime keeps, by name. */
 export const SECRET_NAMES = Object.keys(generators) as (keyof LocalSecrets)[];
 
+/**
+ * `env` as the settings check before start must see it: each secret the local runtime keeps that the environment does
+ * not set stands in with a fresh value (used for that check only, never stored), since the secrets file, read once
+ * nothing can refuse the start, supplies it. So a rule that needs a secret (CALLBACK_URLS needs CALLBACK_SECRET) holds
+ * then as it will once the file is read, while every setting the environment does give is still checked first.
+ */
+export function withSecretStandIns(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const missing = SECRET_NAMES.filter((name) => env[name] === undefined);
+  return { ...env, ...Object.fromEntries(missing.map((name) => [name, generators[name]()])) };
+}
+
 /** Where a secret the local runtime uses came from: the environment (never printed), the secrets file, or made now. */
 export type SecretSource = 'environment' | 'file' | 'generated';
 

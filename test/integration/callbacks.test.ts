@@ -1,9 +1,10 @@
+import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deliveryLogId } from '#shared/callbacks/delivery';
-import { startTestRuntime, TEST_OPERATOR_TOKEN, type TestRuntime } from '#test/support/local-runtime';
+import { secretsFileFor, startTestRuntime, TEST_OPERATOR_TOKEN, type TestRuntime } from '#test/support/local-runtime';
 
 // Completion callbacks (issue 9, item 6) end to end on the local runtime: signed with Standard Webhooks and checked
 // with the `standardwebhooks` package as a receiver would; retried with backoff (shortened here) until delivered;
@@ -95,6 +96,24 @@ describe('completion callbacks', () => {
     expect(after.callbackDeliveries).toMatchObject({
       logId: deliveryLogId(view.id),
       integrity: { chainValid: true, events: 2 },
+    });
+  });
+
+  it('signs with the CALLBACK_SECRET of the local secrets file when only CALLBACK_URLS is set', async () => {
+    // As the README has it: CALLBACK_SECRET is generated locally; setting CALLBACK_URLS alone must start the service.
+    const target = await receiver(0);
+    servers.push(target.server);
+    t = await startTestRuntime({ env: { CALLBACK_URLS: target.url, LOCAL_WORKFLOW_RETRY_SCALE: '0.0001' } });
+    const kept = JSON.parse(await readFile(secretsFileFor(t.dataDir), 'utf8')).CALLBACK_SECRET as string;
+
+    const view = await t.erase({ email: 'generated.secret@example.com' });
+    await t.runtime.callbacks?.settled(view.id);
+
+    expect(target.received).toHaveLength(1);
+    const [delivery] = target.received as [Received];
+    expect(new Webhook(kept).verify(delivery.body, delivery.headers as Record<string, string>)).toMatchObject({
+      id: view.id,
+      status: 'completed',
     });
   });
 
