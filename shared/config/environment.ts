@@ -1,7 +1,8 @@
 /**
  * Reading configuration from `process.env`: the reader every configuration section uses, the secrets that may arrive
  * as `<NAME>_SECRET_ARN`, and the one error a bad environment raises. No validation library: each function bundles
- * only the few checks its own sections make (zod stays at the edges, where request and provider bodies are parsed).
+ * only the few checks its own sections make (zod stays at the edges where bodies are larger than the intake's three
+ * fields: provider answers, the suppression check, the extension).
  */
 
 /** Raised at start when the environment is wrong; the message names every bad variable and never echoes a value. */

@@ -9,7 +9,7 @@ export interface SendersConfig {
 
 /**
  * The sender profiles (`SENDERS`, `SENDER_SECRETS`), parsed by `parseSenders`, which names each problem by sender and
- * field. A section of its own: only the sender intake (and the local runtime) bundles the profiles and their schemas.
+ * field. A section of its own: only the sender intake (and the local runtime) bundles the profiles and their checks.
  */
 export function senders(env: EnvironmentReader): SendersConfig {
   const parsed = parseSenders(env.raw('SENDERS'), env.raw('SENDER_SECRETS'));
