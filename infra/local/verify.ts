@@ -101,7 +101,14 @@ async function main(): Promise<void> {
   const jwksSource = values.jwks ?? (base ? `${base}/.well-known/jwks.json` : undefined);
   const headCount = (values['tree-head'] ?? []).length;
   // A receipt is checked against at most one later head; without one, two heads are checked against each other.
-  if (!jwksSource || (values.receipt ? headCount > 1 : headCount !== 2)) throw new UsageError(USAGE);
+  if (!jwksSource) {
+    throw new UsageError(`--jwks FILE|URL is required (or --log BASE_URL, to fetch the keys)\n\n${USAGE}`);
+  }
+  if (values.receipt ? headCount > 1 : headCount !== 2) {
+    throw new UsageError(
+      `Give --receipt (with at most one --tree-head), or two --tree-head to check one against the other\n\n${USAGE}`,
+    );
+  }
   const jwks = await load<JSONWebKeySet>(jwksSource, 'JWKS');
   const heads = await Promise.all((values['tree-head'] ?? []).map((source) => load<SavedHead>(source, 'tree head')));
 

@@ -322,4 +322,16 @@ describe('npm run verify', () => {
     expect(none.stderr).toContain('Usage: npm run verify');
     expect(`${missing.stderr}${none.stderr}`).not.toMatch(/\n\s+at /);
   });
+
+  it('says first what is missing from the command, then the usage', async () => {
+    const noKeys = await verify('--receipt', join(dir, 'receipt.json'));
+    const oneHead = await verify('--jwks', join(dir, 'jwks.json'), '--tree-head', join(dir, 'head.json'));
+
+    expect(noKeys.code).toBe(64);
+    expect(noKeys.stderr.split('\n')[0]).toBe('--jwks FILE|URL is required (or --log BASE_URL, to fetch the keys)');
+    expect(oneHead.code).toBe(64);
+    expect(oneHead.stderr.split('\n')[0]).toBe(
+      'Give --receipt (with at most one --tree-head), or two --tree-head to check one against the other',
+    );
+  });
 });
