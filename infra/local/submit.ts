@@ -147,7 +147,11 @@ async function submitFile(file: string): Promise<never> {
   await writeFile(userPath(out), resultsCsv(results));
   process.stdout.write(`${summaryOf(results, Date.now() - started)}\nResults: ${out}\n`);
   for (const result of results.filter((r) => r.status !== 202).slice(0, 5)) {
-    process.stdout.write(`  line ${result.line}: ${result.status || 'no answer'} ${result.error}\n`);
+    // An unanswered row's error already says "no answer: <cause>".
+    process.stdout.write(`  line ${result.line}: ${result.status ? `${result.status} ` : ''}${result.error}\n`);
+  }
+  if (results.length > 0 && results.every((r) => r.status === 0)) {
+    process.stdout.write(`Nothing answered at ${url}: is the service running? (--url or PORT)\n`);
   }
   process.exit(failed === 0 ? 0 : 1);
 }

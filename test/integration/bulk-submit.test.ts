@@ -7,6 +7,7 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BulkFileError, bulkWebhookId, parseBulkCsv, submitBulk } from '#infra/local/bulk-submit';
 import { ChildOutput } from '#test/support/child-output';
+import { closedPort } from '#test/support/closed-port';
 import { startTestRuntime, TEST_WEBHOOK_SECRET, type TestRuntime } from '#test/support/local-runtime';
 import { thrown } from '#test/support/thrown';
 
@@ -165,6 +166,20 @@ describe('npm run submit -- --file', () => {
     >[];
     expect(repeated.map((r) => r.requestId)).toEqual(results.slice(0, 10).map((r) => r.requestId));
   }, 60_000);
+
+  it('says once that nothing answered, and each unanswered line once, when the service is not there', async () => {
+    const csv = join(dir, 'nobody-home.csv');
+    await writeFile(csv, 'email\na.subject@example.com\n');
+    const url = `http://127.0.0.1:${await closedPort()}`;
+
+    const run = await runSubmit(['--file', csv, '--url', url, '--attempts', '1'], {
+      WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+    });
+
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('  line 2: no answer: ECONNREFUSED\n');
+    expect(run.stdout).toContain(`Nothing answered at ${url}: is the service running? (--url or PORT)`);
+  }, 30_000);
 
   it('exits 1 and lists the lines the service refused, writing them to the results too', async () => {
     const csv = join(dir, 'mixed.csv');

@@ -1,13 +1,11 @@
-import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runExport, runReport, UsageError } from '#infra/local/accountability-cli';
 import { fetchDocumented } from '#test/support/api-document';
+import { closedPort } from '#test/support/closed-port';
 import { startTestRuntime, TEST_AUDIT_TOKEN, TEST_OPERATOR_TOKEN, type TestRuntime } from '#test/support/local-runtime';
 
 // The list route, `npm run export` and `npm run report` (issue 9, item 8) end to end on the local runtime.
@@ -127,15 +125,6 @@ describe('npm run export', () => {
     await expect(runExport(['--from', '2000-01-01', '--fromm', 'x'], io().io)).rejects.toBeInstanceOf(UsageError);
   });
 });
-
-/** A loopback port nothing listens on: one the system gave a server that is closed again. */
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise((closed) => server.close(closed));
-  return port;
-}
 
 describe('npm run report', () => {
   it('writes the month as Markdown and CSV: statuses, time to complete, compliance, outcomes', async () => {
