@@ -6,7 +6,7 @@ type JSONValue = Parameters<StateMachine['run']>[0];
 
 import { DEFAULT_MAX_CONCURRENT_WORKFLOWS } from '#shared/config';
 import { describeError } from '#shared/observability';
-import type { EnsureRunningResult, WorkflowEngine } from '#shared/ports/audit';
+import { type EnsureRunningResult, MAX_WORKFLOW_RESUMES, type WorkflowEngine } from '#shared/ports/audit';
 import { outsideInvocation } from '#shared/workflow/invocation-budget';
 import type { TaskEvent } from '#shared/workflow/task-handler';
 import { lambdaContext } from './lambda-context.ts';
@@ -113,6 +113,11 @@ export class LocalWorkflowEngine implements LocalWorkflowControl {
   readonly #queued = new Map<string, QueuedExecution>();
   readonly #maxConcurrent: number;
   #arrivals = 0;
+  /**
+   * Runs of a request that failed in a row (none since one that did not fail): what Step Functions' redrive count is to
+   * `ensureRunning` in AWS. Kept for the process's life: a restart resumes every unfinished request once more.
+   */
+  readonly #failedRuns = new Map<string, number>();
   /** Task invocations under way: an aborted execution does not stop the function it is waiting on, as in AWS. */
   readonly #inflight = new Set<Promise<unknown>>();
 
@@ -242,8 +247,15 @@ export class LocalWorkflowEngine implements LocalWorkflowControl {
     );
     const observe = this.#observe(requestId, execution.eventLogs);
     const done = execution.result
-      .then((output) => this.#options.logger.info('Workflow ended', { requestId, output }))
-      .catch((error: unknown) => this.#options.logger.error('Workflow failed', { requestId, ...describeError(error) }))
+      .then((output) => {
+        // A stopped or aborted run (a cancel, a crash) ends here too: it neither failed nor succeeded.
+        if (!aborted) this.#failedRuns.delete(requestId);
+        this.#options.logger.info('Workflow ended', { requestId, output });
+      })
+      .catch((error: unknown) => {
+        if (!aborted) this.#failedRuns.set(requestId, (this.#failedRuns.get(requestId) ?? 0) + 1);
+        this.#options.logger.error('Workflow failed', { requestId, ...describeError(error) });
+      })
       .then(() => observe)
       .finally(() => {
         this.#running.delete(requestId);
@@ -259,9 +271,16 @@ export class LocalWorkflowEngine implements LocalWorkflowControl {
     });
   }
 
-  /** Locally an execution lives as long as the process: one not running here is simply started again. */
+  /**
+   * Locally an execution lives as long as the process: one not running here is started again, the whole workflow being
+   * idempotent, as a redrive in AWS resumes it. As in AWS, a request whose runs failed {@link MAX_WORKFLOW_RESUMES}
+   * times after its first (in a row, in this process) is not started again (`gave-up`): the sweeper reports it stuck
+   * at each run, rather than restarting a workflow that always fails every few minutes for ever. `start` (a restart of
+   * the service, an operator) still starts it.
+   */
   async ensureRunning(requestId: string): Promise<EnsureRunningResult> {
     if (this.#running.has(requestId) || this.#queued.has(requestId)) return 'running';
+    if ((this.#failedRuns.get(requestId) ?? 0) > MAX_WORKFLOW_RESUMES) return 'gave-up';
     await this.start(requestId);
     return 'started';
   }

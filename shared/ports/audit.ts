@@ -196,6 +196,12 @@ export interface AuditLog {
 /** An event's place in its chain: what a caller keeps of an append (e.g. the chain head a step returns). */
 export type ChainLink = Pick<AuditEvent, 'seq' | 'hash'>;
 
+/**
+ * Resumes of a failed workflow before `ensureRunning` gives up (`gave-up`: the sweeper reports it stuck, an operator
+ * looks). A failure that repeats is a bug, not a blip. Step Functions counts redrives; the local engine, failed runs.
+ */
+export const MAX_WORKFLOW_RESUMES = 3;
+
 /** What `ensureRunning` found and did. */
 export type EnsureRunningResult = 'running' | 'started' | 'redriven' | 'ended' | 'gave-up';
 

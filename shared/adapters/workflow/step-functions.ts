@@ -8,10 +8,12 @@ import {
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import type { ChainLink, EnsureRunningResult, WorkflowEngine } from '#shared/ports/audit';
-
-/** Redrives per execution before a human has to look (a failure that repeats is a bug, not a blip). */
-const MAX_REDRIVES = 3;
+import {
+  type ChainLink,
+  type EnsureRunningResult,
+  MAX_WORKFLOW_RESUMES,
+  type WorkflowEngine,
+} from '#shared/ports/audit';
 
 /**
  * AWS Step Functions (Standard). The execution is named after the request id, so a second start for the same request is
@@ -44,7 +46,7 @@ export class StepFunctionsWorkflowEngine implements WorkflowEngine {
     if (execution.status === 'SUCCEEDED') return 'ended';
     // FAILED, TIMED_OUT or ABORTED (a cancel makes its request final, so it never gets here): resume at the failed
     // state; every step is idempotent, so what already happened is not done again.
-    if ((execution.redriveCount ?? 0) >= MAX_REDRIVES) return 'gave-up';
+    if ((execution.redriveCount ?? 0) >= MAX_WORKFLOW_RESUMES) return 'gave-up';
     // Some failed executions cannot be resumed at all: one that reached the history's 25,000 events, or failed more
     // than 14 days ago. Refused, the redrive would throw at every sweep and end it before the requests after this one.
     if (execution.redriveStatus === 'NOT_REDRIVABLE') return 'gave-up';
