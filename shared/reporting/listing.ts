@@ -56,6 +56,9 @@ export function parseListQuery(params: Record<string, string | undefined>): List
   };
   const from = instant('from');
   const to = instant('to');
+  // A period that ends before it starts holds nothing: said, rather than answered with an empty page that reads as
+  // "no requests then".
+  if (from && to && to <= from) problems.push('to: must be after from');
   let overdue: boolean | undefined;
   if (params.overdue === 'true') overdue = true;
   else if (params.overdue === 'false') overdue = false;

@@ -67,9 +67,11 @@ describe('GET /v1/erasure-requests', () => {
     expect((await list('?overdue=true')).json.requests).toHaveLength(0);
     expect((await list(`?from=${received}`)).json.requests.map((r: any) => r.id)).toEqual(ids.slice(2));
     expect((await list(`?to=${received}`)).json.requests.map((r: any) => r.id)).toEqual(ids.slice(0, 2));
-    for (const bad of ['?status=done', '?overdue=yes', '?from=yesterday', '?limit=0', '?cursor=abc']) {
+    const backwards = '?from=2026-11-02&to=2026-11-01';
+    for (const bad of ['?status=done', '?overdue=yes', '?from=yesterday', '?limit=0', '?cursor=abc', backwards]) {
       expect((await list(bad)).status, bad).toBe(422);
     }
+    expect((await list(backwards)).json.error.message).toBe('Invalid query: to: must be after from');
     expect((await list('', TEST_OPERATOR_TOKEN)).status).toBe(401);
   });
 });
