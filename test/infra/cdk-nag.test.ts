@@ -3,13 +3,15 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import cdkNag from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { removeSynthesized, type Synthesized, synthesize, testApp } from './synth.ts';
+import { removeSynthesized, type Synthesized, sharedSynthesis, synthesize, testApp } from './synth.ts';
 
 const { AwsSolutionsChecks } = cdkNag;
 
 let synth: Synthesized;
 beforeAll(() => {
-  synth = synthesize();
+  // `validateScope` only walks the tree and returns its report (it adds no annotation, unlike the NagPack applied as an
+  // Aspect), so the stack every read-only infra file shares serves: one synth fewer (0.3-0.4 s of CPU).
+  synth = sharedSynthesis();
 });
 afterAll(removeSynthesized);
 

@@ -60,10 +60,10 @@ let shared: Synthesized | undefined;
 
 /**
  * The stack as `cdk synth` builds it by default, built once per test process and shared by every file that only reads
- * it (templates, roles, metadata): 0.3-0.9 s of CPU per synth, which five infra files paid each. A test that changes
- * the tree (cdk-nag's checks add annotations) or needs other settings calls {@link synthesize}. Its directory is
- * removed at once: the template and the tree are in memory, and a test process may end without an exit handler
- * running (vitest stops its workers with a signal).
+ * it (templates, roles, metadata, cdk-nag's `validateScope`, which only walks it): 0.3-0.9 s of CPU per synth, which
+ * six infra files paid each. A test that changes the tree, builds it under a mock (cdk-nag's acknowledgments turned
+ * off) or needs other settings calls {@link synthesize}. Its directory is removed at once: the template and the tree
+ * are in memory, and a test process may end without an exit handler running (vitest stops its workers with a signal).
  */
 export function sharedSynthesis(): Synthesized {
   if (!shared) {
