@@ -84,6 +84,7 @@ const ERASED: readonly RequestStatus[] = ['completed', 'partially_completed', 'f
  * them all: it overlapped, and its promoter ids are forgotten at its end, so which ones it held is no longer known;
  * leaving them archived is the side an erasure errs on. So does one `closing`: its finalize forgets the ids in the
  * write that seals its trail, before it issues the receipt and sets the final status, so it may hold them unseen.
+ * Neither holds any when its archive step found no promoter (`not_found`).
  * `linked`: requests found through the promoters' own identifiers (see {@link linkedPseudonyms}), which hold them all.
  */
 export function promotersHeldByOthers(
@@ -116,10 +117,13 @@ function holdsAny(other: ErasureRequest, options: { includeCanceling?: boolean }
 
 /**
  * Whether `other` holds every promoter, its own ids being unknown: with `endedSince`, one ending with an erasure now
- * (`closing`: its ids are forgotten at its seal) or that ended with one since.
+ * (`closing`: its ids are forgotten at its seal) or that ended with one since. Not one whose archive step found no
+ * promoter at all (`not_found`: it planned, archived and relied on none, so the ids it forgot were none); held by it,
+ * a cancel's promoters would stay archived for good, the cancel's record naming a holder that holds nothing.
  */
 function holdsAll(other: ErasureRequest, options: { endedSince?: string }): boolean {
   if (options.endedSince === undefined) return false;
+  if (other.actions['firstpromoter.promoters']?.outcome === 'not_found') return false;
   if (other.status === 'closing') return true;
   return ERASED.includes(other.status) && (other.completedAt ?? '') >= options.endedSince;
 }

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { ACTIONS, type ActionOutcome, type ErasureRequest, type RequestStatus } from '#shared/domain/model';
+import { promotersHeldByOthers } from '#shared/domain/same-subject';
+
+/**
+ * Who holds a canceled request's promoters when its cancel restores them: another request of the person ending with
+ * an erasure (`closing`, or ended since the cancel's plan) holds them all, its own promoter ids being forgotten at its
+ * seal; but one whose archive step found no promoter at all (`not_found`) archived, planned and relied on none, and
+ * holds none. It used to hold them all: the canceled request's promoter then stayed archived at FirstPromoter for
+ * good, its record saying another request held it, which no request did.
+ */
+
+const PLANNED_AT = '2026-12-01T10:00:00.000Z';
+
+function otherRequest(status: RequestStatus, archive: ActionOutcome | undefined): ErasureRequest {
+  return {
+    id: 'req_other',
+    status,
+    receivedAt: '2026-12-01T09:00:00.000Z',
+    dueAt: '2026-12-31T09:00:00.000Z',
+    expiresAt: 0,
+    ...(['completed', 'partially_completed', 'failed'].includes(status)
+      ? { completedAt: '2026-12-01T11:00:00.000Z' }
+      : {}),
+    webhookIdHash: 'w',
+    payloadHash: 'p',
+    signedWith: 's',
+    subject: { pseudonym: 'e', emailPseudonym: 'e', identifiers: ['email'] },
+    actions: archive
+      ? {
+          'firstpromoter.promoters': {
+            ...ACTIONS['firstpromoter.promoters'],
+            outcome: archive,
+            count: 0,
+            updatedAt: PLANNED_AT,
+          },
+        }
+      : {},
+  };
+}
+
+const held = (other: ErasureRequest) => [...promotersHeldByOthers([other], [7, 8], { endedSince: PLANNED_AT })];
+
+describe('promotersHeldByOthers for a cancel’s restore (endedSince)', () => {
+  it('a request closing or ended since whose archive step found no promoter holds none of them', () => {
+    expect(held(otherRequest('closing', 'not_found'))).toEqual([]);
+    expect(held(otherRequest('completed', 'not_found'))).toEqual([]);
+    expect(held(otherRequest('failed', 'not_found'))).toEqual([]);
+  });
+
+  it('one that archived, took them for archived before it, or whose outcome is unknown still holds them all', () => {
+    for (const archive of ['archived', 'skipped', 'failed', 'partial', undefined] as const) {
+      expect(held(otherRequest('closing', archive))).toEqual([7, 8]);
+      expect(held(otherRequest('partially_completed', archive))).toEqual([7, 8]);
+    }
+  });
+});
