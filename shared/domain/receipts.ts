@@ -161,13 +161,17 @@ export async function treeConsistency(
 ): Promise<{ from: number; to: number; consistencyProof: string[] }> {
   const size = await deps.log.treeSize();
   const parse = (value: string | undefined, name: string) => {
-    if (value === undefined || !/^\d{1,15}$/.test(value)) throw new ValidationError(`${name} must be a tree size`);
+    if (value === undefined || !/^\d{1,15}$/.test(value)) {
+      throw new ValidationError(
+        `Invalid query: ${name}: must be a tree size, a whole number from 0 to the log's size (${size})`,
+      );
+    }
     return Number(value);
   };
   const m = parse(from, 'from');
   const n = parse(to, 'to');
-  if (m > n) throw new ValidationError('from must not exceed to');
-  if (n > size) throw new ValidationError(`to must not exceed the log's size (${size})`);
+  if (m > n) throw new ValidationError('Invalid query: from: must not exceed to');
+  if (n > size) throw new ValidationError(`Invalid query: to: must not exceed the log's size (${size})`);
   const proof = await consistencyProof(deps.log.reader(), m, n);
   return { from: m, to: n, consistencyProof: proof.map((hash) => hash.toString('hex')) };
 }

@@ -145,8 +145,21 @@ describe('issuing receipts into the transparency log', () => {
     const { consistencyProof } = await treeConsistency(deps, '1', '5');
     const checks = await checkConsistency(first.treeHead, latest.treeHead, consistencyProof, await receiptJwks(deps));
     expect(checks).toEqual([expect.objectContaining({ name: 'consistency', ok: true })]);
-    await expect(treeConsistency(deps, '2', '6')).rejects.toMatchObject({ statusCode: 422 });
-    await expect(treeConsistency(deps, 'x', '2')).rejects.toMatchObject({ statusCode: 422 });
+    // Said as the list route says its query's faults: the parameter, and what it must be.
+    await expect(treeConsistency(deps, '2', '6')).rejects.toMatchObject({
+      statusCode: 422,
+      message: "Invalid query: to: must not exceed the log's size (5)",
+    });
+    await expect(treeConsistency(deps, 'x', '2')).rejects.toMatchObject({
+      statusCode: 422,
+      message: "Invalid query: from: must be a tree size, a whole number from 0 to the log's size (5)",
+    });
+    await expect(treeConsistency(deps, undefined, '2')).rejects.toMatchObject({
+      message: "Invalid query: from: must be a tree size, a whole number from 0 to the log's size (5)",
+    });
+    await expect(treeConsistency(deps, '3', '2')).rejects.toMatchObject({
+      message: 'Invalid query: from: must not exceed to',
+    });
   });
 
   it('appends a receipt with one read and one write of the log', async () => {
