@@ -482,6 +482,7 @@ export async function restoreArchivedPromoters(
   if (promoterIds.length === 0) return undefined;
   const key = 'firstpromoter.promoters' as const;
   const guard = { whileIn: ['canceling'] as const };
+  const attemptBegan = deps.clock.now().toISOString();
   const heldByOthers = async (ids: readonly number[]) =>
     promotersHeldByOthers(await otherRequestsOfSubject(deps.requests, request), ids, {
       endedSince: request.plans?.[key]?.at ?? request.receivedAt,
@@ -549,7 +550,9 @@ export async function restoreArchivedPromoters(
     return batch;
   } catch (error) {
     const reason = error instanceof Error ? redact(error.message) : 'unknown error';
-    // A cancel and a sweep may restore at once: one's failure must not hide the other's success.
+    // A cancel and a sweep may restore at once: one's failure must not hide the other's success, recorded while this
+    // attempt ran. A `restored` from before it is an earlier attempt's, which this one makes again because an archive
+    // may have landed after it: replaced, or the record would say restored while FirstPromoter holds them archived.
     const recorded = await deps.requests.recordAction(
       request.id,
       key,
@@ -560,7 +563,7 @@ export async function restoreArchivedPromoters(
         errors: [`restore failed (retried hourly): ${reason}`],
         updatedAt: deps.clock.now().toISOString(),
       },
-      { ...guard, unlessOutcome: 'restored' },
+      { ...guard, unlessOutcome: 'restored', outcomeSince: attemptBegan },
     );
     // Keyed: an outage retried hourly adds one event, not one per attempt; the action record holds the latest reason.
     if (recorded) {

@@ -15,7 +15,13 @@ import type {
 export interface ActionGuard {
   /** The request's status must be one of these (`OPEN_STATUSES` for the workflow's steps). */
   whileIn: readonly RequestStatus[];
+  /** The action's outcome is not this one. */
   unlessOutcome?: ActionOutcome;
+  /**
+   * With `unlessOutcome`: only that outcome recorded at or after this time (its `updatedAt`, ISO 8601) refuses the
+   * write; one recorded before it (by an attempt this one is making again) is replaced.
+   */
+  outcomeSince?: string;
   /** The action has no plan (no earlier attempt wrote down ids to act on). */
   unlessPlanned?: boolean;
 }

@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
+import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
+import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repository';
+import { createFirstPromoterClient } from '#shared/adapters/firstpromoter/client';
+import { createDocumentClient } from '#shared/composition';
+import { IdentityCipher } from '#shared/crypto/identity-cipher';
+import { type RequestDeps, restoreArchivedPromoters, submitErasureRequest } from '#shared/domain/erasure-requests';
+import { archivePromoters, loadRequest } from '#shared/domain/workflow-tasks';
+import type { FirstPromoterPort } from '#shared/ports/providers';
+import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
+
+/**
+ * A cancel's restore made again: the cancel stays `canceling` when its first restore went out while the archive step
+ * could still land an archive after it, and the sweeper restores again later. When that later restore fails, the
+ * record must say so: it used to keep the first attempt's `restored` (a failure never replaced a `restored`, so that
+ * one finisher's failure would not hide another's success at the same time), while FirstPromoter held the promoter
+ * archived again. Only a `restored` recorded since the failing attempt began (a concurrent success) is kept.
+ */
+
+const tables = { requests: 'redone-requests', auditEvents: 'redone-events', identities: 'redone-identities' };
+let dynamo: LocalDynamo;
+let sim: FirstPromoterSimulator;
+let fp: FirstPromoterPort;
+let now = new Date('2026-06-01T10:00:00Z');
+const clock = { now: () => now };
+let deps: RequestDeps & { firstPromoter: FirstPromoterPort };
+
+beforeAll(async () => {
+  dynamo = await startLocalDynamo();
+  await dynamo.ensureTables(tables);
+  const db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
+  sim = new FirstPromoterSimulator();
+  fp = createFirstPromoterClient(
+    { baseUrl: await sim.start(), apiKey: 'demo-api-key', accountId: 'demo-account', retry: { maxAttempts: 1 } },
+    { sleep: async () => undefined },
+  );
+  deps = {
+    requests: new DynamoRequestRepository(db, tables, { readIdentity: true }),
+    audit: new DynamoAuditLog(db, tables, { clock, retentionDays: 1096 }),
+    workflow: { start: async () => undefined, stop: async () => undefined, ensureRunning: async () => 'running' },
+    clock,
+    cipher: new IdentityCipher(Buffer.alloc(32, 7)),
+    pseudonymKey: Buffer.alloc(32, 9),
+    retentionDays: 1096,
+    firstPromoter: fp,
+  };
+});
+
+afterAll(async () => {
+  await dynamo.stop();
+  await sim.stop();
+});
+
+const tick = (seconds: number) => {
+  now = new Date(now.getTime() + seconds * 1000);
+};
+
+/** A request whose archive step archived one promoter, then canceled: `canceling`, nothing restored yet. */
+async function canceledWithArchivedPromoter(name: string) {
+  const email = `${name}@example.com`;
+  const promoter = sim.addPromoter({ email });
+  const body = { email };
+  const { request } = await submitErasureRequest(deps, {
+    webhookId: `msg_${name}`,
+    document: body,
+    body,
+    signedWith: 't',
+  });
+  const taskDeps = {
+    ...deps,
+    waitingPeriodSeconds: 3600,
+    batchPoll: { intervalSeconds: 1, maxIntervalSeconds: 1, timeoutSeconds: 60 },
+  };
+  await loadRequest(taskDeps, { requestId: request.id });
+  await archivePromoters(taskDeps, { requestId: request.id });
+  tick(1);
+  await deps.requests.transition(request.id, ['waiting'], 'canceling', { canceledAt: now.toISOString() });
+  const canceling = await deps.requests.get(request.id);
+  if (!canceling) throw new Error('request missing');
+  return { request: canceling, promoterId: promoter.id };
+}
+
+const failingRestore = (onRestore: () => Promise<void> = async () => undefined): FirstPromoterPort => ({
+  ...fp,
+  findPromoters: (s, o) => fp.findPromoters(s, o),
+  getBatch: (id) => fp.getBatch(id),
+  archivePromoters: (ids) => fp.archivePromoters(ids),
+  restorePromoters: async () => {
+    await onRestore();
+    throw new Error('FirstPromoter answered 503');
+  },
+});
+
+describe('a cancel’s restore made again, and failing', () => {
+  it('replaces the earlier attempt’s `restored` with `failed` when the promoter was archived again since', async () => {
+    const { request, promoterId } = await canceledWithArchivedPromoter('redone.failing');
+    await restoreArchivedPromoters(deps, request, 'auditor:redone', [promoterId]);
+    expect((await deps.requests.get(request.id))?.actions['firstpromoter.promoters']?.outcome).toBe('restored');
+    // The archive step's call in flight at the cancel lands after that restore: FirstPromoter holds it archived again.
+    await fp.archivePromoters([promoterId]);
+    tick(900);
+
+    const again = restoreArchivedPromoters({ ...deps, firstPromoter: failingRestore() }, request, 'auditor:redone', [
+      promoterId,
+    ]);
+
+    await expect(again).rejects.toThrow(/503/);
+    expect(sim.promoters().find((p) => p.id === promoterId)?.archived_at).not.toBeNull();
+    const recorded = (await deps.requests.get(request.id))?.actions['firstpromoter.promoters'];
+    expect(recorded).toMatchObject({ outcome: 'failed' });
+    const types = (await deps.audit.list(request.id)).map((e) => e.type);
+    expect(types).toContain('promoters.restore_failed');
+  });
+
+  it('keeps a `restored` that another finisher recorded while the failing attempt ran', async () => {
+    const { request, promoterId } = await canceledWithArchivedPromoter('redone.concurrent');
+    tick(900);
+    // The sweeper's restore fails; meanwhile the cancel route's restore of the same cancel succeeds and is recorded.
+    const concurrent = failingRestore(async () => {
+      tick(1);
+      await restoreArchivedPromoters(deps, request, 'auditor:redone', [promoterId]);
+    });
+
+    await expect(
+      restoreArchivedPromoters({ ...deps, firstPromoter: concurrent }, request, 'auditor:redone', [promoterId]),
+    ).rejects.toThrow(/503/);
+
+    expect(sim.promoters().find((p) => p.id === promoterId)?.archived_at).toBeNull();
+    expect((await deps.requests.get(request.id))?.actions['firstpromoter.promoters']?.outcome).toBe('restored');
+  });
+});
