@@ -60,17 +60,23 @@ export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId 
   let archived = promoters.filter((p) => p.archived_at !== null).map((p) => p.id);
   let held = new Set<number>();
   if (archived.length > 0) {
-    const others = await otherRequestsOfSubject(deps.requests, request);
-    const holders = { includeCanceling: true, linked: await requestsLinkedBy(deps.requests, request, linked) };
-    held = promotersHeldByOthers(others, archived, holders);
+    const heldNow = async () => {
+      const others = await otherRequestsOfSubject(deps.requests, request);
+      const holders = { includeCanceling: true, linked: await requestsLinkedBy(deps.requests, request, linked) };
+      return { others, held: promotersHeldByOthers(others, archived, holders) };
+    };
+    const first = await heldNow();
+    held = first.held;
     // A request of the person whose cancel ended may have restored, after the search answered, a promoter it found
     // archived: read after the search, that request no longer holds it, and the promoter would pass for one archived
     // before this request (left alone, and the erasure complete over an active promoter). Searched again once the
-    // holders are known, it is found active and archived like any other.
-    if (archived.some((id) => !held.has(id)) && others.some((other) => other.status === 'canceled')) {
+    // holders are known, it is found active and archived like any other. The holders are read again after that
+    // search: one found archived then may have been archived meanwhile by a request of the person made since the
+    // first read, which holds it (else this one would leave it alone, and that request's cancel restore it).
+    if (archived.some((id) => !held.has(id)) && first.others.some((other) => other.status === 'canceled')) {
       promoters = await deps.firstPromoter.findPromoters(identity);
       archived = promoters.filter((p) => p.archived_at !== null).map((p) => p.id);
-      held = promotersHeldByOthers(others, archived, holders);
+      held = archived.length > 0 ? (await heldNow()).held : new Set();
     }
   }
   const candidates = [...promoters.filter((p) => p.archived_at === null).map((p) => p.id), ...held];
