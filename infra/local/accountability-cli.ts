@@ -11,7 +11,7 @@ import {
   reportMarkdown,
 } from '#shared/reporting/accountability-report';
 import { exportCsvHeader, exportCsvRecord, exportJsonLine } from '#shared/reporting/export-rows';
-import { userPath } from './cli-args.ts';
+import { userPath, whyUnanswered } from './cli-args.ts';
 import { localServiceSecret, noLocalSecret } from './secrets-file.ts';
 
 /** A user's mistake on the command line: printed as one line, exit code 64, no stack trace. */
@@ -55,10 +55,9 @@ export async function* listAll(service: Service, query: Record<string, string>):
     const params = new URLSearchParams({ ...query, limit: '500', ...(cursor ? { cursor } : {}) });
     const response = await fetch(`${service.url}/v1/erasure-requests?${params}`, {
       headers: { authorization: `Bearer ${service.token}` },
-    }).catch((error: { cause?: { code?: string }; message: string }) => {
-      // undici's own message is "fetch failed": the cause says what (a service not running, on another port).
+    }).catch((error: unknown) => {
       throw new Error(
-        `Cannot reach ${service.url}: ${error.cause?.code ?? error.message} (is the service running? --url or SERVICE_URL)`,
+        `Cannot reach ${service.url}: ${whyUnanswered(error)} (is the service running? --url or SERVICE_URL)`,
       );
     });
     const body = (await response.json().catch(() => undefined)) as

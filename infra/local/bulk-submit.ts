@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { Webhook } from 'standardwebhooks';
+import { whyUnanswered } from './cli-args.ts';
 
 /**
  * `npm run submit -- --file subjects.csv`: a backlog of erasure requests, one per CSV row, each signed with Standard
@@ -156,8 +157,7 @@ async function submitRow(row: BulkRow, options: SubmitBulkOptions): Promise<Bulk
             : `${json?.error?.code ?? 'http_error'}: ${json?.error?.message ?? text.slice(0, 200)}`,
       };
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause;
-      result = { ...result, status: 0, error: `no answer: ${cause?.code ?? (error as Error).name}` };
+      result = { ...result, status: 0, error: `no answer: ${whyUnanswered(error)}` };
     }
     if (!RETRYABLE(result.status) || attempt === options.attempts) break;
     await sleep(500 * 2 ** (attempt - 1));

@@ -23,3 +23,19 @@ export function parseArgsOrExit<T extends ParseArgsConfig>(config: T, usage: str
 export function userPath(path: string): string {
   return resolve(process.env.INIT_CWD ?? process.cwd(), path);
 }
+
+/**
+ * Why a `fetch` got no answer, in a word or two: undici's own message is "fetch failed" whatever happened, and its
+ * `cause` says what (`ECONNREFUSED`: nothing listens there; `bad port`: a port fetch refuses to call, e.g. 6000); an
+ * abort (`AbortSignal.timeout`) is named by its name, `TimeoutError`.
+ */
+export function whyUnanswered(error: unknown): string {
+  const { cause, name, message } = error as {
+    cause?: { code?: string; message?: string };
+    name?: string;
+    message?: string;
+  };
+  if (cause?.code || cause?.message) return (cause.code ?? cause.message) as string;
+  if (name === 'TimeoutError' || name === 'AbortError') return name;
+  return message ?? String(error);
+}

@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import { Webhook } from 'standardwebhooks';
 import { BulkFileError, parseBulkCsv, resultsCsv, submitBulk, summaryOf } from './bulk-submit.ts';
-import { parseArgsOrExit, userPath } from './cli-args.ts';
+import { parseArgsOrExit, userPath, whyUnanswered } from './cli-args.ts';
 import { localServiceSecret, noLocalSecret } from './secrets-file.ts';
 
 /**
@@ -71,9 +71,9 @@ async function submitOne(): Promise<never> {
       'webhook-signature': signature,
     },
     body,
-  }).catch((error: { cause?: { code?: string }; message: string }) => {
+  }).catch((error: unknown) => {
     // One line, not a stack: the usual cause is a service that is not running (or on another PORT).
-    console.error(`Cannot reach ${url}: ${error.cause?.code ?? error.message} (is npm start running? --url or PORT)`);
+    console.error(`Cannot reach ${url}: ${whyUnanswered(error)} (is npm start running? --url or PORT)`);
     process.exit(1);
   });
   const text = await response.text();

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { hashEvent, verifyViewTrail } from '#shared/domain/chain';
 import { type AuditEvent, SEALING_EVENTS } from '#shared/domain/model';
-import { userPath } from './cli-args.ts';
+import { userPath, whyUnanswered } from './cli-args.ts';
 import { localServiceSecret, noLocalSecret } from './secrets-file.ts';
 
 /**
@@ -121,8 +121,7 @@ async function fetchView(url: string, token: string | undefined): Promise<string
   try {
     response = await fetch(url, { headers: { authorization: `Bearer ${bearer}` } });
   } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code;
-    fail(`Cannot reach ${url}: ${cause ?? (error as Error).message} (is the service running?)`);
+    fail(`Cannot reach ${url}: ${whyUnanswered(error)} (is the service running?)`);
   }
   const body = await response.text();
   if (!response.ok) fail(`${url} answered ${response.status}: ${errorOf(body) ?? 'no error message'}`);

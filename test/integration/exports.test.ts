@@ -111,6 +111,10 @@ describe('npm run export', () => {
       `Cannot reach http://127.0.0.1:${closed}: ECONNREFUSED (is the service running? --url or SERVICE_URL)`,
     );
     await expect(runExport(refused, io().io)).rejects.toThrow('The service answered 401 unauthorized');
+    // A port fetch itself refuses to call (X11's): still said, where undici says only "fetch failed".
+    await expect(
+      runExport(['--from', '2000-01-01', '--url', 'http://127.0.0.1:6000', '--out', out], io().io),
+    ).rejects.toThrow('Cannot reach http://127.0.0.1:6000: bad port');
     expect(await readFile(out, 'utf8')).toBe('the export of last month\n');
     expect((await readdir(outDir)).filter((name) => name.startsWith('earlier.csv'))).toEqual(['earlier.csv']);
   });
