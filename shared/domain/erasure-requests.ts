@@ -538,7 +538,9 @@ export async function restoreArchivedPromoters(
     await deps.audit.append(request.id, {
       type: 'promoters.restored',
       actor,
-      key: 'promoters.restored',
+      // One per restore that landed (its batch), not one per cancel: a restore made again after a failed one (an
+      // archive may have landed after the first) must reach the trail, or its last word would be that failure.
+      key: batch ? `promoters.restored:${batch.id}` : 'promoters.restored',
       data: {
         provider: 'firstpromoter',
         count: restored,

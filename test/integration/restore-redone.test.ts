@@ -113,6 +113,30 @@ describe('a cancel’s restore made again, and failing', () => {
     expect(types).toContain('promoters.restore_failed');
   });
 
+  it('records in the trail a restore that succeeds after a failed one, so its last restore event is the success', async () => {
+    const { request, promoterId } = await canceledWithArchivedPromoter('redone.recovering');
+    await restoreArchivedPromoters(deps, request, 'auditor:redone', [promoterId]);
+    await fp.archivePromoters([promoterId]);
+    tick(900);
+    await expect(
+      restoreArchivedPromoters({ ...deps, firstPromoter: failingRestore() }, request, 'auditor:redone', [promoterId]),
+    ).rejects.toThrow(/503/);
+    tick(3600);
+
+    const batch = await restoreArchivedPromoters(deps, request, 'auditor:redone', [promoterId]);
+
+    expect(sim.promoters().find((p) => p.id === promoterId)?.archived_at).toBeNull();
+    const recorded = (await deps.requests.get(request.id))?.actions['firstpromoter.promoters'];
+    expect(recorded).toMatchObject({ outcome: 'restored', batchId: batch?.id });
+    const restores = (await deps.audit.list(request.id)).filter((e) => e.type.startsWith('promoters.restore'));
+    expect(restores.map((e) => e.type)).toEqual([
+      'promoters.restored',
+      'promoters.restore_failed',
+      'promoters.restored',
+    ]);
+    expect(restores.at(-1)?.data).toMatchObject({ batchId: batch?.id });
+  });
+
   it('keeps a `restored` that another finisher recorded while the failing attempt ran', async () => {
     const { request, promoterId } = await canceledWithArchivedPromoter('redone.concurrent');
     tick(900);
