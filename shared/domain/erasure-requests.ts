@@ -569,10 +569,14 @@ export async function restoreArchivedPromoters(
     );
     // Keyed: an outage retried hourly adds one event, not one per attempt; the action record holds the latest reason.
     if (recorded) {
+      // One per restore that landed before it, though (read from the trail, on this failing path only): a failure
+      // after a restore made again must follow that restore's event, or the trail's last word would be the success.
+      const landed = (await deps.audit.list(request.id)).filter((e) => e.type === 'promoters.restored').at(-1);
+      const after = landed?.data.batchId === undefined ? '' : `:after:${String(landed.data.batchId)}`;
       await deps.audit.append(request.id, {
         type: 'promoters.restore_failed',
         actor,
-        key: 'promoters.restore_failed',
+        key: `promoters.restore_failed${after}`,
         data: { provider: 'firstpromoter', count: promoterIds.length, error: reason },
       });
     }

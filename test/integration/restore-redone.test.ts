@@ -137,6 +137,34 @@ describe('a cancel’s restore made again, and failing', () => {
     expect(restores.at(-1)?.data).toMatchObject({ batchId: batch?.id });
   });
 
+  it('records a failure after a restore made again, so the trail’s last restore event is that failure', async () => {
+    const { request, promoterId } = await canceledWithArchivedPromoter('redone.twice');
+    const current = async () => (await deps.requests.get(request.id)) ?? request;
+    const down = { ...deps, firstPromoter: failingRestore() };
+    await restoreArchivedPromoters(deps, await current(), 'auditor:redone', [promoterId]);
+    await fp.archivePromoters([promoterId]);
+    tick(900);
+    await expect(restoreArchivedPromoters(down, await current(), 'auditor:redone', [promoterId])).rejects.toThrow();
+    tick(3600);
+    await restoreArchivedPromoters(deps, await current(), 'auditor:redone', [promoterId]);
+    await fp.archivePromoters([promoterId]);
+    tick(3600);
+
+    await expect(restoreArchivedPromoters(down, await current(), 'auditor:redone', [promoterId])).rejects.toThrow();
+    tick(3600);
+    await expect(restoreArchivedPromoters(down, await current(), 'auditor:redone', [promoterId])).rejects.toThrow();
+
+    expect((await current()).actions['firstpromoter.promoters']?.outcome).toBe('failed');
+    const restores = (await deps.audit.list(request.id)).filter((e) => e.type.startsWith('promoters.restore'));
+    // An outage retried hourly adds one event, not one per attempt.
+    expect(restores.map((e) => e.type)).toEqual([
+      'promoters.restored',
+      'promoters.restore_failed',
+      'promoters.restored',
+      'promoters.restore_failed',
+    ]);
+  });
+
   it('keeps a `restored` that another finisher recorded while the failing attempt ran', async () => {
     const { request, promoterId } = await canceledWithArchivedPromoter('redone.concurrent');
     tick(900);
