@@ -4,42 +4,56 @@ import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
- * The files that take longest, longest first (wall time on two shared cores: the soak ~100 s, the next ones 20-50 s,
- * most others under 10 s). Each worker takes the next file when it is free, so the long ones must start first: one
- * started last runs alone at the end while the other cores idle. Vitest orders by the durations it recorded in its
- * cache, but a clean clone (CI) has none and it then starts the largest files first, by bytes, which put the soak
- * (69 lines) among the last. Every file that took a second or more is listed (a warm run on a quiet machine,
- * 2026-12-01 00:27, by wall time), so a clean clone runs them in the order a warm run would: with only the dozen
- * longest listed, files that mostly wait (time-budget, console, cancel-race) started in the last third of the run.
+ * The files that take longest, longest first (wall time on two shared cores: the soak and the next ones 40-50 s, most
+ * others under 10 s). Each worker takes the next file when it is free, so the long ones must start first: one started
+ * last runs alone at the end while the other cores idle. Vitest orders by the durations it recorded in its cache, but
+ * a clean clone (CI) has none and it then starts the largest files first, by bytes, which put the soak (82 lines)
+ * among the last. Every file that took 5.5 s or more is listed (a run from a clean clone's state, 2026-12-01 02:05,
+ * by wall time; the machine shared with other engineers' test runs, load 12-14, so every file took longer than on a
+ * quiet one), so a clean clone runs them in the order a warm run would: with only the dozen longest listed, files
+ * that mostly wait (time-budget, console, cancel-race) started in the last third of the run.
  */
 const LONGEST_FIRST = [
   'test/soak/soak.test.ts',
-  'test/integration/erasure-workflow.test.ts',
   'test/e2e/npm-start.test.ts',
-  'test/e2e/console.test.ts',
-  'test/integration/read-back.test.ts',
-  'test/integration/time-budget.test.ts',
-  'test/infra/cloudformation-validation.test.ts',
+  'test/integration/erasure-workflow.test.ts',
+  'test/integration/personal-data.test.ts',
   'test/infra/bundles.test.ts',
-  'test/e2e/start-up.test.ts',
-  'test/integration/rate-budget.test.ts',
-  'test/integration/bulk-submit.test.ts',
-  'test/integration/cancel-race.test.ts',
-  'test/integration/retry-window.test.ts',
-  'test/integration/verify-trail.test.ts',
-  'test/integration/verify-receipt.test.ts',
-  'test/infra/erasure-stack.test.ts',
-  'test/integration/intake-hardening.test.ts',
-  'test/integration/read-back-workflow.test.ts',
-  'test/integration/callbacks.test.ts',
+  'test/infra/cloudformation-validation.test.ts',
   'test/unit/asl-definition.test.ts',
-  'test/integration/firstpromoter-client.test.ts',
-  'test/unit/data-dir-lock.test.ts',
-  'test/unit/quiet-output.test.ts',
-  'test/integration/email-forms-erasure.test.ts',
-  'test/infra/callbacks-stack.test.ts',
   'test/integration/identity-destruction.test.ts',
+  'test/infra/callbacks-stack.test.ts',
+  'test/integration/read-back.test.ts',
+  'test/integration/cancel-sweep-race.test.ts',
+  'test/integration/callbacks.test.ts',
+  'test/integration/bulk-submit.test.ts',
+  'test/infra/erasure-stack.test.ts',
+  'test/integration/verify-receipt.test.ts',
+  'test/integration/cancel-race.test.ts',
+  'test/e2e/start-up.test.ts',
+  'test/integration/round-trips.test.ts',
+  'test/integration/verify-trail.test.ts',
   'test/integration/audit-store.test.ts',
+  'test/integration/same-person.test.ts',
+  'test/e2e/console.test.ts',
+  'test/integration/deadline-extension.test.ts',
+  'test/unit/data-dir-lock.test.ts',
+  'test/integration/time-budget.test.ts',
+  'test/integration/read-back-workflow.test.ts',
+  'test/integration/suppression-checks.test.ts',
+  'test/integration/senders.test.ts',
+  'test/integration/rate-budget.test.ts',
+  'test/integration/intake-hardening.test.ts',
+  'test/unit/quiet-output.test.ts',
+  'test/integration/firstpromoter-client.test.ts',
+  'test/integration/referralrock-client.test.ts',
+  'test/integration/exports.test.ts',
+  'test/infra/cdk-nag.test.ts',
+  'test/e2e/receipts.test.ts',
+  'test/integration/email-forms.test.ts',
+  'test/integration/email-forms-erasure.test.ts',
+  'test/integration/restore-redone.test.ts',
+  'test/integration/retry-window.test.ts',
 ];
 
 class LongestFirst extends BaseSequencer {
