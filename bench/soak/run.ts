@@ -422,13 +422,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     await Promise.all(plan.filter((r) => r.cancel).map(watch));
   }
 
-  /** SIGKILL at random moments of the drain (when a random share of the requests is final), then restart. */
+  /**
+   * SIGKILL at random moments of the drain (when a random share of the requests is final, then up to 2 s later), then
+   * restart. Requests of one burst end their waiting periods together, so the share final can jump from a few to all but
+   * the last few in one poll: the wait after the threshold ends early once only the last few are left, so the kill still
+   * falls inside the drain (with 16 requests, a 2 s wait once let the drain end first and the run made no kill at all).
+   */
   async function killAtRandomMoments(): Promise<void> {
     const thresholds = Array.from({ length: options.kills }, () => 0.05 + random() * 0.8).sort((a, b) => a - b);
+    const lastFew = Math.max(2, Math.ceil(plan.length * 0.1));
     for (const threshold of thresholds) {
       while (!done && finalCount() < threshold * plan.length) await sleep(100);
-      if (done) return;
-      await sleep(random() * 2000);
+      const until = Date.now() + random() * 2000;
+      while (!done && Date.now() < until && plan.length - finalCount() > lastFew) await sleep(100);
       if (done) return;
       kills.push(Date.now() - started);
       await service.kill();
