@@ -1,15 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
-import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
-import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repository';
-import { createFirstPromoterClient } from '#shared/adapters/firstpromoter/client';
-import { createDocumentClient } from '#shared/composition';
-import { IdentityCipher } from '#shared/crypto/identity-cipher';
 import { cancelErasureRequest, type RequestDeps, submitErasureRequest } from '#shared/domain/erasure-requests';
 import { sweepRequests } from '#shared/domain/sweep';
 import { archivePromoters, loadRequest } from '#shared/domain/workflow-tasks';
 import type { FirstPromoterPort } from '#shared/ports/providers';
-import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
+import type { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
+import { type FirstPromoterWorld, startFirstPromoterWorld } from '#test/support/first-promoter-world';
 
 /**
  * The archive step's second search (made when a request of the person was canceled: its restore may have landed after
@@ -20,37 +15,18 @@ import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
  */
 
 const tables = { requests: 'third-requests', auditEvents: 'third-events', identities: 'third-identities' };
-let dynamo: LocalDynamo;
+let world: FirstPromoterWorld;
 let sim: FirstPromoterSimulator;
 let fp: FirstPromoterPort;
 const clock = { now: () => new Date('2026-06-01T10:00:00Z') };
 let deps: RequestDeps & { firstPromoter: FirstPromoterPort };
 
 beforeAll(async () => {
-  dynamo = await startLocalDynamo();
-  await dynamo.ensureTables(tables);
-  const db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
-  sim = new FirstPromoterSimulator();
-  fp = createFirstPromoterClient(
-    { baseUrl: await sim.start(), apiKey: 'demo-api-key', accountId: 'demo-account', retry: { maxAttempts: 1 } },
-    { sleep: async () => undefined },
-  );
-  deps = {
-    requests: new DynamoRequestRepository(db, tables, { readIdentity: true }),
-    audit: new DynamoAuditLog(db, tables, { clock, retentionDays: 1096 }),
-    workflow: { start: async () => undefined, stop: async () => undefined, ensureRunning: async () => 'running' },
-    clock,
-    cipher: new IdentityCipher(Buffer.alloc(32, 7)),
-    pseudonymKey: Buffer.alloc(32, 9),
-    retentionDays: 1096,
-    firstPromoter: fp,
-  };
+  world = await startFirstPromoterWorld({ tables, clock });
+  ({ sim, fp, deps } = world);
 });
 
-afterAll(async () => {
-  await dynamo.stop();
-  await sim.stop();
-});
+afterAll(() => world.stop());
 
 describe('a third request of the person archiving between the archive step’s holders and its second search', () => {
   it('is counted as a holder, so the promoter is held and not taken for one archived before the request', async () => {

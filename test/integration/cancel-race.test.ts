@@ -1,17 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
-import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repository';
-import { createFirstPromoterClient } from '#shared/adapters/firstpromoter/client';
-import { createDocumentClient } from '#shared/composition';
-import { IdentityCipher } from '#shared/crypto/identity-cipher';
 import { cancelErasureRequest, type RequestDeps, submitErasureRequest } from '#shared/domain/erasure-requests';
 import { sweepRequests } from '#shared/domain/sweep';
 import { archivePromoters, loadRequest, settleFirstPromoterAction } from '#shared/domain/workflow-tasks';
 import { ProviderUnavailableError } from '#shared/errors';
 import type { Batch, FirstPromoterPort } from '#shared/ports/providers';
 import { noteUnansweredCall } from '#shared/workflow/unanswered-calls';
-import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
-import { startTestDynamo, type TestDynamo } from '#test/support/test-dynamo';
+import type { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
+import { type FirstPromoterWorld, startFirstPromoterWorld } from '#test/support/first-promoter-world';
 
 /**
  * A cancel that lands while the archive step's call to FirstPromoter is in flight: the cancel's restore runs before
@@ -19,44 +14,19 @@ import { startTestDynamo, type TestDynamo } from '#test/support/test-dynamo';
  */
 
 const tables = { requests: 'race-requests', auditEvents: 'race-events', identities: 'race-identities' };
-let dynamo: TestDynamo;
+let world: FirstPromoterWorld;
 let sim: FirstPromoterSimulator;
 let fp: FirstPromoterPort;
 let now = new Date('2026-06-01T10:00:00Z');
 const clock = { now: () => now };
-const workflow = {
-  start: async () => undefined,
-  stop: async () => undefined,
-  ensureRunning: async () => 'running' as const,
-};
 let deps: RequestDeps & { firstPromoter: FirstPromoterPort };
 
 beforeAll(async () => {
-  dynamo = await startTestDynamo();
-  await dynamo.ensureTables(tables);
-  const db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
-  sim = new FirstPromoterSimulator();
-  const baseUrl = await sim.start();
-  fp = createFirstPromoterClient(
-    { baseUrl, apiKey: 'demo-api-key', accountId: 'demo-account', retry: { maxAttempts: 2, baseDelayMs: 1 } },
-    { sleep: async () => undefined },
-  );
-  deps = {
-    requests: new DynamoRequestRepository(db, tables, { readIdentity: true }),
-    audit: new DynamoAuditLog(db, tables, { clock, retentionDays: 1096 }),
-    workflow,
-    clock,
-    cipher: new IdentityCipher(Buffer.alloc(32, 7)),
-    pseudonymKey: Buffer.alloc(32, 9),
-    retentionDays: 1096,
-    firstPromoter: fp,
-  };
+  world = await startFirstPromoterWorld({ tables, clock, maxAttempts: 2, baseDelayMs: 1 });
+  ({ sim, fp, deps } = world);
 });
 
-afterAll(async () => {
-  await dynamo.stop();
-  await sim.stop();
-});
+afterAll(() => world.stop());
 
 /** The real client, except that a cancel arrives while the archive call is in flight. */
 function cancelDuringArchive(requestId: string): FirstPromoterPort {

@@ -1,16 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
-import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
-import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repository';
-import { createFirstPromoterClient } from '#shared/adapters/firstpromoter/client';
-import { createDocumentClient } from '#shared/composition';
-import { IdentityCipher } from '#shared/crypto/identity-cipher';
 import { cancelErasureRequest, type RequestDeps, submitErasureRequest } from '#shared/domain/erasure-requests';
 import type { ActionRecord } from '#shared/domain/model';
 import { sweepRequests } from '#shared/domain/sweep';
 import { archivePromoters, beginErasure, finalizeRequest, loadRequest } from '#shared/domain/workflow-tasks';
 import type { FirstPromoterPort } from '#shared/ports/providers';
-import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
+import type { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
+import { type FirstPromoterWorld, idleWorkflow, startFirstPromoterWorld } from '#test/support/first-promoter-world';
 
 /**
  * The request sweeper finishing a cancel that the cancel route is still finishing (issue 12's closing note: "can
@@ -19,42 +14,18 @@ import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
  */
 
 const tables = { requests: 'twice-requests', auditEvents: 'twice-events', identities: 'twice-identities' };
-let dynamo: LocalDynamo;
+let world: FirstPromoterWorld;
 let sim: FirstPromoterSimulator;
 let fp: FirstPromoterPort;
 const clock = { now: () => new Date('2026-06-01T10:00:00Z') };
-const workflow = {
-  start: async () => undefined,
-  stop: async () => undefined,
-  ensureRunning: async () => 'running' as const,
-};
 let deps: RequestDeps & { firstPromoter: FirstPromoterPort };
 
 beforeAll(async () => {
-  dynamo = await startLocalDynamo();
-  await dynamo.ensureTables(tables);
-  const db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
-  sim = new FirstPromoterSimulator();
-  fp = createFirstPromoterClient(
-    { baseUrl: await sim.start(), apiKey: 'demo-api-key', accountId: 'demo-account', retry: { maxAttempts: 1 } },
-    { sleep: async () => undefined },
-  );
-  deps = {
-    requests: new DynamoRequestRepository(db, tables, { readIdentity: true }),
-    audit: new DynamoAuditLog(db, tables, { clock, retentionDays: 1096 }),
-    workflow,
-    clock,
-    cipher: new IdentityCipher(Buffer.alloc(32, 7)),
-    pseudonymKey: Buffer.alloc(32, 9),
-    retentionDays: 1096,
-    firstPromoter: fp,
-  };
+  world = await startFirstPromoterWorld({ tables, clock });
+  ({ sim, fp, deps } = world);
 });
 
-afterAll(async () => {
-  await dynamo.stop();
-  await sim.stop();
-});
+afterAll(() => world.stop());
 
 /** A promise and its resolver: the test's hand on the moment each side goes on. */
 function gate() {
@@ -257,7 +228,7 @@ describe('a cancel route whose workflow stop fails after the sweeper ended the c
     });
     // The route's StopExecution is slow and then fails (throttled); meanwhile the sweeper finishes the cancel.
     const stopping = {
-      ...workflow,
+      ...idleWorkflow,
       stop: async () => {
         await sweepRequests(deps, { stalledAfterSeconds: 300 });
         throw new Error('ThrottlingException');

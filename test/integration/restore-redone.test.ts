@@ -1,14 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalDynamo, startLocalDynamo } from '#infra/local/dynamodb';
-import { DynamoAuditLog } from '#shared/adapters/dynamodb/audit-log';
-import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repository';
-import { createFirstPromoterClient } from '#shared/adapters/firstpromoter/client';
-import { createDocumentClient } from '#shared/composition';
-import { IdentityCipher } from '#shared/crypto/identity-cipher';
 import { type RequestDeps, restoreArchivedPromoters, submitErasureRequest } from '#shared/domain/erasure-requests';
 import { archivePromoters, loadRequest } from '#shared/domain/workflow-tasks';
 import type { FirstPromoterPort } from '#shared/ports/providers';
-import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
+import type { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
+import { type FirstPromoterWorld, startFirstPromoterWorld } from '#test/support/first-promoter-world';
 
 /**
  * A cancel's restore made again: the cancel stays `canceling` when its first restore went out while the archive step
@@ -19,7 +14,7 @@ import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
  */
 
 const tables = { requests: 'redone-requests', auditEvents: 'redone-events', identities: 'redone-identities' };
-let dynamo: LocalDynamo;
+let world: FirstPromoterWorld;
 let sim: FirstPromoterSimulator;
 let fp: FirstPromoterPort;
 let now = new Date('2026-06-01T10:00:00Z');
@@ -27,30 +22,11 @@ const clock = { now: () => now };
 let deps: RequestDeps & { firstPromoter: FirstPromoterPort };
 
 beforeAll(async () => {
-  dynamo = await startLocalDynamo();
-  await dynamo.ensureTables(tables);
-  const db = createDocumentClient({ dynamoDbEndpoint: undefined }, dynamo.client);
-  sim = new FirstPromoterSimulator();
-  fp = createFirstPromoterClient(
-    { baseUrl: await sim.start(), apiKey: 'demo-api-key', accountId: 'demo-account', retry: { maxAttempts: 1 } },
-    { sleep: async () => undefined },
-  );
-  deps = {
-    requests: new DynamoRequestRepository(db, tables, { readIdentity: true }),
-    audit: new DynamoAuditLog(db, tables, { clock, retentionDays: 1096 }),
-    workflow: { start: async () => undefined, stop: async () => undefined, ensureRunning: async () => 'running' },
-    clock,
-    cipher: new IdentityCipher(Buffer.alloc(32, 7)),
-    pseudonymKey: Buffer.alloc(32, 9),
-    retentionDays: 1096,
-    firstPromoter: fp,
-  };
+  world = await startFirstPromoterWorld({ tables, clock });
+  ({ sim, fp, deps } = world);
 });
 
-afterAll(async () => {
-  await dynamo.stop();
-  await sim.stop();
-});
+afterAll(() => world.stop());
 
 const tick = (seconds: number) => {
   now = new Date(now.getTime() + seconds * 1000);
