@@ -44,23 +44,7 @@ function cancelDuringArchive(requestId: string): FirstPromoterPort {
   };
 }
 
-async function waitingRequest(email: string, webhookId: string) {
-  const promoter = sim.addPromoter({ email });
-  const body = { email };
-  const { request } = await submitErasureRequest(deps, {
-    webhookId,
-    document: body,
-    body,
-    signedWith: 'test',
-  });
-  const taskDeps = {
-    ...deps,
-    waitingPeriodSeconds: 3600,
-    batchPoll: { intervalSeconds: 1, maxIntervalSeconds: 1, timeoutSeconds: 60 },
-  };
-  await loadRequest(taskDeps, { requestId: request.id });
-  return { promoter, requestId: request.id, taskDeps };
-}
+const waitingRequest = (email: string, webhookId: string) => world.waitingRequest(email, webhookId);
 
 const archivedAt = (id: number) => sim.promoters().find((p) => p.id === id)?.archived_at;
 

@@ -38,21 +38,7 @@ function gate() {
 
 describe('a cancel finished by the sweeper while the cancel route still runs', () => {
   it('writes nothing to the request once the sweeper sealed its trail', async () => {
-    const email = 'twice.finished@example.com';
-    const promoter = sim.addPromoter({ email });
-    const body = { email };
-    const { request } = await submitErasureRequest(deps, {
-      webhookId: 'msg_twice',
-      document: body,
-      body,
-      signedWith: 't',
-    });
-    const taskDeps = {
-      ...deps,
-      waitingPeriodSeconds: 3600,
-      batchPoll: { intervalSeconds: 1, maxIntervalSeconds: 1, timeoutSeconds: 60 },
-    };
-    await loadRequest(taskDeps, { requestId: request.id });
+    const { promoter, request, taskDeps } = await world.waitingRequest('twice.finished@example.com', 'msg_twice');
     await archivePromoters(taskDeps, { requestId: request.id });
     expect(sim.promoters().find((p) => p.id === promoter.id)?.archived_at).not.toBeNull();
 
@@ -103,21 +89,7 @@ describe('a cancel finished by the sweeper while the cancel route still runs', (
 
 describe('a sweep whose list of pending cancels is older than the requests', () => {
   it('sends no restore for a cancel that another finisher ended after the list was read', async () => {
-    const email = 'listed.before@example.com';
-    const promoter = sim.addPromoter({ email });
-    const body = { email };
-    const { request } = await submitErasureRequest(deps, {
-      webhookId: 'msg_listed',
-      document: body,
-      body,
-      signedWith: 't',
-    });
-    const taskDeps = {
-      ...deps,
-      waitingPeriodSeconds: 3600,
-      batchPoll: { intervalSeconds: 1, maxIntervalSeconds: 1, timeoutSeconds: 60 },
-    };
-    await loadRequest(taskDeps, { requestId: request.id });
+    const { promoter, request, taskDeps } = await world.waitingRequest('listed.before@example.com', 'msg_listed');
     await archivePromoters(taskDeps, { requestId: request.id });
 
     // The cancel route's restore fails (FirstPromoter down for it), leaving the request `canceling` for the sweeper.

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RequestDeps, restoreArchivedPromoters, submitErasureRequest } from '#shared/domain/erasure-requests';
-import { archivePromoters, loadRequest } from '#shared/domain/workflow-tasks';
+import { type RequestDeps, restoreArchivedPromoters } from '#shared/domain/erasure-requests';
+import { archivePromoters } from '#shared/domain/workflow-tasks';
 import type { FirstPromoterPort } from '#shared/ports/providers';
 import type { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
 import { type FirstPromoterWorld, startFirstPromoterWorld } from '#test/support/first-promoter-world';
@@ -34,21 +34,7 @@ const tick = (seconds: number) => {
 
 /** A request whose archive step archived one promoter, then canceled: `canceling`, nothing restored yet. */
 async function canceledWithArchivedPromoter(name: string) {
-  const email = `${name}@example.com`;
-  const promoter = sim.addPromoter({ email });
-  const body = { email };
-  const { request } = await submitErasureRequest(deps, {
-    webhookId: `msg_${name}`,
-    document: body,
-    body,
-    signedWith: 't',
-  });
-  const taskDeps = {
-    ...deps,
-    waitingPeriodSeconds: 3600,
-    batchPoll: { intervalSeconds: 1, maxIntervalSeconds: 1, timeoutSeconds: 60 },
-  };
-  await loadRequest(taskDeps, { requestId: request.id });
+  const { promoter, request, taskDeps } = await world.waitingRequest(`${name}@example.com`, `msg_${name}`);
   await archivePromoters(taskDeps, { requestId: request.id });
   tick(1);
   await deps.requests.transition(request.id, ['waiting'], 'canceling', { canceledAt: now.toISOString() });

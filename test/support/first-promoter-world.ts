@@ -3,7 +3,8 @@ import { DynamoRequestRepository } from '#shared/adapters/dynamodb/requests-repo
 import { createFirstPromoterClient } from '#shared/adapters/firstpromoter/client';
 import { createDocumentClient } from '#shared/composition';
 import { IdentityCipher } from '#shared/crypto/identity-cipher';
-import type { RequestDeps } from '#shared/domain/erasure-requests';
+import { type RequestDeps, submitErasureRequest } from '#shared/domain/erasure-requests';
+import { loadRequest } from '#shared/domain/workflow-tasks';
 import type { Clock } from '#shared/ports/audit';
 import type { FirstPromoterPort } from '#shared/ports/providers';
 import { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
@@ -17,7 +18,23 @@ export interface FirstPromoterWorld {
   fp: FirstPromoterPort;
   /** The use cases' dependencies over these tables, `fp`, the test's clock and a workflow that does nothing. */
   deps: RequestDeps & { firstPromoter: FirstPromoterPort };
+  /**
+   * A promoter with `email` at the simulator, a request for it submitted (`webhookId`) and loaded by the workflow's
+   * first task: the request in its waiting period (an hour), before the archive step. `taskDeps` are the workflow
+   * tasks' dependencies (batches polled every second for up to a minute).
+   */
+  waitingRequest(email: string, webhookId: string): Promise<WaitingRequest>;
   stop(): Promise<void>;
+}
+
+export interface WaitingRequest {
+  promoter: ReturnType<FirstPromoterSimulator['addPromoter']>;
+  request: Awaited<ReturnType<typeof submitErasureRequest>>['request'];
+  requestId: string;
+  taskDeps: FirstPromoterWorld['deps'] & {
+    waitingPeriodSeconds: number;
+    batchPoll: { intervalSeconds: number; maxIntervalSeconds: number; timeoutSeconds: number };
+  };
 }
 
 /** A workflow engine that starts, stops and finds running whatever it is asked: the test runs the tasks itself. */
@@ -62,11 +79,24 @@ export async function startFirstPromoterWorld(options: {
     retentionDays: 1096,
     firstPromoter: fp,
   };
+  const waitingRequest = async (email: string, webhookId: string): Promise<WaitingRequest> => {
+    const promoter = sim.addPromoter({ email });
+    const body = { email };
+    const { request } = await submitErasureRequest(deps, { webhookId, document: body, body, signedWith: 'test' });
+    const taskDeps = {
+      ...deps,
+      waitingPeriodSeconds: 3600,
+      batchPoll: { intervalSeconds: 1, maxIntervalSeconds: 1, timeoutSeconds: 60 },
+    };
+    await loadRequest(taskDeps, { requestId: request.id });
+    return { promoter, request, requestId: request.id, taskDeps };
+  };
   return {
     dynamo,
     sim,
     fp,
     deps,
+    waitingRequest,
     stop: async () => {
       await dynamo.stop();
       await sim.stop();
