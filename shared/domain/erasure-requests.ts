@@ -540,7 +540,7 @@ export async function restoreArchivedPromoters(
       actor,
       // One per restore that landed (its batch), not one per cancel: a restore made again after a failed one (an
       // archive may have landed after the first) must reach the trail, or its last word would be that failure.
-      key: batch ? `promoters.restored:${batch.id}` : 'promoters.restored',
+      key: batch ? `promoters.restored:${batch.id}` : await keyAfterLast(deps.audit, request.id, 'promoters.restored'),
       data: {
         provider: 'firstpromoter',
         count: restored,
@@ -569,19 +569,37 @@ export async function restoreArchivedPromoters(
     );
     // Keyed: an outage retried hourly adds one event, not one per attempt; the action record holds the latest reason.
     if (recorded) {
-      // One per restore that landed before it, though (read from the trail, on this failing path only): a failure
-      // after a restore made again must follow that restore's event, or the trail's last word would be the success.
-      const landed = (await deps.audit.list(request.id)).filter((e) => e.type === 'promoters.restored').at(-1);
-      const after = landed?.data.batchId === undefined ? '' : `:after:${String(landed.data.batchId)}`;
+      // One per restore that landed before it, though: a failure after a restore made again must follow that
+      // restore's event, or the trail's last word would be the success.
       await deps.audit.append(request.id, {
         type: 'promoters.restore_failed',
         actor,
-        key: `promoters.restore_failed${after}`,
+        key: await keyAfterLast(deps.audit, request.id, 'promoters.restore_failed'),
         data: { provider: 'firstpromoter', count: promoterIds.length, error: reason },
       });
     }
     throw error;
   }
+}
+
+/**
+ * The idempotency key of a restore's outcome event (`promoters.restored` without a batch to name it by, or
+ * `promoters.restore_failed`), read from the trail on these paths only: the same for every attempt since the last
+ * event of the other outcome (an outage retried hourly adds one failure; a restore that again restored nothing, every
+ * promoter being held by another request, one success), and new after each one, so the trail's last word on the
+ * restore is always the outcome the record holds. After a restore that named its batch, the key names that batch, as
+ * keys written before the restore without a batch had one did.
+ */
+async function keyAfterLast(
+  audit: Pick<AuditLog, 'list'>,
+  requestId: string,
+  type: 'promoters.restored' | 'promoters.restore_failed',
+): Promise<string> {
+  const other = type === 'promoters.restored' ? 'promoters.restore_failed' : 'promoters.restored';
+  const last = (await audit.list(requestId)).filter((e) => e.type === other).at(-1);
+  if (!last) return type;
+  const batchId = last.data.batchId;
+  return batchId === undefined ? `${type}:after-event:${last.seq}` : `${type}:after:${String(batchId)}`;
 }
 
 /** The requests of a subject, found by the auditor's identifier through its pseudonym (the identifier is not stored). */

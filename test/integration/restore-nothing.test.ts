@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RequestDeps, restoreArchivedPromoters, submitErasureRequest } from '#shared/domain/erasure-requests';
+import { archivePromoters, loadRequest } from '#shared/domain/workflow-tasks';
+import type { FirstPromoterPort } from '#shared/ports/providers';
+import { type FirstPromoterWorld, startFirstPromoterWorld } from '#test/support/first-promoter-world';
+
+/**
+ * A cancel's restore that restores nothing (every promoter is held by another request of the person, so it only
+ * archives them again) sends no restore and so has no batch to name its event by. Its `promoters.restored`, and a
+ * failure after it, must still each reach the trail: keyed by the cancel alone they were taken for an earlier event of
+ * the same kind, and the trail's last word on the restore contradicted the record.
+ */
+
+const tables = { requests: 'nothing-requests', auditEvents: 'nothing-events', identities: 'nothing-identities' };
+let world: FirstPromoterWorld;
+let fp: FirstPromoterPort;
+let now = new Date('2026-06-01T10:00:00Z');
+const clock = { now: () => now };
+let deps: RequestDeps & { firstPromoter: FirstPromoterPort };
+
+beforeAll(async () => {
+  world = await startFirstPromoterWorld({ tables, clock });
+  ({ fp, deps } = world);
+});
+
+afterAll(() => world.stop());
+
+const tick = (seconds: number) => {
+  now = new Date(now.getTime() + seconds * 1000);
+};
+
+/** FirstPromoter answering every archive and restore with a 503 (searches and polls still answered). */
+const down = (): RequestDeps & { firstPromoter: FirstPromoterPort } => ({
+  ...deps,
+  firstPromoter: {
+    ...fp,
+    findPromoters: (s, o) => fp.findPromoters(s, o),
+    getBatch: (id) => fp.getBatch(id),
+    archivePromoters: async () => {
+      throw new Error('FirstPromoter answered 503');
+    },
+    restorePromoters: async () => {
+      throw new Error('FirstPromoter answered 503');
+    },
+  },
+});
+
+/**
+ * Request A archived the person's promoter and was canceled (`canceling`, nothing restored yet); request B of the same
+ * person (same email, another webhook-id) then archived it too and holds it while it waits.
+ */
+async function canceledWhileAnotherHolds(name: string) {
+  const email = `${name}@example.com`;
+  const a = await world.waitingRequest(email, `msg_${name}_a`);
+  await archivePromoters(a.taskDeps, { requestId: a.requestId });
+  tick(1);
+  await deps.requests.transition(a.requestId, ['waiting'], 'canceling', { canceledAt: now.toISOString() });
+  const body = { email };
+  const { request: b } = await submitErasureRequest(deps, {
+    webhookId: `msg_${name}_b`,
+    document: body,
+    body,
+    signedWith: 'test',
+  });
+  await loadRequest(a.taskDeps, { requestId: b.id });
+  const held = await archivePromoters(a.taskDeps, { requestId: b.id });
+  expect(held).toMatchObject({ outcome: 'archived' });
+  tick(1);
+  const current = async () => {
+    const request = await deps.requests.get(a.requestId);
+    if (!request) throw new Error('request missing');
+    return request;
+  };
+  return { current, promoterId: a.promoter.id };
+}
+
+const restoreEvents = async (id: string) =>
+  (await deps.audit.list(id)).filter((e) => e.type.startsWith('promoters.restore')).map((e) => e.type);
+
+describe('a cancel’s restore that restores nothing, every promoter being held by another request', () => {
+  it('records a failure after it, though an earlier failure of the same cancel was recorded before it', async () => {
+    const { current, promoterId } = await canceledWhileAnotherHolds('nothing.failing');
+    const id = (await current()).id;
+    // FirstPromoter down: the re-archive of the held promoter fails, and so the restore.
+    await expect(restoreArchivedPromoters(down(), await current(), 'auditor:nothing', [promoterId])).rejects.toThrow();
+    tick(3600);
+    await restoreArchivedPromoters(deps, await current(), 'auditor:nothing', [promoterId]);
+    expect((await current()).actions['firstpromoter.promoters']).toMatchObject({ outcome: 'restored', count: 0 });
+    tick(3600);
+
+    await expect(restoreArchivedPromoters(down(), await current(), 'auditor:nothing', [promoterId])).rejects.toThrow();
+
+    expect((await current()).actions['firstpromoter.promoters']?.outcome).toBe('failed');
+    expect(await restoreEvents(id)).toEqual([
+      'promoters.restore_failed',
+      'promoters.restored',
+      'promoters.restore_failed',
+    ]);
+  });
+
+  it('records it again after a failure, so the trail’s last word is the restore the record holds', async () => {
+    const { current, promoterId } = await canceledWhileAnotherHolds('nothing.again');
+    const id = (await current()).id;
+    await restoreArchivedPromoters(deps, await current(), 'auditor:nothing', [promoterId]);
+    tick(3600);
+    await expect(restoreArchivedPromoters(down(), await current(), 'auditor:nothing', [promoterId])).rejects.toThrow();
+    tick(3600);
+
+    await restoreArchivedPromoters(deps, await current(), 'auditor:nothing', [promoterId]);
+    // Made again without anything between: one event, not one per attempt.
+    tick(3600);
+    await restoreArchivedPromoters(deps, await current(), 'auditor:nothing', [promoterId]);
+
+    expect((await current()).actions['firstpromoter.promoters']).toMatchObject({ outcome: 'restored', count: 0 });
+    expect(world.sim.promoters().find((p) => p.id === promoterId)?.archived_at).not.toBeNull();
+    expect(await restoreEvents(id)).toEqual(['promoters.restored', 'promoters.restore_failed', 'promoters.restored']);
+  });
+});
