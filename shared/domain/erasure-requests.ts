@@ -482,7 +482,8 @@ export async function restoreArchivedPromoters(
   if (promoterIds.length === 0) return undefined;
   const key = 'firstpromoter.promoters' as const;
   const guard = { whileIn: ['canceling'] as const };
-  const attemptBegan = deps.clock.now().toISOString();
+  // The record this attempt read: a `restored` there is an earlier attempt's, which this one makes again.
+  const read = request.actions[key];
   const heldByOthers = async (ids: readonly number[]) =>
     promotersHeldByOthers(await otherRequestsOfSubject(deps.requests, request), ids, {
       endedSince: request.plans?.[key]?.at ?? request.receivedAt,
@@ -552,9 +553,10 @@ export async function restoreArchivedPromoters(
     return batch;
   } catch (error) {
     const reason = error instanceof Error ? redact(error.message) : 'unknown error';
-    // A cancel and a sweep may restore at once: one's failure must not hide the other's success, recorded while this
-    // attempt ran. A `restored` from before it is an earlier attempt's, which this one makes again because an archive
-    // may have landed after it: replaced, or the record would say restored while FirstPromoter holds them archived.
+    // A cancel and a sweep may restore at once: one's failure must not hide the other's success, recorded after this
+    // attempt read the request (even before it began: that finisher may seal the trail on it at once). The `restored`
+    // this attempt read is an earlier attempt's, which it makes again because an archive may have landed after it:
+    // replaced, or the record would say restored while FirstPromoter holds them archived.
     const recorded = await deps.requests.recordAction(
       request.id,
       key,
@@ -565,7 +567,11 @@ export async function restoreArchivedPromoters(
         errors: [`restore failed (retried hourly): ${reason}`],
         updatedAt: deps.clock.now().toISOString(),
       },
-      { ...guard, unlessOutcome: 'restored', outcomeSince: attemptBegan },
+      {
+        ...guard,
+        unlessOutcome: 'restored',
+        ...(read?.outcome === 'restored' ? { outcomeRead: read.updatedAt } : {}),
+      },
     );
     // Keyed: an outage retried hourly adds one event, not one per attempt; the action record holds the latest reason.
     if (recorded) {

@@ -18,10 +18,11 @@ export interface ActionGuard {
   /** The action's outcome is not this one. */
   unlessOutcome?: ActionOutcome;
   /**
-   * With `unlessOutcome`: only that outcome recorded at or after this time (its `updatedAt`, ISO 8601) refuses the
-   * write; one recorded before it (by an attempt this one is making again) is replaced.
+   * With `unlessOutcome`: that outcome as the writer read it (its `updatedAt`, ISO 8601), which is replaced (an earlier
+   * attempt's, which this one makes again); that outcome recorded since (by another writer, after the read) refuses
+   * the write. Compared for equality, not by time: a concurrent writer may record it after this attempt began.
    */
-  outcomeSince?: string;
+  outcomeRead?: string;
   /** The action has no plan (no earlier attempt wrote down ids to act on). */
   unlessPlanned?: boolean;
 }

@@ -63,7 +63,9 @@ describe('a cancel’s restore made again, and failing', () => {
     await fp.archivePromoters([promoterId]);
     tick(900);
 
-    const again = restoreArchivedPromoters({ ...deps, firstPromoter: failingRestore() }, request, 'auditor:redone', [
+    // Made again by a later finisher (the sweeper), which reads the request first: it holds the first `restored`.
+    const later = (await deps.requests.get(request.id)) ?? request;
+    const again = restoreArchivedPromoters({ ...deps, firstPromoter: failingRestore() }, later, 'auditor:redone', [
       promoterId,
     ]);
 
@@ -77,15 +79,18 @@ describe('a cancel’s restore made again, and failing', () => {
 
   it('records in the trail a restore that succeeds after a failed one, so its last restore event is the success', async () => {
     const { request, promoterId } = await canceledWithArchivedPromoter('redone.recovering');
+    const current = async () => (await deps.requests.get(request.id)) ?? request;
     await restoreArchivedPromoters(deps, request, 'auditor:redone', [promoterId]);
     await fp.archivePromoters([promoterId]);
     tick(900);
     await expect(
-      restoreArchivedPromoters({ ...deps, firstPromoter: failingRestore() }, request, 'auditor:redone', [promoterId]),
+      restoreArchivedPromoters({ ...deps, firstPromoter: failingRestore() }, await current(), 'auditor:redone', [
+        promoterId,
+      ]),
     ).rejects.toThrow(/503/);
     tick(3600);
 
-    const batch = await restoreArchivedPromoters(deps, request, 'auditor:redone', [promoterId]);
+    const batch = await restoreArchivedPromoters(deps, await current(), 'auditor:redone', [promoterId]);
 
     expect(sim.promoters().find((p) => p.id === promoterId)?.archived_at).toBeNull();
     const recorded = (await deps.requests.get(request.id))?.actions['firstpromoter.promoters'];

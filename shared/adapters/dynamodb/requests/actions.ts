@@ -127,8 +127,8 @@ async function writeWithEvents(
 
 /**
  * Conditions of a guarded write: the request is in one of `whileIn` (never empty: a write without a status condition
- * could land after the request ended) and its trail is not sealed; the action's outcome is not `unlessOutcome` (recorded
- * since `outcomeSince`, when given); no
+ * could land after the request ended) and its trail is not sealed; the action's outcome is not `unlessOutcome` (other
+ * than the record `outcomeRead`, when given); no
  * plan, with `unlessPlanned`. The seal, not the status, is where a request ends: a cancel seals its trail and issues
  * the receipt while still `canceling`, and a second finisher of the same cancel (the sweeper and the cancel route at
  * once) must not rewrite an outcome the trail and the receipt already hold.
@@ -154,10 +154,10 @@ function guardConditions(
     names['#outcome'] = 'outcome';
     values[':unless'] = guard.unlessOutcome;
     const unless = ['attribute_not_exists(actions.#guardKey.#outcome)', 'actions.#guardKey.#outcome <> :unless'];
-    if (guard.outcomeSince !== undefined) {
+    if (guard.outcomeRead !== undefined) {
       names['#updatedAt'] = 'updatedAt';
-      values[':since'] = guard.outcomeSince;
-      unless.push('actions.#guardKey.#updatedAt < :since');
+      values[':read'] = guard.outcomeRead;
+      unless.push('actions.#guardKey.#updatedAt = :read');
     }
     conditions.push(`(${unless.join(' OR ')})`);
   }

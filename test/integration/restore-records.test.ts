@@ -1,17 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RequestDeps, restoreArchivedPromoters, submitErasureRequest } from '#shared/domain/erasure-requests';
+import {
+  finishCancel,
+  type RequestDeps,
+  restoreArchivedPromoters,
+  submitErasureRequest,
+} from '#shared/domain/erasure-requests';
 import { archivePromoters, loadRequest } from '#shared/domain/workflow-tasks';
 import type { FirstPromoterPort } from '#shared/ports/providers';
 import { type FirstPromoterWorld, startFirstPromoterWorld } from '#test/support/first-promoter-world';
 
 /**
+ * What a cancel's restore records, and its events, when restores are made again or by two finishers at once.
+ *
  * A cancel's restore that restores nothing (every promoter is held by another request of the person, so it only
  * archives them again) sends no restore and so has no batch to name its event by. Its `promoters.restored`, and a
  * failure after it, must still each reach the trail: keyed by the cancel alone they were taken for an earlier event of
  * the same kind, and the trail's last word on the restore contradicted the record.
  */
 
-const tables = { requests: 'nothing-requests', auditEvents: 'nothing-events', identities: 'nothing-identities' };
+const tables = { requests: 'restore-requests', auditEvents: 'restore-events', identities: 'restore-identities' };
 let world: FirstPromoterWorld;
 let fp: FirstPromoterPort;
 let now = new Date('2026-06-01T10:00:00Z');
@@ -114,5 +121,62 @@ describe('a cancel’s restore that restores nothing, every promoter being held 
     expect((await current()).actions['firstpromoter.promoters']).toMatchObject({ outcome: 'restored', count: 0 });
     expect(world.sim.promoters().find((p) => p.id === promoterId)?.archived_at).not.toBeNull();
     expect(await restoreEvents(id)).toEqual(['promoters.restored', 'promoters.restore_failed', 'promoters.restored']);
+  });
+});
+
+describe('two finishers of one cancel, one restore succeeding and the other failing', () => {
+  /**
+   * The cancel route (or the archive step ending its try) and a sweep finish the same cancel: the sweep read the
+   * request before the other's restore was recorded, and its own restore fails after that. Its failure is not about a
+   * `restored` it never saw (one it would be making again): it must not replace it, or the trail sealed a moment
+   * later by the successful finisher ends the request `canceled` with a failed restore FirstPromoter never had.
+   */
+  it('keeps the `restored` the other finisher recorded after the failing one read the request', async () => {
+    const a = await world.waitingRequest('finishers@example.com', 'msg_finishers');
+    await archivePromoters(a.taskDeps, { requestId: a.requestId });
+    tick(1);
+    await deps.requests.transition(a.requestId, ['waiting'], 'canceling', { canceledAt: now.toISOString() });
+    const read = async () => {
+      const request = await deps.requests.get(a.requestId);
+      if (!request) throw new Error('request missing');
+      return request;
+    };
+    const sweepersRead = await read();
+    let sweepFailed: Promise<unknown> | undefined;
+    const route = {
+      ...deps,
+      requests: {
+        ...deps.requests,
+        get: (id: string) => deps.requests.get(id),
+        findBySubject: (...args: Parameters<typeof deps.requests.findBySubject>) =>
+          deps.requests.findBySubject(...args),
+        destroyIdentity: (...args: Parameters<typeof deps.requests.destroyIdentity>) =>
+          deps.requests.destroyIdentity(...args),
+        forgetProviderIds: (id: string) => deps.requests.forgetProviderIds(id),
+        transition: (...args: Parameters<typeof deps.requests.transition>) => deps.requests.transition(...args),
+        recordAction: async (...args: Parameters<typeof deps.requests.recordAction>) => {
+          const recorded = await deps.requests.recordAction(...args);
+          if (recorded && args[2].outcome === 'restored' && !sweepFailed) {
+            // The sweep's restore, begun after this one was recorded, fails before the route seals the trail.
+            tick(1);
+            sweepFailed = restoreArchivedPromoters(down(), sweepersRead, 'sweeper', [a.promoter.id]).catch(
+              (error: unknown) => error,
+            );
+            await sweepFailed;
+          }
+          return recorded;
+        },
+      },
+    };
+
+    const { restore } = await finishCancel(route, await read(), { stopWorkflow: false });
+
+    expect(restore).toBe('done');
+    expect(await sweepFailed).toBeInstanceOf(Error);
+    const ended = await read();
+    expect(ended.status).toBe('canceled');
+    expect(world.sim.promoters().find((p) => p.id === a.promoter.id)?.archived_at).toBeNull();
+    expect(ended.actions['firstpromoter.promoters']?.outcome).toBe('restored');
+    expect(await restoreEvents(a.requestId)).toEqual(['promoters.restored']);
   });
 });
