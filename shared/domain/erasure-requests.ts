@@ -412,9 +412,14 @@ export async function finishCancel(
   }
   const current = (await deps.requests.get(request.id)) ?? request;
   if (current.status !== 'canceling') return { restore: 'done' };
-  if (!options.archiveStepEnded && !archiveStepSettled(current, deps.clock.now().toISOString())) {
-    return { restore: 'awaiting-archive-step' };
-  }
+  const restore = current.actions['firstpromoter.promoters'];
+  // The restore the record states (this one's, or another finisher's since) holds only if the step could land no
+  // archive after it was sent: the step coming to rest after that, though before now, may have archived them again.
+  const settled =
+    restore?.outcome === 'restored'
+      ? archiveStepSettled(current, restore.updatedAt, { sentAt: true })
+      : archiveStepSettled(current, deps.clock.now().toISOString());
+  if (!options.archiveStepEnded && !settled) return { restore: 'awaiting-archive-step' };
   // A restore of more than 5 promoters runs on at FirstPromoter as a batch, and may still fail: the sweeper's next run
   // polls it and ends the cancel once it completed (or restores again).
   if (sent && summarizeBatch(sent).state === 'running') return { restore: 'awaiting-restore-batch' };
@@ -482,6 +487,9 @@ export async function restoreArchivedPromoters(
   if (promoterIds.length === 0) return undefined;
   const key = 'firstpromoter.promoters' as const;
   const guard = { whileIn: ['canceling'] as const };
+  // A `restored` record's time is when its attempt began, before any call was sent: what the archive step's rest is
+  // compared with (archiveStepSettled), since an archive that landed after the send undoes it, recorded or not.
+  const attemptBegan = deps.clock.now().toISOString();
   // The record this attempt read: a `restored` there is an earlier attempt's, which this one makes again.
   const read = request.actions[key];
   const heldByOthers = async (ids: readonly number[]) =>
@@ -531,7 +539,7 @@ export async function restoreArchivedPromoters(
         count: restored,
         ...(batch ? { batchId: batch.id } : {}),
         ...(notes.length ? { notes } : {}),
-        updatedAt: deps.clock.now().toISOString(),
+        updatedAt: attemptBegan,
       },
       guard,
     );

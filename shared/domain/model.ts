@@ -79,6 +79,7 @@ export interface ActionRecord {
   notes?: string[];
   /** The read-back that decided the outcome; absent when no search followed (pending, restored, unverified failure). */
   verification?: ReadBackProof;
+  /** When the outcome was recorded (ISO 8601); for `restored`, when the restore's attempt began, before any call. */
   updatedAt: string;
 }
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  cancelErasureRequest,
   finishCancel,
   type RequestDeps,
   restoreArchivedPromoters,
@@ -178,5 +179,58 @@ describe('two finishers of one cancel, one restore succeeding and the other fail
     expect(world.sim.promoters().find((p) => p.id === a.promoter.id)?.archived_at).toBeNull();
     expect(ended.actions['firstpromoter.promoters']?.outcome).toBe('restored');
     expect(await restoreEvents(a.requestId)).toEqual(['promoters.restored']);
+  });
+});
+
+describe('a cancel whose archive step comes to rest while its restore is in flight', () => {
+  /**
+   * The archive step planned and sent its archive call; the cancel came and restored; the archive call landed after
+   * that restore (FirstPromoter archived the promoter again) and the step's try ended at rest (`archiveIdleSince`)
+   * before the cancel checked it. The restore was sent before the step came to rest, so it does not hold: the cancel
+   * must not seal its trail on it (the step's own finisher, or the sweeper, restores again), or the request ends
+   * `canceled` with `restored` while FirstPromoter holds the promoter archived.
+   */
+  it('ends only on a restore sent after the step came to rest', async () => {
+    const a = await world.waitingRequest('in.flight@example.com', 'msg_in_flight');
+    const promoterId = a.promoter.id;
+    // The step's plan, written before its archive call (which is in flight from here).
+    await deps.requests.planAction(a.requestId, 'firstpromoter.promoters', [promoterId], now.toISOString(), {
+      whileIn: ['received', 'waiting'],
+    });
+    tick(1);
+    const route = {
+      ...deps,
+      firstPromoter: {
+        ...fp,
+        findPromoters: (s: Parameters<FirstPromoterPort['findPromoters']>[0], o?: { activeOnly?: boolean }) =>
+          fp.findPromoters(s, o),
+        getBatch: (id: number) => fp.getBatch(id),
+        archivePromoters: (ids: readonly number[]) => fp.archivePromoters(ids),
+        restorePromoters: async (ids: readonly number[]) => {
+          const restored = await fp.restorePromoters(ids);
+          tick(1);
+          await fp.archivePromoters([promoterId]); // the step's archive call lands after the restore
+          tick(1);
+          await deps.requests.markArchiveIdle(a.requestId, now.toISOString(), ['received', 'waiting', 'canceling']);
+          tick(1);
+          return restored;
+        },
+      },
+    };
+
+    await cancelErasureRequest(route, a.requestId, 'operator:test');
+
+    const read = async () => (await deps.requests.get(a.requestId))?.status;
+    const archived = () => world.sim.promoters().find((p) => p.id === promoterId)?.archived_at !== null;
+    expect(archived()).toBe(true);
+    expect(await read()).toBe('canceling');
+
+    // The sweeper's next run (the step's own finisher may have failed): it restores again, then ends the cancel.
+    tick(3600);
+    const canceling = await deps.requests.get(a.requestId);
+    if (!canceling) throw new Error('request missing');
+    expect(await finishCancel(deps, canceling, { stopWorkflow: false })).toMatchObject({ restore: 'done' });
+    expect(await read()).toBe('canceled');
+    expect(archived()).toBe(false);
   });
 });
