@@ -413,6 +413,9 @@ export async function finishCancel(
   const current = (await deps.requests.get(request.id)) ?? request;
   if (current.status !== 'canceling') return { restore: 'done' };
   const restore = current.actions['firstpromoter.promoters'];
+  // Another finisher's restore, made again after this one's, has failed since (or an archive batch was recorded under
+  // the cancel): `canceled` is final, so the cancel ends only on a restore; the sweeper acts on the record as it is.
+  if (ids.length > 0 && restore?.outcome !== 'restored') return { restore: 'failed' };
   // The restore the record states (this one's, or another finisher's since) holds only if the step could land no
   // archive after it was sent: the step coming to rest after that, though before now, may have archived them again.
   const settled =

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BatchNotFoundError } from '#shared/adapters/firstpromoter/client';
 import {
   cancelErasureRequest,
   finishCancel,
@@ -232,5 +233,63 @@ describe('a cancel whose archive step comes to rest while its restore is in flig
     expect(await finishCancel(deps, canceling, { stopWorkflow: false })).toMatchObject({ restore: 'done' });
     expect(await read()).toBe('canceled');
     expect(archived()).toBe(false);
+  });
+});
+
+describe('a finisher of a cancel, another finisher’s restore failing after its own landed', () => {
+  /**
+   * The route's restore lands and is recorded; a sweep then reads that `restored`, cannot confirm its batch
+   * (FirstPromoter no longer knows it), makes the restore again and fails: its `failed` replaces the `restored` it read.
+   * The route, about to seal, must not end the cancel on a failed restore: `canceled` is final, and the record would
+   * say the restore failed (retried hourly, which it no longer is) while FirstPromoter holds the promoter active.
+   */
+  it('leaves the cancel unfinished, and the sweeper ends it on a restore', async () => {
+    const a = await world.waitingRequest('seal.on.failed@example.com', 'msg_seal_on_failed');
+    await archivePromoters(a.taskDeps, { requestId: a.requestId });
+    tick(1);
+    await deps.requests.transition(a.requestId, ['waiting'], 'canceling', { canceledAt: now.toISOString() });
+    const read = async () => {
+      const request = await deps.requests.get(a.requestId);
+      if (!request) throw new Error('request missing');
+      return request;
+    };
+    const forgetful = down();
+    forgetful.firstPromoter.getBatch = async (id) => {
+      throw new BatchNotFoundError(id);
+    };
+    let sweep: Awaited<ReturnType<typeof finishCancel>> | undefined;
+    const route = {
+      ...deps,
+      requests: {
+        ...deps.requests,
+        get: (id: string) => deps.requests.get(id),
+        findBySubject: (...args: Parameters<typeof deps.requests.findBySubject>) =>
+          deps.requests.findBySubject(...args),
+        destroyIdentity: (...args: Parameters<typeof deps.requests.destroyIdentity>) =>
+          deps.requests.destroyIdentity(...args),
+        forgetProviderIds: (id: string) => deps.requests.forgetProviderIds(id),
+        transition: (...args: Parameters<typeof deps.requests.transition>) => deps.requests.transition(...args),
+        recordAction: async (...args: Parameters<typeof deps.requests.recordAction>) => {
+          const recorded = await deps.requests.recordAction(...args);
+          if (recorded && args[2].outcome === 'restored' && !sweep) {
+            tick(1);
+            sweep = await finishCancel(forgetful, await read(), { stopWorkflow: false });
+          }
+          return recorded;
+        },
+      },
+    };
+
+    const { restore } = await finishCancel(route, await read(), { stopWorkflow: false });
+
+    expect(sweep?.restore).toBe('failed');
+    expect(world.sim.promoters().find((p) => p.id === a.promoter.id)?.archived_at).toBeNull();
+    expect(restore).toBe('failed');
+    expect((await read()).status).toBe('canceling');
+    tick(3600);
+    expect(await finishCancel(deps, await read(), { stopWorkflow: false })).toMatchObject({ restore: 'done' });
+    const ended = await read();
+    expect(ended.status).toBe('canceled');
+    expect(ended.actions['firstpromoter.promoters']?.outcome).toBe('restored');
   });
 });
