@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { RequestSummary } from '#shared/domain/erasure-requests';
-import { buildAccountabilityReport, monthRange, reportCsv } from '#shared/reporting/accountability-report';
+import {
+  buildAccountabilityReport,
+  monthRange,
+  reportCsv,
+  reportMarkdown,
+} from '#shared/reporting/accountability-report';
 import { exportCsvRecord } from '#shared/reporting/export-rows';
 
 const request = (id: string, overrides: Partial<RequestSummary>): RequestSummary => ({
@@ -58,6 +63,20 @@ describe('buildAccountabilityReport', () => {
     });
   });
 
+  it('times requests of seconds in seconds, not as 0 h, and keeps the CSV in hours', () => {
+    // As on `npm start`: local erasures end seconds after receipt.
+    const secondsLater = (s: number) => new Date(Date.parse('2026-11-01T00:00:00.000Z') + s * 1_000).toISOString();
+    const report = buildAccountabilityReport(
+      '2026-11',
+      [4, 16, 17].map((s, i) => request(`er_${i}`, { completedAt: secondsLater(s) })),
+      new Date('2026-11-02T00:00:00.000Z'),
+    );
+
+    expect(reportMarkdown(report)).toContain('median 16 s, 95th percentile 17 s (nearest rank)');
+    expect(reportCsv(report)).toContain('timeToComplete,medianHours,0.004444\r\n');
+    expect(reportCsv(report)).toContain('timeToComplete,p95Hours,0.004722\r\n');
+  });
+
   it('counts outcomes per provider action and says n/a with nothing to judge', () => {
     const deleted = { provider: 'referralrock', action: 'delete_members', outcome: 'deleted' as const, count: 2 };
     const report = buildAccountabilityReport(
@@ -69,6 +88,7 @@ describe('buildAccountabilityReport', () => {
     expect(report.outcomes.find((o) => o.action === 'delete_members')?.counts).toEqual({ deleted: 1 });
     expect(report.deadline.compliance).toBeNull();
     expect(report.timeToComplete.medianHours).toBeNull();
+    expect(reportMarkdown(report)).toContain('median n/a, 95th percentile n/a');
     expect(reportCsv(report)).toContain('outcome.referralrock.delete_members,deleted,1\r\n');
   });
 

@@ -142,13 +142,27 @@ export function statusSeries(requests, period = {}) {
   return { unit, buckets };
 }
 
+/** Each unit with its size in milliseconds, smallest first. */
+const DURATION_UNITS = /** @type {const} */ ([
+  [1_000, 's'],
+  [60_000, 'min'],
+  [3_600_000, 'h'],
+  [DAY_MS, 'days'],
+]);
+
 /**
- * A duration in words an auditor reads at a glance: "45 s", "12 min", "3.5 h", "4.2 days".
+ * A duration in the unit an auditor reads at a glance at its scale: "350 ms", "4.2 s", "45 s", "1.5 min",
+ * "12 min", "3.5 h", "4.2 days" (one decimal below 10 of a unit; the unit chosen after rounding, so never "60 s").
+ * The same rules as the report's (shared/reporting/duration.ts); test/unit/duration.test.ts holds the two together.
  * @param {number} ms
  */
 export function formatDuration(ms) {
-  if (ms < 60_000) return `${Math.round(ms / 1000)} s`;
-  if (ms < 3_600_000) return `${Math.round(ms / 60_000)} min`;
-  if (ms < DAY_MS) return `${(ms / 3_600_000).toFixed(1)} h`;
-  return `${(ms / DAY_MS).toFixed(1)} days`;
+  if (Math.round(ms) < 1_000) return `${Math.round(ms)} ms`;
+  for (const [index, [size, unit]] of DURATION_UNITS.entries()) {
+    const value = ms / size;
+    const text = value < 9.95 ? value.toFixed(1) : String(Math.round(value));
+    const larger = DURATION_UNITS[index + 1];
+    if (!larger || Number(text) * size < larger[0]) return `${text} ${unit}`;
+  }
+  return '';
 }
