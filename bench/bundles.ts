@@ -118,6 +118,7 @@ export function esbuildOptions(bundling: BundlingOptions): BuildOptions & { outE
     'sourcesContent',
     'bundleAwsSDK',
     'externalModules',
+    'logLevel',
     'esbuildArgs',
     'commandHooks',
   ]);
@@ -151,6 +152,8 @@ export function esbuildOptions(bundling: BundlingOptions): BuildOptions & { outE
     ...(bundling.banner ? { banner: { js: bundling.banner } } : {}),
     ...(bundling.mainFields ? { mainFields: bundling.mainFields } : {}),
     alias: Object.fromEntries(aliases.map((alias) => alias.split('=') as [string, string])),
-    logLevel: 'warning',
+    // CDK's LogLevel values are esbuild's; unset, CDK's command line would print at esbuild's `info`, the API at
+    // `warning`: the output's bytes are the same either way.
+    logLevel: bundling.logLevel ?? 'warning',
   };
 }

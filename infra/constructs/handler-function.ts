@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import {
   type BundlingOptions,
   type ICommandHooks,
+  LogLevel,
   NodejsFunction,
   OutputFormat,
   SourceMapMode,
@@ -33,6 +34,9 @@ export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
  *   https-proxy-agent, form-data with mime-db, debug) are left out: 57 KiB of axios where its Node.js build came to
  *   100 KiB with them.
  *   Measured, and a request sent through the bundled build, in `test/infra/bundles.test.ts`.
+ * - esbuild at `warning`: CDK documents that as its default but passes no `--log-level` unless one is set, and
+ *   esbuild's command line then prints its `info` summary, five lines a function, about 90 lines a synth; warnings
+ *   and errors still show.
  */
 export const BUNDLING: BundlingOptions = {
   format: OutputFormat.ESM,
@@ -46,6 +50,7 @@ export const BUNDLING: BundlingOptions = {
   sourcesContent: false,
   bundleAwsSDK: true,
   externalModules: [],
+  logLevel: LogLevel.WARNING,
   esbuildArgs: {
     // Relative to the project root, where esbuild runs.
     '--alias': 'axios=./node_modules/axios/dist/esm/axios.js',
