@@ -30,6 +30,8 @@ export class ServiceClient {
   readonly intakeSamples: IntakeSample[] = [];
   /** 5xx answers the service gave (each call is then tried again). */
   serverErrors = 0;
+  /** The calls this client sent by kind (`submit`, `get`, `list`, `cancel`), retries included: the harness's load. */
+  readonly calls: Record<string, number> = {};
   readonly #webhook: Webhook;
   readonly #url: () => string | undefined;
   readonly #auditToken: string;
@@ -60,6 +62,7 @@ export class ServiceClient {
   async submit(webhookId: string, body: Record<string, unknown>): Promise<ApiAnswer> {
     const raw = JSON.stringify(body);
     return this.#call(
+      'submit',
       'POST',
       '/v1/erasure-requests',
       () => {
@@ -79,7 +82,7 @@ export class ServiceClient {
   }
 
   get(id: string): Promise<ApiAnswer> {
-    return this.#call('GET', `/v1/erasure-requests/${id}`, () => ({ headers: this.#bearer(this.#auditToken) }));
+    return this.#call('get', 'GET', `/v1/erasure-requests/${id}`, () => ({ headers: this.#bearer(this.#auditToken) }));
   }
 
   /**
@@ -92,7 +95,7 @@ export class ServiceClient {
     do {
       const query = new URLSearchParams({ status: statuses.join(','), from, limit: '500' });
       if (cursor) query.set('cursor', cursor);
-      const answer = await this.#call('GET', `/v1/erasure-requests?${query}`, () => ({
+      const answer = await this.#call('list', 'GET', `/v1/erasure-requests?${query}`, () => ({
         headers: this.#bearer(this.#auditToken),
       }));
       if (answer.status !== 200) throw new Error(`listing answered ${answer.status}`);
@@ -105,9 +108,9 @@ export class ServiceClient {
   /** Cancels with the operator token; a service without separate operator tokens takes the audit token. */
   async cancel(id: string): Promise<ApiAnswer> {
     const path = `/v1/erasure-requests/${id}/cancel`;
-    const answer = await this.#call('POST', path, () => ({ headers: this.#bearer(this.#operatorToken) }));
+    const answer = await this.#call('cancel', 'POST', path, () => ({ headers: this.#bearer(this.#operatorToken) }));
     if (answer.status !== 401) return answer;
-    return this.#call('POST', path, () => ({ headers: this.#bearer(this.#auditToken) }));
+    return this.#call('cancel', 'POST', path, () => ({ headers: this.#bearer(this.#auditToken) }));
   }
 
   #bearer(token: string) {
@@ -115,6 +118,7 @@ export class ServiceClient {
   }
 
   async #call(
+    kind: string,
     method: string,
     path: string,
     init: () => { body?: string; headers: Record<string, string> },
@@ -125,6 +129,7 @@ export class ServiceClient {
       const url = this.#url();
       if (url) {
         const started = Date.now();
+        this.calls[kind] = (this.calls[kind] ?? 0) + 1;
         try {
           const response = await fetch(`${url}${path}`, { method, ...init(), signal: AbortSignal.timeout(30_000) });
           const text = await response.text();

@@ -8,6 +8,24 @@ import type { SimulatorProcessOptions } from './simulators.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Clock ticks per second of /proc/PID/stat's times: USER_HZ, 100 on every Linux architecture Node.js runs on. */
+const USER_HZ = 100;
+
+/**
+ * CPU seconds a process has used so far, all its threads (user + system, from /proc/PID/stat), or undefined where
+ * there is no /proc (not Linux) or the process has ended.
+ */
+async function cpuSecondsOf(pid: number | undefined): Promise<number | undefined> {
+  if (!pid) return undefined;
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the command's closing parenthesis start at field 3; utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Lines a child prints, and a wait for one matching a pattern (or the child's end). */
 class Output {
@@ -65,6 +83,11 @@ export class SimulatorProcess {
     return JSON.parse(match[1] as string) as SimulatorEndpoints;
   }
 
+  /** CPU seconds the simulators have used so far (undefined without /proc). */
+  cpuSeconds(): Promise<number | undefined> {
+    return cpuSecondsOf(this.#output.ended ? undefined : this.#child.pid);
+  }
+
   async stop(): Promise<void> {
     if (this.#output.ended) return;
     this.#child.kill('SIGTERM');
@@ -90,6 +113,11 @@ export class ServiceProcess {
   starts = 0;
   /** How long each start took until the service listened, in ms: a restart's downtime after a kill. */
   readonly startMs: number[] = [];
+  /**
+   * CPU seconds of each start of the service (all its threads, from /proc): until it listened, and in all until it
+   * was killed or stopped (read just before the signal). Empty without /proc.
+   */
+  readonly cpu: Array<{ toListen: number; total: number }> = [];
 
   constructor(env: NodeJS.ProcessEnv, logPath: string) {
     this.#env = env;
@@ -124,6 +152,8 @@ export class ServiceProcess {
     );
     this.#url = match[1];
     this.startMs.push(Date.now() - startedAt);
+    const toListen = await cpuSecondsOf(child.pid);
+    if (toListen !== undefined) this.cpu.push({ toListen, total: toListen });
     this.#sampler = setInterval(() => void this.#sampleRss(), 500);
     return this.#url as string;
   }
@@ -142,6 +172,9 @@ export class ServiceProcess {
     this.#url = undefined;
     await this.#sampleRss();
     if (this.#sampler) clearInterval(this.#sampler);
+    const total = this.#output?.ended ? undefined : await cpuSecondsOf(this.#child?.pid);
+    const last = this.cpu.at(-1);
+    if (last && total !== undefined) last.total = total;
     if (this.#child && !this.#output?.ended) this.#child.kill(signal);
     await this.#exited;
   }

@@ -48,6 +48,16 @@ export interface SoakOptions {
   burstShare: number;
   submitConcurrency: number;
   /**
+   * How often the run lists the final requests to follow them (ms, default 500): each listing is the service's work,
+   * on top of what the run measures, and grows with the requests that have ended.
+   */
+  pollIntervalMs?: number;
+  /**
+   * How often a redelivery probes the intake's latency while the backlog drains (ms, default 400); 0 sends none (the
+   * summary's intake p99 is then n/a).
+   */
+  intakeProbeIntervalMs?: number;
+  /**
    * Keep the run directory (logs, DynamoDB files) instead of removing it. It is kept anyway when a request is lost,
    * wrongly recorded or ended neither completed nor canceled, or an event came after the end: a rare failure's logs
    * are what there is to look into.
@@ -94,6 +104,8 @@ export interface SoakResult {
   /** From the first submit until every request was in and fewer were unfinished than run at once (queue empty). */
   backlogMs: number;
   requests: number;
+  /** Who the requests were for: people, those the providers hold records of, those with two overlapping requests. */
+  people: { total: number; present: number; withTwoRequests: number };
   accepted: number;
   completed: number;
   otherFinal: Record<string, number>;
@@ -115,6 +127,19 @@ export interface SoakResult {
     serverErrors: number;
   };
   peakRssMb: number;
+  /**
+   * CPU seconds (user + system, every thread), where the run's cost goes: each start of the service until it listened
+   * and in all until it was killed or stopped, the simulators' process, and the harness (this process: submitting,
+   * following, the final reads through the service's code). Undefined figures where there is no /proc.
+   */
+  cpu: {
+    serviceStarts: Array<{ toListen: number; total: number }>;
+    service: number;
+    simulators: number | undefined;
+    harness: number;
+  };
+  /** The calls the harness sent the service by kind (submits, status reads, listings, cancels), retries included. */
+  harnessCalls: Record<string, number>;
   /** The service's resident set over the run: [seconds since the start, MB]. */
   rssTimeline: Array<[number, number]>;
 }
@@ -133,6 +158,7 @@ const FINAL = new Set(['completed', 'partially_completed', 'failed', 'canceled']
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function runSoak(options: SoakOptions): Promise<SoakResult> {
+  const harnessCpu = process.cpuUsage();
   const random = seededRandom(options.seed);
   const runDir = await mkdtemp(join(tmpdir(), 'soak-'));
   const doubles = Math.max(2, Math.round(options.requests * 0.01));
@@ -324,6 +350,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       durationMs,
       backlogMs: backlogEndedAt - burstStartedAt,
       requests: plan.length,
+      people: {
+        total: population.people.length,
+        present: population.people.filter((p) => p.present).length,
+        withTwoRequests: doubles,
+      },
       accepted: accepted(),
       completed,
       otherFinal,
@@ -362,6 +393,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         serverErrors: client.serverErrors,
       },
       peakRssMb: service.peakRssMb,
+      cpu: {
+        serviceStarts: service.cpu.map(({ toListen, total }) => ({ toListen, total })),
+        service: round2(service.cpu.reduce((sum, start) => sum + start.total, 0)),
+        simulators: await simulators.cpuSeconds(),
+        harness: round2(cpuSecondsSince(harnessCpu)),
+      },
+      harnessCalls: { ...client.calls },
       rssTimeline: service.rssTimeline.map(([at, mb]) => [Math.round((at - started) / 1000), mb]),
     };
   } finally {
@@ -396,7 +434,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       if (!backlogEndedAt && burstEndedAt && accepted() === plan.length && unfinished <= concurrency) {
         backlogEndedAt = Date.now();
       }
-      await sleep(500);
+      await sleep(options.pollIntervalMs ?? 500);
     }
   }
 
@@ -444,8 +482,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 
   /** While the backlog drains, a redelivery of an accepted request now and then: intake latency under load. */
   async function probeIntake(): Promise<void> {
+    const interval = options.intakeProbeIntervalMs ?? 400;
+    if (interval <= 0) return;
     while (!done) {
-      await sleep(400);
+      await sleep(interval);
       const candidates = plan.filter((r) => r.id);
       const probe = candidates[Math.floor(random() * candidates.length)];
       if (burstEndedAt && probe && !done) await client.submit(probe.webhookId, probe.body).catch(() => undefined);
@@ -572,6 +612,11 @@ const countBy = (values: string[]) =>
     acc[v] = (acc[v] ?? 0) + 1;
     return acc;
   }, {});
+const round2 = (n: number) => Math.round(n * 100) / 100;
+const cpuSecondsSince = (start: NodeJS.CpuUsage) => {
+  const { user, system } = process.cpuUsage(start);
+  return (user + system) / 1e6;
+};
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 const withoutProgress = ({ onProgress: _, ...rest }: SoakOptions) => rest;
 
