@@ -85,7 +85,8 @@ const ERASED: readonly RequestStatus[] = ['completed', 'partially_completed', 'f
  * leaving them archived is the side an erasure errs on. So does one `closing`: its finalize forgets the ids in the
  * write that seals its trail, before it issues the receipt and sets the final status, so it may hold them unseen.
  * Neither holds any when its archive step found no promoter (`not_found`).
- * `linked`: requests found through the promoters' own identifiers (see {@link linkedPseudonyms}), which hold them all.
+ * `linked`: requests found through the promoters' own identifiers (see {@link linkedPseudonyms}), which hold them all
+ * (but one whose archive step found no promoter, which holds none).
  */
 export function promotersHeldByOthers(
   others: readonly ErasureRequest[],
@@ -96,7 +97,10 @@ export function promotersHeldByOthers(
   // A request linked through the promoters' identifiers (see linkedPseudonyms) holds them all while it holds anything:
   // it may have judged them archived before it and planned none of them, and only this request restoring them would
   // undo what its record says.
+  // Not one whose archive step found no promoter (`not_found`: made under the promoter's identifier before the
+  // promoter carried it): it relied on none, and held by it they would stay archived for good after this cancel.
   for (const other of options.linked ?? []) {
+    if (foundNoPromoter(other)) continue;
     if (holdsAny(other, options) || holdsAll(other, options)) for (const id of ids) held.add(id);
   }
   for (const other of others) {
@@ -123,7 +127,11 @@ function holdsAny(other: ErasureRequest, options: { includeCanceling?: boolean }
  */
 function holdsAll(other: ErasureRequest, options: { endedSince?: string }): boolean {
   if (options.endedSince === undefined) return false;
-  if (other.actions['firstpromoter.promoters']?.outcome === 'not_found') return false;
+  if (foundNoPromoter(other)) return false;
   if (other.status === 'closing') return true;
   return ERASED.includes(other.status) && (other.completedAt ?? '') >= options.endedSince;
 }
+
+/** Whether `other`'s archive step found no promoter of its subject at all: it planned, archived and relied on none. */
+const foundNoPromoter = (other: ErasureRequest): boolean =>
+  other.actions['firstpromoter.promoters']?.outcome === 'not_found';

@@ -55,3 +55,23 @@ describe('promotersHeldByOthers for a cancel’s restore (endedSince)', () => {
     }
   });
 });
+
+describe('promotersHeldByOthers for a request linked through the promoters’ own identifiers', () => {
+  const heldByLinked = (linked: ErasureRequest) => [
+    ...promotersHeldByOthers([], [7, 8], { endedSince: PLANNED_AT, linked: [linked] }),
+  ];
+
+  it('one whose archive step found no promoter holds none of them, open or ended since', () => {
+    // Made under the promoter's email (or cust_id) before the promoter carried it: its search found none.
+    expect(heldByLinked(otherRequest('processing', 'not_found'))).toEqual([]);
+    expect(heldByLinked(otherRequest('closing', 'not_found'))).toEqual([]);
+    expect(heldByLinked(otherRequest('completed', 'not_found'))).toEqual([]);
+  });
+
+  it('one that archived, took them for archived before it, or has yet to decide holds them all', () => {
+    for (const archive of ['archived', 'skipped', undefined] as const) {
+      expect(heldByLinked(otherRequest('processing', archive))).toEqual([7, 8]);
+      expect(heldByLinked(otherRequest('waiting', archive))).toEqual([7, 8]);
+    }
+  });
+});
