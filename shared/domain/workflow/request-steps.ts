@@ -215,7 +215,8 @@ export async function finalizeRequest(deps: RequestTaskDeps, { requestId }: Requ
   await deps.receipts?.issue(requestId);
   // Before the final status, as a cancel does: a failed start fails this task, which is retried (and is idempotent up
   // to here), and a process killed here (the local runtime) leaves the request `closing`, which a restart resumes,
-  // rather than ended with no callback started. The callback waits for the final status before it states it.
+  // rather than ended with no callback started. The callback states the end the sealing event records (the status
+  // written next, from that event, by this run or a resumed one), never a status of its own.
   await deps.callbacks?.schedule(requestId);
   await deps.requests.transition(requestId, ['closing'], status, { completedAt });
   // The chain head leaves the database in the task's log line and the execution history, both kept apart from the
