@@ -21,22 +21,20 @@ export function inWords(issue: core.$ZodRawIssue): string {
     case 'invalid_type':
       return `must be ${KINDS[issue.expected] ?? issue.expected}`;
     case 'too_big':
-      return issue.origin === 'array'
-        ? `must list at most ${issue.maximum}`
-        : issue.origin === 'string'
-          ? `must be at most ${issue.maximum} characters`
-          : `must be at most ${issue.maximum}`;
+      return bound(issue.origin, 'at most', issue.maximum);
     case 'too_small':
-      return issue.origin === 'array'
-        ? `must list at least ${issue.minimum}`
-        : issue.origin === 'string'
-          ? `must be at least ${issue.minimum} characters`
-          : `must be at least ${issue.minimum}`;
+      return bound(issue.origin, 'at least', issue.minimum);
     case 'invalid_value':
       return `must be one of ${issue.values.map(String).join(', ')}`;
     default:
       return 'is not valid here';
   }
+}
+
+/** A bound in words: an array's count of entries, a string's of characters, a number's value. */
+function bound(origin: string, side: 'at most' | 'at least', limit: number | bigint): string {
+  if (origin === 'array') return `must list ${side} ${limit}`;
+  return origin === 'string' ? `must be ${side} ${limit} characters` : `must be ${side} ${limit}`;
 }
 
 /** The `422` of a refused body: `Invalid fields: <path>: <message>; …`, naming fields, never a value sent. */
