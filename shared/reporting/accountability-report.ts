@@ -5,6 +5,7 @@ import {
   ACTION_OUTCOMES,
   ACTIONS,
   type ActionOutcome,
+  FINAL_STATUSES,
   REQUEST_STATUSES,
   type RequestStatus,
 } from '../domain/model.ts';
@@ -65,7 +66,8 @@ export function buildAccountabilityReport(
   const metOnTime = ended.filter((r) => (r.completedAt as string) <= r.dueAt).length;
   const late = ended.filter((r) => (r.completedAt as string) > r.dueAt);
   const nowIso = now.toISOString();
-  const openOverdue = requests.filter((r) => !r.completedAt && r.dueAt < nowIso);
+  // Open by status: a canceled request has canceledAt and never completedAt, yet it has ended.
+  const openOverdue = requests.filter((r) => !FINAL_STATUSES.includes(r.status) && r.dueAt < nowIso);
   const judged = metOnTime + late.length + openOverdue.length;
   const extended = requests.filter((r) => r.extension);
   const byReason = Object.fromEntries(EXTENSION_REASONS.map((reason) => [reason, 0])) as Record<

@@ -28,7 +28,7 @@ describe('buildAccountabilityReport', () => {
       ...[1, 2, 3, 4, 10].map((h, i) => request(`er_${i}`, { completedAt: hoursLater(h) })),
       request('er_late', { status: 'partially_completed', completedAt: '2026-12-02T00:00:00.000Z' }),
       request('er_open', { status: 'processing', dueAt: '2026-11-20T00:00:00.000Z' }),
-      request('er_cancel', { status: 'canceled', completedAt: hoursLater(1) }),
+      request('er_cancel', { status: 'canceled', canceledAt: hoursLater(1) }),
       request('er_ext', {
         status: 'waiting',
         dueAt: '2027-02-01T23:59:59.999Z',
@@ -75,6 +75,21 @@ describe('buildAccountabilityReport', () => {
     expect(reportMarkdown(report)).toContain('median 16 s, 95th percentile 17 s (nearest rank)');
     expect(reportCsv(report)).toContain('timeToComplete,medianHours,0.004444\r\n');
     expect(reportCsv(report)).toContain('timeToComplete,p95Hours,0.004722\r\n');
+  });
+
+  it('takes a request canceled before its due date for ended, not for one open past it', () => {
+    // A cancel records canceledAt, never completedAt: the request is final, whatever the date of the report.
+    const canceled = request('er_canceled', {
+      status: 'canceled',
+      canceledAt: hoursLater(2),
+      dueAt: '2026-12-01T23:59:59.999Z',
+    });
+    const open = request('er_open', { status: 'canceling', dueAt: '2026-12-01T23:59:59.999Z' });
+
+    const report = buildAccountabilityReport('2026-11', [canceled, open], new Date('2026-12-05T00:00:00.000Z'));
+
+    expect(report.deadline).toEqual({ metOnTime: 0, endedLate: 0, openOverdue: 1, compliance: 0 });
+    expect(report.overdueIds).toEqual(['er_open']);
   });
 
   it('counts outcomes per provider action and says n/a with nothing to judge', () => {
