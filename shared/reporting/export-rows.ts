@@ -10,6 +10,8 @@ export const EXPORT_COLUMNS = [
   'receivedAt',
   'dueAt',
   'completedAt',
+  // A cancel ends a request without completing it: when it was accepted, else lost from the export.
+  'canceledAt',
   'overdue',
   'extendedMonths',
   'extensionReason',
@@ -34,6 +36,7 @@ export function exportCsvRecord(request: RequestSummary): string {
     request.receivedAt,
     request.dueAt,
     request.completedAt,
+    request.canceledAt,
     request.overdue,
     request.extension?.months,
     request.extension?.reasonCode,

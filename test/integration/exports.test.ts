@@ -86,7 +86,7 @@ describe('npm run export', () => {
     expect(await runExport([...args, '--format', 'jsonl', '--status', 'completed'], jsonl.io)).toBe(5);
 
     const lines = csv.chunks.out.trimEnd().split('\r\n');
-    expect(lines[0]).toMatch(/^id,status,reference,receivedAt,dueAt,completedAt,overdue,/);
+    expect(lines[0]).toMatch(/^id,status,reference,receivedAt,dueAt,completedAt,canceledAt,overdue,/);
     expect(lines.slice(1).map((l) => l.split(',')[0])).toEqual(ids);
     expect(
       jsonl.chunks.out

@@ -6,7 +6,7 @@ import {
   reportCsv,
   reportMarkdown,
 } from '#shared/reporting/accountability-report';
-import { exportCsvRecord } from '#shared/reporting/export-rows';
+import { EXPORT_COLUMNS, exportCsvRecord } from '#shared/reporting/export-rows';
 
 const request = (id: string, overrides: Partial<RequestSummary>): RequestSummary => ({
   id,
@@ -120,5 +120,15 @@ describe('export CSV', () => {
 
     expect(line.split(',').slice(0, 3)).toEqual(['er_q', 'completed', "'-1+1"]);
     expect(line.endsWith('\r\n')).toBe(true);
+  });
+
+  it('keeps when a request was canceled: a cancel records canceledAt, never completedAt', () => {
+    const canceledAt = hoursLater(2);
+    const cells = exportCsvRecord(request('er_c', { status: 'canceled', canceledAt }))
+      .trimEnd()
+      .split(',');
+
+    expect(cells[EXPORT_COLUMNS.indexOf('canceledAt')]).toBe(canceledAt);
+    expect(cells[EXPORT_COLUMNS.indexOf('completedAt')]).toBe('');
   });
 });
