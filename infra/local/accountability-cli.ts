@@ -11,7 +11,7 @@ import {
   reportMarkdown,
 } from '#shared/reporting/accountability-report';
 import { exportCsvHeader, exportCsvRecord, exportJsonLine } from '#shared/reporting/export-rows';
-import { userPath, whyUnanswered } from './cli-args.ts';
+import { userPath, wantsHelp, whyUnanswered } from './cli-args.ts';
 import { localServiceSecret, noLocalSecret } from './secrets-file.ts';
 
 /** A user's mistake on the command line: printed as one line, exit code 64, no stack trace. */
@@ -73,6 +73,14 @@ export async function* listAll(service: Service, query: Record<string, string>):
   } while (cursor);
 }
 
+/** `npm run export`'s usage, printed for `--help` and after a usage error. */
+export const EXPORT_USAGE = `Usage: npm run export -- --from YYYY-MM-DD [--to YYYY-MM-DD] [--format csv|jsonl] [--status s,s]
+                          [--overdue true|false] [--out FILE] [--url URL] [--token AUDIT_TOKEN]`;
+
+/** `npm run report`'s usage, printed for `--help` and after a usage error. */
+export const REPORT_USAGE =
+  'Usage: npm run report -- --month YYYY-MM [--out-dir DIR] [--url URL] [--token AUDIT_TOKEN]';
+
 /** `parseArgs` whose refusals (an unknown option, a missing value) are the user's mistake: a {@link UsageError}. */
 function parseCliArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
   try {
@@ -102,6 +110,10 @@ const write = (stream: Writable, text: string) =>
  * @returns the number of requests written
  */
 export async function runExport(args: string[], io: CliIo = PROCESS_IO): Promise<number> {
+  if (wantsHelp(args)) {
+    await write(io.stdout, `${EXPORT_USAGE}\n`);
+    return 0;
+  }
   const { values } = parseCliArgs({
     args,
     options: {
@@ -184,6 +196,10 @@ export async function runExport(args: string[], io: CliIo = PROCESS_IO): Promise
  * @returns the paths written
  */
 export async function runReport(args: string[], io: CliIo = PROCESS_IO, now = new Date()): Promise<string[]> {
+  if (wantsHelp(args)) {
+    await write(io.stdout, `${REPORT_USAGE}\n`);
+    return [];
+  }
   const { values } = parseCliArgs({
     args,
     options: {
@@ -218,12 +234,18 @@ export async function runReport(args: string[], io: CliIo = PROCESS_IO, now = ne
   return paths;
 }
 
-/** Runs a CLI entry: a usage error is one line and exit code 64, a failure one line and 1. */
-export async function runCli(main: () => Promise<unknown>): Promise<void> {
+/**
+ * Runs a CLI entry: a usage error is one line, then `usage`, and exit code 64; a failure one line and 1.
+ * @param usage the tool's usage, shown after a usage error (as `--help` shows it)
+ */
+export async function runCli(main: () => Promise<unknown>, usage: string): Promise<void> {
   try {
     await main();
   } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(error instanceof UsageError ? 64 : 1);
+    const usageError = error instanceof UsageError;
+    process.stderr.write(
+      `${error instanceof Error ? error.message : String(error)}\n${usageError ? `${usage}\n` : ''}`,
+    );
+    process.exit(usageError ? 64 : 1);
   }
 }

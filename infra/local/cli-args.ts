@@ -2,11 +2,25 @@ import { resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 /**
- * `parseArgs` for a command-line tool: an unknown option or a missing value is the user's mistake, said in one line
- * with the tool's usage and exit code 64 (EX_USAGE), not as Node's stack trace of `ERR_PARSE_ARGS_UNKNOWN_OPTION`.
- * @param usage printed after the message
+ * Whether the user asked a command-line tool for its usage (`--help` or `-h`, before any `--`), which every tool
+ * answers on stdout with exit code 0, rather than as an unknown option.
+ */
+export function wantsHelp(args: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  return (end === -1 ? args : args.slice(0, end)).some((arg) => arg === '--help' || arg === '-h');
+}
+
+/**
+ * `parseArgs` for a command-line tool: `--help` prints the usage (exit 0); an unknown option or a missing value is
+ * the user's mistake, said in one line with the tool's usage and exit code 64 (EX_USAGE), not as Node's stack trace
+ * of `ERR_PARSE_ARGS_UNKNOWN_OPTION`.
+ * @param usage printed after the message, or alone for `--help`
  */
 export function parseArgsOrExit<T extends ParseArgsConfig>(config: T, usage: string): ReturnType<typeof parseArgs<T>> {
+  if (wantsHelp(config.args ?? process.argv.slice(2))) {
+    process.stdout.write(`${usage}\n`);
+    process.exit(0);
+  }
   try {
     return parseArgs(config);
   } catch (error) {

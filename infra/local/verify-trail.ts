@@ -1,8 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { hashEvent, verifyViewTrail } from '#shared/domain/chain';
 import { type AuditEvent, SEALING_EVENTS } from '#shared/domain/model';
-import { userPath, whyUnanswered } from './cli-args.ts';
+import { parseArgsOrExit, userPath, whyUnanswered } from './cli-args.ts';
 import { localServiceSecret, noLocalSecret } from './secrets-file.ts';
 
 /**
@@ -26,16 +25,13 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
-let values: { url?: string; token?: string; head?: string; save?: string };
-let positionals: string[];
-try {
-  ({ values, positionals } = parseArgs({
+const { values, positionals } = parseArgsOrExit(
+  {
     allowPositionals: true,
     options: { url: { type: 'string' }, token: { type: 'string' }, head: { type: 'string' }, save: { type: 'string' } },
-  }));
-} catch (error) {
-  fail(`${(error as Error).message}\n${USAGE}`, 64);
-}
+  },
+  USAGE,
+);
 
 const source = values.url ?? positionals[0];
 if (!source || (values.url && positionals.length > 0)) fail(USAGE, 64);

@@ -127,6 +127,16 @@ describe('npm run export', () => {
     );
   });
 
+  it('answers --help with its usage on stdout, asking the service nothing', async () => {
+    const exportRun = io();
+    const reportRun = io();
+
+    await expect(runExport(['--help'], exportRun.io)).resolves.toBe(0);
+    await expect(runReport(['-h'], reportRun.io)).resolves.toEqual([]);
+    expect(exportRun.chunks.out).toMatch(/^Usage: npm run export -- --from YYYY-MM-DD/);
+    expect(reportRun.chunks.out).toMatch(/^Usage: npm run report -- --month YYYY-MM/);
+  });
+
   it('is a usage error (exit 64) for an option it does not know', async () => {
     await expect(runExport(['--from', '2000-01-01', '--fromm', 'x'], io().io)).rejects.toBeInstanceOf(UsageError);
   });

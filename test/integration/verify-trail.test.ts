@@ -48,6 +48,13 @@ const oneLine = (stderr: string) => {
 };
 
 describe('verify-trail', () => {
+  it('answers --help with its usage on stdout and exit code 0, not as an unknown option', async () => {
+    const result = await verifyTrail('--help');
+
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toMatch(/^Usage: npm run verify-trail -- FILE \| --url STATUS_URL/);
+  });
+
   it('accepts an untouched trail and its anchored head', async () => {
     const result = await verify(view, '--head', view.events.at(-1).hash);
 

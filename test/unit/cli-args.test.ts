@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { whyUnanswered } from '#infra/local/cli-args';
+import { wantsHelp, whyUnanswered } from '#infra/local/cli-args';
 import { closedPort } from '#test/support/closed-port';
 
 describe('whyUnanswered', () => {
@@ -13,5 +13,14 @@ describe('whyUnanswered', () => {
     expect(whyUnanswered(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))).toBe(
       'TimeoutError',
     );
+  });
+});
+
+describe('wantsHelp', () => {
+  it('is --help or -h anywhere among the options, not after --', () => {
+    expect(wantsHelp(['--month', '2026-12', '--help'])).toBe(true);
+    expect(wantsHelp(['-h'])).toBe(true);
+    expect(wantsHelp(['--month', '2026-12'])).toBe(false);
+    expect(wantsHelp(['--', '--help'])).toBe(false);
   });
 });
