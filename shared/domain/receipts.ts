@@ -49,6 +49,9 @@ const MAX_APPEND_ATTEMPTS = 200;
  * @throws ReceiptNotReadyError (from `buildReceiptClaims`) when the request's trail has not ended
  */
 export async function issueReceipt(deps: ReceiptDeps, requestId: string): Promise<ReceiptBundle> {
+  // Every signature names the signer's key, which KMS gives at a container's first issue: asked for while the log is
+  // read rather than after, that round trip overlaps the read. A failure is met where the key is used.
+  deps.signer.publicJwk().catch(() => {});
   let state = await deps.log.state(requestId);
   let receipt = state.unappended;
   let jwk: PublicJwk | undefined;

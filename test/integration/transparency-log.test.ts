@@ -180,6 +180,38 @@ describe('issuing receipts into the transparency log', () => {
     expect(checks.filter((c) => !c.ok)).toEqual([]);
   });
 
+  it("asks for the signer's key while the log is read, not after (KMS's first answer overlaps the read)", async () => {
+    const { sealed, deps } = await freshLog();
+    const [id] = ids(1) as [string];
+    sealed.add(id);
+    const calls: string[] = [];
+    const signerWatched = {
+      publicJwk: () => {
+        calls.push('publicJwk');
+        return signer.publicJwk();
+      },
+      sign: (signingInput: Uint8Array) => signer.sign(signingInput),
+    };
+    const state = async (requestId: string) => {
+      const read = await deps.log.state(requestId);
+      calls.push('log read');
+      return read;
+    };
+    const logWatched = new Proxy(deps.log, {
+      get: (log, name) => {
+        if (name === 'state') return state;
+        const value = Reflect.get(log, name);
+        return typeof value === 'function' ? value.bind(log) : value;
+      },
+    });
+
+    const bundle = await issueReceipt({ ...deps, signer: signerWatched, log: logWatched }, id);
+
+    expect(calls.indexOf('publicJwk')).toBeLessThan(calls.indexOf('log read'));
+    const { checks } = await checkReceipt(bundle, await receiptJwks(deps));
+    expect(checks.filter((c) => !c.ok)).toEqual([]);
+  });
+
   it('continues a tree stored before its frontier was kept, with proofs consistent across the two', async () => {
     const { sealed, deps, table } = await freshLog();
     const requestIds = ids(6);
