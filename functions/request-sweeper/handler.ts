@@ -40,6 +40,7 @@ export const makeHandler = (deps: RequestSweeperDeps, logger: Logger = createLog
     deps.metrics.addMetric('RestartedRequests', MetricUnit.Count, report.restartedIds.length);
     deps.metrics.addMetric('StuckRequests', MetricUnit.Count, report.stuckIds.length);
     deps.metrics.addMetric('PendingRestores', MetricUnit.Count, report.restoreFailedIds.length);
+    deps.metrics.addMetric('PendingCancelReceipts', MetricUnit.Count, report.receiptFailedIds.length);
     deps.metrics.publishStoredMetrics();
     if (report.restartedIds.length > 0) {
       logger.warn('Started or resumed workflows of unfinished requests', { requestIds: report.restartedIds });
@@ -59,7 +60,14 @@ export const makeHandler = (deps: RequestSweeperDeps, logger: Logger = createLog
       logger.error('Promoter restores still failing', { requestIds: report.restoreFailedIds });
     }
     if (report.restoreWaitingIds.length > 0) {
-      logger.warn('Cancels waiting for a FirstPromoter batch still running', { requestIds: report.restoreWaitingIds });
+      logger.warn('Cancels waiting for a FirstPromoter batch or an archive step still running', {
+        requestIds: report.restoreWaitingIds,
+      });
+    }
+    if (report.receiptFailedIds.length > 0) {
+      logger.error('Cancels whose trail is sealed but whose receipt could not be issued; the next run tries again', {
+        requestIds: report.receiptFailedIds,
+      });
     }
     if (report.strayIdentityIds.length > 0) {
       logger.warn('Destroyed identities that outlived their request', { requestIds: report.strayIdentityIds });
@@ -73,5 +81,6 @@ export const makeHandler = (deps: RequestSweeperDeps, logger: Logger = createLog
       stuck: report.stuckIds.length,
       restored: report.restoredIds.length,
       restoreFailed: report.restoreFailedIds.length,
+      receiptFailed: report.receiptFailedIds.length,
     };
   });

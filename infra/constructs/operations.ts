@@ -12,6 +12,8 @@ import { SERVICE_NAME } from '#shared/observability';
 export const OVERDUE_METRIC_NAME = 'OverdueRequests';
 /** The custom metric the request sweeper emits: canceled requests whose promoters are still archived. */
 export const PENDING_RESTORES_METRIC_NAME = 'PendingRestores';
+/** The custom metric the request sweeper emits: cancels whose trail is sealed but whose receipt could not be issued. */
+export const PENDING_CANCEL_RECEIPTS_METRIC_NAME = 'PendingCancelReceipts';
 /** The custom metric the request sweeper emits: requests whose workflow kept failing after its resumes. */
 export const STUCK_REQUESTS_METRIC_NAME = 'StuckRequests';
 
@@ -81,6 +83,11 @@ export class Operations extends Construct {
       PENDING_RESTORES_METRIC_NAME,
       props.metricsNamespace,
       'Canceled erasure requests whose FirstPromoter promoters could not be restored yet (retried hourly)',
+    );
+    this.#serviceMetricAlarm(
+      PENDING_CANCEL_RECEIPTS_METRIC_NAME,
+      props.metricsNamespace,
+      'Canceled erasure requests whose trail is sealed but whose receipt could not be issued yet (retried hourly)',
     );
     this.#serviceMetricAlarm(
       STUCK_REQUESTS_METRIC_NAME,

@@ -29,8 +29,16 @@ export interface SweepReport {
    */
   restoredIds: string[];
   restoreFailedIds: string[];
-  /** Cancels that wait for a FirstPromoter batch (an archive's, or a restore's) still running: the next run asks again. */
+  /**
+   * Cancels that wait for a FirstPromoter batch (an archive's, or a restore's) still running, or for an archive step
+   * that may still be running (its restore is made again once the step's time has passed): the next run asks again.
+   */
   restoreWaitingIds: string[];
+  /**
+   * Cancels whose trail is sealed but whose receipt could not be issued (so still `canceling`): the next run issues it.
+   * Alarmed: the cancel has no end an auditor can check until it is.
+   */
+  receiptFailedIds: string[];
   /** The chain head of each request whose trail the sweep extended: logged, as an anchor outside the tables. */
   chainHeads: Record<string, string>;
   /** Requests whose encrypted identity outlived them (or never got a request) and was destroyed now. */
@@ -85,6 +93,7 @@ export async function sweepRequests(
   const restoredIds: string[] = [];
   const restoreFailedIds: string[] = [];
   const restoreWaitingIds: string[] = [];
+  const receiptFailedIds: string[] = [];
   const chainHeads: Record<string, string> = {};
   for (const request of await deps.requests.listPendingRestores()) {
     if (options.restoreDeadline !== undefined && Date.now() > options.restoreDeadline) {
@@ -95,6 +104,9 @@ export async function sweepRequests(
     const { restore } = await finishListedCancel(deps, request).catch(() => ({ restore: 'failed' as const }));
     if (restore === 'ended') continue;
     if (restore === 'failed') restoreFailedIds.push(request.id);
+    if (restore === 'awaiting-receipt') receiptFailedIds.push(request.id);
+    // Within the step's time after the cancel: its restore is made again by the first run after that time.
+    if (restore === 'awaiting-archive-step') restoreWaitingIds.push(request.id);
     if (restore === 'awaiting-archive-batch' || restore === 'awaiting-restore-batch') {
       restoreWaitingIds.push(request.id);
       // A batch FirstPromoter would never finish keeps the cancel `canceling` (truthfully) for ever: past a day it
@@ -119,6 +131,7 @@ export async function sweepRequests(
     restoredIds,
     restoreFailedIds,
     restoreWaitingIds,
+    receiptFailedIds,
     chainHeads,
     strayIdentityIds,
   };

@@ -6,6 +6,7 @@ import { ACCESS_LOG_FIELDS } from '#infra/constructs/erasure-api';
 import { ASL_FILE } from '#infra/constructs/erasure-workflow';
 import {
   OVERDUE_METRIC_NAME,
+  PENDING_CANCEL_RECEIPTS_METRIC_NAME,
   PENDING_RESTORES_METRIC_NAME,
   STUCK_REQUESTS_METRIC_NAME,
 } from '#infra/constructs/operations';
@@ -520,7 +521,12 @@ describe('Alarms', () => {
       MetricName: '5xx',
       Dimensions: [{ Name: 'ApiId', Value: { Ref: logicalIdOf(synth.stack.api.api) } }],
     });
-    for (const metricName of [OVERDUE_METRIC_NAME, PENDING_RESTORES_METRIC_NAME, STUCK_REQUESTS_METRIC_NAME]) {
+    for (const metricName of [
+      OVERDUE_METRIC_NAME,
+      PENDING_RESTORES_METRIC_NAME,
+      PENDING_CANCEL_RECEIPTS_METRIC_NAME,
+      STUCK_REQUESTS_METRIC_NAME,
+    ]) {
       synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: DEFAULT_SETTINGS.metricsNamespace,
         MetricName: metricName,

@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cancelErasureRequest, type RequestDeps } from '#shared/domain/erasure-requests';
+import { sweepRequests } from '#shared/domain/sweep';
+import type { ReceiptIssuer } from '#shared/ports/evidence';
+import type { FirstPromoterPort } from '#shared/ports/providers';
+import { type FirstPromoterWorld, idleWorkflow, startFirstPromoterWorld } from '#test/support/first-promoter-world';
+
+/**
+ * Every cancel the sweep could not finish is in its report: the one whose receipt could not be issued (its trail
+ * sealed, the request still `canceling`, alarmed), and the one that waits for an archive step that may still be
+ * running (made again once the step's time has passed). Left out, a cancel that never gets its receipt was reported
+ * by nothing but the overdue alarm, a month later.
+ */
+
+const tables = { requests: 'sweep-cancels', auditEvents: 'sweep-cancels-events', identities: 'sweep-cancels-ids' };
+let world: FirstPromoterWorld;
+let now = new Date('2026-06-01T10:00:00Z');
+const clock = { now: () => now };
+let deps: RequestDeps & { firstPromoter: FirstPromoterPort };
+
+beforeAll(async () => {
+  world = await startFirstPromoterWorld({ tables, clock });
+  ({ deps } = world);
+});
+
+afterAll(() => world.stop());
+
+const tick = (seconds: number) => {
+  now = new Date(now.getTime() + seconds * 1000);
+};
+
+const sweep = (receipts?: ReceiptIssuer) =>
+  sweepRequests(
+    { ...deps, workflow: idleWorkflow, ...(receipts ? { receipts } : {}) },
+    { stalledAfterSeconds: 300_000 },
+  );
+
+describe('the sweep’s report of the cancels it could not finish', () => {
+  it('reports a cancel whose receipt cannot be issued, and ends it once the receipt is', async () => {
+    const { requestId } = await world.waitingRequest('no.receipt@example.com', 'msg_no_receipt');
+    const failing: ReceiptIssuer = {
+      issue: async () => {
+        throw new Error('KMS answered 503');
+      },
+    };
+    const view = await cancelErasureRequest({ ...deps, receipts: failing }, requestId, 'operator:test');
+    expect(view.status).toBe('canceling');
+    expect(view.events.at(-1)?.type).toBe('request.canceled');
+
+    tick(3600);
+    const report = await sweep(failing);
+    expect(report.receiptFailedIds).toEqual([requestId]);
+    expect(report.restoredIds).not.toContain(requestId);
+
+    tick(3600);
+    const issued: string[] = [];
+    const later = await sweep({ issue: async (id) => void issued.push(id) });
+    expect(issued).toEqual([requestId]);
+    expect(later.receiptFailedIds).toEqual([]);
+    expect(later.restoredIds).toContain(requestId);
+    expect((await deps.requests.get(requestId))?.status).toBe('canceled');
+  });
+
+  it('reports a cancel that waits for an archive step still within its time, as waiting', async () => {
+    const a = await world.waitingRequest('step.in.flight@example.com', 'msg_step_in_flight');
+    // The step's plan, written before its archive call, which is still in flight (nothing recorded, not at rest).
+    await deps.requests.planAction(a.requestId, 'firstpromoter.promoters', [a.promoter.id], now.toISOString(), {
+      whileIn: ['received', 'waiting'],
+    });
+    tick(1);
+    const view = await cancelErasureRequest(deps, a.requestId, 'operator:test');
+    expect(view.status).toBe('canceling');
+
+    tick(60);
+    const report = await sweep();
+    expect(report.restoreWaitingIds).toContain(a.requestId);
+    expect(report.restoreFailedIds).not.toContain(a.requestId);
+
+    // Past the step's time, the next run restores again and ends it.
+    tick(3600);
+    const later = await sweep();
+    expect(later.restoredIds).toContain(a.requestId);
+    expect((await deps.requests.get(a.requestId))?.status).toBe('canceled');
+  });
+});
