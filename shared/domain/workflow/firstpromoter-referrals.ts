@@ -1,8 +1,9 @@
-import { ProviderRequestError } from '#shared/errors';
+import { ProviderRequestError, RetryLaterError } from '#shared/errors';
 import type { Batch, BatchSummary } from '#shared/ports/providers';
 import { summarizeBatch } from '../batch.ts';
-import type { ErasureRequest } from '../model.ts';
-import { judgeByReadBack, readBackProof } from './read-back.ts';
+import { type ErasureRequest, OPEN_STATUSES } from '../model.ts';
+import { type FailureInput, judgeByReadBack, readBackProof } from './read-back.ts';
+import type { StepRetry } from './retry-window.ts';
 import {
   type FirstPromoterTaskDeps,
   identityOf,
@@ -251,4 +252,43 @@ async function recordBatchEnd(
     verification: readBackProof(identity, verdict.remaining, verdict.outcome, checkedAt),
     ...remarks,
   });
+}
+
+/**
+ * Whether the settle task of the referral delete, its search still finding referrals, must go back to following its
+ * batch rather than record them not erased. The poll can end with an error no retry clears (or its retry window past)
+ * while the batch still runs: the search then finds the referrals the batch is about to delete, and `failed` would be
+ * recorded though FirstPromoter deletes them afterwards. So while a batch recorded `pending` is within its poll time
+ * (BATCH_POLL_TIMEOUT_SECONDS from its record, as the poll's own limit), it is asked once (`GET /batch_processes/{id}`):
+ * one that ended, or that FirstPromoter no longer knows, is judged by the search; one still running, or that could
+ * not be asked (in doubt, nothing is judged), sends the step back to follow it after a wait, as the retry window does
+ * (asked after the window's own decision, so a failure it retries is retried as before). Past its poll time the search
+ * judges, as the poll does at its timeout.
+ * @returns the step's retry, or undefined to judge now
+ * @throws RetryLaterError when the poll has to wait for the rate budget (the settle task is deferred)
+ */
+export async function batchStillToFollow(
+  deps: FirstPromoterTaskDeps,
+  request: ErasureRequest,
+  input: FailureInput,
+): Promise<StepRetry | undefined> {
+  const key = 'firstpromoter.referrals';
+  const pending = request.actions[key];
+  if (pending?.outcome !== 'pending' || pending.batchId === undefined) return undefined;
+  if (!OPEN_STATUSES.includes(request.status)) return undefined;
+  const now = deps.clock.now();
+  const leftSeconds = deps.batchPoll.timeoutSeconds - (now.getTime() - Date.parse(pending.updatedAt)) / 1000;
+  if (!(leftSeconds >= 1)) return undefined;
+  try {
+    const { state } = summarizeBatch(await deps.firstPromoter.getBatch(pending.batchId));
+    if (state !== 'running') return undefined;
+  } catch (error) {
+    if (error instanceof RetryLaterError) throw error;
+    if (error instanceof Error && error.name === 'BatchNotFoundError') return undefined;
+  }
+  const previous = input.state?.settle;
+  const failingSince =
+    previous?.action === key && previous.failingSince !== undefined ? previous.failingSince : now.toISOString();
+  const wait = Math.min(deps.batchPoll.maxIntervalSeconds, Math.floor(leftSeconds));
+  return { retryStepAfterSeconds: Math.max(1, wait), failingSince, action: key };
 }

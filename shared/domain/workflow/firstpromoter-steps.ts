@@ -18,6 +18,7 @@ import {
   promotersOf,
   requestsLinkedBy,
 } from '../same-subject.ts';
+import { batchStillToFollow } from './firstpromoter-referrals.ts';
 import { type FailureInput, judgeByReadBack, readBackProof, settleAction } from './read-back.ts';
 import {
   ACTOR,
@@ -359,6 +360,7 @@ export async function settleFirstPromoterAction(deps: FirstPromoterTaskDeps, inp
   }
   if (input.action !== 'firstpromoter.referrals') throw new Error(`No FirstPromoter action ${input.action}`);
   return settleAction(deps, input, {
+    whileStillFound: (request) => batchStillToFollow(deps, request, input),
     search: async (identity) => (await deps.firstPromoter.findReferrals(identity)).map((r) => r.id),
     done: 'deleted',
     providerLabel: 'FirstPromoter',

@@ -103,6 +103,11 @@ export interface SettleOptions {
   done: 'deleted' | 'archived';
   /** Provider name for the note, e.g. `FirstPromoter`. */
   providerLabel: string;
+  /**
+   * Asked when the search still finds records, before they are recorded as not erased: a step retry here sends the
+   * workflow back to the step instead (what the step started may still act on them, e.g. a batch still running).
+   */
+  whileStillFound?: (request: ErasureRequest) => Promise<StepRetry | undefined>;
   /** Writes the outcome; by default the action record (guarded while the request is open) and its event. */
   write?: (
     request: ErasureRequest,
@@ -142,6 +147,10 @@ export async function settleAction(
   const planned = request.plans?.[key]?.ids ?? [];
   const identity = identityOf(deps, request);
   const verdict = judgeByReadBack(planned, await options.search(identity, request), options.done);
+  if (verdict.remaining > 0) {
+    const following = await options.whileStillFound?.(request);
+    if (following) return following;
+  }
   const checkedAt = deps.clock.now();
   const answered = `the step ended with ${describeStepError(input.error)}`;
   const fields = {

@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  pollFirstPromoterBatch,
+  settleFirstPromoterAction,
+  startFirstPromoterReferralDeletion,
+} from '#shared/domain/workflow-tasks';
+import { type FirstPromoterWorld, startFirstPromoterWorld } from '#test/support/first-promoter-world';
+
+/**
+ * A poll of a running referral-delete batch that ends with an error no retry clears (here a 422; the retry window
+ * past, any error) sends the step to its settle task. Judged at once, its search finds the referrals the batch is about
+ * to delete and records them `failed`, though FirstPromoter deletes them a moment later: the record says not erased
+ * what is erased. While the batch is within its poll time and still running (or cannot be asked), the settle task
+ * sends the step back to follow it instead; only past that time does the search judge, as the poll's own timeout does.
+ */
+
+const tables = { requests: 'poll-fail', auditEvents: 'poll-fail-events', identities: 'poll-fail-ids' };
+let world: FirstPromoterWorld;
+let now = new Date('2026-06-01T10:00:00Z');
+const clock = { now: () => now };
+
+beforeAll(async () => {
+  world = await startFirstPromoterWorld({ tables, clock });
+});
+
+afterAll(() => world.stop());
+
+const tick = (seconds: number) => {
+  now = new Date(now.getTime() + seconds * 1000);
+};
+
+const pollError = { Error: 'ProviderRequestError', Cause: '{"errorMessage":"FirstPromoter getBatch answered 422"}' };
+
+/** A request erasing (`processing`) whose six referrals FirstPromoter deletes in a batch that is still running. */
+async function deletingInBatch(name: string) {
+  const email = `${name}@example.com`;
+  const a = await world.waitingRequest(email, `msg_${name}`);
+  for (let i = 0; i < 6; i++) world.sim.addReferral({ email });
+  await world.deps.requests.transition(a.requestId, ['waiting'], 'processing');
+  const started = await startFirstPromoterReferralDeletion(a.taskDeps, { requestId: a.requestId });
+  expect(started).toMatchObject({ done: false });
+  const left = () => world.sim.referrals().filter((r) => r.email === email).length;
+  const outcome = async () => (await world.deps.requests.get(a.requestId))?.actions['firstpromoter.referrals'];
+  return { ...a, left, outcome };
+}
+
+describe('a batch poll that fails with an error no retry clears, the batch still running', () => {
+  it('follows the batch again instead of recording failed what it deletes', async () => {
+    const { requestId, taskDeps, left, outcome } = await deletingInBatch('poll.refused');
+    tick(5);
+
+    const settled = await settleFirstPromoterAction(taskDeps, {
+      requestId,
+      action: 'firstpromoter.referrals',
+      error: pollError,
+      state: {},
+    });
+
+    expect(settled).toMatchObject({ action: 'firstpromoter.referrals' });
+    expect(settled).toHaveProperty('retryStepAfterSeconds');
+    expect((await outcome())?.outcome).toBe('pending');
+    // The state machine runs the step again: it follows the recorded batch, whose next poll finds it completed.
+    tick(1);
+    const again = await startFirstPromoterReferralDeletion(taskDeps, { requestId });
+    const polled = await pollFirstPromoterBatch(taskDeps, again);
+    expect(polled).toMatchObject({ done: true });
+    expect(left()).toBe(0);
+    expect(await outcome()).toMatchObject({ outcome: 'deleted', count: 6 });
+  });
+
+  it('judges by the search once the batch is past its poll time', async () => {
+    const { requestId, taskDeps, outcome } = await deletingInBatch('poll.refused.late');
+    tick(taskDeps.batchPoll.timeoutSeconds + 1);
+
+    const settled = await settleFirstPromoterAction(taskDeps, {
+      requestId,
+      action: 'firstpromoter.referrals',
+      error: pollError,
+      state: {},
+    });
+
+    expect(settled).toMatchObject({ outcome: 'failed', count: 6 });
+    expect((await outcome())?.errors?.[0]).toContain('ProviderRequestError');
+  });
+});
