@@ -209,7 +209,7 @@ export async function runReport(args: string[], io: CliIo = PROCESS_IO, now = ne
       token: { type: 'string' },
     },
   });
-  if (!values.month) throw new UsageError('--month is required, e.g. --month 2026-11');
+  if (!values.month) throw new UsageError('--month is required, e.g. --month 2026-12');
   let range: { from: string; to: string };
   try {
     range = monthRange(values.month);

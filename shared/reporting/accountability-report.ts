@@ -201,7 +201,7 @@ export function reportCsv(report: AccountabilityReport): string {
  */
 export function monthRange(month: string): { from: string; to: string } {
   const match = /^(\d{4})-(0[1-9]|1[0-2])$/.exec(month);
-  if (!match) throw new RangeError('--month must be YYYY-MM, e.g. 2026-11');
+  if (!match) throw new RangeError('--month must be YYYY-MM, e.g. 2026-12');
   const year = Number(match[1]);
   const index = Number(match[2]) - 1;
   return {
