@@ -1,9 +1,7 @@
-import { ConfigError } from '#shared/config';
 import { startBanner } from './banner.ts';
-import { DataDirInUseError } from './data-dir-lock.ts';
 import { parseLogFormat, useLogFormat } from './log-format.ts';
 import { startLocalRuntime } from './runtime.ts';
-import { PortUnavailableError } from './server.ts';
+import { startProblem } from './start-problem.ts';
 
 /**
  * `npm start`: the whole service on this machine. What stops a start is said in one line naming the setting, file or
@@ -39,20 +37,4 @@ try {
   if (!problem) throw error;
   process.stderr.write(`${problem.message}\n`);
   process.exit(problem.exitCode);
-}
-
-function startProblem(error: unknown): { message: string; exitCode: number } | undefined {
-  if (error instanceof ConfigError) return { message: error.message, exitCode: 78 };
-  if (error instanceof DataDirInUseError || error instanceof PortUnavailableError) {
-    return { message: error.message, exitCode: 1 };
-  }
-  // A local file or directory the service cannot read or write (DATA_DIR, the secrets file): which, and why.
-  const { code, syscall, path } = (error ?? {}) as NodeJS.ErrnoException;
-  if (typeof code === 'string' && typeof path === 'string') {
-    return {
-      message: `Cannot ${syscall ?? 'use'} ${path}: ${code} (check DATA_DIR and LOCAL_SECRETS_FILE)`,
-      exitCode: 1,
-    };
-  }
-  return undefined;
 }

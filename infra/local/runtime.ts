@@ -19,7 +19,7 @@ import {
 } from './secrets.ts';
 import { localSecretsFile, moveLegacySecrets } from './secrets-file.ts';
 import { type ApiFunction, type ApiServer, startApiServer } from './server.ts';
-import { type Simulators, simulatorsWanted } from './simulated-providers.ts';
+import { requireProviderCredentials, type Simulators, simulatorsWanted } from './simulated-providers.ts';
 import { startWorkflowThread } from './threads/workflows.ts';
 import type { LocalWorkflowControl, LocalWorkflowEngine } from './workflow-engine.ts';
 import type { WorkflowSideControl } from './workflows.ts';
@@ -156,6 +156,7 @@ export async function startLocalRuntime(
   const port = parsePort(env.PORT);
   // SENDERS is checked with its secrets, which may come from the secrets file: once that is read.
   parseConfig({ ...withSecretStandIns(env), SENDERS: undefined });
+  requireProviderCredentials(env);
   const secretsFile = localSecretsFile(dataDir, env);
   const holder = await dataDirHolder(dataDir);
   if (holder !== undefined) throw new DataDirInUseError(dataDir, holder);

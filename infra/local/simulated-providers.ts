@@ -1,3 +1,4 @@
+import { ConfigError } from '#shared/config';
 import type { FirstPromoterSimulator } from '#test/simulators/firstpromoter';
 import type { ReferralRockSimulator } from '#test/simulators/referralrock';
 
@@ -41,4 +42,26 @@ export function simulatorsWanted(env: NodeJS.ProcessEnv): SimulatorsWanted {
     wanted.firstPromoter = { apiKey: env.FIRSTPROMOTER_API_KEY, accountId: env.FIRSTPROMOTER_ACCOUNT_ID };
   }
   return wanted;
+}
+
+/** The credentials a provider with a base URL of its own (a real account, not the simulator) cannot do without. */
+const CREDENTIALS_OF = {
+  REFERRALROCK_BASE_URL: ['REFERRALROCK_PUBLIC_KEY', 'REFERRALROCK_PRIVATE_KEY'],
+  FIRSTPROMOTER_BASE_URL: ['FIRSTPROMOTER_API_KEY', 'FIRSTPROMOTER_ACCOUNT_ID'],
+} as const;
+
+/**
+ * Checks, before a start writes anything, that each provider given a base URL has its credentials: no demo value
+ * stands in for a real account's, and without them the provider task functions would be refused only later, on
+ * another thread, once DATA_DIR was written.
+ * @throws ConfigError naming the base URL's variable and each missing credential's, never a value
+ */
+export function requireProviderCredentials(env: NodeJS.ProcessEnv): void {
+  const problems = Object.entries(CREDENTIALS_OF).flatMap(([baseUrl, credentials]) => {
+    const missing = credentials.filter((name) => !env[name]);
+    return env[baseUrl] && missing.length
+      ? [`${missing.join(', ')} required with ${baseUrl} (without it, the simulator and its demo credentials serve)`]
+      : [];
+  });
+  if (problems.length) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
 }

@@ -105,6 +105,19 @@ describe('npm start refuses, in one line and before writing anything', { timeout
     expect(existsSync(env.DATA_DIR)).toBe(false);
   });
 
+  it.concurrent('a provider base URL without its credentials, naming them, not a stack from another thread', async () => {
+    // A real account's credentials have no demo stand-in: the provider task functions, on the workflow thread, refused
+    // them with a stack trace once DATA_DIR was written.
+    const env = { ...fresh(), PORT: '0', REFERRALROCK_BASE_URL: 'http://127.0.0.1:9', REFERRALROCK_PUBLIC_KEY: 'pk' };
+    const { code, line } = await refusal(env);
+
+    expect(code).toBe(78);
+    expect(line).toBe(
+      'Invalid configuration: REFERRALROCK_PRIVATE_KEY required with REFERRALROCK_BASE_URL (without it, the simulator and its demo credentials serve)',
+    );
+    expect(existsSync(env.DATA_DIR)).toBe(false);
+  });
+
   it.concurrent('a port in use, writing no secrets file', async () => {
     const server: Server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
