@@ -141,7 +141,9 @@ export async function recordNothingFound(
 
 /**
  * The `action.recorded` event of an action's outcome: keyed by action and outcome, so each is in the trail once; an
- * erasure action's goes to its lane of the trail (its branch runs beside the others: see `CHAIN_LANES`).
+ * erasure action's goes to its lane of the trail (its branch runs beside the others: see `CHAIN_LANES`). A `pending`
+ * outcome is keyed by its batch too: a step that followed a batch not its own starts one of its own, and the trail
+ * must show each batch the record named, not only the first (the same batch recorded again is still one event).
  */
 export function actionEvent(request: ErasureRequest, key: ActionKey, entry: ActionRecord): NewAuditEvent {
   const { updatedAt: _u, ...data } = entry;
@@ -149,7 +151,10 @@ export function actionEvent(request: ErasureRequest, key: ActionKey, entry: Acti
   return {
     type: 'action.recorded',
     actor: ACTOR,
-    key: `action:${key}:${entry.outcome}`,
+    key:
+      entry.outcome === 'pending' && entry.batchId !== undefined
+        ? `action:${key}:pending:${entry.batchId}`
+        : `action:${key}:${entry.outcome}`,
     data: { key, ...data, searched: request.subject.identifiers },
     ...(lane ? { lane } : {}),
   };
