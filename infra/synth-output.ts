@@ -36,5 +36,5 @@ export function withoutBundlingProgress<T>(
 /** The one line a successful synth ends with: where the template went, and what was bundled. */
 export function synthesisSummary(stackName: string, outdir: string, bundled: readonly string[]): string {
   const functions = bundled.length === 1 ? '1 function bundled' : `${bundled.length} functions bundled`;
-  return `${stackName} synthesized into ${outdir}/ (${bundled.length ? functions : 'the bundles of the last synth reused: no source changed'}); cdk-nag clean\n`;
+  return `${stackName} synthesized into ${outdir}/ (${bundled.length ? functions : 'the bundles of the last synth reused: no source changed'})\n`;
 }
