@@ -36,7 +36,7 @@ const UNKNOWN_REQUEST = `er_${'0'.repeat(32)}`;
 /**
  * A complete environment for any function, secrets given as values (no Secrets Manager call): importing a bundle then
  * runs its whole cold start, configuration and client construction included, and nothing over the network. With
- * `dynamoDbEndpoint`, every DynamoDB client (the functions' and the reference's) goes there.
+ * `dynamoDbEndpoint`, every DynamoDB client (the functions' and the reference's) goes there, and every other AWS client.
  */
 export function functionEnvironment(dynamoDbEndpoint?: string): NodeJS.ProcessEnv {
   const key = () => randomBytes(32).toString('base64');
@@ -53,7 +53,15 @@ export function functionEnvironment(dynamoDbEndpoint?: string): NodeJS.ProcessEn
     PUBLIC_BASE_URL: 'https://erasure.example.com',
     POWERTOOLS_SERVICE_NAME: 'gdpr-erasure',
     POWERTOOLS_LOG_LEVEL: 'WARN',
-    ...(dynamoDbEndpoint ? { DYNAMODB_ENDPOINT: dynamoDbEndpoint, AWS_ENDPOINT_URL_DYNAMODB: dynamoDbEndpoint } : {}),
+    // Any other AWS client a first invocation reaches (the receipt issuer asks KMS for its key beside the log's read)
+    // is answered there too, by an error after its round trip: nothing leaves the machine.
+    ...(dynamoDbEndpoint
+      ? {
+          DYNAMODB_ENDPOINT: dynamoDbEndpoint,
+          AWS_ENDPOINT_URL_DYNAMODB: dynamoDbEndpoint,
+          AWS_ENDPOINT_URL: dynamoDbEndpoint,
+        }
+      : {}),
   };
   // Every secret a function may require, each in its own valid form (token lists apart, as the roles require).
   for (const name of SECRET_VARIABLES) {
