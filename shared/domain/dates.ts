@@ -108,3 +108,19 @@ export function addDays(date: Date, days: number): Date {
 }
 
 export const epochSeconds = (date: Date): number => Math.floor(date.getTime() / 1000);
+
+/**
+ * How far apart the clocks of two processes (two Lambda instances, a Lambda and the provider) may be when their
+ * timestamps are compared: AWS keeps Lambda clocks within a millisecond or so of each other (Amazon Time Sync); half a
+ * second is far beyond that and below any wait the service counts on.
+ */
+export const CLOCK_SKEW_MS = 500;
+
+/**
+ * Whether the instant `a` came before `b` (ISO 8601), each read from another process's clock: only if `a` is earlier by
+ * more than {@link CLOCK_SKEW_MS}. Where the answer lets something end (a cancel sealed, a promoter restored), "maybe"
+ * must count as "no": two readings closer than the clocks can differ give no order.
+ */
+export function clearlyBefore(a: string, b: string): boolean {
+  return Date.parse(a) < Date.parse(b) - CLOCK_SKEW_MS;
+}

@@ -10,7 +10,7 @@ import type { Batch, FirstPromoterPort } from '#shared/ports/providers';
 import { archiveBatchOf, awaitingArchiveBatch, inFives, restoreBatchState } from './archive-batch.ts';
 import { summarizeBatch } from './batch.ts';
 import { laneChainId, verifyTrail } from './chain.ts';
-import { addDays, deadlineFor, epochSeconds } from './dates.ts';
+import { addDays, clearlyBefore, deadlineFor, epochSeconds } from './dates.ts';
 import { appendExtensionEvent, type DeadlineExtension } from './deadline-extension.ts';
 import {
   ACTION_KEYS,
@@ -462,12 +462,16 @@ function archiveStepSettled(request: ErasureRequest, at: string, asked: { sentAt
   if (!plan || plan.ids.length === 0 || request.archivedPromoterIds) return true;
   // Its last try ended with every request it sent answered, and no try has planned since: it waits (a retry, a
   // deferral) with nothing in flight, and the workflow's stop keeps it from trying again. Asked of a restore sent at
-  // `at`, only at rest strictly before it: an archive landing before the step came to rest may have followed it.
+  // `at`, only at rest before it: an archive landing before the step came to rest may have followed it. The step's
+  // time and the restore's come from different Lambdas' clocks: only clearly before counts.
   const idle = request.archiveIdleSince;
-  if (idle !== undefined && (asked.sentAt ? idle < at : idle <= at)) return true;
-  // Recorded before the cancel: by the step or its read-back (after the cancel, only the cancel's restore records).
+  if (idle !== undefined && (asked.sentAt ? clearlyBefore(idle, at) : idle <= at)) return true;
+  // Recorded before the cancel: by the step or its read-back (after the cancel, only the cancel's finishers record,
+  // restores and their failures, on their own clocks: a record within the clocks' difference of the cancel may be one).
   const recorded = request.actions['firstpromoter.promoters']?.updatedAt;
-  if (recorded !== undefined && request.canceledAt !== undefined && recorded < request.canceledAt) return true;
+  if (recorded !== undefined && request.canceledAt !== undefined && clearlyBefore(recorded, request.canceledAt)) {
+    return true;
+  }
   return new Date(at).getTime() - new Date(request.canceledAt ?? 0).getTime() > STEP_GRACE_MS;
 }
 

@@ -1,4 +1,5 @@
 import type { RequestRepository } from '#shared/ports/audit';
+import { clearlyBefore } from './dates.ts';
 import type { ErasureRequest, LinkedPseudonym, RequestStatus } from './model.ts';
 import { identifierPseudonym } from './subject.ts';
 
@@ -129,7 +130,10 @@ function holdsAll(other: ErasureRequest, options: { endedSince?: string }): bool
   if (options.endedSince === undefined) return false;
   if (foundNoPromoter(other)) return false;
   if (other.status === 'closing') return true;
-  return ERASED.includes(other.status) && (other.completedAt ?? '') >= options.endedSince;
+  // Its end and the plan are on different Lambdas' clocks: one that ended within their difference before may have
+  // ended after, and holds them (the side an erasure errs on).
+  const ended = other.completedAt;
+  return ERASED.includes(other.status) && ended !== undefined && !clearlyBefore(ended, options.endedSince);
 }
 
 /** Whether `other`'s archive step found no promoter of its subject at all: it planned, archived and relied on none. */

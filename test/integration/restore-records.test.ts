@@ -236,6 +236,53 @@ describe('a cancel whose archive step comes to rest while its restore is in flig
   });
 });
 
+describe('a cancel’s restore and the archive step’s rest on two Lambdas’ clocks', () => {
+  /**
+   * The step came to rest after the route's restore was sent, its archive landing after that restore; but the step's
+   * clock runs 300 ms behind the route's, so its `archiveIdleSince` reads 100 ms before the restore's time. Compared as
+   * they were, the route took the step for at rest before its restore and sealed the trail: canceled, `restored`,
+   * while FirstPromoter held the promoter archived.
+   */
+  it('does not end the cancel on a restore sent within the clocks’ difference of the step’s rest', async () => {
+    const a = await world.waitingRequest('skewed.clocks@example.com', 'msg_skewed_clocks');
+    const promoterId = a.promoter.id;
+    await deps.requests.planAction(a.requestId, 'firstpromoter.promoters', [promoterId], now.toISOString(), {
+      whileIn: ['received', 'waiting'],
+    });
+    tick(1);
+    const restoreBegan = now.getTime();
+    const route = {
+      ...deps,
+      firstPromoter: {
+        ...fp,
+        findPromoters: (s: Parameters<FirstPromoterPort['findPromoters']>[0], o?: { activeOnly?: boolean }) =>
+          fp.findPromoters(s, o),
+        getBatch: (id: number) => fp.getBatch(id),
+        archivePromoters: (ids: readonly number[]) => fp.archivePromoters(ids),
+        restorePromoters: async (ids: readonly number[]) => {
+          const restored = await fp.restorePromoters(ids);
+          await fp.archivePromoters([promoterId]); // the step's archive call lands after the restore
+          const stepClock = new Date(restoreBegan - 100).toISOString(); // at rest after it, by a clock 300 ms behind
+          await deps.requests.markArchiveIdle(a.requestId, stepClock, ['received', 'waiting', 'canceling']);
+          tick(1);
+          return restored;
+        },
+      },
+    };
+
+    await cancelErasureRequest(route, a.requestId, 'operator:test');
+
+    expect(world.sim.promoters().find((p) => p.id === promoterId)?.archived_at).not.toBeNull();
+    expect((await deps.requests.get(a.requestId))?.status).toBe('canceling');
+    // The sweeper's next run restores again, clearly after the step's rest, and ends the cancel.
+    tick(3600);
+    const canceling = await deps.requests.get(a.requestId);
+    if (!canceling) throw new Error('request missing');
+    expect(await finishCancel(deps, canceling, { stopWorkflow: false })).toMatchObject({ restore: 'done' });
+    expect(world.sim.promoters().find((p) => p.id === promoterId)?.archived_at).toBeNull();
+  });
+});
+
 describe('a finisher of a cancel, another finisher’s restore failing after its own landed', () => {
   /**
    * The route's restore lands and is recorded; a sweep then reads that `restored`, cannot confirm its batch

@@ -56,6 +56,19 @@ describe('promotersHeldByOthers for a cancel’s restore (endedSince)', () => {
   });
 });
 
+describe('promotersHeldByOthers across two Lambdas’ clocks', () => {
+  const endedAt = (completedAt: string) => ({ ...otherRequest('completed', 'archived'), completedAt });
+
+  it('one that ended by its clock less than the clocks’ difference before the plan may have ended after it: holds', () => {
+    // The finalize's clock a little behind the archive step's: 200 ms "before" the plan may be after it.
+    expect(held(endedAt('2026-12-01T09:59:59.800Z'))).toEqual([7, 8]);
+  });
+
+  it('one that ended clearly before the plan holds none', () => {
+    expect(held(endedAt('2026-12-01T09:59:58.000Z'))).toEqual([]);
+  });
+});
+
 describe('promotersHeldByOthers for a request linked through the promoters’ own identifiers', () => {
   const heldByLinked = (linked: ErasureRequest) => [
     ...promotersHeldByOthers([], [7, 8], { endedSince: PLANNED_AT, linked: [linked] }),
