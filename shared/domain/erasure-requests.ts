@@ -394,6 +394,10 @@ export async function finishCancel(
   }
   const ids = promotersOf(request);
   let sent: Batch | undefined;
+  // Whether this finisher restored after reading the step at rest (`archiveIdleSince` in the request it read): then,
+  // as long as that same rest is still recorded (no try planned since), no archive can have followed the restore. An
+  // order given by the reads, not by comparing two Lambdas' clocks.
+  let restoredAfterRest = false;
   try {
     if (ids.length > 0 && (await awaitingArchiveBatch(deps, request, actor, archiveBatchOf(request)))) {
       return { restore: 'awaiting-archive-batch' };
@@ -405,7 +409,10 @@ export async function finishCancel(
     const restoredAt = request.actions['firstpromoter.promoters']?.updatedAt;
     const lastHolds =
       last === 'completed' && restoredAt !== undefined && archiveStepSettled(request, restoredAt, { sentAt: true });
-    if (ids.length > 0 && !lastHolds) sent = await restoreArchivedPromoters(deps, request, actor, ids);
+    if (ids.length > 0 && !lastHolds) {
+      sent = await restoreArchivedPromoters(deps, request, actor, ids);
+      restoredAfterRest = request.archiveIdleSince !== undefined;
+    }
   } catch {
     // Recorded by restoreArchivedPromoters as a failed action; the cancel stays unfinished for the sweeper.
     return { restore: 'failed' };
@@ -420,7 +427,8 @@ export async function finishCancel(
   // archive after it was sent: the step coming to rest after that, though before now, may have archived them again.
   const settled =
     restore?.outcome === 'restored'
-      ? archiveStepSettled(current, restore.updatedAt, { sentAt: true })
+      ? (restoredAfterRest && current.archiveIdleSince === request.archiveIdleSince) ||
+        archiveStepSettled(current, restore.updatedAt, { sentAt: true })
       : archiveStepSettled(current, deps.clock.now().toISOString());
   if (!options.archiveStepEnded && !settled) return { restore: 'awaiting-archive-step' };
   // A restore of more than 5 promoters runs on at FirstPromoter as a batch, and may still fail: the sweeper's next run
