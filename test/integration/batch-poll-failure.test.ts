@@ -68,6 +68,24 @@ describe('a batch poll that fails with an error no retry clears, the batch still
     expect(await outcome()).toMatchObject({ outcome: 'deleted', count: 6 });
   });
 
+  it('waits a hundredth of a long poll time between follows, so the execution’s history stays bounded', async () => {
+    const { requestId, taskDeps } = await deletingInBatch('poll.refused.long');
+    const longPoll = {
+      ...taskDeps,
+      batchPoll: { intervalSeconds: 5, maxIntervalSeconds: 300, timeoutSeconds: 30 * 86_400 },
+    };
+
+    const settled = await settleFirstPromoterAction(longPoll, {
+      requestId,
+      action: 'firstpromoter.referrals',
+      error: pollError,
+      state: {},
+    });
+
+    // 30 days in at most 100 send-backs: 25,920 s each, not 8,640 of 300 s (some 260,000 history events).
+    expect(settled).toMatchObject({ retryStepAfterSeconds: 25_920 });
+  });
+
   it('judges by the search once the batch is past its poll time', async () => {
     const { requestId, taskDeps, outcome } = await deletingInBatch('poll.refused.late');
     tick(taskDeps.batchPoll.timeoutSeconds + 1);

@@ -3,7 +3,7 @@ import type { Batch, BatchSummary } from '#shared/ports/providers';
 import { summarizeBatch } from '../batch.ts';
 import { type ErasureRequest, OPEN_STATUSES } from '../model.ts';
 import { type FailureInput, judgeByReadBack, readBackProof } from './read-back.ts';
-import type { StepRetry } from './retry-window.ts';
+import { MAX_SENDS_BACK_PER_WINDOW, type StepRetry } from './retry-window.ts';
 import {
   type FirstPromoterTaskDeps,
   identityOf,
@@ -261,8 +261,9 @@ async function recordBatchEnd(
  * recorded though FirstPromoter deletes them afterwards. So while a batch recorded `pending` is within its poll time
  * (BATCH_POLL_TIMEOUT_SECONDS from its record, as the poll's own limit), it is asked once (`GET /batch_processes/{id}`):
  * one that ended, or that FirstPromoter no longer knows, is judged by the search; one still running, or that could
- * not be asked (in doubt, nothing is judged), sends the step back to follow it after a wait, as the retry window does
- * (asked after the window's own decision, so a failure it retries is retried as before). Past its poll time the search
+ * not be asked (in doubt, nothing is judged), sends the step back to follow it after a wait (BATCH_POLL_MAX_INTERVAL_SECONDS,
+ * or a hundredth of the poll time when longer), as the retry window does (asked after the window's own decision, so a
+ * failure it retries is retried as before). Past its poll time the search
  * judges, as the poll does at its timeout.
  * @returns the step's retry, or undefined to judge now
  * @throws RetryLaterError when the poll has to wait for the rate budget (the settle task is deferred)
@@ -289,6 +290,12 @@ export async function batchStillToFollow(
   const previous = input.state?.settle;
   const failingSince =
     previous?.action === key && previous.failingSince !== undefined ? previous.failingSince : now.toISOString();
-  const wait = Math.min(deps.batchPoll.maxIntervalSeconds, Math.floor(leftSeconds));
+  // Each send-back costs some 30 events of the execution's history, which Step Functions ends at 25,000: over a poll
+  // time of up to 30 days, at most MAX_SENDS_BACK_PER_WINDOW of them, as the retry window allows.
+  const longest = Math.max(
+    deps.batchPoll.maxIntervalSeconds,
+    Math.ceil(deps.batchPoll.timeoutSeconds / MAX_SENDS_BACK_PER_WINDOW),
+  );
+  const wait = Math.min(longest, Math.floor(leftSeconds));
   return { retryStepAfterSeconds: Math.max(1, wait), failingSince, action: key };
 }
