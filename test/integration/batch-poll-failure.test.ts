@@ -113,6 +113,27 @@ describe('a batch poll that fails with an error no retry clears, the batch still
     expect(await outcome()).toMatchObject({ outcome: 'deleted', count: 6 });
   });
 
+  it('judges a batch that ended while the settle task asked by a search after its end, not the one before', async () => {
+    const { requestId, taskDeps, left, outcome } = await deletingInBatch('poll.refused.ending');
+    // One poll saw the batch running; the simulator ends it at the next one: the settle task's own question.
+    tick(1);
+    const first = await startFirstPromoterReferralDeletion(taskDeps, { requestId });
+    expect(await pollFirstPromoterBatch(taskDeps, first)).toMatchObject({ done: false });
+    tick(1);
+
+    const settled = await settleFirstPromoterAction(taskDeps, {
+      requestId,
+      action: 'firstpromoter.referrals',
+      error: pollError,
+      state: {},
+    });
+
+    // Its search, made while the batch ran, found all six; the batch then deleted them.
+    expect(left()).toBe(0);
+    expect(settled).toMatchObject({ outcome: 'deleted', count: 6 });
+    expect((await outcome())?.outcome).toBe('deleted');
+  });
+
   it('waits a hundredth of a long poll time between follows, so the execution’s history stays bounded', async () => {
     const { requestId, taskDeps } = await deletingInBatch('poll.refused.long');
     const longPoll = {

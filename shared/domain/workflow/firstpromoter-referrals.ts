@@ -260,19 +260,21 @@ async function recordBatchEnd(
  * while the batch still runs: the search then finds the referrals the batch is about to delete, and `failed` would be
  * recorded though FirstPromoter deletes them afterwards. So while a batch recorded `pending` is within its poll time
  * (BATCH_POLL_TIMEOUT_SECONDS from its record, as the poll's own limit), it is asked once (`GET /batch_processes/{id}`):
- * one that ended, or that FirstPromoter no longer knows, is judged by the search; one still running, or that could
+ * one that ended, or that FirstPromoter no longer knows, is judged by a search made again (the batch may have ended
+ * after the first); one still running, or that could
  * not be asked (in doubt, nothing is judged), sends the step back to follow it after a wait (BATCH_POLL_MAX_INTERVAL_SECONDS,
  * or a hundredth of the poll time when longer), as the retry window does (asked after the window's own decision, so a
  * failure it retries is retried as before). Past its poll time the search
  * judges, as the poll does at its timeout.
- * @returns the step's retry, or undefined to judge now
+ * @returns the step's retry; `'ended'` when the batch was found ended (or unknown), so the search that found the
+ *   referrals, made before, is made again; undefined to judge now
  * @throws RetryLaterError when the poll has to wait for the rate budget (the settle task is deferred)
  */
 export async function batchStillToFollow(
   deps: FirstPromoterTaskDeps,
   request: ErasureRequest,
   input: FailureInput,
-): Promise<StepRetry | undefined> {
+): Promise<StepRetry | 'ended' | undefined> {
   const key = 'firstpromoter.referrals';
   const pending = request.actions[key];
   if (pending?.outcome !== 'pending' || pending.batchId === undefined) return undefined;
@@ -282,10 +284,10 @@ export async function batchStillToFollow(
   if (!(leftSeconds >= 1)) return undefined;
   try {
     const { state } = summarizeBatch(await deps.firstPromoter.getBatch(pending.batchId));
-    if (state !== 'running') return undefined;
+    if (state !== 'running') return 'ended';
   } catch (error) {
     if (error instanceof RetryLaterError) throw error;
-    if (error instanceof Error && error.name === 'BatchNotFoundError') return undefined;
+    if (error instanceof Error && error.name === 'BatchNotFoundError') return 'ended';
   }
   const previous = input.state?.settle;
   const failingSince =

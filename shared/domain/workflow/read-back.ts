@@ -105,9 +105,11 @@ export interface SettleOptions {
   providerLabel: string;
   /**
    * Asked when the search still finds records, before they are recorded as not erased: a step retry here sends the
-   * workflow back to the step instead (what the step started may still act on them, e.g. a batch still running).
+   * workflow back to the step instead (what the step started may still act on them, e.g. a batch still running);
+   * `'ended'` says what the step started was found ended, maybe after the search, which is then made again so the
+   * outcome is judged by a search after that end (the search before it may have found what the end deleted).
    */
-  whileStillFound?: (request: ErasureRequest) => Promise<StepRetry | undefined>;
+  whileStillFound?: (request: ErasureRequest) => Promise<StepRetry | 'ended' | undefined>;
   /** Writes the outcome; by default the action record (guarded while the request is open) and its event. */
   write?: (
     request: ErasureRequest,
@@ -146,10 +148,12 @@ export async function settleAction(
 
   const planned = request.plans?.[key]?.ids ?? [];
   const identity = identityOf(deps, request);
-  const verdict = judgeByReadBack(planned, await options.search(identity, request), options.done);
+  let verdict = judgeByReadBack(planned, await options.search(identity, request), options.done);
   if (verdict.remaining > 0) {
     const following = await options.whileStillFound?.(request);
-    if (following) return following;
+    if (following === 'ended') {
+      verdict = judgeByReadBack(planned, await options.search(identity, request), options.done);
+    } else if (following) return following;
   }
   const checkedAt = deps.clock.now();
   const answered = `the step ended with ${describeStepError(input.error)}`;
