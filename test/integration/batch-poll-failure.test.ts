@@ -152,6 +152,20 @@ describe('a batch poll that fails with an error no retry clears, the batch still
     expect(settled).toMatchObject({ retryStepAfterSeconds: 25_920 });
   });
 
+  it('polls a batch of a long poll time at most some 500 times, so the execution’s history stays bounded', async () => {
+    const { requestId, taskDeps } = await deletingInBatch('poll.long');
+    const longPoll = {
+      ...taskDeps,
+      batchPoll: { intervalSeconds: 5, maxIntervalSeconds: 300, timeoutSeconds: 30 * 86_400 },
+    };
+    const following = await startFirstPromoterReferralDeletion(longPoll, { requestId });
+
+    const polled = await pollFirstPromoterBatch(longPoll, { ...following, polls: 20 });
+
+    // 30 days in 500 polls of 5,184 s, not 8,640 of 300 s (some 112,000 history events, past the 25,000 limit).
+    expect(polled).toMatchObject({ done: false, waitSeconds: 5_184 });
+  });
+
   it('judges by the search once the batch is past its poll time', async () => {
     const { requestId, taskDeps, outcome } = await deletingInBatch('poll.refused.late');
     tick(taskDeps.batchPoll.timeoutSeconds + 1);

@@ -146,7 +146,23 @@ async function followBatch(
 }
 
 /**
- * One poll of a running batch. The wait before the next poll doubles up to BATCH_POLL_MAX_INTERVAL_SECONDS; a batch still
+ * Polls of one batch over its poll time, at the most (beside the first doubling ones): each costs some 13 events of
+ * the execution's history (the Choice, the Wait, the task, its deferral Choice and the Pass), which Step Functions ends
+ * for good at 25,000, shared with the retry windows' send-backs (`retry-window.ts`).
+ */
+export const MAX_POLLS_PER_BATCH = 500;
+
+/**
+ * The longest wait between two polls of a batch, in seconds: BATCH_POLL_MAX_INTERVAL_SECONDS, or, for a poll time
+ * (BATCH_POLL_TIMEOUT_SECONDS, up to 30 days) longer than {@link MAX_POLLS_PER_BATCH} such waits, that share of it,
+ * so a batch followed to the end of its poll time keeps the execution's history bounded (30 days: 5,184 s).
+ */
+export function longestBatchWait(batchPoll: { maxIntervalSeconds: number; timeoutSeconds: number }): number {
+  return Math.max(batchPoll.maxIntervalSeconds, Math.ceil(batchPoll.timeoutSeconds / MAX_POLLS_PER_BATCH));
+}
+
+/**
+ * One poll of a running batch. The wait before the next poll doubles up to {@link longestBatchWait}; a batch still
  * running after BATCH_POLL_TIMEOUT_SECONDS ends the action by a read-back: what is still found is `failed` (or
  * `partial`), keeping the batch id for follow-up.
  */
@@ -161,8 +177,7 @@ export async function pollFirstPromoterBatch(
   const polls = state.polls + 1;
   const startedAt = state.startedAt === undefined ? undefined : new Date(state.startedAt).getTime();
   const elapsedSeconds = startedAt === undefined ? undefined : (deps.clock.now().getTime() - startedAt) / 1000;
-  const { intervalSeconds, maxIntervalSeconds } = deps.batchPoll;
-  const waitSeconds = Math.min(maxIntervalSeconds, intervalSeconds * 2 ** polls);
+  const waitSeconds = Math.min(longestBatchWait(deps.batchPoll), deps.batchPoll.intervalSeconds * 2 ** polls);
   // A batch still running within its time needs nothing from the tables: only its end is recorded.
   if (summary.state === 'running' && elapsedSeconds !== undefined && elapsedSeconds < deps.batchPoll.timeoutSeconds) {
     return { ...state, polls, done: false, waitSeconds };
@@ -295,7 +310,7 @@ export async function batchStillToFollow(
   // Each send-back costs some 30 events of the execution's history, which Step Functions ends at 25,000: over a poll
   // time of up to 30 days, at most MAX_SENDS_BACK_PER_WINDOW of them, as the retry window allows.
   const longest = Math.max(
-    deps.batchPoll.maxIntervalSeconds,
+    longestBatchWait(deps.batchPoll),
     Math.ceil(deps.batchPoll.timeoutSeconds / MAX_SENDS_BACK_PER_WINDOW),
   );
   const wait = Math.min(longest, Math.floor(leftSeconds));
