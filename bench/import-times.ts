@@ -132,6 +132,16 @@ export const FIRST_INVOCATIONS: Record<string, unknown | (() => unknown)> = {
   'referralrock-tasks': taskEvent('eraseReferralRockMembers'),
   'firstpromoter-tasks': taskEvent('archivePromoters'),
   'receipt-issuer': taskEvent('issueReceipt'),
+  // The head the issuer answers (its size and a compact JWS whose claims name it): one S3 put, answered by an error.
+  'tree-head-publisher': {
+    task: 'publishTreeHead',
+    input: {
+      treeSize: 1,
+      treeHead: [{ alg: 'ES256', typ: 'tree-head+json' }, { treeSize: 1 }, 'signature']
+        .map((part) => Buffer.from(typeof part === 'string' ? part : JSON.stringify(part)).toString('base64url'))
+        .join('.'),
+    },
+  },
   // An operator's cancel of an unknown request: it reads the request and answers 404.
   'cancel-request': apiEvent(
     'POST',

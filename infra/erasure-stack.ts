@@ -10,7 +10,7 @@ import { isTimeZone } from '#shared/domain/dates';
 import { parseSenders } from '#shared/http/senders/config';
 import { SERVICE_NAME } from '#shared/observability';
 import type { FunctionName } from '#shared/routes';
-import { RECEIPT_ISSUER_TIMEOUT_SECONDS } from '#shared/workflow/receipt-time';
+import { RECEIPT_ISSUER_TIMEOUT_SECONDS, TREE_HEAD_PUBLISHER_TIMEOUT_SECONDS } from '#shared/workflow/receipt-time';
 import { AuditTables } from './constructs/audit-tables.ts';
 import { CallbackWorkflow } from './constructs/callback-workflow.ts';
 import { ErasureApi } from './constructs/erasure-api.ts';
@@ -201,6 +201,7 @@ export type HandlerName =
   | 'firstpromoter-tasks'
   | 'request-sweeper'
   | 'receipt-issuer'
+  | 'tree-head-publisher'
   | 'callback-delivery';
 
 /** Memory and timeout per function: API functions answer within API Gateway's 30 s; provider calls retry longer. */
@@ -217,9 +218,10 @@ const SIZING: Record<HandlerName, { memorySize: number; timeout: Duration }> = {
   // Up to 1,000 pseudonyms (HMACs) and index queries, 16 at once.
   'suppression-check': { memorySize: 512, timeout: Duration.seconds(28) },
   evidence: { memorySize: 256, timeout: Duration.seconds(10) },
-  // Run synchronously, through the receipt state machine, by the functions that end requests: both tries end within the
-  // machine's 15 s (TimeoutSeconds), which every caller waits out (shared/workflow/receipt-time.ts).
+  // Run synchronously, through the receipt state machine, by the functions that end requests: both tries of each end
+  // within the machine's 15 s (TimeoutSeconds), which every caller waits out (shared/workflow/receipt-time.ts).
   'receipt-issuer': { memorySize: 256, timeout: Duration.seconds(RECEIPT_ISSUER_TIMEOUT_SECONDS) },
+  'tree-head-publisher': { memorySize: 128, timeout: Duration.seconds(TREE_HEAD_PUBLISHER_TIMEOUT_SECONDS) },
   'api-document': { memorySize: 128, timeout: Duration.seconds(5) },
   // Serves a few files held in memory since the cold start.
   console: { memorySize: 128, timeout: Duration.seconds(5) },
@@ -249,6 +251,8 @@ export const FUNCTION_SECRETS: Record<HandlerName, readonly SecretVariable[]> = 
   evidence: ['AUDIT_TOKENS'],
   // Signs through KMS: no secret at all.
   'receipt-issuer': [],
+  // Puts tree heads to S3: no secret.
+  'tree-head-publisher': [],
   'api-document': [],
   // Static files only: the page's API calls carry the auditor's token to the functions that check it.
   console: [],
@@ -364,9 +368,10 @@ export class ErasureStack extends Stack {
     const referralRock = { ...referralRockUrl, ...rateBudgets };
     const firstPromoter = { ...firstPromoterUrl, ...rateBudgets };
 
-    // Receipts: the only function that signs, writes the transparency log and publishes tree heads is the receipt
-    // issuer; the functions that end requests run it, synchronously, through the receipt state machine (Express)
-    // before they set a final status.
+    // Receipts: the only function that signs and writes the transparency log is the receipt issuer, the only one that
+    // publishes tree heads the tree head publisher (least privilege: the signer cannot write the bucket, the publisher
+    // cannot sign; and the issuer's cold start loads no S3 client). The functions that end requests run both,
+    // synchronously, through the receipt state machine (Express) before they set a final status.
     this.transparencyLog = new TransparencyLog(this, 'TransparencyLog', {
       encryptionKey: dataKey,
       retentionDays: settings.auditRetentionDays,
@@ -375,14 +380,23 @@ export class ErasureStack extends Stack {
     const receiptIssuer = define('receipt-issuer', {
       ...transparencyLogTable,
       RECEIPT_KMS_KEY_ID: this.transparencyLog.signingKey.keyArn,
-      TREE_HEADS_BUCKET: this.transparencyLog.bucket.bucketName,
       ...(settings.publicBaseUrl ? { PUBLIC_BASE_URL: settings.publicBaseUrl } : {}),
     });
     this.transparencyLog.grantIssue(receiptIssuer);
     // The request is read with the log's items in one BatchGetItem.
     this.tables.grantRequests(receiptIssuer, ['GetItem', 'BatchGetItem']);
     this.tables.grantEventsRead(receiptIssuer);
-    this.receipts = new ReceiptWorkflow(this, 'Receipts', { issuerFunction: receiptIssuer, logRetention });
+    const treeHeadPublisher = define(
+      'tree-head-publisher',
+      { TREE_HEADS_BUCKET: this.transparencyLog.bucket.bucketName },
+      { tables: false },
+    );
+    this.transparencyLog.grantPublish(treeHeadPublisher);
+    this.receipts = new ReceiptWorkflow(this, 'Receipts', {
+      issuerFunction: receiptIssuer,
+      publisherFunction: treeHeadPublisher,
+      logRetention,
+    });
     const issuesReceipts = { RECEIPT_STATE_MACHINE_ARN: this.receipts.stateMachine.stateMachineArn };
     const grantIssueReceipts = (fn: HandlerFunction) => this.receipts.grantIssue(fn);
 
@@ -501,6 +515,7 @@ export class ErasureStack extends Stack {
       'suppression-check': suppressionCheck,
       evidence,
       'receipt-issuer': receiptIssuer,
+      'tree-head-publisher': treeHeadPublisher,
       'api-document': apiDocument,
       console: consoleFiles,
       'request-tasks': requestTasks,

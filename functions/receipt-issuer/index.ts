@@ -1,6 +1,4 @@
 import { KMSClient } from '@aws-sdk/client-kms';
-import { S3Client } from '@aws-sdk/client-s3';
-import { S3TreeHeadPublisher } from '#shared/adapters/publishing/s3-tree-heads';
 import { KmsSigner } from '#shared/adapters/signing/kms-signer';
 import { bindRequestOperations, createRequestsTable, getRequest } from '#shared/composition/requests';
 import {
@@ -22,12 +20,13 @@ const config = await loadSections(
 );
 const db = createDocumentClient(config);
 
+// No S3 client here: the head this signs is published by the tree-head-publisher function, the receipt state
+// machine's next Task (least privilege, and a cold start without the S3 client's 131 KiB).
 export const handler = makeHandler({
   requests: bindRequestOperations(createRequestsTable(config, db), { get: getRequest }),
   audit: createAuditLog(config, db),
   clock: systemClock,
   log: createTransparencyLog(config, db),
   signer: new KmsSigner(new KMSClient({}), required(config.receipts.kmsKeyId, 'RECEIPT_KMS_KEY_ID')),
-  publisher: new S3TreeHeadPublisher(new S3Client({}), required(config.receipts.treeHeadsBucket, 'TREE_HEADS_BUCKET')),
   issuer: receiptIssuerName(config),
 });

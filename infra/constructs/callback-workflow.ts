@@ -24,9 +24,9 @@ export class CallbackWorkflow extends FunctionStateMachine {
     super(scope, id, {
       aslFile: CALLBACK_ASL_FILE,
       type: sfn.StateMachineType.STANDARD,
-      function: props.deliveryFunction,
-      functionName: 'callback-delivery',
-      functionArnSubstitution: 'CallbackDeliveryFunctionArn',
+      functions: [
+        { function: props.deliveryFunction, name: 'callback-delivery', arnSubstitution: 'CallbackDeliveryFunctionArn' },
+      ],
       purpose: 'Runs the completion callbacks: invokes the callback-delivery function',
       logSuffix: 'callbacks',
       logRetention: props.logRetention,

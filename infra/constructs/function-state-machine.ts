@@ -9,11 +9,15 @@ export interface FunctionStateMachineProps {
   /** The ASL file, shared with the local runtime. */
   readonly aslFile: string;
   readonly type: sfn.StateMachineType;
-  /** The one function its Task states invoke, and the substitution that names its ARN in the ASL file. */
-  readonly function: HandlerFunction;
-  /** The function's folder name under functions/, as the cdk-nag reasons name it. */
-  readonly functionName: string;
-  readonly functionArnSubstitution: string;
+  /**
+   * The functions its Task states invoke: each with its folder name under functions/ (as the cdk-nag reasons name it)
+   * and the substitution that names its ARN in the ASL file.
+   */
+  readonly functions: ReadonlyArray<{
+    readonly function: HandlerFunction;
+    readonly name: string;
+    readonly arnSubstitution: string;
+  }>;
   /** The role's description: what the machine does. */
   readonly purpose: string;
   /** The log group's name ends `<stack>-<logSuffix>` (under /aws/vendedlogs/states/, as Step Functions requires). */
@@ -24,8 +28,8 @@ export interface FunctionStateMachineProps {
 }
 
 /**
- * A state machine whose Tasks invoke one function, from an ASL file: its own role, allowed to invoke that function
- * alone (by unqualified ARN, as the ASL names it: no `:*` version or alias grant); X-Ray tracing; ERROR-level logs
+ * A state machine whose Tasks invoke the functions given, from an ASL file: its own role, allowed to invoke those
+ * functions alone (by unqualified ARN, as the ASL names it: no `:*` version or alias grant); X-Ray tracing; ERROR-level logs
  * without execution data, since the data is the request's and the trail records it. The receipt and callback
  * machines are such; the erasure workflow, with two task functions and its own alarms, is not.
  */
@@ -39,7 +43,10 @@ export class FunctionStateMachine extends Construct {
       description: props.purpose,
     });
     role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [props.function.functionArn] }),
+      new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: props.functions.map((f) => f.function.functionArn),
+      }),
     );
     const logGroup = new logs.LogGroup(this, 'Logs', {
       logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-${props.logSuffix}`,
@@ -48,7 +55,9 @@ export class FunctionStateMachine extends Construct {
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: props.type,
       definitionBody: sfn.DefinitionBody.fromFile(props.aslFile),
-      definitionSubstitutions: { [props.functionArnSubstitution]: props.function.functionArn },
+      definitionSubstitutions: Object.fromEntries(
+        props.functions.map((f) => [f.arnSubstitution, f.function.functionArn]),
+      ),
       role,
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ERROR, includeExecutionData: false },
@@ -57,7 +66,8 @@ export class FunctionStateMachine extends Construct {
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
         'Added by Step Functions logging and tracing: the CloudWatch Logs log-delivery actions and the X-Ray actions ' +
-        `support no resource-level permissions. The only invoke permission names the ${props.functionName} function.`,
+        'support no resource-level permissions. The only invoke permission names the ' +
+        `${props.functions.map((f) => f.name).join(' and ')} function${props.functions.length > 1 ? 's' : ''}.`,
     });
     Validations.of(this.stateMachine).acknowledge({ id: 'AwsSolutions-SF1', reason: props.errorLogsOnlyReason });
   }

@@ -87,10 +87,10 @@ export class TransparencyLog extends Construct {
   }
 
   /**
-   * The receipt issuer: signs with the key, reads and writes the log (no delete; an append reads its receipt, the tree
-   * and the keys in one BatchGetItem), and puts tree heads.
+   * The receipt issuer: signs with the key and reads and writes the log (no delete; an append reads its receipt, the
+   * tree and the keys in one BatchGetItem). No write on the tree heads bucket: that is {@link grantPublish}'s alone.
    */
-  grantIssue(grantee: iam.IGrantable & { readonly role: iam.IRole }): void {
+  grantIssue(grantee: iam.IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['kms:Sign', 'kms:GetPublicKey'], resources: [this.signingKey.keyArn] }),
     );
@@ -99,6 +99,13 @@ export class TransparencyLog extends Construct {
       ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       true,
     );
+  }
+
+  /**
+   * The tree head publisher: puts objects under `tree-heads/` of the Object Lock bucket (no read, no delete, no
+   * retention change), and nothing else: no key, no table.
+   */
+  grantPublish(grantee: iam.IGrantable & { readonly role: iam.IRole }): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects('tree-heads/*')] }),
     );

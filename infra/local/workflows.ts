@@ -3,6 +3,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { makeHandler as callbackDelivery } from '#functions/callback-delivery/handler';
 import { makeHandler as firstPromoterTasks } from '#functions/firstpromoter-tasks/handler';
+import { issueReceiptTask } from '#functions/receipt-issuer/handler';
 import { makeHandler as referralRockTasks } from '#functions/referralrock-tasks/handler';
 import { makeHandler as requestSweeper } from '#functions/request-sweeper/handler';
 import { makeHandler as requestTasks } from '#functions/request-tasks/handler';
@@ -20,7 +21,7 @@ import {
   receiptIssuerName,
 } from '#shared/composition';
 import { type Config, required } from '#shared/config';
-import { issueReceipt } from '#shared/domain/receipts';
+import { publishTreeHead, type TreeHeadToPublish } from '#shared/domain/receipts';
 import { ReceiptIssueError } from '#shared/errors';
 import { describeError, SERVICE_NAME } from '#shared/observability';
 import type { Clock } from '#shared/ports/audit';
@@ -59,7 +60,7 @@ export interface WorkflowSideControl {
   /** The completion callbacks' state machine, when CALLBACK_URLS is set. */
   callbacks: LocalWorkflowControl | undefined;
   callbackScheduler: CallbackScheduler | undefined;
-  /** The stack's receipt-issuer function: the one place receipts are issued (and tree heads published). */
+  /** The receipt state machine: the one place receipts are issued and tree heads published. */
   receipts: ReceiptIssuer;
   /** Runs the request sweeper once: stalled starts, pending promoter restores, overdue count. */
   sweep(): Promise<Record<string, number>>;
@@ -168,18 +169,21 @@ export function composeWorkflows(
   const referralRock = createReferralRock(config, db);
   const firstPromoter = createFirstPromoter(config, db);
   // Receipts: the same log table as in AWS; the key from the local secrets file instead of KMS; tree heads published
-  // to an append-only file under DATA_DIR instead of the Object Lock bucket.
+  // by the publisher's task to an append-only file under DATA_DIR instead of the Object Lock bucket.
   const receiptDeps = {
     ...stores,
     log: createTransparencyLog(config, db, clock),
     signer: new KeySigner(required(config.receipts.signingKey, 'RECEIPT_SIGNING_KEY')),
-    publisher: new FileTreeHeadPublisher(join(deps.dataDir, 'transparency-log', 'tree-heads.jsonl')),
     issuer: receiptIssuerName(config),
   };
-  // The receipt state machine, run synchronously as the functions that end requests run it in AWS; its one Task, the
-  // stack's receipt-issuer function, called in process.
+  const publisherDeps = {
+    publisher: new FileTreeHeadPublisher(join(deps.dataDir, 'transparency-log', 'tree-heads.jsonl')),
+  };
+  // The receipt state machine, run synchronously as the functions that end requests run it in AWS; its Tasks, the
+  // stack's receipt-issuer and tree-head-publisher functions, called in process with what each answers there.
   const runReceiptWorkflow = syncWorkflow(RECEIPT_ASL_PATH, {
-    ReceiptIssuerFunctionArn: (event) => issueReceipt(receiptDeps, (event.input as { requestId: string }).requestId),
+    ReceiptIssuerFunctionArn: (event) => issueReceiptTask(receiptDeps, event.input as { requestId: string }),
+    TreeHeadPublisherFunctionArn: (event) => publishTreeHead(publisherDeps, event.input as TreeHeadToPublish),
   });
   const receipts: ReceiptIssuer = {
     issue: async (requestId) => {

@@ -28,12 +28,18 @@ export interface ReceiptDeps {
   clock: Clock;
   log: TransparencyLogStore;
   signer: ReceiptSigner;
-  publisher: TreeHeadPublisher;
   /** `iss` of receipts and tree heads. */
   issuer: string;
 }
 
 export type ReceiptReadDeps = Pick<ReceiptDeps, 'log'>;
+
+/** A signed tree head to publish: what the receipt state machine hands from IssueReceipt to PublishTreeHead. */
+export interface TreeHeadToPublish {
+  treeSize: number;
+  /** Compact JWS of the head's claims (`TreeHeadClaims`), whose `treeSize` is the one above. */
+  treeHead: string;
+}
 
 const MAX_APPEND_ATTEMPTS = 200;
 
@@ -41,11 +47,13 @@ const MAX_APPEND_ATTEMPTS = 200;
  * Issues the receipt of a request whose trail is sealed, and proves it in the transparency log, in one read and one
  * conditional write of the log: signs the receipt, appends its bytes as the next leaf together with the signed head of
  * the tree that then ends with it (root, frontier and the leaf's inclusion proof all follow from the tree's frontier,
- * RFC 9162 §2.1), then publishes that head where the service cannot rewrite it. A receipt is in the log once: a
- * request whose receipt is there gets it back as stored, never signed anew. Where another request took the place
- * meanwhile, the same receipt is appended after it. Issued again (a retry of the step that ends the request), the
- * receipt's head is published again, which the publisher makes a no-op once it holds it: so a crash between the write
- * and the publication loses no head.
+ * RFC 9162 §2.1). A receipt is in the log once: a request whose receipt is there gets it back as stored, never signed
+ * anew. Where another request took the place meanwhile, the same receipt is appended after it.
+ * The head is not published here: the bundle's `transparencyLog.treeSize` and `treeHead` are what
+ * {@link publishTreeHead} publishes next, in a function of its own (the receipt state machine's second Task), so the
+ * signer never holds a write on the published heads and the publisher never the key. Issued again (a retry of the step
+ * that ends the request), the same head comes back and is published again, a no-op once published: so a crash
+ * between the write and the publication loses no head.
  * @throws ReceiptNotReadyError (from `buildReceiptClaims`) when the request's trail has not ended
  */
 export async function issueReceipt(deps: ReceiptDeps, requestId: string): Promise<ReceiptBundle> {
@@ -79,7 +87,6 @@ export async function issueReceipt(deps: ReceiptDeps, requestId: string): Promis
       ...(key ? { key } : {}),
     });
     if (appended) {
-      await deps.publisher.publish(tree.size + 1, treeHead);
       return {
         receipt,
         transparencyLog: {
@@ -98,9 +105,39 @@ export async function issueReceipt(deps: ReceiptDeps, requestId: string): Promis
   }
   const head = await deps.log.getTreeHead(state.receipt.treeSize);
   if (!head) throw new Error(`Transparency log: the head of size ${state.receipt.treeSize} is missing`);
-  // Published again (the publisher keeps the first copy): the attempt that stored it may have stopped before.
-  await deps.publisher.publish(head.treeSize, head.jws);
+  // Its head is published again by the caller (the publisher keeps the first copy): the attempt that stored it may
+  // have stopped before publishing.
   return bundleOf(deps, state.receipt, head);
+}
+
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+$/;
+
+/**
+ * The tree-head-publisher function's one task (the receipt state machine's PublishTreeHead). Publishes a signed tree head where the service cannot rewrite it (S3 Object Lock; locally an append-only file),
+ * idempotently: a head already published changes nothing. Only a head whose signed claims name the same tree size is
+ * published, so a published head is always found under its own size. The signature itself is not checked here: the
+ * publisher holds no key, and an auditor checks every published head against the JWKS (`npm run verify`).
+ * @throws ValidationError for a tree size that is not a positive integer, a head that is not a compact JWS, or a head
+ *   whose claims name another size (the head itself is never quoted: it names the issuer, nothing personal, but is long)
+ */
+export async function publishTreeHead(
+  deps: { publisher: TreeHeadPublisher },
+  { treeSize, treeHead }: TreeHeadToPublish,
+): Promise<{ treeSize: number }> {
+  if (!Number.isSafeInteger(treeSize) || treeSize < 1) {
+    throw new ValidationError('Tree head: treeSize must be a positive integer');
+  }
+  const payload = typeof treeHead === 'string' ? COMPACT_JWS.exec(treeHead)?.[1] : undefined;
+  if (!payload) throw new ValidationError('Tree head: treeHead must be a compact JWS');
+  let claimed: unknown;
+  try {
+    claimed = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Partial<TreeHeadClaims>).treeSize;
+  } catch {
+    throw new ValidationError('Tree head: its payload is not JSON');
+  }
+  if (claimed !== treeSize) throw new ValidationError(`Tree head: it is signed for another size than ${treeSize}`);
+  await deps.publisher.publish(treeSize, treeHead);
+  return { treeSize };
 }
 
 /**

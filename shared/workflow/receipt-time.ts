@@ -8,11 +8,18 @@ import { currentInvocationBudget } from './invocation-budget.ts';
 export const RECEIPT_ISSUE_TIMEOUT_SECONDS = 15;
 
 /**
- * The receipt-issuer function's timeout: its try and the state machine's one retry (after up to 1 s) end within
+ * The receipt-issuer function's timeout: its try and the state machine's one retry (after up to 1 s), then the
+ * publisher's two tries ({@link TREE_HEAD_PUBLISHER_TIMEOUT_SECONDS}) end within
  * {@link RECEIPT_ISSUE_TIMEOUT_SECONDS}, so no try outlives the execution its caller waits for. Issuing takes well
- * under a second (a KMS signature, a log append, a tree head put).
+ * under a second (KMS signatures and a log append; about 0.3 s).
  */
-export const RECEIPT_ISSUER_TIMEOUT_SECONDS = 6;
+export const RECEIPT_ISSUER_TIMEOUT_SECONDS = 4;
+
+/**
+ * The tree-head-publisher function's timeout (the receipt state machine's second Task): one S3 PutObject, tens of
+ * milliseconds; two tries and the pause between them fit in what the issuer's leave of the execution.
+ */
+export const TREE_HEAD_PUBLISHER_TIMEOUT_SECONDS = 2;
 
 /**
  * Refuses to start a receipt's issue that the calling invocation could not wait out. A caller that gives up while its

@@ -127,7 +127,10 @@ describe('Function bundles', () => {
         ['cancel-request', 'firstpromoter-tasks', 'referralrock-tasks', 'request-sweeper', 'request-tasks'],
       ],
       ['the local receipt signing key', /shared\/adapters\/signing\/key-signer\.ts$/, []],
-      ['KMS and S3 (signing and publishing receipts)', /node_modules\/@aws-sdk\/client-(kms|s3)\//, ['receipt-issuer']],
+      ['KMS (signing receipts)', /node_modules\/@aws-sdk\/client-kms\//, ['receipt-issuer']],
+      // Not the receipt issuer: the heads it signs are published by a function of their own (least privilege, and
+      // the issuer's cold start without the S3 client's 131 KiB).
+      ['S3 (publishing tree heads)', /node_modules\/@aws-sdk\/client-s3\//, ['tree-head-publisher']],
       [
         'Powertools parameters (secrets are read once, from the secrets extension)',
         /@aws-lambda-powertools\/parameters\//,
@@ -159,6 +162,21 @@ describe('Function bundles', () => {
         what,
       ).toEqual([]);
     }
+  });
+
+  it('keeps the S3 client out of the receipt issuer: only the tree head publisher reaches it, and no key or table', () => {
+    // From the run that bundled every function (its metafile): every input an entry reaches, statically or not.
+    const { inputs } = bundles.metafile;
+    const reached = (name: string) => {
+      const seen = new Set([path.join('functions', name, 'index.ts')]);
+      for (const input of seen) for (const { path: imported } of inputs[input]?.imports ?? []) seen.add(imported);
+      return [...seen];
+    };
+    const s3 = /node_modules\/@aws-sdk\/client-s3\//;
+    expect(reached('receipt-issuer').filter((input) => s3.test(input))).toEqual([]);
+    const publisher = reached('tree-head-publisher');
+    expect(publisher.some((input) => s3.test(input))).toBe(true);
+    expect(publisher.filter((input) => /node_modules\/@aws-sdk\/client-(kms|dynamodb)\//.test(input))).toEqual([]);
   });
 
   it('reaches the provider clients and axios only through import(), in every function that calls a provider', () => {

@@ -119,6 +119,7 @@ describe('identities table permissions', () => {
       'suppression-check': [],
       evidence: [],
       'receipt-issuer': [],
+      'tree-head-publisher': [],
       'list-requests': [],
       'callback-delivery': [],
       'api-document': [],

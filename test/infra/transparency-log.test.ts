@@ -14,7 +14,7 @@ import {
 
 /**
  * Receipts in AWS: a KMS ECC_NIST_P256 signing key, tree heads in a bucket under Object Lock compliance for the audit
- * retention, and only the receipt issuer allowed to sign, write the log and put heads.
+ * retention, only the receipt issuer allowed to sign and write the log, and only the tree head publisher to put heads.
  */
 
 let synth: Synthesized;
@@ -56,12 +56,13 @@ describe('receipts and the transparency log in AWS', () => {
     });
   });
 
-  it('lets only the receipt issuer sign, write the log and put tree heads; the others may only run its state machine', () => {
+  it('lets only the receipt issuer sign and write the log, only the publisher put tree heads; the others may only run their state machine', () => {
     const enders: HandlerName[] = ['request-tasks', 'cancel-request', 'request-sweeper', 'firstpromoter-tasks'];
     for (const name of handlerNames(synth.stack)) {
       const issuer = name === 'receipt-issuer';
       expect(allows(name, 'kms:Sign'), name).toBe(issuer);
-      expect(allows(name, 's3:PutObject'), name).toBe(issuer);
+      expect(allows(name, 'kms:GetPublicKey'), name).toBe(issuer);
+      expect(allows(name, 's3:PutObject'), name).toBe(name === 'tree-head-publisher');
       expect(allows(name, 's3:DeleteObject'), name).toBe(false);
       expect(allows(name, 's3:PutObjectRetention'), name).toBe(false);
       // Through the receipt state machine: no function invokes another.
@@ -101,16 +102,37 @@ describe('receipts and the transparency log in AWS', () => {
     }
   });
 
-  it('runs the receipt state machine (Express) from receipt.asl.json, invoking the receipt issuer alone', () => {
+  it('runs the receipt state machine (Express) from receipt.asl.json, invoking the issuer and the publisher alone', () => {
     const template = synth.template.toJSON();
     const machine = template.Resources[logicalIdOf(synth.stack.receipts.stateMachine)];
     const issuer = logicalIdOf(handlerOf(synth.stack, 'receipt-issuer').function);
+    const publisher = logicalIdOf(handlerOf(synth.stack, 'tree-head-publisher').function);
     const invokes = statementsOf(synth.template, logicalIdOf(synth.stack.receipts.stateMachine.role)).filter((s) =>
       asArray(s.Action).includes('lambda:InvokeFunction'),
     );
 
     expect(machine.Properties.StateMachineType).toBe('EXPRESS');
-    expect(JSON.stringify(machine.Properties.DefinitionSubstitutions)).toContain(issuer);
-    expect(invokes.flatMap((s) => asArray(s.Resource))).toEqual([{ 'Fn::GetAtt': [issuer, 'Arn'] }]);
+    expect(machine.Properties.DefinitionSubstitutions).toEqual({
+      ReceiptIssuerFunctionArn: { 'Fn::GetAtt': [issuer, 'Arn'] },
+      TreeHeadPublisherFunctionArn: { 'Fn::GetAtt': [publisher, 'Arn'] },
+    });
+    expect(invokes.flatMap((s) => asArray(s.Resource))).toEqual([
+      { 'Fn::GetAtt': [issuer, 'Arn'] },
+      { 'Fn::GetAtt': [publisher, 'Arn'] },
+    ]);
+  });
+
+  it('gives the tree head publisher the bucket alone: no key, no table, no secret', () => {
+    const fn = synth.template.toJSON().Resources[logicalIdOf(handlerOf(synth.stack, 'tree-head-publisher').function)];
+    const actions = statementsOfFunction('tree-head-publisher')
+      .flatMap((s) => asArray(s.Action))
+      .filter((a) => !/^(xray|logs):/.test(a));
+    expect(actions).toEqual(['s3:PutObject']);
+    const env = Object.keys(fn.Properties.Environment.Variables);
+    expect(env).toContain('TREE_HEADS_BUCKET');
+    expect(env.filter((v) => /TABLE|KMS|SECRET/.test(v))).toEqual([]);
+    // And the issuer no longer knows the bucket.
+    const issuer = synth.template.toJSON().Resources[logicalIdOf(handlerOf(synth.stack, 'receipt-issuer').function)];
+    expect(Object.keys(issuer.Properties.Environment.Variables)).not.toContain('TREE_HEADS_BUCKET');
   });
 });

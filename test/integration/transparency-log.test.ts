@@ -8,7 +8,14 @@ import { DynamoTransparencyLog } from '#shared/adapters/dynamodb/transparency-lo
 import { FileTreeHeadPublisher } from '#shared/adapters/publishing/file-tree-heads';
 import { generateReceiptSigningKey, KeySigner } from '#shared/adapters/signing/key-signer';
 import { createDocumentClient } from '#shared/composition';
-import { issueReceipt, latestTreeHead, readReceipt, receiptJwks, treeConsistency } from '#shared/domain/receipts';
+import {
+  issueReceipt,
+  latestTreeHead,
+  publishTreeHead,
+  readReceipt,
+  receiptJwks,
+  treeConsistency,
+} from '#shared/domain/receipts';
 import { leafHash } from '#shared/evidence/merkle';
 import { type ReceiptBundle, ReceiptNotReadyError } from '#shared/evidence/receipt';
 import { checkConsistency, checkReceipt } from '#shared/evidence/verify';
@@ -18,6 +25,7 @@ import { startTestDynamo, type TestDynamo } from '#test/support/test-dynamo';
 /**
  * The receipt issuer against the DynamoDB log (dynalite): concurrent finishing requests each get one leaf, every receipt
  * is proven against a signed head, a retry returns the receipt already signed, and published heads are consistent.
+ * (The receipt state machine's publication of heads is in receipt-machine.test.ts.)
  */
 
 let dynamo: TestDynamo;
@@ -46,10 +54,9 @@ async function freshLog() {
     clock: { now: () => new Date() },
     log,
     signer,
-    publisher: new FileTreeHeadPublisher(headsFile),
     issuer: 'https://erasure.example',
   };
-  return { log, sealed, deps, headsFile, table };
+  return { log, sealed, deps, publisher: new FileTreeHeadPublisher(headsFile), headsFile, table };
 }
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `er_${String(i).padStart(32, '0')}`);
@@ -127,11 +134,12 @@ describe('issuing receipts into the transparency log', () => {
   });
 
   it('publishes every signed head, serves the latest, and proves the heads consistent', async () => {
-    const { sealed, deps, headsFile } = await freshLog();
+    const { sealed, deps, publisher, headsFile } = await freshLog();
     const requestIds = ids(5);
     for (const id of requestIds) {
       sealed.add(id);
-      await issueReceipt(deps, id);
+      // As the receipt state machine does: the issuer's head, then its publication.
+      await publishTreeHead({ publisher }, (await issueReceipt(deps, id)).transparencyLog);
     }
     const published = (await readFile(headsFile, 'utf8'))
       .trim()

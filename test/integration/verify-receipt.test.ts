@@ -14,7 +14,7 @@ import { createDocumentClient } from '#shared/composition';
 import { laneChainId } from '#shared/domain/chain';
 import { toView } from '#shared/domain/erasure-requests';
 import type { ErasureRequest } from '#shared/domain/model';
-import { issueReceipt, latestTreeHead, receiptJwks, treeConsistency } from '#shared/domain/receipts';
+import { issueReceipt, latestTreeHead, publishTreeHead, receiptJwks, treeConsistency } from '#shared/domain/receipts';
 import type { ReceiptBundle } from '#shared/evidence/receipt';
 import { chain } from '#test/support/lane-trail';
 import { SealedRequests } from '#test/support/receipt-fixtures';
@@ -48,11 +48,16 @@ async function makeLog(table: string, include: readonly string[]) {
     clock: { now: () => new Date() },
     log,
     signer,
-    publisher: new FileTreeHeadPublisher(join(dir, `${table}.jsonl`)),
     issuer: 'https://erasure.example',
   };
+  const publisher = new FileTreeHeadPublisher(join(dir, `${table}.jsonl`));
   const bundles = new Map<string, ReceiptBundle>();
-  for (const id of include) bundles.set(id, await issueReceipt(deps, id));
+  for (const id of include) {
+    const bundle = await issueReceipt(deps, id);
+    // Published as the receipt state machine's second Task publishes it.
+    await publishTreeHead({ publisher }, bundle.transparencyLog);
+    bundles.set(id, bundle);
+  }
   return { deps, bundles };
 }
 

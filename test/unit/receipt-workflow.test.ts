@@ -7,7 +7,11 @@ import { RECEIPT_ASL_PATH } from '#infra/local/workflow-engine';
 import { StepFunctionsReceiptIssuer } from '#shared/adapters/workflow/receipt-workflow';
 import { ReceiptIssueError } from '#shared/errors';
 import { runWithinBudget } from '#shared/workflow/invocation-budget';
-import { RECEIPT_ISSUE_TIMEOUT_SECONDS, RECEIPT_ISSUER_TIMEOUT_SECONDS } from '#shared/workflow/receipt-time';
+import {
+  RECEIPT_ISSUE_TIMEOUT_SECONDS,
+  RECEIPT_ISSUER_TIMEOUT_SECONDS,
+  TREE_HEAD_PUBLISHER_TIMEOUT_SECONDS,
+} from '#shared/workflow/receipt-time';
 
 const MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:Receipts';
 
@@ -98,19 +102,34 @@ describe('Receipts through the receipt state machine', () => {
 });
 
 describe('the receipt state machine against its callers', () => {
+  type Retrier = { IntervalSeconds: number; MaxAttempts: number; BackoffRate?: number };
   const definition = JSON.parse(readFileSync(RECEIPT_ASL_PATH, 'utf8')) as {
     TimeoutSeconds: number;
-    States: { IssueReceipt: { Retry: Array<{ IntervalSeconds: number; MaxAttempts: number; BackoffRate?: number }> } };
+    StartAt: string;
+    States: Record<string, { Type: string; Next?: string; End?: boolean; Retry?: Retrier[] }>;
   };
 
-  it('times out when the callers stop waiting for it, and every try of the issuer ends before that', () => {
+  it('times out when the callers stop waiting for it, and every try of the issuer and the publisher ends before that', () => {
     expect(definition.TimeoutSeconds).toBe(RECEIPT_ISSUE_TIMEOUT_SECONDS);
-    const retries = definition.States.IssueReceipt.Retry.reduce((n, r) => Math.max(n, r.MaxAttempts), 0);
-    const pauses = definition.States.IssueReceipt.Retry.reduce((longest, r) => {
-      let total = 0;
-      for (let i = 0; i < r.MaxAttempts; i++) total += r.IntervalSeconds * (r.BackoffRate ?? 2) ** i;
-      return Math.max(longest, total);
-    }, 0);
-    expect((retries + 1) * RECEIPT_ISSUER_TIMEOUT_SECONDS + pauses).toBeLessThanOrEqual(definition.TimeoutSeconds);
+    // The Tasks in the order they run, each with its function's timeout.
+    const timeouts: Record<string, number> = {
+      IssueReceipt: RECEIPT_ISSUER_TIMEOUT_SECONDS,
+      PublishTreeHead: TREE_HEAD_PUBLISHER_TIMEOUT_SECONDS,
+    };
+    const path: string[] = [];
+    for (let name: string | undefined = definition.StartAt; name; name = definition.States[name]?.Next) path.push(name);
+    expect(path).toEqual(['IssueReceipt', 'PublishTreeHead']);
+    let longest = 0;
+    for (const name of path) {
+      const retry = definition.States[name]?.Retry ?? [];
+      const retries = retry.reduce((n, r) => Math.max(n, r.MaxAttempts), 0);
+      const pauses = retry.reduce((most, r) => {
+        let total = 0;
+        for (let i = 0; i < r.MaxAttempts; i++) total += r.IntervalSeconds * (r.BackoffRate ?? 2) ** i;
+        return Math.max(most, total);
+      }, 0);
+      longest += (retries + 1) * (timeouts[name] as number) + pauses;
+    }
+    expect(longest).toBeLessThanOrEqual(definition.TimeoutSeconds);
   });
 });

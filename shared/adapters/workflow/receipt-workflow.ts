@@ -5,8 +5,9 @@ import { ensureTimeToIssueReceipt } from '#shared/workflow/receipt-time';
 
 /**
  * Issues a request's receipt by running the receipt state machine (`infra/state-machines/receipt.asl.json`, Express)
- * synchronously: it invokes the receipt-issuer function, the only one that may sign with the receipt key, write the
- * transparency log and publish tree heads. Through Step Functions rather than a Lambda invoke because every function
+ * synchronously: it invokes the receipt-issuer function, the only one that may sign with the receipt key and write the
+ * transparency log, then the tree-head-publisher function, the only one that may publish tree heads; the execution
+ * succeeds once the head is published. Through Step Functions rather than a Lambda invoke because every function
  * that ends requests already carries the Step Functions client (workflow starts and stops, callbacks), where a Lambda
  * client would add 70 KiB to each bundle (all of Lambda's error schemas, registered at import).
  *
@@ -23,8 +24,8 @@ export class StepFunctionsReceiptIssuer implements ReceiptIssuer {
   }
 
   /**
-   * Resolves once the receipt is issued.
-   * @throws ReceiptIssueError when the execution did not succeed (the issuer failed, after the state machine's own
+   * Resolves once the receipt is issued and its tree head published.
+   * @throws ReceiptIssueError when the execution did not succeed (the issuer or the publisher failed, after the state machine's own
    *   retries, or timed out), naming the error kind only, or was not started because the caller's invocation has less
    *   time left than the execution may take (`ensureTimeToIssueReceipt`); the Step Functions client's own errors as
    *   they are
