@@ -40,7 +40,9 @@ export const makeHandler = (deps: RequestSweeperDeps, logger: Logger = createLog
     deps.metrics.addMetric('RestartedRequests', MetricUnit.Count, report.restartedIds.length);
     deps.metrics.addMetric('StuckRequests', MetricUnit.Count, report.stuckIds.length);
     deps.metrics.addMetric('PendingRestores', MetricUnit.Count, report.restoreFailedIds.length);
-    deps.metrics.addMetric('PendingCancelReceipts', MetricUnit.Count, report.receiptFailedIds.length);
+    // A sealed cancel not ended for its receipt or for its completion callbacks: the same alarm, logged apart below.
+    const sealedNotEnded = report.receiptFailedIds.length + report.callbackFailedIds.length;
+    deps.metrics.addMetric('PendingCancelReceipts', MetricUnit.Count, sealedNotEnded);
     deps.metrics.publishStoredMetrics();
     if (report.restartedIds.length > 0) {
       logger.warn('Started or resumed workflows of unfinished requests', { requestIds: report.restartedIds });
@@ -68,6 +70,14 @@ export const makeHandler = (deps: RequestSweeperDeps, logger: Logger = createLog
       logger.error('Cancels whose trail is sealed but whose receipt could not be issued; the next run tries again', {
         requestIds: report.receiptFailedIds,
       });
+    }
+    if (report.callbackFailedIds.length > 0) {
+      logger.error(
+        'Cancels whose trail is sealed but whose completion callbacks could not be started; the next run tries again',
+        {
+          requestIds: report.callbackFailedIds,
+        },
+      );
     }
     if (report.strayIdentityIds.length > 0) {
       logger.warn('Destroyed identities that outlived their request', { requestIds: report.strayIdentityIds });

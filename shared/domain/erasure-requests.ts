@@ -363,7 +363,8 @@ export async function finishCancel(
     | 'awaiting-archive-step'
     | 'awaiting-archive-batch'
     | 'awaiting-restore-batch'
-    | 'awaiting-receipt';
+    | 'awaiting-receipt'
+    | 'awaiting-callbacks';
   chainHead?: { seq: number; hash: string };
 }> {
   const actor = request.canceledBy ?? 'workflow';
@@ -450,7 +451,13 @@ export async function finishCancel(
   }
   // Before the final status: should the start fail, the request stays `canceling` and the sweeper finishes the cancel,
   // this included. The callback states the end once the trail is sealed (above), the status being written or not.
-  await deps.callbacks?.schedule(request.id);
+  try {
+    await deps.callbacks?.schedule(request.id);
+  } catch {
+    // Said as what it is, not thrown: the restore is done and recorded, so a cancel route must not answer an error
+    // for a cancel it recorded, nor the sweeper count it as a failed restore.
+    return { restore: 'awaiting-callbacks' };
+  }
   await deps.requests.transition(request.id, ['canceling'], 'canceled');
   return { restore: 'done', chainHead: { seq: last.seq, hash: last.hash } };
 }

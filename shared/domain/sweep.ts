@@ -39,6 +39,11 @@ export interface SweepReport {
    * Alarmed: the cancel has no end an auditor can check until it is.
    */
   receiptFailedIds: string[];
+  /**
+   * Cancels whose trail is sealed and receipt issued but whose completion callbacks could not be started (the
+   * callback state machine), so still `canceling`: the next run starts them. Alarmed with the receipts' (one metric).
+   */
+  callbackFailedIds: string[];
   /** The chain head of each request whose trail the sweep extended: logged, as an anchor outside the tables. */
   chainHeads: Record<string, string>;
   /** Requests whose encrypted identity outlived them (or never got a request) and was destroyed now. */
@@ -94,6 +99,7 @@ export async function sweepRequests(
   const restoreFailedIds: string[] = [];
   const restoreWaitingIds: string[] = [];
   const receiptFailedIds: string[] = [];
+  const callbackFailedIds: string[] = [];
   const chainHeads: Record<string, string> = {};
   for (const request of await deps.requests.listPendingRestores()) {
     if (options.restoreDeadline !== undefined && Date.now() > options.restoreDeadline) {
@@ -105,6 +111,7 @@ export async function sweepRequests(
     if (restore === 'ended') continue;
     if (restore === 'failed') restoreFailedIds.push(request.id);
     if (restore === 'awaiting-receipt') receiptFailedIds.push(request.id);
+    if (restore === 'awaiting-callbacks') callbackFailedIds.push(request.id);
     // Within the step's time after the cancel: its restore is made again by the first run after that time.
     if (restore === 'awaiting-archive-step') restoreWaitingIds.push(request.id);
     if (restore === 'awaiting-archive-batch' || restore === 'awaiting-restore-batch') {
@@ -132,6 +139,7 @@ export async function sweepRequests(
     restoreFailedIds,
     restoreWaitingIds,
     receiptFailedIds,
+    callbackFailedIds,
     chainHeads,
     strayIdentityIds,
   };

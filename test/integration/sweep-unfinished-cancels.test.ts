@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CallbackScheduler } from '#shared/callbacks/delivery';
 import { cancelErasureRequest, type RequestDeps } from '#shared/domain/erasure-requests';
 import { sweepRequests } from '#shared/domain/sweep';
 import type { ReceiptIssuer } from '#shared/ports/evidence';
@@ -29,9 +30,9 @@ const tick = (seconds: number) => {
   now = new Date(now.getTime() + seconds * 1000);
 };
 
-const sweep = (receipts?: ReceiptIssuer) =>
+const sweep = (receipts?: ReceiptIssuer, callbacks?: CallbackScheduler) =>
   sweepRequests(
-    { ...deps, workflow: idleWorkflow, ...(receipts ? { receipts } : {}) },
+    { ...deps, workflow: idleWorkflow, ...(receipts ? { receipts } : {}), ...(callbacks ? { callbacks } : {}) },
     { stalledAfterSeconds: 300_000 },
   );
 
@@ -58,6 +59,31 @@ describe('the sweep’s report of the cancels it could not finish', () => {
     expect(issued).toEqual([requestId]);
     expect(later.receiptFailedIds).toEqual([]);
     expect(later.restoredIds).toContain(requestId);
+    expect((await deps.requests.get(requestId))?.status).toBe('canceled');
+  });
+
+  it('reports a cancel whose completion callbacks cannot be started as that, not as a failed restore', async () => {
+    const { requestId } = await world.waitingRequest('no.callbacks@example.com', 'msg_no_callbacks');
+    const failing: CallbackScheduler = {
+      schedule: async () => {
+        throw new Error('StartExecution answered 503');
+      },
+    };
+    // The cancel is recorded and its trail sealed: the route answers it, not an error.
+    const view = await cancelErasureRequest({ ...deps, callbacks: failing }, requestId, 'operator:test');
+    expect(view.status).toBe('canceling');
+    expect(view.events.at(-1)?.type).toBe('request.canceled');
+
+    tick(3600);
+    const report = await sweep(undefined, failing);
+    expect(report.callbackFailedIds).toEqual([requestId]);
+    expect(report.restoreFailedIds).not.toContain(requestId);
+
+    tick(3600);
+    const scheduled: string[] = [];
+    const later = await sweep(undefined, { schedule: async (id) => void scheduled.push(id) });
+    expect(scheduled).toEqual([requestId]);
+    expect(later.callbackFailedIds).toEqual([]);
     expect((await deps.requests.get(requestId))?.status).toBe('canceled');
   });
 
