@@ -519,12 +519,19 @@ export async function restoreArchivedPromoters(
       endedSince: request.plans?.[key]?.at ?? request.receivedAt,
       linked: await requestsLinkedBy(deps.requests, request),
     });
+  // Promoters a call of this attempt restored (answered completed) before a later call failed: a failure is recorded
+  // with what is still to restore, not with those FirstPromoter holds active again.
+  let restoredBeforeFailure = 0;
   try {
     const held = await heldByOthers(promoterIds);
     const toRestore = promoterIds.filter((id) => !held.has(id));
     // Five at a time, done when FirstPromoter answers: the check of who holds them now must come after the restore
     // landed, and the re-archive below must not be overtaken by a restore batch still running.
-    const batches = await inFives((ids) => deps.firstPromoter.restorePromoters(ids), toRestore);
+    const batches = await inFives(async (ids) => {
+      const answer = await deps.firstPromoter.restorePromoters(ids);
+      if (summarizeBatch(answer).state === 'completed') restoredBeforeFailure += ids.length;
+      return answer;
+    }, toRestore);
     const unfinished = batches.find((b) => ['failed', 'stopped', 'partial'].includes(summarizeBatch(b).state));
     if (unfinished) {
       throw new Error(`restore batch ${unfinished.id} ended ${unfinished.status} (${unfinished.failed_count} failed)`);
@@ -587,14 +594,17 @@ export async function restoreArchivedPromoters(
     // attempt read the request (even before it began: that finisher may seal the trail on it at once). The `restored`
     // this attempt read is an earlier attempt's, which it makes again because an archive may have landed after it:
     // replaced, or the record would say restored while FirstPromoter holds them archived.
+    const toRestoreStill = promoterIds.length - restoredBeforeFailure;
+    const partly = restoredBeforeFailure > 0 ? ` after ${restoredBeforeFailure} of ${promoterIds.length} restored` : '';
     const recorded = await deps.requests.recordAction(
       request.id,
       key,
       {
         ...ACTIONS[key],
         outcome: 'failed',
-        count: promoterIds.length,
-        errors: [`restore failed (retried hourly): ${reason}`],
+        // What is still to restore, as far as is known (as every `failed` count): the next attempt restores them all.
+        count: toRestoreStill,
+        errors: [`restore failed${partly} (retried hourly): ${reason}`],
         updatedAt: deps.clock.now().toISOString(),
       },
       {
@@ -611,7 +621,12 @@ export async function restoreArchivedPromoters(
         type: 'promoters.restore_failed',
         actor,
         key: await keyAfterLast(deps.audit, request.id, 'promoters.restore_failed'),
-        data: { provider: 'firstpromoter', count: promoterIds.length, error: reason },
+        data: {
+          provider: 'firstpromoter',
+          count: toRestoreStill,
+          ...(restoredBeforeFailure > 0 ? { restoredBeforeFailure } : {}),
+          error: reason,
+        },
       });
     }
     throw error;

@@ -340,3 +340,43 @@ describe('a finisher of a cancel, another finisher’s restore failing after its
     expect(ended.actions['firstpromoter.promoters']?.outcome).toBe('restored');
   });
 });
+
+describe('a restore sent in fives whose second call fails', () => {
+  /**
+   * Ten promoters are restored five a call: the first call restores five, the second fails. The failure recorded all
+   * ten as still to restore (and its event counted ten) while FirstPromoter held five active again: as every `failed`
+   * count, it must say what is still to restore, and that some were restored before it failed.
+   */
+  it('records what is still to restore, not the five the first call restored', async () => {
+    const email = 'restore.in.fives@example.com';
+    const a = await world.waitingRequest(email, 'msg_restore_in_fives');
+    const ids = [a.promoter.id, ...Array.from({ length: 9 }, () => world.sim.addPromoter({ email }).id)];
+    await fp.archivePromoters(ids.slice(0, 5));
+    await fp.archivePromoters(ids.slice(5));
+    await deps.requests.transition(a.requestId, ['waiting'], 'canceling', { canceledAt: now.toISOString() });
+    const request = await deps.requests.get(a.requestId);
+    if (!request) throw new Error('request missing');
+    let calls = 0;
+    const secondFails = {
+      ...deps,
+      firstPromoter: {
+        ...fp,
+        restorePromoters: async (chunk: readonly number[]) => {
+          calls += 1;
+          if (calls === 2) throw new Error('FirstPromoter answered 503');
+          return fp.restorePromoters(chunk);
+        },
+      },
+    };
+
+    await expect(restoreArchivedPromoters(secondFails, request, 'operator:fives', ids)).rejects.toThrow();
+
+    const active = world.sim.promoters().filter((p) => ids.includes(p.id) && p.archived_at === null);
+    expect(active).toHaveLength(5);
+    const record = (await deps.requests.get(a.requestId))?.actions['firstpromoter.promoters'];
+    expect(record).toMatchObject({ outcome: 'failed', count: 5 });
+    expect(record?.errors?.[0]).toContain('after 5 of 10 restored');
+    const failed = (await deps.audit.list(a.requestId)).find((e) => e.type === 'promoters.restore_failed');
+    expect(failed?.data).toMatchObject({ count: 5, restoredBeforeFailure: 5 });
+  });
+});
