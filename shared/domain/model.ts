@@ -73,6 +73,11 @@ export interface ActionRecord {
   /** Records acted on (deleted, archived, restored), or found when the outcome is partial/failed. */
   count: number;
   batchId?: number;
+  /**
+   * On a `pending` record: the step's own delete started `batchId` (not a batch adopted after a lost answer), so a try
+   * that follows it again (a send-back, a restart) judges its end as its own and starts no second batch over its ids.
+   */
+  ownBatch?: boolean;
   /** Redacted, non-personal reasons (provider messages are redacted before they are stored). */
   errors?: string[];
   /** Non-personal remarks on an outcome that is not a failure, e.g. what the provider answered before a read-back. */

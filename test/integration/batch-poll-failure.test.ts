@@ -166,6 +166,50 @@ describe('a batch poll that fails with an error no retry clears, the batch still
     expect(polled).toMatchObject({ done: false, waitSeconds: 5_184 });
   });
 
+  it('follows its own batch again as its own: one that fails is recorded, not deleted over by a second batch', async () => {
+    const { requestId, taskDeps, outcome } = await deletingInBatch('own.batch.failing');
+    const settled = await settleFirstPromoterAction(taskDeps, {
+      requestId,
+      action: 'firstpromoter.referrals',
+      error: pollError,
+      state: {},
+    });
+    expect(settled).toHaveProperty('retryStepAfterSeconds');
+    const batches = world.sim.batches().length;
+
+    // The step is run again; FirstPromoter then answers that the batch failed, the six referrals still there.
+    tick(1);
+    const failed = {
+      ...taskDeps,
+      firstPromoter: {
+        ...world.fp,
+        findReferrals: (...args: Parameters<typeof world.fp.findReferrals>) => world.fp.findReferrals(...args),
+        deleteReferrals: (ids: number[]) => world.fp.deleteReferrals(ids),
+        getBatch: async (id: number) => ({
+          id,
+          status: 'failed' as const,
+          total: 6,
+          selected_total: 6,
+          processed_count: 0,
+          failed_count: 6,
+          action_label: 'referral/delete',
+          created_at: now.toISOString(),
+          updated_at: now.toISOString(),
+          meta: {},
+          progress: 100,
+          processing_errors: [],
+        }),
+      },
+    };
+    const again = await startFirstPromoterReferralDeletion(failed, { requestId });
+    const polled = await pollFirstPromoterBatch(failed, again);
+
+    // Its own batch's end is recorded as it is; no second DELETE of the same ids (each send-back would start one).
+    expect(polled).toMatchObject({ done: true });
+    expect(world.sim.batches()).toHaveLength(batches);
+    expect(await outcome()).toMatchObject({ outcome: 'failed', count: 6 });
+  });
+
   it('judges by the search once the batch is past its poll time', async () => {
     const { requestId, taskDeps, outcome } = await deletingInBatch('poll.refused.late');
     tick(taskDeps.batchPoll.timeoutSeconds + 1);

@@ -25,8 +25,9 @@ export interface BatchPollState {
   done: boolean;
   batchId?: number;
   /**
-   * Whether this step's own delete started the batch. Otherwise (a batch found running after a lost answer, or one
-   * followed again after a restart) it may be another request's: FirstPromoter does not say which ids a batch holds.
+   * Whether this step's own delete started the batch (kept in the record too, `ownBatch`, for a try that follows it
+   * again). Otherwise (a batch found running after a lost answer) it may be another request's: FirstPromoter does not
+   * say which ids a batch holds.
    */
   own?: boolean;
   /** What the record of the batch's end is to say besides (non-personal), e.g. that another batch was followed first. */
@@ -48,8 +49,10 @@ export async function startFirstPromoterReferralDeletion(
   const request = await load(deps, requestId);
   const done = request.actions[key];
   if (done?.outcome === 'pending' && done.batchId !== undefined) {
-    // A retried start after the batch was created: keep polling that batch rather than deleting again.
-    return { requestId, done: false, batchId: done.batchId, polls: 0, startedAt: done.updatedAt, waitSeconds: 0 };
+    // A retried start after the batch was created: keep polling that batch rather than deleting again, as the step's
+    // own when the record says its delete started it (else a batch it ended with ids left would make it delete anew).
+    const own = done.ownBatch === true;
+    return { requestId, done: false, batchId: done.batchId, own, polls: 0, startedAt: done.updatedAt, waitSeconds: 0 };
   }
   if (done) return { requestId, done: true, polls: 0, waitSeconds: 0 };
 
@@ -130,6 +133,7 @@ async function followBatch(
       outcome: 'pending',
       count: planned.length,
       batchId: batch.id,
+      ...(own ? { ownBatch: true } : {}),
     });
     return {
       requestId,
