@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallbackScheduler } from '#shared/callbacks/delivery';
 import { cancelErasureRequest, type RequestDeps } from '#shared/domain/erasure-requests';
 import { sweepRequests } from '#shared/domain/sweep';
+import { archivePromoters } from '#shared/domain/workflow-tasks';
 import type { ReceiptIssuer } from '#shared/ports/evidence';
 import type { FirstPromoterPort } from '#shared/ports/providers';
 import { type FirstPromoterWorld, idleWorkflow, startFirstPromoterWorld } from '#test/support/first-promoter-world';
@@ -107,5 +108,32 @@ describe('the sweep’s report of the cancels it could not finish', () => {
     const later = await sweep();
     expect(later.restoredIds).toContain(a.requestId);
     expect((await deps.requests.get(a.requestId))?.status).toBe('canceled');
+  });
+});
+
+describe('an archive try at rest after an earlier try left its call unanswered', () => {
+  it('is not the step’s rest: a cancel waits the step’s time, as the earlier call may land after its restore', async () => {
+    const a = await world.waitingRequest('earlier.call@example.com', 'msg_earlier_call');
+    // The first try wrote its plan and sent its archive call, which went unanswered: FirstPromoter may still act on it.
+    await deps.requests.planAction(a.requestId, 'firstpromoter.promoters', [a.promoter.id], now.toISOString(), {
+      whileIn: ['received', 'waiting'],
+    });
+    tick(30);
+    // The next try's own call is answered (an error): nothing of this try is left in flight.
+    const fp = a.taskDeps.firstPromoter;
+    const refused = {
+      ...a.taskDeps,
+      firstPromoter: {
+        ...fp,
+        findPromoters: (...args: Parameters<typeof fp.findPromoters>) => fp.findPromoters(...args),
+        archivePromoters: async () => Promise.reject(new Error('FirstPromoter answered 422')),
+      },
+    };
+    await expect(archivePromoters(refused, { requestId: a.requestId })).rejects.toThrow(/422/);
+    expect((await deps.requests.get(a.requestId))?.archiveIdleSince).toBeUndefined();
+
+    tick(1);
+    const view = await cancelErasureRequest(deps, a.requestId, 'operator:test');
+    expect(view.status).toBe('canceling');
   });
 });

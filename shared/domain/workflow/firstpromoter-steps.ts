@@ -80,6 +80,9 @@ export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId 
       held = archived.length > 0 ? (await heldNow()).held : new Set();
     }
   }
+  // An earlier try planned and never came to rest (it left a call unanswered, or its Lambda was cut off): that call may
+  // land after this try's rest, so this try's rest is not the step's (read before this try's plan write removes it).
+  const earlierTryInFlight = request.plans?.[PROMOTERS] !== undefined && request.archiveIdleSince === undefined;
   const candidates = [...promoters.filter((p) => p.archived_at === null).map((p) => p.id), ...held];
   const alreadyArchived = archived.length - held.size;
   // The set is fixed before the call, and only while the request is open: a retry archives (and a cancel restores)
@@ -112,7 +115,7 @@ export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId 
   try {
     return await calls.run(() => archivePlanned(deps, request, identity, ids, held));
   } catch (error) {
-    const ended = await endTryAtRest(deps, requestId, calls, error);
+    const ended = earlierTryInFlight ? undefined : await endTryAtRest(deps, requestId, calls, error);
     if (ended) return ended;
     throw error;
   }
@@ -123,7 +126,8 @@ export async function archivePromoters(deps: FirstPromoterTaskDeps, { requestId 
  * store): when every provider request it sent was answered, nothing of it can still land at FirstPromoter, so it says
  * so on the request (`archiveIdleSince`) and a cancel during the wait before the next try finishes at once. A cancel
  * that came while this try was in flight (and so waited for it) is finished here. A try that left a request
- * unanswered (a timeout, a dropped connection, its time budget's end) says nothing: the cancel allows it its time.
+ * unanswered (a timeout, a dropped connection, its time budget's end) says nothing: the cancel allows it its time. So
+ * does every later try (its caller skips this): the earlier try's unanswered call may land after their rest.
  * @returns the step's result when it finished the cancel; undefined to end the try with its error
  */
 async function endTryAtRest(
