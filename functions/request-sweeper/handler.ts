@@ -39,7 +39,10 @@ export const makeHandler = (deps: RequestSweeperDeps, logger: Logger = createLog
     deps.metrics.addMetric('UnfinishedRequests', MetricUnit.Count, report.unfinished);
     deps.metrics.addMetric('RestartedRequests', MetricUnit.Count, report.restartedIds.length);
     deps.metrics.addMetric('StuckRequests', MetricUnit.Count, report.stuckIds.length);
-    deps.metrics.addMetric('PendingRestores', MetricUnit.Count, report.restoreFailedIds.length);
+    // Every cancel left pending that an operator may need to see: a restore failing, a finishing that threw (a store or
+    // audit error), one this run had no time to try. One alarm; the logs below say which is which.
+    const pendingCancels = report.restoreFailedIds.length + report.finishErrorIds.length + report.deferredIds.length;
+    deps.metrics.addMetric('PendingRestores', MetricUnit.Count, pendingCancels);
     // A sealed cancel not ended for its receipt or for its completion callbacks: the same alarm, logged apart below.
     const sealedNotEnded = report.receiptFailedIds.length + report.callbackFailedIds.length;
     deps.metrics.addMetric('PendingCancelReceipts', MetricUnit.Count, sealedNotEnded);
@@ -60,6 +63,19 @@ export const makeHandler = (deps: RequestSweeperDeps, logger: Logger = createLog
     }
     if (report.restoreFailedIds.length > 0) {
       logger.error('Promoter restores still failing', { requestIds: report.restoreFailedIds });
+    }
+    if (report.finishErrorIds.length > 0) {
+      logger.error(
+        'Cancels whose finishing failed on a store or audit error, not a restore; the next run tries again',
+        {
+          requestIds: report.finishErrorIds,
+        },
+      );
+    }
+    if (report.deferredIds.length > 0) {
+      logger.warn('Cancels not tried this run, its time being up; the next run takes them', {
+        requestIds: report.deferredIds,
+      });
     }
     if (report.restoreWaitingIds.length > 0) {
       logger.warn('Cancels waiting for a FirstPromoter batch or an archive step still running', {
@@ -92,5 +108,7 @@ export const makeHandler = (deps: RequestSweeperDeps, logger: Logger = createLog
       restored: report.restoredIds.length,
       restoreFailed: report.restoreFailedIds.length,
       receiptFailed: report.receiptFailedIds.length,
+      finishFailed: report.finishErrorIds.length,
+      deferred: report.deferredIds.length,
     };
   });

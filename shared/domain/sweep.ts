@@ -44,6 +44,13 @@ export interface SweepReport {
    * callback state machine), so still `canceling`: the next run starts them. Alarmed with the receipts' (one metric).
    */
   callbackFailedIds: string[];
+  /**
+   * Cancels whose finishing threw before it came to any of the answers above (a store or audit error, not a restore's:
+   * a failed restore is caught and recorded inside). Still `canceling`; the next run tries again. Pending all the same.
+   */
+  finishErrorIds: string[];
+  /** Cancels listed but not tried this run, its time being up (`restoreDeadline`): the next run takes them first. */
+  deferredIds: string[];
   /** The chain head of each request whose trail the sweep extended: logged, as an anchor outside the tables. */
   chainHeads: Record<string, string>;
   /** Requests whose encrypted identity outlived them (or never got a request) and was destroyed now. */
@@ -100,15 +107,19 @@ export async function sweepRequests(
   const restoreWaitingIds: string[] = [];
   const receiptFailedIds: string[] = [];
   const callbackFailedIds: string[] = [];
+  const finishErrorIds: string[] = [];
+  const deferredIds: string[] = [];
   const chainHeads: Record<string, string> = {};
   for (const request of await deps.requests.listPendingRestores()) {
     if (options.restoreDeadline !== undefined && Date.now() > options.restoreDeadline) {
-      restoreFailedIds.push(request.id); // still pending: the next run takes it
+      deferredIds.push(request.id); // not tried, so not a failed restore: still pending, the next run takes it
       continue;
     }
-    // One request's failure must not stop the sweep of the others; it stays pending for the next run.
-    const { restore } = await finishListedCancel(deps, request).catch(() => ({ restore: 'failed' as const }));
+    // One request's failure must not stop the sweep of the others; it stays pending for the next run. Said as what it
+    // is: a store or audit error, not a restore FirstPromoter refused (those are answered 'failed', and recorded).
+    const { restore } = await finishListedCancel(deps, request).catch(() => ({ restore: 'threw' as const }));
     if (restore === 'ended') continue;
+    if (restore === 'threw') finishErrorIds.push(request.id);
     if (restore === 'failed') restoreFailedIds.push(request.id);
     if (restore === 'awaiting-receipt') receiptFailedIds.push(request.id);
     if (restore === 'awaiting-callbacks') callbackFailedIds.push(request.id);
@@ -140,6 +151,8 @@ export async function sweepRequests(
     restoreWaitingIds,
     receiptFailedIds,
     callbackFailedIds,
+    finishErrorIds,
+    deferredIds,
     chainHeads,
     strayIdentityIds,
   };

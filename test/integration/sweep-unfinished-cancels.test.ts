@@ -88,6 +88,37 @@ describe('the sweep’s report of the cancels it could not finish', () => {
     expect((await deps.requests.get(requestId))?.status).toBe('canceled');
   });
 
+  it('reports a cancel whose finishing threw, or that the run had no time for, as that, not as a failed restore', async () => {
+    const { requestId } = await world.waitingRequest('store.down@example.com', 'msg_store_down');
+    const noReceipt: ReceiptIssuer = {
+      issue: async () => {
+        throw new Error('KMS answered 503');
+      },
+    };
+    expect((await cancelErasureRequest({ ...deps, receipts: noReceipt }, requestId, 'op:test')).status).toBe(
+      'canceling',
+    );
+
+    tick(3600);
+    // The audit table refusing (a store error): nothing of FirstPromoter failed, and nothing says it did.
+    const audit = { ...deps.audit, append: async () => Promise.reject(new Error('DynamoDB answered 500')) };
+    const broken = await sweepRequests({ ...deps, audit, workflow: idleWorkflow }, { stalledAfterSeconds: 300_000 });
+    expect(broken.finishErrorIds).toContain(requestId);
+    expect(broken.restoreFailedIds).not.toContain(requestId);
+
+    // A run whose time is up leaves it for the next run: not tried, so not failed.
+    const late = await sweepRequests(
+      { ...deps, workflow: idleWorkflow },
+      { stalledAfterSeconds: 300_000, restoreDeadline: Date.now() - 1 },
+    );
+    expect(late.deferredIds).toContain(requestId);
+    expect(late.restoreFailedIds).not.toContain(requestId);
+
+    const later = await sweep();
+    expect(later.restoredIds).toContain(requestId);
+    expect((await deps.requests.get(requestId))?.status).toBe('canceled');
+  });
+
   it('reports a cancel that waits for an archive step still within its time, as waiting', async () => {
     const a = await world.waitingRequest('step.in.flight@example.com', 'msg_step_in_flight');
     // The step's plan, written before its archive call, which is still in flight (nothing recorded, not at rest).
