@@ -522,9 +522,13 @@ export async function restoreArchivedPromoters(
   // Promoters a call of this attempt restored (answered completed) before a later call failed: a failure is recorded
   // with what is still to restore, not with those FirstPromoter holds active again.
   let restoredBeforeFailure = 0;
+  // Those this attempt is to restore, once known: promoters another request holds are left archived on purpose, so a
+  // failure does not count them as still to restore (every id, while who holds what is not known yet).
+  let toRestoreCount = promoterIds.length;
   try {
     const held = await heldByOthers(promoterIds);
     const toRestore = promoterIds.filter((id) => !held.has(id));
+    toRestoreCount = toRestore.length;
     // Five at a time, done when FirstPromoter answers: the check of who holds them now must come after the restore
     // landed, and the re-archive below must not be overtaken by a restore batch still running.
     const batches = await inFives(async (ids) => {
@@ -594,8 +598,8 @@ export async function restoreArchivedPromoters(
     // attempt read the request (even before it began: that finisher may seal the trail on it at once). The `restored`
     // this attempt read is an earlier attempt's, which it makes again because an archive may have landed after it:
     // replaced, or the record would say restored while FirstPromoter holds them archived.
-    const toRestoreStill = promoterIds.length - restoredBeforeFailure;
-    const partly = restoredBeforeFailure > 0 ? ` after ${restoredBeforeFailure} of ${promoterIds.length} restored` : '';
+    const toRestoreStill = toRestoreCount - restoredBeforeFailure;
+    const partly = restoredBeforeFailure > 0 ? ` after ${restoredBeforeFailure} of ${toRestoreCount} restored` : '';
     const recorded = await deps.requests.recordAction(
       request.id,
       key,

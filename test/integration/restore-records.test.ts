@@ -379,4 +379,18 @@ describe('a restore sent in fives whose second call fails', () => {
     const failed = (await deps.audit.list(a.requestId)).find((e) => e.type === 'promoters.restore_failed');
     expect(failed?.data).toMatchObject({ count: 5, restoredBeforeFailure: 5 });
   });
+
+  it('does not count a promoter another request holds as still to restore', async () => {
+    const { current, promoterId } = await canceledWhileAnotherHolds('held.not.to.restore');
+    // A second promoter of this request's only, archived: the one to restore.
+    const own = world.sim.addPromoter({ email: 'held.not.to.restore.own@example.com' }).id;
+    await fp.archivePromoters([own]);
+
+    await expect(
+      restoreArchivedPromoters(down(), await current(), 'operator:held', [promoterId, own]),
+    ).rejects.toThrow();
+
+    // The held one stays archived on purpose: one still to restore, not two.
+    expect((await current()).actions['firstpromoter.promoters']).toMatchObject({ outcome: 'failed', count: 1 });
+  });
 });
