@@ -55,15 +55,72 @@ const down = (): RequestDeps & { firstPromoter: FirstPromoterPort } => ({
 });
 
 /**
+ * FirstPromoter as a cancel's finisher sees it, `afterRestore` running once a restore has landed and before its answer
+ * comes back: what the archive step does meanwhile. Bound one by one, as `down` is: the client's methods are on its
+ * prototype.
+ */
+const answeringRestoresAfter = (afterRestore: () => Promise<void>): FirstPromoterPort => ({
+  ...fp,
+  findPromoters: (s, o) => fp.findPromoters(s, o),
+  getBatch: (id) => fp.getBatch(id),
+  archivePromoters: (ids) => fp.archivePromoters(ids),
+  restorePromoters: async (ids) => {
+    const restored = await fp.restorePromoters(ids);
+    await afterRestore();
+    return restored;
+  },
+});
+
+/** A waiting request whose archive step archived the person's promoter, then canceled (`canceling`, nothing restored). */
+async function archivedThenCanceled(email: string, webhookId: string) {
+  const a = await world.waitingRequest(email, webhookId);
+  await archivePromoters(a.taskDeps, { requestId: a.requestId });
+  tick(1);
+  await deps.requests.transition(a.requestId, ['waiting'], 'canceling', { canceledAt: now.toISOString() });
+  const read = async () => {
+    const request = await deps.requests.get(a.requestId);
+    if (!request) throw new Error('request missing');
+    return request;
+  };
+  return { a, read };
+}
+
+/**
+ * The deps of a finisher of a cancel (the route, say) during whose first recorded `restored` `meanwhile` runs: another
+ * finisher acting between this one's restore and its seal. The requests' operations are bound one by one, since the
+ * repository's methods are on its prototype, out of a spread's reach.
+ */
+function finisherWith(meanwhile: () => Promise<unknown>): RequestDeps & { firstPromoter: FirstPromoterPort } {
+  let ran = false;
+  return {
+    ...deps,
+    requests: {
+      ...deps.requests,
+      get: (id: string) => deps.requests.get(id),
+      findBySubject: (...args: Parameters<typeof deps.requests.findBySubject>) => deps.requests.findBySubject(...args),
+      destroyIdentity: (...args: Parameters<typeof deps.requests.destroyIdentity>) =>
+        deps.requests.destroyIdentity(...args),
+      forgetProviderIds: (id: string) => deps.requests.forgetProviderIds(id),
+      transition: (...args: Parameters<typeof deps.requests.transition>) => deps.requests.transition(...args),
+      recordAction: async (...args: Parameters<typeof deps.requests.recordAction>) => {
+        const recorded = await deps.requests.recordAction(...args);
+        if (recorded && args[2].outcome === 'restored' && !ran) {
+          ran = true;
+          await meanwhile();
+        }
+        return recorded;
+      },
+    },
+  };
+}
+
+/**
  * Request A archived the person's promoter and was canceled (`canceling`, nothing restored yet); request B of the same
  * person (same email, another webhook-id) then archived it too and holds it while it waits.
  */
 async function canceledWhileAnotherHolds(name: string) {
   const email = `${name}@example.com`;
-  const a = await world.waitingRequest(email, `msg_${name}_a`);
-  await archivePromoters(a.taskDeps, { requestId: a.requestId });
-  tick(1);
-  await deps.requests.transition(a.requestId, ['waiting'], 'canceling', { canceledAt: now.toISOString() });
+  const { a, read: current } = await archivedThenCanceled(email, `msg_${name}_a`);
   const body = { email };
   const { request: b } = await submitErasureRequest(deps, {
     webhookId: `msg_${name}_b`,
@@ -75,11 +132,6 @@ async function canceledWhileAnotherHolds(name: string) {
   const held = await archivePromoters(a.taskDeps, { requestId: b.id });
   expect(held).toMatchObject({ outcome: 'archived' });
   tick(1);
-  const current = async () => {
-    const request = await deps.requests.get(a.requestId);
-    if (!request) throw new Error('request missing');
-    return request;
-  };
   return { current, promoterId: a.promoter.id };
 }
 
@@ -134,42 +186,17 @@ describe('two finishers of one cancel, one restore succeeding and the other fail
    * later by the successful finisher ends the request `canceled` with a failed restore FirstPromoter never had.
    */
   it('keeps the `restored` the other finisher recorded after the failing one read the request', async () => {
-    const a = await world.waitingRequest('finishers@example.com', 'msg_finishers');
-    await archivePromoters(a.taskDeps, { requestId: a.requestId });
-    tick(1);
-    await deps.requests.transition(a.requestId, ['waiting'], 'canceling', { canceledAt: now.toISOString() });
-    const read = async () => {
-      const request = await deps.requests.get(a.requestId);
-      if (!request) throw new Error('request missing');
-      return request;
-    };
+    const { a, read } = await archivedThenCanceled('finishers@example.com', 'msg_finishers');
     const sweepersRead = await read();
     let sweepFailed: Promise<unknown> | undefined;
-    const route = {
-      ...deps,
-      requests: {
-        ...deps.requests,
-        get: (id: string) => deps.requests.get(id),
-        findBySubject: (...args: Parameters<typeof deps.requests.findBySubject>) =>
-          deps.requests.findBySubject(...args),
-        destroyIdentity: (...args: Parameters<typeof deps.requests.destroyIdentity>) =>
-          deps.requests.destroyIdentity(...args),
-        forgetProviderIds: (id: string) => deps.requests.forgetProviderIds(id),
-        transition: (...args: Parameters<typeof deps.requests.transition>) => deps.requests.transition(...args),
-        recordAction: async (...args: Parameters<typeof deps.requests.recordAction>) => {
-          const recorded = await deps.requests.recordAction(...args);
-          if (recorded && args[2].outcome === 'restored' && !sweepFailed) {
-            // The sweep's restore, begun after this one was recorded, fails before the route seals the trail.
-            tick(1);
-            sweepFailed = restoreArchivedPromoters(down(), sweepersRead, 'sweeper', [a.promoter.id]).catch(
-              (error: unknown) => error,
-            );
-            await sweepFailed;
-          }
-          return recorded;
-        },
-      },
-    };
+    const route = finisherWith(async () => {
+      // The sweep's restore, begun after this one was recorded, fails before the route seals the trail.
+      tick(1);
+      sweepFailed = restoreArchivedPromoters(down(), sweepersRead, 'sweeper', [a.promoter.id]).catch(
+        (error: unknown) => error,
+      );
+      await sweepFailed;
+    });
 
     const { restore } = await finishCancel(route, await read(), { stopWorkflow: false });
 
@@ -201,22 +228,13 @@ describe('a cancel whose archive step comes to rest while its restore is in flig
     tick(1);
     const route = {
       ...deps,
-      firstPromoter: {
-        ...fp,
-        findPromoters: (s: Parameters<FirstPromoterPort['findPromoters']>[0], o?: { activeOnly?: boolean }) =>
-          fp.findPromoters(s, o),
-        getBatch: (id: number) => fp.getBatch(id),
-        archivePromoters: (ids: readonly number[]) => fp.archivePromoters(ids),
-        restorePromoters: async (ids: readonly number[]) => {
-          const restored = await fp.restorePromoters(ids);
-          tick(1);
-          await fp.archivePromoters([promoterId]); // the step's archive call lands after the restore
-          tick(1);
-          await deps.requests.markArchiveIdle(a.requestId, now.toISOString(), ['received', 'waiting', 'canceling']);
-          tick(1);
-          return restored;
-        },
-      },
+      firstPromoter: answeringRestoresAfter(async () => {
+        tick(1);
+        await fp.archivePromoters([promoterId]); // the step's archive call lands after the restore
+        tick(1);
+        await deps.requests.markArchiveIdle(a.requestId, now.toISOString(), ['received', 'waiting', 'canceling']);
+        tick(1);
+      }),
     };
 
     await cancelErasureRequest(route, a.requestId, 'operator:test');
@@ -253,21 +271,12 @@ describe('a cancel’s restore and the archive step’s rest on two Lambdas’ c
     const restoreBegan = now.getTime();
     const route = {
       ...deps,
-      firstPromoter: {
-        ...fp,
-        findPromoters: (s: Parameters<FirstPromoterPort['findPromoters']>[0], o?: { activeOnly?: boolean }) =>
-          fp.findPromoters(s, o),
-        getBatch: (id: number) => fp.getBatch(id),
-        archivePromoters: (ids: readonly number[]) => fp.archivePromoters(ids),
-        restorePromoters: async (ids: readonly number[]) => {
-          const restored = await fp.restorePromoters(ids);
-          await fp.archivePromoters([promoterId]); // the step's archive call lands after the restore
-          const stepClock = new Date(restoreBegan - 100).toISOString(); // at rest after it, by a clock 300 ms behind
-          await deps.requests.markArchiveIdle(a.requestId, stepClock, ['received', 'waiting', 'canceling']);
-          tick(1);
-          return restored;
-        },
-      },
+      firstPromoter: answeringRestoresAfter(async () => {
+        await fp.archivePromoters([promoterId]); // the step's archive call lands after the restore
+        const stepClock = new Date(restoreBegan - 100).toISOString(); // at rest after it, by a clock 300 ms behind
+        await deps.requests.markArchiveIdle(a.requestId, stepClock, ['received', 'waiting', 'canceling']);
+        tick(1);
+      }),
     };
 
     await cancelErasureRequest(route, a.requestId, 'operator:test');
@@ -291,41 +300,16 @@ describe('a finisher of a cancel, another finisher’s restore failing after its
    * say the restore failed (retried hourly, which it no longer is) while FirstPromoter holds the promoter active.
    */
   it('leaves the cancel unfinished, and the sweeper ends it on a restore', async () => {
-    const a = await world.waitingRequest('seal.on.failed@example.com', 'msg_seal_on_failed');
-    await archivePromoters(a.taskDeps, { requestId: a.requestId });
-    tick(1);
-    await deps.requests.transition(a.requestId, ['waiting'], 'canceling', { canceledAt: now.toISOString() });
-    const read = async () => {
-      const request = await deps.requests.get(a.requestId);
-      if (!request) throw new Error('request missing');
-      return request;
-    };
+    const { a, read } = await archivedThenCanceled('seal.on.failed@example.com', 'msg_seal_on_failed');
     const forgetful = down();
     forgetful.firstPromoter.getBatch = async (id) => {
       throw new BatchNotFoundError(id);
     };
     let sweep: Awaited<ReturnType<typeof finishCancel>> | undefined;
-    const route = {
-      ...deps,
-      requests: {
-        ...deps.requests,
-        get: (id: string) => deps.requests.get(id),
-        findBySubject: (...args: Parameters<typeof deps.requests.findBySubject>) =>
-          deps.requests.findBySubject(...args),
-        destroyIdentity: (...args: Parameters<typeof deps.requests.destroyIdentity>) =>
-          deps.requests.destroyIdentity(...args),
-        forgetProviderIds: (id: string) => deps.requests.forgetProviderIds(id),
-        transition: (...args: Parameters<typeof deps.requests.transition>) => deps.requests.transition(...args),
-        recordAction: async (...args: Parameters<typeof deps.requests.recordAction>) => {
-          const recorded = await deps.requests.recordAction(...args);
-          if (recorded && args[2].outcome === 'restored' && !sweep) {
-            tick(1);
-            sweep = await finishCancel(forgetful, await read(), { stopWorkflow: false });
-          }
-          return recorded;
-        },
-      },
-    };
+    const route = finisherWith(async () => {
+      tick(1);
+      sweep = await finishCancel(forgetful, await read(), { stopWorkflow: false });
+    });
 
     const { restore } = await finishCancel(route, await read(), { stopWorkflow: false });
 
